@@ -1,0 +1,1 @@
+//! Monero-family chain databases.

@@ -1,0 +1,155 @@
+//! Keccak-256 as Monero uses it (`cn_fast_hash`: original Keccak padding, not SHA-3's), the 32-byte
+//! hash type every id in dualrun is, and Monero's transaction tree hash.
+
+use std::fmt;
+use std::str::FromStr;
+
+use sha3::{Digest, Keccak256};
+
+/// A 32-byte hash or key. Displays, parses and serializes as 64 lowercase hex characters.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Hash32(pub [u8; 32]);
+
+impl Hash32 {
+    pub const ZERO: Hash32 = Hash32([0; 32]);
+
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// Lowercase hex, without allocating.
+    pub fn to_hex_buf(&self) -> [u8; 64] {
+        let mut buf = [0u8; 64];
+        hex::encode_to_slice(self.0, &mut buf).expect("64-byte buffer for 32 bytes");
+        buf
+    }
+}
+
+impl fmt::Display for Hash32 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let buf = self.to_hex_buf();
+        f.write_str(std::str::from_utf8(&buf).expect("hex is ASCII"))
+    }
+}
+
+impl fmt::Debug for Hash32 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// Why a string is not a 32-byte hex hash.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("expected 64 hex characters (32 bytes), got {0:?}")]
+pub struct ParseHashError(pub String);
+
+impl FromStr for Hash32 {
+    type Err = ParseHashError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut out = [0u8; 32];
+        hex::decode_to_slice(s, &mut out).map_err(|_| ParseHashError(s.to_owned()))?;
+        Ok(Hash32(out))
+    }
+}
+
+impl From<[u8; 32]> for Hash32 {
+    fn from(bytes: [u8; 32]) -> Self {
+        Hash32(bytes)
+    }
+}
+
+impl serde::Serialize for Hash32 {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let buf = self.to_hex_buf();
+        s.serialize_str(std::str::from_utf8(&buf).expect("hex is ASCII"))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Hash32 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Legacy Keccak-256 of `data` (Monero's `cn_fast_hash`).
+pub fn keccak256(data: &[u8]) -> Hash32 {
+    Hash32(Keccak256::digest(data).into())
+}
+
+/// Keccak-256 of the concatenation of `parts`, without copying them together.
+pub fn keccak256_concat(parts: &[&[u8]]) -> Hash32 {
+    let mut h = Keccak256::new();
+    for p in parts {
+        h.update(p);
+    }
+    Hash32(h.finalize().into())
+}
+
+fn hash_pair(a: &Hash32, b: &Hash32) -> Hash32 {
+    keccak256_concat(&[&a.0, &b.0])
+}
+
+/// Monero's `tree_hash` (src/crypto/tree-hash.c) over one or more leaves.
+///
+/// For n ≥ 3 the leaves are first folded to `cnt` = the largest power of two strictly below n: the first
+/// `2·cnt − n` leaves are carried over unhashed and the rest are hashed in pairs; then pairs are hashed
+/// until two remain.
+///
+/// # Panics
+/// If `leaves` is empty: a block always has at least its miner transaction.
+pub fn tree_hash(leaves: &[Hash32]) -> Hash32 {
+    let n = leaves.len();
+    match n {
+        0 => panic!("tree_hash of zero leaves"),
+        1 => leaves[0],
+        2 => hash_pair(&leaves[0], &leaves[1]),
+        _ => {
+            let mut cnt = n.next_power_of_two() >> 1;
+            if cnt == n {
+                cnt >>= 1; // strictly less than n
+            }
+            let carried = 2 * cnt - n;
+            let mut ints: Vec<Hash32> = Vec::with_capacity(cnt);
+            ints.extend_from_slice(&leaves[..carried]);
+            for pair in leaves[carried..].chunks_exact(2) {
+                ints.push(hash_pair(&pair[0], &pair[1]));
+            }
+            debug_assert_eq!(ints.len(), cnt);
+            while cnt > 2 {
+                cnt >>= 1;
+                for j in 0..cnt {
+                    ints[j] = hash_pair(&ints[2 * j], &ints[2 * j + 1]);
+                }
+            }
+            hash_pair(&ints[0], &ints[1])
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn legacy_keccak_vectors() {
+        assert_eq!(
+            keccak256(b"").to_string(),
+            "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470"
+        );
+        assert_eq!(
+            keccak256(&[0]).to_string(),
+            "bc36789e7a1e281436464229828f817d6612f7b477d66591ff96a9e064bcc98a"
+        );
+        assert_eq!(keccak256_concat(&[b"ab", b"c"]), keccak256(b"abc"));
+    }
+
+    #[test]
+    fn hex_round_trip_and_errors() {
+        let h: Hash32 = "418015bb9ae982a1975da7d79277c2705727a56894ba0fb246adaabb1f4632e3".parse().unwrap();
+        assert_eq!(h.to_string(), "418015bb9ae982a1975da7d79277c2705727a56894ba0fb246adaabb1f4632e3");
+        assert!("418015".parse::<Hash32>().is_err());
+        assert!("zz8015bb9ae982a1975da7d79277c2705727a56894ba0fb246adaabb1f4632e3".parse::<Hash32>().is_err());
+    }
+}

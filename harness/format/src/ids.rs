@@ -1,0 +1,121 @@
+//! Block ids and miner-transaction hashes, exactly as `monerod` computes them
+//! (`cryptonote_format_utils.cpp`: `calculate_transaction_hash`, `get_block_hashing_blob`,
+//! `calculate_block_hash`).
+
+use crate::block::Block;
+use crate::hash::{keccak256, keccak256_concat, tree_hash, Hash32};
+use crate::varint;
+
+/// Height of the one mainnet block whose id the daemon forces (see [`Block::hashes`]).
+pub const OVERRIDE_HEIGHT: u64 = 202612;
+/// Keccak of the whole 202612 mainnet blob that triggers the override.
+const OVERRIDE_BLOB_HASH: [u8; 32] = hex32("3a8a2b3a29b50fc86ff73dd087ea43c6f0d6b8f936c849194d5c84c737903966");
+/// The id the daemon reports for that block.
+pub const OVERRIDE_ID: Hash32 = Hash32(hex32("bbd604d2ba11ba27935e006ed39c9bfdd99b76bf4a50654bc1e1e61217962698"));
+/// keccak(0x00): the hash of a RCTTypeNull signature base, constant for every v2 coinbase.
+const NULL_RCT_BASE_HASH: [u8; 32] = hex32("bc36789e7a1e281436464229828f817d6612f7b477d66591ff96a9e064bcc98a");
+
+const fn hex32(s: &str) -> [u8; 32] {
+    const fn nibble(c: u8) -> u8 {
+        match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            _ => panic!("lowercase hex expected"),
+        }
+    }
+    let b = s.as_bytes();
+    assert!(b.len() == 64);
+    let mut out = [0u8; 32];
+    let mut i = 0;
+    while i < 32 {
+        out[i] = nibble(b[2 * i]) << 4 | nibble(b[2 * i + 1]);
+        i += 1;
+    }
+    out
+}
+
+/// A block whose computed id the daemon refuses to give.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HashError {
+    /// Only the real mainnet block 202612 may have id bbd604…; any other block hashing to it is refused
+    /// by `calculate_block_hash` (it returns false and a null id).
+    #[error("block hashes to the reserved id {OVERRIDE_ID} but is not mainnet block {OVERRIDE_HEIGHT}")]
+    ReservedId,
+}
+
+/// The hashes of one block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockHashes {
+    pub block_id: Hash32,
+    pub miner_tx_hash: Hash32,
+    /// Root of the tree hash over the miner tx hash and the tx hashes.
+    pub tree_root: Hash32,
+    /// True for mainnet block 202612, whose id is forced rather than computed.
+    pub id_overridden: bool,
+}
+
+impl Block<'_> {
+    /// The miner transaction's hash. v1: Keccak of the whole transaction. v2: Keccak of the three hashes
+    /// of prefix, RingCT base and prunable part — the last is 32 zero bytes for RCTTypeNull.
+    pub fn miner_tx_hash(&self) -> Hash32 {
+        let tx = &self.miner_tx;
+        if tx.version == 1 {
+            return keccak256(self.miner_tx_bytes());
+        }
+        let prefix_hash = keccak256(&self.blob[tx.prefix_range.clone()]);
+        let base = &self.blob[tx.prefix_range.end..tx.range.end];
+        let base_hash = if base == [0u8] { Hash32(NULL_RCT_BASE_HASH) } else { keccak256(base) };
+        // Only RCTTypeNull (or no RingCT part at all) parses, so the prunable hash is always zero.
+        keccak256_concat(&[&prefix_hash.0, &base_hash.0, &[0u8; 32]])
+    }
+
+    /// Root of the tree hash over `[miner_tx_hash, tx_hashes…]`.
+    pub fn tree_root(&self, miner_tx_hash: Hash32) -> Hash32 {
+        if self.tx_count() == 0 {
+            return miner_tx_hash;
+        }
+        let leaves: Vec<Hash32> = std::iter::once(miner_tx_hash).chain(self.tx_hashes()).collect();
+        tree_hash(&leaves)
+    }
+
+    /// The hashing blob: serialized header ‖ tree root ‖ varint(tx count + 1).
+    pub fn hashing_blob(&self, tree_root: &Hash32) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.header_len + 32 + 5);
+        out.extend_from_slice(self.header_bytes());
+        out.extend_from_slice(&tree_root.0);
+        varint::write(&mut out, self.tx_count() as u64 + 1);
+        out
+    }
+
+    /// Block id, miner tx hash and tree root.
+    ///
+    /// The id is Keccak-256 of the hashing blob *with its varint length in front* (the daemon hashes the
+    /// serialized string). Mainnet block 202612 is the one exception: its id is forced to bbd604…, and
+    /// any other block that computes to that id is an error.
+    pub fn hashes(&self) -> Result<BlockHashes, HashError> {
+        let miner_tx_hash = self.miner_tx_hash();
+        let tree_root = self.tree_root(miner_tx_hash);
+
+        // Header (≤ 57 bytes) + root + count varint fit on the stack: no allocation per block.
+        let mut buf = [0u8; 128];
+        let mut len = 0;
+        let header = self.header_bytes();
+        let (count, count_len) = varint::encode(self.tx_count() as u64 + 1);
+        let (prefix, prefix_len) = varint::encode((header.len() + 32 + count_len) as u64);
+        for part in [&prefix[..prefix_len], header, &tree_root.0, &count[..count_len]] {
+            buf[len..len + part.len()].copy_from_slice(part);
+            len += part.len();
+        }
+        let computed = keccak256(&buf[..len]);
+
+        let is_override = self.miner_tx.gen_height() == Some(OVERRIDE_HEIGHT)
+            && keccak256(self.blob).0 == OVERRIDE_BLOB_HASH;
+        if is_override {
+            return Ok(BlockHashes { block_id: OVERRIDE_ID, miner_tx_hash, tree_root, id_overridden: true });
+        }
+        if computed == OVERRIDE_ID {
+            return Err(HashError::ReservedId);
+        }
+        Ok(BlockHashes { block_id: computed, miner_tx_hash, tree_root, id_overridden: false })
+    }
+}
