@@ -412,7 +412,10 @@ def make_template_block(rpc: Rpc, kind: str, rng: random.Random, seed: int, heig
     blob[npos:npos + 4] = nonce.to_bytes(4, "little")
     desc += f", nonce {nonce}"
     blob_hex = bytes(blob).hex()
-    res = rpc.call("submit_block", [blob_hex], check_status=False)
+    try:
+        res = rpc.call("submit_block", [blob_hex], check_status=False)
+    except FixtureError as e:
+        raise FixtureError(f"{e} (block at height {height}, {desc})") from None
     if res.get("status") != "OK":
         raise FixtureError(f"RPC submit_block (height {height}, {desc}): daemon answered {json.dumps(res)}")
     return {"kind": "template", "payload": desc, "reserve_size": reserve_size,

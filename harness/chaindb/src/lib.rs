@@ -1,1 +1,22 @@
-//! Monero-family chain databases.
+//! Monero-family chain databases, read-only.
+//!
+//! This crate owns the chain input: it finds and opens a node's LMDB directory without creating or
+//! modifying anything in it (read-only, no lock file; a directory whose lock a live process holds is
+//! refused with an explanation), dispatches on the schema (Monero v5, X-Cash v3), iterates blocks by
+//! height with their stored `block_info` records, and checks every stored id against the id computed
+//! from the blob ([`scan`]). It also writes new databases in the same schema, for synthetic chains and
+//! tests ([`writer`]); it never writes to a database it did not create.
+
+pub mod comparators;
+pub mod digest;
+mod error;
+mod lock;
+mod reader;
+pub mod scan;
+pub mod schema;
+pub mod writer;
+
+pub use digest::ChainDigest;
+pub use error::ChainDbError;
+pub use reader::{ChainDb, ChainSummary, RawBlock, ReadTxn};
+pub use schema::{InfoRecord, Schema};

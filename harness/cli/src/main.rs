@@ -1,1 +1,52 @@
-fn main() {}
+//! `dualrun`: the command line. A thin layer over the library crates: it parses arguments, resolves the
+//! chain to read (the bundled sample by default), runs a command and maps its outcome to the exit code
+//! every command shares: 0 success, 1 a negative finding, 2 the command could not run.
+
+mod commands;
+mod sample;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// What a command found. Errors (exit 2) travel as `anyhow::Error`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Exit 0.
+    Clean,
+    /// Exit 1: a mismatch, a difference, a block that does not parse.
+    Finding,
+}
+
+#[derive(Parser)]
+#[command(name = "dualrun", version, about = "Shadow-mode dual-run verification harness for a consensus migration")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Read a chain database: summary, block list, one block, checkpoints, comparisons.
+    #[command(subcommand)]
+    Chain(commands::chain::ChainCommand),
+    /// Work on a single raw block blob.
+    #[command(subcommand)]
+    Block(commands::block::BlockCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Chain(c) => commands::chain::run(c),
+        Command::Block(c) => commands::block::run(c),
+    };
+    match result {
+        Ok(Outcome::Clean) => ExitCode::SUCCESS,
+        Ok(Outcome::Finding) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("dualrun: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
