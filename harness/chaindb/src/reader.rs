@@ -240,7 +240,9 @@ impl ChainDb {
             return Err(ChainDbError::BeyondTip { file: self.data_file.clone(), height: from, tip });
         }
         let to = to.min(tip);
-        let blocks = self.blocks.range(txn, &(from..=to)).map_err(self.lmdb_err("read blocks"))?;
+        // Open-ended on purpose: heed checks an end bound with its own (byte-order) comparator, which
+        // is not the numeric order of these native-endian integer keys. The iterator stops at `to`.
+        let blocks = self.blocks.range(txn, &(from..)).map_err(self.lmdb_err("read blocks"))?;
         let mut infos = self
             .block_info
             .get_duplicates(txn, &0)
