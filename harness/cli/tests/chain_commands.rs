@@ -1,0 +1,211 @@
+//! The normative `chain` and `block` commands on the bundled monerod sample chain, real mainnet blobs
+//! and synthetic chains: outputs, columns and exit codes (0 clean, 1 finding, 2 could not run).
+
+mod common;
+
+use common::*;
+use sha3::{Digest, Keccak256};
+
+const SCAN_HEADER: &str = "height,block_id,prev_id,timestamp,major_version,minor_version,nonce,tx_count,miner_tx_hash,blob_bytes";
+
+fn expected_csv() -> String {
+    std::fs::read_to_string(sample_dir().join("expected.csv")).unwrap()
+}
+
+#[test]
+fn scan_of_the_sample_equals_monerods_recorded_answers() {
+    let r = dualrun(&["chain", "scan", "--csv"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout.lines().next(), Some(SCAN_HEADER));
+    assert_eq!(r.stdout, expected_csv());
+
+    let tmp = sample_copy();
+    let r = dualrun(&["chain", "scan", "--chain", s(tmp.path()), "--from", "100", "--to", "110", "--csv"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let csv = expected_csv();
+    let expected: Vec<&str> = csv.lines().skip(101).take(11).collect();
+    assert_eq!(r.stdout.lines().skip(1).collect::<Vec<_>>(), expected);
+}
+
+#[test]
+fn info_json_fields_and_digest() {
+    let r = dualrun(&["chain", "info", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let csv = expected_csv();
+    let ids: Vec<&str> = csv.lines().skip(1).map(|l| l.split(',').nth(1).unwrap()).collect();
+    assert_eq!(v["schema_version"], 5);
+    assert_eq!(v["blocks"], ids.len());
+    assert_eq!(v["genesis_id"], "418015bb9ae982a1975da7d79277c2705727a56894ba0fb246adaabb1f4632e3");
+    assert_eq!(v["tip_height"], ids.len() - 1);
+    assert_eq!(v["tip_id"], *ids.last().unwrap());
+    // The chain digest: Keccak-256 over the concatenated ids, computed here independently.
+    let mut k = Keccak256::new();
+    for id in &ids {
+        k.update(hex::decode(id).unwrap());
+    }
+    assert_eq!(v["chain_digest"], hex::encode(k.finalize()));
+}
+
+#[test]
+fn show_reports_extra_fields_and_where_parsing_stopped() {
+    let jsonl = std::fs::read_to_string(sample_dir().join("blocks.jsonl")).unwrap();
+    let unknown_tag_height = jsonl
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|o| o["payload"].as_str().unwrap_or("").starts_with("unknown-tag 0x09"))
+        .expect("the sample has a block with an unknown extra tag")["height"]
+        .as_u64()
+        .unwrap();
+    let r = dualrun(&["chain", "show", &unknown_tag_height.to_string()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let csv = expected_csv();
+    let row = csv.lines().nth(unknown_tag_height as usize + 1).unwrap();
+    assert_eq!(v["block_id"], row.split(',').nth(1).unwrap());
+    let extra = &v["miner_tx"]["extra"];
+    assert_eq!(extra["fields"][0]["kind"], "pub_key");
+    assert_eq!(extra["fields"].as_array().unwrap().len(), 1);
+    assert_eq!(extra["unparsed"]["offset"], 33);
+    assert_eq!(extra["unparsed"]["reason"], "unknown tag 0x09");
+    assert!(extra["unparsed"]["bytes"].as_str().unwrap().starts_with("09"));
+    assert_eq!(v["miner_tx"]["inputs"][0]["height"], unknown_tag_height);
+    // The hashing blob hashes (with its length prefix) to the id.
+    let blob = hex::decode(v["hashing_blob"].as_str().unwrap()).unwrap();
+    let mut prefixed = vec![blob.len() as u8];
+    prefixed.extend(&blob);
+    assert_eq!(hex::encode(Keccak256::digest(&prefixed)), v["block_id"].as_str().unwrap());
+}
+
+#[test]
+fn block_id_of_real_mainnet_blobs_binary_and_hex() {
+    let dir = shared_vectors();
+    if !dir.exists() {
+        eprintln!("NOTE: {} not present; shared vectors not checked", dir.display());
+        return;
+    }
+    let id = "43bd1f2b6556dcafa413d8372974af59e4e8f37dbf74dc6b2a9b7212d0577428";
+    let file = dir.join(format!("{id}.bin"));
+    let r = dualrun(&["block", "id", s(&file)]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, format!("{id} e49b854c5f339d7410a77f2a137281d8042a0ffc7ef9ab24cd670b67139b24cd\n"));
+    let hex_text = format!("{}\n", hex::encode(std::fs::read(&file).unwrap()));
+    let r = dualrun_stdin(&["block", "id", "-"], hex_text.as_bytes());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.starts_with(id));
+    let big = "bbd604d2ba11ba27935e006ed39c9bfdd99b76bf4a50654bc1e1e61217962698";
+    let r = dualrun(&["block", "id", s(&dir.join(format!("{big}.bin")))]);
+    assert!(r.stdout.starts_with(big), "{}", r.stdout);
+}
+
+#[test]
+fn block_id_of_a_bad_blob_names_the_file_and_offset() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("bad.bin");
+    let mut blob = dualrun_format::encode::genesis_blob(10000);
+    blob.push(7);
+    std::fs::write(&f, &blob).unwrap();
+    let r = dualrun(&["block", "id", s(&f)]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("bad.bin: block does not parse"), "{}", r.stderr);
+    assert!(r.stderr.contains("1 trailing byte(s) after the block at byte offset 120"), "{}", r.stderr);
+}
+
+#[test]
+fn checkpoints_verify_and_tampering() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = dualrun(&["chain", "checkpoints", "--every", "50"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines[0], "height,block_id,chain_digest");
+    let heights: Vec<&str> = lines[1..].iter().map(|l| l.split(',').next().unwrap()).collect();
+    assert_eq!(heights, ["0", "50", "100", "150", "200"]);
+    let file = tmp.path().join("cp.csv");
+    std::fs::write(&file, &r.stdout).unwrap();
+    let r = dualrun(&["chain", "verify", "--checkpoints", s(&file)]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+
+    // Change the id at height 100: the first mismatch is named.
+    let csv = expected_csv();
+    let real_100 = csv.lines().nth(101).unwrap().split(',').nth(1).unwrap().to_owned();
+    let tampered = std::fs::read_to_string(&file).unwrap().replace(&real_100, &"ab".repeat(32));
+    std::fs::write(&file, tampered).unwrap();
+    let r = dualrun(&["chain", "verify", "--checkpoints", s(&file)]);
+    assert_eq!(r.code, 1);
+    assert!(r.stdout.contains("first mismatch at height 100"), "{}", r.stdout);
+
+    // A checkpoints file that is not CSV of checkpoints: exit 2 naming file and line.
+    std::fs::write(&file, "height,block_id,chain_digest\n5,xyz,abc\n").unwrap();
+    let r = dualrun(&["chain", "verify", "--checkpoints", s(&file)]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("cp.csv: line 2"), "{}", r.stderr);
+}
+
+#[test]
+fn diff_identical_copies_and_a_different_chain() {
+    let a = sample_copy();
+    let b = sample_copy();
+    let r = dualrun(&["chain", "diff", "--chain", s(a.path()), "--against", s(b.path())]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.starts_with("identical over heights 0..=200"), "{}", r.stdout);
+
+    let tmp = tempfile::tempdir().unwrap();
+    let synth = tmp.path().join("synth");
+    let r = dualrun(&["chain", "synth", "--out", s(&synth), "--blocks", "300"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = dualrun(&["chain", "diff", "--chain", s(a.path()), "--against", s(&synth)]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    // Both start from Monero's genesis; they part at height 1.
+    assert!(r.stdout.starts_with("first difference at height 1:"), "{}", r.stdout);
+
+    let r = dualrun(&["chain", "diff", "--chain", s(a.path()), "--against", s(a.path())]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+#[test]
+fn could_not_run_errors_exit_2_and_name_the_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("missing");
+    let r = dualrun(&["chain", "info", "--chain", s(&missing)]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("missing: no such directory"), "{}", r.stderr);
+
+    std::fs::write(tmp.path().join("data.mdb"), b"not lmdb at all").unwrap();
+    let r = dualrun(&["chain", "scan", "--chain", s(tmp.path()), "--csv"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("data.mdb: not an LMDB database"), "{}", r.stderr);
+
+    let r = dualrun(&["chain", "scan", "--from", "999", "--csv"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("height 999 is beyond the tip"), "{}", r.stderr);
+
+    let r = dualrun(&["chain", "show", "5000"]);
+    assert_eq!(r.code, 2);
+}
+
+#[test]
+fn synthetic_chains_scan_cleanly_in_both_schemas() {
+    let tmp = tempfile::tempdir().unwrap();
+    for schema in ["5", "3"] {
+        let dir = tmp.path().join(format!("v{schema}"));
+        let r = dualrun(&["chain", "synth", "--out", s(&dir), "--blocks", "1000", "--schema", schema]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let r = dualrun(&["chain", "info", "--chain", s(&dir), "--json"]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        assert_eq!(v["schema_version"].to_string(), schema);
+        assert_eq!(v["blocks"], 1000);
+        assert_eq!(v["id_mismatches"], 0);
+        let r = dualrun(&["chain", "scan", "--chain", s(&dir), "--csv"]);
+        assert_eq!(r.stdout.lines().count(), 1001);
+        // Every row links to the row before it.
+        let rows: Vec<Vec<&str>> = r.stdout.lines().skip(1).map(|l| l.split(',').collect()).collect();
+        for w in rows.windows(2) {
+            assert_eq!(w[1][2], w[0][1]);
+        }
+    }
+    // Refuses to write over an existing chain.
+    let r = dualrun(&["chain", "synth", "--out", s(&tmp.path().join("v5")), "--blocks", "10"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("refusing to write into an existing non-empty directory"), "{}", r.stderr);
+}
