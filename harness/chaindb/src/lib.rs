@@ -11,6 +11,7 @@ pub mod comparators;
 pub mod digest;
 mod error;
 mod lock;
+mod mapping;
 mod reader;
 pub mod scan;
 pub mod schema;

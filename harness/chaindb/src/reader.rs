@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::comparators::{MoneroHash32, MoneroU64};
 use crate::error::ChainDbError;
 use crate::schema::{InfoRecord, Schema};
-use crate::lock;
+use crate::{lock, mapping};
 
 type Blocks = heed::Database<U64<NativeEndian>, Bytes>;
 type DupFixed<C> = heed::Database<U64<NativeEndian>, Bytes, DefaultComparator, C>;
@@ -28,7 +28,13 @@ pub struct ChainDb {
     blocks: Blocks,
     block_info: DupFixed<MoneroU64>,
     block_heights: DupFixed<MoneroHash32>,
+    /// Where data.mdb is mapped, for [`mapping::release`].
+    mapped: Vec<(usize, usize)>,
 }
+
+/// Blob bytes read between two releases of the mapped pages (see [`mapping`]). Small, because the
+/// kernel maps file pages around each fault in large folios; a release costs a few microseconds.
+const RELEASE_EVERY_BYTES: usize = 64 << 10;
 
 /// One stored block: its blob as in `blocks` and its `block_info` record.
 #[derive(Debug, Clone)]
@@ -163,7 +169,9 @@ impl ChainDb {
         // Commit so the table handles stay valid for later transactions (LMDB rule for read-only opens).
         rtxn.commit().map_err(lmdb("commit read transaction"))?;
 
-        Ok(ChainDb { dir, data_file, env, schema, blocks, block_info, block_heights })
+        let mapped = mapping::ranges_of(&data_file);
+        mapping::prefer_small_pages(&mapped);
+        Ok(ChainDb { dir, data_file, env, schema, blocks, block_info, block_heights, mapped })
     }
 
     /// The directory holding `data.mdb`.
@@ -250,13 +258,16 @@ impl ChainDb {
             .ok_or_else(|| self.inconsistent("block_info", from, "table has no records".into()))?;
         // Records are sorted by height, one per block: skip to `from` (a cursor walk, no decoding).
         for skipped in 0..from {
+            if skipped % 1024 == 1023 {
+                mapping::release(&self.mapped);
+            }
             match infos.next() {
                 Some(Ok(_)) => {}
                 Some(Err(e)) => return Err(self.lmdb_err("read block_info")(e)),
                 None => return Err(self.inconsistent("block_info", skipped, "record missing".into())),
             }
         }
-        Ok(BlockIter { db: self, blocks, infos, next: from, to, done: false })
+        Ok(BlockIter { db: self, blocks, infos, next: from, to, done: false, unreleased: 0 })
     }
 }
 
@@ -268,6 +279,8 @@ pub struct BlockIter<'t> {
     next: u64,
     to: u64,
     done: bool,
+    /// Bytes read since the mapped pages were last released.
+    unreleased: usize,
 }
 
 impl<'t> BlockIter<'t> {
@@ -308,6 +321,13 @@ impl<'t> Iterator for BlockIter<'t> {
         }
         let item = self.step();
         self.next += 1;
+        if let Ok(raw) = &item {
+            self.unreleased += raw.blob.len() + self.db.schema.info_size();
+            if self.unreleased >= RELEASE_EVERY_BYTES {
+                mapping::release(&self.db.mapped);
+                self.unreleased = 0;
+            }
+        }
         // After an error the cursors are out of step; stop rather than report noise.
         self.done = item.is_err();
         Some(item)
