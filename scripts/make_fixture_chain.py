@@ -576,6 +576,41 @@ def write_outputs(out: str, db_src: str, rows: list[list], objs: list[dict], fix
         raise
 
 
+def find_dualrun(explicit: str | None) -> str:
+    if explicit:
+        return explicit
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for kind in ("release", "debug"):
+        cand = os.path.join(repo, "target", kind, "dualrun")
+        if os.access(cand, os.X_OK):
+            return cand
+    raise UsageError("no dualrun binary found: build it (cargo build) or pass --dualrun")
+
+
+def produce_leader_blocks(args: argparse.Namespace, rpc_port: int, workdir: str) -> dict[int, dict]:
+    """Runs `dualrun leader produce` against the daemon; returns {height: expected row} from its --record."""
+    expected_file = os.path.join(workdir, "leader-produced.csv")
+    cmd = [find_dualrun(args.dualrun), "leader", "produce", "--daemon", f"http://127.0.0.1:{rpc_port}",
+           "--profile", args.leader_profile, "--blocks", str(args.leader_blocks), "--record", expected_file]
+    for k in args.leader_key:
+        cmd += ["--key", k]
+    for f in args.fault:
+        cmd += ["--fault", f]
+    log("leader blocks: " + " ".join(cmd))
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if proc.returncode != 0:
+        raise FixtureError(f"dualrun leader produce failed (exit {proc.returncode}):\n{proc.stderr.strip()}")
+    log(proc.stdout.strip())
+    with open(expected_file, newline="") as f:
+        return {int(r["height"]): r for r in csv.DictReader(f)}
+
+
+def profile_activation_height(path: str) -> int:
+    import tomllib
+    with open(path, "rb") as f:
+        return int(tomllib.load(f)["leader"]["activation_height"])
+
+
 def run(args: argparse.Namespace) -> int:
     t0 = time.monotonic()
     out = args.out
@@ -585,6 +620,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--blocks must be >= 1")
     if n < MIN_BLOCKS_ALL_KINDS:
         log(f"warning: with --blocks {n} < {MIN_BLOCKS_ALL_KINDS} not every payload kind appears")
+    if args.leader_blocks and not (args.leader_profile and args.leader_key):
+        raise UsageError("--leader-blocks needs --leader-profile and at least one --leader-key")
+    if args.leader_profile and profile_activation_height(args.leader_profile) < n + 1:
+        raise UsageError(f"{args.leader_profile}: activation_height must be >= {n + 1} "
+                         f"(blocks 1..{n} are made without leader records)")
     monerod = shutil.which(args.monerod) or args.monerod
     if not os.path.isfile(monerod) or not os.access(monerod, os.X_OK):
         raise UsageError(f"--monerod {args.monerod}: not an executable file")
@@ -611,10 +651,24 @@ def run(args: argparse.Namespace) -> int:
         t_chain = time.monotonic()
         meta = build_chain(rpc, n, args.seed)
         log(f"built {n} blocks in {time.monotonic() - t_chain:.1f} s")
-        rows, objs = record(rpc, n, meta)
+        produced: dict[int, dict] = {}
+        if args.leader_blocks:
+            produced = produce_leader_blocks(args, rpc_port, workdir)
+            for h, r in produced.items():
+                meta[h] = {"kind": "leader", "payload": f"leader block: signed by {r['leader_id'] or '-'}, "
+                                                        f"expected {r['verdict']} {r['reason']}".rstrip()}
+        total = n + args.leader_blocks
+        rows, objs = record(rpc, total, meta)
         tip_hash = rows[-1][1]
-        if len(rows) != n + 1 or rows[-1][0] != n:
-            raise FixtureError(f"recorded {len(rows)} rows, expected {n + 1}")
+        if len(rows) != total + 1 or rows[-1][0] != total:
+            raise FixtureError(f"recorded {len(rows)} rows, expected {total + 1}")
+        verdicts = []
+        for row in rows:
+            h, bid = row[0], row[1]
+            r = produced.get(h)
+            if r is not None and r["block_id"] != bid:
+                raise FixtureError(f"height {h}: dualrun produced {r['block_id']} but monerod stores {bid}")
+            verdicts.append([h, bid, r["verdict"], r["reason"], r["leader_id"]] if r else [h, bid, "accept", "", ""])
 
         log("stopping monerod via /stop_daemon")
         t_stop = time.monotonic()
@@ -644,11 +698,19 @@ def run(args: argparse.Namespace) -> int:
             "unknown_tag_heights": [o["height"] for o in objs if o.get("template_kind") == KIND_TAG09],
             "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
+        if produced:
+            fixture["leader"] = {"profile": os.path.basename(args.leader_profile), "blocks": args.leader_blocks,
+                                 "faults": args.fault, "keys": [os.path.basename(k) for k in args.leader_key]}
         size, digest = write_outputs(out, db_src, rows, objs, fixture)
+        if produced:
+            with open(os.path.join(out, "leader-expected.csv"), "w", newline="") as f:
+                w = csv.writer(f, lineterminator="\n")
+                w.writerow(["height", "block_id", "verdict", "reason", "leader_id"])
+                w.writerows(verdicts)
         log(f"wrote {out}: expected.csv ({len(rows)} rows), blocks.jsonl, data.mdb ({size} bytes, "
             f"sha256 {digest}), fixture.json; total {time.monotonic() - t0:.1f} s")
         ok = True
-        print(f"made {out}: {n} blocks, tip {tip_hash}")
+        print(f"made {out}: {total} blocks, tip {tip_hash}")
         return 0
     finally:
         if daemon is not None:
@@ -670,6 +732,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0, help="seed for payload choice and placement (default 0)")
     p.add_argument("--monerod", default="/usr/bin/monerod", help="monerod binary (default /usr/bin/monerod)")
     p.add_argument("--keep-workdir", action="store_true", help="keep the temporary monerod data dir")
+    g = p.add_argument_group("migration network (leader blocks on top, made by `dualrun leader produce`)")
+    g.add_argument("--leader-profile", help="network profile; its activation_height must be >= --blocks + 1")
+    g.add_argument("--leader-key", action="append", default=[], help="leader key file (repeat)")
+    g.add_argument("--leader-blocks", type=int, default=0, help="leader blocks to produce after --blocks")
+    g.add_argument("--fault", action="append", default=[], help="HEIGHT:KIND passed to `dualrun leader produce`")
+    g.add_argument("--dualrun", default=None, help="dualrun binary (default: target/release or target/debug)")
     args = p.parse_args(argv)
 
     def on_term(signum, frame):  # make SIGTERM/SIGHUP run the finally blocks (monerod gets stopped)

@@ -33,6 +33,11 @@ enum Command {
     /// Work on a single raw block blob.
     #[command(subcommand)]
     Block(commands::block::BlockCommand),
+    /// Leader consensus v1: check a chain, produce leader-signed blocks.
+    #[command(subcommand)]
+    Leader(commands::leader::LeaderCommand),
+    /// Make an Ed25519 key file (for leaders and gate operators); prints `ID <public-key-hex>`.
+    Keygen(commands::keygen::KeygenArgs),
 }
 
 fn main() -> ExitCode {
@@ -40,13 +45,24 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Chain(c) => commands::chain::run(c),
         Command::Block(c) => commands::block::run(c),
+        Command::Leader(c) => commands::leader::run(c),
+        Command::Keygen(a) => commands::keygen::run(a),
     };
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,
         Ok(Outcome::Finding) => ExitCode::from(1),
+        // A reader that went away (`dualrun chain scan | head`) is not an error of ours.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("dualrun: error: {e:#}");
             ExitCode::from(2)
         }
     }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || c.downcast_ref::<csv::Error>().is_some_and(|c| matches!(c.kind(), csv::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::BrokenPipe))
+    })
 }

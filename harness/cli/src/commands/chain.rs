@@ -22,7 +22,7 @@ pub struct ChainArg {
 }
 
 impl ChainArg {
-    fn open(&self) -> Result<(ChainDb, String)> {
+    pub fn open(&self) -> Result<(ChainDb, String)> {
         let (path, label) = match &self.chain {
             Some(p) => (p.clone(), p.display().to_string()),
             None => {

@@ -2,3 +2,5 @@
 
 pub mod block;
 pub mod chain;
+pub mod keygen;
+pub mod leader;

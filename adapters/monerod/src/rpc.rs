@@ -1,0 +1,174 @@
+//! A small blocking JSON-RPC client for monerod (`/json_rpc`), with timeouts and errors that say
+//! whether trying again may help.
+
+use std::time::Duration;
+
+use dualrun_format::Hash32;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use ureq::Agent;
+
+/// A daemon at a base URL such as `http://127.0.0.1:18081`.
+pub struct Daemon {
+    base: String,
+    agent: Agent,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RpcError {
+    #[error("{url}: cannot reach the daemon: {detail}")]
+    Unreachable { url: String, detail: String },
+    #[error("{url}: {method}: HTTP status {status}")]
+    Status { url: String, method: String, status: u16 },
+    #[error("{url}: {method}: the daemon answered error {code}: {message}")]
+    Daemon { url: String, method: String, code: i64, message: String },
+    #[error("{url}: {method}: unexpected answer: {detail}")]
+    Protocol { url: String, method: String, detail: String },
+}
+
+impl RpcError {
+    /// Worth retrying: the daemon was unreachable or timed out, answered 5xx, or said it is busy.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            RpcError::Unreachable { .. } => true,
+            RpcError::Status { status, .. } => *status >= 500,
+            RpcError::Daemon { code, message, .. } => *code == -9 || message.contains("busy"),
+            RpcError::Protocol { .. } => false,
+        }
+    }
+}
+
+/// `get_block_template`'s answer.
+#[derive(Debug, Clone)]
+pub struct Template {
+    pub blob: Vec<u8>,
+    /// Offset of the first reserved byte in `blob` (0 when none were reserved).
+    pub reserved_offset: usize,
+    pub height: u64,
+    pub prev_hash: Hash32,
+}
+
+/// A block header as the daemon reports it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct BlockHeader {
+    pub height: u64,
+    pub hash: Hash32,
+    pub prev_hash: Hash32,
+    pub timestamp: u64,
+    pub major_version: u8,
+    pub minor_version: u8,
+    pub nonce: u32,
+    #[serde(default)]
+    pub miner_tx_hash: Option<Hash32>,
+}
+
+#[derive(Deserialize)]
+struct RawTemplate {
+    blocktemplate_blob: String,
+    reserved_offset: usize,
+    height: u64,
+    prev_hash: Hash32,
+}
+
+#[derive(Deserialize)]
+struct HeaderAnswer {
+    block_header: BlockHeader,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Info {
+    pub height: u64,
+    pub top_block_hash: Hash32,
+    #[serde(default)]
+    pub nettype: String,
+}
+
+impl Daemon {
+    pub fn new(base: &str, timeout: Duration) -> Daemon {
+        let agent: Agent = Agent::config_builder()
+            .timeout_global(Some(timeout))
+            .http_status_as_error(false)
+            .build()
+            .into();
+        Daemon { base: base.trim_end_matches('/').to_owned(), agent }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.base
+    }
+
+    fn call<T: DeserializeOwned>(&self, method: &str, params: Value) -> Result<T, RpcError> {
+        let url = format!("{}/json_rpc", self.base);
+        let err_url = || self.base.clone();
+        let body = json!({ "jsonrpc": "2.0", "id": "0", "method": method, "params": params });
+        let mut resp = self.agent.post(&url).send_json(&body).map_err(|e| match e {
+            ureq::Error::StatusCode(status) => RpcError::Status { url: err_url(), method: method.into(), status },
+            other => RpcError::Unreachable { url: err_url(), detail: other.to_string() },
+        })?;
+        let status = resp.status().as_u16();
+        if status != 200 {
+            return Err(RpcError::Status { url: err_url(), method: method.into(), status });
+        }
+        let answer: Value = resp.body_mut().read_json().map_err(|e| RpcError::Protocol {
+            url: err_url(),
+            method: method.into(),
+            detail: format!("not JSON: {e}"),
+        })?;
+        if let Some(error) = answer.get("error") {
+            return Err(RpcError::Daemon {
+                url: err_url(),
+                method: method.into(),
+                code: error.get("code").and_then(Value::as_i64).unwrap_or(0),
+                message: error.get("message").and_then(Value::as_str).unwrap_or("").to_owned(),
+            });
+        }
+        let result = answer.get("result").cloned().ok_or_else(|| RpcError::Protocol {
+            url: err_url(),
+            method: method.into(),
+            detail: "no `result` and no `error`".into(),
+        })?;
+        if let Some(status) = result.get("status").and_then(Value::as_str) {
+            if status != "OK" {
+                return Err(RpcError::Daemon { url: err_url(), method: method.into(), code: 0, message: status.into() });
+            }
+        }
+        serde_json::from_value(result).map_err(|e| RpcError::Protocol {
+            url: err_url(),
+            method: method.into(),
+            detail: e.to_string(),
+        })
+    }
+
+    pub fn get_info(&self) -> Result<Info, RpcError> {
+        self.call("get_info", json!({}))
+    }
+
+    pub fn get_block_template(&self, wallet_address: &str, reserve_size: usize) -> Result<Template, RpcError> {
+        let raw: RawTemplate = self.call(
+            "get_block_template",
+            json!({ "wallet_address": wallet_address, "reserve_size": reserve_size }),
+        )?;
+        let blob = hex::decode(&raw.blocktemplate_blob).map_err(|e| RpcError::Protocol {
+            url: self.base.clone(),
+            method: "get_block_template".into(),
+            detail: format!("blocktemplate_blob is not hex: {e}"),
+        })?;
+        Ok(Template { blob, reserved_offset: raw.reserved_offset, height: raw.height, prev_hash: raw.prev_hash })
+    }
+
+    /// Submits a block. `Ok` only means the daemon did not refuse it: it answers OK also for blocks it
+    /// keeps off its main chain, so callers check the tip.
+    pub fn submit_block(&self, blob: &[u8]) -> Result<(), RpcError> {
+        let _: Value = self.call("submit_block", json!([hex::encode(blob)]))?;
+        Ok(())
+    }
+
+    pub fn last_block_header(&self) -> Result<BlockHeader, RpcError> {
+        Ok(self.call::<HeaderAnswer>("get_last_block_header", json!({}))?.block_header)
+    }
+
+    pub fn block_header_by_height(&self, height: u64) -> Result<BlockHeader, RpcError> {
+        Ok(self.call::<HeaderAnswer>("get_block_header_by_height", json!({ "height": height }))?.block_header)
+    }
+}

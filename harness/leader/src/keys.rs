@@ -1,0 +1,134 @@
+//! Ed25519 key files, for leaders and gate operators alike.
+//!
+//! A key file is TOML, written with permissions 0600 and never over an existing file:
+//!
+//! ```toml
+//! # dualrun key file: an Ed25519 secret key. Keep it private (0600); never commit it.
+//! format = "dualrun-key/v1"
+//! id = "leader-1"
+//! public_key = "<32 bytes hex>"
+//! secret_key = "<32-byte Ed25519 seed, hex>"
+//! ```
+//! Reading checks that the public key is the secret key's, so a hand-edited file cannot sign under a
+//! key it does not hold.
+
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use serde::{Deserialize, Serialize};
+
+use crate::profile::id_problem;
+
+pub const FORMAT: &str = "dualrun-key/v1";
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("{file}: {source}")]
+    Io { file: PathBuf, source: std::io::Error },
+    #[error("{file}: already exists; refusing to overwrite a key file")]
+    Exists { file: PathBuf },
+    #[error("{file}: not a dualrun key file: {problem}")]
+    Invalid { file: PathBuf, problem: String },
+    #[error("invalid key id {id:?}: {problem}")]
+    BadId { id: String, problem: String },
+    #[error("no randomness from the operating system: {0}")]
+    Random(String),
+}
+
+/// A key and the id it signs as.
+#[derive(Clone)]
+pub struct KeyFile {
+    pub id: String,
+    pub signing_key: SigningKey,
+}
+
+impl std::fmt::Debug for KeyFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyFile").field("id", &self.id).field("public_key", &self.public_key_hex()).finish()
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKey {
+    format: String,
+    id: String,
+    public_key: String,
+    secret_key: String,
+}
+
+impl KeyFile {
+    /// A new random key for `id`.
+    pub fn generate(id: &str) -> Result<KeyFile, KeyError> {
+        if let Some(problem) = id_problem(id.as_bytes()) {
+            return Err(KeyError::BadId { id: id.into(), problem });
+        }
+        let mut seed = [0u8; 32];
+        getrandom::fill(&mut seed).map_err(|e| KeyError::Random(e.to_string()))?;
+        Ok(KeyFile { id: id.into(), signing_key: SigningKey::from_bytes(&seed) })
+    }
+
+    pub fn verifying_key(&self) -> VerifyingKey {
+        self.signing_key.verifying_key()
+    }
+
+    pub fn public_key_hex(&self) -> String {
+        hex::encode(self.verifying_key().as_bytes())
+    }
+
+    /// Writes the key to a new file with permissions 0600; an existing file is never touched.
+    pub fn write_new(&self, path: &Path) -> Result<(), KeyError> {
+        let io = |source| KeyError::Io { file: path.to_path_buf(), source };
+        let raw = RawKey {
+            format: FORMAT.into(),
+            id: self.id.clone(),
+            public_key: self.public_key_hex(),
+            secret_key: hex::encode(self.signing_key.to_bytes()),
+        };
+        let text = format!(
+            "# dualrun key file: an Ed25519 secret key. Keep it private (0600); never commit it.\n{}",
+            toml::to_string(&raw).expect("plain strings serialize")
+        );
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::AlreadyExists => KeyError::Exists { file: path.to_path_buf() },
+                _ => io(e),
+            })?;
+        file.write_all(text.as_bytes()).map_err(io)?;
+        file.sync_all().map_err(io)
+    }
+
+    /// Reads a key file. Group- or world-readable files are accepted with a warning on stderr (throwaway
+    /// test keys checked out by git are 0644).
+    pub fn read(path: &Path) -> Result<KeyFile, KeyError> {
+        let invalid = |problem: String| KeyError::Invalid { file: path.to_path_buf(), problem };
+        let text = std::fs::read_to_string(path).map_err(|source| KeyError::Io { file: path.to_path_buf(), source })?;
+        let raw: RawKey = toml::from_str(&text).map_err(|e| invalid(e.to_string().trim_end().to_owned()))?;
+        if raw.format != FORMAT {
+            return Err(invalid(format!("format {:?}, expected {FORMAT:?}", raw.format)));
+        }
+        if let Some(problem) = id_problem(raw.id.as_bytes()) {
+            return Err(invalid(format!("id {:?}: {problem}", raw.id)));
+        }
+        let seed: [u8; 32] = hex::decode(&raw.secret_key)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| invalid("secret_key is not 32 bytes of hex".into()))?;
+        let key = KeyFile { id: raw.id, signing_key: SigningKey::from_bytes(&seed) };
+        if key.public_key_hex() != raw.public_key.to_ascii_lowercase() {
+            return Err(invalid("public_key does not belong to secret_key".into()));
+        }
+        if let Ok(meta) = std::fs::metadata(path) {
+            if meta.permissions().mode() & 0o077 != 0 {
+                eprintln!("dualrun: warning: {} is readable by others (mode {:o}); use chmod 600", path.display(), meta.permissions().mode() & 0o777);
+            }
+        }
+        Ok(key)
+    }
+}

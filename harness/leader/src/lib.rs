@@ -1,0 +1,20 @@
+//! Leader consensus protocol v1: the temporary consensus a migrating chain switches to, in which a
+//! designated leader signs each block and followers check that signature instead of calling the old
+//! external consensus module. `docs/leader-protocol-v1.md` is the specification; this crate owns its
+//! implementation:
+//!
+//! - [`profile`]: the per-network profile (network id, genesis, validators, schedule) and its checks;
+//! - [`keys`]: Ed25519 key files for leaders and gate operators;
+//! - [`record`]: the leader record inside the miner transaction's extra nonce, and the signing hash;
+//! - [`schedule`]: who may sign a height (fixed, round-robin, hash; failover);
+//! - [`validator`]: the rules in order, split into a stateless [`validator::prepare`] (parse, hashes,
+//!   signature: parallelisable) and a stateful [`validator::judge`] over the chain context.
+
+pub mod keys;
+pub mod profile;
+pub mod record;
+pub mod schedule;
+pub mod validator;
+
+pub use profile::{Profile, ProfileError, ScheduleKind};
+pub use validator::{ChainContext, Facts, Judgement, Prepared, ReasonCode, Verdict};

@@ -1,0 +1,226 @@
+//! Network profiles (TOML): which network, which chain (genesis), who may lead and when.
+//!
+//! ```toml
+//! [network]
+//! name = "xcash-migration"
+//! network_id = "1230f171610441611731008216a1a110"   # 16 bytes hex
+//! genesis_id = "418015bb…32e3"                       # refuse other chains
+//!
+//! [leader]
+//! activation_height = 1          # blocks below: structural rules only
+//! schedule = "round-robin"       # "fixed" | "round-robin" | "hash"
+//! failover_seconds = 0           # 0 = off
+//! min_interval_seconds = 0       # 0 = off
+//!
+//! [[leader.validators]]
+//! id = "leader-1"
+//! public_key = "<64 hex chars>"
+//! ```
+//! Every problem is reported with the file and the field (`leader.validators[1].public_key`).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use dualrun_format::{keccak256, Hash32};
+use ed25519_dalek::VerifyingKey;
+use serde::Deserialize;
+
+/// Longest validator id, in bytes.
+pub const MAX_ID_LEN: usize = 32;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScheduleKind {
+    Fixed,
+    RoundRobin,
+    Hash,
+}
+
+impl fmt::Display for ScheduleKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ScheduleKind::Fixed => "fixed",
+            ScheduleKind::RoundRobin => "round-robin",
+            ScheduleKind::Hash => "hash",
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Validator {
+    pub id: String,
+    pub public_key: VerifyingKey,
+}
+
+/// A checked profile.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    pub name: String,
+    pub network_id: [u8; 16],
+    pub genesis_id: Hash32,
+    pub activation_height: u64,
+    pub schedule: ScheduleKind,
+    pub failover_seconds: u64,
+    pub min_interval_seconds: u64,
+    /// In profile order: the schedule indexes this list.
+    pub validators: Vec<Validator>,
+    /// Keccak-256 of the profile file's bytes: names exactly the profile a run used.
+    pub digest: Hash32,
+    /// Where it was read from (for messages).
+    pub source: PathBuf,
+}
+
+/// A profile that cannot be used; `field` is its dotted path in the TOML.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    #[error("{file}: {source}")]
+    Read { file: PathBuf, source: std::io::Error },
+    #[error("{file}: not valid profile TOML: {message}")]
+    Syntax { file: PathBuf, message: String },
+    #[error("{file}: {field}: {problem}")]
+    Field { file: PathBuf, field: String, problem: String },
+    #[error(
+        "{file}: network.genesis_id is {expected} but the chain's block 0 is {actual}: this profile is for another chain"
+    )]
+    GenesisMismatch { file: PathBuf, expected: Hash32, actual: Hash32 },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProfile {
+    network: RawNetwork,
+    leader: RawLeader,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNetwork {
+    name: String,
+    network_id: String,
+    genesis_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLeader {
+    activation_height: u64,
+    schedule: String,
+    #[serde(default)]
+    failover_seconds: u64,
+    #[serde(default)]
+    min_interval_seconds: u64,
+    #[serde(default)]
+    validators: Vec<RawValidator>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawValidator {
+    id: String,
+    public_key: String,
+}
+
+/// Why a leader id is not acceptable, if it is not: 1..=32 bytes of ASCII `[A-Za-z0-9._-]`.
+pub fn id_problem(id: &[u8]) -> Option<String> {
+    if id.is_empty() || id.len() > MAX_ID_LEN {
+        return Some(format!("id is {} bytes; it must be 1..={MAX_ID_LEN}", id.len()));
+    }
+    if let Some(b) = id.iter().find(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))) {
+        return Some(format!("id contains byte 0x{b:02x}; allowed are A-Z a-z 0-9 . _ -"));
+    }
+    None
+}
+
+fn hex_array<const N: usize>(s: &str) -> Result<[u8; N], String> {
+    let bytes = hex::decode(s).map_err(|e| format!("not hex ({e}): {s:?}"))?;
+    bytes.try_into().map_err(|b: Vec<u8>| format!("{} bytes, expected {N} ({} hex characters)", b.len(), 2 * N))
+}
+
+impl Profile {
+    pub fn load(path: &Path) -> Result<Profile, ProfileError> {
+        let bytes = std::fs::read(path).map_err(|source| ProfileError::Read { file: path.to_path_buf(), source })?;
+        Profile::parse(&bytes, path)
+    }
+
+    /// Parses and checks profile text; `source` names it in errors.
+    pub fn parse(bytes: &[u8], source: &Path) -> Result<Profile, ProfileError> {
+        let file = source.to_path_buf();
+        let text = std::str::from_utf8(bytes)
+            .map_err(|e| ProfileError::Syntax { file: file.clone(), message: format!("not UTF-8: {e}") })?;
+        let raw: RawProfile = toml::from_str(text)
+            .map_err(|e| ProfileError::Syntax { file: file.clone(), message: e.to_string().trim_end().to_owned() })?;
+        let field = |field: &str, problem: String| ProfileError::Field { file: file.clone(), field: field.into(), problem };
+
+        let network_id = hex_array::<16>(&raw.network.network_id).map_err(|p| field("network.network_id", p))?;
+        let genesis_id = Hash32(hex_array::<32>(&raw.network.genesis_id).map_err(|p| field("network.genesis_id", p))?);
+        let schedule = match raw.leader.schedule.as_str() {
+            "fixed" => ScheduleKind::Fixed,
+            "round-robin" => ScheduleKind::RoundRobin,
+            "hash" => ScheduleKind::Hash,
+            other => {
+                return Err(field(
+                    "leader.schedule",
+                    format!("unknown schedule {other:?}; expected \"fixed\", \"round-robin\" or \"hash\""),
+                ))
+            }
+        };
+        if raw.leader.activation_height == 0 {
+            return Err(field(
+                "leader.activation_height",
+                "must be at least 1: block 0 is the genesis block, which carries no leader record".into(),
+            ));
+        }
+        if raw.leader.validators.is_empty() {
+            return Err(field("leader.validators", "no validators: at least one [[leader.validators]] is needed".into()));
+        }
+        let mut validators: Vec<Validator> = Vec::with_capacity(raw.leader.validators.len());
+        for (i, v) in raw.leader.validators.iter().enumerate() {
+            if let Some(p) = id_problem(v.id.as_bytes()) {
+                return Err(field(&format!("leader.validators[{i}].id"), format!("{:?}: {p}", v.id)));
+            }
+            if let Some(j) = validators.iter().position(|w| w.id == v.id) {
+                return Err(field(&format!("leader.validators[{i}].id"), format!("duplicate id {:?} (also validators[{j}])", v.id)));
+            }
+            let key_field = format!("leader.validators[{i}].public_key");
+            let bytes = hex_array::<32>(&v.public_key).map_err(|p| field(&key_field, p))?;
+            let public_key = VerifyingKey::from_bytes(&bytes)
+                .map_err(|_| field(&key_field, "not a valid Ed25519 public key (not a curve point)".into()))?;
+            if public_key.is_weak() {
+                return Err(field(&key_field, "a small-order (weak) Ed25519 key: no signature could verify".into()));
+            }
+            if let Some(j) = validators.iter().position(|w| w.public_key == public_key) {
+                return Err(field(&key_field, format!("the same key as validators[{j}]: ids would be ambiguous")));
+            }
+            validators.push(Validator { id: v.id.clone(), public_key });
+        }
+        Ok(Profile {
+            name: raw.network.name,
+            network_id,
+            genesis_id,
+            activation_height: raw.leader.activation_height,
+            schedule,
+            failover_seconds: raw.leader.failover_seconds,
+            min_interval_seconds: raw.leader.min_interval_seconds,
+            validators,
+            digest: keccak256(bytes),
+            source: file,
+        })
+    }
+
+    /// Refuses a chain whose block 0 is not this profile's genesis.
+    pub fn check_genesis(&self, chain_genesis: &Hash32) -> Result<(), ProfileError> {
+        if *chain_genesis != self.genesis_id {
+            return Err(ProfileError::GenesisMismatch {
+                file: self.source.clone(),
+                expected: self.genesis_id,
+                actual: *chain_genesis,
+            });
+        }
+        Ok(())
+    }
+
+    /// Index of the validator with this id.
+    pub fn validator_index(&self, id: &str) -> Option<usize> {
+        self.validators.iter().position(|v| v.id == id)
+    }
+}

@@ -1,0 +1,129 @@
+//! The leader record and what is signed.
+//!
+//! A leader record is an extra-nonce field (tag 0x02) of the miner transaction whose payload is
+//! `0xCA ‖ id_len (1..=32) ‖ leader_id ‖ signature (64) ‖ zero padding`. The signing hash is the block id
+//! of the blob with the 64 signature bytes set to zero; the signed message is
+//! `b"dualrun/leader/v1" ‖ network_id (16) ‖ signing_hash (32)`.
+
+use dualrun_format::{extra, Block, Hash32, HashError};
+use ed25519_dalek::{Signature, Signer, SigningKey};
+
+use crate::profile::id_problem;
+
+/// First payload byte of a leader record.
+pub const MAGIC: u8 = 0xCA;
+/// Domain separator at the start of every signed message.
+pub const DOMAIN: &[u8; 17] = b"dualrun/leader/v1";
+pub const SIGNATURE_LEN: usize = 64;
+
+/// A well-formed record, located in its blob.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaderRecord {
+    pub leader_id: String,
+    pub signature: [u8; SIGNATURE_LEN],
+    /// Offset of the signature's first byte in the block blob.
+    pub signature_offset: usize,
+}
+
+/// What the miner extra holds, as far as leaders go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordSearch {
+    /// No extra-nonce payload starts with 0xCA (among the fields that parse).
+    Missing,
+    One(LeaderRecord),
+    /// One record that is not well formed: why.
+    Malformed(String),
+    /// More than one record (the count).
+    Several(usize),
+}
+
+/// Checks one record payload; `payload_offset` is where it starts in the blob.
+fn parse_payload(payload: &[u8], payload_offset: usize) -> Result<LeaderRecord, String> {
+    let id_len = *payload.get(1).ok_or("record ends after its magic byte")? as usize;
+    let id = payload.get(2..2 + id_len).ok_or_else(|| format!("record of {} bytes is shorter than its id", payload.len()))?;
+    if let Some(p) = id_problem(id) {
+        return Err(p);
+    }
+    let sig_at = 2 + id_len;
+    let signature: [u8; SIGNATURE_LEN] = payload
+        .get(sig_at..sig_at + SIGNATURE_LEN)
+        .ok_or_else(|| format!("record of {} bytes has no room for the 64-byte signature", payload.len()))?
+        .try_into()
+        .expect("64 bytes");
+    if let Some(i) = payload[sig_at + SIGNATURE_LEN..].iter().position(|&b| b != 0) {
+        return Err(format!("non-zero padding byte at record offset {}", sig_at + SIGNATURE_LEN + i));
+    }
+    Ok(LeaderRecord {
+        leader_id: String::from_utf8(id.to_vec()).expect("checked ASCII"),
+        signature,
+        signature_offset: payload_offset + sig_at,
+    })
+}
+
+/// Looks for the leader record in a block's miner extra.
+pub fn find(block: &Block) -> RecordSearch {
+    let parsed = extra::parse(block.miner_tx.extra);
+    let mut found = parsed
+        .fields
+        .iter()
+        .filter(|f| matches!(f.kind, extra::ExtraFieldKind::Nonce | extra::ExtraFieldKind::NonceRawLength))
+        .filter(|f| parsed.payload(f).first() == Some(&MAGIC))
+        .map(|f| (parsed.payload(f), block.miner_tx.extra_offset + f.payload.start));
+    let Some((payload, offset)) = found.next() else { return RecordSearch::Missing };
+    let more = found.count();
+    if more > 0 {
+        return RecordSearch::Several(more + 1);
+    }
+    match parse_payload(payload, offset) {
+        Ok(r) => RecordSearch::One(r),
+        Err(why) => RecordSearch::Malformed(why),
+    }
+}
+
+/// The block id of `blob` with the 64 bytes at `signature_offset` zeroed.
+pub fn signing_hash(blob: &[u8], signature_offset: usize) -> Result<Hash32, HashError> {
+    let mut zeroed = blob.to_vec();
+    zeroed[signature_offset..signature_offset + SIGNATURE_LEN].fill(0);
+    // Zeroing keeps every length, so the copy parses exactly as the original did.
+    let block = Block::parse(&zeroed).expect("a parsed blob still parses with its signature zeroed");
+    Ok(block.hashes()?.block_id)
+}
+
+/// The 65-byte message a leader signs.
+pub fn message(network_id: &[u8; 16], signing_hash: &Hash32) -> [u8; 65] {
+    let mut m = [0u8; 65];
+    m[..17].copy_from_slice(DOMAIN);
+    m[17..33].copy_from_slice(network_id);
+    m[33..].copy_from_slice(&signing_hash.0);
+    m
+}
+
+/// A record payload with a zero signature, `reserve` bytes long (zero padded).
+pub fn unsigned_payload(leader_id: &str, reserve: usize) -> Result<Vec<u8>, String> {
+    if let Some(p) = id_problem(leader_id.as_bytes()) {
+        return Err(format!("{leader_id:?}: {p}"));
+    }
+    let need = 2 + leader_id.len() + SIGNATURE_LEN;
+    if need > reserve {
+        return Err(format!("a record for {leader_id:?} needs {need} bytes; only {reserve} are reserved"));
+    }
+    let mut p = vec![0u8; reserve];
+    p[0] = MAGIC;
+    p[1] = leader_id.len() as u8;
+    p[2..2 + leader_id.len()].copy_from_slice(leader_id.as_bytes());
+    Ok(p)
+}
+
+/// Signs a blob whose record (with a zero signature) starts at `signature_offset - 2 - id_len`:
+/// computes the signing hash, signs, writes the signature into the blob, returns the signing hash.
+pub fn sign_in_place(
+    blob: &mut [u8],
+    signature_offset: usize,
+    network_id: &[u8; 16],
+    key: &SigningKey,
+) -> Result<Hash32, HashError> {
+    let hash = signing_hash(blob, signature_offset)?;
+    let sig: Signature = key.sign(&message(network_id, &hash));
+    blob[signature_offset..signature_offset + SIGNATURE_LEN].copy_from_slice(&sig.to_bytes());
+    Ok(hash)
+}

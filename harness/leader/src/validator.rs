@@ -1,0 +1,398 @@
+//! The protocol v1 validator: the rules in order, the first failing one decides the reason.
+//!
+//! | code | rule |
+//! |---|---|
+//! | `block.malformed` | the blob parses completely (no trailing bytes, canonical varints) |
+//! | `block.height_mismatch` | the miner tx's gen height equals the block's height |
+//! | `block.prev_mismatch` | prev_id equals the id of block h−1 |
+//! | `block.timestamp_too_old` | timestamp ≥ median of the previous 60 timestamps (once 60 exist) |
+//! | `block.timestamp_in_future` | timestamp ≤ env.now + 7200 |
+//! | `leader.missing` | (h ≥ activation) a leader record exists |
+//! | `leader.malformed` | it is well formed, and there is only one |
+//! | `leader.unknown` | leader_id names a validator of the profile |
+//! | `leader.not_scheduled` | that validator may sign height h (schedule + failover) |
+//! | `leader.too_soon` | timestamp − prev timestamp ≥ min_interval_seconds |
+//! | `leader.bad_signature` | the signature verifies with that validator's key (`verify_strict`) |
+//!
+//! The work is split for pipelines: [`prepare`] needs only the profile and the blob (parse, block id,
+//! record, signing hash, signature check) and can run on any thread in any order; [`judge`] applies the
+//! rules against the [`ChainContext`] in height order, and [`ChainContext::advance`] moves the context
+//! along the chain. Nothing reads the clock: `now` is passed in.
+
+use std::collections::VecDeque;
+use std::fmt;
+
+use dualrun_format::{Block, Hash32};
+use ed25519_dalek::Signature;
+use serde::Serialize;
+
+use crate::profile::Profile;
+use crate::record::{self, RecordSearch};
+use crate::schedule;
+
+/// How far ahead of `now` a timestamp may be (`CRYPTONOTE_BLOCK_FUTURE_TIME_LIMIT`).
+pub const FUTURE_TIME_LIMIT: u64 = 7200;
+/// How many previous timestamps the median rule uses (`BLOCKCHAIN_TIMESTAMP_CHECK_WINDOW`).
+pub const TIMESTAMP_WINDOW: usize = 60;
+
+/// The reason codes, in rule order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum ReasonCode {
+    #[serde(rename = "block.malformed")]
+    BlockMalformed,
+    #[serde(rename = "block.height_mismatch")]
+    BlockHeightMismatch,
+    #[serde(rename = "block.prev_mismatch")]
+    BlockPrevMismatch,
+    #[serde(rename = "block.timestamp_too_old")]
+    BlockTimestampTooOld,
+    #[serde(rename = "block.timestamp_in_future")]
+    BlockTimestampInFuture,
+    #[serde(rename = "leader.missing")]
+    LeaderMissing,
+    #[serde(rename = "leader.malformed")]
+    LeaderMalformed,
+    #[serde(rename = "leader.unknown")]
+    LeaderUnknown,
+    #[serde(rename = "leader.not_scheduled")]
+    LeaderNotScheduled,
+    #[serde(rename = "leader.too_soon")]
+    LeaderTooSoon,
+    #[serde(rename = "leader.bad_signature")]
+    LeaderBadSignature,
+}
+
+impl ReasonCode {
+    pub const ALL: [ReasonCode; 11] = [
+        ReasonCode::BlockMalformed,
+        ReasonCode::BlockHeightMismatch,
+        ReasonCode::BlockPrevMismatch,
+        ReasonCode::BlockTimestampTooOld,
+        ReasonCode::BlockTimestampInFuture,
+        ReasonCode::LeaderMissing,
+        ReasonCode::LeaderMalformed,
+        ReasonCode::LeaderUnknown,
+        ReasonCode::LeaderNotScheduled,
+        ReasonCode::LeaderTooSoon,
+        ReasonCode::LeaderBadSignature,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReasonCode::BlockMalformed => "block.malformed",
+            ReasonCode::BlockHeightMismatch => "block.height_mismatch",
+            ReasonCode::BlockPrevMismatch => "block.prev_mismatch",
+            ReasonCode::BlockTimestampTooOld => "block.timestamp_too_old",
+            ReasonCode::BlockTimestampInFuture => "block.timestamp_in_future",
+            ReasonCode::LeaderMissing => "leader.missing",
+            ReasonCode::LeaderMalformed => "leader.malformed",
+            ReasonCode::LeaderUnknown => "leader.unknown",
+            ReasonCode::LeaderNotScheduled => "leader.not_scheduled",
+            ReasonCode::LeaderTooSoon => "leader.too_soon",
+            ReasonCode::LeaderBadSignature => "leader.bad_signature",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ReasonCode> {
+        ReasonCode::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+impl fmt::Display for ReasonCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "verdict", rename_all = "snake_case")]
+pub enum Verdict {
+    Accept,
+    Reject { reason: ReasonCode, detail: String },
+}
+
+impl Verdict {
+    pub fn reason(&self) -> Option<ReasonCode> {
+        match self {
+            Verdict::Accept => None,
+            Verdict::Reject { reason, .. } => Some(*reason),
+        }
+    }
+
+    pub fn is_accept(&self) -> bool {
+        matches!(self, Verdict::Accept)
+    }
+}
+
+/// What the validator learned about a block, whatever the verdict.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Facts {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub block_id: Option<Hash32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signing_hash: Option<Hash32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leader_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Judgement {
+    #[serde(flatten)]
+    pub verdict: Verdict,
+    pub facts: Facts,
+}
+
+/// The leader record as [`prepare`] found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordCheck {
+    Missing,
+    Malformed(String),
+    /// A well-formed record naming an id that is not in the profile.
+    Unknown { leader_id: String, signing_hash: Hash32 },
+    /// A record naming validator `index`; `signature_ok` is the result of `verify_strict`.
+    Known { leader_id: String, index: usize, signing_hash: Hash32, signature_ok: bool },
+}
+
+/// The parsed facts of a block that [`judge`] needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedFacts {
+    pub block_id: Hash32,
+    pub gen_height: Option<u64>,
+    pub prev_id: Hash32,
+    pub timestamp: u64,
+    pub record: RecordCheck,
+}
+
+/// The stateless half of validation, for one block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prepared {
+    pub height: u64,
+    /// `Err` holds why the blob does not parse (or hash).
+    pub parsed: Result<ParsedFacts, String>,
+}
+
+impl Prepared {
+    pub fn block_id(&self) -> Option<Hash32> {
+        self.parsed.as_ref().ok().map(|p| p.block_id)
+    }
+
+    pub fn timestamp(&self) -> Option<u64> {
+        self.parsed.as_ref().ok().map(|p| p.timestamp)
+    }
+}
+
+/// Parses, hashes and checks the signature of one block. Pure: any thread, any order.
+pub fn prepare(profile: &Profile, height: u64, blob: &[u8]) -> Prepared {
+    Prepared { height, parsed: prepare_parsed(profile, blob) }
+}
+
+fn prepare_parsed(profile: &Profile, blob: &[u8]) -> Result<ParsedFacts, String> {
+    let block = Block::parse(blob).map_err(|e| e.to_string())?;
+    let block_id = block.hashes().map_err(|e| e.to_string())?.block_id;
+    let record = match record::find(&block) {
+        RecordSearch::Missing => RecordCheck::Missing,
+        RecordSearch::Malformed(why) => RecordCheck::Malformed(why),
+        RecordSearch::Several(n) => RecordCheck::Malformed(format!("{n} leader records; exactly one is allowed")),
+        RecordSearch::One(r) => {
+            let signing_hash = record::signing_hash(blob, r.signature_offset).map_err(|e| e.to_string())?;
+            match profile.validator_index(&r.leader_id) {
+                None => RecordCheck::Unknown { leader_id: r.leader_id, signing_hash },
+                Some(index) => {
+                    let message = record::message(&profile.network_id, &signing_hash);
+                    let signature = Signature::from_bytes(&r.signature);
+                    let signature_ok =
+                        profile.validators[index].public_key.verify_strict(&message, &signature).is_ok();
+                    RecordCheck::Known { leader_id: r.leader_id, index, signing_hash, signature_ok }
+                }
+            }
+        }
+    };
+    Ok(ParsedFacts {
+        block_id,
+        gen_height: block.miner_tx.gen_height(),
+        prev_id: block.header.prev_id,
+        timestamp: block.header.timestamp,
+        record,
+    })
+}
+
+/// What the validator remembers of the chain so far: the previous id and up to 60 previous timestamps.
+/// It follows the chain as stored, whatever the verdicts: each block is judged against its real parent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChainContext {
+    next_height: u64,
+    prev_id: Option<Hash32>,
+    timestamps: VecDeque<u64>,
+}
+
+impl ChainContext {
+    /// The context before block 0.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The height the context expects next.
+    pub fn next_height(&self) -> u64 {
+        self.next_height
+    }
+
+    pub fn prev_id(&self) -> Option<Hash32> {
+        self.prev_id
+    }
+
+    pub fn prev_timestamp(&self) -> Option<u64> {
+        self.timestamps.back().copied()
+    }
+
+    /// The previous timestamps the median rule sees (oldest first, at most 60).
+    pub fn timestamps(&self) -> impl ExactSizeIterator<Item = u64> + '_ {
+        self.timestamps.iter().copied()
+    }
+
+    /// A context for judging `next_height`, from the id of block `next_height − 1` and the timestamps of
+    /// the blocks before it (oldest first; only the last 60 are kept).
+    pub fn resume(next_height: u64, prev_id: Hash32, timestamps: impl IntoIterator<Item = u64>) -> Self {
+        let mut ctx = ChainContext { next_height, prev_id: Some(prev_id), timestamps: VecDeque::new() };
+        for t in timestamps {
+            ctx.push_timestamp(t);
+        }
+        ctx
+    }
+
+    fn push_timestamp(&mut self, t: u64) {
+        if self.timestamps.len() == TIMESTAMP_WINDOW {
+            self.timestamps.pop_front();
+        }
+        self.timestamps.push_back(t);
+    }
+
+    /// Moves past a block with this id and timestamp.
+    pub fn advance(&mut self, block_id: Hash32, timestamp: u64) {
+        self.prev_id = Some(block_id);
+        self.push_timestamp(timestamp);
+        self.next_height += 1;
+    }
+
+    /// Moves past a block whose blob does not parse: its stored id becomes the previous id, and no
+    /// timestamp enters the window (there is none to read).
+    pub fn advance_unparsed(&mut self, stored_id: Hash32) {
+        self.prev_id = Some(stored_id);
+        self.next_height += 1;
+    }
+
+    /// Median of the window as Monero computes it (`epee::misc_utils::median`): the middle value, or
+    /// for an even count the mean of the two middle values rounded down. `None` below 60 timestamps.
+    pub fn median_timestamp(&self) -> Option<u64> {
+        if self.timestamps.len() < TIMESTAMP_WINDOW {
+            return None;
+        }
+        let mut v: Vec<u64> = self.timestamps.iter().copied().collect();
+        v.sort_unstable();
+        let n = v.len() / 2;
+        Some(if v.len() % 2 == 1 { v[n] } else { v[n - 1] / 2 + v[n] / 2 + (v[n - 1] % 2 + v[n] % 2) / 2 })
+    }
+}
+
+fn reject(reason: ReasonCode, detail: String, facts: Facts) -> Judgement {
+    Judgement { verdict: Verdict::Reject { reason, detail }, facts }
+}
+
+/// Applies the rules, in order, to a prepared block against the chain context. `now` is the
+/// environment's time (by default the block's own timestamp; never the wall clock).
+///
+/// Block 0 is accepted if it parses: whether it is the profile's genesis is a property of the whole
+/// chain, checked once with [`Profile::check_genesis`].
+pub fn judge(profile: &Profile, ctx: &ChainContext, prepared: &Prepared, now: u64) -> Judgement {
+    let height = prepared.height;
+    let p = match &prepared.parsed {
+        Ok(p) => p,
+        Err(why) => return reject(ReasonCode::BlockMalformed, why.clone(), Facts::default()),
+    };
+    let mut facts = Facts { block_id: Some(p.block_id), ..Facts::default() };
+    if let RecordCheck::Known { leader_id, signing_hash, .. } | RecordCheck::Unknown { leader_id, signing_hash } = &p.record {
+        if height >= profile.activation_height {
+            facts.leader_id = Some(leader_id.clone());
+            facts.signing_hash = Some(*signing_hash);
+        }
+    }
+
+    if p.gen_height != Some(height) {
+        let got = p.gen_height.map_or("no single txin_gen input".to_owned(), |g| format!("gen height {g}"));
+        return reject(ReasonCode::BlockHeightMismatch, format!("{got} in the miner tx of block {height}"), facts);
+    }
+    if height == 0 {
+        return Judgement { verdict: Verdict::Accept, facts };
+    }
+    debug_assert_eq!(ctx.next_height, height, "judging with the context of another height");
+    match ctx.prev_id {
+        Some(prev) if ctx.next_height == height && p.prev_id == prev => {}
+        Some(prev) if ctx.next_height == height => {
+            return reject(
+                ReasonCode::BlockPrevMismatch,
+                format!("prev_id {} but block {} is {prev}", p.prev_id, height - 1),
+                facts,
+            )
+        }
+        _ => {
+            return reject(ReasonCode::BlockPrevMismatch, format!("block {} is not known", height - 1), facts)
+        }
+    }
+    if let Some(median) = ctx.median_timestamp() {
+        if p.timestamp < median {
+            return reject(
+                ReasonCode::BlockTimestampTooOld,
+                format!("timestamp {} is below the median {median} of the previous {TIMESTAMP_WINDOW}", p.timestamp),
+                facts,
+            );
+        }
+    }
+    if p.timestamp > now.saturating_add(FUTURE_TIME_LIMIT) {
+        return reject(
+            ReasonCode::BlockTimestampInFuture,
+            format!("timestamp {} is more than {FUTURE_TIME_LIMIT} s after now ({now})", p.timestamp),
+            facts,
+        );
+    }
+    if height < profile.activation_height {
+        return Judgement { verdict: Verdict::Accept, facts };
+    }
+
+    let (leader_id, index, signature_ok) = match &p.record {
+        RecordCheck::Missing => {
+            return reject(ReasonCode::LeaderMissing, "no leader record in the miner extra".into(), facts)
+        }
+        RecordCheck::Malformed(why) => return reject(ReasonCode::LeaderMalformed, why.clone(), facts),
+        RecordCheck::Unknown { leader_id, .. } => {
+            return reject(ReasonCode::LeaderUnknown, format!("{leader_id:?} is not a validator of the profile"), facts)
+        }
+        RecordCheck::Known { leader_id, index, signature_ok, .. } => (leader_id, *index, *signature_ok),
+    };
+    let prev_timestamp = ctx.prev_timestamp().unwrap_or(p.timestamp);
+    let allowed = schedule::allowed(profile, height, p.timestamp, prev_timestamp);
+    if !allowed.contains(index) {
+        let ids: Vec<&str> = allowed.indexes().map(|i| profile.validators[i].id.as_str()).collect();
+        return reject(
+            ReasonCode::LeaderNotScheduled,
+            format!("{leader_id:?} may not sign height {height}; allowed: {}", ids.join(", ")),
+            facts,
+        );
+    }
+    if profile.min_interval_seconds > 0 {
+        let gap = p.timestamp as i128 - prev_timestamp as i128;
+        if gap < profile.min_interval_seconds as i128 {
+            return reject(
+                ReasonCode::LeaderTooSoon,
+                format!("{gap} s after the previous block; the minimum is {}", profile.min_interval_seconds),
+                facts,
+            );
+        }
+    }
+    if !signature_ok {
+        return reject(
+            ReasonCode::LeaderBadSignature,
+            format!("the signature does not verify with {leader_id:?}'s key on network {}", hex::encode(profile.network_id)),
+            facts,
+        );
+    }
+    Judgement { verdict: Verdict::Accept, facts }
+}
