@@ -1,34 +1,43 @@
-//! The bundled sample chain: a small real monerod regtest chain compiled into the binary, so that
+//! The bundled sample chain: a 200-block migration chain made by a real monerod (60 ordinary blocks,
+//! then leader-signed blocks with injected faults), compiled into the binary with its profile, so that
 //! `dualrun` runs with no arguments on any machine. It is written out once to a content-addressed
 //! directory under the system temp dir and opened from there like any other chain (read-only).
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use sha3::{Digest, Keccak256};
 
 const DATA_MDB: &[u8] = include_bytes!("../../sample/data.mdb");
+const PROFILE: &[u8] = include_bytes!("../../sample/profile.toml");
 
-/// Where the sample lives on disk; creates it if needed.
-pub fn path() -> Result<PathBuf> {
-    let digest = hex::encode(&Keccak256::digest(DATA_MDB)[..8]);
-    let dir = std::env::temp_dir().join(format!("dualrun-sample-{digest}"));
-    let file = dir.join("data.mdb");
-    if std::fs::read(&file).map(|b| b == DATA_MDB).unwrap_or(false) {
-        return Ok(dir);
-    }
+/// The sample's directory on disk (holding data.mdb and profile.toml); creates it if needed.
+pub fn dir() -> Result<PathBuf> {
+    let mut k = Keccak256::new();
+    k.update(DATA_MDB);
+    k.update(PROFILE);
+    let dir = std::env::temp_dir().join(format!("dualrun-sample-{}", hex::encode(&k.finalize()[..8])));
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    // Write to a private temp file then rename, so a concurrent run never sees a half-written file.
-    let mut tmp = tempfile_in(&dir)?;
-    tmp.1.write_all(DATA_MDB).with_context(|| format!("writing {}", tmp.0.display()))?;
-    drop(tmp.1);
-    std::fs::rename(&tmp.0, &file).with_context(|| format!("renaming into {}", file.display()))?;
+    materialize(&dir.join("data.mdb"), DATA_MDB)?;
+    materialize(&dir.join("profile.toml"), PROFILE)?;
     Ok(dir)
 }
 
-fn tempfile_in(dir: &std::path::Path) -> Result<(PathBuf, std::fs::File)> {
-    let p = dir.join(format!(".data.mdb.{}", std::process::id()));
-    let f = std::fs::File::create(&p).with_context(|| format!("creating {}", p.display()))?;
-    Ok((p, f))
+/// The sample's profile file.
+pub fn profile() -> Result<PathBuf> {
+    Ok(dir()?.join("profile.toml"))
+}
+
+/// Writes `bytes` to `path` unless it already holds them; via a private temp file and a rename, so a
+/// concurrent run never sees a half-written file.
+fn materialize(path: &Path, bytes: &[u8]) -> Result<()> {
+    if std::fs::read(path).map(|b| b == bytes).unwrap_or(false) {
+        return Ok(());
+    }
+    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+    let mut f = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    f.write_all(bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    drop(f);
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming into {}", path.display()))
 }

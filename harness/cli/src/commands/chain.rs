@@ -22,11 +22,20 @@ pub struct ChainArg {
 }
 
 impl ChainArg {
+    /// The profile to use with this chain: the one given, or the sample's when the chain is the sample.
+    pub fn profile(&self, given: Option<&Path>) -> Result<PathBuf> {
+        match (given, &self.chain) {
+            (Some(p), _) => Ok(p.to_path_buf()),
+            (None, None) => sample::profile(),
+            (None, Some(c)) => bail!("--profile is required with --chain {}", c.display()),
+        }
+    }
+
     pub fn open(&self) -> Result<(ChainDb, String)> {
         let (path, label) = match &self.chain {
             Some(p) => (p.clone(), p.display().to_string()),
             None => {
-                let p = sample::path()?;
+                let p = sample::dir()?;
                 let label = format!("{} (bundled sample chain)", p.display());
                 (p, label)
             }

@@ -106,9 +106,9 @@ pub enum LeaderCommand {
 pub struct CheckArgs {
     #[command(flatten)]
     chain: ChainArg,
-    /// The network profile (TOML).
+    /// The network profile (TOML). Default: the bundled sample's, when --chain is not given.
     #[arg(long, value_name = "FILE")]
-    profile: PathBuf,
+    profile: Option<PathBuf>,
     #[arg(long, value_name = "H", default_value_t = 0)]
     from: u64,
     #[arg(long, value_name = "H")]
@@ -224,7 +224,7 @@ fn context_for(db: &ChainDb, profile: &Profile, from: u64) -> Result<ChainContex
 }
 
 fn check(a: CheckArgs) -> Result<Outcome> {
-    let profile = Profile::load(&a.profile)?;
+    let profile = Profile::load(&a.chain.profile(a.profile.as_deref())?)?;
     let (db, _) = a.chain.open()?;
     let mut ctx = context_for(&db, &profile, a.from)?;
     let threads = a.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1);
