@@ -164,6 +164,19 @@ impl Daemon {
         Ok(())
     }
 
+    /// Asks the daemon to shut down (`/stop_daemon`); it exits cleanly shortly after answering.
+    pub fn stop_daemon(&self) -> Result<(), RpcError> {
+        let url = format!("{}/stop_daemon", self.base);
+        let resp = self.agent.post(&url).send_json(json!({})).map_err(|e| RpcError::Unreachable {
+            url: self.base.clone(),
+            detail: e.to_string(),
+        })?;
+        match resp.status().as_u16() {
+            200 => Ok(()),
+            status => Err(RpcError::Status { url: self.base.clone(), method: "stop_daemon".into(), status }),
+        }
+    }
+
     pub fn last_block_header(&self) -> Result<BlockHeader, RpcError> {
         Ok(self.call::<HeaderAnswer>("get_last_block_header", json!({}))?.block_header)
     }

@@ -57,3 +57,107 @@ pub fn sample_copy() -> tempfile::TempDir {
 pub fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
+
+/// A real monerod (Debian's 0.18) in regtest, offline, on loopback ports of its own, in a fresh data
+/// dir. Killed when dropped unless stopped cleanly first.
+pub struct Monerod {
+    pub child: std::process::Child,
+    pub rpc_url: String,
+    pub data_dir: PathBuf,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl Monerod {
+    pub fn start(data_dir: &Path) -> Monerod {
+        let monerod = "/usr/bin/monerod";
+        assert!(Path::new(monerod).exists(), "{monerod} missing: install Debian's monero (ci/test.sh does)");
+        let rpc = free_port();
+        let child = Command::new(monerod)
+            .args(["--regtest", "--offline", "--fixed-difficulty", "1", "--non-interactive", "--no-igd"])
+            .args(["--disable-dns-checkpoints", "--check-updates", "disabled", "--hide-my-port"])
+            .args(["--out-peers", "0", "--in-peers", "0", "--rpc-ssl", "disabled"])
+            .args(["--p2p-bind-ip", "127.0.0.1", "--rpc-bind-ip", "127.0.0.1", "--zmq-rpc-bind-ip", "127.0.0.1"])
+            .args(["--p2p-bind-port", &free_port().to_string()])
+            .args(["--rpc-bind-port", &rpc.to_string()])
+            .args(["--zmq-rpc-bind-port", &free_port().to_string()])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .arg("--log-file")
+            .arg(data_dir.join("monerod.log"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start monerod");
+        Monerod { child, rpc_url: format!("http://127.0.0.1:{rpc}"), data_dir: data_dir.to_path_buf() }
+    }
+
+    pub fn rpc(&self) -> dualrun_monerod::Daemon {
+        dualrun_monerod::Daemon::new(&self.rpc_url, std::time::Duration::from_secs(30))
+    }
+
+    /// Waits until the RPC answers (at most 90 s).
+    pub fn wait_ready(&mut self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+        while self.rpc().get_info().is_err() {
+            assert!(self.child.try_wait().unwrap().is_none(), "monerod exited during start-up");
+            assert!(std::time::Instant::now() < deadline, "monerod did not answer within 90 s");
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        }
+    }
+
+    /// Stops the daemon through its RPC and waits for it to exit, so its database is complete.
+    pub fn stop(&mut self) {
+        self.rpc().stop_daemon().expect("stop_daemon");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while self.child.try_wait().unwrap().is_none() {
+            assert!(std::time::Instant::now() < deadline, "monerod did not exit after stop_daemon");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
+    /// The LMDB directory of a regtest daemon.
+    pub fn lmdb(&self) -> PathBuf {
+        self.data_dir.join("fake/lmdb")
+    }
+}
+
+impl Drop for Monerod {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Three validators with fresh keys (made by `dualrun keygen`) and a profile for a regtest chain.
+pub struct Network {
+    pub profile: PathBuf,
+    pub keys: Vec<PathBuf>,
+}
+
+pub fn network(dir: &Path, schedule: &str, activation: u64, failover: u64) -> Network {
+    let mut keys = Vec::new();
+    let mut validators = String::new();
+    for i in 1..=3 {
+        let key = dir.join(format!("leader-{i}.key"));
+        let r = dualrun(&["keygen", "--id", &format!("leader-{i}"), "--out", s(&key)]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let (id, pk) = r.stdout.trim_end().split_once(' ').unwrap();
+        validators.push_str(&format!("\n[[leader.validators]]\nid = \"{id}\"\npublic_key = \"{pk}\"\n"));
+        keys.push(key);
+    }
+    let profile = dir.join("profile.toml");
+    std::fs::write(
+        &profile,
+        format!(
+            "[network]\nname = \"test\"\nnetwork_id = \"00112233445566778899aabbccddeeff\"\n\
+             genesis_id = \"418015bb9ae982a1975da7d79277c2705727a56894ba0fb246adaabb1f4632e3\"\n\n\
+             [leader]\nactivation_height = {activation}\nschedule = \"{schedule}\"\nfailover_seconds = {failover}\n\
+             min_interval_seconds = 0\n{validators}"
+        ),
+    )
+    .unwrap();
+    Network { profile, keys }
+}
