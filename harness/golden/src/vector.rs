@@ -1,0 +1,159 @@
+//! The vector file format, `dualrun-golden/v1`.
+
+use std::path::{Path, PathBuf};
+
+use dualrun_format::{keccak256, Hash32};
+use serde::{Deserialize, Serialize};
+
+pub const SCHEMA: &str = "dualrun-golden/v1";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Vector {
+    /// Always [`SCHEMA`]; any other value is refused.
+    pub schema: String,
+    /// Short unique name (also the file name's stem, before the content hash).
+    pub name: String,
+    pub description: String,
+    /// What judges it: `leader-v1` (the protocol v1 validator).
+    pub kind: String,
+    /// The network profile, as TOML text.
+    pub profile: String,
+    pub block: BlockInput,
+    pub context: Context,
+    pub env: Env,
+    pub expected: Expected,
+    /// A written reason to skip this vector; only such vectors may be skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skip: Option<String>,
+    pub provenance: Provenance,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlockInput {
+    pub height: u64,
+    /// The raw block blob, lowercase hex.
+    pub blob: String,
+}
+
+/// The chain before the block: the id of block h−1 and the timestamps of up to 60 blocks before it,
+/// oldest first (the last one is block h−1's).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Context {
+    pub prev_id: Option<Hash32>,
+    pub timestamps: Vec<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Env {
+    pub now: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expected {
+    /// `accept` or `reject`.
+    pub verdict: String,
+    /// The reason code of a rejection; absent for accept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub facts: ExpectedFacts,
+}
+
+/// Facts the validator must report, exactly: an absent fact must be absent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectedFacts {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block_id: Option<Hash32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_hash: Option<Hash32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leader_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Provenance {
+    /// What made the vector (tool and version).
+    pub generator: String,
+    /// `crafted`, or the chain it was taken from (path and chain digest).
+    pub source: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum VectorError {
+    #[error("{file}: {source}")]
+    Io { file: PathBuf, source: std::io::Error },
+    #[error("{file}: not a golden vector: {message}")]
+    Parse { file: PathBuf, message: String },
+    #[error("{file}: unknown schema {schema:?} (this dualrun reads {SCHEMA:?})")]
+    Schema { file: PathBuf, schema: String },
+    #[error("{file}: {message}")]
+    Invalid { file: PathBuf, message: String },
+}
+
+impl Vector {
+    /// Pretty JSON with a trailing newline: the bytes a vector file holds.
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).expect("vectors serialize");
+        s.push('\n');
+        s
+    }
+
+    /// The file name: the name, then the first 12 hex digits of Keccak-256 of the file's content.
+    pub fn file_name(&self) -> String {
+        let digest = keccak256(self.to_json().as_bytes()).to_string();
+        format!("{}-{}.json", self.name, &digest[..12])
+    }
+
+    pub fn blob(&self) -> Result<Vec<u8>, String> {
+        if self.block.blob.bytes().any(|b| b.is_ascii_uppercase()) {
+            return Err("block.blob must be lowercase hex".into());
+        }
+        hex::decode(&self.block.blob).map_err(|e| format!("block.blob is not hex: {e}"))
+    }
+
+    pub fn read(path: &Path) -> Result<Vector, VectorError> {
+        let text = std::fs::read_to_string(path).map_err(|source| VectorError::Io { file: path.into(), source })?;
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| VectorError::Parse { file: path.into(), message: e.to_string() })?;
+        match value.get("schema").and_then(|s| s.as_str()) {
+            Some(SCHEMA) => {}
+            Some(other) => return Err(VectorError::Schema { file: path.into(), schema: other.into() }),
+            None => return Err(VectorError::Parse { file: path.into(), message: "no \"schema\" field".into() }),
+        }
+        let v: Vector = serde_json::from_value(value)
+            .map_err(|e| VectorError::Parse { file: path.into(), message: e.to_string() })?;
+        v.blob().map_err(|message| VectorError::Invalid { file: path.into(), message })?;
+        Ok(v)
+    }
+}
+
+/// Every `*.json` file under `dir` (recursively, sorted by path), each read or failed on its own: one
+/// bad file never hides the others.
+pub fn load_dir(dir: &Path) -> Result<Vec<(PathBuf, Result<Vector, VectorError>)>, VectorError> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let entries = std::fs::read_dir(&d).map_err(|source| VectorError::Io { file: d.clone(), source })?;
+        for e in entries {
+            let path = e.map_err(|source| VectorError::Io { file: d.clone(), source })?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|x| x == "json") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    Ok(files.into_iter().map(|f| {
+        let v = Vector::read(&f);
+        (f, v)
+    }).collect())
+}
