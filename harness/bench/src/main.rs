@@ -54,7 +54,7 @@ fn synthetic_chain(blocks: u64, dir: Option<PathBuf>) -> Result<PathBuf> {
         return Ok(dir);
     }
     let start = Instant::now();
-    let spec = dualrun_synth::SynthSpec { blocks, schema: Schema::MoneroV5, seed: 1 };
+    let spec = dualrun_synth::SynthSpec { blocks, schema: Schema::MoneroV5, seed: 1, leader: None };
     let r = dualrun_synth::generate(&dir, spec, |_| {})?;
     println!(
         "generated {} ({} blocks, {:.1} MB of blobs) in {:.1} s",

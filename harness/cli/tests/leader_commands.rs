@@ -81,3 +81,52 @@ fn keygen_writes_a_private_key_file_once_and_prints_one_line() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("id is 33 bytes"), "{}", r.stderr);
 }
+
+#[test]
+fn synthetic_signed_chains_with_faults_get_their_expected_verdicts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let keys: Vec<String> = (1..=3).map(|i| s(&sample_dir().join(format!("keys/throwaway-test-leader-{i}.key"))).to_owned()).collect();
+    let profile = sample_dir().join("profile.toml");
+    let chain = tmp.path().join("chain");
+    let record = tmp.path().join("expected.csv");
+    let mut args = vec!["chain", "synth", "--out", s(&chain), "--blocks", "2500", "--profile", s(&profile)];
+    for k in &keys {
+        args.extend(["--key", k.as_str()]);
+    }
+    args.extend(["--fault", "70:missing", "--fault", "300:unknown", "--fault", "1024:not-scheduled"]);
+    args.extend(["--fault", "2000:bad-signature", "--fault", "2499:malformed", "--record", s(&record)]);
+    let r = dualrun(&args);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = dualrun(&["leader", "check", "--chain", s(&chain), "--profile", s(&profile), "--csv"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(r.stdout, std::fs::read_to_string(&record).unwrap());
+    assert_eq!(r.stdout.lines().filter(|l| l.contains(",reject,")).count(), 5);
+
+    // X-Cash layout (schema 3) signs the same way, on X-Cash's genesis.
+    let xcash_profile = tmp.path().join("xcash.toml");
+    std::fs::write(
+        &xcash_profile,
+        std::fs::read_to_string(&profile).unwrap().replace(
+            "418015bb9ae982a1975da7d79277c2705727a56894ba0fb246adaabb1f4632e3",
+            "557393c3e80695e94603e92b4dbf7a2b974c16cf12d1b470d2882916cbfee468",
+        ),
+    )
+    .unwrap();
+    let xchain = tmp.path().join("xchain");
+    let mut args = vec!["chain", "synth", "--out", s(&xchain), "--blocks", "300", "--schema", "3", "--profile", s(&xcash_profile)];
+    for k in &keys {
+        args.extend(["--key", k.as_str()]);
+    }
+    assert_eq!(dualrun(&args).code, 0);
+    let r = dualrun(&["leader", "check", "--chain", s(&xchain), "--profile", s(&xcash_profile), "--csv"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+
+    // The Monero-genesis profile refuses the X-Cash chain as a whole.
+    let r = dualrun(&["leader", "check", "--chain", s(&xchain), "--profile", s(&profile), "--csv"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("this profile is for another chain"), "{}", r.stderr);
+    // A missing key is refused before anything is written.
+    let r = dualrun(&["chain", "synth", "--out", s(&tmp.path().join("x")), "--blocks", "10", "--profile", s(&profile), "--key", &keys[0]]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("no --key for validator \"leader-2\""), "{}", r.stderr);
+}

@@ -7,6 +7,7 @@
 //! - [`keys`]: Ed25519 key files for leaders and gate operators;
 //! - [`record`]: the leader record inside the miner transaction's extra nonce, and the signing hash;
 //! - [`schedule`]: who may sign a height (fixed, round-robin, hash; failover);
+//! - [`testchain`]: honest and deliberately faulty records for test chains;
 //! - [`validator`]: the rules in order, split into a stateless [`validator::prepare`] (parse, hashes,
 //!   signature: parallelisable) and a stateful [`validator::judge`] over the chain context.
 
@@ -14,6 +15,7 @@ pub mod keys;
 pub mod profile;
 pub mod record;
 pub mod schedule;
+pub mod testchain;
 pub mod validator;
 
 pub use profile::{Profile, ProfileError, ScheduleKind};

@@ -6,26 +6,100 @@
 //! derived from a seed with a fast deterministic mixer, so the same spec gives the same chain, byte
 //! for byte (ids and chain digest included).
 //!
+//! With a [`LeaderSpec`], blocks from the profile's activation height carry a leader record (protocol
+//! v1) in a 100-byte extra nonce, signed by the scheduled validator, or faulty on purpose at chosen
+//! heights; the expected verdict of every block is known (see [`SynthReport::expected`]).
+//!
 //! Two flavours follow the schema:
 //! - schema 5 (Monero 0.18): Monero's genesis, then v16 blocks with a tagged-key output, a tx public
 //!   key and an 8-byte extra nonce, and 0–3 transaction hashes.
 //! - schema 3 (X-Cash): X-Cash's genesis, then DPoPS-style v13 blocks: a to-key output and the 128-byte
 //!   reserved-bytes nonce with its raw one-byte length (0x80), which strict extra parsing rejects.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use dualrun_chaindb::writer::{ChainWriter, NewBlock};
 use dualrun_chaindb::{ChainDbError, ChainDigest, InfoRecord, Schema};
 use dualrun_format::block::{BlockHeader, TxOut, TxOutTarget};
 use dualrun_format::{encode, Block, Hash32};
+use dualrun_leader::testchain::{self, FaultKind};
+use dualrun_leader::{schedule, Profile};
+use ed25519_dalek::SigningKey;
 
 /// What to generate.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct SynthSpec {
     /// Number of blocks, genesis included (tip height = blocks − 1).
     pub blocks: u64,
     pub schema: Schema,
     pub seed: u64,
+    /// Leader-signed blocks from the profile's activation height.
+    pub leader: Option<LeaderSpec>,
+}
+
+/// Signing blocks under protocol v1.
+#[derive(Debug, Clone)]
+pub struct LeaderSpec {
+    pub profile: Profile,
+    /// One key per validator, in profile order.
+    pub keys: Vec<SigningKey>,
+    /// Heights built faulty on purpose.
+    pub faults: BTreeMap<u64, FaultKind>,
+}
+
+/// The verdict protocol v1 should give a synthetic block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpectedVerdict {
+    pub height: u64,
+    pub block_id: Hash32,
+    /// `None` = accept.
+    pub reason: Option<&'static str>,
+    pub leader_id: Option<String>,
+}
+
+/// Bytes reserved for the leader record, as `get_block_template`'s `reserve_size` would.
+const LEADER_RESERVE: usize = 100;
+
+/// Why a spec cannot be generated.
+#[derive(Debug, thiserror::Error)]
+pub enum SynthError {
+    #[error(transparent)]
+    Db(#[from] ChainDbError),
+    #[error("{0}")]
+    Spec(String),
+}
+
+impl LeaderSpec {
+    fn check(&self, schema: Schema, blocks: u64) -> Result<(), SynthError> {
+        let p = &self.profile;
+        if self.keys.len() != p.validators.len() {
+            return Err(SynthError::Spec(format!("{} keys for {} validators: every validator needs its key", self.keys.len(), p.validators.len())));
+        }
+        for (i, (k, v)) in self.keys.iter().zip(&p.validators).enumerate() {
+            if k.verifying_key() != v.public_key {
+                return Err(SynthError::Spec(format!("key {i} is not the key of validator {:?}", v.id)));
+            }
+        }
+        let genesis = Block::parse(&genesis_blob(schema)).expect("genesis parses").hashes().expect("hashes").block_id;
+        p.check_genesis(&genesis).map_err(|e| SynthError::Spec(e.to_string()))?;
+        for (&h, &kind) in &self.faults {
+            if h < p.activation_height || h >= blocks {
+                return Err(SynthError::Spec(format!("fault at height {h}: leader blocks are heights {}..{blocks}", p.activation_height)));
+            }
+            if kind == FaultKind::NotScheduled && p.validators.len() < 2 {
+                return Err(SynthError::Spec(format!("fault {h}:not-scheduled needs at least two validators")));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn genesis_blob(schema: Schema) -> Vec<u8> {
+    match schema {
+        Schema::MoneroV5 => encode::genesis_blob(10_000),
+        Schema::XcashV3 => encode::genesis_with_tx(encode::XCASH_GENESIS_TX, 10_000),
+    }
 }
 
 /// What was generated.
@@ -38,6 +112,8 @@ pub struct SynthReport {
     pub blob_bytes: u64,
     /// Total transaction hashes (beyond the miner txs).
     pub tx_hashes: u64,
+    /// With a [`LeaderSpec`]: the expected verdict of every block.
+    pub expected: Vec<ExpectedVerdict>,
 }
 
 /// First timestamp after genesis; blocks follow every 120 s (Monero's target).
@@ -60,12 +136,15 @@ fn bytes32(seed: u64, height: u64, lane: u64) -> Hash32 {
     Hash32(out)
 }
 
-/// Builds blocks one after another, keeping the previous id.
+/// Builds blocks one after another, keeping the previous id and timestamp.
 pub struct BlockFactory {
     spec: SynthSpec,
     prev_id: Hash32,
+    prev_timestamp: u64,
     next_height: u64,
     coins: u64,
+    /// Seconds between blocks (before jitter); wider than a profile's minimum interval.
+    spacing: u64,
 }
 
 /// One generated block.
@@ -76,23 +155,36 @@ pub struct SynthBlock {
     pub timestamp: u64,
     pub major_version: u8,
     pub tx_count: usize,
+    /// What protocol v1 should say about it.
+    pub expected: ExpectedVerdict,
 }
 
 impl BlockFactory {
     pub fn new(spec: SynthSpec) -> Self {
-        BlockFactory { spec, prev_id: Hash32::ZERO, next_height: 0, coins: 0 }
+        let min_interval = spec.leader.as_ref().map_or(0, |l| l.profile.min_interval_seconds);
+        BlockFactory { spec, prev_id: Hash32::ZERO, prev_timestamp: 0, next_height: 0, coins: 0, spacing: 120.max(min_interval + 60) }
     }
 
-    fn genesis(&self) -> Vec<u8> {
-        match self.spec.schema {
-            Schema::MoneroV5 => encode::genesis_blob(10_000),
-            Schema::XcashV3 => encode::genesis_with_tx(encode::XCASH_GENESIS_TX, 10_000),
-        }
+    fn leader_block(&self, h: u64) -> bool {
+        self.spec.leader.as_ref().is_some_and(|l| h >= l.profile.activation_height)
     }
 
-    fn block_at(&self, h: u64) -> Vec<u8> {
+    /// The block at `h`, and the leader id its record carries.
+    fn block_at(&self, h: u64) -> (Vec<u8>, Option<String>) {
         let seed = self.spec.seed;
-        let (version, target, extra) = match self.spec.schema {
+        let (version, target, extra) = if self.leader_block(h) {
+            let mut extra = Vec::with_capacity(35 + LEADER_RESERVE);
+            extra.push(0x01);
+            extra.extend_from_slice(&bytes32(seed, h, 1).0);
+            extra.extend_from_slice(&[0x02, LEADER_RESERVE as u8]);
+            extra.resize(35 + LEADER_RESERVE, 0);
+            let (v, target) = match self.spec.schema {
+                Schema::MoneroV5 => (16u8, TxOutTarget::ToTaggedKey { key: bytes32(seed, h, 3), view_tag: mix(seed, h, 4) as u8 }),
+                Schema::XcashV3 => (13u8, TxOutTarget::ToKey { key: bytes32(seed, h, 3) }),
+            };
+            (v, target, extra)
+        } else {
+            match self.spec.schema {
             Schema::MoneroV5 => {
                 let mut extra = Vec::with_capacity(43);
                 extra.push(0x01);
@@ -113,35 +205,59 @@ impl BlockFactory {
                 extra.extend_from_slice(b"|BLOCKCHAIN_RESERVED_BYTES_END|");
                 (13u8, TxOutTarget::ToKey { key: bytes32(seed, h, 3) }, extra)
             }
+            }
         };
         let amount = 600_000_000_000 + (mix(seed, h, 7) % 1_000_000);
         let tx = encode::miner_tx(2, h + 60, h, &[TxOut { amount, target }], &extra);
         let header = BlockHeader {
             major_version: version,
             minor_version: version,
-            timestamp: FIRST_TIMESTAMP + (h - 1) * 120 + mix(seed, h, 8) % 60,
+            timestamp: FIRST_TIMESTAMP + (h - 1) * self.spacing + mix(seed, h, 8) % 60,
             prev_id: self.prev_id,
             nonce: mix(seed, h, 9) as u32,
         };
         let tx_hashes: Vec<Hash32> = (0..h % 4).map(|i| bytes32(seed, h, 10 + i)).collect();
-        encode::block(&header, &tx, &tx_hashes)
+        let mut blob = encode::block(&header, &tx, &tx_hashes);
+        let leader = match &self.spec.leader {
+            Some(l) if self.leader_block(h) => self.sign(l, h, header.timestamp, &mut blob),
+            _ => None,
+        };
+        (blob, leader)
+    }
+
+    /// Writes the leader record of height `h` (honest, or the fault chosen for `h`).
+    fn sign(&self, l: &LeaderSpec, h: u64, timestamp: u64, blob: &mut [u8]) -> Option<String> {
+        let at = Block::parse(blob).expect("synthetic blocks parse").miner_tx.extra_offset + 35;
+        let fault = l.faults.get(&h).copied();
+        let allowed = schedule::allowed(&l.profile, h, timestamp, self.prev_timestamp);
+        let signer = match fault {
+            Some(FaultKind::NotScheduled) => (0..l.keys.len()).find(|&i| !allowed.contains(i)),
+            Some(FaultKind::Unknown) => Some(0),
+            _ => Some(allowed.first),
+        };
+        let signer = signer.map(|i| (l.profile.validators[i].id.as_str(), &l.keys[i]));
+        testchain::fill_record(blob, at, LEADER_RESERVE, &l.profile.network_id, fault, signer)
+            .expect("checked spec: every record can be written")
     }
 
     /// The next block of the chain.
     pub fn next_block(&mut self) -> SynthBlock {
         let h = self.next_height;
-        let blob = if h == 0 { self.genesis() } else { self.block_at(h) };
+        let (blob, leader_id) = if h == 0 { (genesis_blob(self.spec.schema), None) } else { self.block_at(h) };
         let block = Block::parse(&blob).expect("synthetic blocks parse");
         let id = block.hashes().expect("synthetic blocks hash").block_id;
         let reward: u64 = block.miner_tx.outputs.iter().map(|o| o.amount).sum();
+        let fault = self.spec.leader.as_ref().and_then(|l| l.faults.get(&h).copied());
         let out = SynthBlock {
             height: h,
             id,
             timestamp: block.header.timestamp,
             major_version: block.header.major_version,
             tx_count: block.tx_count(),
+            expected: ExpectedVerdict { height: h, block_id: id, reason: fault.map(FaultKind::expected_reason), leader_id },
             blob,
         };
+        self.prev_timestamp = out.timestamp;
         self.coins = self.coins.wrapping_add(reward);
         self.prev_id = id;
         self.next_height += 1;
@@ -164,14 +280,19 @@ impl BlockFactory {
 
 /// Writes a synthetic chain into `dir` (which must not exist or be empty). `progress` is called with
 /// the number of blocks written after each batch.
-pub fn generate(dir: &Path, spec: SynthSpec, mut progress: impl FnMut(u64)) -> Result<SynthReport, ChainDbError> {
-    let mut writer = ChainWriter::create(dir, spec.schema)?;
+pub fn generate(dir: &Path, spec: SynthSpec, mut progress: impl FnMut(u64)) -> Result<SynthReport, SynthError> {
+    if let Some(l) = &spec.leader {
+        l.check(spec.schema, spec.blocks)?;
+    }
+    let (blocks, schema, keep_expected) = (spec.blocks, spec.schema, spec.leader.is_some());
+    let mut writer = ChainWriter::create(dir, schema)?;
     let mut factory = BlockFactory::new(spec);
+    let mut expected = Vec::new();
     let mut digest = ChainDigest::new();
     let (mut blob_bytes, mut tx_hashes) = (0u64, 0u64);
     let mut tip_id = Hash32::ZERO;
-    while factory.next_height < spec.blocks {
-        let n = (spec.blocks - factory.next_height).min(BATCH as u64);
+    while factory.next_height < blocks {
+        let n = (blocks - factory.next_height).min(BATCH as u64);
         let batch: Vec<(SynthBlock, InfoRecord)> = (0..n)
             .map(|_| {
                 let b = factory.next_block();
@@ -184,6 +305,9 @@ pub fn generate(dir: &Path, spec: SynthSpec, mut progress: impl FnMut(u64)) -> R
             blob_bytes += b.blob.len() as u64;
             tx_hashes += b.tx_count as u64;
             tip_id = b.id;
+            if keep_expected {
+                expected.push(b.expected.clone());
+            }
         }
         writer.append(batch.iter().map(|(b, info)| NewBlock {
             blob: &b.blob,
@@ -193,5 +317,5 @@ pub fn generate(dir: &Path, spec: SynthSpec, mut progress: impl FnMut(u64)) -> R
         progress(writer.len());
     }
     writer.finish()?;
-    Ok(SynthReport { blocks: spec.blocks, tip_id, chain_digest: digest.current(), blob_bytes, tx_hashes })
+    Ok(SynthReport { blocks, tip_id, chain_digest: digest.current(), blob_bytes, tx_hashes, expected })
 }

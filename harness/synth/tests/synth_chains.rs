@@ -9,7 +9,7 @@ use dualrun_synth::{generate, SynthSpec};
 fn roundtrip(schema: Schema, blocks: u64) -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("chain");
-    let report = generate(&dir, SynthSpec { blocks, schema, seed: 9 }, |_| {}).unwrap();
+    let report = generate(&dir, SynthSpec { blocks, schema, seed: 9, leader: None }, |_| {}).unwrap();
     assert!(!dir.join("lock.mdb").exists(), "the writer leaves no lock file behind");
 
     let db = ChainDb::open(&dir).unwrap();
@@ -40,7 +40,7 @@ fn monero_v5_chain_reads_back() {
     let dir = tmp.path().join("chain");
     // The same spec gives the same chain, byte for byte.
     let again = tmp.path().join("again");
-    let a = generate(&again, SynthSpec { blocks: 3000, schema: Schema::MoneroV5, seed: 9 }, |_| {}).unwrap();
+    let a = generate(&again, SynthSpec { blocks: 3000, schema: Schema::MoneroV5, seed: 9, leader: None }, |_| {}).unwrap();
     let db = ChainDb::open(&dir).unwrap();
     let txn = db.read_txn().unwrap();
     let tip = db.blocks(&txn, 2999, 2999).unwrap().next().unwrap().unwrap();

@@ -124,6 +124,18 @@ pub enum ChainCommand {
         schema: SchemaArg,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Sign blocks from the profile's activation height under leader protocol v1.
+        #[arg(long, value_name = "FILE", requires = "keys")]
+        profile: Option<PathBuf>,
+        /// A validator's key file; with --profile, one for every validator.
+        #[arg(long = "key", value_name = "FILE")]
+        keys: Vec<PathBuf>,
+        /// A block built faulty on purpose: HEIGHT:KIND (missing, unknown, not-scheduled, bad-signature, malformed).
+        #[arg(long = "fault", value_name = "HEIGHT:KIND", requires = "profile")]
+        faults: Vec<String>,
+        /// With --profile: write every block's expected verdict as CSV (the `leader check` columns).
+        #[arg(long, value_name = "FILE", requires = "profile")]
+        record: Option<PathBuf>,
     },
 }
 
@@ -135,7 +147,13 @@ pub fn run(cmd: ChainCommand) -> Result<Outcome> {
         ChainCommand::Checkpoints { chain, every } => checkpoints(&chain, every),
         ChainCommand::Verify { chain, checkpoints } => verify(&chain, &checkpoints),
         ChainCommand::Diff { chain, against } => diff(&chain, &against),
-        ChainCommand::Synth { out, blocks, schema, seed } => synth(&out, blocks, schema, seed),
+        ChainCommand::Synth { out, blocks, schema, seed, profile, keys, faults, record } => {
+            let leader = match profile {
+                Some(p) => Some(leader_spec(&p, &keys, &faults)?),
+                None => None,
+            };
+            synth(&out, blocks, schema, seed, leader, record.as_deref())
+        }
     }
 }
 
@@ -490,7 +508,43 @@ fn diff(a: &Path, b: &Path) -> Result<Outcome> {
     Ok(Outcome::Clean)
 }
 
-fn synth(out: &Path, blocks: u64, schema: SchemaArg, seed: u64) -> Result<Outcome> {
+/// The signing part of a synthetic chain: the profile, a key for each validator, the faults.
+fn leader_spec(profile: &Path, keys: &[PathBuf], faults: &[String]) -> Result<dualrun_synth::LeaderSpec> {
+    let profile = dualrun_leader::Profile::load(profile)?;
+    let mut by_index = vec![None; profile.validators.len()];
+    for path in keys {
+        let key = dualrun_leader::keys::KeyFile::read(path)?;
+        let i = profile
+            .validator_index(&key.id)
+            .with_context(|| format!("{}: key id {:?} is not a validator of the profile", path.display(), key.id))?;
+        if profile.validators[i].public_key != key.verifying_key() {
+            bail!("{}: the public key of {:?} differs from the profile's", path.display(), key.id);
+        }
+        by_index[i] = Some(key.signing_key);
+    }
+    let keys = by_index
+        .into_iter()
+        .zip(&profile.validators)
+        .map(|(k, v)| k.with_context(|| format!("no --key for validator {:?}: synthetic chains need every key", v.id)))
+        .collect::<Result<Vec<_>>>()?;
+    let mut fault_map = std::collections::BTreeMap::new();
+    for f in faults {
+        let (h, kind) = dualrun_leader::testchain::parse_fault(f).map_err(|e| anyhow::anyhow!("--fault: {e}"))?;
+        if fault_map.insert(h, kind).is_some() {
+            bail!("--fault: two faults for height {h}");
+        }
+    }
+    Ok(dualrun_synth::LeaderSpec { profile, keys, faults: fault_map })
+}
+
+fn synth(
+    out: &Path,
+    blocks: u64,
+    schema: SchemaArg,
+    seed: u64,
+    leader: Option<dualrun_synth::LeaderSpec>,
+    record: Option<&Path>,
+) -> Result<Outcome> {
     if blocks == 0 {
         bail!("--blocks must be at least 1 (the genesis block)");
     }
@@ -499,10 +553,19 @@ fn synth(out: &Path, blocks: u64, schema: SchemaArg, seed: u64) -> Result<Outcom
         SchemaArg::V3 => Schema::XcashV3,
     };
     let start = std::time::Instant::now();
-    let report = dualrun_synth::generate(out, dualrun_synth::SynthSpec { blocks, schema, seed }, |n| {
+    let report = dualrun_synth::generate(out, dualrun_synth::SynthSpec { blocks, schema, seed, leader }, |n| {
         eprint!("\rdualrun: {n}/{blocks} blocks written");
     })?;
     eprintln!();
+    if let Some(path) = record {
+        let mut w = csv::Writer::from_path(path).with_context(|| format!("creating {}", path.display()))?;
+        w.write_record(["height", "block_id", "verdict", "reason", "leader_id"])?;
+        for e in &report.expected {
+            let verdict = if e.reason.is_some() { "reject" } else { "accept" };
+            w.write_record([&e.height.to_string(), &e.block_id.to_string(), verdict, e.reason.unwrap_or(""), e.leader_id.as_deref().unwrap_or("")])?;
+        }
+        w.flush()?;
+    }
     println!(
         "wrote {}: {} blocks (schema {}), tip {}, chain digest {}, {} blob bytes, {:.1} s",
         out.display(),

@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 use dualrun_chaindb::{ChainDb, RawBlock};
 use dualrun_format::{Block, Hash32};
 use dualrun_leader::keys::KeyFile;
-use dualrun_leader::record::{self, SIGNATURE_LEN};
+use dualrun_leader::testchain::{self, FaultKind};
 use dualrun_leader::validator::{self, ChainContext, Judgement, Prepared, Verdict, TIMESTAMP_WINDOW};
 use dualrun_leader::{schedule, Profile};
 use dualrun_monerod::{Daemon, RpcError};
@@ -49,28 +49,7 @@ impl NowArg {
     }
 }
 
-/// A fault `leader produce` builds on purpose, for test chains.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FaultKind {
-    Missing,
-    Unknown,
-    NotScheduled,
-    BadSignature,
-    Malformed,
-}
-
-impl FaultKind {
-    fn expected_reason(self) -> &'static str {
-        match self {
-            FaultKind::Missing => "leader.missing",
-            FaultKind::Unknown => "leader.unknown",
-            FaultKind::NotScheduled => "leader.not_scheduled",
-            FaultKind::BadSignature => "leader.bad_signature",
-            FaultKind::Malformed => "leader.malformed",
-        }
-    }
-}
-
+/// `HEIGHT:KIND` on the command line.
 #[derive(Debug, Clone, Copy)]
 pub struct Fault {
     height: u64,
@@ -80,16 +59,7 @@ pub struct Fault {
 impl FromStr for Fault {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let (h, k) = s.split_once(':').ok_or_else(|| format!("expected HEIGHT:KIND, got {s:?}"))?;
-        let height = h.parse().map_err(|_| format!("bad height {h:?} in {s:?}"))?;
-        let kind = match k {
-            "missing" => FaultKind::Missing,
-            "unknown" => FaultKind::Unknown,
-            "not-scheduled" => FaultKind::NotScheduled,
-            "bad-signature" => FaultKind::BadSignature,
-            "malformed" => FaultKind::Malformed,
-            _ => return Err(format!("unknown fault kind {k:?} (missing, unknown, not-scheduled, bad-signature, malformed)")),
-        };
+        let (height, kind) = testchain::parse_fault(s)?;
         Ok(Fault { height, kind })
     }
 }
@@ -159,8 +129,6 @@ const REGTEST_ADDRESS: &str =
     "42ey1afDFnn4886T7196doS9GPMzexD9gXpsZJDwVjeRVdFCSoHnv7KPbBeGpzJBzHRCAs9UxqeoyFQMYbqSWYTfJJQAWDm";
 /// Bytes reserved in the template's extra nonce for the leader record.
 const RESERVE: usize = 100;
-/// The id `--fault H:unknown` signs as.
-const UNKNOWN_ID: &str = "not-a-validator";
 
 pub fn run(cmd: LeaderCommand) -> Result<Outcome> {
     match cmd {
@@ -398,6 +366,7 @@ fn produce_one(
                     Some(k)
                 }
                 Some(FaultKind::Missing | FaultKind::Malformed) => None,
+                Some(FaultKind::Unknown) => keys.first(),
                 _ => {
                     let k = allowed.indexes().find_map(|i| keys.iter().find(|(j, _)| *j == i));
                     match k {
@@ -414,35 +383,15 @@ fn produce_one(
                     }
                 }
             };
-            let payload = match (fault, signer) {
-                (Some(FaultKind::Missing), _) => vec![0u8; RESERVE],
-                (Some(FaultKind::Malformed), _) => {
-                    // An id one byte too long: 0xCA ‖ 33 ‖ 33 bytes ‖ 64-byte signature fits in 100.
-                    let mut p = vec![0u8; RESERVE];
-                    p[0] = record::MAGIC;
-                    p[1] = 33;
-                    p[2..35].fill(b'x');
-                    p
-                }
-                (Some(FaultKind::Unknown), _) => record::unsigned_payload(UNKNOWN_ID, RESERVE).map_err(|e| anyhow!(e))?,
-                (_, Some((i, _))) => record::unsigned_payload(&profile.validators[*i].id, RESERVE).map_err(|e| anyhow!(e))?,
-                (_, None) => unreachable!("every other case has a signer"),
-            };
-            blob[off..off + RESERVE].copy_from_slice(&payload);
-            let sign_with = match fault {
-                Some(FaultKind::Unknown) => keys.first().map(|(_, k)| k),
-                Some(FaultKind::Missing | FaultKind::Malformed) => None,
-                _ => signer.map(|(_, k)| k),
-            };
-            if let Some(key) = sign_with {
-                let id_len = payload[1] as usize;
-                let sig_at = off + 2 + id_len;
-                record::sign_in_place(&mut blob, sig_at, &profile.network_id, &key.signing_key)?;
-                if fault == Some(FaultKind::BadSignature) {
-                    blob[sig_at + SIGNATURE_LEN / 2] ^= 0x01;
-                }
-                leader = Some(String::from_utf8_lossy(&payload[2..2 + id_len]).into_owned());
-            }
+            leader = testchain::fill_record(
+                &mut blob,
+                off,
+                RESERVE,
+                &profile.network_id,
+                fault,
+                signer.map(|(i, k)| (profile.validators[*i].id.as_str(), &k.signing_key)),
+            )
+            .map_err(|e| anyhow!("height {height}: {e}"))?;
         }
 
         let block_id = Block::parse(&blob)?.hashes()?.block_id;

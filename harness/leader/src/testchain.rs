@@ -1,0 +1,107 @@
+//! Writing leader records into blocks for test chains: honest ones, and faulty ones on purpose (the
+//! `--fault HEIGHT:KIND` of `leader produce` and of synthetic chains).
+
+use std::str::FromStr;
+
+use ed25519_dalek::SigningKey;
+
+use crate::record::{self, MAGIC, SIGNATURE_LEN};
+
+/// The id a `unknown` fault signs as.
+pub const UNKNOWN_ID: &str = "not-a-validator";
+
+/// A fault built on purpose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FaultKind {
+    /// No record at all (the reserved bytes stay zero).
+    Missing,
+    /// A signed record naming an id that is not in the profile.
+    Unknown,
+    /// A correct signature by a validator that may not sign this height.
+    NotScheduled,
+    /// The scheduled validator's signature with one bit flipped.
+    BadSignature,
+    /// A record whose id is one byte over the limit.
+    Malformed,
+}
+
+impl FaultKind {
+    pub const ALL: [FaultKind; 5] =
+        [FaultKind::Missing, FaultKind::Unknown, FaultKind::NotScheduled, FaultKind::BadSignature, FaultKind::Malformed];
+
+    /// The reason code the validator gives such a block.
+    pub fn expected_reason(self) -> &'static str {
+        match self {
+            FaultKind::Missing => "leader.missing",
+            FaultKind::Unknown => "leader.unknown",
+            FaultKind::NotScheduled => "leader.not_scheduled",
+            FaultKind::BadSignature => "leader.bad_signature",
+            FaultKind::Malformed => "leader.malformed",
+        }
+    }
+
+    /// Whether the record is signed by some key (which one is the caller's choice).
+    pub fn needs_signer(self) -> bool {
+        !matches!(self, FaultKind::Missing | FaultKind::Malformed)
+    }
+}
+
+impl FromStr for FaultKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "missing" => Ok(FaultKind::Missing),
+            "unknown" => Ok(FaultKind::Unknown),
+            "not-scheduled" => Ok(FaultKind::NotScheduled),
+            "bad-signature" => Ok(FaultKind::BadSignature),
+            "malformed" => Ok(FaultKind::Malformed),
+            _ => Err(format!("unknown fault kind {s:?} (missing, unknown, not-scheduled, bad-signature, malformed)")),
+        }
+    }
+}
+
+/// `HEIGHT:KIND`.
+pub fn parse_fault(s: &str) -> Result<(u64, FaultKind), String> {
+    let (h, k) = s.split_once(':').ok_or_else(|| format!("expected HEIGHT:KIND, got {s:?}"))?;
+    let height = h.parse().map_err(|_| format!("bad height {h:?} in {s:?}"))?;
+    Ok((height, k.parse()?))
+}
+
+/// Fills the `reserve` bytes at `at` in `blob` (an extra nonce's payload) with a leader record: signed by
+/// `signer` (its id and key) when `fault` is `None`, or the given fault. The signer is the scheduled
+/// validator for honest and bad-signature blocks, an unscheduled one for not-scheduled, any key for
+/// unknown, and unused otherwise. Returns the leader id the record carries, if it carries a valid one.
+pub fn fill_record(
+    blob: &mut [u8],
+    at: usize,
+    reserve: usize,
+    network_id: &[u8; 16],
+    fault: Option<FaultKind>,
+    signer: Option<(&str, &SigningKey)>,
+) -> Result<Option<String>, String> {
+    let area = &mut blob[at..at + reserve];
+    area.fill(0);
+    let id = match fault {
+        Some(FaultKind::Missing) => return Ok(None),
+        Some(FaultKind::Malformed) => {
+            let long = crate::profile::MAX_ID_LEN + 1;
+            if 2 + long + SIGNATURE_LEN > reserve {
+                return Err(format!("a malformed record needs {} reserved bytes", 2 + long + SIGNATURE_LEN));
+            }
+            area[0] = MAGIC;
+            area[1] = long as u8;
+            area[2..2 + long].fill(b'x');
+            return Ok(None);
+        }
+        Some(FaultKind::Unknown) => UNKNOWN_ID,
+        _ => signer.ok_or("this record needs a signer")?.0,
+    };
+    let key = signer.ok_or("this record needs a signing key")?.1;
+    area.copy_from_slice(&record::unsigned_payload(id, reserve)?);
+    let sig_at = at + 2 + id.len();
+    record::sign_in_place(blob, sig_at, network_id, key).map_err(|e| e.to_string())?;
+    if fault == Some(FaultKind::BadSignature) {
+        blob[sig_at + SIGNATURE_LEN / 2] ^= 0x01;
+    }
+    Ok(Some(id.to_owned()))
+}
