@@ -174,6 +174,12 @@ impl ChainDb {
         Ok(ChainDb { dir, data_file, env, schema, blocks, block_info, block_heights, mapped })
     }
 
+    /// Drops this process's resident pages of the database map (see [`mapping`]). Readers that go back
+    /// to blocks after the iterator moved on (worker threads preparing a batch) call it when done.
+    pub fn release_mapped_pages(&self) {
+        mapping::release(&self.mapped);
+    }
+
     /// The directory holding `data.mdb`.
     pub fn dir(&self) -> &Path {
         &self.dir

@@ -148,7 +148,7 @@ struct CheckRow<'a> {
 }
 
 /// Blocks judged per batch: prepared in parallel, then judged in height order.
-const BATCH: usize = 4096;
+const BATCH: usize = 1024;
 
 fn prepare_batch(profile: &Profile, batch: &[RawBlock<'_>], threads: usize) -> Vec<Prepared> {
     let chunk = batch.len().div_ceil(threads).max(1);
@@ -205,7 +205,9 @@ fn check(a: CheckArgs) -> Result<Outcome> {
         if batch.is_empty() {
             break;
         }
-        for (raw, prepared) in batch.iter().zip(prepare_batch(&profile, &batch, threads)) {
+        let prepared = prepare_batch(&profile, &batch, threads);
+        db.release_mapped_pages();
+        for (raw, prepared) in batch.iter().zip(prepared) {
             let now = a.now.at(prepared.timestamp());
             let Judgement { verdict, facts } = validator::judge(&profile, &ctx, &prepared, now);
             let (verdict_str, reason) = match &verdict {
