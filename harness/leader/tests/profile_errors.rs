@@ -91,3 +91,10 @@ fn schedules_worked_examples() {
     let fixed = parse(&profile(NET, "fixed", &[("a", KEY1), ("b", KEY2), ("c", KEY3)]));
     assert_eq!((1..=4).map(|h| schedule::scheduled_index(&fixed, h)).collect::<Vec<_>>(), [0, 0, 0, 0]);
 }
+
+#[test]
+fn the_protocol_documents_hash_example() {
+    // docs/leader-protocol-v1.md, section 4: ids leader-1..3, height 10 → index 1.
+    let p = parse(&profile(NET, "hash", &[("leader-1", KEY1), ("leader-2", KEY2), ("leader-3", KEY3)]));
+    assert_eq!(schedule::scheduled_index(&p, 10), 1);
+}
