@@ -16,6 +16,8 @@ pub enum Outcome {
     Clean,
     /// Exit 1: a mismatch, a difference, a block that does not parse.
     Finding,
+    /// Exit 2 after a clean stop (Ctrl-C): the work is incomplete but resumable.
+    Incomplete,
 }
 
 #[derive(Parser)]
@@ -38,6 +40,9 @@ enum Command {
     Leader(commands::leader::LeaderCommand),
     /// Make an Ed25519 key file (for leaders and gate operators); prints `ID <public-key-hex>`.
     Keygen(commands::keygen::KeygenArgs),
+    /// Replay a chain through the legacy verifier and the candidate and record every divergence.
+    /// With no arguments: the bundled sample chain, in SHADOW mode, into reports/<run-id>/.
+    Replay(commands::replay::ReplayArgs),
 }
 
 fn main() -> ExitCode {
@@ -47,10 +52,12 @@ fn main() -> ExitCode {
         Command::Block(c) => commands::block::run(c),
         Command::Leader(c) => commands::leader::run(c),
         Command::Keygen(a) => commands::keygen::run(a),
+        Command::Replay(a) => commands::replay::run(a),
     };
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,
         Ok(Outcome::Finding) => ExitCode::from(1),
+        Ok(Outcome::Incomplete) => ExitCode::from(2),
         // A reader that went away (`dualrun chain scan | head`) is not an error of ours.
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {

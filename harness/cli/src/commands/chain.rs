@@ -31,6 +31,14 @@ impl ChainArg {
         }
     }
 
+    /// The chain as a later command should name it (the materialized sample's directory if none given).
+    pub fn path_for_commands(&self, db: &ChainDb) -> String {
+        match &self.chain {
+            Some(p) => p.display().to_string(),
+            None => db.dir().display().to_string(),
+        }
+    }
+
     pub fn open(&self) -> Result<(ChainDb, String)> {
         let (path, label) = match &self.chain {
             Some(p) => (p.clone(), p.display().to_string()),

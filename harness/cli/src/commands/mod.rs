@@ -1,6 +1,8 @@
 //! One module per command group.
 
+pub mod adapters;
 pub mod block;
 pub mod chain;
 pub mod keygen;
 pub mod leader;
+pub mod replay;

@@ -1,0 +1,32 @@
+//! Building verifiers from adapter specs: `builtin:leader-v1`, `python:MODULE[:FUNCTION]`,
+//! `exec:COMMAND`, `monerod:URL`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+use dualrun_core::Verifier;
+use dualrun_leader::Profile;
+
+/// The default legacy: the reference Python legacy verifier embedded in the binary.
+pub const REFERENCE_LEGACY: &str = "python:dualrun_legacy";
+
+pub struct AdapterContext {
+    pub profile: Arc<Profile>,
+    pub timeout: Duration,
+    pub python_path: Vec<PathBuf>,
+    /// The run directory (adapters write their own logs there).
+    pub log_dir: PathBuf,
+}
+
+pub fn build(spec: &str, role: &str, ctx: &AdapterContext) -> Result<Box<dyn Verifier>> {
+    let (kind, rest) = spec.split_once(':').unwrap_or((spec, ""));
+    match kind {
+        "builtin" if rest == "leader-v1" => Ok(Box::new(dualrun_replay::builtin::LeaderVerifier::new(ctx.profile.clone()))),
+        "builtin" => bail!("--{role} {spec}: the only built-in verifier is builtin:leader-v1"),
+        _ => bail!(
+            "--{role} {spec:?}: unknown adapter; expected python:MODULE[:FUNCTION], exec:COMMAND, monerod:URL or builtin:leader-v1"
+        ),
+    }
+}

@@ -1,0 +1,309 @@
+//! `dualrun replay`: a chain through the legacy verifier and the candidate, divergences recorded.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, ValueEnum};
+use dualrun_core::{Mode, ReasonMap};
+use dualrun_leader::Profile;
+use dualrun_replay::stats::Stats;
+use dualrun_replay::{NowMode, Progress, ReplayConfig, RunEnd, Verifiers};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::commands::adapters::{self, AdapterContext};
+use crate::commands::chain::ChainArg;
+use crate::Outcome;
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Args)]
+pub struct ReplayArgs {
+    #[command(flatten)]
+    chain: ChainArg,
+    /// The network profile. Default: the bundled sample's, when --chain is not given.
+    #[arg(long, value_name = "FILE")]
+    profile: Option<PathBuf>,
+    /// The legacy verifier: python:MODULE[:FUNCTION], exec:COMMAND, monerod:URL or builtin:leader-v1.
+    /// Default: the reference Python legacy verifier.
+    #[arg(long, value_name = "ADAPTER")]
+    legacy: Option<String>,
+    /// The candidate. Default: builtin:leader-v1 (the leader protocol v1 validator with --profile).
+    #[arg(long, value_name = "ADAPTER", default_value = dualrun_replay::builtin::SPEC)]
+    candidate: String,
+    #[arg(long, default_value = "shadow")]
+    mode: Mode,
+    #[arg(long, value_name = "H", default_value_t = 0)]
+    from: u64,
+    #[arg(long, value_name = "H")]
+    to: Option<u64>,
+    /// The run directory. Default: reports/<run-id>/.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Continue the run in --out from its last checkpoint (same inputs required).
+    #[arg(long, requires = "out")]
+    resume: bool,
+    /// `block` (each block's own timestamp) or `fixed:UNIX`.
+    #[arg(long, default_value = "block")]
+    now: NowMode,
+    /// Seconds a verifier may take for one block before it counts as a timeout error.
+    #[arg(long, default_value_t = 30.0)]
+    timeout: f64,
+    #[arg(long, value_enum, default_value = "text")]
+    log_format: LogFormat,
+    /// A directory added to the embedded Python's module path (repeatable).
+    #[arg(long = "python-path", value_name = "DIR")]
+    python_path: Vec<PathBuf>,
+    /// Maps legacy reasons to reason codes (TOML: [reasons] "legacy reason" = "code").
+    #[arg(long, value_name = "FILE")]
+    reason_map: Option<PathBuf>,
+    /// Worker threads for parsing, hashing and signature checks (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+/// Civil UTC date and time of a unix timestamp, `YYYYMMDDTHHMMSSZ` (days-from-civil inverse).
+fn utc_stamp(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z", rem / 3600, rem / 60 % 60, rem % 60)
+}
+
+/// Shows progress: a bar on a terminal, a log line every 10 s otherwise.
+struct Reporter {
+    bar: Option<ProgressBar>,
+    first: u64,
+    last: u64,
+    started: Instant,
+    last_line: Instant,
+}
+
+impl Progress for Reporter {
+    fn begin(&mut self, first: u64, last: u64, resumed_at: Option<u64>) {
+        self.first = first;
+        self.last = last;
+        if let Some(h) = resumed_at {
+            tracing::info!("resuming at height {h} (range {first}..={last})");
+            eprintln!("dualrun: resuming at height {h} (range {first}..={last})");
+        }
+        if std::io::stderr().is_terminal() {
+            let bar = ProgressBar::new(last - first + 1).with_style(
+                ProgressStyle::with_template(
+                    "{spinner} {pos}/{len} blocks [{elapsed_precise}, ETA {eta}] {per_sec} {msg}",
+                )
+                .expect("valid template"),
+            );
+            if let Some(h) = resumed_at {
+                bar.set_position(h - first);
+                bar.reset_eta();
+            }
+            self.bar = Some(bar);
+        }
+    }
+
+    fn advance(&mut self, next_height: u64, stats: &Stats) {
+        let records = stats.total_records();
+        if let Some(bar) = &self.bar {
+            bar.set_position(next_height - self.first);
+            bar.set_message(format!("{records} records"));
+        } else if self.last_line.elapsed() >= Duration::from_secs(10) {
+            self.last_line = Instant::now();
+            let rate = stats.blocks as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
+            tracing::info!(
+                height = next_height.saturating_sub(1),
+                last = self.last,
+                blocks_per_second = rate as u64,
+                records,
+                "progress"
+            );
+        }
+    }
+
+    fn end(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+fn init_logging(format: LogFormat, log_file: &Path) -> Result<()> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{fmt, EnvFilter, Layer};
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log_file)
+        .with_context(|| format!("opening {}", log_file.display()))?;
+    let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let (stderr_layer, file_layer) = match format {
+        LogFormat::Text => (
+            fmt::layer().with_writer(std::io::stderr).with_ansi(std::io::stderr().is_terminal()).with_target(false).boxed(),
+            fmt::layer().with_writer(file).with_ansi(false).boxed(),
+        ),
+        LogFormat::Json => (fmt::layer().json().with_writer(std::io::stderr).boxed(), fmt::layer().json().with_writer(file).boxed()),
+    };
+    // Terminal: warnings only (the progress bar and the closing summary say the rest); the file: all.
+    let stderr_filter = if std::io::stderr().is_terminal() { EnvFilter::new("warn") } else { filter() };
+    tracing_subscriber::registry()
+        .with(stderr_layer.with_filter(stderr_filter))
+        .with(file_layer.with_filter(filter()))
+        .try_init()
+        .ok();
+    Ok(())
+}
+
+pub fn run(a: ReplayArgs) -> Result<Outcome> {
+    if !(a.timeout > 0.0 && a.timeout.is_finite()) {
+        bail!("--timeout must be a positive number of seconds");
+    }
+    let profile_path = a.chain.profile(a.profile.as_deref())?;
+    let profile = Arc::new(Profile::load(&profile_path)?);
+    let (db, chain_label) = a.chain.open()?;
+    let chain_path = a.chain.path_for_commands(&db);
+    let reasons = match &a.reason_map {
+        Some(p) => ReasonMap::load(p)?,
+        None => ReasonMap::default(),
+    };
+    let legacy_spec = a.legacy.clone().unwrap_or_else(|| adapters::REFERENCE_LEGACY.to_owned());
+    let out = match &a.out {
+        Some(o) => o.clone(),
+        None => {
+            let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+            PathBuf::from("reports").join(format!("{}-{}", utc_stamp(secs), a.mode))
+        }
+    };
+    if !a.resume {
+        dualrun_replay::rundir::RunDir::check_empty(&out)?;
+    } else if !out.join(dualrun_replay::rundir::MANIFEST).exists() {
+        bail!("{}: nothing to resume (no manifest.json); start a run there without --resume", out.display());
+    }
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    init_logging(a.log_format, &out.join(dualrun_replay::rundir::LOG))?;
+
+    let ctx = AdapterContext {
+        profile: profile.clone(),
+        timeout: Duration::from_secs_f64(a.timeout),
+        python_path: a.python_path.clone(),
+        log_dir: out.clone(),
+    };
+    let legacy = if a.mode.runs_legacy() { Some(adapters::build(&legacy_spec, "legacy", &ctx)?) } else { None };
+    let candidate = if a.mode.runs_candidate() { Some(adapters::build(&a.candidate, "candidate", &ctx)?) } else { None };
+
+    let interrupt = Arc::new(AtomicBool::new(false));
+    {
+        let flag = interrupt.clone();
+        let _ = ctrlc::set_handler(move || {
+            if flag.swap(true, Ordering::SeqCst) {
+                // A second Ctrl-C: stop now; the last checkpoint still makes the run resumable.
+                std::process::exit(2);
+            }
+            eprintln!("\ndualrun: stopping: finishing the blocks in flight and writing a checkpoint (Ctrl-C again to quit now)");
+        });
+    }
+
+    let mut reproduce = format!(
+        "dualrun replay --chain {} --profile {} --legacy '{}' --candidate '{}' --mode {} --now {}",
+        chain_path,
+        profile_path.display(),
+        legacy_spec,
+        a.candidate,
+        a.mode,
+        a.now.describe()
+    );
+    for p in &a.python_path {
+        reproduce.push_str(&format!(" --python-path {}", p.display()));
+    }
+    if let Some(m) = &a.reason_map {
+        reproduce.push_str(&format!(" --reason-map {}", m.display()));
+    }
+    let settings = serde_json::json!({
+        "timeout_seconds": a.timeout,
+        "reason_map": a.reason_map.as_ref().map(|p| {
+            let digest = std::fs::read(p).map(|b| dualrun_format::keccak256(&b).to_string()).unwrap_or_default();
+            serde_json::json!({ "path": p, "digest": digest })
+        }),
+    });
+    let cfg = ReplayConfig {
+        chain_label: chain_path.clone(),
+        profile,
+        mode: a.mode,
+        from: a.from,
+        to: a.to,
+        now: a.now,
+        reasons,
+        settings,
+        out: out.clone(),
+        resume: a.resume,
+        threads: a.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)),
+        reproduce_prefix: reproduce,
+        interrupt,
+    };
+    let _ = chain_label;
+    let mut reporter = Reporter { bar: None, first: 0, last: 0, started: Instant::now(), last_line: Instant::now() };
+    let result = dualrun_replay::run(&db, cfg, Verifiers { legacy, candidate }, &mut reporter)?;
+    print_closing(&result);
+    Ok(match result.end {
+        RunEnd::Interrupted { .. } => Outcome::Incomplete,
+        RunEnd::Complete if result.stats.total_records() == 0 => Outcome::Clean,
+        RunEnd::Complete => Outcome::Finding,
+    })
+}
+
+fn print_closing(r: &dualrun_replay::RunResult) {
+    let s = &r.summary;
+    let dir = r.dir.display();
+    if r.already_complete {
+        println!("{dir}: this run is already complete; nothing to do");
+    }
+    let divergences = &s["divergences"];
+    let errors = &s["errors"];
+    let nonzero = |o: &serde_json::Value| -> Vec<String> {
+        o.as_object()
+            .map(|m| m.iter().filter(|(_, v)| v.as_u64() != Some(0)).map(|(k, v)| format!("{k} {v}")).collect())
+            .unwrap_or_default()
+    };
+    let mut found = nonzero(divergences);
+    found.extend(nonzero(errors));
+    println!(
+        "replayed {} blocks (heights {}..={}) in {} mode: {} records{}",
+        s["blocks"],
+        s["range"]["from"],
+        s["range"]["to"],
+        s["mode"].as_str().unwrap_or(""),
+        s["records"],
+        if found.is_empty() { String::new() } else { format!(" ({})", found.join(", ")) }
+    );
+    if !s["verifiers_run"]["candidate"].as_bool().unwrap_or(true) {
+        println!("  legacy mode: the candidate was not run, so nothing was compared");
+    }
+    if !s["verifiers_run"]["legacy"].as_bool().unwrap_or(true) {
+        println!("  only mode: the legacy verifier was not run, so nothing was compared");
+    }
+    println!("  run directory  {dir}/");
+    println!("  records        {dir}/divergences.csv, {dir}/divergences.jsonl (blob and env of each)");
+    println!("  summary        {dir}/summary.json   manifest {dir}/manifest.json   log {dir}/run.log");
+    if let RunEnd::Interrupted { next_height } = r.end {
+        println!("  interrupted before height {next_height}: continue with the same command and --out {dir} --resume");
+    }
+    if let Some((h, class)) = r.first_record {
+        println!("  reproduce the first record ({class} at height {h}): the `reproduce` field of its line in divergences.jsonl, e.g.");
+        println!("    grep -m1 '\"height\":{h},' {dir}/divergences.jsonl | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"reproduce\"])'");
+    }
+}

@@ -1,0 +1,19 @@
+//! The dual-run core, independent of how blocks arrive and of any adapter.
+//!
+//! - [`verifier`]: the [`Verifier`] contract every implementation (built-in, Python, external process,
+//!   daemon) fulfils, the block and [`ReplayEnv`] it is given, and what it answers: a verdict with
+//!   facts, or an error (an error is not a rejection).
+//! - [`mode`]: the modes LEGACY → SHADOW → PRIMARY → ONLY and, for each, which verdict is
+//!   authoritative and what is recorded ([`mode::decide`]).
+//! - [`reasons`]: the legacy-reason → code mapping used to tell a `reason` divergence from agreement.
+
+pub mod mode;
+pub mod reasons;
+pub mod verifier;
+
+pub use mode::{decide, Decision, Mode, RecordClass};
+pub use reasons::ReasonMap;
+pub use verifier::{
+    BlockFields, BlockInput, ErrorKind, Facts, MinerTxFields, OutputFields, ReplayEnv, Stateless, Verdict, Verifier,
+    VerifierError, VerifierIdentity, VerifierOutcome,
+};

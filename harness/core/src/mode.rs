@@ -1,0 +1,244 @@
+//! Modes and what each makes of the two verifiers' answers.
+//!
+//! | mode | runs | authoritative verdict | candidate error | legacy error |
+//! |---|---|---|---|---|
+//! | LEGACY | legacy | legacy | — | reject (fail closed), recorded |
+//! | SHADOW | both | legacy | recorded, no effect | reject (fail closed), recorded |
+//! | PRIMARY | both | candidate | fall back to legacy's verdict, recorded as `fallback` | candidate's verdict, recorded |
+//! | ONLY | candidate | candidate | reject (fail closed), recorded | — |
+//!
+//! When both verifiers give a verdict, a disagreement is one divergence, by severity:
+//! `split` (candidate accepts what legacy rejects), `halt` (candidate rejects what legacy accepts),
+//! `reason` (both reject, for different reasons after mapping the legacy's reason to a code), `fact`
+//! (same verdict and reason, but a fact both report differs). Errors are recorded apart from
+//! divergences. When both fail in PRIMARY, both errors are recorded and the block is rejected.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::reasons::ReasonMap;
+use crate::verifier::{Facts, Verdict, VerifierOutcome};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Legacy,
+    Shadow,
+    Primary,
+    Only,
+}
+
+impl Mode {
+    pub const ALL: [Mode; 4] = [Mode::Legacy, Mode::Shadow, Mode::Primary, Mode::Only];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Legacy => "legacy",
+            Mode::Shadow => "shadow",
+            Mode::Primary => "primary",
+            Mode::Only => "only",
+        }
+    }
+
+    pub fn runs_legacy(self) -> bool {
+        self != Mode::Only
+    }
+
+    pub fn runs_candidate(self) -> bool {
+        self != Mode::Legacy
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Mode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Mode, String> {
+        Mode::ALL
+            .into_iter()
+            .find(|m| m.as_str() == s)
+            .ok_or_else(|| format!("unknown mode {s:?}: expected legacy, shadow, primary or only"))
+    }
+}
+
+/// What a record is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordClass {
+    Split,
+    Halt,
+    Fact,
+    Reason,
+    LegacyError,
+    CandidateError,
+    Fallback,
+}
+
+impl RecordClass {
+    pub const ALL: [RecordClass; 7] = [
+        RecordClass::Split,
+        RecordClass::Halt,
+        RecordClass::Fact,
+        RecordClass::Reason,
+        RecordClass::LegacyError,
+        RecordClass::CandidateError,
+        RecordClass::Fallback,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordClass::Split => "split",
+            RecordClass::Halt => "halt",
+            RecordClass::Fact => "fact",
+            RecordClass::Reason => "reason",
+            RecordClass::LegacyError => "legacy_error",
+            RecordClass::CandidateError => "candidate_error",
+            RecordClass::Fallback => "fallback",
+        }
+    }
+
+    /// A divergence (as opposed to an error record).
+    pub fn is_divergence(self) -> bool {
+        matches!(self, RecordClass::Split | RecordClass::Halt | RecordClass::Fact | RecordClass::Reason)
+    }
+}
+
+impl fmt::Display for RecordClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whose verdict stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    Legacy,
+    Candidate,
+    /// Neither could answer: rejected, fail closed.
+    FailClosed,
+}
+
+/// The outcome of one block under a mode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub authoritative: Verdict,
+    pub source: Source,
+    /// Records to write, in this order (at most one divergence, then errors).
+    pub records: Vec<RecordClass>,
+    /// Facts both reported with different values (for `fact` divergences).
+    pub differing_facts: Vec<String>,
+}
+
+fn fail_closed(why: &str) -> Verdict {
+    Verdict::Reject { reason: "dualrun.fail_closed".into(), detail: why.into() }
+}
+
+fn differing(a: &Facts, b: &Facts) -> Vec<String> {
+    a.iter().filter(|(k, v)| b.get(*k).is_some_and(|w| w != *v)).map(|(k, _)| k.clone()).collect()
+}
+
+/// Classifies two verdicts; `None` when they agree.
+fn classify(
+    legacy: (&Verdict, &Facts),
+    candidate: (&Verdict, &Facts),
+    reasons: &ReasonMap,
+) -> (Option<RecordClass>, Vec<String>) {
+    let facts = differing(legacy.1, candidate.1);
+    let class = match (legacy.0, candidate.0) {
+        (Verdict::Reject { .. }, Verdict::Accept) => Some(RecordClass::Split),
+        (Verdict::Accept, Verdict::Reject { .. }) => Some(RecordClass::Halt),
+        (Verdict::Reject { reason: l, .. }, Verdict::Reject { reason: c, .. }) if reasons.code(l) != c => {
+            Some(RecordClass::Reason)
+        }
+        _ if !facts.is_empty() => Some(RecordClass::Fact),
+        _ => None,
+    };
+    (class, facts)
+}
+
+/// Applies the mode table. `legacy` / `candidate` are `None` when the mode does not run them.
+pub fn decide(
+    mode: Mode,
+    legacy: Option<&VerifierOutcome>,
+    candidate: Option<&VerifierOutcome>,
+    reasons: &ReasonMap,
+) -> Decision {
+    use VerifierOutcome::{Error, Verdict as V};
+    let mut records = Vec::new();
+    let mut differing_facts = Vec::new();
+    let mut compare = |l: (&Verdict, &Facts), c: (&Verdict, &Facts), records: &mut Vec<RecordClass>| {
+        let (class, facts) = classify(l, c, reasons);
+        if let Some(class) = class {
+            records.push(class);
+            if class == RecordClass::Fact {
+                differing_facts = facts;
+            }
+        }
+    };
+    let (authoritative, source) = match (mode, legacy, candidate) {
+        (Mode::Legacy, Some(V { verdict, .. }), _) => (verdict.clone(), Source::Legacy),
+        (Mode::Legacy, Some(Error(e)), _) => {
+            records.push(RecordClass::LegacyError);
+            (fail_closed(&format!("legacy error: {e}")), Source::FailClosed)
+        }
+        (Mode::Only, _, Some(V { verdict, .. })) => (verdict.clone(), Source::Candidate),
+        (Mode::Only, _, Some(Error(e))) => {
+            records.push(RecordClass::CandidateError);
+            (fail_closed(&format!("candidate error: {e}")), Source::FailClosed)
+        }
+        (Mode::Shadow, Some(l), Some(c)) => match (l, c) {
+            (V { verdict: lv, facts: lf }, V { verdict: cv, facts: cf }) => {
+                compare((lv, lf), (cv, cf), &mut records);
+                (lv.clone(), Source::Legacy)
+            }
+            (V { verdict, .. }, Error(_)) => {
+                records.push(RecordClass::CandidateError);
+                (verdict.clone(), Source::Legacy)
+            }
+            (Error(e), V { .. }) => {
+                records.push(RecordClass::LegacyError);
+                (fail_closed(&format!("legacy error: {e}")), Source::FailClosed)
+            }
+            (Error(e), Error(_)) => {
+                records.extend([RecordClass::LegacyError, RecordClass::CandidateError]);
+                (fail_closed(&format!("legacy error: {e}")), Source::FailClosed)
+            }
+        },
+        (Mode::Primary, Some(l), Some(c)) => match (l, c) {
+            (V { verdict: lv, facts: lf }, V { verdict: cv, facts: cf }) => {
+                compare((lv, lf), (cv, cf), &mut records);
+                (cv.clone(), Source::Candidate)
+            }
+            (V { verdict, .. }, Error(_)) => {
+                records.push(RecordClass::Fallback);
+                (verdict.clone(), Source::Legacy)
+            }
+            (Error(_), V { verdict, .. }) => {
+                records.push(RecordClass::LegacyError);
+                (verdict.clone(), Source::Candidate)
+            }
+            (Error(e), Error(_)) => {
+                records.extend([RecordClass::LegacyError, RecordClass::CandidateError]);
+                (fail_closed(&format!("both failed; legacy: {e}")), Source::FailClosed)
+            }
+        },
+        (mode, l, c) => panic!(
+            "mode {mode} needs {} but got legacy {} and candidate {}",
+            match mode {
+                Mode::Legacy => "the legacy",
+                Mode::Only => "the candidate",
+                _ => "both",
+            },
+            if l.is_some() { "an outcome" } else { "none" },
+            if c.is_some() { "an outcome" } else { "none" }
+        ),
+    };
+    Decision { authoritative, source, records, differing_facts }
+}

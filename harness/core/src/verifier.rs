@@ -1,0 +1,214 @@
+//! The Verifier contract.
+//!
+//! A verifier gets a block (raw blob, parsed fields when the blob parses, height) and a [`ReplayEnv`], and
+//! returns a [`VerifierOutcome`]: a verdict (`accept`, or `reject` with a reason and detail) with
+//! optional facts (`block_id`, `signing_hash`, `leader_id`, …), or an error (`timeout`, `crash`,
+//! `protocol`, `panic`). Verifiers must not read the wall clock: `env.now` is their time.
+
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use dualrun_format::{Block, Hash32};
+use serde::{Deserialize, Serialize};
+
+/// A block as verifiers see it.
+#[derive(Debug, Clone)]
+pub struct BlockInput {
+    pub height: u64,
+    pub blob: Arc<[u8]>,
+    /// Parsed header and miner-tx fields, if the blob parses (`None` for a malformed block).
+    pub fields: Option<BlockFields>,
+}
+
+/// The parsed fields handed to adapters (the legacy computes the block id itself; it is not given).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BlockFields {
+    pub major_version: u8,
+    pub minor_version: u8,
+    pub timestamp: u64,
+    pub prev_id: Hash32,
+    pub nonce: u32,
+    pub miner_tx: MinerTxFields,
+    pub tx_hashes: Vec<Hash32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MinerTxFields {
+    pub version: u64,
+    pub unlock_time: u64,
+    /// The single `txin_gen` height, if that is what the inputs are.
+    pub gen_height: Option<u64>,
+    pub outputs: Vec<OutputFields>,
+    /// tx_extra, verbatim.
+    #[serde(with = "hex_bytes")]
+    pub extra: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OutputFields {
+    pub amount: u64,
+    pub key: Hash32,
+    pub view_tag: Option<u8>,
+}
+
+mod hex_bytes {
+    pub fn serialize<S: serde::Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(b))
+    }
+}
+
+impl BlockFields {
+    pub fn from_block(b: &Block) -> BlockFields {
+        BlockFields {
+            major_version: b.header.major_version,
+            minor_version: b.header.minor_version,
+            timestamp: b.header.timestamp,
+            prev_id: b.header.prev_id,
+            nonce: b.header.nonce,
+            miner_tx: MinerTxFields {
+                version: b.miner_tx.version,
+                unlock_time: b.miner_tx.unlock_time,
+                gen_height: b.miner_tx.gen_height(),
+                outputs: b
+                    .miner_tx
+                    .outputs
+                    .iter()
+                    .map(|o| OutputFields { amount: o.amount, key: *o.key(), view_tag: o.view_tag() })
+                    .collect(),
+                extra: b.miner_tx.extra.to_vec(),
+            },
+            tx_hashes: b.tx_hashes().collect(),
+        }
+    }
+}
+
+/// Every ambient input of a verification. Both verifiers get the same env, and it is recorded with
+/// every divergence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplayEnv {
+    /// The time future-timestamp rules compare against: by default the block's own timestamp.
+    pub now: u64,
+    /// The profile's network fields.
+    pub network_name: String,
+    pub network_id: String,
+    pub genesis_id: Hash32,
+    pub activation_height: u64,
+    /// The id of block h − 1 (none for block 0).
+    pub prev_id: Option<Hash32>,
+    /// Timestamps of up to 60 blocks before h, oldest first.
+    pub timestamps: Vec<u64>,
+}
+
+/// A verdict. `reason` is a code (`block.prev_mismatch`) or, for adapters, whatever they say.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "verdict", rename_all = "snake_case")]
+pub enum Verdict {
+    Accept,
+    Reject { reason: String, detail: String },
+}
+
+impl Verdict {
+    pub fn is_accept(&self) -> bool {
+        matches!(self, Verdict::Accept)
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Verdict::Accept => "accept",
+            Verdict::Reject { .. } => "reject",
+        }
+    }
+
+    pub fn reason(&self) -> &str {
+        match self {
+            Verdict::Accept => "",
+            Verdict::Reject { reason, .. } => reason,
+        }
+    }
+}
+
+/// Named facts a verifier reports (hex ids, leader id…). Only facts both sides report are compared.
+pub type Facts = BTreeMap<String, String>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// No answer within the time limit.
+    Timeout,
+    /// The verifier failed: an exception, a child that died, a daemon that is not where it should be.
+    Crash,
+    /// An answer that does not follow the protocol (wrong type, not JSON, wrong id).
+    Protocol,
+    /// The verifier's own code panicked.
+    Panic,
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Crash => "crash",
+            ErrorKind::Protocol => "protocol",
+            ErrorKind::Panic => "panic",
+        })
+    }
+}
+
+/// A verifier that could not give a verdict. Not a rejection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{kind}: {message}")]
+pub struct VerifierError {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl VerifierError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        VerifierError { kind, message: message.into() }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VerifierOutcome {
+    Verdict { verdict: Verdict, facts: Facts },
+    Error(VerifierError),
+}
+
+impl VerifierOutcome {
+    pub fn verdict(&self) -> Option<&Verdict> {
+        match self {
+            VerifierOutcome::Verdict { verdict, .. } => Some(verdict),
+            VerifierOutcome::Error(_) => None,
+        }
+    }
+}
+
+/// Who a verifier is, for manifests and for refusing a resume with different adapters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifierIdentity {
+    /// The adapter spec as given (`python:dualrun_legacy`, `exec:…`, `monerod:…`, `builtin:leader-v1`).
+    pub spec: String,
+    /// Its own description (module version, hello line, daemon version…).
+    pub description: String,
+    /// Digests of the files that make it up (Keccak-256, hex), by path.
+    pub files: BTreeMap<String, String>,
+}
+
+/// Work a verifier can do knowing only the block: on any thread, in any order, ahead of `verify`.
+pub trait Stateless: Send + Sync {
+    fn prepare(&self, block: &BlockInput) -> Box<dyn Any + Send>;
+}
+
+/// A block verifier. Calls to `verify` come in height order from one thread.
+pub trait Verifier: Send {
+    fn identity(&self) -> VerifierIdentity;
+
+    /// Optional stateless precomputation whose result is passed to `verify` as `prepared`.
+    fn stateless(&self) -> Option<Arc<dyn Stateless>> {
+        None
+    }
+
+    fn verify(&mut self, block: &BlockInput, prepared: Option<Box<dyn Any + Send>>, env: &ReplayEnv) -> VerifierOutcome;
+}

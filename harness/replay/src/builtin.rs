@@ -1,0 +1,70 @@
+//! The built-in candidate: leader protocol v1 as a [`Verifier`] (`builtin:leader-v1`).
+
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use dualrun_core::{BlockInput, Facts, ReplayEnv, Stateless, Verdict, Verifier, VerifierIdentity, VerifierOutcome};
+use dualrun_leader::validator::{self, ChainContext, Prepared};
+use dualrun_leader::Profile;
+
+pub const SPEC: &str = "builtin:leader-v1";
+
+pub struct LeaderVerifier {
+    profile: Arc<Profile>,
+}
+
+impl LeaderVerifier {
+    pub fn new(profile: Arc<Profile>) -> Self {
+        LeaderVerifier { profile }
+    }
+}
+
+struct Prepare(Arc<Profile>);
+
+impl Stateless for Prepare {
+    fn prepare(&self, block: &BlockInput) -> Box<dyn Any + Send> {
+        Box::new(validator::prepare(&self.0, block.height, &block.blob))
+    }
+}
+
+impl Verifier for LeaderVerifier {
+    fn identity(&self) -> VerifierIdentity {
+        VerifierIdentity {
+            spec: SPEC.into(),
+            description: format!("dualrun {} leader protocol v1 validator", env!("CARGO_PKG_VERSION")),
+            files: BTreeMap::new(),
+        }
+    }
+
+    fn stateless(&self) -> Option<Arc<dyn Stateless>> {
+        Some(Arc::new(Prepare(self.profile.clone())))
+    }
+
+    fn verify(&mut self, block: &BlockInput, prepared: Option<Box<dyn Any + Send>>, env: &ReplayEnv) -> VerifierOutcome {
+        let prepared = match prepared.map(|p| p.downcast::<Prepared>()) {
+            Some(Ok(p)) => *p,
+            _ => validator::prepare(&self.profile, block.height, &block.blob),
+        };
+        let ctx = match env.prev_id {
+            Some(prev) => ChainContext::resume(block.height, prev, env.timestamps.iter().copied()),
+            None => ChainContext::new(),
+        };
+        let j = validator::judge(&self.profile, &ctx, &prepared, env.now);
+        let verdict = match j.verdict {
+            validator::Verdict::Accept => Verdict::Accept,
+            validator::Verdict::Reject { reason, detail } => Verdict::Reject { reason: reason.as_str().into(), detail },
+        };
+        let mut facts = Facts::new();
+        if let Some(id) = j.facts.block_id {
+            facts.insert("block_id".into(), id.to_string());
+        }
+        if let Some(h) = j.facts.signing_hash {
+            facts.insert("signing_hash".into(), h.to_string());
+        }
+        if let Some(l) = j.facts.leader_id {
+            facts.insert("leader_id".into(), l);
+        }
+        VerifierOutcome::Verdict { verdict, facts }
+    }
+}

@@ -1,0 +1,120 @@
+//! Counters and latency histograms of a run; kept in the checkpoint so a resumed run ends with the same
+//! counts as an uninterrupted one.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use dualrun_core::RecordClass;
+use serde::{Deserialize, Serialize};
+
+/// Latencies in logarithmic buckets (8 per power of two, about 9 % wide): fixed memory however long the
+/// run, mergeable across resumed sessions.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Histogram {
+    /// bucket index → count
+    buckets: BTreeMap<u32, u64>,
+    count: u64,
+    max_ns: u64,
+}
+
+fn bucket(ns: u64) -> u32 {
+    if ns < 2 {
+        return 0;
+    }
+    let log2 = 63 - ns.leading_zeros();
+    // 8 sub-buckets from the 3 bits after the leading one.
+    let frac = if log2 >= 3 { (ns >> (log2 - 3)) & 7 } else { (ns << (3 - log2)) & 7 };
+    log2 * 8 + frac as u32
+}
+
+fn bucket_upper_ns(b: u32) -> u64 {
+    let (log2, frac) = (b / 8, u64::from(b % 8));
+    if log2 >= 3 {
+        ((8 + frac + 1) << (log2 - 3)) - 1
+    } else {
+        ((8 + frac + 1) >> (3 - log2)).max(1)
+    }
+}
+
+impl Histogram {
+    pub fn record(&mut self, d: Duration) {
+        let ns = d.as_nanos().min(u128::from(u64::MAX)) as u64;
+        *self.buckets.entry(bucket(ns)).or_default() += 1;
+        self.count += 1;
+        self.max_ns = self.max_ns.max(ns);
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// The q-quantile (0..=1) in microseconds: the upper edge of its bucket.
+    pub fn quantile_us(&self, q: f64) -> Option<f64> {
+        if self.count == 0 {
+            return None;
+        }
+        let rank = ((q * self.count as f64).ceil() as u64).clamp(1, self.count);
+        let mut seen = 0;
+        for (&b, &n) in &self.buckets {
+            seen += n;
+            if seen >= rank {
+                return Some(bucket_upper_ns(b).min(self.max_ns) as f64 / 1000.0);
+            }
+        }
+        Some(self.max_ns as f64 / 1000.0)
+    }
+
+    pub fn max_us(&self) -> f64 {
+        self.max_ns as f64 / 1000.0
+    }
+}
+
+/// Everything counted so far.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    pub blocks: u64,
+    pub records: BTreeMap<String, u64>,
+    pub authoritative_accept: u64,
+    pub authoritative_reject: u64,
+    pub legacy_latency: Histogram,
+    pub candidate_latency: Histogram,
+    /// Wall time spent replaying, summed over sessions (resumes).
+    pub elapsed_ms: u64,
+    pub sessions: u32,
+}
+
+impl Stats {
+    pub fn count(&self, class: RecordClass) -> u64 {
+        self.records.get(class.as_str()).copied().unwrap_or(0)
+    }
+
+    pub fn add(&mut self, class: RecordClass) {
+        *self.records.entry(class.as_str().to_owned()).or_default() += 1;
+    }
+
+    pub fn total_records(&self) -> u64 {
+        self.records.values().sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_are_within_a_bucket() {
+        let mut h = Histogram::default();
+        for us in 1..=1000u64 {
+            h.record(Duration::from_micros(us));
+        }
+        let p50 = h.quantile_us(0.5).unwrap();
+        let p99 = h.quantile_us(0.99).unwrap();
+        assert!((500.0..=550.0).contains(&p50), "{p50}");
+        assert!((990.0..=1000.0).contains(&p99), "{p99}");
+        assert_eq!(h.max_us(), 1000.0);
+        assert_eq!(Histogram::default().quantile_us(0.5), None);
+        for ns in [0u64, 1, 2, 3, 7, 8, 9, 1000, 123_456_789] {
+            assert!(bucket_upper_ns(bucket(ns)) >= ns, "{ns}");
+        }
+    }
+}
