@@ -3,7 +3,7 @@
 //! every command shares: 0 success, 1 a negative finding, 2 the command could not run.
 
 mod commands;
-mod sample;
+mod embedded;
 
 use std::process::ExitCode;
 

@@ -25,6 +25,14 @@ pub fn build(spec: &str, role: &str, ctx: &AdapterContext) -> Result<Box<dyn Ver
     match kind {
         "builtin" if rest == "leader-v1" => Ok(Box::new(dualrun_replay::builtin::LeaderVerifier::new(ctx.profile.clone()))),
         "builtin" => bail!("--{role} {spec}: the only built-in verifier is builtin:leader-v1"),
+        "python" => {
+            // The user's directories first, then the embedded reference legacy.
+            let mut path = ctx.python_path.clone();
+            path.push(crate::embedded::legacy_python_path()?);
+            let v = dualrun_adapter_python::PythonVerifier::load(rest, &path, ctx.timeout)
+                .map_err(|e| anyhow::anyhow!("--{role} {spec}: {e}"))?;
+            Ok(Box::new(v))
+        }
         _ => bail!(
             "--{role} {spec:?}: unknown adapter; expected python:MODULE[:FUNCTION], exec:COMMAND, monerod:URL or builtin:leader-v1"
         ),

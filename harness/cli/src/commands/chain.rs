@@ -11,7 +11,7 @@ use dualrun_format::extra;
 use dualrun_format::{Block, Hash32};
 use serde::{Deserialize, Serialize};
 
-use crate::{sample, Outcome};
+use crate::{embedded as sample, Outcome};
 
 #[derive(Args, Clone)]
 pub struct ChainArg {

@@ -1,0 +1,400 @@
+//! `python:MODULE[:FUNCTION]`: a verifier written in Python, called in process.
+//!
+//! CPython is embedded through pyo3 — Debian's python3.11, pinned at build time (see
+//! docs/python-embedding.md) and started isolated (no PYTHON* environment variables, no user site), so
+//! the same binary sees the same interpreter and module path on every machine. Directories from
+//! `--python-path` come first on `sys.path`.
+//!
+//! The function is called as `verify_block(block, env)` with two dicts and answers `True`/`False` or
+//! `{"verdict": "accept"|"reject", "reason": str, "detail": str, "facts": {str: str}}`. An exception is a
+//! `crash` error carrying the traceback; any other answer a `protocol` error.
+//!
+//! **Stuck calls.** Calls run on a dedicated interpreter thread; the replay waits at most `--timeout`
+//! for each. On a timeout the block gets a `timeout` error and a `TimeoutError` is raised inside the
+//! stuck call (`PyThreadState_SetAsyncExc`, from a helper thread so the replay never waits for the
+//! GIL). If the call unwinds within a grace period the adapter carries on with the next block; if it
+//! does not (it is blocked in C code), the adapter is declared stuck: every later block gets a
+//! `timeout` error at once, naming the height where it stopped answering, and the replay goes on and
+//! ends normally. dualrun never waits on a stuck Python call and never finalizes the interpreter.
+
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::ffi::CString;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use dualrun_core::{
+    BlockInput, ErrorKind, Facts, ReplayEnv, Verdict, Verifier, VerifierError, VerifierIdentity, VerifierOutcome,
+};
+use pyo3::prelude::*;
+use pyo3::PyTypeInfo;
+use pyo3::types::{PyBool, PyBytes, PyDict, PyList};
+
+/// How long a timed-out call gets to unwind after `TimeoutError` is raised in it.
+const GRACE: Duration = Duration::from_secs(2);
+
+#[derive(Debug)]
+pub struct PythonError(pub String);
+
+impl std::fmt::Display for PythonError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for PythonError {}
+
+/// Starts the embedded interpreter once: isolated, with the build-time installation's home.
+fn init() -> Result<(), PythonError> {
+    static INIT: OnceLock<Result<(), String>> = OnceLock::new();
+    INIT.get_or_init(|| unsafe {
+        use pyo3::ffi;
+        if ffi::Py_IsInitialized() != 0 {
+            return Ok(());
+        }
+        let mut config = std::mem::MaybeUninit::<ffi::PyConfig>::uninit();
+        ffi::PyConfig_InitIsolatedConfig(config.as_mut_ptr());
+        let mut config = config.assume_init();
+        let home = CString::new(env!("DUALRUN_PYTHON_HOME")).expect("no NUL");
+        let status = ffi::PyConfig_SetBytesString(&mut config, &mut config.home, home.as_ptr());
+        if ffi::PyStatus_Exception(status) != 0 {
+            ffi::PyConfig_Clear(&mut config);
+            return Err("could not set the embedded Python's home".into());
+        }
+        config.install_signal_handlers = 0;
+        let status = ffi::Py_InitializeFromConfig(&config);
+        ffi::PyConfig_Clear(&mut config);
+        if ffi::PyStatus_Exception(status) != 0 {
+            let msg = if status.err_msg.is_null() {
+                "unknown error".to_owned()
+            } else {
+                std::ffi::CStr::from_ptr(status.err_msg).to_string_lossy().into_owned()
+            };
+            return Err(format!("the embedded Python ({}) did not start: {msg}", env!("DUALRUN_PYTHON")));
+        }
+        // Let other threads take the GIL.
+        ffi::PyEval_SaveThread();
+        Ok(())
+    })
+    .clone()
+    .map_err(PythonError)?;
+    // The loader must have found the libpython we were built against.
+    let running = Python::attach(|_py| Python::version_str().split_whitespace().next().unwrap_or("").to_owned());
+    if running != env!("DUALRUN_PYTHON_VERSION") {
+        return Err(PythonError(format!(
+            "dualrun was built against Python {} ({}) but loaded libpython {running}",
+            env!("DUALRUN_PYTHON_VERSION"),
+            env!("DUALRUN_PYTHON")
+        )));
+    }
+    Ok(())
+}
+
+fn format_exception(py: Python<'_>, e: &PyErr) -> String {
+    let formatted = (|| -> PyResult<String> {
+        let tb = py.import("traceback")?;
+        let lines = tb.call_method1("format_exception", (e.value(py),))?;
+        Ok(lines.extract::<Vec<String>>()?.concat())
+    })();
+    formatted.unwrap_or_else(|_| e.to_string())
+}
+
+struct Request {
+    seq: u64,
+    block: BlockInput,
+    env: ReplayEnv,
+}
+
+struct Response {
+    seq: u64,
+    outcome: VerifierOutcome,
+}
+
+/// The loaded function, living on its interpreter thread.
+struct Loaded {
+    function: Py<PyAny>,
+}
+
+fn block_dict<'py>(py: Python<'py>, b: &BlockInput) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("height", b.height)?;
+    d.set_item("blob", PyBytes::new(py, &b.blob))?;
+    match &b.fields {
+        Some(f) => {
+            d.set_item("major_version", f.major_version)?;
+            d.set_item("minor_version", f.minor_version)?;
+            d.set_item("timestamp", f.timestamp)?;
+            d.set_item("prev_id", f.prev_id.to_string())?;
+            d.set_item("nonce", f.nonce)?;
+            let m = PyDict::new(py);
+            m.set_item("version", f.miner_tx.version)?;
+            m.set_item("unlock_time", f.miner_tx.unlock_time)?;
+            m.set_item("gen_height", f.miner_tx.gen_height)?;
+            let outs = PyList::empty(py);
+            for o in &f.miner_tx.outputs {
+                let od = PyDict::new(py);
+                od.set_item("amount", o.amount)?;
+                od.set_item("key", o.key.to_string())?;
+                od.set_item("view_tag", o.view_tag)?;
+                outs.append(od)?;
+            }
+            m.set_item("outputs", outs)?;
+            m.set_item("extra", PyBytes::new(py, &f.miner_tx.extra))?;
+            d.set_item("miner_tx", m)?;
+            d.set_item("tx_hashes", f.tx_hashes.iter().map(|h| h.to_string()).collect::<Vec<_>>())?;
+        }
+        None => {
+            for k in ["major_version", "minor_version", "timestamp", "prev_id", "nonce", "miner_tx", "tx_hashes"] {
+                d.set_item(k, py.None())?;
+            }
+        }
+    }
+    Ok(d)
+}
+
+fn env_dict<'py>(py: Python<'py>, e: &ReplayEnv) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("now", e.now)?;
+    d.set_item("network_name", &e.network_name)?;
+    d.set_item("network_id", &e.network_id)?;
+    d.set_item("genesis_id", e.genesis_id.to_string())?;
+    d.set_item("activation_height", e.activation_height)?;
+    d.set_item("prev_id", e.prev_id.map(|h| h.to_string()))?;
+    d.set_item("timestamps", e.timestamps.clone())?;
+    Ok(d)
+}
+
+fn protocol(msg: String) -> VerifierOutcome {
+    VerifierOutcome::Error(VerifierError::new(ErrorKind::Protocol, msg))
+}
+
+/// Interprets what the function returned.
+fn interpret(answer: &Bound<'_, PyAny>) -> VerifierOutcome {
+    if let Ok(b) = answer.cast::<PyBool>() {
+        let verdict = if b.is_true() {
+            Verdict::Accept
+        } else {
+            Verdict::Reject { reason: "rejected".into(), detail: String::new() }
+        };
+        return VerifierOutcome::Verdict { verdict, facts: Facts::new() };
+    }
+    let Ok(d) = answer.cast::<PyDict>() else {
+        let ty = answer.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
+        return protocol(format!("returned a {ty}; expected True/False or a dict with \"verdict\""));
+    };
+    let get_str = |key: &str| -> Result<Option<String>, String> {
+        match d.get_item(key) {
+            Ok(Some(v)) if v.is_none() => Ok(None),
+            Ok(Some(v)) => v.extract::<String>().map(Some).map_err(|_| format!("\"{key}\" is not a string")),
+            _ => Ok(None),
+        }
+    };
+    let verdict = match get_str("verdict") {
+        Ok(Some(v)) => v,
+        Ok(None) => return protocol("the answer has no \"verdict\"".into()),
+        Err(e) => return protocol(e),
+    };
+    let (reason, detail) = match (get_str("reason"), get_str("detail")) {
+        (Ok(r), Ok(d)) => (r.unwrap_or_default(), d.unwrap_or_default()),
+        (Err(e), _) | (_, Err(e)) => return protocol(e),
+    };
+    let verdict = match verdict.as_str() {
+        "accept" => Verdict::Accept,
+        "reject" => Verdict::Reject { reason, detail },
+        other => return protocol(format!("\"verdict\" is {other:?}; expected \"accept\" or \"reject\"")),
+    };
+    let mut facts = Facts::new();
+    if let Ok(Some(f)) = d.get_item("facts") {
+        if !f.is_none() {
+            let Ok(fd) = f.cast::<PyDict>() else { return protocol("\"facts\" is not a dict".into()) };
+            for (k, v) in fd.iter() {
+                match (k.extract::<String>(), v.extract::<String>()) {
+                    (Ok(k), Ok(v)) => {
+                        facts.insert(k, v);
+                    }
+                    _ => return protocol("\"facts\" must map strings to strings".into()),
+                }
+            }
+        }
+    }
+    VerifierOutcome::Verdict { verdict, facts }
+}
+
+fn interpreter_thread(loaded: Loaded, requests: Receiver<Request>, responses: Sender<Response>) {
+    for req in requests {
+        let outcome = Python::attach(|py| {
+            let call = || -> PyResult<Bound<'_, PyAny>> {
+                let block = block_dict(py, &req.block)?;
+                let env = env_dict(py, &req.env)?;
+                loaded.function.bind(py).call1((block, env))
+            };
+            match call() {
+                Ok(answer) => interpret(&answer),
+                Err(e) => VerifierOutcome::Error(VerifierError::new(ErrorKind::Crash, format_exception(py, &e))),
+            }
+        });
+        if responses.send(Response { seq: req.seq, outcome }).is_err() {
+            return;
+        }
+    }
+}
+
+/// The adapter.
+pub struct PythonVerifier {
+    spec: String,
+    identity: VerifierIdentity,
+    requests: Sender<Request>,
+    responses: Receiver<Response>,
+    /// The interpreter thread's `threading.get_ident()`, to raise `TimeoutError` in it.
+    thread_ident: i64,
+    timeout: Duration,
+    seq: u64,
+    /// The height at which a call never came back.
+    stuck_at: Option<u64>,
+}
+
+/// Keccak-256 digests of the module's source files (a package: every .py file beside __init__.py).
+fn source_digests(file: &Path) -> BTreeMap<String, String> {
+    let files: Vec<PathBuf> = if file.file_name().is_some_and(|n| n == "__init__.py") {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(file.parent().unwrap_or(Path::new(".")))
+            .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "py")).collect())
+            .unwrap_or_default();
+        v.sort();
+        v
+    } else {
+        vec![file.to_path_buf()]
+    };
+    files
+        .into_iter()
+        .filter_map(|p| std::fs::read(&p).ok().map(|b| (p.display().to_string(), dualrun_format::keccak256(&b).to_string())))
+        .collect()
+}
+
+impl PythonVerifier {
+    /// Loads `MODULE[:FUNCTION]` (function `verify_block` by default), with `python_path` first on
+    /// `sys.path`.
+    pub fn load(spec_rest: &str, python_path: &[PathBuf], timeout: Duration) -> Result<PythonVerifier, PythonError> {
+        let (module, function) = match spec_rest.split_once(':') {
+            Some((m, f)) => (m.to_owned(), f.to_owned()),
+            None => (spec_rest.to_owned(), "verify_block".to_owned()),
+        };
+        if module.is_empty() || function.is_empty() {
+            return Err(PythonError(format!("python:{spec_rest}: expected python:MODULE[:FUNCTION]")));
+        }
+        init()?;
+        let spec = format!("python:{spec_rest}");
+        let (loaded, identity, ident) = Python::attach(|py| -> Result<_, PythonError> {
+            let sys = py.import("sys").map_err(|e| PythonError(format_exception(py, &e)))?;
+            let path = sys.getattr("path").and_then(|p| p.cast_into::<PyList>().map_err(Into::into));
+            let path = path.map_err(|e| PythonError(format_exception(py, &e)))?;
+            for (i, dir) in python_path.iter().enumerate() {
+                path.insert(i, dir.display().to_string()).map_err(|e| PythonError(format_exception(py, &e)))?;
+            }
+            let m = py.import(module.as_str()).map_err(|e| {
+                let searched: Vec<String> = path.extract().unwrap_or_default();
+                PythonError(format!(
+                    "{spec}: cannot import module {module:?}: {}\n  searched: {}",
+                    format_exception(py, &e).trim_end(),
+                    searched.join(", ")
+                ))
+            })?;
+            let f = m.getattr(function.as_str()).map_err(|_| PythonError(format!("{spec}: module {module:?} has no {function:?}")))?;
+            if !f.is_callable() {
+                return Err(PythonError(format!("{spec}: {module}.{function} is not callable")));
+            }
+            let file: Option<String> = m.getattr("__file__").ok().and_then(|f| f.extract().ok());
+            let version: Option<String> = m.getattr("VERSION").ok().and_then(|v| v.extract().ok());
+            let identity = VerifierIdentity {
+                spec: spec.clone(),
+                description: format!(
+                    "{module}.{function}{} on embedded Python {}",
+                    version.map(|v| format!(" version {v}")).unwrap_or_default(),
+                    env!("DUALRUN_PYTHON_VERSION")
+                ),
+                files: file.as_deref().map(|f| source_digests(Path::new(f))).unwrap_or_default(),
+            };
+            Ok((Loaded { function: f.unbind() }, identity, ()))
+        })?;
+        let _ = ident;
+        let (req_tx, req_rx) = channel::<Request>();
+        let (resp_tx, resp_rx) = channel::<Response>();
+        let (ident_tx, ident_rx) = channel::<i64>();
+        std::thread::Builder::new()
+            .name("dualrun-python".into())
+            .spawn(move || {
+                let ident = Python::attach(|py| {
+                    py.import("threading").and_then(|t| t.call_method0("get_ident")).and_then(|i| i.extract::<i64>()).unwrap_or(0)
+                });
+                let _ = ident_tx.send(ident);
+                interpreter_thread(loaded, req_rx, resp_tx);
+            })
+            .map_err(|e| PythonError(format!("cannot start the Python thread: {e}")))?;
+        let thread_ident = ident_rx.recv().map_err(|_| PythonError("the Python thread died at start".into()))?;
+        Ok(PythonVerifier { spec, identity, requests: req_tx, responses: resp_rx, thread_ident, timeout, seq: 0, stuck_at: None })
+    }
+
+    /// Raises `TimeoutError` in the interpreter thread, from a helper thread (getting the GIL may wait).
+    fn interrupt_call(&self) {
+        let ident = self.thread_ident;
+        let _ = std::thread::Builder::new().name("dualrun-python-interrupt".into()).spawn(move || {
+            Python::attach(|py| unsafe {
+                let exc = pyo3::exceptions::PyTimeoutError::type_object_raw(py) as *mut pyo3::ffi::PyObject;
+                pyo3::ffi::PyThreadState_SetAsyncExc(ident as _, exc);
+            });
+        });
+    }
+
+    /// Waits for the answer to call `seq`, dropping late answers to earlier (timed-out) calls.
+    fn wait_for(&self, seq: u64, limit: Duration) -> Result<VerifierOutcome, RecvTimeoutError> {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let r = self.responses.recv_timeout(left)?;
+            if r.seq == seq {
+                return Ok(r.outcome);
+            }
+        }
+    }
+}
+
+impl Verifier for PythonVerifier {
+    fn identity(&self) -> VerifierIdentity {
+        self.identity.clone()
+    }
+
+    fn verify(&mut self, block: &BlockInput, _prepared: Option<Box<dyn Any + Send>>, env: &ReplayEnv) -> VerifierOutcome {
+        if let Some(h) = self.stuck_at {
+            return VerifierOutcome::Error(VerifierError::new(
+                ErrorKind::Timeout,
+                format!("{}: not called: its call for height {h} never returned", self.spec),
+            ));
+        }
+        self.seq += 1;
+        let seq = self.seq;
+        if self.requests.send(Request { seq, block: block.clone(), env: env.clone() }).is_err() {
+            return VerifierOutcome::Error(VerifierError::new(ErrorKind::Crash, format!("{}: the Python thread is gone", self.spec)));
+        }
+        match self.wait_for(seq, self.timeout) {
+            Ok(outcome) => outcome,
+            Err(_) => {
+                self.interrupt_call();
+                let recovered = self.wait_for(seq, GRACE).is_ok();
+                if !recovered {
+                    self.stuck_at = Some(block.height);
+                    tracing::error!(height = block.height, spec = %self.spec, "Python call stuck; the adapter is not called again");
+                }
+                VerifierOutcome::Error(VerifierError::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "{}: no answer within {:.1} s{}",
+                        self.spec,
+                        self.timeout.as_secs_f64(),
+                        if recovered { " (interrupted with TimeoutError)" } else { "; the call is stuck, the adapter is disabled" }
+                    ),
+                ))
+            }
+        }
+    }
+}
