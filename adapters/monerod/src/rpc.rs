@@ -19,6 +19,8 @@ pub struct Daemon {
 pub enum RpcError {
     #[error("{url}: cannot reach the daemon: {detail}")]
     Unreachable { url: String, detail: String },
+    #[error("{url}: {method}: no answer in time")]
+    Timeout { url: String, method: String },
     #[error("{url}: {method}: HTTP status {status}")]
     Status { url: String, method: String, status: u16 },
     #[error("{url}: {method}: the daemon answered error {code}: {message}")]
@@ -31,7 +33,7 @@ impl RpcError {
     /// Worth retrying: the daemon was unreachable or timed out, answered 5xx, or said it is busy.
     pub fn is_transient(&self) -> bool {
         match self {
-            RpcError::Unreachable { .. } => true,
+            RpcError::Unreachable { .. } | RpcError::Timeout { .. } => true,
             RpcError::Status { status, .. } => *status >= 500,
             RpcError::Daemon { code, message, .. } => *code == -9 || message.contains("busy"),
             RpcError::Protocol { .. } => false,
@@ -78,10 +80,13 @@ struct HeaderAnswer {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Info {
+    /// The number of blocks (the tip is at `height − 1`).
     pub height: u64,
     pub top_block_hash: Hash32,
     #[serde(default)]
     pub nettype: String,
+    #[serde(default)]
+    pub version: String,
 }
 
 impl Daemon {
@@ -104,6 +109,7 @@ impl Daemon {
         let body = json!({ "jsonrpc": "2.0", "id": "0", "method": method, "params": params });
         let mut resp = self.agent.post(&url).send_json(&body).map_err(|e| match e {
             ureq::Error::StatusCode(status) => RpcError::Status { url: err_url(), method: method.into(), status },
+            ureq::Error::Timeout(_) => RpcError::Timeout { url: err_url(), method: method.into() },
             other => RpcError::Unreachable { url: err_url(), detail: other.to_string() },
         })?;
         let status = resp.status().as_u16();
@@ -179,6 +185,20 @@ impl Daemon {
 
     pub fn last_block_header(&self) -> Result<BlockHeader, RpcError> {
         Ok(self.call::<HeaderAnswer>("get_last_block_header", json!({}))?.block_header)
+    }
+
+    /// The stored blob of the block at `height`.
+    pub fn block_blob(&self, height: u64) -> Result<Vec<u8>, RpcError> {
+        #[derive(Deserialize)]
+        struct Answer {
+            blob: String,
+        }
+        let a: Answer = self.call("get_block", json!({ "height": height }))?;
+        hex::decode(&a.blob).map_err(|e| RpcError::Protocol {
+            url: self.base.clone(),
+            method: "get_block".into(),
+            detail: format!("blob is not hex: {e}"),
+        })
     }
 
     pub fn block_header_by_height(&self, height: u64) -> Result<BlockHeader, RpcError> {

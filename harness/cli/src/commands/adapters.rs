@@ -12,6 +12,9 @@ use dualrun_leader::Profile;
 /// The default legacy: the reference Python legacy verifier embedded in the binary.
 pub const REFERENCE_LEGACY: &str = "python:dualrun_legacy";
 
+/// How many times a crashed `exec:` verifier is started again before it is given up.
+const EXEC_RESTARTS: u32 = 3;
+
 pub struct AdapterContext {
     pub profile: Arc<Profile>,
     pub timeout: Duration,
@@ -31,6 +34,16 @@ pub fn build(spec: &str, role: &str, ctx: &AdapterContext) -> Result<Box<dyn Ver
             path.push(crate::embedded::legacy_python_path()?);
             let v = dualrun_adapter_python::PythonVerifier::load(rest, &path, ctx.timeout)
                 .map_err(|e| anyhow::anyhow!("--{role} {spec}: {e}"))?;
+            Ok(Box::new(v))
+        }
+        "monerod" => {
+            let v = dualrun_monerod::MonerodVerifier::connect(rest, ctx.timeout, Duration::from_secs(30))
+                .map_err(|e| anyhow::anyhow!("--{role} {spec}: {e}"))?;
+            Ok(Box::new(v))
+        }
+        "exec" => {
+            let v = dualrun_adapter_exec::ExecVerifier::start(rest, ctx.timeout, ctx.log_dir.join("run.log"), EXEC_RESTARTS)
+                .map_err(|e| anyhow::anyhow!("--{role}: {e}"))?;
             Ok(Box::new(v))
         }
         _ => bail!(

@@ -1,0 +1,301 @@
+//! `exec:COMMAND`: a verifier in any language, as a long-lived child process speaking JSON lines on
+//! stdin/stdout (protocol `dualrun-exec/v1`, specified in docs/exec-protocol.md).
+//!
+//! The command runs under `sh -c`. Its first line must be a hello; then each block is one request
+//! line and one response line, in order. Every answer must come within `--timeout`. A child that times
+//! out, dies, or breaks the protocol (a line that is not JSON, a wrong id) gets an error for that block
+//! and is killed; the next block starts a fresh one, up to a bounded number of restarts, after which
+//! every block gets an error at once. The child's stderr goes to the run log (`run.log`), line by line.
+
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use dualrun_core::{
+    BlockInput, ErrorKind, Facts, ReplayEnv, Verdict, Verifier, VerifierError, VerifierIdentity, VerifierOutcome,
+};
+use serde_json::{json, Value};
+
+pub const PROTOCOL: &str = "dualrun-exec/v1";
+
+#[derive(Debug)]
+pub struct ExecError(pub String);
+
+impl std::fmt::Display for ExecError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ExecError {}
+
+/// One running child.
+struct Running {
+    child: Child,
+    /// Taken (closed) to ask the child to exit.
+    stdin: Option<ChildStdin>,
+    /// Lines from its stdout; closed when it exits.
+    lines: Receiver<std::io::Result<String>>,
+}
+
+impl Running {
+    fn kill(mut self) -> String {
+        let _ = self.child.kill();
+        match self.child.wait() {
+            Ok(status) => status.to_string(),
+            Err(e) => format!("unknown status ({e})"),
+        }
+    }
+}
+
+pub struct ExecVerifier {
+    spec: String,
+    command: String,
+    timeout: Duration,
+    /// Where the children's stderr lines are appended.
+    log: PathBuf,
+    max_restarts: u32,
+    restarts: u32,
+    running: Option<Running>,
+    hello: Value,
+    seq: u64,
+}
+
+impl ExecVerifier {
+    /// Starts `command` and reads its hello line.
+    pub fn start(command: &str, timeout: Duration, log: PathBuf, max_restarts: u32) -> Result<ExecVerifier, ExecError> {
+        if command.trim().is_empty() {
+            return Err(ExecError("exec: needs a command, e.g. exec:python3 -m my_verifier".into()));
+        }
+        let mut v = ExecVerifier {
+            spec: format!("exec:{command}"),
+            command: command.to_owned(),
+            timeout,
+            log,
+            max_restarts,
+            restarts: 0,
+            running: None,
+            hello: Value::Null,
+            seq: 0,
+        };
+        let (running, hello) = v.spawn()?;
+        v.running = Some(running);
+        v.hello = hello;
+        Ok(v)
+    }
+
+    fn spawn(&self) -> Result<(Running, Value), ExecError> {
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(&self.command)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| ExecError(format!("{}: cannot start `sh -c {}`: {e}", self.spec, self.command)))?;
+        let pid = child.id();
+        let stdin = child.stdin.take().expect("piped");
+        let stdout = child.stdout.take().expect("piped");
+        let stderr = child.stderr.take().expect("piped");
+        let (tx, lines) = channel();
+        std::thread::Builder::new()
+            .name("dualrun-exec-stdout".into())
+            .spawn(move || {
+                for line in BufReader::new(stdout).lines() {
+                    let failed = line.is_err();
+                    if tx.send(line).is_err() || failed {
+                        return;
+                    }
+                }
+            })
+            .map_err(|e| ExecError(format!("cannot start a reader thread: {e}")))?;
+        let log = self.log.clone();
+        let spec = self.spec.clone();
+        let _ = std::thread::Builder::new().name("dualrun-exec-stderr".into()).spawn(move || {
+            let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&log).ok();
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(f) = file.as_mut() {
+                    let _ = writeln!(f, "[{spec} pid {pid} stderr] {line}");
+                }
+            }
+        });
+        let running = Running { child, stdin: Some(stdin), lines };
+        let hello = match running.lines.recv_timeout(self.timeout) {
+            Ok(Ok(line)) => line,
+            Ok(Err(e)) => return Err(ExecError(format!("{}: reading its hello line: {e}", self.spec))),
+            Err(RecvTimeoutError::Timeout) => {
+                let status = running.kill();
+                return Err(ExecError(format!("{}: no hello line within {:.1} s (killed: {status})", self.spec, self.timeout.as_secs_f64())));
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                let status = running.kill();
+                return Err(ExecError(format!("{}: exited before its hello line ({status}); see run.log for its stderr", self.spec)));
+            }
+        };
+        let hello: Value = serde_json::from_str(&hello)
+            .map_err(|_| ExecError(format!("{}: the hello line is not JSON: {hello:?}", self.spec)))?;
+        if hello.get("protocol").and_then(Value::as_str) != Some(PROTOCOL) {
+            running.kill();
+            return Err(ExecError(format!("{}: the hello line does not say \"protocol\": \"{PROTOCOL}\": {hello}", self.spec)));
+        }
+        Ok((running, hello))
+    }
+
+    fn error(&self, kind: ErrorKind, msg: String) -> VerifierOutcome {
+        VerifierOutcome::Error(VerifierError::new(kind, format!("{}: {msg}", self.spec)))
+    }
+
+    /// Kills the child after a failure; the next block starts a new one.
+    fn discard(&mut self) -> String {
+        self.running.take().map(Running::kill).unwrap_or_default()
+    }
+
+    fn request(&self, seq: u64, block: &BlockInput, env: &ReplayEnv) -> String {
+        let mut b = json!({ "height": block.height, "blob": hex::encode(&block.blob) });
+        match &block.fields {
+            Some(f) => {
+                let fv = serde_json::to_value(f).expect("fields serialize");
+                for (k, v) in fv.as_object().expect("object") {
+                    b[k] = v.clone();
+                }
+            }
+            None => {
+                for k in ["major_version", "minor_version", "timestamp", "prev_id", "nonce", "miner_tx", "tx_hashes"] {
+                    b[k] = Value::Null;
+                }
+            }
+        }
+        json!({ "id": seq, "block": b, "env": env }).to_string()
+    }
+}
+
+/// Interprets a response object (its id already checked).
+fn interpret(v: &Value) -> Result<VerifierOutcome, (ErrorKind, String)> {
+    if let Some(e) = v.get("error") {
+        let msg = e.as_str().map(str::to_owned).unwrap_or_else(|| e.to_string());
+        return Ok(VerifierOutcome::Error(VerifierError::new(ErrorKind::Crash, msg)));
+    }
+    let s = |k: &str| -> Result<String, (ErrorKind, String)> {
+        match v.get(k) {
+            None | Some(Value::Null) => Ok(String::new()),
+            Some(Value::String(s)) => Ok(s.clone()),
+            Some(other) => Err((ErrorKind::Protocol, format!("\"{k}\" is not a string: {other}"))),
+        }
+    };
+    let verdict = match v.get("verdict").and_then(Value::as_str) {
+        Some("accept") => Verdict::Accept,
+        Some("reject") => Verdict::Reject { reason: s("reason")?, detail: s("detail")? },
+        _ => return Err((ErrorKind::Protocol, format!("no \"verdict\" of \"accept\" or \"reject\" in {v}"))),
+    };
+    let mut facts = Facts::new();
+    match v.get("facts") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(m)) => {
+            for (k, val) in m {
+                let Some(val) = val.as_str() else {
+                    return Err((ErrorKind::Protocol, format!("fact {k:?} is not a string")));
+                };
+                facts.insert(k.clone(), val.to_owned());
+            }
+        }
+        Some(other) => return Err((ErrorKind::Protocol, format!("\"facts\" is not an object: {other}"))),
+    }
+    Ok(VerifierOutcome::Verdict { verdict, facts })
+}
+
+impl Verifier for ExecVerifier {
+    fn identity(&self) -> VerifierIdentity {
+        let mut files = BTreeMap::new();
+        // The program, when the command names one that can be found.
+        if let Some(first) = self.command.split_whitespace().next() {
+            let path = if first.contains('/') {
+                Some(PathBuf::from(first))
+            } else {
+                std::env::var_os("PATH").and_then(|p| std::env::split_paths(&p).map(|d| d.join(first)).find(|c| c.is_file()))
+            };
+            if let Some(bytes) = path.as_ref().and_then(|p| std::fs::read(p).ok()) {
+                files.insert(path.expect("read").display().to_string(), dualrun_format::keccak256(&bytes).to_string());
+            }
+        }
+        VerifierIdentity { spec: self.spec.clone(), description: self.hello.to_string(), files }
+    }
+
+    fn verify(&mut self, block: &BlockInput, _prepared: Option<Box<dyn Any + Send>>, env: &ReplayEnv) -> VerifierOutcome {
+        if self.running.is_none() {
+            if self.restarts >= self.max_restarts {
+                return self.error(ErrorKind::Crash, format!("not started again: gave up after {} restarts", self.restarts));
+            }
+            self.restarts += 1;
+            match self.spawn() {
+                Ok((r, hello)) => {
+                    tracing::warn!(spec = %self.spec, restart = self.restarts, "restarted the verifier process");
+                    self.running = Some(r);
+                    self.hello = hello;
+                }
+                Err(e) => return VerifierOutcome::Error(VerifierError::new(ErrorKind::Crash, e.0)),
+            }
+        }
+        self.seq += 1;
+        let seq = self.seq;
+        let line = self.request(seq, block, env);
+        let running = self.running.as_mut().expect("started above");
+        let stdin = running.stdin.as_mut().expect("open while running");
+        if let Err(e) = writeln!(stdin, "{line}").and_then(|_| stdin.flush()) {
+            let status = self.discard();
+            return self.error(ErrorKind::Crash, format!("cannot write the request ({e}); the process ended: {status}"));
+        }
+        let started = Instant::now();
+        let answer = running.lines.recv_timeout(self.timeout);
+        match answer {
+            Ok(Ok(text)) => {
+                let parsed: Result<Value, _> = serde_json::from_str(&text);
+                let v = match parsed {
+                    Ok(v) => v,
+                    Err(_) => {
+                        let status = self.discard();
+                        let shown: String = text.chars().take(200).collect();
+                        return self.error(ErrorKind::Protocol, format!("answered a line that is not JSON: {shown:?} (killed: {status})"));
+                    }
+                };
+                if v.get("id").and_then(Value::as_u64) != Some(seq) {
+                    let status = self.discard();
+                    return self.error(ErrorKind::Protocol, format!("answered for id {} instead of {seq} (killed: {status})", v.get("id").unwrap_or(&Value::Null)));
+                }
+                interpret(&v).unwrap_or_else(|(kind, msg)| self.error(kind, msg))
+            }
+            Ok(Err(e)) => {
+                let status = self.discard();
+                self.error(ErrorKind::Crash, format!("reading its answer: {e} ({status})"))
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                let status = self.discard();
+                self.error(ErrorKind::Timeout, format!("no answer within {:.1} s (killed: {status})", started.elapsed().as_secs_f64()))
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                let status = self.discard();
+                self.error(ErrorKind::Crash, format!("the process exited ({status}); its stderr is in run.log"))
+            }
+        }
+    }
+}
+
+impl Drop for ExecVerifier {
+    fn drop(&mut self) {
+        if let Some(mut r) = self.running.take() {
+            // Closing stdin asks it to exit; if it does not, it is killed.
+            drop(r.stdin.take());
+            let deadline = Instant::now() + Duration::from_secs(2);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = r.child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            r.kill();
+        }
+    }
+}
