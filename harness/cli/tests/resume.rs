@@ -1,0 +1,144 @@
+//! Exactly-once: a replay killed with SIGKILL at any moment, then resumed (possibly killed again),
+//! ends with exactly the records and counts of an uninterrupted run; Ctrl-C stops cleanly; a resume
+//! with other inputs is refused; and the source database is byte-identical after all of it.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+
+fn chain_with_faults(dir: &Path, blocks: u64) -> PathBuf {
+    let chain = dir.join("chain");
+    let keys: Vec<String> = (1..=3).map(|i| s(&sample_dir().join(format!("keys/throwaway-test-leader-{i}.key"))).to_owned()).collect();
+    let mut args = vec!["chain".to_owned(), "synth".into(), "--out".into(), s(&chain).into(), "--blocks".into(), blocks.to_string()];
+    args.extend(["--profile".into(), s(&sample_dir().join("profile.toml")).into()]);
+    for k in keys {
+        args.extend(["--key".into(), k]);
+    }
+    let kinds = ["missing", "unknown", "not-scheduled", "bad-signature", "malformed"];
+    for i in 1..=12u64 {
+        args.extend(["--fault".into(), format!("{}:{}", i * blocks / 13, kinds[(i as usize) % 5])]);
+    }
+    let r = dualrun(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    chain
+}
+
+fn replay_cmd(chain: &Path, out: &Path, resume: bool) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_dualrun"));
+    c.args(["replay", "--chain", s(chain), "--profile", s(&sample_dir().join("profile.toml")), "--out", s(out)]);
+    if resume {
+        c.arg("--resume");
+    }
+    c.stdout(Stdio::null()).stderr(Stdio::null());
+    c
+}
+
+/// Files of a directory with their bytes.
+fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir).unwrap().map(|e| e.unwrap()).map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap())).collect()
+}
+
+fn counts(dir: &Path) -> serde_json::Value {
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    serde_json::json!({ "blocks": v["blocks"], "divergences": v["divergences"], "errors": v["errors"],
+        "records": v["records"], "authoritative": v["authoritative"], "complete": v["complete"] })
+}
+
+#[test]
+fn kill_9_at_any_moment_then_resume_gives_exactly_the_uninterrupted_records() {
+    let tmp = tempfile::tempdir().unwrap();
+    let chain = chain_with_faults(tmp.path(), 25_000);
+    let before = snapshot(&chain);
+
+    let reference = tmp.path().join("reference");
+    let status = replay_cmd(&chain, &reference, false).status().unwrap();
+    assert_eq!(status.code(), Some(1));
+    let ref_jsonl = std::fs::read(reference.join("divergences.jsonl")).unwrap();
+    let ref_csv = std::fs::read(reference.join("divergences.csv")).unwrap();
+    assert_eq!(String::from_utf8_lossy(&ref_csv).lines().count(), 13, "12 records and the header");
+
+    // Kill points from right after start to late in the run, and a run killed twice.
+    for (name, kills) in [("early", vec![150u64]), ("middle", vec![900]), ("twice", vec![400, 700]), ("late", vec![2600])] {
+        let out = tmp.path().join(name);
+        let mut resume = false;
+        for delay in kills {
+            let mut child = replay_cmd(&chain, &out, resume).spawn().unwrap();
+            std::thread::sleep(Duration::from_millis(delay));
+            let _ = child.kill(); // SIGKILL
+            let _ = child.wait();
+            resume = out.join("manifest.json").exists();
+        }
+        let status = replay_cmd(&chain, &out, resume).status().unwrap();
+        assert_eq!(status.code(), Some(1), "{name}");
+        assert_eq!(std::fs::read(out.join("divergences.csv")).unwrap(), ref_csv, "{name}: csv");
+        assert_eq!(std::fs::read(out.join("divergences.jsonl")).unwrap().len(), ref_jsonl.len(), "{name}: jsonl length");
+        // Records name the run directory's parent in their reproduce line, which is the same here.
+        assert_eq!(std::fs::read(out.join("divergences.jsonl")).unwrap(), ref_jsonl, "{name}: jsonl");
+        assert_eq!(counts(&out), counts(&reference), "{name}: counts");
+    }
+    assert_eq!(snapshot(&chain), before, "the source chain directory is byte-identical, nothing added");
+}
+
+#[test]
+fn ctrl_c_stops_with_a_checkpoint_and_resume_finishes_the_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let chain = chain_with_faults(tmp.path(), 25_000);
+    let reference = tmp.path().join("reference");
+    assert_eq!(replay_cmd(&chain, &reference, false).status().unwrap().code(), Some(1));
+
+    let out = tmp.path().join("interrupted");
+    let child = replay_cmd(&chain, &out, false).stdout(Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(2), "an interrupted run is incomplete: {stdout}");
+    assert!(stdout.contains("--resume"), "{stdout}");
+    let cp: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("checkpoint.json")).unwrap()).unwrap();
+    assert_eq!(cp["complete"], false);
+    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["complete"], false);
+
+    let r = dualrun(&["replay", "--chain", s(&chain), "--profile", s(&sample_dir().join("profile.toml")), "--out", s(&out), "--resume"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("resuming at height"), "{}", r.stderr);
+    assert_eq!(std::fs::read(out.join("divergences.csv")).unwrap(), std::fs::read(reference.join("divergences.csv")).unwrap());
+    assert_eq!(counts(&out), counts(&reference));
+
+    // Resuming a complete run does nothing and says so.
+    let r = dualrun(&["replay", "--chain", s(&chain), "--profile", s(&sample_dir().join("profile.toml")), "--out", s(&out), "--resume"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stdout.contains("already complete"), "{}", r.stdout);
+}
+
+#[test]
+fn a_resume_with_other_inputs_or_a_fresh_run_over_a_run_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    assert_eq!(dualrun(&["replay", "--out", s(&out)]).code, 1);
+
+    let r = dualrun(&["replay", "--out", s(&out)]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("already holds a run") && r.stderr.contains("--resume"), "{}", r.stderr);
+
+    let r = dualrun(&["replay", "--out", s(&out), "--resume", "--mode", "primary"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("refusing to resume with different inputs"), "{}", r.stderr);
+    assert!(r.stderr.contains("mode: was \"shadow\", now \"primary\""), "{}", r.stderr);
+
+    let r = dualrun(&["replay", "--out", s(&out), "--resume", "--to", "100"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("chain.to: was 200, now 100"), "{}", r.stderr);
+
+    let empty = tmp.path().join("empty");
+    let r = dualrun(&["replay", "--out", s(&empty), "--resume"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("nothing to resume"), "{}", r.stderr);
+}
