@@ -95,7 +95,7 @@ fn init() -> Result<(), PythonError> {
 fn format_exception(py: Python<'_>, e: &PyErr) -> String {
     let formatted = (|| -> PyResult<String> {
         let tb = py.import("traceback")?;
-        let lines = tb.call_method1("format_exception", (e.value(py),))?;
+        let lines = tb.call_method1("format_exception", (e.get_type(py), e.value(py), e.traceback(py)))?;
         Ok(lines.extract::<Vec<String>>()?.concat())
     })();
     formatted.unwrap_or_else(|_| e.to_string())

@@ -81,10 +81,14 @@ impl Record {
     pub fn csv_line(&self) -> String {
         let (lv, lr) = self.legacy.columns();
         let (cv, cr) = self.candidate.columns();
+        // One line: the last line of an error message (a traceback's exception), at most 200 characters.
+        let one_line = |m: &str| -> String {
+            m.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim().chars().take(200).collect()
+        };
         let note = match (&self.class, &self.legacy, &self.candidate) {
             (RecordClass::Fact, _, _) => format!("facts differ: {}", self.differing_facts.join(" ")),
-            (RecordClass::LegacyError, Side::Error { error }, _) => error.message.clone(),
-            (RecordClass::CandidateError | RecordClass::Fallback, _, Side::Error { error }) => error.message.clone(),
+            (RecordClass::LegacyError, Side::Error { error }, _) => one_line(&error.message),
+            (RecordClass::CandidateError | RecordClass::Fallback, _, Side::Error { error }) => one_line(&error.message),
             _ => String::new(),
         };
         let mut w = csv_writer();
