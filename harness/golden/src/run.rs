@@ -5,7 +5,9 @@ use std::path::Path;
 use dualrun_leader::validator::{self, ChainContext, Judgement, Verdict};
 use dualrun_leader::Profile;
 
-use crate::vector::{ExpectedFacts, Vector};
+use dualrun_core::{decide, ErrorKind, Facts, Mode, ReasonMap, Verdict as CoreVerdict, VerifierError, VerifierOutcome};
+
+use crate::vector::{Case, ExpectedFacts, LeaderCase, ModeCase, OutcomeSpec, Vector};
 
 /// One way the validator's answer differs from the vector.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,13 +21,13 @@ fn show<T: std::fmt::Display>(v: &Option<T>) -> String {
     v.as_ref().map_or("(none)".into(), |v| v.to_string())
 }
 
-/// Judges the vector's block with the leader validator.
-pub fn judge(v: &Vector) -> Result<Judgement, String> {
-    if v.kind != "leader-v1" {
-        return Err(format!("unknown vector kind {:?}", v.kind));
-    }
+/// Judges a leader vector's block with the leader validator.
+pub fn judge(v: &LeaderCase) -> Result<Judgement, String> {
     let profile = Profile::parse(v.profile.as_bytes(), Path::new("(vector profile)")).map_err(|e| e.to_string())?;
-    let blob = v.blob()?;
+    if v.block.blob.bytes().any(|b| b.is_ascii_uppercase()) {
+        return Err("block.blob must be lowercase hex".into());
+    }
+    let blob = hex::decode(&v.block.blob).map_err(|e| format!("block.blob is not hex: {e}"))?;
     let ctx = match v.context.prev_id {
         Some(prev) => ChainContext::resume(v.block.height, prev, v.context.timestamps.iter().copied()),
         None if v.block.height == 0 => ChainContext::new(),
@@ -35,8 +37,65 @@ pub fn judge(v: &Vector) -> Result<Judgement, String> {
     Ok(validator::judge(&profile, &ctx, &prepared, v.env.now))
 }
 
-/// Runs a leader vector: `Ok(differences)` (empty when it passes), or `Err` when it cannot run.
-pub fn check_leader(v: &Vector) -> Result<Vec<Difference>, String> {
+/// Runs a vector: `Ok(differences)` (empty when it passes), or `Err` when it cannot run.
+pub fn check(v: &Vector) -> Result<Vec<Difference>, String> {
+    match &v.case {
+        Case::Leader(c) => check_leader(c),
+        Case::Mode(c) => check_mode(c),
+    }
+}
+
+fn outcome(spec: &OutcomeSpec) -> Result<VerifierOutcome, String> {
+    match (&spec.verdict, &spec.error) {
+        (None, Some(kind)) => {
+            let kind = match kind.as_str() {
+                "timeout" => ErrorKind::Timeout,
+                "crash" => ErrorKind::Crash,
+                "protocol" => ErrorKind::Protocol,
+                "panic" => ErrorKind::Panic,
+                other => return Err(format!("unknown error kind {other:?}")),
+            };
+            Ok(VerifierOutcome::Error(VerifierError::new(kind, "from the vector")))
+        }
+        (Some(v), None) => {
+            let verdict = match v.as_str() {
+                "accept" => CoreVerdict::Accept,
+                "reject" => CoreVerdict::Reject { reason: spec.reason.clone().unwrap_or_default(), detail: String::new() },
+                other => return Err(format!("unknown verdict {other:?}")),
+            };
+            let facts: Facts = spec.facts.clone();
+            Ok(VerifierOutcome::Verdict { verdict, facts })
+        }
+        _ => Err("an outcome has either a \"verdict\" or an \"error\"".into()),
+    }
+}
+
+/// Runs a mode vector through the mode table.
+pub fn check_mode(c: &ModeCase) -> Result<Vec<Difference>, String> {
+    let mode: Mode = c.mode.parse()?;
+    let legacy = c.legacy.as_ref().map(outcome).transpose()?;
+    let candidate = c.candidate.as_ref().map(outcome).transpose()?;
+    if mode.runs_legacy() != legacy.is_some() || mode.runs_candidate() != candidate.is_some() {
+        return Err(format!("mode {mode} runs legacy: {}, candidate: {}; the vector does not match", mode.runs_legacy(), mode.runs_candidate()));
+    }
+    let reasons = ReasonMap::from_pairs(c.reason_map.clone());
+    let d = decide(mode, legacy.as_ref(), candidate.as_ref(), &reasons);
+    let mut diffs = Vec::new();
+    let mut cmp = |field, expected: String, actual: String| {
+        if expected != actual {
+            diffs.push(Difference { field, expected, actual });
+        }
+    };
+    cmp("authoritative", c.expected.authoritative.clone(), d.authoritative.name().into());
+    let source = serde_json::to_value(d.source).expect("serializes").as_str().unwrap_or("").to_owned();
+    cmp("source", c.expected.source.clone(), source);
+    let records: Vec<&str> = d.records.iter().map(|r| r.as_str()).collect();
+    cmp("records", c.expected.records.join(","), records.join(","));
+    Ok(diffs)
+}
+
+/// Runs a leader vector.
+pub fn check_leader(v: &LeaderCase) -> Result<Vec<Difference>, String> {
     let j = judge(v)?;
     let (verdict, reason) = match &j.verdict {
         Verdict::Accept => ("accept", None),

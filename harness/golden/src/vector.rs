@@ -8,25 +8,81 @@ use serde::{Deserialize, Serialize};
 pub const SCHEMA: &str = "dualrun-golden/v1";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Vector {
     /// Always [`SCHEMA`]; any other value is refused.
     pub schema: String,
     /// Short unique name (also the file name's stem, before the content hash).
     pub name: String,
     pub description: String,
-    /// What judges it: `leader-v1` (the protocol v1 validator).
-    pub kind: String,
+    /// What judges the vector (`kind`) and its case.
+    #[serde(flatten)]
+    pub case: Case,
+    /// A written reason to skip this vector; only such vectors may be skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skip: Option<String>,
+    pub provenance: Provenance,
+}
+
+/// The kinds of vectors.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind")]
+pub enum Case {
+    /// A block judged by the leader protocol v1 validator.
+    #[serde(rename = "leader-v1")]
+    Leader(LeaderCase),
+    /// Two verifiers' outcomes under a mode: the authoritative verdict and the records.
+    #[serde(rename = "mode-v1")]
+    Mode(ModeCase),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaderCase {
     /// The network profile, as TOML text.
     pub profile: String,
     pub block: BlockInput,
     pub context: Context,
     pub env: Env,
     pub expected: Expected,
-    /// A written reason to skip this vector; only such vectors may be skipped.
+}
+
+/// One verifier's outcome in a mode vector: a verdict (with reason and facts), an error, or not run
+/// (`null`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutcomeSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub skip: Option<String>,
-    pub provenance: Provenance,
+    pub verdict: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub facts: std::collections::BTreeMap<String, String>,
+    /// An error kind (`timeout`, `crash`, `protocol`, `panic`) instead of a verdict.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModeCase {
+    /// `legacy`, `shadow`, `primary` or `only`.
+    pub mode: String,
+    pub legacy: Option<OutcomeSpec>,
+    pub candidate: Option<OutcomeSpec>,
+    /// Legacy reason → code, for the `reason` class.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub reason_map: std::collections::BTreeMap<String, String>,
+    pub expected: ModeExpected,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModeExpected {
+    /// `accept` or `reject`.
+    pub authoritative: String,
+    /// Whose verdict stands: `legacy`, `candidate` or `fail_closed`.
+    pub source: String,
+    /// The records written, in order (`split`, `halt`, `fact`, `reason`, `legacy_error`,
+    /// `candidate_error`, `fallback`).
+    pub records: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,11 +168,13 @@ impl Vector {
         format!("{}-{}.json", self.name, &digest[..12])
     }
 
-    pub fn blob(&self) -> Result<Vec<u8>, String> {
-        if self.block.blob.bytes().any(|b| b.is_ascii_uppercase()) {
+    /// The case's block blob (leader vectors), checked to be lowercase hex.
+    pub fn blob(&self) -> Result<Option<Vec<u8>>, String> {
+        let Case::Leader(c) = &self.case else { return Ok(None) };
+        if c.block.blob.bytes().any(|b| b.is_ascii_uppercase()) {
             return Err("block.blob must be lowercase hex".into());
         }
-        hex::decode(&self.block.blob).map_err(|e| format!("block.blob is not hex: {e}"))
+        hex::decode(&c.block.blob).map(Some).map_err(|e| format!("block.blob is not hex: {e}"))
     }
 
     pub fn read(path: &Path) -> Result<Vector, VectorError> {

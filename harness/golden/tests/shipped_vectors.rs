@@ -1,57 +1,113 @@
-//! The vectors in golden-vectors/leader-v1: all pass, they are exactly what the generator makes, they
-//! cover every reason code both ways, and the checker notices a vector that expects something else.
+//! The shipped vectors (golden-vectors/leader-v1 and mode-v1): all pass, they are exactly what the
+//! generators make, they cover every reason code both ways and every mode × outcome pair, and the
+//! checker notices a vector that expects something else.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use dualrun_golden::{check_leader, load_dir, Vector, VectorError};
+use dualrun_golden::vector::{Case, LeaderCase};
+use dualrun_golden::{check, load_dir, Vector, VectorError};
 use dualrun_leader::ReasonCode;
 
-fn shipped_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../golden-vectors/leader-v1")
+fn shipped_dir(set: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../golden-vectors").join(set)
 }
 
-fn shipped() -> Vec<(PathBuf, Vector)> {
-    load_dir(&shipped_dir()).unwrap().into_iter().map(|(p, v)| (p.clone(), v.unwrap_or_else(|e| panic!("{e}")))).collect()
+fn shipped(set: &str) -> Vec<(PathBuf, Vector)> {
+    load_dir(&shipped_dir(set)).unwrap().into_iter().map(|(p, v)| (p.clone(), v.unwrap_or_else(|e| panic!("{e}")))).collect()
+}
+
+fn leader(v: &Vector) -> &LeaderCase {
+    match &v.case {
+        Case::Leader(c) => c,
+        Case::Mode(_) => panic!("{} is not a leader vector", v.name),
+    }
 }
 
 #[test]
 fn every_shipped_vector_passes() {
-    let vectors = shipped();
-    assert!(vectors.len() >= 40, "{} vectors", vectors.len());
-    for (path, v) in &vectors {
-        assert!(v.skip.is_none(), "{}: no shipped vector is skipped", path.display());
-        let diffs = check_leader(v).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        assert!(diffs.is_empty(), "{}: {diffs:?}", path.display());
+    for (set, at_least) in [("leader-v1", 40), ("mode-v1", 40)] {
+        let vectors = shipped(set);
+        assert!(vectors.len() >= at_least, "{set}: {} vectors", vectors.len());
+        for (path, v) in &vectors {
+            assert!(v.skip.is_none(), "{}: no shipped vector is skipped", path.display());
+            let diffs = check(v).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert!(diffs.is_empty(), "{}: {diffs:?}", path.display());
+        }
     }
 }
 
 #[test]
-fn the_shipped_set_is_exactly_what_the_generator_makes() {
-    let expected: BTreeSet<(String, String)> =
-        dualrun_golden::crafted::leader_v1_vectors().into_iter().map(|v| (v.file_name(), v.to_json())).collect();
-    let actual: BTreeSet<(String, String)> = std::fs::read_dir(shipped_dir())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read_to_string(&p).unwrap()))
+fn the_shipped_sets_are_exactly_what_the_generators_make() {
+    for (set, vectors) in [
+        ("leader-v1", dualrun_golden::crafted::leader_v1_vectors()),
+        ("mode-v1", dualrun_golden::crafted::mode_v1_vectors()),
+    ] {
+        let expected: BTreeSet<(String, String)> = vectors.into_iter().map(|v| (v.file_name(), v.to_json())).collect();
+        let actual: BTreeSet<(String, String)> = std::fs::read_dir(shipped_dir(set))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read_to_string(&p).unwrap()))
+            .collect();
+        assert_eq!(actual, expected, "{set}: regenerate with: cargo run -p dualrun-golden --bin make-golden-vectors -- golden-vectors");
+    }
+}
+
+#[test]
+fn the_mode_set_covers_every_mode_and_outcome_pair() {
+    let vectors = shipped("mode-v1");
+    let mut seen = BTreeSet::new();
+    for (_, v) in &vectors {
+        let Case::Mode(c) = &v.case else { panic!("{} is not a mode vector", v.name) };
+        let kind = |o: &Option<dualrun_golden::vector::OutcomeSpec>| match o {
+            None => "not-run".to_owned(),
+            Some(o) if o.error.is_some() => "error".to_owned(),
+            Some(o) => o.verdict.clone().unwrap(),
+        };
+        seen.insert((c.mode.clone(), kind(&c.legacy), kind(&c.candidate)));
+    }
+    for mode in ["shadow", "primary"] {
+        for l in ["accept", "reject", "error"] {
+            for c in ["accept", "reject", "error"] {
+                assert!(seen.contains(&(mode.to_owned(), l.to_owned(), c.to_owned())), "{mode} {l} {c}");
+            }
+        }
+    }
+    for o in ["accept", "reject", "error"] {
+        assert!(seen.contains(&("legacy".to_owned(), o.to_owned(), "not-run".to_owned())));
+        assert!(seen.contains(&("only".to_owned(), "not-run".to_owned(), o.to_owned())));
+    }
+    // Every record class appears in some vector.
+    let records: BTreeSet<String> = vectors
+        .iter()
+        .flat_map(|(_, v)| match &v.case {
+            Case::Mode(c) => c.expected.records.clone(),
+            _ => vec![],
+        })
         .collect();
-    assert_eq!(actual, expected, "regenerate with: cargo run -p dualrun-golden --bin make-leader-vectors -- golden-vectors/leader-v1");
+    for class in ["split", "halt", "fact", "reason", "legacy_error", "candidate_error", "fallback"] {
+        assert!(records.contains(class), "no vector records {class}");
+    }
 }
 
 #[test]
 fn every_reason_code_is_covered_and_accepts_too() {
-    let vectors = shipped();
-    let reasons: BTreeSet<String> = vectors.iter().filter_map(|(_, v)| v.expected.reason.clone()).collect();
+    let vectors = shipped("leader-v1");
+    let reasons: BTreeSet<String> = vectors.iter().filter_map(|(_, v)| leader(v).expected.reason.clone()).collect();
     for code in ReasonCode::ALL {
         assert!(reasons.contains(code.as_str()), "no vector rejects with {code}");
     }
-    let accepts = vectors.iter().filter(|(_, v)| v.expected.verdict == "accept").count();
+    let accepts = vectors.iter().filter(|(_, v)| leader(v).expected.verdict == "accept").count();
     assert!(accepts >= 10, "{accepts} accepting vectors");
     for schedule in ["fixed", "round-robin", "hash"] {
         for verdict in ["accept", "reject"] {
             assert!(
-                vectors.iter().any(|(_, v)| v.profile.contains(&format!("schedule = \"{schedule}\"")) && v.expected.verdict == verdict
-                    && (verdict == "accept" || v.expected.reason.as_deref() == Some("leader.not_scheduled"))),
+                vectors.iter().any(|(_, v)| {
+                    let c = leader(v);
+                    c.profile.contains(&format!("schedule = \"{schedule}\""))
+                        && c.expected.verdict == verdict
+                        && (verdict == "accept" || c.expected.reason.as_deref() == Some("leader.not_scheduled"))
+                }),
                 "schedule {schedule}: no {verdict} vector"
             );
         }
@@ -60,24 +116,33 @@ fn every_reason_code_is_covered_and_accepts_too() {
 
 #[test]
 fn a_vector_expecting_something_else_is_reported_field_by_field() {
-    let (_, mut v) = shipped().into_iter().find(|(_, v)| v.name == "round-robin-not-scheduled").unwrap();
-    v.expected.reason = Some("leader.bad_signature".into());
-    v.expected.facts.leader_id = Some("leader-3".into());
-    let diffs = check_leader(&v).unwrap();
+    let (_, mut v) = shipped("leader-v1").into_iter().find(|(_, v)| v.name == "round-robin-not-scheduled").unwrap();
+    let Case::Leader(c) = &mut v.case else { unreachable!() };
+    c.expected.reason = Some("leader.bad_signature".into());
+    c.expected.facts.leader_id = Some("leader-3".into());
+    let diffs = check(&v).unwrap();
     let fields: Vec<&str> = diffs.iter().map(|d| d.field).collect();
     assert_eq!(fields, ["reason", "facts.leader_id"]);
     assert_eq!(diffs[0].expected, "leader.bad_signature");
     assert_eq!(diffs[0].actual, "leader.not_scheduled");
+
+    let (_, mut v) = shipped("mode-v1").into_iter().find(|(_, v)| v.name == "primary-legacy-accept-candidate-error").unwrap();
+    let Case::Mode(c) = &mut v.case else { unreachable!() };
+    c.expected.records = vec!["candidate_error".into()];
+    let diffs = check(&v).unwrap();
+    assert_eq!(diffs.len(), 1);
+    assert_eq!((diffs[0].field, diffs[0].expected.as_str(), diffs[0].actual.as_str()), ("records", "candidate_error", "fallback"));
 }
 
 #[test]
 fn unreadable_and_foreign_files_are_errors_each_on_its_own() {
     let tmp = tempfile::tempdir().unwrap();
-    let good = shipped().remove(0).1;
+    let good = shipped("leader-v1").remove(0).1;
     std::fs::write(tmp.path().join("a-good.json"), good.to_json()).unwrap();
     std::fs::write(tmp.path().join("b-broken.json"), "{ not json").unwrap();
     std::fs::write(tmp.path().join("c-future.json"), good.to_json().replace("dualrun-golden/v1", "dualrun-golden/v9")).unwrap();
-    std::fs::write(tmp.path().join("d-upper.json"), good.to_json().replace(&good.block.blob, &good.block.blob.to_uppercase())).unwrap();
+    let blob = leader(&good).block.blob.clone();
+    std::fs::write(tmp.path().join("d-upper.json"), good.to_json().replace(&blob, &blob.to_uppercase())).unwrap();
     let loaded = load_dir(tmp.path()).unwrap();
     assert_eq!(loaded.len(), 4);
     assert!(loaded[0].1.is_ok());

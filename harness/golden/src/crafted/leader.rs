@@ -9,7 +9,7 @@ use dualrun_format::block::{BlockHeader, TxOut, TxOutTarget};
 use dualrun_format::{encode, keccak256, varint, Block, Hash32};
 use ed25519_dalek::{Signer, SigningKey};
 
-use crate::vector::{BlockInput, Context, Env, Expected, ExpectedFacts, Provenance, Vector, SCHEMA};
+use crate::vector::{BlockInput, Case, Context, Env, Expected, ExpectedFacts, LeaderCase, Provenance, Vector, SCHEMA};
 
 const GENERATOR: &str = "dualrun-golden crafted leader-v1 set, v1";
 const NET_A: [u8; 16] = *b"dualrun-golden-A";
@@ -164,7 +164,7 @@ fn timestamps(n: usize, last: u64) -> Vec<u64> {
     (0..n as u64).map(|i| last - (n as u64 - 1 - i) * 120).collect()
 }
 
-struct Case {
+struct Scenario {
     name: &'static str,
     description: &'static str,
     profile: ProfileSpec,
@@ -177,20 +177,20 @@ struct Case {
     leader_id: Option<String>,
 }
 
-impl Case {
-    fn new(name: &'static str, description: &'static str, profile: ProfileSpec, craft: Craft) -> Case {
+impl Scenario {
+    fn new(name: &'static str, description: &'static str, profile: ProfileSpec, craft: Craft) -> Scenario {
         let prev_id = Some(craft.prev_id);
         let timestamps = timestamps(10, craft.timestamp - 120);
-        Case { name, description, profile, craft, prev_id, timestamps, now: None, reason: None, signing_hash: None, leader_id: None }
+        Scenario { name, description, profile, craft, prev_id, timestamps, now: None, reason: None, signing_hash: None, leader_id: None }
     }
 
-    fn signed(mut self, sh: Hash32, leader: &str) -> Case {
+    fn signed(mut self, sh: Hash32, leader: &str) -> Scenario {
         self.signing_hash = Some(sh);
         self.leader_id = Some(leader.into());
         self
     }
 
-    fn rejects(mut self, reason: &'static str) -> Case {
+    fn rejects(mut self, reason: &'static str) -> Scenario {
         self.reason = Some(reason);
         self
     }
@@ -202,20 +202,21 @@ impl Case {
             schema: SCHEMA.into(),
             name: self.name.into(),
             description: self.description.into(),
-            kind: "leader-v1".into(),
-            profile: profile_toml(&self.profile),
-            block: BlockInput { height: self.craft.height, blob: hex::encode(&blob) },
-            context: Context { prev_id: self.prev_id, timestamps: self.timestamps },
-            env: Env { now: self.now.unwrap_or(self.craft.timestamp) },
-            expected: Expected {
-                verdict: if self.reason.is_some() { "reject" } else { "accept" }.into(),
-                reason: self.reason.map(Into::into),
-                facts: ExpectedFacts {
-                    block_id: parses.then(|| block_id(&blob)),
-                    signing_hash: self.signing_hash,
-                    leader_id: self.leader_id,
+            case: Case::Leader(LeaderCase {
+                profile: profile_toml(&self.profile),
+                block: BlockInput { height: self.craft.height, blob: hex::encode(&blob) },
+                context: Context { prev_id: self.prev_id, timestamps: self.timestamps },
+                env: Env { now: self.now.unwrap_or(self.craft.timestamp) },
+                expected: Expected {
+                    verdict: if self.reason.is_some() { "reject" } else { "accept" }.into(),
+                    reason: self.reason.map(Into::into),
+                    facts: ExpectedFacts {
+                        block_id: parses.then(|| block_id(&blob)),
+                        signing_hash: self.signing_hash,
+                        leader_id: self.leader_id,
+                    },
                 },
-            },
+            }),
             skip: None,
             provenance: Provenance { generator: GENERATOR.into(), source: "crafted".into(), height: None },
         }
@@ -230,28 +231,28 @@ pub fn leader_v1_vectors() -> Vec<Vector> {
 
     // Schedules.
     let (c, sh) = signed_by(h, ts, 1);
-    cases.push(Case::new("round-robin-scheduled-accept", "round-robin: (10 − 1) mod 3 = 0, leader-1 signs", RR, c).signed(sh, "leader-1"));
+    cases.push(Scenario::new("round-robin-scheduled-accept", "round-robin: (10 − 1) mod 3 = 0, leader-1 signs", RR, c).signed(sh, "leader-1"));
     let (c, sh) = signed_by(h, ts, 2);
-    cases.push(Case::new("round-robin-not-scheduled", "round-robin: height 10 is leader-1's; leader-2 signs", RR, c).signed(sh, "leader-2").rejects("leader.not_scheduled"));
+    cases.push(Scenario::new("round-robin-not-scheduled", "round-robin: height 10 is leader-1's; leader-2 signs", RR, c).signed(sh, "leader-2").rejects("leader.not_scheduled"));
     let fixed = || ProfileSpec { schedule: "fixed", ..RR };
     let (c, sh) = signed_by(7, ts, 1);
-    cases.push(Case::new("fixed-scheduled-accept", "fixed: validator 0 (leader-1) signs every height", fixed(), c).signed(sh, "leader-1"));
+    cases.push(Scenario::new("fixed-scheduled-accept", "fixed: validator 0 (leader-1) signs every height", fixed(), c).signed(sh, "leader-1"));
     let (c, sh) = signed_by(7, ts, 3);
-    cases.push(Case::new("fixed-not-scheduled", "fixed: leader-3 may never sign", fixed(), c).signed(sh, "leader-3").rejects("leader.not_scheduled"));
+    cases.push(Scenario::new("fixed-not-scheduled", "fixed: leader-3 may never sign", fixed(), c).signed(sh, "leader-3").rejects("leader.not_scheduled"));
     let hash = || ProfileSpec { schedule: "hash", ..RR };
     let hh = 1234;
     let s = hash_schedule(hh) + 1;
     let other = s % 3 + 1;
     let (c, sh) = signed_by(hh, ts, s);
-    cases.push(Case::new("hash-scheduled-accept", "hash: the validator picked by Keccak(u64le(h) ‖ ids) signs", hash(), c).signed(sh, &id(s)));
+    cases.push(Scenario::new("hash-scheduled-accept", "hash: the validator picked by Keccak(u64le(h) ‖ ids) signs", hash(), c).signed(sh, &id(s)));
     let (c, sh) = signed_by(hh, ts, other);
-    cases.push(Case::new("hash-not-scheduled", "hash: a validator the hash did not pick signs", hash(), c).signed(sh, &id(other)).rejects("leader.not_scheduled"));
+    cases.push(Scenario::new("hash-not-scheduled", "hash: a validator the hash did not pick signs", hash(), c).signed(sh, &id(other)).rejects("leader.not_scheduled"));
 
     // Failover, F = 30 s, height 10 scheduled for leader-1.
     let fo = || ProfileSpec { failover: 30, ..RR };
     let with_delta = |v: usize, delta: i64| {
         let (c, sh) = signed_by(h, (ts as i64 + delta) as u64, v);
-        let mut case = Case::new("", "", fo(), c).signed(sh, &id(v));
+        let mut case = Scenario::new("", "", fo(), c).signed(sh, &id(v));
         case.timestamps = timestamps(10, ts);
         case
     };
@@ -277,7 +278,7 @@ pub fn leader_v1_vectors() -> Vec<Vector> {
     // The median of the previous 60 timestamps.
     let median_case = |name, description, height: u64, window: Vec<u64>, block_ts: u64, reject: bool| {
         let (c, sh) = signed_by(height, block_ts, ((height - 1) % 3 + 1) as usize);
-        let mut case = Case::new(name, description, RR, c).signed(sh, &id(((height - 1) % 3 + 1) as usize));
+        let mut case = Scenario::new(name, description, RR, c).signed(sh, &id(((height - 1) % 3 + 1) as usize));
         case.timestamps = window;
         case.now = Some(T);
         if reject {
@@ -295,12 +296,12 @@ pub fn leader_v1_vectors() -> Vec<Vector> {
 
     // The future limit, with an injected now.
     let (c, sh) = signed_by(h, T + 7200, 1);
-    let mut case = Case::new("future-limit-exact-accept", "timestamp = now + 7200 is allowed", RR, c).signed(sh, "leader-1");
+    let mut case = Scenario::new("future-limit-exact-accept", "timestamp = now + 7200 is allowed", RR, c).signed(sh, "leader-1");
     case.now = Some(T);
     case.timestamps = timestamps(10, T);
     cases.push(case);
     let (c, sh) = signed_by(h, T + 7201, 1);
-    let mut case = Case::new("future-limit-exceeded", "timestamp = now + 7201 is in the future", RR, c).signed(sh, "leader-1").rejects("block.timestamp_in_future");
+    let mut case = Scenario::new("future-limit-exceeded", "timestamp = now + 7201 is in the future", RR, c).signed(sh, "leader-1").rejects("block.timestamp_in_future");
     case.now = Some(T);
     case.timestamps = timestamps(10, T);
     cases.push(case);
@@ -309,7 +310,7 @@ pub fn leader_v1_vectors() -> Vec<Vector> {
     let mut c = Craft::new(h, ts);
     c.nonces.push(Vec::new());
     let sh = sign(&mut c, 0, "leader-1", &key(1), &NET_B);
-    cases.push(Case::new("signature-for-another-network", "leader-1's valid signature, but over network id B; the profile is network A", RR, c).signed(sh, "leader-1").rejects("leader.bad_signature"));
+    cases.push(Scenario::new("signature-for-another-network", "leader-1's valid signature, but over network id B; the profile is network A", RR, c).signed(sh, "leader-1").rejects("leader.bad_signature"));
     let mut c = Craft::new(h, ts);
     c.nonces.push(payload(b"leader-1", &[0xff; 64]));
     let not_zeroed = block_id(&c.blob());
@@ -318,10 +319,10 @@ pub fn leader_v1_vectors() -> Vec<Vector> {
     let mut zeroed = c.clone();
     zeroed.nonces[0] = payload(b"leader-1", &[0; 64]);
     let sh = block_id(&zeroed.blob());
-    cases.push(Case::new("signing-hash-not-zeroed", "signed over the id of the blob with 0xff in the signature bytes instead of zeros", RR, c).signed(sh, "leader-1").rejects("leader.bad_signature"));
+    cases.push(Scenario::new("signing-hash-not-zeroed", "signed over the id of the blob with 0xff in the signature bytes instead of zeros", RR, c).signed(sh, "leader-1").rejects("leader.bad_signature"));
     let (mut c, sh) = signed_by(h, ts, 1);
     c.nonces[0][2 + 8 + 20] ^= 0x01;
-    cases.push(Case::new("bad-signature-flipped-bit", "leader-1's signature with one bit flipped", RR, c).signed(sh, "leader-1").rejects("leader.bad_signature"));
+    cases.push(Scenario::new("bad-signature-flipped-bit", "leader-1's signature with one bit flipped", RR, c).signed(sh, "leader-1").rejects("leader.bad_signature"));
 
     // Records.
     let mut c = Craft::new(h, ts);
@@ -329,83 +330,83 @@ pub fn leader_v1_vectors() -> Vec<Vector> {
     let sh0 = sign(&mut c, 0, "leader-1", &key(1), &NET_A);
     let _ = sh0;
     sign(&mut c, 1, "leader-1", &key(1), &NET_A);
-    cases.push(Case::new("two-records", "two extra nonces, each a leader record: exactly one is allowed", RR, c).rejects("leader.malformed"));
+    cases.push(Scenario::new("two-records", "two extra nonces, each a leader record: exactly one is allowed", RR, c).rejects("leader.malformed"));
     let mut c = Craft::new(h, ts);
     c.nonces.push(payload(&[b'x'; 33], &[7; 64]));
-    cases.push(Case::new("record-id-over-long", "id_len 33 (the maximum is 32)", RR, c).rejects("leader.malformed"));
+    cases.push(Scenario::new("record-id-over-long", "id_len 33 (the maximum is 32)", RR, c).rejects("leader.malformed"));
     let mut c = Craft::new(h, ts);
     c.nonces.push(payload("l\u{e9}ader-1".as_bytes(), &[7; 64]));
-    cases.push(Case::new("record-id-non-ascii", "an id with a non-ASCII byte (é)", RR, c).rejects("leader.malformed"));
+    cases.push(Scenario::new("record-id-non-ascii", "an id with a non-ASCII byte (é)", RR, c).rejects("leader.malformed"));
     let mut c = Craft::new(h, ts);
     c.nonces.push(payload(b"", &[7; 64]));
-    cases.push(Case::new("record-id-empty", "id_len 0", RR, c).rejects("leader.malformed"));
+    cases.push(Scenario::new("record-id-empty", "id_len 0", RR, c).rejects("leader.malformed"));
     let mut c = Craft::new(h, ts);
     c.nonces.push([&[0xCA, 8][..], b"leader-1", &[7; 40]].concat());
-    cases.push(Case::new("record-signature-truncated", "a record that ends 24 bytes into its signature", RR, c).rejects("leader.malformed"));
+    cases.push(Scenario::new("record-signature-truncated", "a record that ends 24 bytes into its signature", RR, c).rejects("leader.malformed"));
     let (mut c, _) = signed_by(h, ts, 1);
     let last = c.nonces[0].len() - 1;
     c.nonces[0][last] = 1;
-    cases.push(Case::new("record-nonzero-padding", "a signed record whose padding has a non-zero byte", RR, c).rejects("leader.malformed"));
+    cases.push(Scenario::new("record-nonzero-padding", "a signed record whose padding has a non-zero byte", RR, c).rejects("leader.malformed"));
     let mut c = Craft::new(h, ts);
     c.nonces.push(Vec::new());
     c.nonces.push(Vec::new());
     c.nonces[0] = [&[0x00][..], &[0x42; 32]].concat(); // a payment id first
     let sh = sign(&mut c, 1, "leader-1", &key(1), &NET_A);
-    cases.push(Case::new("record-in-second-nonce-accept", "a payment-id nonce, then the leader record in a second nonce", RR, c).signed(sh, "leader-1"));
+    cases.push(Scenario::new("record-in-second-nonce-accept", "a payment-id nonce, then the leader record in a second nonce", RR, c).signed(sh, "leader-1"));
     let mut c = Craft::new(h, ts);
     c.nonces.push(vec![0u8; RESERVE]);
-    cases.push(Case::new("record-missing", "a 100-byte extra nonce of zeros, no record", RR, c).rejects("leader.missing"));
+    cases.push(Scenario::new("record-missing", "a 100-byte extra nonce of zeros, no record", RR, c).rejects("leader.missing"));
     let (mut c, _) = signed_by(h, ts, 1);
     c.before_nonces = vec![0x09, 0x01, 0x00];
-    cases.push(Case::new("record-missing-extra-unparseable", "an unknown tag before the nonce stops extra parsing, so the record is not seen", RR, c).rejects("leader.missing"));
+    cases.push(Scenario::new("record-missing-extra-unparseable", "an unknown tag before the nonce stops extra parsing, so the record is not seen", RR, c).rejects("leader.missing"));
     let mut c = Craft::new(h, ts);
     c.nonces.push(Vec::new());
     let sh = sign(&mut c, 0, "mallory", &key(1), &NET_A);
-    cases.push(Case::new("leader-unknown", "a well-formed record naming \"mallory\", who is not a validator", RR, c).signed(sh, "mallory").rejects("leader.unknown"));
+    cases.push(Scenario::new("leader-unknown", "a well-formed record naming \"mallory\", who is not a validator", RR, c).signed(sh, "mallory").rejects("leader.unknown"));
 
     // Activation.
     let late = || ProfileSpec { activation: 100, ..RR };
     let c = Craft::new(50, ts);
-    cases.push(Case::new("pre-activation-no-record-accept", "height 50 < activation 100: no record needed", late(), c));
+    cases.push(Scenario::new("pre-activation-no-record-accept", "height 50 < activation 100: no record needed", late(), c));
     let (c, _) = signed_by(50, ts, 3);
-    cases.push(Case::new("pre-activation-record-ignored-accept", "height 50 < activation 100: a record is ignored, and reported as no fact", late(), c));
+    cases.push(Scenario::new("pre-activation-record-ignored-accept", "height 50 < activation 100: a record is ignored, and reported as no fact", late(), c));
 
     // The minimum interval.
     let spaced = || ProfileSpec { min_interval: 60, ..RR };
     let (c, sh) = signed_by(h, T + 59, 1);
-    let mut case = Case::new("too-soon", "minimum interval 60 s; 59 s after the previous block", spaced(), c).signed(sh, "leader-1").rejects("leader.too_soon");
+    let mut case = Scenario::new("too-soon", "minimum interval 60 s; 59 s after the previous block", spaced(), c).signed(sh, "leader-1").rejects("leader.too_soon");
     case.timestamps = timestamps(10, T);
     cases.push(case);
     let (c, sh) = signed_by(h, T + 60, 1);
-    let mut case = Case::new("min-interval-exact-accept", "minimum interval 60 s; exactly 60 s after the previous block", spaced(), c).signed(sh, "leader-1");
+    let mut case = Scenario::new("min-interval-exact-accept", "minimum interval 60 s; exactly 60 s after the previous block", spaced(), c).signed(sh, "leader-1");
     case.timestamps = timestamps(10, T);
     cases.push(case);
 
     // Structure (blocks a real daemon would never build).
     let (c, sh) = signed_by(h, ts, 1);
-    let mut case = Case::new("prev-mismatch", "prev_id is not the id of block h − 1", RR, c).signed(sh, "leader-1").rejects("block.prev_mismatch");
+    let mut case = Scenario::new("prev-mismatch", "prev_id is not the id of block h − 1", RR, c).signed(sh, "leader-1").rejects("block.prev_mismatch");
     case.prev_id = Some(keccak256(b"some other parent"));
     cases.push(case);
     let mut c = Craft::new(h, ts);
     c.gen_height = h + 1;
     c.nonces.push(Vec::new());
     let sh = sign(&mut c, 0, "leader-1", &key(1), &NET_A);
-    cases.push(Case::new("height-mismatch", "the miner tx's gen height is h + 1", RR, c).signed(sh, "leader-1").rejects("block.height_mismatch"));
+    cases.push(Scenario::new("height-mismatch", "the miner tx's gen height is h + 1", RR, c).signed(sh, "leader-1").rejects("block.height_mismatch"));
     let (mut c, _) = signed_by(h, ts, 1);
     c.trailing_byte = true;
-    cases.push(Case::new("malformed-trailing-byte", "a block blob with one byte after the tx-hash list", RR, c).rejects("block.malformed"));
+    cases.push(Scenario::new("malformed-trailing-byte", "a block blob with one byte after the tx-hash list", RR, c).rejects("block.malformed"));
 
     // Rule order: the first failing rule is the reason.
     let (mut c, sh) = signed_by(h, ts, 2);
     c.nonces[0][2 + 8 + 3] ^= 0x01;
-    cases.push(Case::new("order-not-scheduled-before-bad-signature", "leader-2 at leader-1's height with a broken signature", RR, c).signed(sh, "leader-2").rejects("leader.not_scheduled"));
+    cases.push(Scenario::new("order-not-scheduled-before-bad-signature", "leader-2 at leader-1's height with a broken signature", RR, c).signed(sh, "leader-2").rejects("leader.not_scheduled"));
     let (mut c, sh) = signed_by(h, ts, 1);
     c.nonces[0][2 + 8 + 3] ^= 0x01;
-    let mut case = Case::new("order-prev-before-signature", "wrong parent and a broken signature", RR, c).signed(sh, "leader-1").rejects("block.prev_mismatch");
+    let mut case = Scenario::new("order-prev-before-signature", "wrong parent and a broken signature", RR, c).signed(sh, "leader-1").rejects("block.prev_mismatch");
     case.prev_id = Some(keccak256(b"some other parent"));
     cases.push(case);
     let (c, sh) = signed_by(h, T + 9000, 2);
-    let mut case = Case::new("order-future-before-leader", "a future timestamp and the wrong leader", RR, c).signed(sh, "leader-2").rejects("block.timestamp_in_future");
+    let mut case = Scenario::new("order-future-before-leader", "a future timestamp and the wrong leader", RR, c).signed(sh, "leader-2").rejects("block.timestamp_in_future");
     case.now = Some(T);
     cases.push(case);
 
@@ -415,17 +416,22 @@ pub fn leader_v1_vectors() -> Vec<Vector> {
         schema: SCHEMA.into(),
         name: "genesis-accept".into(),
         description: "block 0, the regtest (= Monero mainnet) genesis, with no context".into(),
-        kind: "leader-v1".into(),
-        profile: profile_toml(&RR),
-        block: BlockInput { height: 0, blob: hex::encode(&genesis) },
-        context: Context { prev_id: None, timestamps: vec![] },
-        env: Env { now: 0 },
-        expected: Expected { verdict: "accept".into(), reason: None, facts: ExpectedFacts { block_id: Some(block_id(&genesis)), ..Default::default() } },
+        case: Case::Leader(LeaderCase {
+            profile: profile_toml(&RR),
+            block: BlockInput { height: 0, blob: hex::encode(&genesis) },
+            context: Context { prev_id: None, timestamps: vec![] },
+            env: Env { now: 0 },
+            expected: Expected {
+                verdict: "accept".into(),
+                reason: None,
+                facts: ExpectedFacts { block_id: Some(block_id(&genesis)), ..Default::default() },
+            },
+        }),
         skip: None,
         provenance: Provenance { generator: GENERATOR.into(), source: "crafted".into(), height: None },
     };
 
-    let mut out: Vec<Vector> = cases.into_iter().map(Case::vector).collect();
+    let mut out: Vec<Vector> = cases.into_iter().map(Scenario::vector).collect();
     out.push(g);
     out
 }

@@ -1,0 +1,8 @@
+//! Crafted vector sets, their expectations written by hand from the specifications:
+//! [`leader`] for leader protocol v1, [`mode`] for the mode table.
+
+pub mod leader;
+pub mod mode;
+
+pub use leader::leader_v1_vectors;
+pub use mode::mode_v1_vectors;
