@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Runs every dualrun test. On a fresh machine it first installs what the tests use from Debian:
-# the real monerod (fixture chains, lock tests), Monero's own test data (hash vectors, fuzz blocks)
-# and LMDB's tools (mdb_stat). Then the whole workspace's tests, unit and integration.
+# Runs every dualrun test. On a fresh machine it first installs what the build and the tests use from
+# Debian: the real monerod (fixture chains, lock tests, the monerod: adapter), Monero's own test data
+# (hash vectors, fuzz blocks), LMDB's tools (mdb_stat), the Python dualrun embeds (python3.11 and
+# libpython3.11-dev) and pycryptodome for the reference legacy's Keccak. Then the whole workspace's
+# tests, unit and integration.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,7 +11,9 @@ missing=()
 command -v monerod >/dev/null 2>&1 || missing+=(monero)
 [ -d /usr/share/monero/testdata/hash ] || missing+=(monero-tests)
 command -v mdb_stat >/dev/null 2>&1 || missing+=(lmdb-utils)
-command -v python3 >/dev/null 2>&1 || missing+=(python3)
+[ -x /usr/bin/python3.11 ] || missing+=(python3.11)
+[ -e /usr/lib/x86_64-linux-gnu/libpython3.11.so ] || missing+=(libpython3.11-dev)
+/usr/bin/python3.11 -c 'import Cryptodome' 2>/dev/null || missing+=(python3-pycryptodome)
 if [ "${#missing[@]}" -gt 0 ]; then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
