@@ -305,12 +305,14 @@ impl PythonVerifier {
                 return Err(PythonError(format!("{spec}: {module}.{function} is not callable")));
             }
             let file: Option<String> = m.getattr("__file__").ok().and_then(|f| f.extract().ok());
-            let version: Option<String> = m.getattr("VERSION").ok().and_then(|v| v.extract().ok());
+            // A module may describe itself (`DESCRIPTION`, or at least `VERSION`) for the manifest.
+            let said = |attr: &str| -> Option<String> { m.getattr(attr).ok().and_then(|v| v.extract().ok()) };
+            let about = said("DESCRIPTION").or_else(|| said("VERSION").map(|v| format!("version {v}")));
             let identity = VerifierIdentity {
                 spec: spec.clone(),
                 description: format!(
                     "{module}.{function}{} on embedded Python {}",
-                    version.map(|v| format!(" version {v}")).unwrap_or_default(),
+                    about.map(|a| format!(": {a},")).unwrap_or_default(),
                     env!("DUALRUN_PYTHON_VERSION")
                 ),
                 files: file.as_deref().map(|f| source_digests(Path::new(f))).unwrap_or_default(),

@@ -16,10 +16,11 @@ from .chain import BlockError, block_id, parse_block
 from .hashing import KECCAK_IMPLEMENTATION
 
 VERSION = "1.0"
+DESCRIPTION = f"dualrun reference legacy verifier {VERSION} (keccak: {KECCAK_IMPLEMENTATION})"
 FUTURE_TIME_LIMIT = 7200
 TIMESTAMP_WINDOW = 60
 
-__all__ = ["verify_block", "VERSION", "KECCAK_IMPLEMENTATION"]
+__all__ = ["verify_block", "VERSION", "DESCRIPTION", "KECCAK_IMPLEMENTATION"]
 
 
 def _median(values):

@@ -34,6 +34,20 @@ enum Bench {
         #[arg(long, default_value_t = 10_000)]
         small: u64,
     },
+    /// `dualrun replay` on a signed synthetic chain: candidate only, legacy only (the reference Python
+    /// legacy) and SHADOW, at `--small` blocks and at the whole chain, with peak RSS.
+    Replay {
+        #[arg(long, default_value_t = 1_000_000)]
+        blocks: u64,
+        #[arg(long)]
+        chain_dir: Option<PathBuf>,
+        /// The shorter replay (heights 0..small).
+        #[arg(long, default_value_t = 200_000)]
+        small: u64,
+        /// Skip the legacy-only and SHADOW runs over the whole chain (they take minutes).
+        #[arg(long)]
+        quick: bool,
+    },
     /// `dualrun leader check` blocks/s and peak RSS on a signed synthetic chain, next to the machine's
     /// Ed25519 `verify_strict` ceiling.
     Leader {
@@ -50,6 +64,7 @@ fn main() -> Result<()> {
     match Cli::parse().command {
         Bench::Scan { blocks, chain_dir, small } => scan(blocks, chain_dir, small),
         Bench::Leader { blocks, chain_dir, small } => leader(blocks, chain_dir, small),
+        Bench::Replay { blocks, chain_dir, small, quick } => replay(blocks, chain_dir, small, quick),
     }
 }
 
@@ -315,4 +330,55 @@ fn leader(blocks: u64, chain_dir: Option<PathBuf>, small: u64) -> Result<()> {
     println!("  leader check / ceiling: {:.2} (goal >= 0.8)", full_rate / ceiling);
     println!("  peak RSS {blocks} / {small} blocks: {:.2}x", full.max_rss_kb as f64 / small_run.max_rss_kb as f64);
     Ok(())
+}
+
+fn replay(blocks: u64, chain_dir: Option<PathBuf>, small: u64, quick: bool) -> Result<()> {
+    let (dir, profile) = signed_chain(blocks, chain_dir)?;
+    let (chain, profile) = (dir.to_str().context("UTF-8 path")?, profile.to_str().context("UTF-8 path")?);
+    let runs_dir = tempfile_dir()?;
+    let small_to = (small - 1).to_string();
+    let mut rows = Vec::new();
+    let mut plan: Vec<(&str, u64)> = vec![("only", small), ("legacy", small), ("shadow", small), ("only", blocks)];
+    if !quick {
+        plan.extend([("legacy", blocks), ("shadow", blocks)]);
+    }
+    for (i, (mode, n)) in plan.into_iter().enumerate() {
+        let out = runs_dir.join(format!("run-{i}-{mode}-{n}"));
+        let out_s = out.to_str().context("UTF-8 path")?.to_owned();
+        let mut args = vec!["replay", "--chain", chain, "--profile", profile, "--mode", mode, "--out", &out_s];
+        if mode == "only" {
+            args.extend(["--candidate", "builtin:leader-v1"]);
+        }
+        let to_s;
+        if n < blocks {
+            to_s = small_to.clone();
+            args.extend(["--to", &to_s]);
+        }
+        // The candidate rejects the chain's five faulty blocks: records (exit 1) are expected, except
+        // in LEGACY mode, which compares nothing.
+        let r = run_dualrun_allowing(&args, &[0, 1])?;
+        rows.push((mode, n, n as f64 / r.seconds, r));
+        let _ = std::fs::remove_dir_all(&out);
+    }
+    let cores = std::thread::available_parallelism().map(|p| p.get()).unwrap_or(1);
+    let rate = ed25519_rate();
+    println!("replay benchmark: signed synthetic chain (schema 5), {cores} core(s); legacy = reference Python legacy (embedded)");
+    println!("  ed25519 ceiling: {:.0} verifications/s per core, {:.0} on {cores} cores", rate, rate * cores as f64);
+    for (mode, n, bps, r) in &rows {
+        println!("  {mode:<7} {n:>8} blocks {bps:>9.0} blocks/s   {}", r.memory());
+    }
+    let find = |m: &str, n: u64| rows.iter().find(|(mode, k, _, _)| *mode == m && *k == n).map(|r| r.2);
+    if let (Some(shadow), Some(legacy)) = (find("shadow", small), find("legacy", small)) {
+        println!("  SHADOW / legacy-only at {small}: {:.2} (goal >= 0.9)", shadow / legacy);
+    }
+    if let Some(only) = find("only", blocks) {
+        println!("  candidate-only / Ed25519 ceiling at {blocks}: {:.2}", only / (rate * cores as f64));
+    }
+    Ok(())
+}
+
+fn tempfile_dir() -> Result<PathBuf> {
+    let dir = workspace_target().join("bench-runs");
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
 }
