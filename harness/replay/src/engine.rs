@@ -138,6 +138,40 @@ fn block_id_of(raw: &RawBlock) -> Hash32 {
     Block::parse(raw.blob).ok().and_then(|b| b.hashes().ok()).map_or(raw.info.hash, |h| h.block_id)
 }
 
+/// The chain digest of `from..=last` (computed ids). Ids are computed window by window (64 Ki blocks,
+/// so memory stays flat), each window split over `threads` threads with their own read transactions,
+/// and pushed in height order.
+fn chain_digest(db: &ChainDb, from: u64, last: u64, threads: usize) -> Result<ChainDigest, ReplayError> {
+    const WINDOW: u64 = 1 << 16;
+    let mut digest = ChainDigest::new();
+    let mut window_start = from;
+    while window_start <= last {
+        let window_end = (window_start + WINDOW - 1).min(last);
+        let span = (window_end - window_start + 1).div_ceil(threads as u64);
+        let parts: Vec<Result<Vec<Hash32>, ReplayError>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads as u64)
+                .map(|i| (window_start + i * span, (window_start + (i + 1) * span - 1).min(window_end)))
+                .filter(|(a, b)| a <= b)
+                .map(|(a, b)| {
+                    s.spawn(move || -> Result<Vec<Hash32>, ReplayError> {
+                        let txn = db.read_txn()?;
+                        let ids = db.blocks(&txn, a, b)?.map(|raw| Ok(block_id_of(&raw?))).collect();
+                        ids
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().expect("digest thread does not panic")).collect()
+        });
+        for part in parts {
+            for id in part? {
+                digest.push(&id);
+            }
+        }
+        window_start = window_end + 1;
+    }
+    Ok(digest)
+}
+
 /// The chain context for judging `from`: the id of block `from − 1` and the timestamps of up to 60
 /// blocks before it. Checks that block 0 is the profile's genesis.
 pub fn context_at(db: &ChainDb, profile: &Profile, from: u64) -> Result<ChainContext, ReplayError> {
@@ -240,10 +274,7 @@ pub fn run(db: &ChainDb, cfg: ReplayConfig, verifiers: Verifiers, progress: &mut
     context_at(db, &cfg.profile, 0)?;
 
     // What is replayed, named independently of page layout.
-    let mut digest = ChainDigest::new();
-    for raw in db.blocks(&txn, cfg.from, last)? {
-        digest.push(&block_id_of(&raw?));
-    }
+    let digest = chain_digest(db, cfg.from, last, cfg.threads.max(1))?;
     let genesis_id = cfg.profile.genesis_id;
     let identity = |v: &Option<Box<dyn Verifier>>| v.as_ref().map(|v| serde_json::to_value(v.identity()).expect("serializes"));
     let inputs = json!({
@@ -332,79 +363,98 @@ pub fn run(db: &ChainDb, cfg: ReplayConfig, verifiers: Verifiers, progress: &mut
             let (legacy_in, legacy_out) = legacy_stage.map_or((None, None), |(a, b)| (Some(a), Some(b)));
             let (cand_in, cand_out) = cand_stage.map_or((None, None), |(a, b)| (Some(a), Some(b)));
 
-            // The reader: runs in this scope's own thread and feeds everything.
+            // The reader copies blocks out of LMDB in batches and hands them to the workers; the workers
+            // parse and prepare on all cores; the assembler puts the batches back in height order, gives
+            // each block its env and feeds the verifiers and the comparator.
+            type Raw = (u64, Arc<[u8]>, Hash32);
+            type Prepared = (BlockInput, Hash32, Option<Box<dyn Any + Send>>, Option<Box<dyn Any + Send>>);
+            let (work_tx, work_rx) = sync_channel::<(u64, Vec<Raw>)>(threads * 2);
+            let work_rx = Arc::new(std::sync::Mutex::new(work_rx));
+            let (done_tx, done_rx) = sync_channel::<(u64, Vec<Prepared>)>(threads * 2);
             let reader = std::thread::Builder::new()
                 .name("dualrun-reader".into())
                 .spawn_scoped(s, move || -> Result<bool, ReplayError> {
                     let txn = db.read_txn()?;
                     let mut blocks = db.blocks(&txn, start, last)?;
-                    loop {
+                    for index in 0u64.. {
                         if interrupt.load(Ordering::Relaxed) {
                             return Ok(true);
                         }
-                        let raws: Vec<RawBlock> = blocks.by_ref().take(BATCH).collect::<Result<_, _>>()?;
-                        if raws.is_empty() {
-                            return Ok(false);
+                        let mut raws: Vec<Raw> = Vec::with_capacity(BATCH);
+                        for raw in blocks.by_ref().take(BATCH) {
+                            let raw = raw?;
+                            raws.push((raw.height, Arc::from(raw.blob), raw.info.hash));
                         }
-                        let chunk = raws.len().div_ceil(threads);
-                        type Prepared = (BlockInput, Hash32, Option<Box<dyn Any + Send>>, Option<Box<dyn Any + Send>>);
-                        let prepared: Vec<Prepared> = std::thread::scope(|ps| {
-                            let handles: Vec<_> = raws
-                                .chunks(chunk)
-                                .map(|c| {
-                                    let (lp, cp) = (legacy_prep.clone(), cand_prep.clone());
-                                    ps.spawn(move || {
-                                        c.iter()
-                                            .map(|raw| {
-                                                let parsed = Block::parse(raw.blob).ok();
-                                                let fields = parsed.as_ref().map(BlockFields::from_block);
-                                                let block_id = parsed
-                                                    .as_ref()
-                                                    .and_then(|b| b.hashes().ok())
-                                                    .map_or(raw.info.hash, |h| h.block_id);
-                                                let input = BlockInput { height: raw.height, blob: Arc::from(raw.blob), fields };
-                                                let l = lp.as_ref().map(|p| p.prepare(&input));
-                                                let c = cp.as_ref().map(|p| p.prepare(&input));
-                                                (input, block_id, l, c)
-                                            })
-                                            .collect::<Vec<_>>()
-                                    })
-                                })
-                                .collect();
-                            handles.into_iter().flat_map(|h| h.join().expect("prepare does not panic")).collect()
-                        });
                         db.release_mapped_pages();
-                        let mut items = Vec::with_capacity(prepared.len());
-                        let mut lpreps: Preps = Vec::with_capacity(prepared.len());
-                        let mut cpreps: Preps = Vec::with_capacity(prepared.len());
-                        for (input, block_id, l, c) in prepared {
-                            let timestamp = input.fields.as_ref().map(|f| f.timestamp);
-                            let env = env_for(&profile, &ctx, now, timestamp);
-                            match timestamp {
-                                Some(ts) => ctx.advance(block_id, ts),
-                                None => ctx.advance_unparsed(block_id),
-                            }
-                            items.push(Item { input, block_id, env });
-                            lpreps.push(l);
-                            cpreps.push(c);
-                        }
-                        let batch = Arc::new(Batch { items });
-                        if let Some(tx) = &legacy_in {
-                            if tx.send((batch.clone(), lpreps)).is_err() {
-                                return Ok(false);
-                            }
-                        }
-                        if let Some(tx) = &cand_in {
-                            if tx.send((batch.clone(), cpreps)).is_err() {
-                                return Ok(false);
-                            }
-                        }
-                        if cmp_tx.send(batch).is_err() {
+                        if raws.is_empty() || work_tx.send((index, raws)).is_err() {
                             return Ok(false);
                         }
                     }
+                    unreachable!("u64 batches")
                 })
                 .expect("spawn reader");
+            for w in 0..threads {
+                let (rx, tx) = (work_rx.clone(), done_tx.clone());
+                let (lp, cp) = (legacy_prep.clone(), cand_prep.clone());
+                std::thread::Builder::new()
+                    .name(format!("dualrun-prepare-{w}"))
+                    .spawn_scoped(s, move || loop {
+                        let next = rx.lock().expect("work queue lock").recv();
+                        let Ok((index, raws)) = next else { return };
+                        let prepared: Vec<Prepared> = raws
+                            .into_iter()
+                            .map(|(height, blob, stored_id)| {
+                                let parsed = Block::parse(&blob).ok();
+                                let fields = parsed.as_ref().map(BlockFields::from_block);
+                                let block_id = parsed.as_ref().and_then(|b| b.hashes().ok()).map_or(stored_id, |h| h.block_id);
+                                drop(parsed);
+                                let input = BlockInput { height, blob, fields };
+                                let l = lp.as_ref().map(|p| p.prepare(&input));
+                                let c = cp.as_ref().map(|p| p.prepare(&input));
+                                (input, block_id, l, c)
+                            })
+                            .collect();
+                        if tx.send((index, prepared)).is_err() {
+                            return;
+                        }
+                    })
+                    .expect("spawn worker");
+            }
+            drop(done_tx);
+            std::thread::Builder::new()
+                .name("dualrun-assembler".into())
+                .spawn_scoped(s, move || {
+                    let mut pending = std::collections::BTreeMap::new();
+                    let mut next = 0u64;
+                    for (index, prepared) in done_rx {
+                        pending.insert(index, prepared);
+                        while let Some(prepared) = pending.remove(&next) {
+                            next += 1;
+                            let mut items = Vec::with_capacity(prepared.len());
+                            let mut lpreps: Preps = Vec::with_capacity(prepared.len());
+                            let mut cpreps: Preps = Vec::with_capacity(prepared.len());
+                            for (input, block_id, l, c) in prepared {
+                                let timestamp = input.fields.as_ref().map(|f| f.timestamp);
+                                let env = env_for(&profile, &ctx, now, timestamp);
+                                match timestamp {
+                                    Some(ts) => ctx.advance(block_id, ts),
+                                    None => ctx.advance_unparsed(block_id),
+                                }
+                                items.push(Item { input, block_id, env });
+                                lpreps.push(l);
+                                cpreps.push(c);
+                            }
+                            let batch = Arc::new(Batch { items });
+                            let sent = legacy_in.as_ref().is_none_or(|tx| tx.send((batch.clone(), lpreps)).is_ok())
+                                && cand_in.as_ref().is_none_or(|tx| tx.send((batch.clone(), cpreps)).is_ok())
+                                && cmp_tx.send(batch).is_ok();
+                            if !sent {
+                                return;
+                            }
+                        }
+                    }
+                })
+                .expect("spawn assembler");
 
             // The comparator: this thread.
             let mut since_checkpoint = (0u64, Instant::now());
