@@ -10,44 +10,14 @@ use dualrun_chaindb::{ChainDb, RawBlock};
 use dualrun_format::{Block, Hash32};
 use dualrun_leader::keys::KeyFile;
 use dualrun_leader::testchain::{self, FaultKind};
-use dualrun_leader::validator::{self, ChainContext, Judgement, Prepared, Verdict, TIMESTAMP_WINDOW};
+use dualrun_leader::validator::{self, Judgement, Prepared, Verdict};
+use dualrun_replay::NowMode;
 use dualrun_leader::{schedule, Profile};
 use dualrun_monerod::{Daemon, RpcError};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::commands::chain::ChainArg;
 use crate::Outcome;
-
-/// Where `now` comes from when judging timestamps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NowArg {
-    /// Each block's own timestamp (the default: replays judge blocks as of their own time).
-    Block,
-    Fixed(u64),
-}
-
-impl FromStr for NowArg {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "block" => Ok(NowArg::Block),
-            _ => s
-                .strip_prefix("fixed:")
-                .and_then(|t| t.parse().ok())
-                .map(NowArg::Fixed)
-                .ok_or_else(|| format!("expected `block` or `fixed:UNIX_SECONDS`, got {s:?}")),
-        }
-    }
-}
-
-impl NowArg {
-    pub fn at(self, block_timestamp: Option<u64>) -> u64 {
-        match self {
-            NowArg::Block => block_timestamp.unwrap_or(0),
-            NowArg::Fixed(t) => t,
-        }
-    }
-}
 
 /// `HEIGHT:KIND` on the command line.
 #[derive(Debug, Clone, Copy)]
@@ -85,7 +55,7 @@ pub struct CheckArgs {
     to: Option<u64>,
     /// `block` (each block's own timestamp) or `fixed:UNIX`.
     #[arg(long, default_value = "block")]
-    now: NowArg,
+    now: NowMode,
     /// CSV output (the only format).
     #[arg(long)]
     csv: bool,
@@ -161,40 +131,10 @@ fn prepare_batch(profile: &Profile, batch: &[RawBlock<'_>], threads: usize) -> V
     })
 }
 
-/// The context for judging `from`: block 0 must be the profile's genesis, then the id of `from − 1` and
-/// the timestamps of the up to 60 blocks before `from`.
-fn context_for(db: &ChainDb, profile: &Profile, from: u64) -> Result<ChainContext> {
-    let txn = db.read_txn()?;
-    let genesis = db.blocks(&txn, 0, 0)?.next().expect("block 0")?;
-    let genesis_id = Block::parse(genesis.blob)
-        .ok()
-        .and_then(|b| b.hashes().ok())
-        .map(|h| h.block_id)
-        .unwrap_or(genesis.info.hash);
-    profile.check_genesis(&genesis_id)?;
-    if from == 0 {
-        return Ok(ChainContext::new());
-    }
-    let start = from.saturating_sub(TIMESTAMP_WINDOW as u64);
-    let mut timestamps = Vec::new();
-    let mut prev_id = Hash32::ZERO;
-    for raw in db.blocks(&txn, start, from - 1)? {
-        let raw = raw?;
-        match Block::parse(raw.blob) {
-            Ok(b) => {
-                timestamps.push(b.header.timestamp);
-                prev_id = b.hashes().map(|h| h.block_id).unwrap_or(raw.info.hash);
-            }
-            Err(_) => prev_id = raw.info.hash,
-        }
-    }
-    Ok(ChainContext::resume(from, prev_id, timestamps))
-}
-
 fn check(a: CheckArgs) -> Result<Outcome> {
     let profile = Profile::load(&a.chain.profile(a.profile.as_deref())?)?;
     let (db, _) = a.chain.open()?;
-    let mut ctx = context_for(&db, &profile, a.from)?;
+    let mut ctx = dualrun_replay::context_at(&db, &profile, a.from)?;
     let threads = a.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1);
     let txn = db.read_txn()?;
     let mut out = csv::Writer::from_writer(std::io::BufWriter::new(std::io::stdout().lock()));
@@ -208,7 +148,10 @@ fn check(a: CheckArgs) -> Result<Outcome> {
         let prepared = prepare_batch(&profile, &batch, threads);
         db.release_mapped_pages();
         for (raw, prepared) in batch.iter().zip(prepared) {
-            let now = a.now.at(prepared.timestamp());
+            let now = match a.now {
+                NowMode::Block => prepared.timestamp().unwrap_or(0),
+                NowMode::Fixed(t) => t,
+            };
             let Judgement { verdict, facts } = validator::judge(&profile, &ctx, &prepared, now);
             let (verdict_str, reason) = match &verdict {
                 Verdict::Accept => ("accept", ""),

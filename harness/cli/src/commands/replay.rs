@@ -175,7 +175,7 @@ pub fn run(a: ReplayArgs) -> Result<Outcome> {
     }
     let profile_path = a.chain.profile(a.profile.as_deref())?;
     let profile = Arc::new(Profile::load(&profile_path)?);
-    let (db, chain_label) = a.chain.open()?;
+    let (db, _) = a.chain.open()?;
     let chain_path = a.chain.path_for_commands(&db);
     let reasons = match &a.reason_map {
         Some(p) => ReasonMap::load(p)?,
@@ -255,7 +255,6 @@ pub fn run(a: ReplayArgs) -> Result<Outcome> {
         reproduce_prefix: reproduce,
         interrupt,
     };
-    let _ = chain_label;
     let mut reporter = Reporter { bar: None, first: 0, last: 0, started: Instant::now(), last_line: Instant::now() };
     let result = dualrun_replay::run(&db, cfg, Verifiers { legacy, candidate }, &mut reporter)?;
     print_closing(&result);
