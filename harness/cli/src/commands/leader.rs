@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Subcommand};
-use dualrun_chaindb::{ChainDb, RawBlock};
+use dualrun_chaindb::RawBlock;
 use dualrun_format::{Block, Hash32};
 use dualrun_leader::keys::KeyFile;
 use dualrun_leader::testchain::{self, FaultKind};
