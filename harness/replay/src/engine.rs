@@ -123,8 +123,8 @@ pub struct RunResult {
     pub dir: PathBuf,
     pub stats: Stats,
     pub summary: serde_json::Value,
-    /// The first record of the run, for the closing message.
-    pub first_record: Option<(u64, RecordClass)>,
+    /// The first record of this session (height, class, reproduce command), for the closing message.
+    pub first_record: Option<(u64, RecordClass, String)>,
     /// A resume found the run already complete and did nothing.
     pub already_complete: bool,
 }
@@ -479,7 +479,6 @@ pub fn run(db: &ChainDb, cfg: ReplayConfig, verifiers: Verifiers, progress: &mut
                     }
                     for class in &decision.records {
                         stats.add(*class);
-                        first_record.get_or_insert((item.input.height, *class));
                         let record = Record {
                             height: item.input.height,
                             block_id: item.block_id,
@@ -505,6 +504,7 @@ pub fn run(db: &ChainDb, cfg: ReplayConfig, verifiers: Verifiers, progress: &mut
                             },
                         };
                         run_dir.write(&record)?;
+                        first_record.get_or_insert_with(|| (record.height, record.class, record.reproduce.clone()));
                     }
                     next_height = item.input.height + 1;
                 }

@@ -301,8 +301,8 @@ fn print_closing(r: &dualrun_replay::RunResult) {
     if let RunEnd::Interrupted { next_height } = r.end {
         println!("  interrupted before height {next_height}: continue with the same command and --out {dir} --resume");
     }
-    if let Some((h, class)) = r.first_record {
-        println!("  reproduce the first record ({class} at height {h}): the `reproduce` field of its line in divergences.jsonl, e.g.");
-        println!("    grep -m1 '\"height\":{h},' {dir}/divergences.jsonl | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"reproduce\"])'");
+    if let Some((h, class, reproduce)) = &r.first_record {
+        println!("  reproduce the first ({class} at height {h}; every record has its own `reproduce` line):");
+        println!("    {reproduce}");
     }
 }
