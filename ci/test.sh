@@ -23,3 +23,5 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 cargo test --workspace --locked
+# The golden-vector gate, as CI systems read it (JUnit XML in target/).
+cargo run --locked -q -- golden check golden-vectors --junit target/golden-junit.xml

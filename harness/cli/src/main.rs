@@ -38,6 +38,9 @@ enum Command {
     /// Leader consensus v1: check a chain, produce leader-signed blocks.
     #[command(subcommand)]
     Leader(commands::leader::LeaderCommand),
+    /// Golden vectors: the CI gate, and vectors from divergences.
+    #[command(subcommand)]
+    Golden(commands::golden::GoldenCommand),
     /// Make an Ed25519 key file (for leaders and gate operators); prints `ID <public-key-hex>`.
     Keygen(commands::keygen::KeygenArgs),
     /// Replay a chain through the legacy verifier and the candidate and record every divergence.
@@ -52,6 +55,7 @@ fn main() -> ExitCode {
         Command::Block(c) => commands::block::run(c),
         Command::Leader(c) => commands::leader::run(c),
         Command::Keygen(a) => commands::keygen::run(a),
+        Command::Golden(c) => commands::golden::run(c),
         Command::Replay(a) => commands::replay::run(a),
     };
     match result {

@@ -117,6 +117,24 @@ pub struct Expected {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     pub facts: ExpectedFacts,
+    /// `exact` (the default): the facts must be exactly these, an absent one absent. `listed`: only the
+    /// listed facts are compared (vectors recorded from a replay, whose legacy reports fewer facts).
+    #[serde(default, skip_serializing_if = "FactsCompare::is_exact")]
+    pub facts_compare: FactsCompare,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FactsCompare {
+    #[default]
+    Exact,
+    Listed,
+}
+
+impl FactsCompare {
+    pub fn is_exact(&self) -> bool {
+        *self == FactsCompare::Exact
+    }
 }
 
 /// Facts the validator must report, exactly: an absent fact must be absent.
