@@ -18,6 +18,8 @@ pub enum Outcome {
     Finding,
     /// Exit 2 after a clean stop (Ctrl-C): the work is incomplete but resumable.
     Incomplete,
+    /// Exit 3: the gate cannot decide on this evidence.
+    Inconclusive,
 }
 
 #[derive(Parser)]
@@ -38,6 +40,9 @@ enum Command {
     /// Leader consensus v1: check a chain, produce leader-signed blocks.
     #[command(subcommand)]
     Leader(commands::leader::LeaderCommand),
+    /// The mode gate: a signed, hash-chained ledger of LEGACY -> SHADOW -> PRIMARY -> ONLY.
+    #[command(subcommand)]
+    Gate(commands::gate::GateCommand),
     /// Golden vectors: the CI gate, and vectors from divergences.
     #[command(subcommand)]
     Golden(commands::golden::GoldenCommand),
@@ -56,12 +61,14 @@ fn main() -> ExitCode {
         Command::Leader(c) => commands::leader::run(c),
         Command::Keygen(a) => commands::keygen::run(a),
         Command::Golden(c) => commands::golden::run(c),
+        Command::Gate(c) => commands::gate::run(c),
         Command::Replay(a) => commands::replay::run(a),
     };
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,
         Ok(Outcome::Finding) => ExitCode::from(1),
         Ok(Outcome::Incomplete) => ExitCode::from(2),
+        Ok(Outcome::Inconclusive) => ExitCode::from(3),
         // A reader that went away (`dualrun chain scan | head`) is not an error of ours.
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {

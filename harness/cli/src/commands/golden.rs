@@ -166,7 +166,11 @@ fn check_dir(a: CheckArgs) -> Result<Outcome> {
                     Case::Mode(_) => "mode-v1",
                 };
                 let result = if let Some(why) = &v.skip {
-                    Result1::Skipped(why.clone())
+                    if why.trim().is_empty() {
+                        Result1::Fail(format!("{rel}: skipped without a written reason (an unexpected skip)"))
+                    } else {
+                        Result1::Skipped(why.clone())
+                    }
                 } else {
                     match check(v) {
                         Err(e) => Result1::Fail(format!("{rel}: cannot run: {e}")),
@@ -233,7 +237,8 @@ fn check_dir(a: CheckArgs) -> Result<Outcome> {
         let xml = report.to_string().context("writing JUnit XML")?;
         std::fs::write(file, xml).with_context(|| format!("writing {}", file.display()))?;
     }
-    println!("golden check {}: {passed} passed, {failed} failed, {skipped} skipped", a.dir.display());
+    println!("golden check of {}", a.dir.display());
+    println!("golden: {passed} passed, {failed} failed, {skipped} skipped");
     Ok(if failed == 0 { Outcome::Clean } else { Outcome::Finding })
 }
 

@@ -1,0 +1,305 @@
+//! `dualrun gate …`: the mode gate over a signed, hash-chained ledger.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
+use dualrun_core::Mode;
+use dualrun_gate::allowlist::Allowlist;
+use dualrun_gate::evaluate::GoldenResult;
+use dualrun_gate::evidence::EvidenceRun;
+use dualrun_gate::ledger::{self, Ledger, NewEntry};
+use dualrun_gate::policy::Policy;
+use dualrun_gate::{evaluate, Evaluation, Outcome as GateOutcome};
+use dualrun_leader::keys::KeyFile;
+use serde_json::json;
+
+use crate::Outcome;
+
+#[derive(Subcommand)]
+pub enum GateCommand {
+    /// Starts a ledger in `legacy` mode.
+    Init {
+        #[arg(long, value_name = "FILE")]
+        ledger: PathBuf,
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        #[arg(long)]
+        operator: String,
+    },
+    /// The current mode and the last entry.
+    Status {
+        #[arg(long, value_name = "FILE")]
+        ledger: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Evaluates the next forward move on evidence: each criterion with value, threshold and outcome;
+    /// exit 0 pass, 1 fail, 3 inconclusive.
+    Evaluate(EvalArgs),
+    /// Moves one step forward if the evaluation passes (else writes nothing and exits 1 or 3);
+    /// `--force` records an override.
+    Promote {
+        #[command(flatten)]
+        eval: EvalArgs,
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        #[arg(long)]
+        reason: String,
+        /// Promote even if the evaluation does not pass; recorded as an override.
+        #[arg(long)]
+        force: bool,
+        /// The operator's name (default: the key's id).
+        #[arg(long)]
+        operator: Option<String>,
+    },
+    /// Moves back to any earlier mode, at once; always allowed, always recorded.
+    Rollback {
+        #[arg(long, value_name = "FILE")]
+        ledger: PathBuf,
+        #[arg(long)]
+        to: Mode,
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        operator: Option<String>,
+    },
+    /// Audits the ledger: canonical form, hash chain, signatures, legal modes, evidence digests.
+    Verify {
+        #[arg(long, value_name = "FILE")]
+        ledger: PathBuf,
+        /// Only these operator keys (hex) may have signed entries.
+        #[arg(long = "trusted-key", value_name = "HEX")]
+        trusted_keys: Vec<String>,
+        /// Do not re-check the evidence runs (for an auditor who has only the ledger).
+        #[arg(long)]
+        skip_evidence: bool,
+    },
+}
+
+#[derive(Args)]
+pub struct EvalArgs {
+    #[arg(long, value_name = "FILE")]
+    ledger: PathBuf,
+    /// The policy (default: the built-in one).
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
+    /// Golden vectors to run as part of the evidence.
+    #[arg(long, value_name = "DIR")]
+    golden: Option<PathBuf>,
+    /// Replay run directories.
+    #[arg(long, value_name = "RUN_DIR", num_args = 1..)]
+    evidence: Vec<PathBuf>,
+    /// The target mode (default: the next one).
+    #[arg(long)]
+    to: Option<Mode>,
+    /// Known divergences excused (TOML).
+    #[arg(long, value_name = "FILE")]
+    allowlist: Option<PathBuf>,
+    /// Expired or never-matched allowlist entries fail the evaluation.
+    #[arg(long)]
+    strict: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(cmd: GateCommand) -> Result<Outcome> {
+    match cmd {
+        GateCommand::Init { ledger, key, operator } => {
+            let key = KeyFile::read(&key)?;
+            Ledger::init(&ledger, &key, &operator)?;
+            println!("{}: started in legacy mode by {operator} ({})", ledger.display(), key.public_key_hex());
+            Ok(Outcome::Clean)
+        }
+        GateCommand::Status { ledger, json } => status(&ledger, json),
+        GateCommand::Evaluate(a) => {
+            let (eval, _, _) = run_evaluation(&a)?;
+            Ok(print_evaluation(&eval, a.json))
+        }
+        GateCommand::Promote { eval, key, reason, force, operator } => promote(&eval, &key, &reason, force, operator),
+        GateCommand::Rollback { ledger, to, key, reason, operator } => rollback(&ledger, to, &key, &reason, operator),
+        GateCommand::Verify { ledger, trusted_keys, skip_evidence } => verify(&ledger, &trusted_keys, skip_evidence),
+    }
+}
+
+fn status(path: &Path, as_json: bool) -> Result<Outcome> {
+    let l = Ledger::open(path)?;
+    let last = l.entries.last().expect("non-empty");
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&json!({ "mode": l.mode(), "entries": l.entries.len(), "last": last }))?);
+    } else {
+        println!("mode     {}", l.mode());
+        println!("entries  {}", l.entries.len());
+        println!(
+            "last     #{} {} {} -> {} by {} ({}): {}",
+            last["seq"],
+            last["action"].as_str().unwrap_or(""),
+            last["from"].as_str().unwrap_or("-"),
+            last["to"].as_str().unwrap_or(""),
+            last["operator"].as_str().unwrap_or(""),
+            if last["override"] == true { "OVERRIDE" } else { "on evidence" },
+            last["reason"].as_str().unwrap_or("")
+        );
+    }
+    Ok(Outcome::Clean)
+}
+
+/// Runs the golden vectors of `dir` in process.
+fn golden_result(dir: &Path) -> Result<GoldenResult> {
+    let loaded = dualrun_golden::load_dir(dir)?;
+    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
+    let mut k = Vec::new();
+    for (path, v) in &loaded {
+        k.extend(path.display().to_string().into_bytes());
+        k.extend(std::fs::read(path).unwrap_or_default());
+        match v {
+            Err(_) => failed += 1,
+            Ok(v) if v.skip.is_some() => skipped += 1,
+            Ok(v) => match dualrun_golden::check(v) {
+                Ok(d) if d.is_empty() => passed += 1,
+                _ => failed += 1,
+            },
+        }
+    }
+    Ok(GoldenResult { dir: dir.display().to_string(), digest: dualrun_format::keccak256(&k).to_string(), passed, failed, skipped })
+}
+
+fn run_evaluation(a: &EvalArgs) -> Result<(Evaluation, Policy, Option<GoldenResult>)> {
+    let ledger = Ledger::open(&a.ledger)?;
+    let policy = match &a.policy {
+        Some(p) => Policy::load(p)?,
+        None => Policy::builtin(),
+    };
+    let from = ledger.mode();
+    let to = match a.to {
+        Some(t) => t,
+        None => match Mode::ALL.iter().position(|m| *m == from).and_then(|i| Mode::ALL.get(i + 1)) {
+            Some(m) => *m,
+            None => bail!("{}: the ledger is already in `only`; there is no next mode", a.ledger.display()),
+        },
+    };
+    let golden = a.golden.as_deref().map(golden_result).transpose()?;
+    let allowlist = a.allowlist.as_deref().map(Allowlist::load).transpose()?;
+    let evidence: Vec<EvidenceRun> = a.evidence.iter().map(|d| EvidenceRun::load(d)).collect();
+    let last_profile = ledger.last_profile_digest();
+    let eval = evaluate(from, to, &policy, &evidence, golden.as_ref(), allowlist.as_ref(), a.strict, last_profile.as_deref());
+    Ok((eval, policy, golden))
+}
+
+fn print_evaluation(e: &Evaluation, as_json: bool) -> Outcome {
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(e).expect("serializes"));
+    } else {
+        println!("{} -> {}: {}", e.from, e.to, e.outcome.to_string().to_uppercase());
+        for c in &e.criteria {
+            let value = match &c.value {
+                serde_json::Value::Object(o) if o.contains_key("passed") => {
+                    format!("{} passed, {} failed, {} skipped", o["passed"], o["failed"], o["skipped"])
+                }
+                serde_json::Value::String(s) => s.clone(),
+                v => v.to_string(),
+            };
+            let note = if c.note.is_empty() { String::new() } else { format!("  ({})", c.note) };
+            println!("  {:<12} {:<27} {value}, need {}{note}", c.outcome.to_string(), c.name, c.threshold);
+        }
+    }
+    match e.outcome {
+        GateOutcome::Pass => Outcome::Clean,
+        GateOutcome::Fail => Outcome::Finding,
+        GateOutcome::Inconclusive => Outcome::Inconclusive,
+    }
+}
+
+fn promote(a: &EvalArgs, key: &Path, reason: &str, force: bool, operator: Option<String>) -> Result<Outcome> {
+    if reason.trim().is_empty() {
+        bail!("--reason must say why");
+    }
+    let key = KeyFile::read(key)?;
+    let (eval, policy, golden) = run_evaluation(a)?;
+    let verdict = print_evaluation(&eval, a.json);
+    let next = Mode::ALL.iter().position(|m| *m == eval.from).and_then(|i| Mode::ALL.get(i + 1)).copied();
+    if next != Some(eval.to) {
+        bail!("promotion moves exactly one step forward: {} -> {}", eval.from, next.map_or("-".into(), |m| m.to_string()));
+    }
+    if eval.outcome != GateOutcome::Pass && !force {
+        eprintln!("dualrun: not promoted: the evaluation is {}; nothing was written", eval.outcome);
+        return Ok(verdict);
+    }
+    let mut ledger = Ledger::open(&a.ledger)?;
+    let evidence = a.evidence.iter().map(|d| EvidenceRun::load(d).ledger_record()).collect();
+    let entry = NewEntry {
+        action: "promote",
+        from: Some(eval.from),
+        to: eval.to,
+        reason: reason.into(),
+        override_: eval.outcome != GateOutcome::Pass,
+        policy: json!({ "digest": policy.digest, "path": policy.path }),
+        evidence,
+        golden: serde_json::to_value(&golden)?,
+        evaluation: serde_json::to_value(&eval)?,
+    };
+    let operator = operator.unwrap_or_else(|| key.id.clone());
+    let e = ledger.append(entry, &key, &operator)?;
+    println!(
+        "{}: promoted {} -> {}{} (entry #{})",
+        a.ledger.display(),
+        eval.from,
+        eval.to,
+        if eval.outcome != GateOutcome::Pass { " as a FORCED OVERRIDE" } else { "" },
+        e["seq"]
+    );
+    Ok(Outcome::Clean)
+}
+
+fn rollback(path: &Path, to: Mode, key: &Path, reason: &str, operator: Option<String>) -> Result<Outcome> {
+    if reason.trim().is_empty() {
+        bail!("--reason must say why");
+    }
+    let key = KeyFile::read(key)?;
+    let mut ledger = Ledger::open(path)?;
+    let from = ledger.mode();
+    if to >= from {
+        bail!("{}: rollback goes to an earlier mode; the ledger is in {from}", path.display());
+    }
+    let operator = operator.unwrap_or_else(|| key.id.clone());
+    let e = ledger.append(
+        NewEntry {
+            action: "rollback",
+            from: Some(from),
+            to,
+            reason: reason.into(),
+            override_: false,
+            policy: serde_json::Value::Null,
+            evidence: vec![],
+            golden: serde_json::Value::Null,
+            evaluation: serde_json::Value::Null,
+        },
+        &key,
+        &operator,
+    )?;
+    println!("{}: rolled back {from} -> {to} (entry #{})", path.display(), e["seq"]);
+    Ok(Outcome::Clean)
+}
+
+fn verify(path: &Path, trusted: &[String], skip_evidence: bool) -> Result<Outcome> {
+    let keys = trusted
+        .iter()
+        .map(|h| {
+            let b: [u8; 32] = hex::decode(h).ok().and_then(|b| b.try_into().ok()).with_context(|| format!("--trusted-key {h}: not 32 bytes of hex"))?;
+            ed25519_dalek::VerifyingKey::from_bytes(&b).with_context(|| format!("--trusted-key {h}: not an Ed25519 key"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    match ledger::verify(path, &keys, !skip_evidence) {
+        Ok(r) => {
+            println!("{}: {} entries verified; mode {}", path.display(), r.entries, r.mode);
+            Ok(Outcome::Clean)
+        }
+        Err(e @ dualrun_gate::LedgerError::Bad { .. }) => {
+            println!("{e}");
+            Ok(Outcome::Finding)
+        }
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,102 @@
+//! Known divergences, excused with a justification, an author and an expiry (a height or a date).
+//!
+//! ```toml
+//! [[entries]]
+//! block_id = "b612…"
+//! class = "halt"                  # never "split": a split is never excused
+//! justification = "leader record absent by design on the migration testnet"
+//! author = "alice"
+//! expires_height = 5000           # or expires_date = "2027-01-31"
+//! ```
+//! An entry is active until the evidence reaches its expiry height, or until the day after its expiry
+//! date. Active entries excuse matching divergences for SHADOW → PRIMARY; any active entry blocks
+//! PRIMARY → ONLY.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Entry {
+    pub block_id: String,
+    pub class: String,
+    pub justification: String,
+    pub author: String,
+    #[serde(default)]
+    pub expires_height: Option<u64>,
+    /// `YYYY-MM-DD` (UTC).
+    #[serde(default)]
+    pub expires_date: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Allowlist {
+    #[serde(default)]
+    pub entries: Vec<Entry>,
+    #[serde(skip)]
+    pub digest: String,
+    #[serde(skip)]
+    pub path: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AllowlistError {
+    #[error("{file}: {source}")]
+    Read { file: PathBuf, source: std::io::Error },
+    #[error("{file}: {message}")]
+    Invalid { file: PathBuf, message: String },
+}
+
+/// Today's date, `YYYY-MM-DD` UTC (the gate's time; never used inside a verdict).
+pub fn today() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let z = (secs / 86_400) as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+impl Allowlist {
+    pub fn load(path: &Path) -> Result<Allowlist, AllowlistError> {
+        let bytes = std::fs::read(path).map_err(|source| AllowlistError::Read { file: path.into(), source })?;
+        let mut a: Allowlist = toml::from_str(&String::from_utf8_lossy(&bytes))
+            .map_err(|e| AllowlistError::Invalid { file: path.into(), message: e.to_string().trim_end().into() })?;
+        for (i, e) in a.entries.iter().enumerate() {
+            let bad = |m: String| AllowlistError::Invalid { file: path.into(), message: format!("entries[{i}]: {m}") };
+            if e.class == "split" {
+                return Err(bad("a split is never excused".into()));
+            }
+            if !["halt", "fact", "reason"].contains(&e.class.as_str()) {
+                return Err(bad(format!("class {:?}: expected halt, fact or reason", e.class)));
+            }
+            if e.expires_height.is_none() && e.expires_date.is_none() {
+                return Err(bad("needs an expiry: expires_height or expires_date".into()));
+            }
+            if let Some(d) = &e.expires_date {
+                let ok = d.len() == 10 && d.as_bytes()[4] == b'-' && d.as_bytes()[7] == b'-';
+                if !ok {
+                    return Err(bad(format!("expires_date {d:?}: expected YYYY-MM-DD")));
+                }
+            }
+            if e.justification.trim().is_empty() || e.author.trim().is_empty() {
+                return Err(bad("justification and author are required".into()));
+            }
+        }
+        a.digest = dualrun_format::keccak256(&bytes).to_string();
+        a.path = Some(path.into());
+        Ok(a)
+    }
+
+    /// Whether `e` is still active for evidence reaching `height`, on `today`.
+    pub fn active(e: &Entry, height: u64, today: &str) -> bool {
+        e.expires_height.is_none_or(|h| height < h) && e.expires_date.as_deref().is_none_or(|d| today <= d)
+    }
+}

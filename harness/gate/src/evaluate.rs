@@ -1,0 +1,232 @@
+//! Evaluating a forward move: every criterion with its value, its threshold and its outcome, and the
+//! overall outcome — `pass`, `fail`, or `inconclusive` when there is too little evidence to say (never
+//! a pass). Evidence that cannot be used (incomplete, tampered, another profile) fails the evaluation
+//! and says which run and why.
+
+use std::fmt;
+
+use dualrun_core::Mode;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::allowlist::Allowlist;
+use crate::evidence::EvidenceRun;
+use crate::policy::Policy;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Pass,
+    Inconclusive,
+    Fail,
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Outcome::Pass => "pass",
+            Outcome::Inconclusive => "inconclusive",
+            Outcome::Fail => "fail",
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Criterion {
+    pub name: String,
+    pub value: Value,
+    pub threshold: String,
+    pub outcome: Outcome,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub note: String,
+}
+
+/// The golden-vector results an evaluation may rely on.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GoldenResult {
+    pub dir: String,
+    /// Keccak-256 over the vectors' file names and contents, in path order.
+    pub digest: String,
+    pub passed: u64,
+    pub failed: u64,
+    pub skipped: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Evaluation {
+    pub from: Mode,
+    pub to: Mode,
+    pub outcome: Outcome,
+    pub criteria: Vec<Criterion>,
+    pub policy_digest: String,
+}
+
+fn crit(name: &str, value: Value, threshold: String, outcome: Outcome, note: String) -> Criterion {
+    Criterion { name: name.into(), value, threshold, outcome, note }
+}
+
+/// Evaluates moving from `from` to `to` (one step forward) on `evidence`.
+#[allow(clippy::too_many_arguments)]
+pub fn evaluate(
+    from: Mode,
+    to: Mode,
+    policy: &Policy,
+    evidence: &[EvidenceRun],
+    golden: Option<&GoldenResult>,
+    allowlist: Option<&Allowlist>,
+    strict: bool,
+    expected_profile: Option<&str>,
+) -> Evaluation {
+    let mut criteria = Vec::new();
+    let Some(req) = policy.for_target(to).filter(|_| to > from) else {
+        criteria.push(crit("transition", json!(format!("{from} -> {to}")), "one step forward".into(), Outcome::Fail, "not a forward move".into()));
+        return Evaluation { from, to, outcome: Outcome::Fail, criteria, policy_digest: policy.digest.clone() };
+    };
+    let next = Mode::ALL.iter().position(|m| *m == from).and_then(|i| Mode::ALL.get(i + 1)).copied();
+    if next != Some(to) {
+        criteria.push(crit("transition", json!(format!("{from} -> {to}")), format!("{from} -> {}", next.map_or("-".into(), |m| m.to_string())), Outcome::Fail, "forward moves go one step at a time".into()));
+    }
+
+    // Evidence: each run usable, all with the expected profile.
+    let profile = policy.profile_digest.as_deref().or(expected_profile).or_else(|| evidence.first().and_then(|e| e.profile_digest()));
+    for e in evidence {
+        let mut problems = e.problems.clone();
+        if let (Some(want), Some(got)) = (profile, e.profile_digest()) {
+            if want != got {
+                problems.push(format!("made with profile {got}, not {want}"));
+            }
+        }
+        let outcome = if problems.is_empty() { Outcome::Pass } else { Outcome::Fail };
+        criteria.push(crit(
+            "evidence",
+            json!(e.dir.display().to_string()),
+            "complete, untampered, same profile".into(),
+            outcome,
+            problems.join("; "),
+        ));
+    }
+    let usable: Vec<&EvidenceRun> = evidence.iter().filter(|e| e.problems.is_empty()).collect();
+
+    // Blocks compared.
+    let blocks: u64 = usable.iter().map(|e| e.blocks_compared()).sum();
+    let enough = blocks >= req.min_blocks && (blocks > 0 || req.min_blocks == 0);
+    criteria.push(crit(
+        "min_blocks",
+        json!(blocks),
+        format!(">= {}", req.min_blocks),
+        if enough { Outcome::Pass } else { Outcome::Inconclusive },
+        if enough { String::new() } else { "too little evidence: replay more blocks with both verifiers (SHADOW or PRIMARY)".into() },
+    ));
+
+    // Divergences after the allowlist (for SHADOW -> PRIMARY); splits never excused.
+    let today = crate::allowlist::today();
+    let max_height = usable.iter().map(|e| e.last_height()).max().unwrap_or(0);
+    let is_active: Vec<bool> =
+        allowlist.map(|a| a.entries.iter().map(|e| Allowlist::active(e, max_height, &today)).collect()).unwrap_or_default();
+    let (mut splits, mut counted, mut excused) = (0u64, 0u64, 0u64);
+    let mut matched = vec![false; allowlist.map_or(0, |a| a.entries.len())];
+    for e in &usable {
+        for (block_id, class) in &e.records {
+            if !["split", "halt", "fact", "reason"].contains(&class.as_str()) {
+                continue;
+            }
+            if class == "split" {
+                splits += 1;
+                counted += 1;
+                continue;
+            }
+            let hit = allowlist.and_then(|a| a.entries.iter().position(|x| &x.block_id == block_id && &x.class == class));
+            match hit {
+                Some(i) if to == Mode::Primary && is_active[i] => {
+                    matched[i] = true;
+                    excused += 1;
+                }
+                Some(i) => {
+                    matched[i] = true;
+                    counted += 1;
+                }
+                None => counted += 1,
+            }
+        }
+    }
+    if to != Mode::Shadow {
+        criteria.push(crit("no_splits", json!(splits), "== 0 (a split is never excused)".into(), if splits == 0 { Outcome::Pass } else { Outcome::Fail }, String::new()));
+    }
+    if let Some(max) = req.max_divergences {
+        let outcome = if !enough { Outcome::Inconclusive } else if counted <= max { Outcome::Pass } else { Outcome::Fail };
+        let note = if excused > 0 { format!("{excused} excused by the allowlist") } else { String::new() };
+        criteria.push(crit("max_divergences", json!(counted), format!("<= {max}"), outcome, note));
+    }
+    if let Some(max) = req.max_error_rate {
+        let errors: u64 = usable
+            .iter()
+            .map(|e| e.summary["errors"]["candidate_error"].as_u64().unwrap_or(0) + e.summary["errors"]["fallback"].as_u64().unwrap_or(0))
+            .sum();
+        let (value, outcome) = if blocks == 0 {
+            (Value::Null, Outcome::Inconclusive)
+        } else {
+            let rate = errors as f64 / blocks as f64;
+            (json!(rate), if rate <= max { Outcome::Pass } else { Outcome::Fail })
+        };
+        criteria.push(crit("max_error_rate", value, format!("<= {max}"), outcome, format!("{errors} candidate errors and fallbacks")));
+    }
+    if let Some(max) = req.max_latency_ratio_p99 {
+        let ratios: Vec<f64> = usable
+            .iter()
+            .filter_map(|e| {
+                let l = e.summary["latency"]["legacy"]["p99_us"].as_f64()?;
+                let c = e.summary["latency"]["candidate"]["p99_us"].as_f64()?;
+                (l > 0.0).then_some(c / l)
+            })
+            .collect();
+        let worst = ratios.iter().copied().fold(None, |a: Option<f64>, r| Some(a.map_or(r, |a| a.max(r))));
+        let (value, outcome) = match worst {
+            None => (Value::Null, Outcome::Inconclusive),
+            Some(r) => (json!(r), if r <= max { Outcome::Pass } else { Outcome::Fail }),
+        };
+        criteria.push(crit("max_latency_ratio_p99", value, format!("<= {max}"), outcome, "candidate p99 / legacy p99, worst run".into()));
+    }
+    if req.require_golden {
+        let (value, outcome, note) = match golden {
+            None => (Value::Null, Outcome::Inconclusive, "no golden vectors given (--golden DIR)".to_owned()),
+            Some(g) if g.passed == 0 => (json!(g), Outcome::Inconclusive, "no vector passed: an empty gate proves nothing".to_owned()),
+            Some(g) if g.failed > 0 => (json!(g), Outcome::Fail, format!("{} vectors failed", g.failed)),
+            Some(g) => (json!(g), Outcome::Pass, String::new()),
+        };
+        criteria.push(crit("require_golden", value, "all vectors pass".into(), outcome, note));
+    }
+    if to == Mode::Only {
+        let ids: Vec<&str> = allowlist
+            .map(|a| a.entries.iter().zip(&is_active).filter(|(_, on)| **on).map(|(e, _)| e.block_id.as_str()).collect())
+            .unwrap_or_default();
+        criteria.push(crit(
+            "no_active_allowlist_entries",
+            json!(ids.len()),
+            "== 0".into(),
+            if ids.is_empty() { Outcome::Pass } else { Outcome::Fail },
+            if ids.is_empty() { String::new() } else { format!("active: {}", ids.join(", ")) },
+        ));
+    }
+    if let Some(a) = allowlist {
+        let stale: Vec<String> = a
+            .entries
+            .iter()
+            .zip(&matched)
+            .filter_map(|(e, m)| {
+                let expired = !Allowlist::active(e, max_height, &today);
+                (expired || !m).then(|| format!("{} {} ({})", e.block_id, e.class, if expired { "expired" } else { "never matched" }))
+            })
+            .collect();
+        if !stale.is_empty() {
+            criteria.push(crit(
+                "allowlist_hygiene",
+                json!(stale.len()),
+                "no expired or unused entries".into(),
+                if strict { Outcome::Fail } else { Outcome::Pass },
+                format!("{}{}", stale.join(", "), if strict { "" } else { " (reported; fails under --strict)" }),
+            ));
+        }
+    }
+    let outcome = criteria.iter().map(|c| c.outcome).max().unwrap_or(Outcome::Pass);
+    Evaluation { from, to, outcome, criteria, policy_digest: policy.digest.clone() }
+}

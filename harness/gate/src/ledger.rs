@@ -1,0 +1,250 @@
+//! The ledger: an append-only JSON-lines file of mode transitions.
+//!
+//! Each line is one entry, in canonical form (compact JSON, keys in the order written):
+//! `seq`, `prev_hash`, `time_unix`, `action` (`init`, `promote`, `rollback`), `from`, `to`, `operator`,
+//! `public_key`, `reason`, `override`, `policy`, `evidence`, `golden`, `evaluation`, then `hash` and
+//! `signature`. `hash` is Keccak-256 of `"dualrun/ledger/v1\n"` followed by the entry's canonical JSON
+//! without `hash` and `signature`; `signature` is the operator's Ed25519 signature of
+//! `"dualrun/ledger/v1" ‖ hash`. Each entry names the previous entry's hash, so an edit, a deletion,
+//! a reordering or an insertion anywhere breaks the chain; a line that is not in canonical form is itself
+//! an error, so even whitespace changes are caught.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use dualrun_core::Mode;
+use dualrun_format::{keccak256, Hash32};
+use dualrun_leader::keys::KeyFile;
+use ed25519_dalek::{Signature, Signer, VerifyingKey};
+use serde_json::{json, Map, Value};
+
+const DOMAIN: &str = "dualrun/ledger/v1";
+
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("{file}: {source}")]
+    Io { file: PathBuf, source: std::io::Error },
+    #[error("{file}: already exists; a ledger is started once")]
+    Exists { file: PathBuf },
+    #[error("{file}: entry {index} (line {line}): {problem}")]
+    Bad { file: PathBuf, index: usize, line: usize, problem: String },
+    #[error("{file}: the ledger is empty")]
+    Empty { file: PathBuf },
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// An opened ledger (entries as parsed, unverified; call [`verify`] for an audit).
+pub struct Ledger {
+    pub path: PathBuf,
+    pub entries: Vec<Map<String, Value>>,
+}
+
+fn entry_hash(entry: &Map<String, Value>) -> Hash32 {
+    let mut body = entry.clone();
+    body.remove("hash");
+    body.remove("signature");
+    let mut bytes = format!("{DOMAIN}\n").into_bytes();
+    bytes.extend(serde_json::to_vec(&Value::Object(body)).expect("serializes"));
+    keccak256(&bytes)
+}
+
+fn message(hash: &Hash32) -> Vec<u8> {
+    [DOMAIN.as_bytes(), &hash.0].concat()
+}
+
+fn mode_of(v: &Value) -> Option<Mode> {
+    v.as_str().and_then(|s| s.parse().ok())
+}
+
+/// What a new entry says (the ledger adds sequence, chain, time, key, hash and signature).
+pub struct NewEntry {
+    pub action: &'static str,
+    pub from: Option<Mode>,
+    pub to: Mode,
+    pub reason: String,
+    pub override_: bool,
+    pub policy: Value,
+    pub evidence: Vec<Value>,
+    pub golden: Value,
+    pub evaluation: Value,
+}
+
+impl Ledger {
+    pub fn open(path: &Path) -> Result<Ledger, LedgerError> {
+        let text = std::fs::read_to_string(path).map_err(|source| LedgerError::Io { file: path.into(), source })?;
+        let mut entries = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            let v: Value = serde_json::from_str(line).map_err(|e| LedgerError::Bad {
+                file: path.into(),
+                index: entries.len(),
+                line: i + 1,
+                problem: format!("not JSON: {e}"),
+            })?;
+            match v {
+                Value::Object(m) => entries.push(m),
+                _ => return Err(LedgerError::Bad { file: path.into(), index: entries.len(), line: i + 1, problem: "not an object".into() }),
+            }
+        }
+        if entries.is_empty() {
+            return Err(LedgerError::Empty { file: path.into() });
+        }
+        Ok(Ledger { path: path.into(), entries })
+    }
+
+    /// Starts a ledger in `legacy` mode.
+    pub fn init(path: &Path, key: &KeyFile, operator: &str) -> Result<Ledger, LedgerError> {
+        if path.exists() {
+            return Err(LedgerError::Exists { file: path.into() });
+        }
+        let mut l = Ledger { path: path.into(), entries: Vec::new() };
+        l.append(
+            NewEntry {
+                action: "init",
+                from: None,
+                to: Mode::Legacy,
+                reason: "ledger started".into(),
+                override_: false,
+                policy: Value::Null,
+                evidence: vec![],
+                golden: Value::Null,
+                evaluation: Value::Null,
+            },
+            key,
+            operator,
+        )?;
+        Ok(l)
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.entries.last().and_then(|e| mode_of(&e["to"])).unwrap_or(Mode::Legacy)
+    }
+
+    /// The profile digest of the newest evidence the ledger relied on.
+    pub fn last_profile_digest(&self) -> Option<String> {
+        self.entries
+            .iter()
+            .rev()
+            .flat_map(|e| e.get("evidence").and_then(Value::as_array).cloned().unwrap_or_default())
+            .find_map(|ev| ev["profile_digest"].as_str().map(str::to_owned))
+    }
+
+    /// Signs and appends an entry (the file is appended and synced; nothing else is rewritten).
+    pub fn append(&mut self, e: NewEntry, key: &KeyFile, operator: &str) -> Result<&Map<String, Value>, LedgerError> {
+        let prev_hash = self.entries.last().and_then(|p| p["hash"].as_str().map(str::to_owned)).unwrap_or_else(|| Hash32::ZERO.to_string());
+        let time_unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let entry = json!({
+            "seq": self.entries.len(),
+            "prev_hash": prev_hash,
+            "time_unix": time_unix,
+            "action": e.action,
+            "from": e.from,
+            "to": e.to,
+            "operator": operator,
+            "public_key": key.public_key_hex(),
+            "reason": e.reason,
+            "override": e.override_,
+            "policy": e.policy,
+            "evidence": e.evidence,
+            "golden": e.golden,
+            "evaluation": e.evaluation,
+        });
+        let Value::Object(mut map) = entry else { unreachable!() };
+        let hash = entry_hash(&map);
+        let sig = key.signing_key.sign(&message(&hash));
+        map.insert("hash".into(), json!(hash.to_string()));
+        map.insert("signature".into(), json!(hex::encode(sig.to_bytes())));
+        let mut line = serde_json::to_string(&Value::Object(map.clone())).expect("serializes");
+        line.push('\n');
+        let io = |source| LedgerError::Io { file: self.path.clone(), source };
+        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&self.path).map_err(io)?;
+        f.write_all(line.as_bytes()).map_err(io)?;
+        f.sync_all().map_err(io)?;
+        self.entries.push(map);
+        Ok(self.entries.last().expect("just pushed"))
+    }
+}
+
+/// What an audit found.
+pub struct VerifyReport {
+    pub entries: usize,
+    pub mode: Mode,
+}
+
+/// Audits a ledger: canonical form, the hash chain, every signature (and, if given, that every key is
+/// trusted), a legal sequence of modes, and that the evidence each entry relied on is unchanged. Returns
+/// the first bad entry as an error.
+pub fn verify(path: &Path, trusted: &[VerifyingKey], check_evidence: bool) -> Result<VerifyReport, LedgerError> {
+    let text = std::fs::read_to_string(path).map_err(|source| LedgerError::Io { file: path.into(), source })?;
+    if text.is_empty() {
+        return Err(LedgerError::Empty { file: path.into() });
+    }
+    if !text.ends_with('\n') {
+        return Err(LedgerError::Bad { file: path.into(), index: text.lines().count() - 1, line: text.lines().count(), problem: "the last line is not terminated (truncated?)".into() });
+    }
+    let mut prev_hash = Hash32::ZERO;
+    let mut mode: Option<Mode> = None;
+    let mut count = 0;
+    for (i, line) in text.lines().enumerate() {
+        let bad = |problem: String| LedgerError::Bad { file: path.into(), index: i, line: i + 1, problem };
+        let v: Value = serde_json::from_str(line).map_err(|e| bad(format!("not JSON: {e}")))?;
+        if serde_json::to_string(&v).expect("serializes") != line {
+            return Err(bad("not in canonical form (the line was edited)".into()));
+        }
+        let Value::Object(e) = v else { return Err(bad("not an object".into())) };
+        if e.get("seq").and_then(Value::as_u64) != Some(i as u64) {
+            return Err(bad(format!("seq is {}, expected {i} (entries removed, inserted or reordered)", e.get("seq").unwrap_or(&Value::Null))));
+        }
+        let hash = entry_hash(&e);
+        if e.get("hash").and_then(Value::as_str) != Some(hash.to_string().as_str()) {
+            return Err(bad("its hash does not match its content (the entry was edited)".into()));
+        }
+        if e.get("prev_hash").and_then(Value::as_str) != Some(prev_hash.to_string().as_str()) {
+            return Err(bad("prev_hash is not the previous entry's hash (the chain is broken)".into()));
+        }
+        let key_bytes: [u8; 32] = e
+            .get("public_key")
+            .and_then(Value::as_str)
+            .and_then(|h| hex::decode(h).ok())
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| bad("public_key is not 32 bytes of hex".into()))?;
+        let key = VerifyingKey::from_bytes(&key_bytes).map_err(|_| bad("public_key is not a valid Ed25519 key".into()))?;
+        let sig: [u8; 64] = e
+            .get("signature")
+            .and_then(Value::as_str)
+            .and_then(|h| hex::decode(h).ok())
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| bad("signature is not 64 bytes of hex".into()))?;
+        if key.verify_strict(&message(&hash), &Signature::from_bytes(&sig)).is_err() {
+            return Err(bad("the signature does not verify with the entry's public key".into()));
+        }
+        if !trusted.is_empty() && !trusted.contains(&key) {
+            return Err(bad(format!("signed by {}, which is not a trusted key", hex::encode(key_bytes))));
+        }
+        let to = mode_of(&e["to"]).ok_or_else(|| bad("`to` is not a mode".into()))?;
+        let from = mode_of(&e["from"]);
+        let action = e.get("action").and_then(Value::as_str).unwrap_or("");
+        let legal = match (action, mode, from) {
+            ("init", None, None) => to == Mode::Legacy,
+            ("promote", Some(m), Some(f)) => f == m && Mode::ALL.iter().position(|x| *x == to) == Mode::ALL.iter().position(|x| *x == f).map(|p| p + 1),
+            ("rollback", Some(m), Some(f)) => f == m && to < f,
+            _ => false,
+        };
+        if !legal {
+            return Err(bad(format!(
+                "{action} from {} to {to} is not a legal transition (the ledger was in {})",
+                from.map_or("nothing".into(), |m| m.to_string()),
+                mode.map_or("no mode".into(), |m| m.to_string())
+            )));
+        }
+        if check_evidence {
+            for ev in e.get("evidence").and_then(Value::as_array).into_iter().flatten() {
+                crate::evidence::recheck(ev).map_err(|p| bad(p))?;
+            }
+        }
+        mode = Some(to);
+        prev_hash = hash;
+        count += 1;
+    }
+    Ok(VerifyReport { entries: count, mode: mode.expect("at least one entry") })
+}

@@ -1,0 +1,18 @@
+//! The mode gate: LEGACY → SHADOW → PRIMARY → ONLY only on evidence, rollback at once, and an audit
+//! trail anyone can verify offline.
+//!
+//! - [`ledger`]: the append-only ledger of mode transitions, each entry hash-chained to the previous
+//!   and signed with an operator's Ed25519 key; [`ledger::verify`] checks all of it;
+//! - [`policy`]: what a forward move requires, per transition;
+//! - [`evidence`]: replay run directories as evidence — complete, untampered, made with the right profile;
+//! - [`allowlist`]: known divergences excused, with justification, author and expiry;
+//! - [`evaluate`]: criteria, each with its value, threshold and outcome; pass / fail / inconclusive.
+
+pub mod allowlist;
+pub mod evaluate;
+pub mod evidence;
+pub mod ledger;
+pub mod policy;
+
+pub use evaluate::{evaluate, Criterion, Evaluation, Outcome};
+pub use ledger::{Ledger, LedgerError};

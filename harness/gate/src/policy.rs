@@ -1,0 +1,130 @@
+//! Policies (TOML). Every key is optional; the defaults are:
+//!
+//! | transition | min_blocks | max_divergences | max_error_rate | require_golden | max_latency_ratio_p99 |
+//! |---|---|---|---|---|---|
+//! | `[to_shadow]` | 0 | — | — | true | — |
+//! | `[to_primary]` | 1000 | 0 | 0.0 | true | — |
+//! | `[to_only]` | 10000 | 0 | 0.001 | true | 1.0 |
+//!
+//! `min_blocks` counts blocks compared by both verifiers in the evidence; `max_divergences` counts split
+//! + halt + fact + reason after the allowlist; `max_error_rate` is (candidate errors + fallbacks) /
+//! blocks compared; `max_latency_ratio_p99` is the candidate's p99 over the legacy's. A top-level
+//! `profile_digest` pins the profile the evidence must have been made with. A `split` is never excused,
+//! and PRIMARY → ONLY also requires no active allowlist entry.
+
+use std::path::{Path, PathBuf};
+
+use dualrun_core::Mode;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Requirements {
+    pub min_blocks: u64,
+    pub max_divergences: Option<u64>,
+    pub max_error_rate: Option<f64>,
+    pub require_golden: bool,
+    pub max_latency_ratio_p99: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRequirements {
+    min_blocks: Option<u64>,
+    max_divergences: Option<u64>,
+    max_error_rate: Option<f64>,
+    require_golden: Option<bool>,
+    max_latency_ratio_p99: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    profile_digest: Option<String>,
+    #[serde(default)]
+    to_shadow: RawRequirements,
+    #[serde(default)]
+    to_primary: RawRequirements,
+    #[serde(default)]
+    to_only: RawRequirements,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    pub profile_digest: Option<String>,
+    pub to_shadow: Requirements,
+    pub to_primary: Requirements,
+    pub to_only: Requirements,
+    /// Keccak-256 of the file's bytes (of the empty string for the built-in defaults).
+    pub digest: String,
+    pub path: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("{file}: {source}")]
+    Read { file: PathBuf, source: std::io::Error },
+    #[error("{file}: not a policy: {message}")]
+    Parse { file: PathBuf, message: String },
+}
+
+fn merge(raw: RawRequirements, d: Requirements) -> Requirements {
+    Requirements {
+        min_blocks: raw.min_blocks.unwrap_or(d.min_blocks),
+        max_divergences: raw.max_divergences.or(d.max_divergences),
+        max_error_rate: raw.max_error_rate.or(d.max_error_rate),
+        require_golden: raw.require_golden.unwrap_or(d.require_golden),
+        max_latency_ratio_p99: raw.max_latency_ratio_p99.or(d.max_latency_ratio_p99),
+    }
+}
+
+impl Policy {
+    fn defaults() -> (Requirements, Requirements, Requirements) {
+        (
+            Requirements { min_blocks: 0, max_divergences: None, max_error_rate: None, require_golden: true, max_latency_ratio_p99: None },
+            Requirements { min_blocks: 1000, max_divergences: Some(0), max_error_rate: Some(0.0), require_golden: true, max_latency_ratio_p99: None },
+            Requirements {
+                min_blocks: 10_000,
+                max_divergences: Some(0),
+                max_error_rate: Some(0.001),
+                require_golden: true,
+                max_latency_ratio_p99: Some(1.0),
+            },
+        )
+    }
+
+    fn from_raw(raw: RawPolicy, digest: String, path: Option<PathBuf>) -> Policy {
+        let (s, p, o) = Policy::defaults();
+        Policy {
+            profile_digest: raw.profile_digest,
+            to_shadow: merge(raw.to_shadow, s),
+            to_primary: merge(raw.to_primary, p),
+            to_only: merge(raw.to_only, o),
+            digest,
+            path,
+        }
+    }
+
+    /// The built-in defaults.
+    pub fn builtin() -> Policy {
+        Policy::from_raw(RawPolicy::default(), dualrun_format::keccak256(b"").to_string(), None)
+    }
+
+    pub fn load(path: &Path) -> Result<Policy, PolicyError> {
+        let bytes = std::fs::read(path).map_err(|source| PolicyError::Read { file: path.into(), source })?;
+        let text = String::from_utf8_lossy(&bytes);
+        let raw: RawPolicy =
+            toml::from_str(&text).map_err(|e| PolicyError::Parse { file: path.into(), message: e.to_string().trim_end().into() })?;
+        Ok(Policy::from_raw(raw, dualrun_format::keccak256(&bytes).to_string(), Some(path.into())))
+    }
+
+    /// The requirements for moving forward into `to`.
+    pub fn for_target(&self, to: Mode) -> Option<&Requirements> {
+        match to {
+            Mode::Shadow => Some(&self.to_shadow),
+            Mode::Primary => Some(&self.to_primary),
+            Mode::Only => Some(&self.to_only),
+            Mode::Legacy => None,
+        }
+    }
+}
