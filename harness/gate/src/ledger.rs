@@ -166,6 +166,7 @@ impl Ledger {
 }
 
 /// What an audit found.
+#[derive(Debug)]
 pub struct VerifyReport {
     pub entries: usize,
     pub mode: Mode,

@@ -1,0 +1,109 @@
+//! The ledger detects any one-byte change, reordered entries, a removed entry, a key that is not
+//! trusted, and illegal mode sequences.
+
+use std::path::Path;
+
+use dualrun_core::Mode;
+use dualrun_gate::ledger::{verify, Ledger, NewEntry};
+use dualrun_leader::keys::KeyFile;
+use serde_json::Value;
+
+fn entry(action: &'static str, from: Mode, to: Mode) -> NewEntry {
+    NewEntry {
+        action,
+        from: Some(from),
+        to,
+        reason: format!("{action} {from} -> {to}"),
+        override_: false,
+        policy: Value::Null,
+        evidence: vec![],
+        golden: Value::Null,
+        evaluation: Value::Null,
+    }
+}
+
+fn walk(path: &Path, key: &KeyFile) {
+    let mut l = Ledger::init(path, key, "alice").unwrap();
+    l.append(entry("promote", Mode::Legacy, Mode::Shadow), key, "alice").unwrap();
+    l.append(entry("promote", Mode::Shadow, Mode::Primary), key, "alice").unwrap();
+    l.append(entry("rollback", Mode::Primary, Mode::Shadow), key, "alice").unwrap();
+}
+
+#[test]
+fn an_untouched_ledger_verifies() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("ledger.jsonl");
+    let key = KeyFile::generate("alice").unwrap();
+    walk(&path, &key);
+    let r = verify(&path, &[key.verifying_key()], true).unwrap();
+    assert_eq!((r.entries, r.mode), (4, Mode::Shadow));
+    assert!(Ledger::init(&path, &key, "alice").is_err(), "a ledger is started once");
+}
+
+#[test]
+fn every_single_byte_change_is_detected() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("ledger.jsonl");
+    let key = KeyFile::generate("alice").unwrap();
+    walk(&path, &key);
+    let original = std::fs::read(&path).unwrap();
+    let edited = tmp.path().join("edited.jsonl");
+    for i in 0..original.len() {
+        for delta in [1u8, 0x20] {
+            let mut bytes = original.clone();
+            bytes[i] = bytes[i].wrapping_add(delta);
+            std::fs::write(&edited, &bytes).unwrap();
+            assert!(verify(&edited, &[], false).is_err(), "a change of byte {i} (+{delta}) went unnoticed");
+        }
+    }
+    // Removing a byte, and removing the last line, are caught too.
+    let mut shorter = original.clone();
+    shorter.remove(original.len() / 2);
+    std::fs::write(&edited, &shorter).unwrap();
+    assert!(verify(&edited, &[], false).is_err());
+}
+
+#[test]
+fn reordering_removing_and_foreign_keys_are_detected() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("ledger.jsonl");
+    let key = KeyFile::generate("alice").unwrap();
+    walk(&path, &key);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let edited = tmp.path().join("edited.jsonl");
+
+    let swapped = [lines[0], lines[2], lines[1], lines[3]].join("\n") + "\n";
+    std::fs::write(&edited, swapped).unwrap();
+    let e = verify(&edited, &[], false).unwrap_err().to_string();
+    assert!(e.contains("entry 1") && e.contains("reordered"), "{e}");
+
+    let removed = [lines[0], lines[1], lines[3]].join("\n") + "\n";
+    std::fs::write(&edited, removed).unwrap();
+    assert!(verify(&edited, &[], false).unwrap_err().to_string().contains("entry 2"));
+
+    let other = KeyFile::generate("mallory").unwrap();
+    let e = verify(&path, &[other.verifying_key()], false).unwrap_err().to_string();
+    assert!(e.contains("entry 0") && e.contains("not a trusted key"), "{e}");
+
+    // An entry re-signed by another key after an edit: the chain still breaks at the next entry.
+    let mut forged = Ledger::open(&path).unwrap();
+    let forged_path = tmp.path().join("forged.jsonl");
+    std::fs::copy(&path, &forged_path).unwrap();
+    forged.path = forged_path.clone();
+    forged.append(entry("promote", Mode::Shadow, Mode::Primary), &other, "mallory").unwrap();
+    assert!(verify(&forged_path, &[], false).is_ok(), "a well-formed entry by another key verifies without trust anchors");
+    assert!(verify(&forged_path, &[key.verifying_key()], false).unwrap_err().to_string().contains("entry 4"));
+}
+
+#[test]
+fn illegal_sequences_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("ledger.jsonl");
+    let key = KeyFile::generate("alice").unwrap();
+    let mut l = Ledger::init(&path, &key, "alice").unwrap();
+    // Two steps at once is not a promotion; the ledger writes what it is told, the audit refuses it.
+    l.append(entry("promote", Mode::Legacy, Mode::Primary), &key, "alice").unwrap();
+    let e = verify(&path, &[], false).unwrap_err().to_string();
+    assert!(e.contains("entry 1") && e.contains("not a legal transition"), "{e}");
+}
