@@ -1,0 +1,212 @@
+//! The gate on real replay evidence: init → shadow → refused → primary → rollback, an auditor's
+//! verify, evidence edited after the fact; and the golden-vector gate failing the way CI needs.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+
+fn replay(out: &Path, mode: &str) {
+    let r = dualrun(&["replay", "--mode", mode, "--out", s(out)]);
+    assert!(r.code == 0 || r.code == 1, "{}", r.stderr);
+}
+
+fn golden_dir() -> std::path::PathBuf {
+    repo().join("golden-vectors")
+}
+
+#[test]
+fn the_full_walk_on_real_replays_and_an_audit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = |n: &str| tmp.path().join(n);
+    let ledger = t("ledger.jsonl");
+    let (golden, alice_key, policy, allow_file) =
+        (s(&golden_dir()).to_owned(), s(&t("alice.key")).to_owned(), s(&t("policy.toml")).to_owned(), s(&t("allow.toml")).to_owned());
+    let (shadow_run, primary_run) = (s(&t("shadow-run")).to_owned(), s(&t("primary-run")).to_owned());
+    assert_eq!(dualrun(&["keygen", "--id", "alice", "--out", s(&t("alice.key"))]).code, 0);
+    let r = dualrun(&["gate", "init", "--ledger", s(&ledger), "--key", s(&t("alice.key")), "--operator", "alice"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let status = dualrun(&["gate", "status", "--ledger", s(&ledger), "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!((v["mode"].as_str(), v["entries"].as_u64()), (Some("legacy"), Some(1)));
+    assert_eq!(v["last"]["action"], "init");
+
+    replay(&t("shadow-run"), "shadow");
+    let evidence = ["--evidence", shadow_run.as_str()];
+
+    // Without golden vectors the move to SHADOW is inconclusive (exit 3), and says why.
+    let mut args = vec!["gate", "evaluate", "--ledger", s(&ledger)];
+    args.extend(evidence);
+    let r = dualrun(&args);
+    assert_eq!(r.code, 3, "{}", r.stdout);
+    assert!(r.stdout.contains("inconclusive") && r.stdout.contains("no golden vectors given"), "{}", r.stdout);
+
+    // With them it passes; promote.
+    let mut args = vec!["gate", "promote", "--ledger", s(&ledger), "--golden", &golden, "--key", &alice_key, "--reason", "golden vectors pass"];
+    args.extend(evidence);
+    let r = dualrun(&args);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("promoted legacy -> shadow"), "{}", r.stdout);
+
+    // SHADOW -> PRIMARY is refused: the ten halts at the injected faults. Nothing is written.
+    std::fs::write(t("policy.toml"), "[to_primary]\nmin_blocks = 100\n").unwrap();
+    let before = std::fs::read(&ledger).unwrap();
+    let mut args = vec!["gate", "promote", "--ledger", s(&ledger), "--policy", &policy, "--golden", &golden];
+    args.extend(["--key", alice_key.as_str(), "--reason", "try"]);
+    args.extend(evidence);
+    let r = dualrun(&args);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(r.stdout.contains("max_divergences") && r.stdout.contains("10, need <= 0"), "{}", r.stdout);
+    assert_eq!(std::fs::read(&ledger).unwrap(), before, "a refused promotion writes nothing");
+
+    // An allowlist that excuses the ten halts, with justification, author and expiry: PRIMARY.
+    let csv = std::fs::read_to_string(t("shadow-run").join("divergences.csv")).unwrap();
+    let mut allow = String::new();
+    for l in csv.lines().skip(1) {
+        let f: Vec<&str> = l.split(',').collect();
+        allow.push_str(&format!(
+            "[[entries]]\nblock_id = \"{}\"\nclass = \"{}\"\njustification = \"injected fault\"\nauthor = \"alice\"\nexpires_height = 1000\n\n",
+            f[1], f[2]
+        ));
+    }
+    std::fs::write(t("allow.toml"), allow).unwrap();
+    let mut args = vec!["gate", "promote", "--ledger", s(&ledger), "--policy", &policy, "--golden", &golden];
+    args.extend(["--allowlist", allow_file.as_str(), "--key", alice_key.as_str(), "--reason", "faults are known"]);
+    args.extend(evidence);
+    let r = dualrun(&args);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("10 excused by the allowlist"), "{}", r.stdout);
+
+    // Any active allowlist entry blocks PRIMARY -> ONLY.
+    replay(&t("primary-run"), "primary");
+    let r = dualrun(&["gate", "evaluate", "--ledger", s(&ledger), "--policy", &policy, "--golden", &golden,
+        "--allowlist", &allow_file, "--evidence", &primary_run]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(r.stdout.contains("fail         no_active_allowlist_entries"), "{}", r.stdout);
+
+    // Rollback to any earlier mode: always allowed, recorded.
+    let r = dualrun(&["gate", "rollback", "--ledger", s(&ledger), "--to", "legacy", "--key", s(&t("alice.key")), "--reason", "drill"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&dualrun(&["gate", "status", "--ledger", s(&ledger), "--json"]).stdout).unwrap();
+    assert_eq!((v["mode"].as_str(), v["entries"].as_u64()), (Some("legacy"), Some(4)));
+    assert_eq!(v["last"]["action"], "rollback");
+
+    // An auditor verifies it all, trusting alice's key only.
+    let alice = std::fs::read_to_string(t("alice.key")).unwrap().split("public_key = \"").nth(1).unwrap()[..64].to_owned();
+    let r = dualrun(&["gate", "verify", "--ledger", s(&ledger), "--trusted-key", &alice]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("4 entries verified; mode legacy"), "{}", r.stdout);
+    assert_eq!(dualrun(&["keygen", "--id", "bob", "--out", s(&t("bob.key"))]).code, 0);
+    let bob = std::fs::read_to_string(t("bob.key")).unwrap().split("public_key = \"").nth(1).unwrap()[..64].to_owned();
+    let r = dualrun(&["gate", "verify", "--ledger", s(&ledger), "--trusted-key", &bob]);
+    assert_eq!(r.code, 1);
+    assert!(r.stdout.contains("entry 0") && r.stdout.contains("not a trusted key"), "{}", r.stdout);
+
+    // Evidence edited after the fact: the entry that relied on it fails the audit.
+    let csv_path = t("shadow-run").join("divergences.csv");
+    let edited = std::fs::read_to_string(&csv_path).unwrap().replacen("halt", "fact", 1);
+    std::fs::write(&csv_path, edited).unwrap();
+    let r = dualrun(&["gate", "verify", "--ledger", s(&ledger)]);
+    assert_eq!(r.code, 1);
+    assert!(r.stdout.contains("entry 1") && r.stdout.contains("divergences.csv was changed after the run"), "{}", r.stdout);
+    // ... and it no longer counts as evidence.
+    let r = dualrun(&["gate", "evaluate", "--ledger", s(&ledger), "--golden", &golden, "--evidence", &shadow_run]);
+    assert_eq!(r.code, 1);
+    assert!(r.stdout.contains("divergences.csv was changed after the run"), "{}", r.stdout);
+}
+
+#[test]
+fn forced_promotions_are_recorded_as_overrides_and_incomplete_runs_are_not_evidence() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = |n: &str| tmp.path().join(n);
+    let ledger = t("ledger.jsonl");
+    dualrun(&["keygen", "--id", "ops", "--out", s(&t("ops.key"))]);
+    dualrun(&["gate", "init", "--ledger", s(&ledger), "--key", s(&t("ops.key")), "--operator", "ops"]);
+    // A run killed before the end is not evidence: its manifest still says `"complete": false`, as it
+    // does from the start of a run until its end.
+    let out = t("partial");
+    replay(&out, "shadow");
+    let manifest = std::fs::read_to_string(out.join("manifest.json")).unwrap();
+    assert!(manifest.contains("\"complete\": true"));
+    std::fs::write(out.join("manifest.json"), manifest.replace("\"complete\": true", "\"complete\": false")).unwrap();
+    let r = dualrun(&["gate", "evaluate", "--ledger", s(&ledger), "--golden", s(&golden_dir()), "--evidence", s(&out)]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(r.stdout.contains("the run is not complete"), "{}", r.stdout);
+    // --force promotes without passing, and the ledger says so.
+    let r = dualrun(&["gate", "promote", "--ledger", s(&ledger), "--key", s(&t("ops.key")), "--reason", "emergency", "--force", "--evidence", s(&out)]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("FORCED OVERRIDE"), "{}", r.stdout);
+    let v: serde_json::Value = serde_json::from_str(&dualrun(&["gate", "status", "--ledger", s(&ledger), "--json"]).stdout).unwrap();
+    assert_eq!(v["last"]["override"], true);
+    assert_eq!(v["mode"], "shadow");
+}
+
+#[test]
+fn golden_check_fails_on_mismatch_unreadable_files_and_unexpected_skips_with_junit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("vectors");
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = golden_dir().join("leader-v1");
+    let pick = |prefix: &str| {
+        std::fs::read_dir(&src).unwrap().map(|e| e.unwrap().path()).find(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix)).unwrap()
+    };
+    // A passing vector, a vector expecting another reason, an unreadable one, a skip without reason,
+    // and a skip with one.
+    std::fs::copy(pick("too-soon-"), dir.join("a-pass.json")).unwrap();
+    let text = std::fs::read_to_string(pick("round-robin-not-scheduled-")).unwrap();
+    std::fs::write(dir.join("b-mismatch.json"), text.replace("\"leader.not_scheduled\"", "\"leader.bad_signature\"")).unwrap();
+    std::fs::write(dir.join("c-broken.json"), "{ this is not json").unwrap();
+    let skip = |reason: &str| text.replacen("\"provenance\"", &format!("\"skip\": \"{reason}\",\n  \"provenance\""), 1);
+    std::fs::write(dir.join("d-skip-no-reason.json"), skip("")).unwrap();
+    std::fs::write(dir.join("e-skip.json"), skip("waiting for protocol v2")).unwrap();
+
+    let junit = tmp.path().join("junit.xml");
+    let r = dualrun(&["golden", "check", s(&dir), "--junit", s(&junit)]);
+    assert_eq!(r.code, 1);
+    assert!(r.stdout.lines().any(|l| l == "golden: 1 passed, 3 failed, 1 skipped"), "{}", r.stdout);
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert_eq!(xml.matches("<testcase").count(), 5);
+    assert_eq!(xml.matches("<failure").count(), 3);
+    assert!(xml.contains("reason: expected leader.bad_signature, got leader.not_scheduled"), "{xml}");
+    assert!(xml.contains("c-broken.json: not a golden vector"), "{xml}");
+    assert!(xml.contains("skipped without a written reason"), "{xml}");
+    assert!(xml.contains("<skipped message=\"waiting for protocol v2\""), "{xml}");
+
+    // The shipped set passes, also through the built-in validator as a second implementation.
+    let r = dualrun(&["golden", "check", s(&golden_dir()), "--legacy", "builtin:leader-v1"]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    // The reference legacy knows no leaders: parity with it fails exactly on the leader rules.
+    let r = dualrun(&["golden", "check", s(&golden_dir().join("leader-v1")), "--legacy", "python:dualrun_legacy"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stdout.contains("python:dualrun_legacy: verdict: expected reject, got accept"), "{}", r.stdout);
+
+    // An unknown schema version fails.
+    std::fs::write(dir.join("f-future.json"), std::fs::read_to_string(pick("too-soon-")).unwrap().replace("dualrun-golden/v1", "dualrun-golden/v2")).unwrap();
+    let r = dualrun(&["golden", "check", s(&dir)]);
+    assert!(r.stdout.contains("unknown schema \"dualrun-golden/v2\""), "{}", r.stdout);
+}
+
+#[test]
+fn a_divergence_becomes_a_vector() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    replay(&run, "shadow");
+    let out = tmp.path().join("recorded");
+    let r = dualrun(&["golden", "record", "--run", s(&run), "--height", "70", "--out", s(&out)]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let file = std::path::PathBuf::from(r.stdout.trim());
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(v["kind"], "leader-v1");
+    assert_eq!(v["block"]["height"], 70);
+    assert_eq!(v["expected"]["verdict"], "accept", "the legacy's verdict is the expected one");
+    assert_eq!(v["provenance"]["height"], 70);
+    assert!(v["provenance"]["source"].as_str().unwrap().contains(s(&run)));
+    // The candidate still disagrees: the vector fails, naming what differs.
+    let r = dualrun(&["golden", "check", s(&out)]);
+    assert_eq!(r.code, 1);
+    assert!(r.stdout.contains("verdict: expected accept, got reject"), "{}", r.stdout);
+    let r = dualrun(&["golden", "record", "--run", s(&run), "--height", "71", "--out", s(&out)]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("no record at height 71"), "{}", r.stderr);
+}
