@@ -210,3 +210,46 @@ fn a_divergence_becomes_a_vector() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("no record at height 71"), "{}", r.stderr);
 }
+
+#[test]
+fn allowlist_hygiene_profile_pinning_and_invalid_allowlists() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = |n: &str| tmp.path().join(n);
+    let ledger = t("ledger.jsonl");
+    dualrun(&["keygen", "--id", "ops", "--out", s(&t("ops.key"))]);
+    dualrun(&["gate", "init", "--ledger", s(&ledger), "--key", s(&t("ops.key")), "--operator", "ops"]);
+    replay(&t("run"), "shadow");
+    dualrun(&["gate", "promote", "--ledger", s(&ledger), "--golden", s(&golden_dir()), "--key", s(&t("ops.key")), "--reason", "r", "--evidence", s(&t("run"))]);
+    std::fs::write(t("policy.toml"), "[to_primary]\nmin_blocks = 100\nmax_divergences = 10\n").unwrap();
+
+    // An entry that matches nothing: reported, and a failure under --strict.
+    std::fs::write(
+        t("allow.toml"),
+        "[[entries]]\nblock_id = \"00\"\nclass = \"halt\"\njustification = \"j\"\nauthor = \"a\"\nexpires_date = \"2999-01-01\"\n",
+    )
+    .unwrap();
+    let (policy, golden, run, allow) = (t("policy.toml"), golden_dir(), t("run"), t("allow.toml"));
+    let base = ["gate", "evaluate", "--ledger", s(&ledger), "--policy", s(&policy), "--golden", s(&golden), "--evidence", s(&run), "--allowlist", s(&allow)];
+    let r = dualrun(&base);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert!(r.stdout.contains("allowlist_hygiene") && r.stdout.contains("never matched"), "{}", r.stdout);
+    let mut strict = base.to_vec();
+    strict.push("--strict");
+    let r = dualrun(&strict);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+
+    // Evidence made with another profile (here: the same one with a comment added) is refused.
+    let other = t("other-profile.toml");
+    std::fs::write(&other, format!("# edited\n{}", std::fs::read_to_string(sample_dir().join("profile.toml")).unwrap())).unwrap();
+    let r = dualrun(&["replay", "--profile", s(&other), "--out", s(&t("other-run"))]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let r = dualrun(&["gate", "evaluate", "--ledger", s(&ledger), "--policy", s(&t("policy.toml")), "--golden", s(&golden_dir()), "--evidence", s(&t("other-run"))]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(r.stdout.contains("made with profile"), "{}", r.stdout);
+
+    // A split cannot be allowlisted.
+    std::fs::write(t("bad.toml"), "[[entries]]\nblock_id = \"00\"\nclass = \"split\"\njustification = \"j\"\nauthor = \"a\"\nexpires_height = 9\n").unwrap();
+    let r = dualrun(&["gate", "evaluate", "--ledger", s(&ledger), "--evidence", s(&t("run")), "--allowlist", s(&t("bad.toml"))]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("a split is never excused"), "{}", r.stderr);
+}
