@@ -49,18 +49,26 @@ pub enum AllowlistError {
     Invalid { file: PathBuf, message: String },
 }
 
-/// Today's date, `YYYY-MM-DD` UTC (the gate's time; never used inside a verdict).
-pub fn today() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+/// The UTC calendar date and time of a unix timestamp: (year, month, day, hour, minute, second)
+/// (Howard Hinnant's days-to-civil).
+pub fn utc(secs: u64) -> (i64, u32, u32, u32, u32, u32) {
     let z = (secs / 86_400) as i64 + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
     let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
     let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = (if mp < 10 { mp + 3 } else { mp - 9 }) as u32;
     let y = yoe + era * 400 + i64::from(m <= 2);
+    let rem = secs % 86_400;
+    (y, m, d, (rem / 3600) as u32, (rem / 60 % 60) as u32, (rem % 60) as u32)
+}
+
+/// Today's date, `YYYY-MM-DD` UTC (the gate's time; never used inside a verdict).
+pub fn today() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (y, m, d, ..) = utc(secs);
     format!("{y:04}-{m:02}-{d:02}")
 }
 
