@@ -10,9 +10,10 @@
 use std::any::Any;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
 use dualrun_core::{
@@ -33,17 +34,23 @@ impl std::fmt::Display for ExecError {
 
 impl std::error::Error for ExecError {}
 
-/// One running child.
+/// One running child, in a process group of its own: a terminal's Ctrl-C (which dualrun handles by
+/// finishing the blocks in flight) does not reach it, and a kill reaches everything `sh -c` started.
 struct Running {
     child: Child,
-    /// Taken (closed) to ask the child to exit.
-    stdin: Option<ChildStdin>,
+    /// Request lines go to a writer thread, so a child that stops reading cannot block the replay: its
+    /// answer then times out and the child is killed. Dropped (closing stdin) to ask it to exit.
+    stdin: Option<Sender<String>>,
     /// Lines from its stdout; closed when it exits.
     lines: Receiver<std::io::Result<String>>,
 }
 
 impl Running {
     fn kill(mut self) -> String {
+        // SAFETY: signalling our own child's process group.
+        unsafe {
+            libc::kill(-(self.child.id() as i32), libc::SIGKILL);
+        }
         let _ = self.child.kill();
         match self.child.wait() {
             Ok(status) => status.to_string(),
@@ -92,13 +99,14 @@ impl ExecVerifier {
         let mut child = Command::new("sh")
             .arg("-c")
             .arg(&self.command)
+            .process_group(0)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| ExecError(format!("{}: cannot start `sh -c {}`: {e}", self.spec, self.command)))?;
         let pid = child.id();
-        let stdin = child.stdin.take().expect("piped");
+        let mut stdin = child.stdin.take().expect("piped");
         let stdout = child.stdout.take().expect("piped");
         let stderr = child.stderr.take().expect("piped");
         let (tx, lines) = channel();
@@ -123,7 +131,18 @@ impl ExecVerifier {
                 }
             }
         });
-        let running = Running { child, stdin: Some(stdin), lines };
+        let (req_tx, req_rx) = channel::<String>();
+        std::thread::Builder::new()
+            .name("dualrun-exec-stdin".into())
+            .spawn(move || {
+                for line in req_rx {
+                    if writeln!(stdin, "{line}").and_then(|_| stdin.flush()).is_err() {
+                        return;
+                    }
+                }
+            })
+            .map_err(|e| ExecError(format!("cannot start a writer thread: {e}")))?;
+        let running = Running { child, stdin: Some(req_tx), lines };
         let hello = match running.lines.recv_timeout(self.timeout) {
             Ok(Ok(line)) => line,
             Ok(Err(e)) => return Err(ExecError(format!("{}: reading its hello line: {e}", self.spec))),
@@ -136,8 +155,13 @@ impl ExecVerifier {
                 return Err(ExecError(format!("{}: exited before its hello line ({status}); see run.log for its stderr", self.spec)));
             }
         };
-        let hello: Value = serde_json::from_str(&hello)
-            .map_err(|_| ExecError(format!("{}: the hello line is not JSON: {hello:?}", self.spec)))?;
+        let hello: Value = match serde_json::from_str(&hello) {
+            Ok(v) => v,
+            Err(_) => {
+                let status = running.kill();
+                return Err(ExecError(format!("{}: the hello line is not JSON: {hello:?} (killed: {status})", self.spec)));
+            }
+        };
         if hello.get("protocol").and_then(Value::as_str) != Some(PROTOCOL) {
             running.kill();
             return Err(ExecError(format!("{}: the hello line does not say \"protocol\": \"{PROTOCOL}\": {hello}", self.spec)));
@@ -243,10 +267,9 @@ impl Verifier for ExecVerifier {
         let seq = self.seq;
         let line = self.request(seq, block, env);
         let running = self.running.as_mut().expect("started above");
-        let stdin = running.stdin.as_mut().expect("open while running");
-        if let Err(e) = writeln!(stdin, "{line}").and_then(|_| stdin.flush()) {
+        if running.stdin.as_ref().expect("open while running").send(line).is_err() {
             let status = self.discard();
-            return self.error(ErrorKind::Crash, format!("cannot write the request ({e}); the process ended: {status}"));
+            return self.error(ErrorKind::Crash, format!("cannot write the request; the process ended: {status}"));
         }
         let started = Instant::now();
         let answer = running.lines.recv_timeout(self.timeout);

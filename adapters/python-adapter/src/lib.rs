@@ -22,7 +22,8 @@ use std::collections::BTreeMap;
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use dualrun_core::{
@@ -222,18 +223,29 @@ fn interpret(answer: &Bound<'_, PyAny>) -> VerifierOutcome {
     VerifierOutcome::Verdict { verdict, facts }
 }
 
-fn interpreter_thread(loaded: Loaded, requests: Receiver<Request>, responses: Sender<Response>) {
+/// The call the interpreter thread is running (0 = none). Written and read only with the GIL held, so
+/// a `TimeoutError` is raised only into the call it was meant for.
+type RunningCall = Arc<AtomicU64>;
+
+fn interpreter_thread(loaded: Loaded, requests: Receiver<Request>, responses: Sender<Response>, running: RunningCall, ident: i64) {
     for req in requests {
         let outcome = Python::attach(|py| {
+            running.store(req.seq, Ordering::SeqCst);
             let call = || -> PyResult<Bound<'_, PyAny>> {
                 let block = block_dict(py, &req.block)?;
                 let env = env_dict(py, &req.env)?;
                 loaded.function.bind(py).call1((block, env))
             };
-            match call() {
+            let outcome = match call() {
                 Ok(answer) => interpret(&answer),
                 Err(e) => VerifierOutcome::Error(VerifierError::new(ErrorKind::Crash, format_exception(py, &e))),
+            };
+            running.store(0, Ordering::SeqCst);
+            // Drop a TimeoutError aimed at this call that did not fire before it returned.
+            unsafe {
+                pyo3::ffi::PyThreadState_SetAsyncExc(ident as _, std::ptr::null_mut());
             }
+            outcome
         });
         if responses.send(Response { seq: req.seq, outcome }).is_err() {
             return;
@@ -249,6 +261,7 @@ pub struct PythonVerifier {
     responses: Receiver<Response>,
     /// The interpreter thread's `threading.get_ident()`, to raise `TimeoutError` in it.
     thread_ident: i64,
+    running: RunningCall,
     timeout: Duration,
     seq: u64,
     /// The height at which a call never came back.
@@ -323,6 +336,8 @@ impl PythonVerifier {
         let (req_tx, req_rx) = channel::<Request>();
         let (resp_tx, resp_rx) = channel::<Response>();
         let (ident_tx, ident_rx) = channel::<i64>();
+        let running: RunningCall = Arc::new(AtomicU64::new(0));
+        let running_there = running.clone();
         std::thread::Builder::new()
             .name("dualrun-python".into())
             .spawn(move || {
@@ -330,20 +345,23 @@ impl PythonVerifier {
                     py.import("threading").and_then(|t| t.call_method0("get_ident")).and_then(|i| i.extract::<i64>()).unwrap_or(0)
                 });
                 let _ = ident_tx.send(ident);
-                interpreter_thread(loaded, req_rx, resp_tx);
+                interpreter_thread(loaded, req_rx, resp_tx, running_there, ident);
             })
             .map_err(|e| PythonError(format!("cannot start the Python thread: {e}")))?;
         let thread_ident = ident_rx.recv().map_err(|_| PythonError("the Python thread died at start".into()))?;
-        Ok(PythonVerifier { spec, identity, requests: req_tx, responses: resp_rx, thread_ident, timeout, seq: 0, stuck_at: None })
+        Ok(PythonVerifier { spec, identity, requests: req_tx, responses: resp_rx, thread_ident, running, timeout, seq: 0, stuck_at: None })
     }
 
-    /// Raises `TimeoutError` in the interpreter thread, from a helper thread (getting the GIL may wait).
-    fn interrupt_call(&self) {
-        let ident = self.thread_ident;
+    /// Raises `TimeoutError` in call `seq` if it is still running, from a helper thread (getting the
+    /// GIL may wait).
+    fn interrupt_call(&self, seq: u64) {
+        let (ident, running) = (self.thread_ident, self.running.clone());
         let _ = std::thread::Builder::new().name("dualrun-python-interrupt".into()).spawn(move || {
             Python::attach(|py| unsafe {
-                let exc = pyo3::exceptions::PyTimeoutError::type_object_raw(py) as *mut pyo3::ffi::PyObject;
-                pyo3::ffi::PyThreadState_SetAsyncExc(ident as _, exc);
+                if running.load(Ordering::SeqCst) == seq {
+                    let exc = pyo3::exceptions::PyTimeoutError::type_object_raw(py) as *mut pyo3::ffi::PyObject;
+                    pyo3::ffi::PyThreadState_SetAsyncExc(ident as _, exc);
+                }
             });
         });
     }
@@ -381,7 +399,7 @@ impl Verifier for PythonVerifier {
         match self.wait_for(seq, self.timeout) {
             Ok(outcome) => outcome,
             Err(_) => {
-                self.interrupt_call();
+                self.interrupt_call(seq);
                 let recovered = self.wait_for(seq, GRACE).is_ok();
                 if !recovered {
                     self.stuck_at = Some(block.height);

@@ -89,7 +89,17 @@ impl Allowlist {
                 return Err(bad("needs an expiry: expires_height or expires_date".into()));
             }
             if let Some(d) = &e.expires_date {
-                let ok = d.len() == 10 && d.as_bytes()[4] == b'-' && d.as_bytes()[7] == b'-';
+                let b = d.as_bytes();
+                let digits = |r: std::ops::Range<usize>| b.get(r).is_some_and(|s| s.iter().all(u8::is_ascii_digit));
+                let num = |r: std::ops::Range<usize>| d.get(r).and_then(|s| s.parse::<u32>().ok()).unwrap_or(0);
+                let ok = b.len() == 10
+                    && b[4] == b'-'
+                    && b[7] == b'-'
+                    && digits(0..4)
+                    && digits(5..7)
+                    && digits(8..10)
+                    && (1..=12).contains(&num(5..7))
+                    && (1..=31).contains(&num(8..10));
                 if !ok {
                     return Err(bad(format!("expires_date {d:?}: expected YYYY-MM-DD")));
                 }

@@ -105,17 +105,54 @@ pub fn evaluate(
             problems.join("; "),
         ));
     }
-    let usable: Vec<&EvidenceRun> = evidence.iter().filter(|e| e.problems.is_empty()).collect();
+    // The same run given twice counts once.
+    let mut seen = std::collections::BTreeSet::new();
+    let usable: Vec<&EvidenceRun> = evidence
+        .iter()
+        .filter(|e| e.problems.is_empty())
+        .filter(|e| seen.insert(e.manifest["inputs_digest"].as_str().unwrap_or("").to_owned()))
+        .collect();
 
-    // Blocks compared.
-    let blocks: u64 = usable.iter().map(|e| e.blocks_compared()).sum();
+    // Blocks compared: the union of the heights replayed with both verifiers, per chain (overlapping
+    // runs count each height once), less the blocks where a verifier failed.
+    let mut ranges: std::collections::BTreeMap<String, Vec<(u64, u64)>> = Default::default();
+    let mut failed_blocks = std::collections::BTreeSet::new();
+    for e in &usable {
+        if e.blocks_compared() > 0 {
+            let (chain, from, to) = e.chain_range();
+            ranges.entry(chain.clone()).or_default().push((from, to));
+            failed_blocks.extend(e.error_blocks().into_iter().map(|id| (chain.clone(), id.to_owned())));
+        }
+    }
+    let mut heights = 0u64;
+    for spans in ranges.values_mut() {
+        spans.sort_unstable();
+        let mut end: Option<u64> = None;
+        for &(a, b) in spans.iter() {
+            let start = match end {
+                Some(e) if a <= e => e + 1,
+                _ => a,
+            };
+            if b >= start {
+                heights += b - start + 1;
+            }
+            end = Some(end.map_or(b, |e| e.max(b)));
+        }
+    }
+    let blocks = heights.saturating_sub(failed_blocks.len() as u64);
     let enough = blocks >= req.min_blocks && (blocks > 0 || req.min_blocks == 0);
     criteria.push(crit(
         "min_blocks",
         json!(blocks),
         format!(">= {}", req.min_blocks),
         if enough { Outcome::Pass } else { Outcome::Inconclusive },
-        if enough { String::new() } else { "too little evidence: replay more blocks with both verifiers (SHADOW or PRIMARY)".into() },
+        if !enough {
+            "too little evidence: replay more blocks with both verifiers (SHADOW or PRIMARY)".into()
+        } else if !failed_blocks.is_empty() {
+            format!("{} blocks where a verifier failed are not counted", failed_blocks.len())
+        } else {
+            String::new()
+        },
     ));
 
     // Divergences after the allowlist (for SHADOW -> PRIMARY); splits never excused.
@@ -189,8 +226,8 @@ pub fn evaluate(
     if req.require_golden {
         let (value, outcome, note) = match golden {
             None => (Value::Null, Outcome::Inconclusive, "no golden vectors given (--golden DIR)".to_owned()),
-            Some(g) if g.passed == 0 => (json!(g), Outcome::Inconclusive, "no vector passed: an empty gate proves nothing".to_owned()),
             Some(g) if g.failed > 0 => (json!(g), Outcome::Fail, format!("{} vectors failed", g.failed)),
+            Some(g) if g.passed == 0 => (json!(g), Outcome::Inconclusive, "no vector passed: an empty gate proves nothing".to_owned()),
             Some(g) => (json!(g), Outcome::Pass, String::new()),
         };
         criteria.push(crit("require_golden", value, "all vectors pass".into(), outcome, note));

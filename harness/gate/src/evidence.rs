@@ -26,6 +26,8 @@ fn digest_file(p: &Path) -> Option<String> {
 
 impl EvidenceRun {
     pub fn load(dir: &Path) -> EvidenceRun {
+        // Recorded canonical, so an audit from another directory finds the same run.
+        let dir = &std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
         let mut problems = Vec::new();
         let read = |name: &str, problems: &mut Vec<String>| -> Value {
             match std::fs::read(dir.join(name)) {
@@ -48,7 +50,15 @@ impl EvidenceRun {
         if !summary.is_null() && summary["complete"] != true {
             problems.push("its summary says the run is not complete".into());
         }
+        if !manifest.is_null() && manifest["inputs"]["profile"]["digest"].as_str().is_none() {
+            problems.push("the manifest names no profile digest".into());
+        }
         if let Some(files) = manifest["files"].as_object() {
+            for name in ["divergences.jsonl", "divergences.csv", "summary.json"] {
+                if !files.contains_key(name) {
+                    problems.push(format!("the manifest lists no digest for {name}"));
+                }
+            }
             for (name, want) in files {
                 match digest_file(&dir.join(name)) {
                     Some(got) if Some(got.as_str()) == want.as_str() => {}
@@ -82,6 +92,22 @@ impl EvidenceRun {
         } else {
             0
         }
+    }
+
+    /// Block ids at which a verifier failed (legacy error, candidate error, fallback): not compared.
+    pub fn error_blocks(&self) -> std::collections::BTreeSet<&str> {
+        self.records
+            .iter()
+            .filter(|(_, class)| matches!(class.as_str(), "legacy_error" | "candidate_error" | "fallback"))
+            .map(|(id, _)| id.as_str())
+            .collect()
+    }
+
+    /// The chain this run replayed and its height range.
+    pub fn chain_range(&self) -> (String, u64, u64) {
+        let c = &self.manifest["inputs"]["chain"];
+        let name = format!("{}|{}", c["path"].as_str().unwrap_or(""), c["genesis_id"].as_str().unwrap_or(""));
+        (name, c["from"].as_u64().unwrap_or(0), c["to"].as_u64().unwrap_or(0))
     }
 
     /// The highest height replayed.

@@ -70,7 +70,26 @@ pub struct NewEntry {
     pub evaluation: Value,
 }
 
+/// An exclusive lock on a ledger, held while an operator reads, decides and appends, so two operators
+/// (a promotion racing a rollback) cannot interleave. Released on drop.
+pub struct LedgerLock {
+    _file: std::fs::File,
+}
+
 impl Ledger {
+    /// Locks the ledger file (waiting for another holder), and checks its chain before anything is
+    /// appended to it: nothing is ever added to a ledger that does not verify.
+    pub fn lock(path: &Path) -> Result<LedgerLock, LedgerError> {
+        let file = std::fs::File::open(path).map_err(|source| LedgerError::Io { file: path.into(), source })?;
+        use std::os::fd::AsRawFd;
+        // SAFETY: flock on a file descriptor we own.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            return Err(LedgerError::Io { file: path.into(), source: std::io::Error::last_os_error() });
+        }
+        verify(path, &[], false).map_err(|e| LedgerError::Refused(format!("not appending to a ledger that does not verify: {e}")))?;
+        Ok(LedgerLock { _file: file })
+    }
+
     pub fn open(path: &Path) -> Result<Ledger, LedgerError> {
         let text = std::fs::read_to_string(path).map_err(|source| LedgerError::Io { file: path.into(), source })?;
         let mut entries = Vec::new();
@@ -117,7 +136,7 @@ impl Ledger {
     }
 
     pub fn mode(&self) -> Mode {
-        self.entries.last().and_then(|e| mode_of(&e["to"])).unwrap_or(Mode::Legacy)
+        self.entries.last().and_then(|e| e.get("to")).and_then(mode_of).unwrap_or(Mode::Legacy)
     }
 
     /// The profile digest of the newest evidence the ledger relied on.
@@ -131,7 +150,11 @@ impl Ledger {
 
     /// Signs and appends an entry (the file is appended and synced; nothing else is rewritten).
     pub fn append(&mut self, e: NewEntry, key: &KeyFile, operator: &str) -> Result<&Map<String, Value>, LedgerError> {
-        let prev_hash = self.entries.last().and_then(|p| p["hash"].as_str().map(str::to_owned)).unwrap_or_else(|| Hash32::ZERO.to_string());
+        let prev_hash = self
+            .entries
+            .last()
+            .and_then(|p| p.get("hash").and_then(Value::as_str).map(str::to_owned))
+            .unwrap_or_else(|| Hash32::ZERO.to_string());
         let time_unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let entry = json!({
             "seq": self.entries.len(),
@@ -176,17 +199,27 @@ pub struct VerifyReport {
 /// trusted), a legal sequence of modes, and that the evidence each entry relied on is unchanged. Returns
 /// the first bad entry as an error.
 pub fn verify(path: &Path, trusted: &[VerifyingKey], check_evidence: bool) -> Result<VerifyReport, LedgerError> {
-    let text = std::fs::read_to_string(path).map_err(|source| LedgerError::Io { file: path.into(), source })?;
-    if text.is_empty() {
-        return Err(LedgerError::Empty { file: path.into() });
+    let bytes = std::fs::read(path).map_err(|source| LedgerError::Io { file: path.into(), source })?;
+    let bad_at = |index: usize, problem: &str| LedgerError::Bad { file: path.into(), index, line: index + 1, problem: problem.into() };
+    if bytes.is_empty() {
+        return Err(bad_at(0, "the ledger is empty (entries were removed)"));
     }
+    let text = match std::str::from_utf8(&bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let index = bytes[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count();
+            return Err(bad_at(index, "not UTF-8 text (the entry was edited)"));
+        }
+    };
     if !text.ends_with('\n') {
-        return Err(LedgerError::Bad { file: path.into(), index: text.lines().count() - 1, line: text.lines().count(), problem: "the last line is not terminated (truncated?)".into() });
+        let n = text.split('\n').count() - 1;
+        return Err(bad_at(n, "the last line is not terminated (truncated?)"));
     }
     let mut prev_hash = Hash32::ZERO;
     let mut mode: Option<Mode> = None;
     let mut count = 0;
-    for (i, line) in text.lines().enumerate() {
+    // Lines end in exactly one '\n': a '\r' anywhere is an edit.
+    for (i, line) in text.strip_suffix('\n').unwrap_or(text).split('\n').enumerate() {
         let bad = |problem: String| LedgerError::Bad { file: path.into(), index: i, line: i + 1, problem };
         let v: Value = serde_json::from_str(line).map_err(|e| bad(format!("not JSON: {e}")))?;
         if serde_json::to_string(&v).expect("serializes") != line {
@@ -210,20 +243,23 @@ pub fn verify(path: &Path, trusted: &[VerifyingKey], check_evidence: bool) -> Re
             .and_then(|b| b.try_into().ok())
             .ok_or_else(|| bad("public_key is not 32 bytes of hex".into()))?;
         let key = VerifyingKey::from_bytes(&key_bytes).map_err(|_| bad("public_key is not a valid Ed25519 key".into()))?;
-        let sig: [u8; 64] = e
-            .get("signature")
-            .and_then(Value::as_str)
-            .and_then(|h| hex::decode(h).ok())
+        let sig_hex = e.get("signature").and_then(Value::as_str).unwrap_or("");
+        let sig: [u8; 64] = hex::decode(sig_hex)
+            .ok()
             .and_then(|b| b.try_into().ok())
             .ok_or_else(|| bad("signature is not 64 bytes of hex".into()))?;
+        // The signature is outside the hash: only its one (lowercase) spelling is accepted.
+        if hex::encode(sig) != sig_hex || hex::encode(key_bytes) != e.get("public_key").and_then(Value::as_str).unwrap_or("") {
+            return Err(bad("signature or public_key is not in lowercase hex (the entry was edited)".into()));
+        }
         if key.verify_strict(&message(&hash), &Signature::from_bytes(&sig)).is_err() {
             return Err(bad("the signature does not verify with the entry's public key".into()));
         }
         if !trusted.is_empty() && !trusted.contains(&key) {
             return Err(bad(format!("signed by {}, which is not a trusted key", hex::encode(key_bytes))));
         }
-        let to = mode_of(&e["to"]).ok_or_else(|| bad("`to` is not a mode".into()))?;
-        let from = mode_of(&e["from"]);
+        let to = e.get("to").and_then(mode_of).ok_or_else(|| bad("`to` is not a mode".into()))?;
+        let from = e.get("from").and_then(mode_of);
         let action = e.get("action").and_then(Value::as_str).unwrap_or("");
         let legal = match (action, mode, from) {
             ("init", None, None) => to == Mode::Legacy,

@@ -181,16 +181,26 @@ pub fn context_at(db: &ChainDb, profile: &Profile, from: u64) -> Result<ChainCon
     if from == 0 {
         return Ok(ChainContext::new());
     }
-    let mut timestamps = Vec::new();
-    let mut prev_id = Hash32::ZERO;
-    for raw in db.blocks(&txn, from.saturating_sub(TIMESTAMP_WINDOW as u64), from - 1)? {
-        let raw = raw?;
-        if let Ok(b) = Block::parse(raw.blob) {
-            timestamps.push(b.header.timestamp);
+    // The id of block from − 1, and the last 60 timestamps that parse (a malformed block adds none,
+    // exactly as when the pipeline passes it): walk back until 60 are found or block 0 is reached.
+    let prev = db.blocks(&txn, from - 1, from - 1)?.next().expect("from − 1 exists")?;
+    let prev_id = block_id_of(&prev);
+    let mut timestamps: Vec<u64> = Vec::new();
+    let mut end = from; // exclusive
+    while timestamps.len() < TIMESTAMP_WINDOW && end > 0 {
+        let start = end.saturating_sub(TIMESTAMP_WINDOW as u64);
+        let mut chunk = Vec::new();
+        for raw in db.blocks(&txn, start, end - 1)? {
+            if let Ok(b) = Block::parse(raw?.blob) {
+                chunk.push(b.header.timestamp);
+            }
         }
-        prev_id = block_id_of(&raw);
+        chunk.extend(timestamps);
+        timestamps = chunk;
+        end = start;
     }
-    Ok(ChainContext::resume(from, prev_id, timestamps))
+    let keep = timestamps.len().saturating_sub(TIMESTAMP_WINDOW);
+    Ok(ChainContext::resume(from, prev_id, timestamps.into_iter().skip(keep)))
 }
 
 /// One block on its way through the pipeline.
@@ -528,7 +538,9 @@ pub fn run(db: &ChainDb, cfg: ReplayConfig, verifiers: Verifiers, progress: &mut
     stats.elapsed_ms += session.elapsed().as_millis() as u64;
     stats.sessions += 1;
     let complete = reader_error.is_none() && !interrupted && next_height > last;
-    run_dir.checkpoint(&inputs_digest, next_height, &stats, complete)?;
+    // Records durable first; then the summary and the manifest's digests; only then is the checkpoint
+    // marked complete. A kill anywhere in between leaves a checkpoint that a resume finishes.
+    run_dir.checkpoint(&inputs_digest, next_height, &stats, false)?;
     progress.end();
     if let Some(e) = reader_error {
         return Err(e);
@@ -536,6 +548,9 @@ pub fn run(db: &ChainDb, cfg: ReplayConfig, verifiers: Verifiers, progress: &mut
     let summary = summary_json(mode, cfg.from, last, &stats, complete, next_height);
     manifest["complete"] = json!(complete);
     run_dir.finish(&summary, manifest)?;
+    if complete {
+        run_dir.checkpoint(&inputs_digest, next_height, &stats, true)?;
+    }
     let end = if complete { RunEnd::Complete } else { RunEnd::Interrupted { next_height } };
     tracing::info!(blocks = stats.blocks, records = stats.total_records(), complete, "replay finished");
     Ok(RunResult { end, dir: cfg.out, stats, summary, first_record, already_complete: false })

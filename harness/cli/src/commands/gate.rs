@@ -115,7 +115,7 @@ pub fn run(cmd: GateCommand) -> Result<Outcome> {
         }
         GateCommand::Status { ledger, json } => status(&ledger, json),
         GateCommand::Evaluate(a) => {
-            let (eval, _, _) = run_evaluation(&a)?;
+            let (eval, ..) = run_evaluation(&a)?;
             Ok(print_evaluation(&eval, a.json))
         }
         GateCommand::Promote { eval, key, reason, force, operator } => promote(&eval, &key, &reason, force, operator),
@@ -125,6 +125,8 @@ pub fn run(cmd: GateCommand) -> Result<Outcome> {
 }
 
 fn status(path: &Path, as_json: bool) -> Result<Outcome> {
+    // Status reports only what verifies (evidence aside): an edited last entry does not decide the mode.
+    ledger::verify(path, &[], false)?;
     let l = Ledger::open(path)?;
     let last = l.entries.last().expect("non-empty");
     if as_json {
@@ -134,13 +136,13 @@ fn status(path: &Path, as_json: bool) -> Result<Outcome> {
         println!("entries  {}", l.entries.len());
         println!(
             "last     #{} {} {} -> {} by {} ({}): {}",
-            last["seq"],
-            last["action"].as_str().unwrap_or(""),
-            last["from"].as_str().unwrap_or("-"),
-            last["to"].as_str().unwrap_or(""),
-            last["operator"].as_str().unwrap_or(""),
-            if last["override"] == true { "OVERRIDE" } else { "on evidence" },
-            last["reason"].as_str().unwrap_or("")
+            last.get("seq").unwrap_or(&serde_json::Value::Null),
+            last.get("action").and_then(|v| v.as_str()).unwrap_or(""),
+            last.get("from").and_then(|v| v.as_str()).unwrap_or("-"),
+            last.get("to").and_then(|v| v.as_str()).unwrap_or(""),
+            last.get("operator").and_then(|v| v.as_str()).unwrap_or(""),
+            if last.get("override") == Some(&serde_json::Value::Bool(true)) { "OVERRIDE" } else { "on evidence" },
+            last.get("reason").and_then(|v| v.as_str()).unwrap_or("")
         );
     }
     Ok(Outcome::Clean)
@@ -166,7 +168,7 @@ fn golden_result(dir: &Path) -> Result<GoldenResult> {
     Ok(GoldenResult { dir: dir.display().to_string(), digest: dualrun_format::keccak256(&k).to_string(), passed, failed, skipped })
 }
 
-fn run_evaluation(a: &EvalArgs) -> Result<(Evaluation, Policy, Option<GoldenResult>)> {
+fn run_evaluation(a: &EvalArgs) -> Result<(Evaluation, Policy, Option<GoldenResult>, Vec<EvidenceRun>)> {
     let ledger = Ledger::open(&a.ledger)?;
     let policy = match &a.policy {
         Some(p) => Policy::load(p)?,
@@ -185,7 +187,7 @@ fn run_evaluation(a: &EvalArgs) -> Result<(Evaluation, Policy, Option<GoldenResu
     let evidence: Vec<EvidenceRun> = a.evidence.iter().map(|d| EvidenceRun::load(d)).collect();
     let last_profile = ledger.last_profile_digest();
     let eval = evaluate(from, to, &policy, &evidence, golden.as_ref(), allowlist.as_ref(), a.strict, last_profile.as_deref());
-    Ok((eval, policy, golden))
+    Ok((eval, policy, golden, evidence))
 }
 
 fn print_evaluation(e: &Evaluation, as_json: bool) -> Outcome {
@@ -217,7 +219,9 @@ fn promote(a: &EvalArgs, key: &Path, reason: &str, force: bool, operator: Option
         bail!("--reason must say why");
     }
     let key = KeyFile::read(key)?;
-    let (eval, policy, golden) = run_evaluation(a)?;
+    // Held from reading the mode to appending: no other operator's entry can come in between.
+    let _lock = Ledger::lock(&a.ledger)?;
+    let (eval, policy, golden, evidence) = run_evaluation(a)?;
     let verdict = print_evaluation(&eval, a.json);
     let next = Mode::ALL.iter().position(|m| *m == eval.from).and_then(|i| Mode::ALL.get(i + 1)).copied();
     if next != Some(eval.to) {
@@ -228,7 +232,8 @@ fn promote(a: &EvalArgs, key: &Path, reason: &str, force: bool, operator: Option
         return Ok(verdict);
     }
     let mut ledger = Ledger::open(&a.ledger)?;
-    let evidence = a.evidence.iter().map(|d| EvidenceRun::load(d).ledger_record()).collect();
+    // The evidence exactly as it was evaluated.
+    let evidence = evidence.iter().map(EvidenceRun::ledger_record).collect();
     let entry = NewEntry {
         action: "promote",
         from: Some(eval.from),
@@ -248,7 +253,7 @@ fn promote(a: &EvalArgs, key: &Path, reason: &str, force: bool, operator: Option
         eval.from,
         eval.to,
         if eval.outcome != GateOutcome::Pass { " as a FORCED OVERRIDE" } else { "" },
-        e["seq"]
+        e.get("seq").unwrap_or(&serde_json::Value::Null)
     );
     Ok(Outcome::Clean)
 }
@@ -258,6 +263,7 @@ fn rollback(path: &Path, to: Mode, key: &Path, reason: &str, operator: Option<St
         bail!("--reason must say why");
     }
     let key = KeyFile::read(key)?;
+    let _lock = Ledger::lock(path)?;
     let mut ledger = Ledger::open(path)?;
     let from = ledger.mode();
     if to >= from {
@@ -279,7 +285,7 @@ fn rollback(path: &Path, to: Mode, key: &Path, reason: &str, operator: Option<St
         &key,
         &operator,
     )?;
-    println!("{}: rolled back {from} -> {to} (entry #{})", path.display(), e["seq"]);
+    println!("{}: rolled back {from} -> {to} (entry #{})", path.display(), e.get("seq").unwrap_or(&serde_json::Value::Null));
     Ok(Outcome::Clean)
 }
 

@@ -185,6 +185,9 @@ pub fn run(a: ReplayArgs) -> Result<Outcome> {
         bail!("{}: nothing to resume (no manifest.json); start a run there without --resume", out.display());
     }
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    // One spelling of the run directory, so records (their reproduce lines) do not depend on how
+    // --out was written when a run is resumed.
+    let out = out.canonicalize().with_context(|| format!("resolving {}", out.display()))?;
     init_logging(a.log_format, &out.join(dualrun_replay::rundir::LOG))?;
 
     let ctx = AdapterContext {
