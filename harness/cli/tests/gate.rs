@@ -253,3 +253,18 @@ fn allowlist_hygiene_profile_pinning_and_invalid_allowlists() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("a split is never excused"), "{}", r.stderr);
 }
+
+#[test]
+fn the_same_evidence_twice_counts_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = |n: &str| tmp.path().join(n);
+    let ledger = t("ledger.jsonl");
+    dualrun(&["keygen", "--id", "ops", "--out", s(&t("ops.key"))]);
+    dualrun(&["gate", "init", "--ledger", s(&ledger), "--key", s(&t("ops.key")), "--operator", "ops"]);
+    replay(&t("run"), "shadow");
+    std::fs::write(t("policy.toml"), "[to_shadow]\nmin_blocks = 300\n").unwrap();
+    let r = dualrun(&["gate", "evaluate", "--ledger", s(&ledger), "--policy", s(&t("policy.toml")), "--golden", s(&golden_dir()),
+        "--evidence", s(&t("run")), s(&t("run"))]);
+    assert_eq!(r.code, 3, "201 blocks, not 402: {}", r.stdout);
+    assert!(r.stdout.contains("min_blocks                  201"), "{}", r.stdout);
+}

@@ -107,3 +107,32 @@ fn illegal_sequences_are_refused() {
     let e = verify(&path, &[], false).unwrap_err().to_string();
     assert!(e.contains("entry 1") && e.contains("not a legal transition"), "{e}");
 }
+
+#[test]
+fn case_and_line_ending_edits_are_detected_and_floats_round_trip() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("ledger.jsonl");
+    let key = KeyFile::generate("alice").unwrap();
+    let mut l = Ledger::init(&path, &key, "alice").unwrap();
+    // Evaluations carry floats (error rates, latency ratios): they must verify exactly as written.
+    let mut e = entry("promote", Mode::Legacy, Mode::Shadow);
+    e.evaluation = serde_json::json!({ "ratios": [2.1763668430335097, 0.1 + 0.2, 1e-300, 123456.789012345678] });
+    l.append(e, &key, "alice").unwrap();
+    verify(&path, &[], false).unwrap();
+
+    let text = std::fs::read_to_string(&path).unwrap();
+    let edited = tmp.path().join("edited.jsonl");
+    // Uppercasing one hex digit of a signature (the same bytes) is an edit.
+    let sig_at = text.find("\"signature\":\"").unwrap() + 13;
+    let pos = sig_at + text[sig_at..].find(|c: char| ('a'..='f').contains(&c)).unwrap();
+    let mut upper = text.clone();
+    upper.replace_range(pos..pos + 1, &text[pos..pos + 1].to_uppercase());
+    std::fs::write(&edited, upper).unwrap();
+    assert!(verify(&edited, &[], false).unwrap_err().to_string().contains("lowercase"));
+    // A carriage return before a newline is an edit.
+    std::fs::write(&edited, text.replacen('\n', "\r\n", 1)).unwrap();
+    assert!(verify(&edited, &[], false).is_err());
+    // An empty file is a failed audit naming entry 0, not a crash.
+    std::fs::write(&edited, "").unwrap();
+    assert!(verify(&edited, &[], false).unwrap_err().to_string().contains("entry 0"));
+}
