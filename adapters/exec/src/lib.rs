@@ -234,15 +234,20 @@ fn interpret(v: &Value) -> Result<VerifierOutcome, (ErrorKind, String)> {
 impl Verifier for ExecVerifier {
     fn identity(&self) -> VerifierIdentity {
         let mut files = BTreeMap::new();
-        // The program, when the command names one that can be found.
-        if let Some(first) = self.command.split_whitespace().next() {
-            let path = if first.contains('/') {
+        // The program (found on PATH if need be) and every argument that names a file (a script), so a
+        // resume with an edited verifier is refused.
+        let mut words = self.command.split_whitespace();
+        if let Some(first) = words.next() {
+            let program = if first.contains('/') {
                 Some(PathBuf::from(first))
             } else {
                 std::env::var_os("PATH").and_then(|p| std::env::split_paths(&p).map(|d| d.join(first)).find(|c| c.is_file()))
             };
-            if let Some(bytes) = path.as_ref().and_then(|p| std::fs::read(p).ok()) {
-                files.insert(path.expect("read").display().to_string(), dualrun_format::keccak256(&bytes).to_string());
+            let scripts = words.map(PathBuf::from).filter(|p| p.is_file());
+            for path in program.into_iter().chain(scripts) {
+                if let Ok(bytes) = std::fs::read(&path) {
+                    files.insert(path.display().to_string(), dualrun_format::keccak256(&bytes).to_string());
+                }
             }
         }
         VerifierIdentity { spec: self.spec.clone(), description: self.hello.to_string(), files }
