@@ -16,6 +16,15 @@ fn golden_dir() -> std::path::PathBuf {
     repo().join("golden-vectors")
 }
 
+/// A key `ops.key` and a ledger started with it in `dir`, and a SHADOW replay of the sample in `dir/run`.
+fn ledger_and_run(dir: &Path) -> std::path::PathBuf {
+    let ledger = dir.join("ledger.jsonl");
+    assert_eq!(dualrun(&["keygen", "--id", "ops", "--out", s(&dir.join("ops.key"))]).code, 0);
+    assert_eq!(dualrun(&["gate", "init", "--ledger", s(&ledger), "--key", s(&dir.join("ops.key")), "--operator", "ops"]).code, 0);
+    replay(&dir.join("run"), "shadow");
+    ledger
+}
+
 #[test]
 fn the_full_walk_on_real_replays_and_an_audit() {
     let tmp = tempfile::tempdir().unwrap();
@@ -215,10 +224,7 @@ fn a_divergence_becomes_a_vector() {
 fn allowlist_hygiene_profile_pinning_and_invalid_allowlists() {
     let tmp = tempfile::tempdir().unwrap();
     let t = |n: &str| tmp.path().join(n);
-    let ledger = t("ledger.jsonl");
-    dualrun(&["keygen", "--id", "ops", "--out", s(&t("ops.key"))]);
-    dualrun(&["gate", "init", "--ledger", s(&ledger), "--key", s(&t("ops.key")), "--operator", "ops"]);
-    replay(&t("run"), "shadow");
+    let ledger = ledger_and_run(tmp.path());
     dualrun(&["gate", "promote", "--ledger", s(&ledger), "--golden", s(&golden_dir()), "--key", s(&t("ops.key")), "--reason", "r", "--evidence", s(&t("run"))]);
     std::fs::write(t("policy.toml"), "[to_primary]\nmin_blocks = 100\nmax_divergences = 10\n").unwrap();
 
@@ -258,10 +264,7 @@ fn allowlist_hygiene_profile_pinning_and_invalid_allowlists() {
 fn the_same_evidence_twice_counts_once() {
     let tmp = tempfile::tempdir().unwrap();
     let t = |n: &str| tmp.path().join(n);
-    let ledger = t("ledger.jsonl");
-    dualrun(&["keygen", "--id", "ops", "--out", s(&t("ops.key"))]);
-    dualrun(&["gate", "init", "--ledger", s(&ledger), "--key", s(&t("ops.key")), "--operator", "ops"]);
-    replay(&t("run"), "shadow");
+    let ledger = ledger_and_run(tmp.path());
     std::fs::write(t("policy.toml"), "[to_shadow]\nmin_blocks = 300\n").unwrap();
     let r = dualrun(&["gate", "evaluate", "--ledger", s(&ledger), "--policy", s(&t("policy.toml")), "--golden", s(&golden_dir()),
         "--evidence", s(&t("run")), s(&t("run"))]);
