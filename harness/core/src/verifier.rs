@@ -18,7 +18,8 @@ use serde::{Deserialize, Serialize};
 pub struct BlockInput {
     pub height: u64,
     pub blob: Arc<[u8]>,
-    /// Parsed header and miner-tx fields, if the blob parses (`None` for a malformed block).
+    /// Parsed header and miner-tx fields, if the blob parses (`None` for a malformed block, and when no
+    /// verifier of the run wants them).
     pub fields: Option<BlockFields>,
 }
 
@@ -208,6 +209,12 @@ pub trait Verifier: Send {
     /// Optional stateless precomputation whose result is passed to `verify` as `prepared`.
     fn stateless(&self) -> Option<Arc<dyn Stateless>> {
         None
+    }
+
+    /// Whether `verify` reads `block.fields`. A verifier that parses the blob itself says no, and
+    /// the pipeline does not build them (for adapters they are part of the protocol: yes).
+    fn wants_fields(&self) -> bool {
+        true
     }
 
     fn verify(&mut self, block: &BlockInput, prepared: Option<Box<dyn Any + Send>>, env: &ReplayEnv) -> VerifierOutcome;

@@ -41,6 +41,10 @@ impl Verifier for LeaderVerifier {
         Some(Arc::new(Prepare(self.profile.clone())))
     }
 
+    fn wants_fields(&self) -> bool {
+        false
+    }
+
     fn verify(&mut self, block: &BlockInput, prepared: Option<Box<dyn Any + Send>>, env: &ReplayEnv) -> VerifierOutcome {
         let prepared = match prepared.map(|p| p.downcast::<Prepared>()) {
             Some(Ok(p)) => *p,

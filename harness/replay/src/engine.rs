@@ -348,6 +348,7 @@ pub fn run(db: &ChainDb, cfg: ReplayConfig, verifiers: Verifiers, progress: &mut
     if start <= last {
         let mut ctx = context_at(db, &cfg.profile, start)?;
         let Verifiers { legacy, candidate } = verifiers;
+        let want_fields = legacy.iter().chain(candidate.iter()).any(|v| v.wants_fields());
         let legacy_prep: Option<Arc<dyn Stateless>> = legacy.as_ref().and_then(|v| v.stateless());
         let cand_prep: Option<Arc<dyn Stateless>> = candidate.as_ref().and_then(|v| v.stateless());
         let threads = cfg.threads.max(1);
@@ -377,7 +378,7 @@ pub fn run(db: &ChainDb, cfg: ReplayConfig, verifiers: Verifiers, progress: &mut
             // parse and prepare on all cores; the assembler puts the batches back in height order, gives
             // each block its env and feeds the verifiers and the comparator.
             type Raw = (u64, Arc<[u8]>, Hash32);
-            type Prepared = (BlockInput, Hash32, Option<Box<dyn Any + Send>>, Option<Box<dyn Any + Send>>);
+            type Prepared = (BlockInput, Hash32, Option<u64>, Option<Box<dyn Any + Send>>, Option<Box<dyn Any + Send>>);
             let (work_tx, work_rx) = sync_channel::<(u64, Vec<Raw>)>(threads * 2);
             let work_rx = Arc::new(std::sync::Mutex::new(work_rx));
             let (done_tx, done_rx) = sync_channel::<(u64, Vec<Prepared>)>(threads * 2);
@@ -415,13 +416,14 @@ pub fn run(db: &ChainDb, cfg: ReplayConfig, verifiers: Verifiers, progress: &mut
                             .into_iter()
                             .map(|(height, blob, stored_id)| {
                                 let parsed = Block::parse(&blob).ok();
-                                let fields = parsed.as_ref().map(BlockFields::from_block);
+                                let fields = parsed.as_ref().filter(|_| want_fields).map(BlockFields::from_block);
+                                let timestamp = parsed.as_ref().map(|b| b.header.timestamp);
                                 let block_id = parsed.as_ref().and_then(|b| b.hashes().ok()).map_or(stored_id, |h| h.block_id);
                                 drop(parsed);
                                 let input = BlockInput { height, blob, fields };
                                 let l = lp.as_ref().map(|p| p.prepare(&input));
                                 let c = cp.as_ref().map(|p| p.prepare(&input));
-                                (input, block_id, l, c)
+                                (input, block_id, timestamp, l, c)
                             })
                             .collect();
                         if tx.send((index, prepared)).is_err() {
@@ -443,8 +445,7 @@ pub fn run(db: &ChainDb, cfg: ReplayConfig, verifiers: Verifiers, progress: &mut
                             let mut items = Vec::with_capacity(prepared.len());
                             let mut lpreps: Preps = Vec::with_capacity(prepared.len());
                             let mut cpreps: Preps = Vec::with_capacity(prepared.len());
-                            for (input, block_id, l, c) in prepared {
-                                let timestamp = input.fields.as_ref().map(|f| f.timestamp);
+                            for (input, block_id, timestamp, l, c) in prepared {
                                 let env = env_for(&profile, &ctx, now, timestamp);
                                 match timestamp {
                                     Some(ts) => ctx.advance(block_id, ts),
