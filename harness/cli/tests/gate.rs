@@ -106,6 +106,15 @@ fn the_full_walk_on_real_replays_and_an_audit() {
     let r = dualrun(&["gate", "verify", "--ledger", s(&ledger), "--trusted-key", &alice]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("4 entries verified; mode legacy"), "{}", r.stdout);
+    // The head an audit prints catches a ledger cut short later.
+    let head = r.stdout.trim_end().rsplit(' ').next().unwrap().to_owned();
+    let text = std::fs::read_to_string(&ledger).unwrap();
+    let cut = t("cut.jsonl");
+    std::fs::write(&cut, text.lines().take(3).map(|l| format!("{l}\n")).collect::<String>()).unwrap();
+    assert_eq!(dualrun(&["gate", "verify", "--ledger", s(&cut), "--skip-evidence"]).code, 0, "a prefix is a valid ledger by itself");
+    let r = dualrun(&["gate", "verify", "--ledger", s(&cut), "--skip-evidence", "--expect-head", &head]);
+    assert_eq!(r.code, 1);
+    assert!(r.stdout.contains("entries were removed from the end"), "{}", r.stdout);
     assert_eq!(dualrun(&["keygen", "--id", "bob", "--out", s(&t("bob.key"))]).code, 0);
     let bob = std::fs::read_to_string(t("bob.key")).unwrap().split("public_key = \"").nth(1).unwrap()[..64].to_owned();
     let r = dualrun(&["gate", "verify", "--ledger", s(&ledger), "--trusted-key", &bob]);

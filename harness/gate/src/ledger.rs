@@ -193,6 +193,9 @@ impl Ledger {
 pub struct VerifyReport {
     pub entries: usize,
     pub mode: Mode,
+    /// The last entry's hash: an auditor who keeps it can later tell a ledger cut short
+    /// (`gate verify --expect-head`).
+    pub head: Hash32,
 }
 
 /// Audits a ledger: canonical form, the hash chain, every signature (and, if given, that every key is
@@ -283,5 +286,5 @@ pub fn verify(path: &Path, trusted: &[VerifyingKey], check_evidence: bool) -> Re
         prev_hash = hash;
         count += 1;
     }
-    Ok(VerifyReport { entries: count, mode: mode.expect("at least one entry") })
+    Ok(VerifyReport { entries: count, mode: mode.expect("at least one entry"), head: prev_hash })
 }

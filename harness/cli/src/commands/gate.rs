@@ -76,6 +76,10 @@ pub enum GateCommand {
         /// Do not re-check the evidence runs (for an auditor who has only the ledger).
         #[arg(long)]
         skip_evidence: bool,
+        /// The head hash an earlier audit printed: the ledger must still contain that entry (entries
+        /// removed from the end are caught).
+        #[arg(long, value_name = "HASH")]
+        expect_head: Option<String>,
     },
 }
 
@@ -120,7 +124,9 @@ pub fn run(cmd: GateCommand) -> Result<Outcome> {
         }
         GateCommand::Promote { eval, key, reason, force, operator } => promote(&eval, &key, &reason, force, operator),
         GateCommand::Rollback { ledger, to, key, reason, operator } => rollback(&ledger, to, &key, &reason, operator),
-        GateCommand::Verify { ledger, trusted_keys, skip_evidence } => verify(&ledger, &trusted_keys, skip_evidence),
+        GateCommand::Verify { ledger, trusted_keys, skip_evidence, expect_head } => {
+            verify(&ledger, &trusted_keys, skip_evidence, expect_head.as_deref())
+        }
     }
 }
 
@@ -289,7 +295,7 @@ fn rollback(path: &Path, to: Mode, key: &Path, reason: &str, operator: Option<St
     Ok(Outcome::Clean)
 }
 
-fn verify(path: &Path, trusted: &[String], skip_evidence: bool) -> Result<Outcome> {
+fn verify(path: &Path, trusted: &[String], skip_evidence: bool, expect_head: Option<&str>) -> Result<Outcome> {
     let keys = trusted
         .iter()
         .map(|h| {
@@ -299,7 +305,16 @@ fn verify(path: &Path, trusted: &[String], skip_evidence: bool) -> Result<Outcom
         .collect::<Result<Vec<_>>>()?;
     match ledger::verify(path, &keys, !skip_evidence) {
         Ok(r) => {
-            println!("{}: {} entries verified; mode {}", path.display(), r.entries, r.mode);
+            if let Some(want) = expect_head {
+                // The expected head must be one of the entries: a later ledger may have grown since.
+                let l = Ledger::open(path)?;
+                let present = l.entries.iter().any(|e| e.get("hash").and_then(|h| h.as_str()) == Some(want));
+                if !present {
+                    println!("{}: no entry has the expected head hash {want}: entries were removed from the end", path.display());
+                    return Ok(Outcome::Finding);
+                }
+            }
+            println!("{}: {} entries verified; mode {}; head {}", path.display(), r.entries, r.mode, r.head);
             Ok(Outcome::Clean)
         }
         Err(e @ dualrun_gate::LedgerError::Bad { .. }) => {
