@@ -5,5 +5,5 @@
 pub mod rpc;
 pub mod verifier;
 
-pub use rpc::{BlockHeader, Daemon, RpcError, Template};
+pub use rpc::{retry_transient, BlockHeader, Daemon, RpcError, Template};
 pub use verifier::MonerodVerifier;

@@ -41,6 +41,28 @@ impl RpcError {
     }
 }
 
+/// Calls `op` until it succeeds or fails for good: transient errors (see [`RpcError::is_transient`])
+/// are retried with a pause doubling from `first` up to `max`, as long as the next try starts within
+/// `budget` of the first.
+pub fn retry_transient<T>(
+    budget: Duration,
+    first: Duration,
+    max: Duration,
+    mut op: impl FnMut() -> Result<T, RpcError>,
+) -> Result<T, RpcError> {
+    let start = std::time::Instant::now();
+    let mut pause = first;
+    loop {
+        match op() {
+            Err(e) if e.is_transient() && start.elapsed() + pause < budget => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(max);
+            }
+            r => return r,
+        }
+    }
+}
+
 /// `get_block_template`'s answer.
 #[derive(Debug, Clone)]
 pub struct Template {

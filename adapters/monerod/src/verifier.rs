@@ -12,13 +12,13 @@
 
 use std::any::Any;
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use dualrun_core::{
     BlockInput, ErrorKind, Facts, ReplayEnv, Verdict, Verifier, VerifierError, VerifierIdentity, VerifierOutcome,
 };
 
-use crate::rpc::{Daemon, RpcError};
+use crate::rpc::{retry_transient, Daemon, RpcError};
 
 pub struct MonerodVerifier {
     spec: String,
@@ -31,14 +31,7 @@ impl MonerodVerifier {
     /// Connects (waiting up to `wait` for the daemon to answer).
     pub fn connect(url: &str, timeout: Duration, wait: Duration) -> Result<MonerodVerifier, RpcError> {
         let daemon = Daemon::new(url, timeout);
-        let start = Instant::now();
-        let info = loop {
-            match daemon.get_info() {
-                Ok(i) => break i,
-                Err(e) if e.is_transient() && start.elapsed() < wait => std::thread::sleep(Duration::from_millis(250)),
-                Err(e) => return Err(e),
-            }
-        };
+        let info = retry_transient(wait, Duration::from_millis(250), Duration::from_millis(250), || daemon.get_info())?;
         let description = format!("monerod {} ({}) at {url}", info.version, info.nettype);
         Ok(MonerodVerifier { spec: format!("monerod:{url}"), daemon, description, timeout })
     }
@@ -54,17 +47,7 @@ impl MonerodVerifier {
 
     /// Calls `op`, retrying transient failures (a busy or briefly unreachable daemon) within the timeout.
     fn retry<T>(&self, mut op: impl FnMut(&Daemon) -> Result<T, RpcError>) -> Result<T, RpcError> {
-        let start = Instant::now();
-        let mut pause = Duration::from_millis(100);
-        loop {
-            match op(&self.daemon) {
-                Err(e) if e.is_transient() && start.elapsed() + pause < self.timeout => {
-                    std::thread::sleep(pause);
-                    pause = (pause * 2).min(Duration::from_secs(2));
-                }
-                r => return r,
-            }
-        }
+        retry_transient(self.timeout, Duration::from_millis(100), Duration::from_secs(2), || op(&self.daemon))
     }
 
     fn accept(id: dualrun_format::Hash32) -> VerifierOutcome {

@@ -13,7 +13,7 @@ use dualrun_leader::testchain::{self, FaultKind};
 use dualrun_leader::validator::{self, Judgement, Prepared, Verdict};
 use dualrun_replay::NowMode;
 use dualrun_leader::{schedule, Profile};
-use dualrun_monerod::{Daemon, RpcError};
+use dualrun_monerod::{retry_transient, Daemon, RpcError};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::commands::chain::ChainArg;
@@ -175,21 +175,11 @@ fn check(a: CheckArgs) -> Result<Outcome> {
     Ok(if rejected == 0 { Outcome::Clean } else { Outcome::Finding })
 }
 
-/// Calls `op` until it succeeds or fails for good: transient RPC errors are retried with exponential
-/// backoff (0.2 s doubling to 5 s) until `deadline`.
-fn retry<T>(what: &str, deadline: Duration, mut op: impl FnMut() -> Result<T, RpcError>) -> Result<T> {
+/// Calls `op`, retrying transient RPC errors with backoff (0.2 s doubling to 5 s) within `deadline`.
+fn retry<T>(what: &str, deadline: Duration, op: impl FnMut() -> Result<T, RpcError>) -> Result<T> {
     let start = Instant::now();
-    let mut pause = Duration::from_millis(200);
-    loop {
-        match op() {
-            Ok(v) => return Ok(v),
-            Err(e) if e.is_transient() && start.elapsed() + pause < deadline => {
-                std::thread::sleep(pause);
-                pause = (pause * 2).min(Duration::from_secs(5));
-            }
-            Err(e) => return Err(anyhow!(e).context(format!("{what} (gave up after {:.1} s)", start.elapsed().as_secs_f64()))),
-        }
-    }
+    retry_transient(deadline, Duration::from_millis(200), Duration::from_secs(5), op)
+        .map_err(|e| anyhow!(e).context(format!("{what} (gave up after {:.1} s)", start.elapsed().as_secs_f64())))
 }
 
 /// One expected-verdict row of `--record`.
