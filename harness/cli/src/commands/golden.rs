@@ -134,6 +134,13 @@ fn check_dir(a: CheckArgs) -> Result<Outcome> {
     if loaded.is_empty() {
         bail!("{}: no vectors (*.json) found; an empty gate passes nothing", a.dir.display());
     }
+    // Adapters are built for a profile: once for external ones, per vector for the built-in validator.
+    let context = |profile: Profile| AdapterContext {
+        profile: Arc::new(profile),
+        timeout: Duration::from_secs_f64(a.timeout),
+        python_path: a.python_path.clone(),
+        log_dir: std::env::temp_dir(),
+    };
     let mut legacy = match &a.legacy {
         Some(spec) if !spec.starts_with("builtin:") => {
             // Any profile will do for building a non-built-in adapter; the env carries the vector's.
@@ -144,13 +151,7 @@ fn check_dir(a: CheckArgs) -> Result<Outcome> {
                     _ => None,
                 })
                 .context("no leader vector to take a profile from")?;
-            let ctx = AdapterContext {
-                profile: Arc::new(profile),
-                timeout: Duration::from_secs_f64(a.timeout),
-                python_path: a.python_path.clone(),
-                log_dir: std::env::temp_dir(),
-            };
-            Some(adapters::build(spec, "legacy", &ctx)?)
+            Some(adapters::build(spec, "legacy", &context(profile))?)
         }
         _ => None,
     };
@@ -179,13 +180,7 @@ fn check_dir(a: CheckArgs) -> Result<Outcome> {
                             (Case::Leader(c), Some(spec)) => {
                                 let outcome = adapter_inputs(c).map(|(input, env, profile)| {
                                     if spec.starts_with("builtin:") {
-                                        let ctx = AdapterContext {
-                                            profile: Arc::new(profile),
-                                            timeout: Duration::from_secs_f64(a.timeout),
-                                            python_path: vec![],
-                                            log_dir: std::env::temp_dir(),
-                                        };
-                                        adapters::build(spec, "legacy", &ctx).map(|mut l| l.verify(&input, None, &env))
+                                        adapters::build(spec, "legacy", &context(profile)).map(|mut l| l.verify(&input, None, &env))
                                     } else {
                                         Ok(legacy.as_mut().expect("built above").verify(&input, None, &env))
                                     }
