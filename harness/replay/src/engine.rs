@@ -43,6 +43,14 @@ pub enum NowMode {
 }
 
 impl NowMode {
+    /// `now` for a block with this timestamp (0 for a block whose timestamp cannot be read).
+    pub fn at(self, block_timestamp: Option<u64>) -> u64 {
+        match self {
+            NowMode::Block => block_timestamp.unwrap_or(0),
+            NowMode::Fixed(t) => t,
+        }
+    }
+
     pub fn describe(self) -> String {
         match self {
             NowMode::Block => "block".into(),
@@ -220,10 +228,7 @@ type Results = Vec<(VerifierOutcome, Duration)>;
 
 fn env_for(profile: &Profile, ctx: &ChainContext, now: NowMode, timestamp: Option<u64>) -> ReplayEnv {
     ReplayEnv {
-        now: match now {
-            NowMode::Block => timestamp.unwrap_or(0),
-            NowMode::Fixed(t) => t,
-        },
+        now: now.at(timestamp),
         network_name: profile.name.clone(),
         network_id: hex::encode(profile.network_id),
         genesis_id: profile.genesis_id,

@@ -148,10 +148,7 @@ fn check(a: CheckArgs) -> Result<Outcome> {
         let prepared = prepare_batch(&profile, &batch, threads);
         db.release_mapped_pages();
         for (raw, prepared) in batch.iter().zip(prepared) {
-            let now = match a.now {
-                NowMode::Block => prepared.timestamp().unwrap_or(0),
-                NowMode::Fixed(t) => t,
-            };
+            let now = a.now.at(prepared.timestamp());
             let Judgement { verdict, facts } = validator::judge(&profile, &ctx, &prepared, now);
             let (verdict_str, reason) = match &verdict {
                 Verdict::Accept => ("accept", ""),
