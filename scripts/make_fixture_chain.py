@@ -12,7 +12,7 @@ This script owns the *fixture generation* step for dualrun's LMDB reader tests:
   makes the extra unparseable while the block stays consensus-valid);
 * it records monerod's own RPC answers for every height 0..=N as the expected values:
     DIR/expected.csv   height,block_id,prev_id,timestamp,major_version,minor_version,nonce,tx_count,
-                       miner_tx_hash,blob_bytes   (same header as ``dualrun chain scan --csv``)
+                       miner_tx_hash,blob_bytes   (same header as ``dualrun chain scan``)
     DIR/blocks.jsonl   one JSON object per height: height, blob (hex), kind, payload (+ a few extras)
     DIR/data.mdb       the LMDB file copied after monerod exited cleanly (never lock.mdb)
     DIR/fixture.json   generator/version, monerod --version, N, seed, command line, data.mdb size+sha256

@@ -1,9 +1,14 @@
-//! Talking to a monerod-compatible daemon over its JSON-RPC interface: block templates, block
-//! submission and headers ([`rpc`]), used by the leader block producer; and the `monerod:URL` verifier
-//! adapter ([`verifier`]), a scratch daemon that follows a replay.
+//! Talking to a monerod-compatible daemon over its JSON-RPC interface:
+//!
+//! - [`rpc`]: block templates, block submission, headers and blobs;
+//! - [`producer`]: the leader block producer (`leader produce`), which signs templates and confirms
+//!   each block became the tip;
+//! - [`verifier`]: the `monerod:URL` verifier adapter, a scratch daemon that follows a replay.
 
+pub mod producer;
 pub mod rpc;
 pub mod verifier;
 
+pub use producer::{ProduceError, ProduceRequest, Produced, Producer};
 pub use rpc::{retry_transient, BlockHeader, Daemon, RpcError, Template};
 pub use verifier::MonerodVerifier;

@@ -2,25 +2,16 @@
 //! chain to read (the bundled sample by default), runs a command and maps its outcome to the exit code
 //! every command shares: 0 success, 1 a negative finding, 2 the command could not run.
 
+mod chain_arg;
 mod commands;
 mod embedded;
+mod outcome;
+
+use outcome::Outcome;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-
-/// What a command found. Errors (exit 2) travel as `anyhow::Error`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Exit 0.
-    Clean,
-    /// Exit 1: a mismatch, a difference, a block that does not parse.
-    Finding,
-    /// Exit 2 after a clean stop (Ctrl-C): the work is incomplete but resumable.
-    Incomplete,
-    /// Exit 3: the gate cannot decide on this evidence.
-    Inconclusive,
-}
 
 #[derive(Parser)]
 #[command(name = "dualrun", version, about = "Shadow-mode dual-run verification harness for a consensus migration")]
@@ -65,10 +56,7 @@ fn main() -> ExitCode {
         Command::Replay(a) => commands::replay::run(a),
     };
     match result {
-        Ok(Outcome::Clean) => ExitCode::SUCCESS,
-        Ok(Outcome::Finding) => ExitCode::from(1),
-        Ok(Outcome::Incomplete) => ExitCode::from(2),
-        Ok(Outcome::Inconclusive) => ExitCode::from(3),
+        Ok(outcome) => outcome.exit_code(),
         // A reader that went away (`dualrun chain scan | head`) is not an error of ours.
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {

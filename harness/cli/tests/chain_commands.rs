@@ -14,13 +14,13 @@ fn expected_csv() -> String {
 
 #[test]
 fn scan_of_the_sample_equals_monerods_recorded_answers() {
-    let r = dualrun(&["chain", "scan", "--csv"]);
+    let r = dualrun(&["chain", "scan"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.stdout.lines().next(), Some(SCAN_HEADER));
     assert_eq!(r.stdout, expected_csv());
 
     let tmp = sample_copy();
-    let r = dualrun(&["chain", "scan", "--chain", s(tmp.path()), "--from", "100", "--to", "110", "--csv"]);
+    let r = dualrun(&["chain", "scan", "--chain", s(tmp.path()), "--from", "100", "--to", "110"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let csv = expected_csv();
     let expected: Vec<&str> = csv.lines().skip(101).take(11).collect();
@@ -171,11 +171,11 @@ fn could_not_run_errors_exit_2_and_name_the_input() {
     assert!(r.stderr.contains("missing: no such directory"), "{}", r.stderr);
 
     std::fs::write(tmp.path().join("data.mdb"), b"not lmdb at all").unwrap();
-    let r = dualrun(&["chain", "scan", "--chain", s(tmp.path()), "--csv"]);
+    let r = dualrun(&["chain", "scan", "--chain", s(tmp.path())]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("data.mdb: not an LMDB database"), "{}", r.stderr);
 
-    let r = dualrun(&["chain", "scan", "--from", "999", "--csv"]);
+    let r = dualrun(&["chain", "scan", "--from", "999"]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("height 999 is beyond the tip"), "{}", r.stderr);
 
@@ -196,7 +196,7 @@ fn synthetic_chains_scan_cleanly_in_both_schemas() {
         assert_eq!(v["schema_version"].to_string(), schema);
         assert_eq!(v["blocks"], 1000);
         assert_eq!(v["id_mismatches"], 0);
-        let r = dualrun(&["chain", "scan", "--chain", s(&dir), "--csv"]);
+        let r = dualrun(&["chain", "scan", "--chain", s(&dir)]);
         assert_eq!(r.stdout.lines().count(), 1001);
         // Every row links to the row before it.
         let rows: Vec<Vec<&str>> = r.stdout.lines().skip(1).map(|l| l.split(',').collect()).collect();

@@ -237,10 +237,19 @@ fn allowlist_hygiene_profile_pinning_and_invalid_allowlists() {
     dualrun(&["gate", "promote", "--ledger", s(&ledger), "--golden", s(&golden_dir()), "--key", s(&t("ops.key")), "--reason", "r", "--evidence", s(&t("run"))]);
     std::fs::write(t("policy.toml"), "[to_primary]\nmin_blocks = 100\nmax_divergences = 10\n").unwrap();
 
-    // An entry that matches nothing: reported, and a failure under --strict.
+    // A block id that is not one is refused (a typo must not silently match nothing).
     std::fs::write(
         t("allow.toml"),
         "[[entries]]\nblock_id = \"00\"\nclass = \"halt\"\njustification = \"j\"\nauthor = \"a\"\nexpires_date = \"2999-01-01\"\n",
+    )
+    .unwrap();
+    let r = dualrun(&["gate", "evaluate", "--ledger", s(&ledger), "--evidence", s(&t("run")), "--allowlist", s(&t("allow.toml"))]);
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert!(r.stderr.contains("allow.toml") && r.stderr.contains("block_id"), "{}", r.stderr);
+    // An entry that matches nothing: reported, and a failure under --strict.
+    std::fs::write(
+        t("allow.toml"),
+        "[[entries]]\nblock_id = \"0000000000000000000000000000000000000000000000000000000000000000\"\nclass = \"halt\"\njustification = \"j\"\nauthor = \"a\"\nexpires_date = \"2999-01-01\"\n",
     )
     .unwrap();
     let (policy, golden, run, allow) = (t("policy.toml"), golden_dir(), t("run"), t("allow.toml"));
@@ -263,7 +272,7 @@ fn allowlist_hygiene_profile_pinning_and_invalid_allowlists() {
     assert!(r.stdout.contains("made with profile"), "{}", r.stdout);
 
     // A split cannot be allowlisted.
-    std::fs::write(t("bad.toml"), "[[entries]]\nblock_id = \"00\"\nclass = \"split\"\njustification = \"j\"\nauthor = \"a\"\nexpires_height = 9\n").unwrap();
+    std::fs::write(t("bad.toml"), "[[entries]]\nblock_id = \"0000000000000000000000000000000000000000000000000000000000000000\"\nclass = \"split\"\njustification = \"j\"\nauthor = \"a\"\nexpires_height = 9\n").unwrap();
     let r = dualrun(&["gate", "evaluate", "--ledger", s(&ledger), "--evidence", s(&t("run")), "--allowlist", s(&t("bad.toml"))]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("a split is never excused"), "{}", r.stderr);
@@ -279,4 +288,48 @@ fn the_same_evidence_twice_counts_once() {
         "--evidence", s(&t("run")), s(&t("run"))]);
     assert_eq!(r.code, 3, "201 blocks, not 402: {}", r.stdout);
     assert!(r.stdout.contains("min_blocks                  201"), "{}", r.stdout);
+}
+
+/// The gate's golden criterion and `golden check` share one runner: a vector skipped without a written
+/// reason fails both, and a vector skipped with one is counted as skipped by both.
+#[test]
+fn the_gate_refuses_golden_vectors_that_ci_refuses() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ledger = ledger_and_run(tmp.path());
+    let run = tmp.path().join("run");
+    let golden = tmp.path().join("golden");
+    std::fs::create_dir(&golden).unwrap();
+    let vectors: Vec<_> = std::fs::read_dir(golden_dir().join("leader-v1")).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut picked = vectors.iter().filter(|p| p.extension().is_some_and(|x| x == "json"));
+    for (reason, path) in [("\"   \"", picked.next().unwrap()), ("\"fixed upstream in v2\"", picked.next().unwrap())] {
+        let text = std::fs::read_to_string(path).unwrap();
+        let skipped = text.replacen("\"schema\":", &format!("\"skip\": {reason},\n  \"schema\":"), 1);
+        std::fs::write(golden.join(path.file_name().unwrap()), skipped).unwrap();
+    }
+    let evaluate = |dir: &Path| {
+        dualrun(&["gate", "evaluate", "--ledger", s(&ledger), "--golden", s(dir), "--evidence", s(&run), "--json"])
+    };
+
+    let ci = dualrun(&["golden", "check", s(&golden)]);
+    assert_eq!(ci.code, 1, "{}", ci.stdout);
+    assert!(ci.stdout.contains("golden: 0 passed, 1 failed, 1 skipped"), "{}", ci.stdout);
+    let gate = evaluate(&golden);
+    assert_eq!(gate.code, 1, "the gate must fail what CI fails: {}", gate.stdout);
+    let v: serde_json::Value = serde_json::from_str(&gate.stdout).unwrap();
+    let golden_criterion = v["criteria"].as_array().unwrap().iter().find(|c| c["name"] == "require_golden").unwrap();
+    assert_eq!(golden_criterion["outcome"], "fail");
+    assert_eq!((golden_criterion["value"]["failed"].as_u64(), golden_criterion["value"]["skipped"].as_u64()), (Some(1), Some(1)));
+
+    // With a written reason only, CI passes nothing (exit 0, one skip) and the gate has no pass to
+    // rely on: inconclusive, not pass.
+    let unexplained = std::fs::read_dir(&golden)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| std::fs::read_to_string(p).unwrap().contains("\"skip\": \"   \""))
+        .unwrap();
+    std::fs::remove_file(unexplained).unwrap();
+    assert_eq!(dualrun(&["golden", "check", s(&golden)]).code, 0);
+    let v: serde_json::Value = serde_json::from_str(&evaluate(&golden).stdout).unwrap();
+    let golden_criterion = v["criteria"].as_array().unwrap().iter().find(|c| c["name"] == "require_golden").unwrap();
+    assert_eq!(golden_criterion["outcome"], "inconclusive");
 }

@@ -43,7 +43,7 @@ fn a_fresh_monerod_chain_scans_to_monerods_own_answers() {
     let expected = std::fs::read_to_string(out.join("expected.csv")).unwrap();
     assert_eq!(expected.lines().count(), 42, "header + heights 0..=40");
 
-    let r = dualrun(&["chain", "scan", "--chain", s(&out), "--csv"]);
+    let r = dualrun(&["chain", "scan", "--chain", s(&out)]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     // Every block id, miner-tx hash and header field equals what monerod answered over RPC.
     for (ours, theirs) in r.stdout.lines().zip(expected.lines()) {

@@ -42,6 +42,16 @@ impl Mode {
         }
     }
 
+    /// The next mode forward (`None` after ONLY).
+    pub fn next(self) -> Option<Mode> {
+        match self {
+            Mode::Legacy => Some(Mode::Shadow),
+            Mode::Shadow => Some(Mode::Primary),
+            Mode::Primary => Some(Mode::Only),
+            Mode::Only => None,
+        }
+    }
+
     pub fn runs_legacy(self) -> bool {
         self != Mode::Only
     }

@@ -110,16 +110,60 @@ pub enum Verdict {
     Reject { reason: String, detail: String },
 }
 
+/// accept or reject, without the reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VerdictKind {
+    /// The block is valid.
+    Accept,
+    /// The block is invalid.
+    Reject,
+}
+
+impl VerdictKind {
+    /// `accept` or `reject`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerdictKind::Accept => "accept",
+            VerdictKind::Reject => "reject",
+        }
+    }
+}
+
+impl fmt::Display for VerdictKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for VerdictKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<VerdictKind, String> {
+        match s {
+            "accept" => Ok(VerdictKind::Accept),
+            "reject" => Ok(VerdictKind::Reject),
+            _ => Err(format!("unknown verdict {s:?}: expected accept or reject")),
+        }
+    }
+}
+
 impl Verdict {
+    /// Whether it accepts.
     pub fn is_accept(&self) -> bool {
         matches!(self, Verdict::Accept)
     }
 
-    pub fn name(&self) -> &'static str {
+    /// accept or reject.
+    pub fn kind(&self) -> VerdictKind {
         match self {
-            Verdict::Accept => "accept",
-            Verdict::Reject { .. } => "reject",
+            Verdict::Accept => VerdictKind::Accept,
+            Verdict::Reject { .. } => VerdictKind::Reject,
         }
+    }
+
+    /// `accept` or `reject`.
+    pub fn name(&self) -> &'static str {
+        self.kind().as_str()
     }
 
     pub fn reason(&self) -> &str {
@@ -178,9 +222,18 @@ pub enum VerifierOutcome {
 }
 
 impl VerifierOutcome {
+    /// The verdict, unless it is an error.
     pub fn verdict(&self) -> Option<&Verdict> {
         match self {
             VerifierOutcome::Verdict { verdict, .. } => Some(verdict),
+            VerifierOutcome::Error(_) => None,
+        }
+    }
+
+    /// The facts, unless it is an error.
+    pub fn facts(&self) -> Option<&Facts> {
+        match self {
+            VerifierOutcome::Verdict { facts, .. } => Some(facts),
             VerifierOutcome::Error(_) => None,
         }
     }

@@ -3,7 +3,8 @@
 //! This crate owns the wire format and the hashing rules: it parses a raw block blob (as a node stores it
 //! in its `blocks` table) into header, miner transaction, tx_extra fields and tx-hash list, strictly (no
 //! trailing bytes, canonical varints only), and computes the block id and miner-transaction hash exactly as
-//! `monerod` does. It does no I/O; the chain database lives in `dualrun-chaindb`.
+//! `monerod` does. It does no I/O (it only defines [`FileError`], the file error every crate shares); the chain
+//! database lives in `dualrun-chaindb`.
 //!
 //! ```
 //! use dualrun_format::{Block, hash::Hash32};
@@ -18,6 +19,7 @@ pub mod block;
 pub mod encode;
 pub mod error;
 pub mod extra;
+pub mod file;
 pub mod hash;
 pub mod ids;
 mod reader;
@@ -26,5 +28,6 @@ pub mod varint;
 pub use block::{Block, BlockHeader, MinerTx, TxIn, TxOut, TxOutTarget};
 pub use error::{ParseError, ParseErrorKind};
 pub use extra::{ExtraField, ExtraFieldKind, ParsedExtra};
+pub use file::FileError;
 pub use hash::{keccak256, Hash32};
 pub use ids::{BlockHashes, HashError};

@@ -14,15 +14,22 @@
 
 use std::path::{Path, PathBuf};
 
+use dualrun_core::RecordClass;
+use dualrun_format::Hash32;
 use serde::Deserialize;
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Entry {
-    pub block_id: String,
-    pub class: String,
+    /// The block whose divergence is excused.
+    pub block_id: Hash32,
+    /// The divergence class excused (halt, fact or reason).
+    pub class: RecordClass,
+    /// Why it is acceptable.
     pub justification: String,
+    /// Who says so.
     pub author: String,
+    /// The entry expires when the evidence reaches this height.
     #[serde(default)]
     pub expires_height: Option<u64>,
     /// `YYYY-MM-DD` (UTC).
@@ -49,27 +56,10 @@ pub enum AllowlistError {
     Invalid { file: PathBuf, message: String },
 }
 
-/// The UTC calendar date and time of a unix timestamp: (year, month, day, hour, minute, second)
-/// (Howard Hinnant's days-to-civil).
-pub fn utc(secs: u64) -> (i64, u32, u32, u32, u32, u32) {
-    let z = (secs / 86_400) as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = (if mp < 10 { mp + 3 } else { mp - 9 }) as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    let rem = secs % 86_400;
-    (y, m, d, (rem / 3600) as u32, (rem / 60 % 60) as u32, (rem % 60) as u32)
-}
-
 /// Today's date, `YYYY-MM-DD` UTC (the gate's time; never used inside a verdict).
 pub fn today() -> String {
     let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let (y, m, d, ..) = utc(secs);
-    format!("{y:04}-{m:02}-{d:02}")
+    dualrun_core::UtcTime::from_unix(secs).date()
 }
 
 impl Allowlist {
@@ -79,11 +69,11 @@ impl Allowlist {
             .map_err(|e| AllowlistError::Invalid { file: path.into(), message: e.to_string().trim_end().into() })?;
         for (i, e) in a.entries.iter().enumerate() {
             let bad = |m: String| AllowlistError::Invalid { file: path.into(), message: format!("entries[{i}]: {m}") };
-            if e.class == "split" {
+            if e.class == RecordClass::Split {
                 return Err(bad("a split is never excused".into()));
             }
-            if !["halt", "fact", "reason"].contains(&e.class.as_str()) {
-                return Err(bad(format!("class {:?}: expected halt, fact or reason", e.class)));
+            if !e.class.is_divergence() {
+                return Err(bad(format!("class {:?}: expected halt, fact or reason", e.class.as_str())));
             }
             if e.expires_height.is_none() && e.expires_date.is_none() {
                 return Err(bad("needs an expiry: expires_height or expires_date".into()));

@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use dualrun_core::Mode;
+use dualrun_core::{Mode, RecordClass};
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -15,18 +15,18 @@ use crate::policy::Policy;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Outcome {
+pub enum GateOutcome {
     Pass,
     Inconclusive,
     Fail,
 }
 
-impl fmt::Display for Outcome {
+impl fmt::Display for GateOutcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Outcome::Pass => "pass",
-            Outcome::Inconclusive => "inconclusive",
-            Outcome::Fail => "fail",
+            GateOutcome::Pass => "pass",
+            GateOutcome::Inconclusive => "inconclusive",
+            GateOutcome::Fail => "fail",
         })
     }
 }
@@ -36,7 +36,7 @@ pub struct Criterion {
     pub name: String,
     pub value: Value,
     pub threshold: String,
-    pub outcome: Outcome,
+    pub outcome: GateOutcome,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub note: String,
 }
@@ -52,16 +52,29 @@ pub struct GoldenResult {
     pub skipped: u64,
 }
 
+impl GoldenResult {
+    /// What an evaluation keeps of a golden run (the same counts `golden check` prints).
+    pub fn from_report(r: &dualrun_golden::GoldenReport) -> GoldenResult {
+        GoldenResult {
+            dir: r.dir.display().to_string(),
+            digest: r.digest.to_string(),
+            passed: r.passed(),
+            failed: r.failed(),
+            skipped: r.skipped(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Evaluation {
     pub from: Mode,
     pub to: Mode,
-    pub outcome: Outcome,
+    pub outcome: GateOutcome,
     pub criteria: Vec<Criterion>,
     pub policy_digest: String,
 }
 
-fn crit(name: &str, value: Value, threshold: String, outcome: Outcome, note: String) -> Criterion {
+fn crit(name: &str, value: Value, threshold: String, outcome: GateOutcome, note: String) -> Criterion {
     Criterion { name: name.into(), value, threshold, outcome, note }
 }
 
@@ -79,24 +92,25 @@ pub fn evaluate(
 ) -> Evaluation {
     let mut criteria = Vec::new();
     let Some(req) = policy.for_target(to).filter(|_| to > from) else {
-        criteria.push(crit("transition", json!(format!("{from} -> {to}")), "one step forward".into(), Outcome::Fail, "not a forward move".into()));
-        return Evaluation { from, to, outcome: Outcome::Fail, criteria, policy_digest: policy.digest.clone() };
+        criteria.push(crit("transition", json!(format!("{from} -> {to}")), "one step forward".into(), GateOutcome::Fail, "not a forward move".into()));
+        return Evaluation { from, to, outcome: GateOutcome::Fail, criteria, policy_digest: policy.digest.clone() };
     };
-    let next = Mode::ALL.iter().position(|m| *m == from).and_then(|i| Mode::ALL.get(i + 1)).copied();
+    let next = from.next();
     if next != Some(to) {
-        criteria.push(crit("transition", json!(format!("{from} -> {to}")), format!("{from} -> {}", next.map_or("-".into(), |m| m.to_string())), Outcome::Fail, "forward moves go one step at a time".into()));
+        criteria.push(crit("transition", json!(format!("{from} -> {to}")), format!("{from} -> {}", next.map_or("-".into(), |m| m.to_string())), GateOutcome::Fail, "forward moves go one step at a time".into()));
     }
 
     // Evidence: each run usable, all with the expected profile.
-    let profile = policy.profile_digest.as_deref().or(expected_profile).or_else(|| evidence.first().and_then(|e| e.profile_digest()));
+    let first_profile = evidence.first().and_then(|e| e.profile_digest()).map(|d| d.to_string());
+    let profile = policy.profile_digest.as_deref().or(expected_profile).or(first_profile.as_deref());
     for e in evidence {
         let mut problems = e.problems.clone();
         if let (Some(want), Some(got)) = (profile, e.profile_digest()) {
-            if want != got {
+            if want != got.to_string() {
                 problems.push(format!("made with profile {got}, not {want}"));
             }
         }
-        let outcome = if problems.is_empty() { Outcome::Pass } else { Outcome::Fail };
+        let outcome = if problems.is_empty() { GateOutcome::Pass } else { GateOutcome::Fail };
         criteria.push(crit(
             "evidence",
             json!(e.dir.display().to_string()),
@@ -110,7 +124,7 @@ pub fn evaluate(
     let usable: Vec<&EvidenceRun> = evidence
         .iter()
         .filter(|e| e.problems.is_empty())
-        .filter(|e| seen.insert(e.manifest["inputs_digest"].as_str().unwrap_or("").to_owned()))
+        .filter(|e| seen.insert(e.inputs_digest()))
         .collect();
 
     // Blocks compared: the union of the heights replayed with both verifiers, per chain (overlapping
@@ -118,10 +132,9 @@ pub fn evaluate(
     let mut ranges: std::collections::BTreeMap<String, Vec<(u64, u64)>> = Default::default();
     let mut failed_blocks = std::collections::BTreeSet::new();
     for e in &usable {
-        if e.blocks_compared() > 0 {
-            let (chain, from, to) = e.chain_range();
+        if let Some((chain, from, to)) = e.chain_range().filter(|_| e.blocks_compared() > 0) {
             ranges.entry(chain.clone()).or_default().push((from, to));
-            failed_blocks.extend(e.error_blocks().into_iter().map(|id| (chain.clone(), id.to_owned())));
+            failed_blocks.extend(e.error_blocks().into_iter().map(|id| (chain.clone(), id)));
         }
     }
     let mut heights = 0u64;
@@ -145,7 +158,7 @@ pub fn evaluate(
         "min_blocks",
         json!(blocks),
         format!(">= {}", req.min_blocks),
-        if enough { Outcome::Pass } else { Outcome::Inconclusive },
+        if enough { GateOutcome::Pass } else { GateOutcome::Inconclusive },
         if !enough {
             "too little evidence: replay more blocks with both verifiers (SHADOW or PRIMARY)".into()
         } else if !failed_blocks.is_empty() {
@@ -164,15 +177,15 @@ pub fn evaluate(
     let mut matched = vec![false; allowlist.map_or(0, |a| a.entries.len())];
     for e in &usable {
         for (block_id, class) in &e.records {
-            if !["split", "halt", "fact", "reason"].contains(&class.as_str()) {
+            if !class.is_divergence() {
                 continue;
             }
-            if class == "split" {
+            if *class == RecordClass::Split {
                 splits += 1;
                 counted += 1;
                 continue;
             }
-            let hit = allowlist.and_then(|a| a.entries.iter().position(|x| &x.block_id == block_id && &x.class == class));
+            let hit = allowlist.and_then(|a| a.entries.iter().position(|x| x.block_id == *block_id && x.class == *class));
             match hit {
                 Some(i) if to == Mode::Primary && is_active[i] => {
                     matched[i] = true;
@@ -187,23 +200,24 @@ pub fn evaluate(
         }
     }
     if to != Mode::Shadow {
-        criteria.push(crit("no_splits", json!(splits), "== 0 (a split is never excused)".into(), if splits == 0 { Outcome::Pass } else { Outcome::Fail }, String::new()));
+        criteria.push(crit("no_splits", json!(splits), "== 0 (a split is never excused)".into(), if splits == 0 { GateOutcome::Pass } else { GateOutcome::Fail }, String::new()));
     }
     if let Some(max) = req.max_divergences {
-        let outcome = if !enough { Outcome::Inconclusive } else if counted <= max { Outcome::Pass } else { Outcome::Fail };
+        let outcome = if !enough { GateOutcome::Inconclusive } else if counted <= max { GateOutcome::Pass } else { GateOutcome::Fail };
         let note = if excused > 0 { format!("{excused} excused by the allowlist") } else { String::new() };
         criteria.push(crit("max_divergences", json!(counted), format!("<= {max}"), outcome, note));
     }
     if let Some(max) = req.max_error_rate {
         let errors: u64 = usable
             .iter()
-            .map(|e| e.summary["errors"]["candidate_error"].as_u64().unwrap_or(0) + e.summary["errors"]["fallback"].as_u64().unwrap_or(0))
+            .filter_map(|e| e.run.as_ref())
+            .map(|r| r.summary.errors.candidate_error + r.summary.errors.fallback)
             .sum();
         let (value, outcome) = if blocks == 0 {
-            (Value::Null, Outcome::Inconclusive)
+            (Value::Null, GateOutcome::Inconclusive)
         } else {
             let rate = errors as f64 / blocks as f64;
-            (json!(rate), if rate <= max { Outcome::Pass } else { Outcome::Fail })
+            (json!(rate), if rate <= max { GateOutcome::Pass } else { GateOutcome::Fail })
         };
         criteria.push(crit("max_error_rate", value, format!("<= {max}"), outcome, format!("{errors} candidate errors and fallbacks")));
     }
@@ -211,36 +225,37 @@ pub fn evaluate(
         let ratios: Vec<f64> = usable
             .iter()
             .filter_map(|e| {
-                let l = e.summary["latency"]["legacy"]["p99_us"].as_f64()?;
-                let c = e.summary["latency"]["candidate"]["p99_us"].as_f64()?;
+                let latency = &e.run.as_ref()?.summary.latency;
+                let l = latency.legacy.as_ref()?.p99_us;
+                let c = latency.candidate.as_ref()?.p99_us;
                 (l > 0.0).then_some(c / l)
             })
             .collect();
         let worst = ratios.iter().copied().fold(None, |a: Option<f64>, r| Some(a.map_or(r, |a| a.max(r))));
         let (value, outcome) = match worst {
-            None => (Value::Null, Outcome::Inconclusive),
-            Some(r) => (json!(r), if r <= max { Outcome::Pass } else { Outcome::Fail }),
+            None => (Value::Null, GateOutcome::Inconclusive),
+            Some(r) => (json!(r), if r <= max { GateOutcome::Pass } else { GateOutcome::Fail }),
         };
         criteria.push(crit("max_latency_ratio_p99", value, format!("<= {max}"), outcome, "candidate p99 / legacy p99, worst run".into()));
     }
     if req.require_golden {
         let (value, outcome, note) = match golden {
-            None => (Value::Null, Outcome::Inconclusive, "no golden vectors given (--golden DIR)".to_owned()),
-            Some(g) if g.failed > 0 => (json!(g), Outcome::Fail, format!("{} vectors failed", g.failed)),
-            Some(g) if g.passed == 0 => (json!(g), Outcome::Inconclusive, "no vector passed: an empty gate proves nothing".to_owned()),
-            Some(g) => (json!(g), Outcome::Pass, String::new()),
+            None => (Value::Null, GateOutcome::Inconclusive, "no golden vectors given (--golden DIR)".to_owned()),
+            Some(g) if g.failed > 0 => (json!(g), GateOutcome::Fail, format!("{} vectors failed", g.failed)),
+            Some(g) if g.passed == 0 => (json!(g), GateOutcome::Inconclusive, "no vector passed: an empty gate proves nothing".to_owned()),
+            Some(g) => (json!(g), GateOutcome::Pass, String::new()),
         };
         criteria.push(crit("require_golden", value, "all vectors pass".into(), outcome, note));
     }
     if to == Mode::Only {
-        let ids: Vec<&str> = allowlist
-            .map(|a| a.entries.iter().zip(&is_active).filter(|(_, on)| **on).map(|(e, _)| e.block_id.as_str()).collect())
+        let ids: Vec<String> = allowlist
+            .map(|a| a.entries.iter().zip(&is_active).filter(|(_, on)| **on).map(|(e, _)| e.block_id.to_string()).collect())
             .unwrap_or_default();
         criteria.push(crit(
             "no_active_allowlist_entries",
             json!(ids.len()),
             "== 0".into(),
-            if ids.is_empty() { Outcome::Pass } else { Outcome::Fail },
+            if ids.is_empty() { GateOutcome::Pass } else { GateOutcome::Fail },
             if ids.is_empty() { String::new() } else { format!("active: {}", ids.join(", ")) },
         ));
     }
@@ -259,11 +274,11 @@ pub fn evaluate(
                 "allowlist_hygiene",
                 json!(stale.len()),
                 "no expired or unused entries".into(),
-                if strict { Outcome::Fail } else { Outcome::Pass },
+                if strict { GateOutcome::Fail } else { GateOutcome::Pass },
                 format!("{}{}", stale.join(", "), if strict { "" } else { " (reported; fails under --strict)" }),
             ));
         }
     }
-    let outcome = criteria.iter().map(|c| c.outcome).max().unwrap_or(Outcome::Pass);
+    let outcome = criteria.iter().map(|c| c.outcome).max().unwrap_or(GateOutcome::Pass);
     Evaluation { from, to, outcome, criteria, policy_digest: policy.digest.clone() }
 }

@@ -1,134 +1,102 @@
 //! Replay run directories as evidence. A run counts only if it is complete (not a killed run left
 //! unresumed), untampered (its record and summary files still have the digests its manifest lists) and,
-//! where a profile is pinned, made with that profile. Problems are collected, not thrown: evaluate says
-//! which run and why.
+//! where a profile is pinned, made with that profile. The run directory is read with
+//! [`dualrun_rundir::RunDir`]; problems are collected, not thrown: evaluate says which run and why.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use dualrun_core::RecordClass;
+use dualrun_format::Hash32;
+use dualrun_rundir::RunDir;
 use serde_json::{json, Value};
 
+/// One run directory given as evidence.
 #[derive(Debug, Clone)]
 pub struct EvidenceRun {
+    /// The directory as given (canonical when it exists).
     pub dir: PathBuf,
-    pub manifest: Value,
-    pub summary: Value,
-    /// Keccak-256 of manifest.json's bytes.
-    pub manifest_digest: String,
+    /// The run, when it could be read.
+    pub run: Option<RunDir>,
     /// (block id, class) of every record.
-    pub records: Vec<(String, String)>,
+    pub records: Vec<(Hash32, RecordClass)>,
     /// Why this run cannot serve as evidence (empty when it can).
     pub problems: Vec<String>,
 }
 
-fn digest_file(p: &Path) -> Option<String> {
-    std::fs::read(p).ok().map(|b| dualrun_format::keccak256(&b).to_string())
-}
-
 impl EvidenceRun {
+    /// Reads a run directory and notes everything that keeps it from being evidence.
     pub fn load(dir: &Path) -> EvidenceRun {
         // Recorded canonical, so an audit from another directory finds the same run.
-        let dir = &std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+        let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
         let mut problems = Vec::new();
-        let read = |name: &str, problems: &mut Vec<String>| -> Value {
-            match std::fs::read(dir.join(name)) {
-                Ok(b) => serde_json::from_slice(&b).unwrap_or_else(|e| {
-                    problems.push(format!("{name} is not JSON: {e}"));
-                    Value::Null
-                }),
-                Err(e) => {
-                    problems.push(format!("{name}: {e}"));
-                    Value::Null
+        let mut records = Vec::new();
+        let run = match RunDir::load(&dir) {
+            Ok(run) => {
+                problems.extend(run.problems().iter().map(ToString::to_string));
+                match run.records() {
+                    Ok(r) => records = r.into_iter().map(|r| (r.block_id, r.class)).collect(),
+                    Err(e) => problems.push(e.to_string()),
                 }
+                Some(run)
+            }
+            Err(e) => {
+                problems.push(e.to_string());
+                None
             }
         };
-        let manifest = read("manifest.json", &mut problems);
-        let summary = read("summary.json", &mut problems);
-        let manifest_digest = digest_file(&dir.join("manifest.json")).unwrap_or_default();
-        if !manifest.is_null() && manifest["complete"] != true {
-            problems.push("the run is not complete (killed or interrupted and not resumed)".into());
-        }
-        if !summary.is_null() && summary["complete"] != true {
-            problems.push("its summary says the run is not complete".into());
-        }
-        if !manifest.is_null() && manifest["inputs"]["profile"]["digest"].as_str().is_none() {
-            problems.push("the manifest names no profile digest".into());
-        }
-        if let Some(files) = manifest["files"].as_object() {
-            for name in ["divergences.jsonl", "divergences.csv", "summary.json"] {
-                if !files.contains_key(name) {
-                    problems.push(format!("the manifest lists no digest for {name}"));
-                }
-            }
-            for (name, want) in files {
-                match digest_file(&dir.join(name)) {
-                    Some(got) if Some(got.as_str()) == want.as_str() => {}
-                    Some(_) => problems.push(format!("{name} was changed after the run (its digest differs from the manifest's)")),
-                    None => problems.push(format!("{name} is missing")),
-                }
-            }
-        } else if !manifest.is_null() {
-            problems.push("the manifest lists no file digests".into());
-        }
-        let records = std::fs::read_to_string(dir.join("divergences.jsonl"))
-            .map(|t| {
-                t.lines()
-                    .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-                    .map(|r| (r["block_id"].as_str().unwrap_or("").to_owned(), r["class"].as_str().unwrap_or("").to_owned()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        EvidenceRun { dir: dir.into(), manifest, summary, manifest_digest, records, problems }
+        EvidenceRun { dir, run, records, problems }
     }
 
-    pub fn profile_digest(&self) -> Option<&str> {
-        self.manifest["inputs"]["profile"]["digest"].as_str()
+    /// The digest of the profile the run used.
+    pub fn profile_digest(&self) -> Option<Hash32> {
+        self.run.as_ref().map(|r| r.manifest.inputs.profile.digest)
+    }
+
+    /// The digest of the run's inputs (the same run given twice has the same).
+    pub fn inputs_digest(&self) -> Option<Hash32> {
+        self.run.as_ref().map(|r| r.manifest.inputs_digest)
     }
 
     /// Blocks both verifiers compared (0 for LEGACY and ONLY runs).
     pub fn blocks_compared(&self) -> u64 {
-        let s = &self.summary;
-        if s["verifiers_run"]["legacy"] == true && s["verifiers_run"]["candidate"] == true {
-            s["blocks"].as_u64().unwrap_or(0)
-        } else {
-            0
-        }
+        self.run.as_ref().filter(|r| r.compared()).map_or(0, |r| r.summary.blocks)
     }
 
     /// Block ids at which a verifier failed (legacy error, candidate error, fallback): not compared.
-    pub fn error_blocks(&self) -> std::collections::BTreeSet<&str> {
-        self.records
-            .iter()
-            .filter(|(_, class)| matches!(class.as_str(), "legacy_error" | "candidate_error" | "fallback"))
-            .map(|(id, _)| id.as_str())
-            .collect()
+    pub fn error_blocks(&self) -> BTreeSet<Hash32> {
+        self.records.iter().filter(|(_, class)| !class.is_divergence()).map(|(id, _)| *id).collect()
     }
 
-    /// The chain this run replayed and its height range.
-    pub fn chain_range(&self) -> (String, u64, u64) {
-        let c = &self.manifest["inputs"]["chain"];
-        let name = format!("{}|{}", c["path"].as_str().unwrap_or(""), c["genesis_id"].as_str().unwrap_or(""));
-        (name, c["from"].as_u64().unwrap_or(0), c["to"].as_u64().unwrap_or(0))
+    /// The chain this run replayed (path and genesis) and its height range.
+    pub fn chain_range(&self) -> Option<(String, u64, u64)> {
+        let c = &self.run.as_ref()?.manifest.inputs.chain;
+        Some((format!("{}|{}", c.path, c.genesis_id), c.from, c.to))
     }
 
     /// The highest height replayed.
     pub fn last_height(&self) -> u64 {
-        self.summary["range"]["to"].as_u64().unwrap_or(0)
+        self.run.as_ref().map_or(0, |r| r.summary.range.to)
     }
 
     /// What the ledger keeps of it.
     pub fn ledger_record(&self) -> Value {
+        let Some(run) = &self.run else {
+            return json!({ "run": self.dir, "manifest_digest": "", "problems": self.problems });
+        };
+        let (m, s) = (&run.manifest, &run.summary);
         json!({
             "run": self.dir,
-            "manifest_digest": self.manifest_digest,
-            "inputs_digest": self.manifest["inputs_digest"],
-            "profile_digest": self.profile_digest(),
-            "chain_digest": self.manifest["inputs"]["chain"]["chain_digest"],
-            "range": self.summary["range"],
-            "mode": self.summary["mode"],
-            "blocks": self.summary["blocks"],
-            "divergences": self.summary["divergences"],
-            "errors": self.summary["errors"],
-            "files": self.manifest["files"],
+            "manifest_digest": run.manifest_digest,
+            "inputs_digest": m.inputs_digest,
+            "profile_digest": m.inputs.profile.digest,
+            "chain_digest": m.inputs.chain.chain_digest,
+            "range": s.range,
+            "mode": s.mode,
+            "blocks": s.blocks,
+            "divergences": s.divergences,
+            "errors": s.errors,
+            "files": m.files,
         })
     }
 }
@@ -136,11 +104,12 @@ impl EvidenceRun {
 /// Re-checks a ledger's evidence record against the run directory as it is now.
 pub fn recheck(record: &Value) -> Result<(), String> {
     let dir = PathBuf::from(record["run"].as_str().ok_or("the evidence record names no run")?);
-    if !dir.join("manifest.json").exists() {
+    if !dir.join(dualrun_rundir::files::MANIFEST).exists() {
         return Err(format!("evidence run {} is not there any more", dir.display()));
     }
     let now = EvidenceRun::load(&dir);
-    if now.manifest_digest != record["manifest_digest"].as_str().unwrap_or("") {
+    let digest = now.run.as_ref().map(|r| r.manifest_digest.to_string()).unwrap_or_default();
+    if digest != record["manifest_digest"].as_str().unwrap_or("") {
         return Err(format!("evidence run {}: manifest.json changed since it was recorded", dir.display()));
     }
     if let Some(p) = now.problems.first() {

@@ -1,12 +1,16 @@
 //! Golden vectors: one case per JSON file, a block and everything needed to judge it (profile,
 //! previous id and timestamps, `now`), the expected verdict, reason and facts, and where it came from.
 //! This crate owns the format ([`vector`]), running a vector through the leader validator and comparing
-//! ([`run`]), and the crafted vector sets for protocol v1 and for the mode table ([`crafted`]). `golden-vectors/README.md`
+//! ([`run`]), running a whole directory for CI and the gate ([`runner`]), turning a replay's record into
+//! a vector ([`record`]), and the crafted vector sets for protocol v1 and for the mode table ([`crafted`]). `golden-vectors/README.md`
 //! documents the format for people.
 
 pub mod crafted;
+pub mod record;
 pub mod run;
+pub mod runner;
 pub mod vector;
 
 pub use run::{check, Difference};
+pub use runner::{run_dir, GoldenReport, Status, VectorResult};
 pub use vector::{load_dir, Vector, VectorError};

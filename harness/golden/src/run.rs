@@ -7,7 +7,7 @@ use dualrun_leader::Profile;
 
 use dualrun_core::{decide, ErrorKind, Facts, Mode, ReasonMap, Verdict as CoreVerdict, VerifierError, VerifierOutcome};
 
-use crate::vector::{Case, ExpectedFacts, LeaderCase, ModeCase, OutcomeSpec, Vector};
+use crate::vector::{Case, ExpectedFacts, LeaderCase, ModeCase, OutcomeSpec};
 
 /// One way the validator's answer differs from the vector.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,8 +38,8 @@ pub fn judge(v: &LeaderCase) -> Result<Judgement, String> {
 }
 
 /// Runs a vector: `Ok(differences)` (empty when it passes), or `Err` when it cannot run.
-pub fn check(v: &Vector) -> Result<Vec<Difference>, String> {
-    match &v.case {
+pub fn check(case: &Case) -> Result<Vec<Difference>, String> {
+    match case {
         Case::Leader(c) => check_leader(c),
         Case::Mode(c) => check_mode(c),
     }

@@ -39,9 +39,9 @@ pub enum Case {
 pub struct LeaderCase {
     /// The network profile, as TOML text.
     pub profile: String,
-    pub block: BlockInput,
-    pub context: Context,
-    pub env: Env,
+    pub block: VectorBlock,
+    pub context: VectorContext,
+    pub env: VectorEnv,
     pub expected: Expected,
 }
 
@@ -87,7 +87,7 @@ pub struct ModeExpected {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct BlockInput {
+pub struct VectorBlock {
     pub height: u64,
     /// The raw block blob, lowercase hex.
     pub blob: String,
@@ -97,14 +97,14 @@ pub struct BlockInput {
 /// oldest first (the last one is block h−1's).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Context {
+pub struct VectorContext {
     pub prev_id: Option<Hash32>,
     pub timestamps: Vec<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Env {
+pub struct VectorEnv {
     pub now: u64,
 }
 

@@ -21,6 +21,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use dualrun_core::ReplayEnv;
 use dualrun_format::{keccak256, Hash32};
 use ed25519_dalek::VerifyingKey;
 use serde::Deserialize;
@@ -137,6 +138,32 @@ fn hex_array<const N: usize>(s: &str) -> Result<[u8; N], String> {
 }
 
 impl Profile {
+    /// The env of the block `ctx` is positioned at: this profile's network fields, the previous id and
+    /// timestamps, and `now`. The one place a [`ReplayEnv`] is made.
+    pub fn env(&self, ctx: &crate::validator::ChainContext, now: u64) -> ReplayEnv {
+        ReplayEnv {
+            now,
+            network_name: self.name.clone(),
+            network_id: hex::encode(self.network_id),
+            genesis_id: self.genesis_id,
+            activation_height: self.activation_height,
+            prev_id: ctx.prev_id(),
+            timestamps: ctx.timestamps().collect(),
+        }
+    }
+
+    /// The index of the validator a key file signs for; refuses a key whose id is not a validator or
+    /// whose public key is not the profile's.
+    pub fn signer_index(&self, key: &crate::keys::KeyFile) -> Result<usize, String> {
+        let i = self
+            .validator_index(&key.id)
+            .ok_or_else(|| format!("key id {:?} is not a validator of profile {}", key.id, self.source.display()))?;
+        if self.validators[i].public_key != key.verifying_key() {
+            return Err(format!("the public key of {:?} differs from the one in profile {}", key.id, self.source.display()));
+        }
+        Ok(i)
+    }
+
     pub fn load(path: &Path) -> Result<Profile, ProfileError> {
         let bytes = std::fs::read(path).map_err(|source| ProfileError::Read { file: path.to_path_buf(), source })?;
         Profile::parse(&bytes, path)

@@ -15,6 +15,9 @@ pub const MAGIC: u8 = 0xCA;
 /// Domain separator at the start of every signed message.
 pub const DOMAIN: &[u8; 17] = b"dualrun/leader/v1";
 pub const SIGNATURE_LEN: usize = 64;
+/// The bytes a producer reserves in the template's extra nonce for the leader record
+/// (`get_block_template`'s `reserve_size`; monerod 0.18 refuses more than 127).
+pub const RESERVE: usize = 100;
 
 /// A well-formed record, located in its blob.
 #[derive(Debug, Clone, PartialEq, Eq)]

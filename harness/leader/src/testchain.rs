@@ -7,6 +7,17 @@ use ed25519_dalek::SigningKey;
 
 use crate::record::{self, MAGIC, SIGNATURE_LEN};
 
+/// Faults by height; two for one height are refused.
+pub fn fault_map(faults: impl IntoIterator<Item = (u64, FaultKind)>) -> Result<std::collections::BTreeMap<u64, FaultKind>, String> {
+    let mut map = std::collections::BTreeMap::new();
+    for (height, kind) in faults {
+        if map.insert(height, kind).is_some() {
+            return Err(format!("--fault: two faults for height {height}"));
+        }
+    }
+    Ok(map)
+}
+
 /// The id a `unknown` fault signs as.
 pub const UNKNOWN_ID: &str = "not-a-validator";
 

@@ -1,16 +1,15 @@
-//! The replay engine: feeds every block of a chain database through the legacy verifier and the
-//! candidate, applies the mode table, and records every divergence and error with what it takes to
-//! reproduce it (the blob, the env, both answers) in a run directory that a resume continues exactly
-//! once.
+//! The replay: a height range of a chain database through the legacy verifier and the candidate
+//! ([`dualrun_pipeline`]), every divergence and error recorded in a run directory
+//! ([`dualrun_rundir`]) that a resume continues exactly once.
 //!
-//! - [`engine`]: the pipeline and [`engine::run`];
-//! - [`builtin`]: the built-in candidate, leader protocol v1;
-//! - [`record`], [`rundir`], [`stats`]: what a run writes and counts.
+//! - [`engine`]: [`run`] — checks the range, names the inputs, opens or resumes the run directory,
+//!   runs the pipeline and finishes the run;
+//! - [`inputs`]: what a run is made from, and the chain digest that names the range;
+//! - [`sink`]: the record stage — records, counters, checkpoints and progress.
 
-pub mod builtin;
 pub mod engine;
-pub mod record;
-pub mod rundir;
-pub mod stats;
+pub mod inputs;
+pub mod sink;
 
-pub use engine::{context_at, run, NowMode, Progress, ReplayConfig, ReplayError, RunEnd, RunResult, Verifiers};
+pub use engine::{run, ReplayConfig, ReplayError, RunEnd, RunResult};
+pub use sink::Progress;

@@ -59,7 +59,6 @@ pub struct ExpectedVerdict {
 }
 
 /// Bytes reserved for the leader record, as `get_block_template`'s `reserve_size` would.
-const LEADER_RESERVE: usize = 100;
 
 /// Why a spec cannot be generated.
 #[derive(Debug, thiserror::Error)]
@@ -173,11 +172,11 @@ impl BlockFactory {
     fn block_at(&self, h: u64) -> (Vec<u8>, Option<String>) {
         let seed = self.spec.seed;
         let (version, target, extra) = if self.leader_block(h) {
-            let mut extra = Vec::with_capacity(35 + LEADER_RESERVE);
+            let mut extra = Vec::with_capacity(35 + dualrun_leader::record::RESERVE);
             extra.push(0x01);
             extra.extend_from_slice(&bytes32(seed, h, 1).0);
-            extra.extend_from_slice(&[0x02, LEADER_RESERVE as u8]);
-            extra.resize(35 + LEADER_RESERVE, 0);
+            extra.extend_from_slice(&[0x02, dualrun_leader::record::RESERVE as u8]);
+            extra.resize(35 + dualrun_leader::record::RESERVE, 0);
             let (v, target) = match self.spec.schema {
                 Schema::MoneroV5 => (16u8, TxOutTarget::ToTaggedKey { key: bytes32(seed, h, 3), view_tag: mix(seed, h, 4) as u8 }),
                 Schema::XcashV3 => (13u8, TxOutTarget::ToKey { key: bytes32(seed, h, 3) }),
@@ -236,7 +235,7 @@ impl BlockFactory {
             _ => Some(allowed.first),
         };
         let signer = signer.map(|i| (l.profile.validators[i].id.as_str(), &l.keys[i]));
-        testchain::fill_record(blob, at, LEADER_RESERVE, &l.profile.network_id, fault, signer)
+        testchain::fill_record(blob, at, dualrun_leader::record::RESERVE, &l.profile.network_id, fault, signer)
             .expect("checked spec: every record can be written")
     }
 

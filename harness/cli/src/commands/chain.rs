@@ -4,63 +4,19 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use clap::{Args, Subcommand, ValueEnum};
-use dualrun_chaindb::scan::{scan_block, ScannedBlock};
+use clap::{Subcommand, ValueEnum};
+use dualrun_chaindb::compare::{self, Diff};
+use dualrun_chaindb::scan::ScannedBlock;
 use dualrun_chaindb::{ChainDb, ChainDigest, Schema};
 use dualrun_format::extra;
 use dualrun_format::{Block, Hash32};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use crate::{embedded as sample, Outcome};
-
-#[derive(Args, Clone)]
-pub struct ChainArg {
-    /// Chain database directory (holding data.mdb, or a node data dir with lmdb/ or fake/lmdb/).
-    /// Default: the bundled sample chain.
-    #[arg(long, value_name = "DIR")]
-    chain: Option<PathBuf>,
-}
-
-impl ChainArg {
-    /// The profile to use with this chain: the one given, or the sample's when the chain is the sample.
-    pub fn profile(&self, given: Option<&Path>) -> Result<PathBuf> {
-        match (given, &self.chain) {
-            (Some(p), _) => Ok(p.to_path_buf()),
-            (None, None) => sample::profile(),
-            (None, Some(c)) => bail!("--profile is required with --chain {}", c.display()),
-        }
-    }
-
-    /// The chain as a later command should name it (the materialized sample's directory if none given).
-    pub fn path_for_commands(&self, db: &ChainDb) -> String {
-        match &self.chain {
-            Some(p) => p.display().to_string(),
-            None => db.dir().display().to_string(),
-        }
-    }
-
-    pub fn open(&self) -> Result<(ChainDb, String)> {
-        let (path, label) = match &self.chain {
-            Some(p) => (p.clone(), p.display().to_string()),
-            None => {
-                let p = sample::dir()?;
-                let label = format!("{} (bundled sample chain)", p.display());
-                (p, label)
-            }
-        };
-        let db = ChainDb::open(&path)?;
-        Ok((db, label))
-    }
-}
+use crate::chain_arg::ChainArg;
+use crate::Outcome;
 
 #[derive(Clone, Copy, ValueEnum)]
-pub enum ScanFormat {
-    Csv,
-    Jsonl,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-pub enum SchemaArg {
+pub(crate) enum SchemaArg {
     #[value(name = "5")]
     V5,
     #[value(name = "3")]
@@ -68,7 +24,7 @@ pub enum SchemaArg {
 }
 
 #[derive(Subcommand)]
-pub enum ChainCommand {
+pub(crate) enum ChainCommand {
     /// Schema, block count, genesis and tip, and the chain digest; checks every stored id.
     Info {
         #[command(flatten)]
@@ -86,11 +42,9 @@ pub enum ChainCommand {
         /// Last height (inclusive; default: the tip).
         #[arg(long, value_name = "H")]
         to: Option<u64>,
-        /// CSV output (the default).
-        #[arg(long, conflicts_with = "format")]
-        csv: bool,
-        #[arg(long, value_enum, default_value = "csv")]
-        format: ScanFormat,
+        /// JSON lines instead of CSV.
+        #[arg(long)]
+        json: bool,
     },
     /// One block, parsed, as JSON: header, miner tx, tx_extra fields, tx hashes, hashing blob, id.
     Show {
@@ -147,10 +101,10 @@ pub enum ChainCommand {
     },
 }
 
-pub fn run(cmd: ChainCommand) -> Result<Outcome> {
+pub(crate) fn run(cmd: ChainCommand) -> Result<Outcome> {
     match cmd {
         ChainCommand::Info { chain, json } => info(&chain, json),
-        ChainCommand::Scan { chain, from, to, csv: _, format } => scan(&chain, from, to, format),
+        ChainCommand::Scan { chain, from, to, json } => scan(&chain, from, to, json),
         ChainCommand::Show { chain, height } => show(&chain, height),
         ChainCommand::Checkpoints { chain, every } => checkpoints(&chain, every),
         ChainCommand::Verify { chain, checkpoints } => verify(&chain, &checkpoints),
@@ -165,29 +119,17 @@ pub fn run(cmd: ChainCommand) -> Result<Outcome> {
     }
 }
 
-/// Walks blocks `from..=to`, checking each, and hands each checked block to `f`. A block that does not
-/// parse stops the walk with an error naming file, table, height and byte offset. Returns the number
-/// of stored ids that differ from the computed ones (each reported on stderr).
-fn walk(db: &ChainDb, from: u64, to: u64, mut f: impl FnMut(&ScannedBlock) -> Result<()>) -> Result<u64> {
-    let txn = db.read_txn()?;
-    let mut mismatches = 0;
-    for raw in db.blocks(&txn, from, to)? {
-        let raw = raw?;
-        let block = scan_block(&raw)
-            .with_context(|| format!("{}, table blocks", db.data_file().display()))?;
-        if block.id_mismatch() {
-            mismatches += 1;
-            eprintln!(
-                "dualrun: {}, table block_info, height {}: stored id {} but the blob hashes to {}",
-                db.data_file().display(),
-                block.height,
-                block.stored_id,
-                block.block_id
-            );
-        }
-        f(&block)?;
+/// Reports a stored id that differs from the computed one.
+fn report_mismatch(db: &ChainDb) -> impl FnMut(&ScannedBlock) + '_ {
+    move |b| {
+        eprintln!(
+            "dualrun: {}, table block_info, height {}: stored id {} but the blob hashes to {}",
+            db.data_file().display(),
+            b.height,
+            b.stored_id,
+            b.block_id
+        );
     }
-    Ok(mismatches)
 }
 
 #[derive(Serialize)]
@@ -210,13 +152,13 @@ fn info(chain: &ChainArg, json: bool) -> Result<Outcome> {
     let mut digest = ChainDigest::new();
     let mut genesis_id = Hash32::ZERO;
     let mut tip_id = Hash32::ZERO;
-    let mismatches = walk(&db, 0, summary.tip_height, |b| {
+    let mismatches = compare::walk(&db, 0, summary.tip_height, report_mismatch(&db), |b| {
         if b.height == 0 {
             genesis_id = b.block_id;
         }
         tip_id = b.block_id;
         digest.push(&b.block_id);
-        Ok(())
+        Ok::<(), std::convert::Infallible>(())
     })?;
     let report = InfoReport {
         chain: label,
@@ -247,7 +189,7 @@ fn info(chain: &ChainArg, json: bool) -> Result<Outcome> {
             n => println!("stored ids     {n} differ from the computed ids (listed above)"),
         }
     }
-    Ok(if mismatches == 0 { Outcome::Clean } else { Outcome::Finding })
+    Ok(Outcome::clean_if(mismatches == 0))
 }
 
 /// A `chain scan` row; the field order is the CSV header.
@@ -282,28 +224,23 @@ impl From<&ScannedBlock> for ScanRow {
     }
 }
 
-fn scan(chain: &ChainArg, from: u64, to: Option<u64>, format: ScanFormat) -> Result<Outcome> {
+fn scan(chain: &ChainArg, from: u64, to: Option<u64>, json: bool) -> Result<Outcome> {
     let (db, _) = chain.open()?;
-    let stdout = std::io::stdout().lock();
-    let out = std::io::BufWriter::with_capacity(1 << 16, stdout);
-    let mismatches = match format {
-        ScanFormat::Csv => {
-            let mut w = csv::Writer::from_writer(out);
-            let n = walk(&db, from, to.unwrap_or(u64::MAX), |b| Ok(w.serialize(ScanRow::from(b))?))?;
-            w.flush()?;
-            n
-        }
-        ScanFormat::Jsonl => {
-            let mut out = out;
-            let n = walk(&db, from, to.unwrap_or(u64::MAX), |b| {
-                serde_json::to_writer(&mut out, &ScanRow::from(b))?;
-                Ok(out.write_all(b"\n")?)
-            })?;
-            out.flush()?;
-            n
-        }
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let to = to.unwrap_or(u64::MAX);
+    let mismatches = if json {
+        compare::walk(&db, from, to, report_mismatch(&db), |b| {
+            serde_json::to_writer(&mut out, &ScanRow::from(b))?;
+            out.write_all(b"\n")
+        })?
+    } else {
+        let mut w = csv::Writer::from_writer(&mut out);
+        let n = compare::walk(&db, from, to, report_mismatch(&db), |b| w.serialize(ScanRow::from(b)))?;
+        w.flush()?;
+        n
     };
-    Ok(if mismatches == 0 { Outcome::Clean } else { Outcome::Finding })
+    out.flush()?;
+    Ok(Outcome::clean_if(mismatches == 0))
 }
 
 #[derive(Serialize)]
@@ -395,73 +332,22 @@ fn show(chain: &ChainArg, height: u64) -> Result<Outcome> {
     Ok(Outcome::Clean)
 }
 
-#[derive(Serialize, Deserialize)]
-struct Checkpoint {
-    height: u64,
-    block_id: Hash32,
-    chain_digest: Hash32,
-}
-
 fn checkpoints(chain: &ChainArg, every: u64) -> Result<Outcome> {
     if every == 0 {
         bail!("--every must be at least 1");
     }
     let (db, _) = chain.open()?;
-    let tip = db.read_txn().and_then(|t| db.tip_height(&t))?;
     let mut w = csv::Writer::from_writer(std::io::stdout().lock());
-    let mut digest = ChainDigest::new();
-    let mismatches = walk(&db, 0, tip, |b| {
-        digest.push(&b.block_id);
-        if b.height % every == 0 || b.height == tip {
-            w.serialize(Checkpoint { height: b.height, block_id: b.block_id, chain_digest: digest.current() })?;
-        }
-        Ok(())
-    })?;
+    let mismatches = compare::checkpoints(&db, every, report_mismatch(&db), |c| w.serialize(c))?;
     w.flush()?;
-    Ok(if mismatches == 0 { Outcome::Clean } else { Outcome::Finding })
+    Ok(Outcome::clean_if(mismatches == 0))
 }
 
 fn verify(chain: &ChainArg, file: &Path) -> Result<Outcome> {
-    let mut rdr = csv::Reader::from_path(file).with_context(|| format!("reading {}", file.display()))?;
-    let mut expected = Vec::new();
-    for (i, row) in rdr.deserialize::<Checkpoint>().enumerate() {
-        // Line numbers count the header as line 1.
-        expected.push(row.with_context(|| format!("{}: line {}", file.display(), i + 2))?);
-    }
-    if expected.is_empty() {
-        bail!("{}: no checkpoints in the file", file.display());
-    }
-    if let Some(w) = expected.windows(2).find(|w| w[1].height <= w[0].height) {
-        bail!("{}: checkpoints must be in increasing height order ({} after {})", file.display(), w[1].height, w[0].height);
-    }
+    let expected = compare::read_checkpoints(file)?;
     let (db, label) = chain.open()?;
-    let tip = db.read_txn().and_then(|t| db.tip_height(&t))?;
-    let last = expected.last().expect("non-empty").height;
-    let mut digest = ChainDigest::new();
-    let mut next = expected.iter().peekable();
-    let mut failure: Option<String> = None;
-    walk(&db, 0, last.min(tip), |b| {
-        digest.push(&b.block_id);
-        if failure.is_none() && next.peek().is_some_and(|c| c.height == b.height) {
-            let c = next.next().expect("peeked");
-            if c.block_id != b.block_id {
-                failure = Some(format!("height {}: block id {} but the checkpoint says {}", b.height, b.block_id, c.block_id));
-            } else if c.chain_digest != digest.current() {
-                failure = Some(format!(
-                    "height {}: chain digest {} but the checkpoint says {} (an earlier block differs)",
-                    b.height,
-                    digest.current(),
-                    c.chain_digest
-                ));
-            }
-        }
-        Ok(())
-    })?;
-    if failure.is_none() && last > tip {
-        let c = next.next().expect("a checkpoint beyond the tip remains");
-        failure = Some(format!("height {}: beyond the chain's tip {tip}", c.height));
-    }
-    match failure {
+    let last = expected.last().map_or(0, |c| c.height);
+    match compare::verify_checkpoints(&db, &expected, report_mismatch(&db))? {
         None => {
             println!("{label}: all {} checkpoints match (up to height {last})", expected.len());
             Ok(Outcome::Clean)
@@ -474,46 +360,22 @@ fn verify(chain: &ChainArg, file: &Path) -> Result<Outcome> {
 }
 
 fn diff(a: &Path, b: &Path) -> Result<Outcome> {
-    let db_a = ChainDb::open(a)?;
-    // LMDB allows one environment per file and process: the same database twice is opened once.
-    let canonical = |p: &Path| ChainDb::locate(p).and_then(|d| {
-        std::fs::canonicalize(&d).map_err(|source| dualrun_chaindb::ChainDbError::Io { file: d, source })
-    });
-    if canonical(a)? == canonical(b)? {
-        let tip = db_a.read_txn().and_then(|t| db_a.tip_height(&t))?;
-        println!("{} and {} are the same database: identical over heights 0..={tip}", a.display(), b.display());
-        return Ok(Outcome::Clean);
-    }
-    let db_b = ChainDb::open(b)?;
-    let (ta, tb) = (db_a.read_txn()?, db_b.read_txn()?);
-    let (tip_a, tip_b) = (db_a.tip_height(&ta)?, db_b.tip_height(&tb)?);
-    let common = tip_a.min(tip_b);
-    let mut ia = db_a.blocks(&ta, 0, common)?;
-    let mut ib = db_b.blocks(&tb, 0, common)?;
-    let (mut last_a, mut last_b) = (Hash32::ZERO, Hash32::ZERO);
-    for height in 0..=common {
-        let ra = ia.next().expect("height in range")?;
-        let rb = ib.next().expect("height in range")?;
-        let ctx = |p: &Path| format!("{}, table blocks", p.display());
-        let sa = scan_block(&ra).with_context(|| ctx(a))?;
-        let sb = scan_block(&rb).with_context(|| ctx(b))?;
-        if sa.block_id != sb.block_id {
-            println!("first difference at height {height}: {} has {}, {} has {}", a.display(), sa.block_id, b.display(), sb.block_id);
-            return Ok(Outcome::Finding);
+    match compare::diff(a, b)? {
+        Diff::SameDatabase { tip } => {
+            println!("{} and {} are the same database: identical over heights 0..={tip}", a.display(), b.display());
+            Ok(Outcome::Clean)
         }
-        (last_a, last_b) = (sa.block_id, sb.block_id);
-    }
-    let tip_id = |db: &ChainDb, t, tip, last| -> Result<Hash32> {
-        if tip == common {
-            return Ok(last);
+        Diff::Differ { height, a: id_a, b: id_b } => {
+            println!("first difference at height {height}: {} has {id_a}, {} has {id_b}", a.display(), b.display());
+            Ok(Outcome::Finding)
         }
-        let raw = db.blocks(t, tip, tip)?.next().expect("tip exists")?;
-        Ok(scan_block(&raw).with_context(|| format!("{}, table blocks", db.data_file().display()))?.block_id)
-    };
-    println!("identical over heights 0..={common}");
-    println!("{}: tip {tip_a} {}", a.display(), tip_id(&db_a, &ta, tip_a, last_a)?);
-    println!("{}: tip {tip_b} {}", b.display(), tip_id(&db_b, &tb, tip_b, last_b)?);
-    Ok(Outcome::Clean)
+        Diff::Identical { common, tip_a, tip_b } => {
+            println!("identical over heights 0..={common}");
+            println!("{}: tip {} {}", a.display(), tip_a.0, tip_a.1);
+            println!("{}: tip {} {}", b.display(), tip_b.0, tip_b.1);
+            Ok(Outcome::Clean)
+        }
+    }
 }
 
 /// The signing part of a synthetic chain: the profile, a key for each validator, the faults.
@@ -522,12 +384,7 @@ fn leader_spec(profile: &Path, keys: &[PathBuf], faults: &[String]) -> Result<du
     let mut by_index = vec![None; profile.validators.len()];
     for path in keys {
         let key = dualrun_leader::keys::KeyFile::read(path)?;
-        let i = profile
-            .validator_index(&key.id)
-            .with_context(|| format!("{}: key id {:?} is not a validator of the profile", path.display(), key.id))?;
-        if profile.validators[i].public_key != key.verifying_key() {
-            bail!("{}: the public key of {:?} differs from the profile's", path.display(), key.id);
-        }
+        let i = profile.signer_index(&key).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         by_index[i] = Some(key.signing_key);
     }
     let keys = by_index
@@ -535,13 +392,11 @@ fn leader_spec(profile: &Path, keys: &[PathBuf], faults: &[String]) -> Result<du
         .zip(&profile.validators)
         .map(|(k, v)| k.with_context(|| format!("no --key for validator {:?}: synthetic chains need every key", v.id)))
         .collect::<Result<Vec<_>>>()?;
-    let mut fault_map = std::collections::BTreeMap::new();
-    for f in faults {
-        let (h, kind) = dualrun_leader::testchain::parse_fault(f).map_err(|e| anyhow::anyhow!("--fault: {e}"))?;
-        if fault_map.insert(h, kind).is_some() {
-            bail!("--fault: two faults for height {h}");
-        }
-    }
+    let parsed = faults
+        .iter()
+        .map(|f| dualrun_leader::testchain::parse_fault(f).map_err(|e| anyhow::anyhow!("--fault: {e}")))
+        .collect::<Result<Vec<_>>>()?;
+    let fault_map = dualrun_leader::testchain::fault_map(parsed).map_err(anyhow::Error::msg)?;
     Ok(dualrun_synth::LeaderSpec { profile, keys, faults: fault_map })
 }
 

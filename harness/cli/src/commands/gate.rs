@@ -10,14 +10,14 @@ use dualrun_gate::evaluate::GoldenResult;
 use dualrun_gate::evidence::EvidenceRun;
 use dualrun_gate::ledger::{self, Ledger, NewEntry};
 use dualrun_gate::policy::Policy;
-use dualrun_gate::{evaluate, Evaluation, Outcome as GateOutcome};
+use dualrun_gate::{evaluate, Evaluation, GateOutcome};
 use dualrun_leader::keys::KeyFile;
 use serde_json::json;
 
 use crate::Outcome;
 
 #[derive(Subcommand)]
-pub enum GateCommand {
+pub(crate) enum GateCommand {
     /// Starts a ledger in `legacy` mode.
     Init {
         #[arg(long, value_name = "FILE")]
@@ -84,7 +84,7 @@ pub enum GateCommand {
 }
 
 #[derive(Args)]
-pub struct EvalArgs {
+pub(crate) struct EvalArgs {
     #[arg(long, value_name = "FILE")]
     ledger: PathBuf,
     /// The policy (default: the built-in one).
@@ -109,7 +109,7 @@ pub struct EvalArgs {
     json: bool,
 }
 
-pub fn run(cmd: GateCommand) -> Result<Outcome> {
+pub(crate) fn run(cmd: GateCommand) -> Result<Outcome> {
     match cmd {
         GateCommand::Init { ledger, key, operator } => {
             let key = KeyFile::read(&key)?;
@@ -154,26 +154,6 @@ fn status(path: &Path, as_json: bool) -> Result<Outcome> {
     Ok(Outcome::Clean)
 }
 
-/// Runs the golden vectors of `dir` in process.
-fn golden_result(dir: &Path) -> Result<GoldenResult> {
-    let loaded = dualrun_golden::load_dir(dir)?;
-    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
-    let mut k = Vec::new();
-    for (path, v) in &loaded {
-        k.extend(path.display().to_string().into_bytes());
-        k.extend(std::fs::read(path).unwrap_or_default());
-        match v {
-            Err(_) => failed += 1,
-            Ok(v) if v.skip.is_some() => skipped += 1,
-            Ok(v) => match dualrun_golden::check(v) {
-                Ok(d) if d.is_empty() => passed += 1,
-                _ => failed += 1,
-            },
-        }
-    }
-    Ok(GoldenResult { dir: dir.display().to_string(), digest: dualrun_format::keccak256(&k).to_string(), passed, failed, skipped })
-}
-
 fn run_evaluation(a: &EvalArgs) -> Result<(Evaluation, Policy, Option<GoldenResult>, Vec<EvidenceRun>)> {
     let ledger = Ledger::open(&a.ledger)?;
     let policy = match &a.policy {
@@ -181,14 +161,15 @@ fn run_evaluation(a: &EvalArgs) -> Result<(Evaluation, Policy, Option<GoldenResu
         None => Policy::builtin(),
     };
     let from = ledger.mode();
-    let to = match a.to {
+    let to = match a.to.or(from.next()) {
         Some(t) => t,
-        None => match Mode::ALL.iter().position(|m| *m == from).and_then(|i| Mode::ALL.get(i + 1)) {
-            Some(m) => *m,
-            None => bail!("{}: the ledger is already in `only`; there is no next mode", a.ledger.display()),
-        },
+        None => bail!("{}: the ledger is already in `only`; there is no next mode", a.ledger.display()),
     };
-    let golden = a.golden.as_deref().map(golden_result).transpose()?;
+    // The same runner and the same skip rule as `golden check`: the gate passes only what CI passes.
+    let golden = match a.golden.as_deref() {
+        Some(dir) => Some(GoldenResult::from_report(&dualrun_golden::run_dir(dir, None)?)),
+        None => None,
+    };
     let allowlist = a.allowlist.as_deref().map(Allowlist::load).transpose()?;
     let evidence: Vec<EvidenceRun> = a.evidence.iter().map(|d| EvidenceRun::load(d)).collect();
     let last_profile = ledger.last_profile_digest();
@@ -229,7 +210,7 @@ fn promote(a: &EvalArgs, key: &Path, reason: &str, force: bool, operator: Option
     let _lock = Ledger::lock(&a.ledger)?;
     let (eval, policy, golden, evidence) = run_evaluation(a)?;
     let verdict = print_evaluation(&eval, a.json);
-    let next = Mode::ALL.iter().position(|m| *m == eval.from).and_then(|i| Mode::ALL.get(i + 1)).copied();
+    let next = eval.from.next();
     if next != Some(eval.to) {
         bail!("promotion moves exactly one step forward: {} -> {}", eval.from, next.map_or("-".into(), |m| m.to_string()));
     }

@@ -8,24 +8,25 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
-use dualrun_core::{Mode, ReasonMap};
+use dualrun_adapters::{builtin, REFERENCE_LEGACY};
+use dualrun_core::{Mode, ReasonMap, UtcTime};
 use dualrun_leader::Profile;
-use dualrun_replay::stats::Stats;
-use dualrun_replay::{NowMode, Progress, ReplayConfig, RunEnd, Verifiers};
+use dualrun_pipeline::{NowMode, Verifiers};
+use dualrun_replay::{Progress, ReplayConfig, RunEnd, RunResult};
+use dualrun_rundir::{files, RunWriter, Stats};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::commands::adapters::{self, AdapterContext};
-use crate::commands::chain::ChainArg;
+use crate::chain_arg::{threads, ChainArg};
 use crate::Outcome;
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
-pub enum LogFormat {
+pub(crate) enum LogFormat {
     Text,
     Json,
 }
 
 #[derive(Args)]
-pub struct ReplayArgs {
+pub(crate) struct ReplayArgs {
     #[command(flatten)]
     chain: ChainArg,
     /// The network profile. Default: the bundled sample's, when --chain is not given.
@@ -36,7 +37,7 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "ADAPTER")]
     legacy: Option<String>,
     /// The candidate. Default: builtin:leader-v1 (the leader protocol v1 validator with --profile).
-    #[arg(long, value_name = "ADAPTER", default_value = dualrun_replay::builtin::SPEC)]
+    #[arg(long, value_name = "ADAPTER", default_value = builtin::SPEC)]
     candidate: String,
     #[arg(long, default_value = "shadow")]
     mode: Mode,
@@ -67,12 +68,6 @@ pub struct ReplayArgs {
     /// Worker threads for parsing, hashing and signature checks (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
-}
-
-/// `YYYYMMDDTHHMMSSZ` of a unix timestamp.
-fn utc_stamp(secs: u64) -> String {
-    let (y, m, d, hh, mm, ss) = dualrun_gate::allowlist::utc(secs);
-    format!("{y:04}{m:02}{d:02}T{hh:02}{mm:02}{ss:02}Z")
 }
 
 /// Shows progress: a bar on a terminal, a log line every 10 s otherwise.
@@ -159,7 +154,7 @@ fn init_logging(format: LogFormat, log_file: &Path) -> Result<()> {
     Ok(())
 }
 
-pub fn run(a: ReplayArgs) -> Result<Outcome> {
+pub(crate) fn run(a: ReplayArgs) -> Result<Outcome> {
     if !(a.timeout > 0.0 && a.timeout.is_finite()) {
         bail!("--timeout must be a positive number of seconds");
     }
@@ -171,33 +166,29 @@ pub fn run(a: ReplayArgs) -> Result<Outcome> {
         Some(p) => ReasonMap::load(p)?,
         None => ReasonMap::default(),
     };
-    let legacy_spec = a.legacy.clone().unwrap_or_else(|| adapters::REFERENCE_LEGACY.to_owned());
+    let legacy_spec = a.legacy.clone().unwrap_or_else(|| REFERENCE_LEGACY.to_owned());
     let out = match &a.out {
         Some(o) => o.clone(),
         None => {
             let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
-            PathBuf::from("reports").join(format!("{}-{}", utc_stamp(secs), a.mode))
+            PathBuf::from("reports").join(format!("{}-{}", UtcTime::from_unix(secs).stamp(), a.mode))
         }
     };
     if !a.resume {
-        dualrun_replay::rundir::RunDir::check_empty(&out)?;
-    } else if !out.join(dualrun_replay::rundir::MANIFEST).exists() {
+        RunWriter::check_empty(&out)?;
+    } else if !out.join(files::MANIFEST).exists() {
         bail!("{}: nothing to resume (no manifest.json); start a run there without --resume", out.display());
     }
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     // One spelling of the run directory, so records (their reproduce lines) do not depend on how
     // --out was written when a run is resumed.
     let out = out.canonicalize().with_context(|| format!("resolving {}", out.display()))?;
-    init_logging(a.log_format, &out.join(dualrun_replay::rundir::LOG))?;
+    init_logging(a.log_format, &out.join(files::LOG))?;
 
-    let ctx = AdapterContext {
-        profile: profile.clone(),
-        timeout: Duration::from_secs_f64(a.timeout),
-        python_path: a.python_path.clone(),
-        log_dir: out.clone(),
-    };
-    let legacy = if a.mode.runs_legacy() { Some(adapters::build(&legacy_spec, "legacy", &ctx)?) } else { None };
-    let candidate = if a.mode.runs_candidate() { Some(adapters::build(&a.candidate, "candidate", &ctx)?) } else { None };
+    let ctx = super::adapter_context(profile.clone(), Duration::from_secs_f64(a.timeout), &a.python_path, out.clone())?;
+    let legacy = a.mode.runs_legacy().then(|| dualrun_adapters::build(&legacy_spec, "legacy", &ctx)).transpose()?;
+    let candidate = a.mode.runs_candidate().then(|| dualrun_adapters::build(&a.candidate, "candidate", &ctx)).transpose()?;
+    let verifiers = Verifiers::new(a.mode, legacy, candidate).map_err(anyhow::Error::msg)?;
 
     let interrupt = Arc::new(AtomicBool::new(false));
     {
@@ -236,7 +227,6 @@ pub fn run(a: ReplayArgs) -> Result<Outcome> {
     let cfg = ReplayConfig {
         chain_label: chain_path.clone(),
         profile,
-        mode: a.mode,
         from: a.from,
         to: a.to,
         now: a.now,
@@ -244,58 +234,52 @@ pub fn run(a: ReplayArgs) -> Result<Outcome> {
         settings,
         out: out.clone(),
         resume: a.resume,
-        threads: a.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)),
+        threads: threads(a.threads),
         reproduce_prefix: reproduce,
         interrupt,
     };
     let mut reporter = Reporter { bar: None, first: 0, last: 0, started: Instant::now(), last_line: Instant::now() };
-    let result = dualrun_replay::run(&db, cfg, Verifiers { legacy, candidate }, &mut reporter)?;
+    let result = dualrun_replay::run(&db, cfg, verifiers, &mut reporter)?;
     print_closing(&result);
     Ok(match result.end {
         RunEnd::Interrupted { .. } => Outcome::Incomplete,
-        RunEnd::Complete if result.stats.total_records() == 0 => Outcome::Clean,
-        RunEnd::Complete => Outcome::Finding,
+        RunEnd::Complete => Outcome::clean_if(result.summary.records == 0),
     })
 }
 
-fn print_closing(r: &dualrun_replay::RunResult) {
+fn print_closing(r: &RunResult) {
     let s = &r.summary;
     let dir = r.dir.display();
     if r.already_complete {
         println!("{dir}: this run is already complete; nothing to do");
     }
-    let divergences = &s["divergences"];
-    let errors = &s["errors"];
-    let nonzero = |o: &serde_json::Value| -> Vec<String> {
-        o.as_object()
-            .map(|m| m.iter().filter(|(_, v)| v.as_u64() != Some(0)).map(|(k, v)| format!("{k} {v}")).collect())
-            .unwrap_or_default()
-    };
-    let mut found = nonzero(divergences);
-    found.extend(nonzero(errors));
+    let found: Vec<String> = s.nonzero().map(|(class, n)| format!("{class} {n}")).collect();
     println!(
         "replayed {} blocks (heights {}..={}) in {} mode: {} records{}",
-        s["blocks"],
-        s["range"]["from"],
-        s["range"]["to"],
-        s["mode"].as_str().unwrap_or(""),
-        s["records"],
+        s.blocks,
+        s.range.from,
+        s.range.to,
+        s.mode,
+        s.records,
         if found.is_empty() { String::new() } else { format!(" ({})", found.join(", ")) }
     );
-    if !s["verifiers_run"]["candidate"].as_bool().unwrap_or(true) {
+    if !s.verifiers_run.candidate {
         println!("  legacy mode: the candidate was not run, so nothing was compared");
     }
-    if !s["verifiers_run"]["legacy"].as_bool().unwrap_or(true) {
+    if !s.verifiers_run.legacy {
         println!("  only mode: the legacy verifier was not run, so nothing was compared");
     }
     println!("  run directory  {dir}/");
-    println!("  records        {dir}/divergences.csv, {dir}/divergences.jsonl (blob and env of each)");
-    println!("  summary        {dir}/summary.json   manifest {dir}/manifest.json   log {dir}/run.log");
+    println!("  records        {dir}/{}, {dir}/{} (blob and env of each)", files::CSV, files::JSONL);
+    println!("  summary        {dir}/{}   manifest {dir}/{}   log {dir}/{}", files::SUMMARY, files::MANIFEST, files::LOG);
     if let RunEnd::Interrupted { next_height } = r.end {
         println!("  interrupted before height {next_height}: continue with the same command and --out {dir} --resume");
     }
-    if let Some((h, class, reproduce)) = &r.first_record {
-        println!("  reproduce the first ({class} at height {h}; every record has its own `reproduce` line):");
-        println!("    {reproduce}");
+    if let Some(first) = &r.first_record {
+        println!(
+            "  reproduce the first ({} at height {}; every record has its own `reproduce` line):",
+            first.class, first.height
+        );
+        println!("    {}", first.reproduce);
     }
 }

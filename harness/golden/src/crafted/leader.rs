@@ -9,14 +9,14 @@ use dualrun_format::block::{BlockHeader, TxOut, TxOutTarget};
 use dualrun_format::{encode, keccak256, varint, Block, Hash32};
 use ed25519_dalek::{Signer, SigningKey};
 
-use crate::vector::{BlockInput, Case, Context, Env, Expected, ExpectedFacts, LeaderCase, Provenance, Vector, SCHEMA};
+use crate::vector::{VectorBlock, Case, VectorContext, VectorEnv, Expected, ExpectedFacts, LeaderCase, Provenance, Vector, SCHEMA};
 
 const GENERATOR: &str = "dualrun-golden crafted leader-v1 set, v1";
 const NET_A: [u8; 16] = *b"dualrun-golden-A";
 const NET_B: [u8; 16] = *b"dualrun-golden-B";
 const T: u64 = 1_700_000_000;
 const REGTEST_GENESIS: &str = "418015bb9ae982a1975da7d79277c2705727a56894ba0fb246adaabb1f4632e3";
-const RESERVE: usize = 100;
+use dualrun_leader::record::RESERVE;
 
 fn key(i: usize) -> SigningKey {
     SigningKey::from_bytes(&keccak256(format!("dualrun golden vectors / leader-{i}").as_bytes()).0)
@@ -204,9 +204,9 @@ impl Scenario {
             description: self.description.into(),
             case: Case::Leader(LeaderCase {
                 profile: profile_toml(&self.profile),
-                block: BlockInput { height: self.craft.height, blob: hex::encode(&blob) },
-                context: Context { prev_id: self.prev_id, timestamps: self.timestamps },
-                env: Env { now: self.now.unwrap_or(self.craft.timestamp) },
+                block: VectorBlock { height: self.craft.height, blob: hex::encode(&blob) },
+                context: VectorContext { prev_id: self.prev_id, timestamps: self.timestamps },
+                env: VectorEnv { now: self.now.unwrap_or(self.craft.timestamp) },
                 expected: Expected {
                     verdict: if self.reason.is_some() { "reject" } else { "accept" }.into(),
                     reason: self.reason.map(Into::into),
@@ -419,9 +419,9 @@ pub fn leader_v1_vectors() -> Vec<Vector> {
         description: "block 0, the regtest (= Monero mainnet) genesis, with no context".into(),
         case: Case::Leader(LeaderCase {
             profile: profile_toml(&RR),
-            block: BlockInput { height: 0, blob: hex::encode(&genesis) },
-            context: Context { prev_id: None, timestamps: vec![] },
-            env: Env { now: 0 },
+            block: VectorBlock { height: 0, blob: hex::encode(&genesis) },
+            context: VectorContext { prev_id: None, timestamps: vec![] },
+            env: VectorEnv { now: 0 },
             expected: Expected {
                 verdict: "accept".into(),
                 reason: None,

@@ -37,6 +37,7 @@ fn bucket_upper_ns(b: u32) -> u64 {
 }
 
 impl Histogram {
+    /// Counts one call that took `d`.
     pub fn record(&mut self, d: Duration) {
         let ns = d.as_nanos().min(u128::from(u64::MAX)) as u64;
         *self.buckets.entry(bucket(ns)).or_default() += 1;
@@ -44,6 +45,7 @@ impl Histogram {
         self.max_ns = self.max_ns.max(ns);
     }
 
+    /// Calls counted.
     pub fn count(&self) -> u64 {
         self.count
     }
@@ -64,6 +66,7 @@ impl Histogram {
         Some(self.max_ns as f64 / 1000.0)
     }
 
+    /// The slowest call, microseconds.
     pub fn max_us(&self) -> f64 {
         self.max_ns as f64 / 1000.0
     }
@@ -72,26 +75,36 @@ impl Histogram {
 /// Everything counted so far.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stats {
+    /// Blocks judged.
     pub blocks: u64,
-    pub records: BTreeMap<String, u64>,
+    /// Records written, by class.
+    pub records: BTreeMap<RecordClass, u64>,
+    /// Blocks whose authoritative verdict is accept.
     pub authoritative_accept: u64,
+    /// Blocks whose authoritative verdict is reject.
     pub authoritative_reject: u64,
+    /// The legacy's time per block.
     pub legacy_latency: Histogram,
+    /// The candidate's time per block.
     pub candidate_latency: Histogram,
     /// Wall time spent replaying, summed over sessions (resumes).
     pub elapsed_ms: u64,
+    /// Sessions that have ended (the first run and each resume).
     pub sessions: u32,
 }
 
 impl Stats {
+    /// Records of one class.
     pub fn count(&self, class: RecordClass) -> u64 {
-        self.records.get(class.as_str()).copied().unwrap_or(0)
+        self.records.get(&class).copied().unwrap_or(0)
     }
 
+    /// Counts one record.
     pub fn add(&mut self, class: RecordClass) {
-        *self.records.entry(class.as_str().to_owned()).or_default() += 1;
+        *self.records.entry(class).or_default() += 1;
     }
 
+    /// All records.
     pub fn total_records(&self) -> u64 {
         self.records.values().sum()
     }

@@ -8,13 +8,17 @@ use dualrun_core::{BlockInput, Facts, ReplayEnv, Stateless, Verdict, Verifier, V
 use dualrun_leader::validator::{self, ChainContext, Prepared};
 use dualrun_leader::Profile;
 
+/// The spec that names it.
 pub const SPEC: &str = "builtin:leader-v1";
 
+/// The leader protocol v1 validator as a [`Verifier`]: signature checks in the stateless part (on all
+/// cores), the rules that need the chain context in `verify`.
 pub struct LeaderVerifier {
     profile: Arc<Profile>,
 }
 
 impl LeaderVerifier {
+    /// The validator for a profile.
     pub fn new(profile: Arc<Profile>) -> Self {
         LeaderVerifier { profile }
     }

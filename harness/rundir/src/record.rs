@@ -1,29 +1,42 @@
 //! Divergence and error records: one per divergence or error, with both answers, the env and the blob,
 //! enough to reproduce it. `divergences.jsonl` has everything; `divergences.csv` one line per record.
+//! A [`Record`] is written and read back with the same type, so every reader sees the fields the writer
+//! wrote.
 
-use dualrun_core::{Facts, Mode, RecordClass, ReplayEnv, Verdict, VerifierError, VerifierOutcome};
+use dualrun_core::mode::Source;
+use dualrun_core::{Facts, Mode, RecordClass, ReplayEnv, Verdict, VerdictKind, VerifierError, VerifierOutcome};
 use dualrun_format::Hash32;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One verifier's side of a record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Side {
+    /// A verdict, with its reason and detail (empty for accept) and facts.
     Verdict {
-        verdict: &'static str,
+        /// accept or reject.
+        verdict: VerdictKind,
+        /// The reason (a code, or the adapter's words).
         reason: String,
+        /// More about the reason.
         detail: String,
+        /// What the verifier reported.
         facts: Facts,
     },
+    /// The verifier could not answer.
     Error {
+        /// Kind and message.
         error: VerifierError,
     },
+    /// The mode did not run this verifier.
     NotRun {
+        /// Always true.
         not_run: bool,
     },
 }
 
 impl Side {
+    /// The side of a verifier's outcome (`None`: not run).
     pub fn from_outcome(o: Option<&VerifierOutcome>) -> Side {
         match o {
             None => Side::NotRun { not_run: true },
@@ -33,39 +46,77 @@ impl Side {
                     Verdict::Accept => (String::new(), String::new()),
                     Verdict::Reject { reason, detail } => (reason.clone(), detail.clone()),
                 };
-                Side::Verdict { verdict: verdict.name(), reason, detail, facts: facts.clone() }
+                Side::Verdict { verdict: verdict.kind(), reason, detail, facts: facts.clone() }
             }
+        }
+    }
+
+    /// The verdict, if this side gave one.
+    pub fn verdict(&self) -> Option<VerdictKind> {
+        match self {
+            Side::Verdict { verdict, .. } => Some(*verdict),
+            _ => None,
+        }
+    }
+
+    /// The reason, empty unless this side rejected.
+    pub fn reason(&self) -> &str {
+        match self {
+            Side::Verdict { reason, .. } => reason,
+            _ => "",
+        }
+    }
+
+    /// The facts, empty unless this side gave a verdict.
+    pub fn facts(&self) -> Option<&Facts> {
+        match self {
+            Side::Verdict { facts, .. } => Some(facts),
+            _ => None,
         }
     }
 
     /// (verdict column, reason column) of the CSV.
     fn columns(&self) -> (&str, String) {
         match self {
-            Side::Verdict { verdict, reason, .. } => (verdict, reason.clone()),
+            Side::Verdict { verdict, reason, .. } => (verdict.as_str(), reason.clone()),
             Side::Error { error } => ("error", error.kind.to_string()),
             Side::NotRun { .. } => ("", String::new()),
         }
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// The verdict that stood, and whose it was.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Authoritative {
-    pub verdict: &'static str,
+    /// accept or reject.
+    pub verdict: VerdictKind,
+    /// The reason of a rejection (empty for accept).
     pub reason: String,
-    pub source: dualrun_core::mode::Source,
+    /// Whose verdict it is.
+    pub source: Source,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One divergence or error. The field order is the on-disk order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
+    /// The block's height.
     pub height: u64,
+    /// The block's id (computed; the stored one if the blob does not parse).
     pub block_id: Hash32,
+    /// What the record is about.
     pub class: RecordClass,
+    /// The mode of the run.
     pub mode: Mode,
+    /// The legacy's answer.
     pub legacy: Side,
+    /// The candidate's answer.
     pub candidate: Side,
+    /// The verdict that stood.
     pub authoritative: Authoritative,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    /// For `fact` divergences: the facts that differ.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub differing_facts: Vec<String>,
+    /// Every ambient input both verifiers got.
     pub env: ReplayEnv,
     /// The raw block blob, lowercase hex.
     pub blob: String,
@@ -73,6 +124,7 @@ pub struct Record {
     pub reproduce: String,
 }
 
+/// The header line of `divergences.csv`.
 pub const CSV_HEADER: &str =
     "height,block_id,class,legacy_verdict,legacy_reason,candidate_verdict,candidate_reason,authoritative_verdict,mode,note";
 
@@ -91,7 +143,7 @@ impl Record {
             (RecordClass::CandidateError | RecordClass::Fallback, _, Side::Error { error }) => one_line(&error.message),
             _ => String::new(),
         };
-        let mut w = csv_writer();
+        let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new());
         w.write_record([
             &self.height.to_string(),
             &self.block_id.to_string(),
@@ -100,7 +152,7 @@ impl Record {
             &lr,
             cv,
             &cr,
-            self.authoritative.verdict,
+            self.authoritative.verdict.as_str(),
             self.mode.as_str(),
             &note,
         ])
@@ -109,8 +161,9 @@ impl Record {
         line.truncate(line.trim_end_matches(['\n', '\r']).len());
         line
     }
-}
 
-fn csv_writer() -> csv::Writer<Vec<u8>> {
-    csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new())
+    /// The JSON line (without newline).
+    pub fn json_line(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("records serialize")
+    }
 }

@@ -1,0 +1,100 @@
+//! `leader check`: every block of a chain judged under leader protocol v1 — the built-in verifier
+//! through the pipeline in ONLY mode — one CSV row per block: `height,block_id,verdict,reason,leader_id`.
+
+use std::io::Write;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use dualrun_chaindb::{ChainDb, ChainDbError};
+use dualrun_core::{Mode, ReasonMap, VerdictKind};
+use dualrun_format::Hash32;
+use dualrun_leader::Profile;
+use dualrun_pipeline::{context_at, ContextError, Judged, LmdbRange, NowMode, Pipeline, Sink, Verifiers};
+
+use crate::builtin::LeaderVerifier;
+
+/// Why a chain could not be checked.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    /// The chain could not be read.
+    #[error(transparent)]
+    Chain(#[from] ChainDbError),
+    /// Another chain than the profile's, or its context could not be read.
+    #[error(transparent)]
+    Context(#[from] ContextError),
+    /// The rows could not be written.
+    #[error("writing the CSV: {0}")]
+    Output(#[from] csv::Error),
+}
+
+/// What to check.
+pub struct CheckRequest {
+    /// The network profile.
+    pub profile: Arc<Profile>,
+    /// First height.
+    pub from: u64,
+    /// Last height (default: the tip).
+    pub to: Option<u64>,
+    /// Where `now` comes from.
+    pub now: NowMode,
+    /// Threads for the signature checks.
+    pub threads: usize,
+}
+
+/// One row of the output.
+#[derive(serde::Serialize)]
+struct Row<'a> {
+    height: u64,
+    block_id: Hash32,
+    verdict: VerdictKind,
+    reason: &'a str,
+    leader_id: &'a str,
+}
+
+struct CsvSink<W: Write> {
+    out: csv::Writer<W>,
+    rejected: u64,
+}
+
+impl<W: Write> Sink for CsvSink<W> {
+    type Error = csv::Error;
+
+    fn judged(&mut self, j: Judged<'_>) -> Result<(), csv::Error> {
+        let verdict = &j.decision.authoritative;
+        self.rejected += u64::from(!verdict.is_accept());
+        let leader_id = j.candidate.and_then(|a| a.outcome.facts()).and_then(|f| f.get("leader_id"));
+        self.out.serialize(Row {
+            height: j.item.input.height,
+            block_id: j.item.block_id,
+            verdict: verdict.kind(),
+            reason: verdict.reason(),
+            leader_id: leader_id.map_or("", String::as_str),
+        })
+    }
+}
+
+/// Checks `req.from..=to` of `db`, writing the rows to `out`; returns how many blocks were rejected.
+pub fn check(db: &ChainDb, req: &CheckRequest, out: impl Write) -> Result<u64, CheckError> {
+    let tip = db.read_txn().and_then(|t| db.tip_height(&t))?;
+    if req.from > tip {
+        return Err(ChainDbError::BeyondTip { file: db.data_file().into(), height: req.from, tip }.into());
+    }
+    let last = req.to.unwrap_or(tip).min(tip);
+    let ctx = context_at(db, &req.profile, req.from)?;
+    let candidate = Box::new(LeaderVerifier::new(req.profile.clone()));
+    let verifiers = Verifiers::new(Mode::Only, None, Some(candidate)).expect("ONLY runs just the candidate");
+    let pipeline = Pipeline {
+        profile: req.profile.clone(),
+        now: req.now,
+        reasons: ReasonMap::default(),
+        threads: req.threads,
+        interrupt: Arc::new(AtomicBool::new(false)),
+    };
+    let mut sink = CsvSink { out: csv::Writer::from_writer(out), rejected: 0 };
+    let ended = pipeline.run(LmdbRange::new(db, req.from, last), ctx, verifiers, &mut sink)?;
+    if let Some(e) = ended.source_error {
+        return Err(e.into());
+    }
+    sink.out.flush().map_err(csv::Error::from)?;
+    Ok(sink.rejected)
+}

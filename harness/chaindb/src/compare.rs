@@ -1,0 +1,219 @@
+//! Comparing chains: walking a range with every stored id checked ([`walk`]), checkpoints of a chain
+//! ([`checkpoints`]) and a chain checked against them ([`verify_checkpoints`]), and the first height
+//! where two chains differ ([`diff`]). The ids compared are always the computed ones (the blob hashed as
+//! the daemon hashes it); a stored id that differs is reported to the walk's caller.
+
+use std::path::{Path, PathBuf};
+
+use dualrun_format::{FileError, Hash32};
+use serde::{Deserialize, Serialize};
+
+use crate::scan::{scan_block, BlockError, ScannedBlock};
+use crate::{ChainDb, ChainDbError, ChainDigest};
+
+/// Why chains could not be compared.
+#[derive(Debug, thiserror::Error)]
+pub enum CompareError {
+    /// A database could not be read.
+    #[error(transparent)]
+    Chain(#[from] ChainDbError),
+    /// A stored block that cannot be checked.
+    #[error("{file}, table blocks, {source}")]
+    Block {
+        /// The database file.
+        file: PathBuf,
+        /// The block and what is wrong with it.
+        source: BlockError,
+    },
+    /// A checkpoints file that could not be read.
+    #[error(transparent)]
+    File(#[from] FileError),
+    /// A checkpoints file that is not one.
+    #[error("{file}: {message}")]
+    Checkpoints {
+        /// The file.
+        file: PathBuf,
+        /// What is wrong, with the line.
+        message: String,
+    },
+    /// The caller's callback failed (an output that could not be written).
+    #[error(transparent)]
+    Output(Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// A chain's id and digest at a height: a row of `chain checkpoints`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainCheckpoint {
+    /// The height.
+    pub height: u64,
+    /// The computed id of the block at that height.
+    pub block_id: Hash32,
+    /// The chain digest of heights `0..=height`.
+    pub chain_digest: Hash32,
+}
+
+/// Walks `from..=to`, checking each block, and hands each to `f`; a stored id that differs from the
+/// computed one goes to `on_mismatch` too. A block that does not parse stops the walk with an error
+/// naming file, table, height and byte offset. Returns the number of mismatches.
+pub fn walk<E: Into<Box<dyn std::error::Error + Send + Sync>>>(
+    db: &ChainDb,
+    from: u64,
+    to: u64,
+    mut on_mismatch: impl FnMut(&ScannedBlock),
+    mut f: impl FnMut(&ScannedBlock) -> Result<(), E>,
+) -> Result<u64, CompareError> {
+    let txn = db.read_txn()?;
+    let mut mismatches = 0;
+    for raw in db.blocks(&txn, from, to)? {
+        let block = scan_block(&raw?).map_err(|source| CompareError::Block { file: db.data_file().into(), source })?;
+        if block.id_mismatch() {
+            mismatches += 1;
+            on_mismatch(&block);
+        }
+        f(&block).map_err(|e| CompareError::Output(e.into()))?;
+    }
+    Ok(mismatches)
+}
+
+/// Checkpoints at heights 0, `every`, 2·`every`, … and the tip, each handed to `f`; returns the number
+/// of stored ids that differ from the computed ones.
+pub fn checkpoints<E: Into<Box<dyn std::error::Error + Send + Sync>>>(
+    db: &ChainDb,
+    every: u64,
+    on_mismatch: impl FnMut(&ScannedBlock),
+    mut f: impl FnMut(ChainCheckpoint) -> Result<(), E>,
+) -> Result<u64, CompareError> {
+    let tip = db.read_txn().and_then(|t| db.tip_height(&t))?;
+    let mut digest = ChainDigest::new();
+    walk(db, 0, tip, on_mismatch, |b| {
+        digest.push(&b.block_id);
+        if b.height % every.max(1) == 0 || b.height == tip {
+            f(ChainCheckpoint { height: b.height, block_id: b.block_id, chain_digest: digest.current() })?;
+        }
+        Ok::<(), E>(())
+    })
+}
+
+/// Reads a checkpoints file (CSV `height,block_id,chain_digest`, increasing heights).
+pub fn read_checkpoints(file: &Path) -> Result<Vec<ChainCheckpoint>, CompareError> {
+    let bad = |message: String| CompareError::Checkpoints { file: file.into(), message };
+    let mut rdr = csv::Reader::from_reader(std::fs::File::open(file).map_err(FileError::at(file))?);
+    let mut expected: Vec<ChainCheckpoint> = Vec::new();
+    for (i, row) in rdr.deserialize::<ChainCheckpoint>().enumerate() {
+        // Line numbers count the header as line 1.
+        expected.push(row.map_err(|e| bad(format!("line {}: {e}", i + 2)))?);
+    }
+    if expected.is_empty() {
+        return Err(bad("no checkpoints in the file".into()));
+    }
+    if let Some(w) = expected.windows(2).find(|w| w[1].height <= w[0].height) {
+        return Err(bad(format!("checkpoints must be in increasing height order ({} after {})", w[1].height, w[0].height)));
+    }
+    Ok(expected)
+}
+
+/// Checks a chain against checkpoints: `None` when all match, else the first mismatch, described.
+pub fn verify_checkpoints(
+    db: &ChainDb,
+    expected: &[ChainCheckpoint],
+    on_mismatch: impl FnMut(&ScannedBlock),
+) -> Result<Option<String>, CompareError> {
+    let Some(last) = expected.last().map(|c| c.height) else { return Ok(None) };
+    let tip = db.read_txn().and_then(|t| db.tip_height(&t))?;
+    let mut digest = ChainDigest::new();
+    let mut next = expected.iter().peekable();
+    let mut failure: Option<String> = None;
+    walk(db, 0, last.min(tip), on_mismatch, |b| {
+        digest.push(&b.block_id);
+        if failure.is_none() && next.peek().is_some_and(|c| c.height == b.height) {
+            let c = next.next().expect("peeked");
+            if c.block_id != b.block_id {
+                failure = Some(format!("height {}: block id {} but the checkpoint says {}", b.height, b.block_id, c.block_id));
+            } else if c.chain_digest != digest.current() {
+                failure = Some(format!(
+                    "height {}: chain digest {} but the checkpoint says {} (an earlier block differs)",
+                    b.height,
+                    digest.current(),
+                    c.chain_digest
+                ));
+            }
+        }
+        Ok::<(), std::convert::Infallible>(())
+    })?;
+    if failure.is_none() && last > tip {
+        let c = next.next().expect("a checkpoint beyond the tip remains");
+        failure = Some(format!("height {}: beyond the chain's tip {tip}", c.height));
+    }
+    Ok(failure)
+}
+
+/// How two chains compare.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Diff {
+    /// Both paths name the same database.
+    SameDatabase {
+        /// Its tip.
+        tip: u64,
+    },
+    /// The first height where the computed ids differ, and each chain's id there.
+    Differ {
+        /// The height.
+        height: u64,
+        /// The first chain's id.
+        a: Hash32,
+        /// The second chain's id.
+        b: Hash32,
+    },
+    /// Identical over the common range; each chain's tip (height, id).
+    Identical {
+        /// The last common height.
+        common: u64,
+        /// The first chain's tip.
+        tip_a: (u64, Hash32),
+        /// The second chain's tip.
+        tip_b: (u64, Hash32),
+    },
+}
+
+fn scan(db: &ChainDb, raw: crate::RawBlock<'_>) -> Result<ScannedBlock, CompareError> {
+    scan_block(&raw).map_err(|source| CompareError::Block { file: db.data_file().into(), source })
+}
+
+/// Compares two chains' computed block ids from height 0.
+pub fn diff(a: &Path, b: &Path) -> Result<Diff, CompareError> {
+    let db_a = ChainDb::open(a)?;
+    // LMDB allows one environment per file and process: the same database twice is opened once.
+    let canonical = |p: &Path| -> Result<PathBuf, CompareError> {
+        let d = ChainDb::locate(p)?;
+        Ok(std::fs::canonicalize(&d).map_err(FileError::at(&d))?)
+    };
+    if canonical(a)? == canonical(b)? {
+        return Ok(Diff::SameDatabase { tip: db_a.read_txn().and_then(|t| db_a.tip_height(&t))? });
+    }
+    let db_b = ChainDb::open(b)?;
+    let (ta, tb) = (db_a.read_txn()?, db_b.read_txn()?);
+    let (tip_a, tip_b) = (db_a.tip_height(&ta)?, db_b.tip_height(&tb)?);
+    let common = tip_a.min(tip_b);
+    let mut ia = db_a.blocks(&ta, 0, common)?;
+    let mut ib = db_b.blocks(&tb, 0, common)?;
+    let (mut last_a, mut last_b) = (Hash32::ZERO, Hash32::ZERO);
+    for height in 0..=common {
+        let sa = scan(&db_a, ia.next().expect("height in range")?)?;
+        let sb = scan(&db_b, ib.next().expect("height in range")?)?;
+        if sa.block_id != sb.block_id {
+            return Ok(Diff::Differ { height, a: sa.block_id, b: sb.block_id });
+        }
+        (last_a, last_b) = (sa.block_id, sb.block_id);
+    }
+    let tip_id = |db: &ChainDb, t, tip, last| -> Result<Hash32, CompareError> {
+        if tip == common {
+            return Ok(last);
+        }
+        Ok(scan(db, db.blocks(t, tip, tip)?.next().expect("tip exists")?)?.block_id)
+    };
+    Ok(Diff::Identical {
+        common,
+        tip_a: (tip_a, tip_id(&db_a, &ta, tip_a, last_a)?),
+        tip_b: (tip_b, tip_id(&db_b, &tb, tip_b, last_b)?),
+    })
+}

@@ -1,0 +1,57 @@
+//! `--chain DIR`, shared by every command that reads a chain: the directory given, or the bundled
+//! sample chain (with its profile) when none is.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Result};
+use clap::Args;
+use dualrun_chaindb::ChainDb;
+
+use crate::embedded as sample;
+
+/// The chain to read.
+#[derive(Args, Clone)]
+pub(crate) struct ChainArg {
+    /// Chain database directory (holding data.mdb, or a node data dir with lmdb/ or fake/lmdb/).
+    /// Default: the bundled sample chain.
+    #[arg(long, value_name = "DIR")]
+    chain: Option<PathBuf>,
+}
+
+impl ChainArg {
+    /// The profile to use with this chain: the one given, or the sample's when the chain is the sample.
+    pub(crate) fn profile(&self, given: Option<&Path>) -> Result<PathBuf> {
+        match (given, &self.chain) {
+            (Some(p), _) => Ok(p.to_path_buf()),
+            (None, None) => sample::profile(),
+            (None, Some(c)) => bail!("--profile is required with --chain {}", c.display()),
+        }
+    }
+
+    /// The chain as a later command should name it (the materialized sample's directory if none given).
+    pub(crate) fn path_for_commands(&self, db: &ChainDb) -> String {
+        match &self.chain {
+            Some(p) => p.display().to_string(),
+            None => db.dir().display().to_string(),
+        }
+    }
+
+    /// Opens the chain; returns it with a label for messages.
+    pub(crate) fn open(&self) -> Result<(ChainDb, String)> {
+        let (path, label) = match &self.chain {
+            Some(p) => (p.clone(), p.display().to_string()),
+            None => {
+                let p = sample::dir()?;
+                let label = format!("{} (bundled sample chain)", p.display());
+                (p, label)
+            }
+        };
+        let db = ChainDb::open(&path)?;
+        Ok((db, label))
+    }
+}
+
+/// Worker threads: the number given, or all cores.
+pub(crate) fn threads(given: Option<usize>) -> usize {
+    given.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1)
+}

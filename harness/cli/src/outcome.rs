@@ -1,0 +1,38 @@
+//! What a command found, and the exit code it maps to: 0 success, 1 a negative finding, 2 the command
+//! could not run (errors travel as `anyhow::Error`) or was interrupted, 3 the gate cannot decide.
+
+use std::process::ExitCode;
+
+/// What a command found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// Exit 0.
+    Clean,
+    /// Exit 1: a mismatch, a difference, a block that does not parse.
+    Finding,
+    /// Exit 2 after a clean stop (Ctrl-C): the work is incomplete but resumable.
+    Incomplete,
+    /// Exit 3: the gate cannot decide on this evidence.
+    Inconclusive,
+}
+
+impl Outcome {
+    /// Clean when `clean`, else a finding.
+    pub(crate) fn clean_if(clean: bool) -> Outcome {
+        if clean {
+            Outcome::Clean
+        } else {
+            Outcome::Finding
+        }
+    }
+
+    /// The process exit code.
+    pub(crate) fn exit_code(self) -> ExitCode {
+        match self {
+            Outcome::Clean => ExitCode::SUCCESS,
+            Outcome::Finding => ExitCode::from(1),
+            Outcome::Incomplete => ExitCode::from(2),
+            Outcome::Inconclusive => ExitCode::from(3),
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! A replay's record turned into a vector (`golden record`): the block, its env and context, the
+//! legacy's verdict as the expected one, the run's profile (checked unchanged since the run), and where
+//! it came from. Every bug a replay finds becomes a regression test.
+
+use dualrun_core::VerdictKind;
+use dualrun_rundir::{RunDir, RunDirError, Side};
+
+use crate::vector::{
+    Case, Expected, ExpectedFacts, FactsCompare, LeaderCase, Provenance, Vector, VectorBlock, VectorContext, VectorEnv,
+    SCHEMA,
+};
+
+/// Why a record cannot become a vector.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// The run directory could not be read.
+    #[error(transparent)]
+    Run(#[from] RunDirError),
+    /// The run's profile file could not be read.
+    #[error(transparent)]
+    File(#[from] dualrun_format::FileError),
+    /// Nothing to make a vector of.
+    #[error("{0}")]
+    Unusable(String),
+}
+
+/// The vector of the record at `height` of `run`.
+pub fn from_run(run: &RunDir, height: u64) -> Result<Vector, RecordError> {
+    let records = run.records()?;
+    let jsonl = run.path.join(dualrun_rundir::files::JSONL);
+    let rec = records
+        .iter()
+        .find(|r| r.height == height)
+        .ok_or_else(|| RecordError::Unusable(format!("{}: no record at height {height}", jsonl.display())))?;
+    let Side::Verdict { verdict, reason, facts, .. } = &rec.legacy else {
+        return Err(RecordError::Unusable(format!(
+            "height {height}: the legacy gave no verdict ({}), so there is nothing to expect",
+            serde_json::to_string(&rec.legacy).unwrap_or_default()
+        )));
+    };
+    let inputs = &run.manifest.inputs;
+    let profile_path = &inputs.profile.path;
+    let profile_text = dualrun_format::file::read_to_string(profile_path)?;
+    if dualrun_format::keccak256(profile_text.as_bytes()) != inputs.profile.digest {
+        return Err(RecordError::Unusable(format!(
+            "{} has changed since the run (its digest differs from the manifest's)",
+            profile_path.display()
+        )));
+    }
+    let hash = |name: &str| facts.get(name).and_then(|s| s.parse().ok());
+    Ok(Vector {
+        schema: SCHEMA.into(),
+        name: format!("recorded-{}-height-{height}", rec.class),
+        description: format!(
+            "{} at height {height} in run {}: legacy {verdict} {reason}, candidate {} {}",
+            rec.class,
+            run.path.display(),
+            rec.candidate.verdict().map_or("", VerdictKind::as_str),
+            rec.candidate.reason()
+        ),
+        case: Case::Leader(LeaderCase {
+            profile: profile_text,
+            block: VectorBlock { height, blob: rec.blob.clone() },
+            context: VectorContext { prev_id: rec.env.prev_id, timestamps: rec.env.timestamps.clone() },
+            env: VectorEnv { now: rec.env.now },
+            expected: Expected {
+                verdict: verdict.as_str().into(),
+                reason: Some(reason.clone()).filter(|r| !r.is_empty() && *verdict == VerdictKind::Reject),
+                facts: ExpectedFacts {
+                    block_id: hash("block_id"),
+                    signing_hash: hash("signing_hash"),
+                    leader_id: facts.get("leader_id").cloned(),
+                },
+                facts_compare: FactsCompare::Listed,
+            },
+        }),
+        skip: None,
+        provenance: Provenance {
+            generator: format!("dualrun {} golden record", env!("CARGO_PKG_VERSION")),
+            source: format!(
+                "replay {} (chain {}, digest {})",
+                run.path.display(),
+                inputs.chain.path,
+                inputs.chain.chain_digest
+            ),
+            height: Some(height),
+        },
+    })
+}

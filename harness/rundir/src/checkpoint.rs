@@ -1,0 +1,29 @@
+//! `checkpoint.json`: the state a resume continues from.
+
+use dualrun_format::Hash32;
+use serde::{Deserialize, Serialize};
+
+use crate::stats::Stats;
+
+/// The format name every checkpoint carries.
+pub(crate) const CHECKPOINT_FORMAT: &str = "dualrun-checkpoint/v1";
+
+/// The state a resume continues from: the next height, the lengths of the record files at that point
+/// and the counters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// Always `dualrun-checkpoint/v1`.
+    pub format: String,
+    /// Keccak-256 of the canonical inputs; a resume with other inputs is refused.
+    pub inputs_digest: Hash32,
+    /// The first height not yet judged.
+    pub next_height: u64,
+    /// Length of `divergences.jsonl` at the checkpoint.
+    pub jsonl_bytes: u64,
+    /// Length of `divergences.csv` at the checkpoint.
+    pub csv_bytes: u64,
+    /// Counters at the checkpoint.
+    pub stats: Stats,
+    /// The whole range was replayed.
+    pub complete: bool,
+}

@@ -1,0 +1,16 @@
+//! The names of the files of a run directory.
+
+/// Inputs, tool, completion and file digests.
+pub const MANIFEST: &str = "manifest.json";
+/// Every record, one JSON object per line.
+pub const JSONL: &str = "divergences.jsonl";
+/// Every record, one CSV line each.
+pub const CSV: &str = "divergences.csv";
+/// Counts, latencies, rate.
+pub const SUMMARY: &str = "summary.json";
+/// The state a resume continues from.
+pub const CHECKPOINT: &str = "checkpoint.json";
+/// The run's log.
+pub const LOG: &str = "run.log";
+/// The files whose digests a finished manifest lists, in this order.
+pub const DIGESTED: [&str; 3] = [JSONL, CSV, SUMMARY];

@@ -1,0 +1,35 @@
+//! The run directory: the unit of evidence every dualrun run writes and every reader (the gate,
+//! `golden record`, the closing summary, reports, merges) reads. This crate owns its format, typed:
+//!
+//! | file | type | what |
+//! |---|---|---|
+//! | `manifest.json` | [`Manifest`] | the inputs (chain, range, chain digest, profile, verifiers, mode, env, settings), the tool, completion, and the digest of every other file |
+//! | `divergences.jsonl` | [`Record`] | one record per divergence or error: both sides, the env, the blob, a reproduce line |
+//! | `divergences.csv` | [`Record::csv_line`] | the same records, one line each |
+//! | `summary.json` | [`Summary`] | counts per class, authoritative verdicts, latencies, rate |
+//! | `checkpoint.json` | [`Checkpoint`] | what makes `--resume` exactly-once |
+//! | `run.log` | — | the run's log lines (not digested: it is for people) |
+//!
+//! Writing goes through [`RunWriter`] (create, resume, append records, checkpoint, finish); reading through
+//! [`RunDir::open`], which refuses a format it does not know, an incomplete run and files whose digests
+//! differ from the manifest's, each with a typed [`RunDirError`]. [`RunDir::load`] reads without judging
+//! and [`RunDir::problems`] lists everything wrong at once (the gate shows them all).
+
+mod checkpoint;
+mod error;
+pub mod files;
+mod manifest;
+mod reader;
+mod record;
+mod stats;
+mod summary;
+mod writer;
+
+pub use checkpoint::Checkpoint;
+pub use error::{Problem, RunDirError};
+pub use manifest::{ChainInputs, EnvInputs, Inputs, Manifest, ProfileInputs, Tool, FORMAT, FORMAT_VERSION};
+pub use reader::RunDir;
+pub use record::{Authoritative, Record, Side, CSV_HEADER};
+pub use stats::{Histogram, Stats};
+pub use summary::{ClassCounts, ErrorCounts, Latency, Latencies, Range, Summary, VerdictCounts, VerifiersRun};
+pub use writer::{write_atomic, RunWriter};

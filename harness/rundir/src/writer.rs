@@ -1,0 +1,237 @@
+//! [`RunWriter`]: writing a run directory, exactly once.
+//!
+//! Records are appended to the two record files; at each checkpoint the files are flushed and synced,
+//! then `checkpoint.json` is replaced atomically (write, sync, rename) with the next height, the files'
+//! lengths and the counters. A resumed run truncates both files to the checkpoint's lengths — dropping
+//! whatever was written after it — restores the counters and continues at the next height, so after a
+//! kill at any moment the records end exactly as an uninterrupted run's.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Seek, Write};
+use std::path::{Path, PathBuf};
+
+use dualrun_format::{keccak256, FileError, Hash32};
+use serde::Serialize;
+
+use crate::checkpoint::{Checkpoint, CHECKPOINT_FORMAT};
+use crate::error::RunDirError;
+use crate::files::{CHECKPOINT, CSV, DIGESTED, JSONL, LOG, MANIFEST, SUMMARY};
+use crate::manifest::{Inputs, Manifest};
+use crate::record::{Record, CSV_HEADER};
+use crate::stats::Stats;
+use crate::summary::Summary;
+
+/// A run directory open for writing.
+pub struct RunWriter {
+    dir: PathBuf,
+    inputs_digest: Hash32,
+    jsonl: BufWriter<File>,
+    csv: BufWriter<File>,
+    jsonl_bytes: u64,
+    csv_bytes: u64,
+}
+
+/// Writes `bytes` to `path` atomically: a temp file beside it, synced, renamed over it.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
+    let tmp = path.with_extension("tmp");
+    let mut f = File::create(&tmp).map_err(FileError::at(&tmp))?;
+    f.write_all(bytes).map_err(FileError::at(&tmp))?;
+    f.sync_all().map_err(FileError::at(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(FileError::at(path))?;
+    if let Some(parent) = path.parent() {
+        if let Ok(d) = File::open(parent) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
+/// Pretty JSON with a final newline: how the run directory's JSON files are written.
+pub(crate) fn pretty(v: &impl Serialize) -> Vec<u8> {
+    let mut s = serde_json::to_vec_pretty(v).expect("serializes");
+    s.push(b'\n');
+    s
+}
+
+pub(crate) fn digest_of(path: &Path) -> Result<Hash32, FileError> {
+    Ok(keccak256(&dualrun_format::file::read(path)?))
+}
+
+fn csv_header() -> String {
+    format!("{CSV_HEADER}\n")
+}
+
+impl RunWriter {
+    /// Refuses a directory that already holds a run (anything but `run.log`, which the caller may have
+    /// opened first to log the run's start).
+    pub fn check_empty(dir: &Path) -> Result<(), RunDirError> {
+        if !dir.exists() {
+            return Ok(());
+        }
+        let mut found: Vec<String> = std::fs::read_dir(dir)
+            .map_err(FileError::at(dir))?
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name() != LOG)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        if found.is_empty() {
+            return Ok(());
+        }
+        found.sort();
+        Err(RunDirError::Occupied { dir: dir.into(), found: found.join(", ") })
+    }
+
+    /// Starts a new run in `dir`, which must not exist or hold nothing but `run.log`.
+    pub fn create(dir: &Path, manifest: &Manifest) -> Result<RunWriter, RunDirError> {
+        RunWriter::check_empty(dir)?;
+        std::fs::create_dir_all(dir).map_err(FileError::at(dir))?;
+        write_atomic(&dir.join(MANIFEST), &pretty(manifest))?;
+        let open = |name: &str, header: &[u8]| -> Result<(BufWriter<File>, u64), FileError> {
+            let p = dir.join(name);
+            let mut f = File::create(&p).map_err(FileError::at(&p))?;
+            f.write_all(header).map_err(FileError::at(&p))?;
+            Ok((BufWriter::with_capacity(1 << 16, f), header.len() as u64))
+        };
+        let (jsonl, jsonl_bytes) = open(JSONL, b"")?;
+        let (csv, csv_bytes) = open(CSV, csv_header().as_bytes())?;
+        Ok(RunWriter { dir: dir.into(), inputs_digest: manifest.inputs_digest, jsonl, csv, jsonl_bytes, csv_bytes })
+    }
+
+    /// Reopens a run for `--resume`: checks the inputs are the same, truncates the record files to the
+    /// last checkpoint (to nothing if it was killed before its first) and returns the manifest written
+    /// at the start and the checkpoint.
+    pub fn resume(dir: &Path, inputs: &Inputs) -> Result<(RunWriter, Manifest, Option<Checkpoint>), RunDirError> {
+        if !dir.join(MANIFEST).exists() {
+            return Err(RunDirError::NothingToResume { dir: dir.into(), why: "no manifest.json in it".into() });
+        }
+        let manifest: Manifest = crate::reader::read_json(&dir.join(MANIFEST))?;
+        crate::reader::check_format(&dir.join(MANIFEST), &manifest)?;
+        if manifest.inputs != *inputs {
+            let differences = describe_changes(&manifest.inputs.to_value(), &inputs.to_value());
+            return Err(RunDirError::InputsChanged { dir: dir.into(), differences });
+        }
+        let inputs_digest = inputs.digest();
+        let cp_path = dir.join(CHECKPOINT);
+        let cp: Option<Checkpoint> = if cp_path.exists() {
+            let cp: Checkpoint = crate::reader::read_json(&cp_path)?;
+            if cp.format != CHECKPOINT_FORMAT {
+                return Err(RunDirError::Corrupt { file: cp_path, message: format!("unknown format {:?}", cp.format) });
+            }
+            if cp.inputs_digest != inputs_digest {
+                return Err(RunDirError::InputsChanged {
+                    dir: dir.into(),
+                    differences: "the checkpoint was made with other inputs".into(),
+                });
+            }
+            Some(cp)
+        } else {
+            None
+        };
+        let header = csv_header();
+        let (jsonl_len, csv_len) = cp.as_ref().map_or((0, header.len() as u64), |c| (c.jsonl_bytes, c.csv_bytes));
+        let jsonl = reopen(&dir.join(JSONL), jsonl_len, b"")?;
+        let csv = reopen(&dir.join(CSV), csv_len, header.as_bytes())?;
+        let writer =
+            RunWriter { dir: dir.into(), inputs_digest, jsonl, csv, jsonl_bytes: jsonl_len, csv_bytes: csv_len };
+        Ok((writer, manifest, cp))
+    }
+
+    /// The run directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Appends one record to both record files.
+    pub fn write(&mut self, r: &Record) -> Result<(), RunDirError> {
+        let mut line = r.json_line();
+        line.push(b'\n');
+        self.jsonl.write_all(&line).map_err(FileError::at(&self.dir.join(JSONL)))?;
+        self.jsonl_bytes += line.len() as u64;
+        let csv_line = format!("{}\n", r.csv_line());
+        self.csv.write_all(csv_line.as_bytes()).map_err(FileError::at(&self.dir.join(CSV)))?;
+        self.csv_bytes += csv_line.len() as u64;
+        Ok(())
+    }
+
+    /// Makes everything written so far durable and records the checkpoint.
+    pub fn checkpoint(&mut self, next_height: u64, stats: &Stats, complete: bool) -> Result<(), RunDirError> {
+        for (w, name) in [(&mut self.jsonl, JSONL), (&mut self.csv, CSV)] {
+            let p = self.dir.join(name);
+            w.flush().map_err(FileError::at(&p))?;
+            w.get_ref().sync_data().map_err(FileError::at(&p))?;
+        }
+        let cp = Checkpoint {
+            format: CHECKPOINT_FORMAT.into(),
+            inputs_digest: self.inputs_digest,
+            next_height,
+            jsonl_bytes: self.jsonl_bytes,
+            csv_bytes: self.csv_bytes,
+            stats: stats.clone(),
+            complete,
+        };
+        Ok(write_atomic(&self.dir.join(CHECKPOINT), &pretty(&cp))?)
+    }
+
+    /// Writes `summary.json` and the manifest with the record and summary files' digests.
+    pub fn finish(&mut self, summary: &Summary, mut manifest: Manifest) -> Result<(), RunDirError> {
+        write_atomic(&self.dir.join(SUMMARY), &summary.to_bytes())?;
+        let mut files = std::collections::BTreeMap::new();
+        for name in DIGESTED {
+            files.insert(name.to_owned(), digest_of(&self.dir.join(name))?);
+        }
+        manifest.files = Some(files);
+        Ok(write_atomic(&self.dir.join(MANIFEST), &pretty(&manifest))?)
+    }
+}
+
+/// Opens a record file for appending at `len` bytes (checked to be there), rewriting the header when
+/// nothing past it was checkpointed.
+fn reopen(p: &Path, len: u64, header: &[u8]) -> Result<BufWriter<File>, RunDirError> {
+    let mut f = OpenOptions::new().create(true).truncate(false).read(true).write(true).open(p).map_err(FileError::at(p))?;
+    let actual = f.metadata().map_err(FileError::at(p))?.len();
+    if actual < len {
+        return Err(RunDirError::Corrupt {
+            file: p.into(),
+            message: format!("{actual} bytes, but the checkpoint recorded {len}: records were lost"),
+        });
+    }
+    if len <= header.len() as u64 {
+        f.set_len(0).map_err(FileError::at(p))?;
+        f.write_all(header).map_err(FileError::at(p))?;
+    } else {
+        f.set_len(len).map_err(FileError::at(p))?;
+    }
+    f.seek(std::io::SeekFrom::End(0)).map_err(FileError::at(p))?;
+    f.sync_all().map_err(FileError::at(p))?;
+    Ok(BufWriter::with_capacity(1 << 16, f))
+}
+
+/// Names the input keys that differ, e.g. `profile.digest: was "…", now "…"`.
+fn describe_changes(old: &serde_json::Value, new: &serde_json::Value) -> String {
+    fn walk(prefix: &str, a: Option<&serde_json::Value>, b: Option<&serde_json::Value>, out: &mut Vec<String>) {
+        match (a, b) {
+            (Some(serde_json::Value::Object(x)), Some(serde_json::Value::Object(y))) => {
+                let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
+                keys.sort();
+                keys.dedup();
+                for k in keys {
+                    let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                    walk(&p, x.get(k), y.get(k), out);
+                }
+            }
+            (a, b) if a != b => out.push(format!(
+                "{prefix}: was {}, now {}",
+                a.map_or("absent".into(), |v| v.to_string()),
+                b.map_or("absent".into(), |v| v.to_string())
+            )),
+            _ => {}
+        }
+    }
+    let mut diffs = Vec::new();
+    walk("", Some(old), Some(new), &mut diffs);
+    if diffs.is_empty() {
+        "unknown difference".into()
+    } else {
+        diffs.join("; ")
+    }
+}
