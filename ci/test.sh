@@ -2,8 +2,8 @@
 # Runs every dualrun test. On a fresh machine it first installs what the build and the tests use from
 # Debian: the real monerod (fixture chains, lock tests, the monerod: adapter), Monero's own test data
 # (hash vectors, fuzz blocks), LMDB's tools (mdb_stat), the Python dualrun embeds (python3.11 and
-# libpython3.11-dev) and pycryptodome for the reference legacy's Keccak. Then the whole workspace's
-# tests, unit and integration.
+# libpython3.11-dev) and pycryptodome for the reference legacy's Keccak. Then formatting and clippy, the
+# whole workspace's tests, unit and integration, and the golden-vector gate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +22,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${missing[@]}"
 fi
 
+# Guard rails first (cheap, and a lint failure says more than a test failure): formatting, and clippy
+# with the workspace lints (missing docs, unreachable pub, unused dependencies, function length) as errors.
+cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
+cargo fmt --all --check
+cargo clippy --workspace --locked -- -D warnings
 cargo test --workspace --locked
 # The golden-vector gate, as CI systems read it (JUnit XML in target/).
 cargo run --locked -q -- golden check golden-vectors --junit target/golden-junit.xml

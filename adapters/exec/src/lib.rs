@@ -21,8 +21,10 @@ use dualrun_core::{
 };
 use serde_json::{json, Value};
 
+/// The protocol a child's hello line must name.
 pub const PROTOCOL: &str = "dualrun-exec/v1";
 
+/// Why an `exec:` verifier could not be started.
 #[derive(Debug)]
 pub struct ExecError(pub String);
 
@@ -59,6 +61,7 @@ impl Running {
     }
 }
 
+/// The `exec:COMMAND` verifier.
 pub struct ExecVerifier {
     spec: String,
     command: String,
@@ -148,23 +151,36 @@ impl ExecVerifier {
             Ok(Err(e)) => return Err(ExecError(format!("{}: reading its hello line: {e}", self.spec))),
             Err(RecvTimeoutError::Timeout) => {
                 let status = running.kill();
-                return Err(ExecError(format!("{}: no hello line within {:.1} s (killed: {status})", self.spec, self.timeout.as_secs_f64())));
+                return Err(ExecError(format!(
+                    "{}: no hello line within {:.1} s (killed: {status})",
+                    self.spec,
+                    self.timeout.as_secs_f64()
+                )));
             }
             Err(RecvTimeoutError::Disconnected) => {
                 let status = running.kill();
-                return Err(ExecError(format!("{}: exited before its hello line ({status}); see run.log for its stderr", self.spec)));
+                return Err(ExecError(format!(
+                    "{}: exited before its hello line ({status}); see run.log for its stderr",
+                    self.spec
+                )));
             }
         };
         let hello: Value = match serde_json::from_str(&hello) {
             Ok(v) => v,
             Err(_) => {
                 let status = running.kill();
-                return Err(ExecError(format!("{}: the hello line is not JSON: {hello:?} (killed: {status})", self.spec)));
+                return Err(ExecError(format!(
+                    "{}: the hello line is not JSON: {hello:?} (killed: {status})",
+                    self.spec
+                )));
             }
         };
         if hello.get("protocol").and_then(Value::as_str) != Some(PROTOCOL) {
             running.kill();
-            return Err(ExecError(format!("{}: the hello line does not say \"protocol\": \"{PROTOCOL}\": {hello}", self.spec)));
+            return Err(ExecError(format!(
+                "{}: the hello line does not say \"protocol\": \"{PROTOCOL}\": {hello}",
+                self.spec
+            )));
         }
         Ok((running, hello))
     }
@@ -241,7 +257,8 @@ impl Verifier for ExecVerifier {
             let program = if first.contains('/') {
                 Some(PathBuf::from(first))
             } else {
-                std::env::var_os("PATH").and_then(|p| std::env::split_paths(&p).map(|d| d.join(first)).find(|c| c.is_file()))
+                std::env::var_os("PATH")
+                    .and_then(|p| std::env::split_paths(&p).map(|d| d.join(first)).find(|c| c.is_file()))
             };
             let scripts = words.map(PathBuf::from).filter(|p| p.is_file());
             for path in program.into_iter().chain(scripts) {
@@ -253,10 +270,16 @@ impl Verifier for ExecVerifier {
         VerifierIdentity { spec: self.spec.clone(), description: self.hello.to_string(), files }
     }
 
-    fn verify(&mut self, block: &BlockInput, _prepared: Option<Box<dyn Any + Send>>, env: &ReplayEnv) -> VerifierOutcome {
+    fn verify(
+        &mut self,
+        block: &BlockInput,
+        _prepared: Option<Box<dyn Any + Send>>,
+        env: &ReplayEnv,
+    ) -> VerifierOutcome {
         if self.running.is_none() {
             if self.restarts >= self.max_restarts {
-                return self.error(ErrorKind::Crash, format!("not started again: gave up after {} restarts", self.restarts));
+                return self
+                    .error(ErrorKind::Crash, format!("not started again: gave up after {} restarts", self.restarts));
             }
             self.restarts += 1;
             match self.spawn() {
@@ -286,12 +309,21 @@ impl Verifier for ExecVerifier {
                     Err(_) => {
                         let status = self.discard();
                         let shown: String = text.chars().take(200).collect();
-                        return self.error(ErrorKind::Protocol, format!("answered a line that is not JSON: {shown:?} (killed: {status})"));
+                        return self.error(
+                            ErrorKind::Protocol,
+                            format!("answered a line that is not JSON: {shown:?} (killed: {status})"),
+                        );
                     }
                 };
                 if v.get("id").and_then(Value::as_u64) != Some(seq) {
                     let status = self.discard();
-                    return self.error(ErrorKind::Protocol, format!("answered for id {} instead of {seq} (killed: {status})", v.get("id").unwrap_or(&Value::Null)));
+                    return self.error(
+                        ErrorKind::Protocol,
+                        format!(
+                            "answered for id {} instead of {seq} (killed: {status})",
+                            v.get("id").unwrap_or(&Value::Null)
+                        ),
+                    );
                 }
                 interpret(&v).unwrap_or_else(|(kind, msg)| self.error(kind, msg))
             }
@@ -301,7 +333,10 @@ impl Verifier for ExecVerifier {
             }
             Err(RecvTimeoutError::Timeout) => {
                 let status = self.discard();
-                self.error(ErrorKind::Timeout, format!("no answer within {:.1} s (killed: {status})", started.elapsed().as_secs_f64()))
+                self.error(
+                    ErrorKind::Timeout,
+                    format!("no answer within {:.1} s (killed: {status})", started.elapsed().as_secs_f64()),
+                )
             }
             Err(RecvTimeoutError::Disconnected) => {
                 let status = self.discard();

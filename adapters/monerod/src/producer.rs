@@ -73,11 +73,8 @@ pub struct Producer<'d> {
 
 fn retry<T>(what: &str, patience: Duration, op: impl FnMut() -> Result<T, RpcError>) -> Result<T, ProduceError> {
     let start = Instant::now();
-    retry_transient(patience, Duration::from_millis(200), Duration::from_secs(5), op).map_err(|source| ProduceError::Rpc {
-        what: what.into(),
-        seconds: start.elapsed().as_secs_f64(),
-        source,
-    })
+    retry_transient(patience, Duration::from_millis(200), Duration::from_secs(5), op)
+        .map_err(|source| ProduceError::Rpc { what: what.into(), seconds: start.elapsed().as_secs_f64(), source })
 }
 
 impl<'d> Producer<'d> {
@@ -180,8 +177,15 @@ impl<'d> Producer<'d> {
         }
     }
 
-    fn submit(&self, height: u64, blob: &[u8], fault: Option<FaultKind>, leader: Option<String>) -> Result<Produced, ProduceError> {
-        let refused = |e: &dyn std::fmt::Display| ProduceError::Refused(format!("height {height}: the signed block: {e}"));
+    fn submit(
+        &self,
+        height: u64,
+        blob: &[u8],
+        fault: Option<FaultKind>,
+        leader: Option<String>,
+    ) -> Result<Produced, ProduceError> {
+        let refused =
+            |e: &dyn std::fmt::Display| ProduceError::Refused(format!("height {height}: the signed block: {e}"));
         let block_id = Block::parse(blob).map_err(|e| refused(&e))?.hashes().map_err(|e| refused(&e))?.block_id;
         self.daemon
             .submit_block(blob)

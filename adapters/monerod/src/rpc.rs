@@ -15,18 +15,57 @@ pub struct Daemon {
     agent: Agent,
 }
 
+/// A failed JSON-RPC call.
 #[derive(Debug, thiserror::Error)]
 pub enum RpcError {
+    /// The daemon could not be reached.
     #[error("{url}: cannot reach the daemon: {detail}")]
-    Unreachable { url: String, detail: String },
+    Unreachable {
+        /// The daemon's base URL.
+        url: String,
+        /// Why it could not be reached.
+        detail: String,
+    },
+    /// The daemon did not answer in time.
     #[error("{url}: {method}: no answer in time")]
-    Timeout { url: String, method: String },
+    Timeout {
+        /// The daemon's base URL.
+        url: String,
+        /// The RPC method called.
+        method: String,
+    },
+    /// The daemon answered with an HTTP status other than 200.
     #[error("{url}: {method}: HTTP status {status}")]
-    Status { url: String, method: String, status: u16 },
+    Status {
+        /// The daemon's base URL.
+        url: String,
+        /// The RPC method called.
+        method: String,
+        /// The HTTP status.
+        status: u16,
+    },
+    /// The daemon answered with an error, or with a status other than OK.
     #[error("{url}: {method}: the daemon answered error {code}: {message}")]
-    Daemon { url: String, method: String, code: i64, message: String },
+    Daemon {
+        /// The daemon's base URL.
+        url: String,
+        /// The RPC method called.
+        method: String,
+        /// The error code (0 for a status other than OK).
+        code: i64,
+        /// The error message, or the status.
+        message: String,
+    },
+    /// The answer is not what the method returns.
     #[error("{url}: {method}: unexpected answer: {detail}")]
-    Protocol { url: String, method: String, detail: String },
+    Protocol {
+        /// The daemon's base URL.
+        url: String,
+        /// The RPC method called.
+        method: String,
+        /// What is wrong with the answer.
+        detail: String,
+    },
 }
 
 impl RpcError {
@@ -66,23 +105,34 @@ pub fn retry_transient<T>(
 /// `get_block_template`'s answer.
 #[derive(Debug, Clone)]
 pub struct Template {
+    /// The block template blob.
     pub blob: Vec<u8>,
     /// Offset of the first reserved byte in `blob` (0 when none were reserved).
     pub reserved_offset: usize,
+    /// The height of the block to be mined.
     pub height: u64,
+    /// The id of the block it builds on.
     pub prev_hash: Hash32,
 }
 
 /// A block header as the daemon reports it.
 #[derive(Debug, Clone, Deserialize)]
 pub struct BlockHeader {
+    /// The block's height.
     pub height: u64,
+    /// The block's id.
     pub hash: Hash32,
+    /// The previous block's id.
     pub prev_hash: Hash32,
+    /// The block's timestamp.
     pub timestamp: u64,
+    /// The block's major version.
     pub major_version: u8,
+    /// The block's minor version.
     pub minor_version: u8,
+    /// The block's nonce.
     pub nonce: u32,
+    /// The miner transaction's hash, when the daemon reports it.
     #[serde(default)]
     pub miner_tx_hash: Option<Hash32>,
 }
@@ -100,27 +150,30 @@ struct HeaderAnswer {
     block_header: BlockHeader,
 }
 
+/// `get_info`'s answer (the fields dualrun uses).
 #[derive(Debug, Clone, Deserialize)]
 pub struct Info {
     /// The number of blocks (the tip is at `height − 1`).
     pub height: u64,
+    /// The id of the tip.
     pub top_block_hash: Hash32,
+    /// The daemon's network type; empty when not reported.
     #[serde(default)]
     pub nettype: String,
+    /// The daemon's version; empty when not reported.
     #[serde(default)]
     pub version: String,
 }
 
 impl Daemon {
+    /// A daemon at `base` whose calls each time out after `timeout`.
     pub fn new(base: &str, timeout: Duration) -> Daemon {
-        let agent: Agent = Agent::config_builder()
-            .timeout_global(Some(timeout))
-            .http_status_as_error(false)
-            .build()
-            .into();
+        let agent: Agent =
+            Agent::config_builder().timeout_global(Some(timeout)).http_status_as_error(false).build().into();
         Daemon { base: base.trim_end_matches('/').to_owned(), agent }
     }
 
+    /// The daemon's RPC base URL.
     pub fn url(&self) -> &str {
         &self.base
     }
@@ -158,7 +211,12 @@ impl Daemon {
         })?;
         if let Some(status) = result.get("status").and_then(Value::as_str) {
             if status != "OK" {
-                return Err(RpcError::Daemon { url: err_url(), method: method.into(), code: 0, message: status.into() });
+                return Err(RpcError::Daemon {
+                    url: err_url(),
+                    method: method.into(),
+                    code: 0,
+                    message: status.into(),
+                });
             }
         }
         serde_json::from_value(result).map_err(|e| RpcError::Protocol {
@@ -168,15 +226,15 @@ impl Daemon {
         })
     }
 
+    /// The daemon's state, from `get_info`.
     pub fn get_info(&self) -> Result<Info, RpcError> {
         self.call("get_info", json!({}))
     }
 
+    /// A block template paying `wallet_address`, with `reserve_size` bytes reserved.
     pub fn get_block_template(&self, wallet_address: &str, reserve_size: usize) -> Result<Template, RpcError> {
-        let raw: RawTemplate = self.call(
-            "get_block_template",
-            json!({ "wallet_address": wallet_address, "reserve_size": reserve_size }),
-        )?;
+        let raw: RawTemplate =
+            self.call("get_block_template", json!({ "wallet_address": wallet_address, "reserve_size": reserve_size }))?;
         let blob = hex::decode(&raw.blocktemplate_blob).map_err(|e| RpcError::Protocol {
             url: self.base.clone(),
             method: "get_block_template".into(),
@@ -195,16 +253,18 @@ impl Daemon {
     /// Asks the daemon to shut down (`/stop_daemon`); it exits cleanly shortly after answering.
     pub fn stop_daemon(&self) -> Result<(), RpcError> {
         let url = format!("{}/stop_daemon", self.base);
-        let resp = self.agent.post(&url).send_json(json!({})).map_err(|e| RpcError::Unreachable {
-            url: self.base.clone(),
-            detail: e.to_string(),
-        })?;
+        let resp = self
+            .agent
+            .post(&url)
+            .send_json(json!({}))
+            .map_err(|e| RpcError::Unreachable { url: self.base.clone(), detail: e.to_string() })?;
         match resp.status().as_u16() {
             200 => Ok(()),
             status => Err(RpcError::Status { url: self.base.clone(), method: "stop_daemon".into(), status }),
         }
     }
 
+    /// The header of the daemon's tip.
     pub fn last_block_header(&self) -> Result<BlockHeader, RpcError> {
         Ok(self.call::<HeaderAnswer>("get_last_block_header", json!({}))?.block_header)
     }
@@ -223,6 +283,7 @@ impl Daemon {
         })
     }
 
+    /// The header of the block at `height`.
     pub fn block_header_by_height(&self, height: u64) -> Result<BlockHeader, RpcError> {
         Ok(self.call::<HeaderAnswer>("get_block_header_by_height", json!({ "height": height }))?.block_header)
     }

@@ -20,6 +20,7 @@ use dualrun_core::{
 
 use crate::rpc::{retry_transient, Daemon, RpcError};
 
+/// The `monerod:URL` verifier.
 pub struct MonerodVerifier {
     spec: String,
     daemon: Daemon,
@@ -62,7 +63,12 @@ impl Verifier for MonerodVerifier {
         VerifierIdentity { spec: self.spec.clone(), description: self.description.clone(), files: BTreeMap::new() }
     }
 
-    fn verify(&mut self, block: &BlockInput, _prepared: Option<Box<dyn Any + Send>>, _env: &ReplayEnv) -> VerifierOutcome {
+    fn verify(
+        &mut self,
+        block: &BlockInput,
+        _prepared: Option<Box<dyn Any + Send>>,
+        _env: &ReplayEnv,
+    ) -> VerifierOutcome {
         let h = block.height;
         let info = match self.retry(|d| d.get_info()) {
             Ok(i) => i,
@@ -88,14 +94,21 @@ impl Verifier for MonerodVerifier {
         if info.height < h {
             return self.error(
                 ErrorKind::Crash,
-                format!("the daemon is at height {} but block {h} needs its parent {} as the tip", info.height - 1, h - 1),
+                format!(
+                    "the daemon is at height {} but block {h} needs its parent {} as the tip",
+                    info.height - 1,
+                    h - 1
+                ),
             );
         }
         match self.daemon.submit_block(&block.blob) {
             Ok(()) => {}
             Err(RpcError::Daemon { message, code, .. }) => {
                 return VerifierOutcome::Verdict {
-                    verdict: Verdict::Reject { reason: "monerod.rejected".into(), detail: format!("submit_block: error {code}: {message}") },
+                    verdict: Verdict::Reject {
+                        reason: "monerod.rejected".into(),
+                        detail: format!("submit_block: error {code}: {message}"),
+                    },
                     facts: Facts::new(),
                 }
             }
@@ -106,7 +119,10 @@ impl Verifier for MonerodVerifier {
             Ok(tip) => VerifierOutcome::Verdict {
                 verdict: Verdict::Reject {
                     reason: "monerod.not_tip".into(),
-                    detail: format!("accepted by submit_block but kept off the main chain (tip height {} {})", tip.height, tip.hash),
+                    detail: format!(
+                        "accepted by submit_block but kept off the main chain (tip height {} {})",
+                        tip.height, tip.hash
+                    ),
                 },
                 facts: Facts::new(),
             },

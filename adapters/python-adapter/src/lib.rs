@@ -21,8 +21,8 @@ use std::any::Any;
 use std::collections::BTreeMap;
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -30,12 +30,13 @@ use dualrun_core::{
     BlockInput, ErrorKind, Facts, ReplayEnv, Verdict, Verifier, VerifierError, VerifierIdentity, VerifierOutcome,
 };
 use pyo3::prelude::*;
-use pyo3::PyTypeInfo;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyList};
+use pyo3::PyTypeInfo;
 
 /// How long a timed-out call gets to unwind after `TimeoutError` is raised in it.
 const GRACE: Duration = Duration::from_secs(2);
 
+/// Why a `python:` verifier could not be loaded.
 #[derive(Debug)]
 pub struct PythonError(pub String);
 
@@ -227,7 +228,13 @@ fn interpret(answer: &Bound<'_, PyAny>) -> VerifierOutcome {
 /// a `TimeoutError` is raised only into the call it was meant for.
 type RunningCall = Arc<AtomicU64>;
 
-fn interpreter_thread(loaded: Loaded, requests: Receiver<Request>, responses: Sender<Response>, running: RunningCall, ident: i64) {
+fn interpreter_thread(
+    loaded: Loaded,
+    requests: Receiver<Request>,
+    responses: Sender<Response>,
+    running: RunningCall,
+    ident: i64,
+) {
     for req in requests {
         let outcome = Python::attach(|py| {
             running.store(req.seq, Ordering::SeqCst);
@@ -272,7 +279,11 @@ pub struct PythonVerifier {
 fn source_digests(file: &Path) -> BTreeMap<String, String> {
     let files: Vec<PathBuf> = if file.file_name().is_some_and(|n| n == "__init__.py") {
         let mut v: Vec<PathBuf> = std::fs::read_dir(file.parent().unwrap_or(Path::new(".")))
-            .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "py")).collect())
+            .map(|rd| {
+                rd.filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|x| x == "py"))
+                    .collect()
+            })
             .unwrap_or_default();
         v.sort();
         v
@@ -281,7 +292,9 @@ fn source_digests(file: &Path) -> BTreeMap<String, String> {
     };
     files
         .into_iter()
-        .filter_map(|p| std::fs::read(&p).ok().map(|b| (p.display().to_string(), dualrun_format::keccak256(&b).to_string())))
+        .filter_map(|p| {
+            std::fs::read(&p).ok().map(|b| (p.display().to_string(), dualrun_format::keccak256(&b).to_string()))
+        })
         .collect()
 }
 
@@ -298,7 +311,7 @@ impl PythonVerifier {
         }
         init()?;
         let spec = format!("python:{spec_rest}");
-        let (loaded, identity, ident) = Python::attach(|py| -> Result<_, PythonError> {
+        let (loaded, identity) = Python::attach(|py| -> Result<_, PythonError> {
             let sys = py.import("sys").map_err(|e| PythonError(format_exception(py, &e)))?;
             let path = sys.getattr("path").and_then(|p| p.cast_into::<PyList>().map_err(Into::into));
             let path = path.map_err(|e| PythonError(format_exception(py, &e)))?;
@@ -313,7 +326,9 @@ impl PythonVerifier {
                     searched.join(", ")
                 ))
             })?;
-            let f = m.getattr(function.as_str()).map_err(|_| PythonError(format!("{spec}: module {module:?} has no {function:?}")))?;
+            let f = m
+                .getattr(function.as_str())
+                .map_err(|_| PythonError(format!("{spec}: module {module:?} has no {function:?}")))?;
             if !f.is_callable() {
                 return Err(PythonError(format!("{spec}: {module}.{function} is not callable")));
             }
@@ -330,9 +345,8 @@ impl PythonVerifier {
                 ),
                 files: file.as_deref().map(|f| source_digests(Path::new(f))).unwrap_or_default(),
             };
-            Ok((Loaded { function: f.unbind() }, identity, ()))
+            Ok((Loaded { function: f.unbind() }, identity))
         })?;
-        let _ = ident;
         let (req_tx, req_rx) = channel::<Request>();
         let (resp_tx, resp_rx) = channel::<Response>();
         let (ident_tx, ident_rx) = channel::<i64>();
@@ -342,14 +356,27 @@ impl PythonVerifier {
             .name("dualrun-python".into())
             .spawn(move || {
                 let ident = Python::attach(|py| {
-                    py.import("threading").and_then(|t| t.call_method0("get_ident")).and_then(|i| i.extract::<i64>()).unwrap_or(0)
+                    py.import("threading")
+                        .and_then(|t| t.call_method0("get_ident"))
+                        .and_then(|i| i.extract::<i64>())
+                        .unwrap_or(0)
                 });
                 let _ = ident_tx.send(ident);
                 interpreter_thread(loaded, req_rx, resp_tx, running_there, ident);
             })
             .map_err(|e| PythonError(format!("cannot start the Python thread: {e}")))?;
         let thread_ident = ident_rx.recv().map_err(|_| PythonError("the Python thread died at start".into()))?;
-        Ok(PythonVerifier { spec, identity, requests: req_tx, responses: resp_rx, thread_ident, running, timeout, seq: 0, stuck_at: None })
+        Ok(PythonVerifier {
+            spec,
+            identity,
+            requests: req_tx,
+            responses: resp_rx,
+            thread_ident,
+            running,
+            timeout,
+            seq: 0,
+            stuck_at: None,
+        })
     }
 
     /// Raises `TimeoutError` in call `seq` if it is still running, from a helper thread (getting the
@@ -384,7 +411,12 @@ impl Verifier for PythonVerifier {
         self.identity.clone()
     }
 
-    fn verify(&mut self, block: &BlockInput, _prepared: Option<Box<dyn Any + Send>>, env: &ReplayEnv) -> VerifierOutcome {
+    fn verify(
+        &mut self,
+        block: &BlockInput,
+        _prepared: Option<Box<dyn Any + Send>>,
+        env: &ReplayEnv,
+    ) -> VerifierOutcome {
         if let Some(h) = self.stuck_at {
             return VerifierOutcome::Error(VerifierError::new(
                 ErrorKind::Timeout,
@@ -394,7 +426,10 @@ impl Verifier for PythonVerifier {
         self.seq += 1;
         let seq = self.seq;
         if self.requests.send(Request { seq, block: block.clone(), env: env.clone() }).is_err() {
-            return VerifierOutcome::Error(VerifierError::new(ErrorKind::Crash, format!("{}: the Python thread is gone", self.spec)));
+            return VerifierOutcome::Error(VerifierError::new(
+                ErrorKind::Crash,
+                format!("{}: the Python thread is gone", self.spec),
+            ));
         }
         match self.wait_for(seq, self.timeout) {
             Ok(outcome) => outcome,
@@ -411,7 +446,11 @@ impl Verifier for PythonVerifier {
                         "{}: no answer within {:.1} s{}",
                         self.spec,
                         self.timeout.as_secs_f64(),
-                        if recovered { " (interrupted with TimeoutError)" } else { "; the call is stuck, the adapter is disabled" }
+                        if recovered {
+                            " (interrupted with TimeoutError)"
+                        } else {
+                            "; the call is stuck, the adapter is disabled"
+                        }
                     ),
                 ))
             }

@@ -49,7 +49,12 @@ impl Verifier for LeaderVerifier {
         false
     }
 
-    fn verify(&mut self, block: &BlockInput, prepared: Option<Box<dyn Any + Send>>, env: &ReplayEnv) -> VerifierOutcome {
+    fn verify(
+        &mut self,
+        block: &BlockInput,
+        prepared: Option<Box<dyn Any + Send>>,
+        env: &ReplayEnv,
+    ) -> VerifierOutcome {
         let prepared = match prepared.map(|p| p.downcast::<Prepared>()) {
             Some(Ok(p)) => *p,
             _ => validator::prepare(&self.profile, block.height, &block.blob),

@@ -64,9 +64,11 @@ pub fn build(spec: &str, role: &str, ctx: &AdapterContext) -> Result<Box<dyn Ver
         "monerod" => dualrun_monerod::MonerodVerifier::connect(rest, ctx.timeout, Duration::from_secs(30))
             .map(|v| Box::new(v) as Box<dyn Verifier>)
             .map_err(|e| fail(e.to_string())),
-        "exec" => dualrun_adapter_exec::ExecVerifier::start(rest, ctx.timeout, ctx.log_dir.join("run.log"), EXEC_RESTARTS)
-            .map(|v| Box::new(v) as Box<dyn Verifier>)
-            .map_err(|e| fail(e.to_string())),
+        "exec" => {
+            dualrun_adapter_exec::ExecVerifier::start(rest, ctx.timeout, ctx.log_dir.join("run.log"), EXEC_RESTARTS)
+                .map(|v| Box::new(v) as Box<dyn Verifier>)
+                .map_err(|e| fail(e.to_string()))
+        }
         _ => Err(fail(
             "unknown adapter; expected python:MODULE[:FUNCTION], exec:COMMAND, monerod:URL or builtin:leader-v1".into(),
         )),

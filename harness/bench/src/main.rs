@@ -226,14 +226,24 @@ fn scan(blocks: u64, chain_dir: Option<PathBuf>, small: u64) -> Result<()> {
     let (raw_rate, n) = raw_heed_rate(&dir)?;
     let full_rate = n as f64 / full.seconds;
 
-    println!("chain scan benchmark: {n} blocks (synthetic, schema 5), {} core(s) available", std::thread::available_parallelism().map(|p| p.get()).unwrap_or(1));
+    println!(
+        "chain scan benchmark: {n} blocks (synthetic, schema 5), {} core(s) available",
+        std::thread::available_parallelism().map(|p| p.get()).unwrap_or(1)
+    );
     println!("  keccak-256, 96-byte inputs      {:>12.0} calls/s (one core)", rate);
     println!("  keccak calls per block (rules)  {:>12.2}", calls);
     println!("  hashing ceiling                 {:>12.0} blocks/s per core", ceiling);
     println!("  raw heed iteration of `blocks`  {:>12.0} blocks/s", raw_rate);
-    println!("  dualrun chain scan, {small:>8} blocks {:>9.0} blocks/s   {}", small as f64 / small_run.seconds, small_run.memory());
+    println!(
+        "  dualrun chain scan, {small:>8} blocks {:>9.0} blocks/s   {}",
+        small as f64 / small_run.seconds,
+        small_run.memory()
+    );
     println!("  dualrun chain scan, {n:>8} blocks {:>9.0} blocks/s   {}", full_rate, full.memory());
-    println!("  scan / hashing ceiling per core used: {:.2} (goal >= 0.5; cores used {cores_used})", full_rate / (ceiling * cores_used));
+    println!(
+        "  scan / hashing ceiling per core used: {:.2} (goal >= 0.5; cores used {cores_used})",
+        full_rate / (ceiling * cores_used)
+    );
     println!("  peak RSS {n} / {small} blocks: {:.2}x", full.max_rss_kb as f64 / small_run.max_rss_kb as f64);
     Ok(())
 }
@@ -269,9 +279,10 @@ fn signed_chain(blocks: u64, dir: Option<PathBuf>) -> Result<(PathBuf, PathBuf)>
     if dir.join("data.mdb").exists() {
         return Ok((dir, profile_path));
     }
-    let mut args: Vec<String> = ["chain", "synth", "--out", dir.to_str().context("UTF-8 path")?, "--blocks", &blocks.to_string()]
-        .map(String::from)
-        .to_vec();
+    let mut args: Vec<String> =
+        ["chain", "synth", "--out", dir.to_str().context("UTF-8 path")?, "--blocks", &blocks.to_string()]
+            .map(String::from)
+            .to_vec();
     args.extend(["--profile".into(), profile_path.to_str().context("UTF-8 path")?.into()]);
     for (i, k) in keys.into_iter().enumerate() {
         let path = dir.with_extension(format!("leader-{}.key", i + 1));
@@ -317,7 +328,10 @@ fn leader(blocks: u64, chain_dir: Option<PathBuf>, small: u64) -> Result<()> {
     let cores = std::thread::available_parallelism().map(|p| p.get()).unwrap_or(1);
     let small_to = (small - 1).to_string();
     // Children first (see `scan`); exit 1 is expected: the chain has five faulty blocks.
-    let small_run = run_dualrun_allowing(&["leader", "check", "--chain", chain, "--profile", profile, "--to", &small_to, "--csv"], &[0, 1])?;
+    let small_run = run_dualrun_allowing(
+        &["leader", "check", "--chain", chain, "--profile", profile, "--to", &small_to, "--csv"],
+        &[0, 1],
+    )?;
     let full = run_dualrun_allowing(&["leader", "check", "--chain", chain, "--profile", profile, "--csv"], &[1])?;
     let rate = ed25519_rate();
     let ceiling = rate * cores as f64;
@@ -325,7 +339,11 @@ fn leader(blocks: u64, chain_dir: Option<PathBuf>, small: u64) -> Result<()> {
     println!("leader check benchmark: {blocks} signed blocks (synthetic, schema 5), {cores} core(s) used");
     println!("  ed25519 verify_strict, one core   {rate:>12.0} verifications/s");
     println!("  ceiling (x {cores} cores)             {ceiling:>12.0} blocks/s");
-    println!("  dualrun leader check, {small:>8} blocks {:>9.0} blocks/s   {}", small as f64 / small_run.seconds, small_run.memory());
+    println!(
+        "  dualrun leader check, {small:>8} blocks {:>9.0} blocks/s   {}",
+        small as f64 / small_run.seconds,
+        small_run.memory()
+    );
     println!("  dualrun leader check, {blocks:>8} blocks {full_rate:>9.0} blocks/s   {}", full.memory());
     println!("  leader check / ceiling: {:.2} (goal >= 0.8)", full_rate / ceiling);
     println!("  peak RSS {blocks} / {small} blocks: {:.2}x", full.max_rss_kb as f64 / small_run.max_rss_kb as f64);

@@ -12,8 +12,9 @@ pub enum MoneroU64 {}
 impl Comparator for MoneroU64 {
     fn compare(a: &[u8], b: &[u8]) -> Ordering {
         match (a.get(..8), b.get(..8)) {
-            (Some(x), Some(y)) => u64::from_ne_bytes(x.try_into().unwrap())
-                .cmp(&u64::from_ne_bytes(y.try_into().unwrap())),
+            (Some(x), Some(y)) => {
+                u64::from_ne_bytes(x.try_into().unwrap()).cmp(&u64::from_ne_bytes(y.try_into().unwrap()))
+            }
             _ => a.cmp(b),
         }
     }

@@ -107,7 +107,10 @@ pub fn read_checkpoints(file: &Path) -> Result<Vec<ChainCheckpoint>, CompareErro
         return Err(bad("no checkpoints in the file".into()));
     }
     if let Some(w) = expected.windows(2).find(|w| w[1].height <= w[0].height) {
-        return Err(bad(format!("checkpoints must be in increasing height order ({} after {})", w[1].height, w[0].height)));
+        return Err(bad(format!(
+            "checkpoints must be in increasing height order ({} after {})",
+            w[1].height, w[0].height
+        )));
     }
     Ok(expected)
 }
@@ -128,7 +131,10 @@ pub fn verify_checkpoints(
         if failure.is_none() && next.peek().is_some_and(|c| c.height == b.height) {
             let c = next.next().expect("peeked");
             if c.block_id != b.block_id {
-                failure = Some(format!("height {}: block id {} but the checkpoint says {}", b.height, b.block_id, c.block_id));
+                failure = Some(format!(
+                    "height {}: block id {} but the checkpoint says {}",
+                    b.height, b.block_id, c.block_id
+                ));
             } else if c.chain_digest != digest.current() {
                 failure = Some(format!(
                     "height {}: chain digest {} but the checkpoint says {} (an earlier block differs)",

@@ -5,6 +5,7 @@
 use dualrun_format::Hash32;
 use sha3::{Digest, Keccak256};
 
+/// A chain digest being computed, over the ids pushed so far in height order.
 #[derive(Clone, Default)]
 pub struct ChainDigest {
     hasher: Keccak256,
@@ -12,10 +13,12 @@ pub struct ChainDigest {
 }
 
 impl ChainDigest {
+    /// An empty digest, with no id pushed.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// Adds the next block's id.
     pub fn push(&mut self, id: &Hash32) {
         self.hasher.update(id.0);
         self.count += 1;

@@ -7,8 +7,8 @@
 //! from the blob ([`scan`]); it compares chains with each other and with checkpoints ([`compare`]). It also writes new databases in the same schema, for synthetic chains and
 //! tests ([`writer`]); it never writes to a database it did not create.
 
-pub mod compare;
 pub mod comparators;
+pub mod compare;
 pub mod digest;
 mod error;
 mod lock;

@@ -7,7 +7,7 @@ use std::os::fd::AsRawFd;
 use std::path::Path;
 
 /// The pid holding the environment lock of `lock_file`, if any. A missing lock file means no holder.
-pub fn holder(lock_file: &Path) -> std::io::Result<Option<i32>> {
+pub(crate) fn holder(lock_file: &Path) -> std::io::Result<Option<i32>> {
     let file = match File::open(lock_file) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),

@@ -10,7 +10,7 @@
 use std::path::Path;
 
 /// The address ranges where `file` is mapped into this process (Linux: from `/proc/self/maps`).
-pub fn ranges_of(file: &Path) -> Vec<(usize, usize)> {
+pub(crate) fn ranges_of(file: &Path) -> Vec<(usize, usize)> {
     let Ok(canonical) = std::fs::canonicalize(file) else { return Vec::new() };
     let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else { return Vec::new() };
     let target = canonical.to_string_lossy();
@@ -31,7 +31,7 @@ pub fn ranges_of(file: &Path) -> Vec<(usize, usize)> {
 
 /// Asks the kernel to map the file with small pages: with 2 MiB folios a scan's resident set rises in
 /// 2 MiB steps between releases instead of staying at a few pages.
-pub fn prefer_small_pages(ranges: &[(usize, usize)]) {
+pub(crate) fn prefer_small_pages(ranges: &[(usize, usize)]) {
     for &(start, end) in ranges {
         // SAFETY: advice only; it changes no contents.
         unsafe {
@@ -41,7 +41,7 @@ pub fn prefer_small_pages(ranges: &[(usize, usize)]) {
 }
 
 /// Drops this process's resident pages of the given read-only file mappings.
-pub fn release(ranges: &[(usize, usize)]) {
+pub(crate) fn release(ranges: &[(usize, usize)]) {
     for &(start, end) in ranges {
         // SAFETY: the range is a read-only shared mapping of a file nobody writes (see module docs);
         // MADV_DONTNEED on it never loses data, and later reads fault the same bytes back in.

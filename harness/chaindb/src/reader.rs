@@ -39,19 +39,26 @@ const RELEASE_EVERY_BYTES: usize = 64 << 10;
 /// One stored block: its blob as in `blocks` and its `block_info` record.
 #[derive(Debug, Clone)]
 pub struct RawBlock<'t> {
+    /// The block's height.
     pub height: u64,
+    /// The block blob as stored in `blocks`.
     pub blob: &'t [u8],
+    /// The block's `block_info` record.
     pub info: InfoRecord,
 }
 
 /// Counts and stored ids, read without hashing anything.
 #[derive(Debug, Clone, Serialize)]
 pub struct ChainSummary {
+    /// The database's schema version (`properties.version`).
     pub schema_version: u32,
+    /// The number of blocks.
     pub blocks: u64,
+    /// The height of the last block.
     pub tip_height: u64,
     /// Ids as the node stored them in `block_info`.
     pub stored_genesis_id: Hash32,
+    /// The tip's id as stored in `block_info`.
     pub stored_tip_id: Hash32,
 }
 
@@ -185,10 +192,12 @@ impl ChainDb {
         &self.dir
     }
 
+    /// The database file, `data.mdb`.
     pub fn data_file(&self) -> &Path {
         &self.data_file
     }
 
+    /// The database's schema.
     pub fn schema(&self) -> Schema {
         self.schema
     }
@@ -203,6 +212,7 @@ impl ChainDb {
         ChainDbError::Inconsistent { file: self.data_file.clone(), table, height, detail }
     }
 
+    /// Begins a read transaction.
     pub fn read_txn(&self) -> Result<ReadTxn<'_>, ChainDbError> {
         self.env.read_txn().map_err(self.lmdb_err("begin read transaction"))
     }

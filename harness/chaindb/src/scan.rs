@@ -8,18 +8,27 @@ use crate::reader::RawBlock;
 /// The facts `chain scan` reports for one block.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ScannedBlock {
+    /// The block's height.
     pub height: u64,
     /// Computed from the blob, as the daemon computes it.
     pub block_id: Hash32,
     /// As stored in `block_info`.
     pub stored_id: Hash32,
+    /// The previous block's id, from the header.
     pub prev_id: Hash32,
+    /// The header's timestamp.
     pub timestamp: u64,
+    /// The header's major version.
     pub major_version: u8,
+    /// The header's minor version.
     pub minor_version: u8,
+    /// The header's nonce.
     pub nonce: u32,
+    /// The number of non-coinbase transactions.
     pub tx_count: usize,
+    /// The miner transaction's hash.
     pub miner_tx_hash: Hash32,
+    /// The blob's size in bytes.
     pub blob_bytes: usize,
 }
 
@@ -33,13 +42,26 @@ impl ScannedBlock {
 /// A stored block that cannot be checked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BlockError {
+    /// The block blob does not parse.
     #[error("height {height}: block blob does not parse: {error}")]
-    Parse { height: u64, error: ParseError },
+    Parse {
+        /// The block's height.
+        height: u64,
+        /// Why the blob does not parse.
+        error: ParseError,
+    },
+    /// The block's id cannot be computed.
     #[error("height {height}: {error}")]
-    Hash { height: u64, error: HashError },
+    Hash {
+        /// The block's height.
+        height: u64,
+        /// Why the id cannot be computed.
+        error: HashError,
+    },
 }
 
 impl BlockError {
+    /// The block's height.
     pub fn height(&self) -> u64 {
         match self {
             BlockError::Parse { height, .. } | BlockError::Hash { height, .. } => *height,

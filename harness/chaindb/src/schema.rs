@@ -8,6 +8,7 @@
 use dualrun_format::Hash32;
 use serde::Serialize;
 
+/// A `block_info` layout, named by the database schema version that uses it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Schema {
     /// Monero DB version 5.
@@ -17,6 +18,7 @@ pub enum Schema {
 }
 
 impl Schema {
+    /// The schema of a `properties.version` value; `None` if it is not supported.
     pub fn from_version(version: u32) -> Option<Schema> {
         match version {
             5 => Some(Schema::MoneroV5),
@@ -25,6 +27,7 @@ impl Schema {
         }
     }
 
+    /// The schema's `properties.version` value.
     pub fn version(self) -> u32 {
         match self {
             Schema::MoneroV5 => 5,
@@ -97,13 +100,19 @@ impl Schema {
 /// One `block_info` record, schema-independent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct InfoRecord {
+    /// The block's height.
     pub height: u64,
+    /// The block's timestamp.
     pub timestamp: u64,
+    /// The coins generated so far, this block's included.
     pub coins: u64,
+    /// The block's weight.
     pub weight: u64,
+    /// The chain's cumulative difficulty up to this block.
     pub cumulative_difficulty: u128,
     /// The block id the node stored.
     pub hash: Hash32,
+    /// The chain's cumulative count of RingCT outputs up to this block.
     pub cumulative_rct_outputs: u64,
     /// Schema 5 only.
     pub long_term_weight: Option<u64>,

@@ -20,6 +20,7 @@ type Int = U64<NativeEndian>;
 
 /// One block to append.
 pub struct NewBlock<'a> {
+    /// The block blob, written to `blocks`.
     pub blob: &'a [u8],
     /// Its `block_info` record; `info.height` must be the next height.
     pub info: InfoRecord,
@@ -27,6 +28,7 @@ pub struct NewBlock<'a> {
     pub major_version: u8,
 }
 
+/// A new chain database, filled block by block.
 pub struct ChainWriter {
     dir: PathBuf,
     env: Env,
@@ -133,9 +135,7 @@ impl ChainWriter {
             .name("properties")
             .create(&mut wtxn)
             .map_err(lmdb("create table properties"))?;
-        properties
-            .put(&mut wtxn, b"version\0", &schema.version().to_le_bytes())
-            .map_err(lmdb("write properties"))?;
+        properties.put(&mut wtxn, b"version\0", &schema.version().to_le_bytes()).map_err(lmdb("write properties"))?;
         wtxn.commit().map_err(lmdb("commit"))?;
 
         Ok(ChainWriter {
@@ -189,6 +189,7 @@ impl ChainWriter {
         self.next_height
     }
 
+    /// Whether no block has been written yet.
     pub fn is_empty(&self) -> bool {
         self.next_height == 0
     }
@@ -197,9 +198,7 @@ impl ChainWriter {
     /// directory like a stopped node's copy. Returns the directory.
     pub fn finish(self) -> Result<PathBuf, ChainDbError> {
         let file = self.dir.join("data.mdb");
-        self.env
-            .force_sync()
-            .map_err(|source| ChainDbError::Lmdb { file: file.clone(), op: "sync".into(), source })?;
+        self.env.force_sync().map_err(|source| ChainDbError::Lmdb { file: file.clone(), op: "sync".into(), source })?;
         self.env.prepare_for_closing().wait();
         let lock = self.dir.join("lock.mdb");
         std::fs::remove_file(&lock).map_err(|source| ChainDbError::Io { file: lock, source })?;

@@ -41,7 +41,10 @@ fn sample_chain_ids_all_match_the_stored_ones() {
     let txn = db.read_txn().unwrap();
     let summary = db.summary(&txn).unwrap();
     assert_eq!(summary.blocks, 201);
-    assert_eq!(summary.stored_genesis_id.to_string(), "418015bb9ae982a1975da7d79277c2705727a56894ba0fb246adaabb1f4632e3");
+    assert_eq!(
+        summary.stored_genesis_id.to_string(),
+        "418015bb9ae982a1975da7d79277c2705727a56894ba0fb246adaabb1f4632e3"
+    );
     let mut n = 0;
     for raw in db.blocks(&txn, 0, u64::MAX).unwrap() {
         let b = scan_block(&raw.unwrap()).unwrap();
@@ -143,8 +146,17 @@ fn tiny_chain(dir: &Path, schema: Schema, corrupt: impl Fn(u64, &mut Vec<u8>, &m
     let mut blobs = vec![encode::genesis_blob(10000)];
     let mut prev = Block::parse(&blobs[0]).unwrap().hashes().unwrap().block_id;
     for h in 1..3u64 {
-        let header = dualrun_format::BlockHeader { major_version: 16, minor_version: 16, timestamp: 1000 + h, prev_id: prev, nonce: 0 };
-        let out = dualrun_format::TxOut { amount: 1, target: dualrun_format::TxOutTarget::ToKey { key: Hash32([h as u8; 32]) } };
+        let header = dualrun_format::BlockHeader {
+            major_version: 16,
+            minor_version: 16,
+            timestamp: 1000 + h,
+            prev_id: prev,
+            nonce: 0,
+        };
+        let out = dualrun_format::TxOut {
+            amount: 1,
+            target: dualrun_format::TxOutTarget::ToKey { key: Hash32([h as u8; 32]) },
+        };
         let tx = encode::miner_tx(2, h + 60, h, &[out], &[]);
         let blob = encode::block(&header, &tx, &[]);
         prev = Block::parse(&blob).unwrap().hashes().unwrap().block_id;
@@ -206,7 +218,10 @@ fn a_stored_blob_that_does_not_parse_names_height_and_offset() {
     let e = scan_block(&raw).unwrap_err();
     assert_eq!(e.height(), 1);
     let len = raw.blob.len() - 1;
-    assert_eq!(e.to_string(), format!("height 1: block blob does not parse: 1 trailing byte(s) after the block at byte offset {len}"));
+    assert_eq!(
+        e.to_string(),
+        format!("height 1: block blob does not parse: 1 trailing byte(s) after the block at byte offset {len}")
+    );
 }
 
 #[test]

@@ -23,7 +23,7 @@ const LEGACY: [(&str, &str); 4] = [
 ];
 
 /// A directory holding the `dualrun_legacy` package (for `sys.path`); creates it if needed.
-pub fn legacy_python_path() -> Result<PathBuf> {
+pub(crate) fn legacy_python_path() -> Result<PathBuf> {
     let mut k = Keccak256::new();
     for (name, text) in LEGACY {
         k.update(name.as_bytes());
@@ -39,7 +39,7 @@ pub fn legacy_python_path() -> Result<PathBuf> {
 }
 
 /// The sample's directory on disk (holding data.mdb and profile.toml); creates it if needed.
-pub fn dir() -> Result<PathBuf> {
+pub(crate) fn dir() -> Result<PathBuf> {
     let mut k = Keccak256::new();
     k.update(DATA_MDB);
     k.update(PROFILE);
@@ -51,7 +51,7 @@ pub fn dir() -> Result<PathBuf> {
 }
 
 /// The sample's profile file.
-pub fn profile() -> Result<PathBuf> {
+pub(crate) fn profile() -> Result<PathBuf> {
     Ok(dir()?.join("profile.toml"))
 }
 

@@ -6,7 +6,8 @@ mod common;
 use common::*;
 use sha3::{Digest, Keccak256};
 
-const SCAN_HEADER: &str = "height,block_id,prev_id,timestamp,major_version,minor_version,nonce,tx_count,miner_tx_hash,blob_bytes";
+const SCAN_HEADER: &str =
+    "height,block_id,prev_id,timestamp,major_version,minor_version,nonce,tx_count,miner_tx_hash,blob_bytes";
 
 fn expected_csv() -> String {
     std::fs::read_to_string(sample_dir().join("expected.csv")).unwrap()

@@ -20,7 +20,10 @@ fn golden_dir() -> std::path::PathBuf {
 fn ledger_and_run(dir: &Path) -> std::path::PathBuf {
     let ledger = dir.join("ledger.jsonl");
     assert_eq!(dualrun(&["keygen", "--id", "ops", "--out", s(&dir.join("ops.key"))]).code, 0);
-    assert_eq!(dualrun(&["gate", "init", "--ledger", s(&ledger), "--key", s(&dir.join("ops.key")), "--operator", "ops"]).code, 0);
+    assert_eq!(
+        dualrun(&["gate", "init", "--ledger", s(&ledger), "--key", s(&dir.join("ops.key")), "--operator", "ops"]).code,
+        0
+    );
     replay(&dir.join("run"), "shadow");
     ledger
 }
@@ -30,8 +33,12 @@ fn the_full_walk_on_real_replays_and_an_audit() {
     let tmp = tempfile::tempdir().unwrap();
     let t = |n: &str| tmp.path().join(n);
     let ledger = t("ledger.jsonl");
-    let (golden, alice_key, policy, allow_file) =
-        (s(&golden_dir()).to_owned(), s(&t("alice.key")).to_owned(), s(&t("policy.toml")).to_owned(), s(&t("allow.toml")).to_owned());
+    let (golden, alice_key, policy, allow_file) = (
+        s(&golden_dir()).to_owned(),
+        s(&t("alice.key")).to_owned(),
+        s(&t("policy.toml")).to_owned(),
+        s(&t("allow.toml")).to_owned(),
+    );
     let (shadow_run, primary_run) = (s(&t("shadow-run")).to_owned(), s(&t("primary-run")).to_owned());
     assert_eq!(dualrun(&["keygen", "--id", "alice", "--out", s(&t("alice.key"))]).code, 0);
     let r = dualrun(&["gate", "init", "--ledger", s(&ledger), "--key", s(&t("alice.key")), "--operator", "alice"]);
@@ -52,7 +59,18 @@ fn the_full_walk_on_real_replays_and_an_audit() {
     assert!(r.stdout.contains("inconclusive") && r.stdout.contains("no golden vectors given"), "{}", r.stdout);
 
     // With them it passes; promote.
-    let mut args = vec!["gate", "promote", "--ledger", s(&ledger), "--golden", &golden, "--key", &alice_key, "--reason", "golden vectors pass"];
+    let mut args = vec![
+        "gate",
+        "promote",
+        "--ledger",
+        s(&ledger),
+        "--golden",
+        &golden,
+        "--key",
+        &alice_key,
+        "--reason",
+        "golden vectors pass",
+    ];
     args.extend(evidence);
     let r = dualrun(&args);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
@@ -89,20 +107,45 @@ fn the_full_walk_on_real_replays_and_an_audit() {
 
     // Any active allowlist entry blocks PRIMARY -> ONLY.
     replay(&t("primary-run"), "primary");
-    let r = dualrun(&["gate", "evaluate", "--ledger", s(&ledger), "--policy", &policy, "--golden", &golden,
-        "--allowlist", &allow_file, "--evidence", &primary_run]);
+    let r = dualrun(&[
+        "gate",
+        "evaluate",
+        "--ledger",
+        s(&ledger),
+        "--policy",
+        &policy,
+        "--golden",
+        &golden,
+        "--allowlist",
+        &allow_file,
+        "--evidence",
+        &primary_run,
+    ]);
     assert_eq!(r.code, 1, "{}", r.stdout);
     assert!(r.stdout.contains("fail         no_active_allowlist_entries"), "{}", r.stdout);
 
     // Rollback to any earlier mode: always allowed, recorded.
-    let r = dualrun(&["gate", "rollback", "--ledger", s(&ledger), "--to", "legacy", "--key", s(&t("alice.key")), "--reason", "drill"]);
+    let r = dualrun(&[
+        "gate",
+        "rollback",
+        "--ledger",
+        s(&ledger),
+        "--to",
+        "legacy",
+        "--key",
+        s(&t("alice.key")),
+        "--reason",
+        "drill",
+    ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let v: serde_json::Value = serde_json::from_str(&dualrun(&["gate", "status", "--ledger", s(&ledger), "--json"]).stdout).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&dualrun(&["gate", "status", "--ledger", s(&ledger), "--json"]).stdout).unwrap();
     assert_eq!((v["mode"].as_str(), v["entries"].as_u64()), (Some("legacy"), Some(4)));
     assert_eq!(v["last"]["action"], "rollback");
 
     // An auditor verifies it all, trusting alice's key only.
-    let alice = std::fs::read_to_string(t("alice.key")).unwrap().split("public_key = \"").nth(1).unwrap()[..64].to_owned();
+    let alice =
+        std::fs::read_to_string(t("alice.key")).unwrap().split("public_key = \"").nth(1).unwrap()[..64].to_owned();
     let r = dualrun(&["gate", "verify", "--ledger", s(&ledger), "--trusted-key", &alice]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("4 entries verified; mode legacy"), "{}", r.stdout);
@@ -111,7 +154,11 @@ fn the_full_walk_on_real_replays_and_an_audit() {
     let text = std::fs::read_to_string(&ledger).unwrap();
     let cut = t("cut.jsonl");
     std::fs::write(&cut, text.lines().take(3).map(|l| format!("{l}\n")).collect::<String>()).unwrap();
-    assert_eq!(dualrun(&["gate", "verify", "--ledger", s(&cut), "--skip-evidence"]).code, 0, "a prefix is a valid ledger by itself");
+    assert_eq!(
+        dualrun(&["gate", "verify", "--ledger", s(&cut), "--skip-evidence"]).code,
+        0,
+        "a prefix is a valid ledger by itself"
+    );
     let r = dualrun(&["gate", "verify", "--ledger", s(&cut), "--skip-evidence", "--expect-head", &head]);
     assert_eq!(r.code, 1);
     assert!(r.stdout.contains("entries were removed from the end"), "{}", r.stdout);
@@ -127,7 +174,11 @@ fn the_full_walk_on_real_replays_and_an_audit() {
     std::fs::write(&csv_path, edited).unwrap();
     let r = dualrun(&["gate", "verify", "--ledger", s(&ledger)]);
     assert_eq!(r.code, 1);
-    assert!(r.stdout.contains("entry 1") && r.stdout.contains("divergences.csv was changed after the run"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("entry 1") && r.stdout.contains("divergences.csv was changed after the run"),
+        "{}",
+        r.stdout
+    );
     // ... and it no longer counts as evidence.
     let r = dualrun(&["gate", "evaluate", "--ledger", s(&ledger), "--golden", &golden, "--evidence", &shadow_run]);
     assert_eq!(r.code, 1);
@@ -152,10 +203,23 @@ fn forced_promotions_are_recorded_as_overrides_and_incomplete_runs_are_not_evide
     assert_eq!(r.code, 1, "{}", r.stdout);
     assert!(r.stdout.contains("the run is not complete"), "{}", r.stdout);
     // --force promotes without passing, and the ledger says so.
-    let r = dualrun(&["gate", "promote", "--ledger", s(&ledger), "--key", s(&t("ops.key")), "--reason", "emergency", "--force", "--evidence", s(&out)]);
+    let r = dualrun(&[
+        "gate",
+        "promote",
+        "--ledger",
+        s(&ledger),
+        "--key",
+        s(&t("ops.key")),
+        "--reason",
+        "emergency",
+        "--force",
+        "--evidence",
+        s(&out),
+    ]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("FORCED OVERRIDE"), "{}", r.stdout);
-    let v: serde_json::Value = serde_json::from_str(&dualrun(&["gate", "status", "--ledger", s(&ledger), "--json"]).stdout).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&dualrun(&["gate", "status", "--ledger", s(&ledger), "--json"]).stdout).unwrap();
     assert_eq!(v["last"]["override"], true);
     assert_eq!(v["mode"], "shadow");
 }
@@ -167,13 +231,18 @@ fn golden_check_fails_on_mismatch_unreadable_files_and_unexpected_skips_with_jun
     std::fs::create_dir_all(&dir).unwrap();
     let src = golden_dir().join("leader-v1");
     let pick = |prefix: &str| {
-        std::fs::read_dir(&src).unwrap().map(|e| e.unwrap().path()).find(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix)).unwrap()
+        std::fs::read_dir(&src)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix))
+            .unwrap()
     };
     // A passing vector, a vector expecting another reason, an unreadable one, a skip without reason,
     // and a skip with one.
     std::fs::copy(pick("too-soon-"), dir.join("a-pass.json")).unwrap();
     let text = std::fs::read_to_string(pick("round-robin-not-scheduled-")).unwrap();
-    std::fs::write(dir.join("b-mismatch.json"), text.replace("\"leader.not_scheduled\"", "\"leader.bad_signature\"")).unwrap();
+    std::fs::write(dir.join("b-mismatch.json"), text.replace("\"leader.not_scheduled\"", "\"leader.bad_signature\""))
+        .unwrap();
     std::fs::write(dir.join("c-broken.json"), "{ this is not json").unwrap();
     let skip = |reason: &str| text.replacen("\"provenance\"", &format!("\"skip\": \"{reason}\",\n  \"provenance\""), 1);
     std::fs::write(dir.join("d-skip-no-reason.json"), skip("")).unwrap();
@@ -200,7 +269,11 @@ fn golden_check_fails_on_mismatch_unreadable_files_and_unexpected_skips_with_jun
     assert!(r.stdout.contains("python:dualrun_legacy: verdict: expected reject, got accept"), "{}", r.stdout);
 
     // An unknown schema version fails.
-    std::fs::write(dir.join("f-future.json"), std::fs::read_to_string(pick("too-soon-")).unwrap().replace("dualrun-golden/v1", "dualrun-golden/v2")).unwrap();
+    std::fs::write(
+        dir.join("f-future.json"),
+        std::fs::read_to_string(pick("too-soon-")).unwrap().replace("dualrun-golden/v1", "dualrun-golden/v2"),
+    )
+    .unwrap();
     let r = dualrun(&["golden", "check", s(&dir)]);
     assert!(r.stdout.contains("unknown schema \"dualrun-golden/v2\""), "{}", r.stdout);
 }
@@ -234,7 +307,20 @@ fn allowlist_hygiene_profile_pinning_and_invalid_allowlists() {
     let tmp = tempfile::tempdir().unwrap();
     let t = |n: &str| tmp.path().join(n);
     let ledger = ledger_and_run(tmp.path());
-    dualrun(&["gate", "promote", "--ledger", s(&ledger), "--golden", s(&golden_dir()), "--key", s(&t("ops.key")), "--reason", "r", "--evidence", s(&t("run"))]);
+    dualrun(&[
+        "gate",
+        "promote",
+        "--ledger",
+        s(&ledger),
+        "--golden",
+        s(&golden_dir()),
+        "--key",
+        s(&t("ops.key")),
+        "--reason",
+        "r",
+        "--evidence",
+        s(&t("run")),
+    ]);
     std::fs::write(t("policy.toml"), "[to_primary]\nmin_blocks = 100\nmax_divergences = 10\n").unwrap();
 
     // A block id that is not one is refused (a typo must not silently match nothing).
@@ -243,7 +329,16 @@ fn allowlist_hygiene_profile_pinning_and_invalid_allowlists() {
         "[[entries]]\nblock_id = \"00\"\nclass = \"halt\"\njustification = \"j\"\nauthor = \"a\"\nexpires_date = \"2999-01-01\"\n",
     )
     .unwrap();
-    let r = dualrun(&["gate", "evaluate", "--ledger", s(&ledger), "--evidence", s(&t("run")), "--allowlist", s(&t("allow.toml"))]);
+    let r = dualrun(&[
+        "gate",
+        "evaluate",
+        "--ledger",
+        s(&ledger),
+        "--evidence",
+        s(&t("run")),
+        "--allowlist",
+        s(&t("allow.toml")),
+    ]);
     assert_eq!(r.code, 2, "{}", r.stdout);
     assert!(r.stderr.contains("allow.toml") && r.stderr.contains("block_id"), "{}", r.stderr);
     // An entry that matches nothing: reported, and a failure under --strict.
@@ -253,7 +348,20 @@ fn allowlist_hygiene_profile_pinning_and_invalid_allowlists() {
     )
     .unwrap();
     let (policy, golden, run, allow) = (t("policy.toml"), golden_dir(), t("run"), t("allow.toml"));
-    let base = ["gate", "evaluate", "--ledger", s(&ledger), "--policy", s(&policy), "--golden", s(&golden), "--evidence", s(&run), "--allowlist", s(&allow)];
+    let base = [
+        "gate",
+        "evaluate",
+        "--ledger",
+        s(&ledger),
+        "--policy",
+        s(&policy),
+        "--golden",
+        s(&golden),
+        "--evidence",
+        s(&run),
+        "--allowlist",
+        s(&allow),
+    ];
     let r = dualrun(&base);
     assert_eq!(r.code, 0, "{}", r.stdout);
     assert!(r.stdout.contains("allowlist_hygiene") && r.stdout.contains("never matched"), "{}", r.stdout);
@@ -264,16 +372,40 @@ fn allowlist_hygiene_profile_pinning_and_invalid_allowlists() {
 
     // Evidence made with another profile (here: the same one with a comment added) is refused.
     let other = t("other-profile.toml");
-    std::fs::write(&other, format!("# edited\n{}", std::fs::read_to_string(sample_dir().join("profile.toml")).unwrap())).unwrap();
+    std::fs::write(
+        &other,
+        format!("# edited\n{}", std::fs::read_to_string(sample_dir().join("profile.toml")).unwrap()),
+    )
+    .unwrap();
     let r = dualrun(&["replay", "--profile", s(&other), "--out", s(&t("other-run"))]);
     assert_eq!(r.code, 1, "{}", r.stderr);
-    let r = dualrun(&["gate", "evaluate", "--ledger", s(&ledger), "--policy", s(&t("policy.toml")), "--golden", s(&golden_dir()), "--evidence", s(&t("other-run"))]);
+    let r = dualrun(&[
+        "gate",
+        "evaluate",
+        "--ledger",
+        s(&ledger),
+        "--policy",
+        s(&t("policy.toml")),
+        "--golden",
+        s(&golden_dir()),
+        "--evidence",
+        s(&t("other-run")),
+    ]);
     assert_eq!(r.code, 1, "{}", r.stdout);
     assert!(r.stdout.contains("made with profile"), "{}", r.stdout);
 
     // A split cannot be allowlisted.
     std::fs::write(t("bad.toml"), "[[entries]]\nblock_id = \"0000000000000000000000000000000000000000000000000000000000000000\"\nclass = \"split\"\njustification = \"j\"\nauthor = \"a\"\nexpires_height = 9\n").unwrap();
-    let r = dualrun(&["gate", "evaluate", "--ledger", s(&ledger), "--evidence", s(&t("run")), "--allowlist", s(&t("bad.toml"))]);
+    let r = dualrun(&[
+        "gate",
+        "evaluate",
+        "--ledger",
+        s(&ledger),
+        "--evidence",
+        s(&t("run")),
+        "--allowlist",
+        s(&t("bad.toml")),
+    ]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("a split is never excused"), "{}", r.stderr);
 }
@@ -284,8 +416,19 @@ fn the_same_evidence_twice_counts_once() {
     let t = |n: &str| tmp.path().join(n);
     let ledger = ledger_and_run(tmp.path());
     std::fs::write(t("policy.toml"), "[to_shadow]\nmin_blocks = 300\n").unwrap();
-    let r = dualrun(&["gate", "evaluate", "--ledger", s(&ledger), "--policy", s(&t("policy.toml")), "--golden", s(&golden_dir()),
-        "--evidence", s(&t("run")), s(&t("run"))]);
+    let r = dualrun(&[
+        "gate",
+        "evaluate",
+        "--ledger",
+        s(&ledger),
+        "--policy",
+        s(&t("policy.toml")),
+        "--golden",
+        s(&golden_dir()),
+        "--evidence",
+        s(&t("run")),
+        s(&t("run")),
+    ]);
     assert_eq!(r.code, 3, "201 blocks, not 402: {}", r.stdout);
     assert!(r.stdout.contains("min_blocks                  201"), "{}", r.stdout);
 }
@@ -299,7 +442,8 @@ fn the_gate_refuses_golden_vectors_that_ci_refuses() {
     let run = tmp.path().join("run");
     let golden = tmp.path().join("golden");
     std::fs::create_dir(&golden).unwrap();
-    let vectors: Vec<_> = std::fs::read_dir(golden_dir().join("leader-v1")).unwrap().map(|e| e.unwrap().path()).collect();
+    let vectors: Vec<_> =
+        std::fs::read_dir(golden_dir().join("leader-v1")).unwrap().map(|e| e.unwrap().path()).collect();
     let mut picked = vectors.iter().filter(|p| p.extension().is_some_and(|x| x == "json"));
     for (reason, path) in [("\"   \"", picked.next().unwrap()), ("\"fixed upstream in v2\"", picked.next().unwrap())] {
         let text = std::fs::read_to_string(path).unwrap();
@@ -318,7 +462,10 @@ fn the_gate_refuses_golden_vectors_that_ci_refuses() {
     let v: serde_json::Value = serde_json::from_str(&gate.stdout).unwrap();
     let golden_criterion = v["criteria"].as_array().unwrap().iter().find(|c| c["name"] == "require_golden").unwrap();
     assert_eq!(golden_criterion["outcome"], "fail");
-    assert_eq!((golden_criterion["value"]["failed"].as_u64(), golden_criterion["value"]["skipped"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(
+        (golden_criterion["value"]["failed"].as_u64(), golden_criterion["value"]["skipped"].as_u64()),
+        (Some(1), Some(1))
+    );
 
     // With a written reason only, CI passes nothing (exit 0, one skip) and the gate has no pass to
     // rely on: inconclusive, not pass.

@@ -13,11 +13,15 @@ fn leader_check_of_the_sample_equals_the_producers_expected_verdicts() {
     let expected = std::fs::read_to_string(sample_dir().join("leader-expected.csv")).unwrap();
     assert_eq!(r.stdout, expected);
     let reasons: std::collections::BTreeMap<&str, usize> =
-        expected.lines().skip(1).filter_map(|l| l.split(',').nth(3)).filter(|r| !r.is_empty()).fold(Default::default(), |mut m, r| {
-            *m.entry(r).or_default() += 1;
-            m
-        });
-    for code in ["leader.missing", "leader.unknown", "leader.not_scheduled", "leader.bad_signature", "leader.malformed"] {
+        expected.lines().skip(1).filter_map(|l| l.split(',').nth(3)).filter(|r| !r.is_empty()).fold(
+            Default::default(),
+            |mut m, r| {
+                *m.entry(r).or_default() += 1;
+                m
+            },
+        );
+    for code in ["leader.missing", "leader.unknown", "leader.not_scheduled", "leader.bad_signature", "leader.malformed"]
+    {
         assert_eq!(reasons.get(code), Some(&2), "two {code} faults in the sample: {reasons:?}");
     }
 
@@ -85,7 +89,8 @@ fn keygen_writes_a_private_key_file_once_and_prints_one_line() {
 #[test]
 fn synthetic_signed_chains_with_faults_get_their_expected_verdicts() {
     let tmp = tempfile::tempdir().unwrap();
-    let keys: Vec<String> = (1..=3).map(|i| s(&sample_dir().join(format!("keys/throwaway-test-leader-{i}.key"))).to_owned()).collect();
+    let keys: Vec<String> =
+        (1..=3).map(|i| s(&sample_dir().join(format!("keys/throwaway-test-leader-{i}.key"))).to_owned()).collect();
     let profile = sample_dir().join("profile.toml");
     let chain = tmp.path().join("chain");
     let record = tmp.path().join("expected.csv");
@@ -113,7 +118,8 @@ fn synthetic_signed_chains_with_faults_get_their_expected_verdicts() {
     )
     .unwrap();
     let xchain = tmp.path().join("xchain");
-    let mut args = vec!["chain", "synth", "--out", s(&xchain), "--blocks", "300", "--schema", "3", "--profile", s(&xcash_profile)];
+    let mut args =
+        vec!["chain", "synth", "--out", s(&xchain), "--blocks", "300", "--schema", "3", "--profile", s(&xcash_profile)];
     for k in &keys {
         args.extend(["--key", k.as_str()]);
     }
@@ -126,7 +132,18 @@ fn synthetic_signed_chains_with_faults_get_their_expected_verdicts() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("this profile is for another chain"), "{}", r.stderr);
     // A missing key is refused before anything is written.
-    let r = dualrun(&["chain", "synth", "--out", s(&tmp.path().join("x")), "--blocks", "10", "--profile", s(&profile), "--key", &keys[0]]);
+    let r = dualrun(&[
+        "chain",
+        "synth",
+        "--out",
+        s(&tmp.path().join("x")),
+        "--blocks",
+        "10",
+        "--profile",
+        s(&profile),
+        "--key",
+        &keys[0],
+    ]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("no --key for validator \"leader-2\""), "{}", r.stderr);
 }

@@ -13,7 +13,12 @@ fn read_csv(path: &std::path::Path) -> Vec<String> {
 
 /// Produces `blocks` leader blocks with `faults`, stops the daemon, and returns (check output, the
 /// producer's expected rows, the LMDB dir, tempdir).
-fn produce_and_check(blocks: u64, faults: &[&str], failover: u64, keys_used: &[usize]) -> (Run, Vec<String>, tempfile::TempDir, Network) {
+fn produce_and_check(
+    blocks: u64,
+    faults: &[&str],
+    failover: u64,
+    keys_used: &[usize],
+) -> (Run, Vec<String>, tempfile::TempDir, Network) {
     let tmp = tempfile::tempdir().unwrap();
     let net = network(tmp.path(), "round-robin", 1, failover);
     let mut daemon = Monerod::start(&tmp.path().join("node"));
@@ -46,7 +51,8 @@ fn every_fault_kind_is_judged_as_the_producer_intended() {
     // The producer's record has no header row for genesis; everything after it must match exactly.
     assert_eq!(expected[0], lines[0]);
     assert_eq!(&lines[2..], &expected[1..]);
-    let reasons: Vec<&str> = lines[2..].iter().map(|l| l.split(',').nth(3).unwrap()).filter(|r| !r.is_empty()).collect();
+    let reasons: Vec<&str> =
+        lines[2..].iter().map(|l| l.split(',').nth(3).unwrap()).filter(|r| !r.is_empty()).collect();
     assert_eq!(
         reasons,
         ["leader.missing", "leader.unknown", "leader.not_scheduled", "leader.bad_signature", "leader.malformed"]
@@ -57,9 +63,16 @@ fn every_fault_kind_is_judged_as_the_producer_intended() {
 fn a_clean_chain_is_all_accepted_and_its_signatures_verify_independently() {
     let (check, expected, _tmp, net) = produce_and_check(6, &[], 0, &[0, 1, 2]);
     assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
-    assert_eq!(&check.stdout.lines().skip(2).collect::<Vec<_>>(), &expected[1..].iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(
+        &check.stdout.lines().skip(2).collect::<Vec<_>>(),
+        &expected[1..].iter().map(String::as_str).collect::<Vec<_>>()
+    );
     let leaders: Vec<&str> = check.stdout.lines().skip(2).map(|l| l.rsplit(',').next().unwrap()).collect();
-    assert_eq!(leaders, ["leader-1", "leader-2", "leader-3", "leader-1", "leader-2", "leader-3"], "round-robin from height 1");
+    assert_eq!(
+        leaders,
+        ["leader-1", "leader-2", "leader-3", "leader-1", "leader-2", "leader-3"],
+        "round-robin from height 1"
+    );
 
     // Independent check of block 4: parse just enough by hand, zero the signature, hash per the
     // daemon's rules with sha3 directly, and verify with ed25519-dalek.
@@ -152,7 +165,10 @@ fn failover_lets_a_later_validator_sign_and_the_blocks_are_accepted() {
     // window reaches leader-1, as the protocol allows.
     let (check, expected, _tmp, _net) = produce_and_check(3, &[], 1, &[0]);
     assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
-    assert_eq!(&check.stdout.lines().skip(2).collect::<Vec<_>>(), &expected[1..].iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(
+        &check.stdout.lines().skip(2).collect::<Vec<_>>(),
+        &expected[1..].iter().map(String::as_str).collect::<Vec<_>>()
+    );
     assert!(check.stdout.lines().skip(2).all(|l| l.ends_with(",accept,,leader-1")), "{}", check.stdout);
 }
 
@@ -163,21 +179,60 @@ fn producer_errors_are_clear() {
     // Nothing listens on this port.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let url = format!("http://127.0.0.1:{port}");
-    let r = dualrun(&["leader", "produce", "--daemon", &url, "--profile", s(&net.profile), "--key", s(&net.keys[0]), "--blocks", "1", "--wait-seconds", "1"]);
+    let r = dualrun(&[
+        "leader",
+        "produce",
+        "--daemon",
+        &url,
+        "--profile",
+        s(&net.profile),
+        "--key",
+        s(&net.keys[0]),
+        "--blocks",
+        "1",
+        "--wait-seconds",
+        "1",
+    ]);
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("waiting for the daemon") && r.stderr.contains("cannot reach the daemon"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("waiting for the daemon") && r.stderr.contains("cannot reach the daemon"),
+        "{}",
+        r.stderr
+    );
 
     // A key that is not in the profile.
     let stranger = tmp.path().join("stranger.key");
     assert_eq!(dualrun(&["keygen", "--id", "leader-9", "--out", s(&stranger)]).code, 0);
-    let r = dualrun(&["leader", "produce", "--daemon", &url, "--profile", s(&net.profile), "--key", s(&stranger), "--blocks", "1"]);
+    let r = dualrun(&[
+        "leader",
+        "produce",
+        "--daemon",
+        &url,
+        "--profile",
+        s(&net.profile),
+        "--key",
+        s(&stranger),
+        "--blocks",
+        "1",
+    ]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("key id \"leader-9\" is not a validator"), "{}", r.stderr);
 
     // The scheduled validator's key is missing and failover is off.
     let mut daemon = Monerod::start(&tmp.path().join("node"));
     daemon.wait_ready();
-    let r = dualrun(&["leader", "produce", "--daemon", &daemon.rpc_url, "--profile", s(&net.profile), "--key", s(&net.keys[1]), "--blocks", "2"]);
+    let r = dualrun(&[
+        "leader",
+        "produce",
+        "--daemon",
+        &daemon.rpc_url,
+        "--profile",
+        s(&net.profile),
+        "--key",
+        s(&net.keys[1]),
+        "--blocks",
+        "2",
+    ]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("height 1 is scheduled for \"leader-1\", and no --key for it was given"), "{}", r.stderr);
 
@@ -185,7 +240,18 @@ fn producer_errors_are_clear() {
     let other = tmp.path().join("other.toml");
     let text = std::fs::read_to_string(&net.profile).unwrap().replace("418015bb", "518015bb");
     std::fs::write(&other, text).unwrap();
-    let r = dualrun(&["leader", "produce", "--daemon", &daemon.rpc_url, "--profile", s(&other), "--key", s(&net.keys[0]), "--blocks", "1"]);
+    let r = dualrun(&[
+        "leader",
+        "produce",
+        "--daemon",
+        &daemon.rpc_url,
+        "--profile",
+        s(&other),
+        "--key",
+        s(&net.keys[0]),
+        "--blocks",
+        "1",
+    ]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("this profile is for another chain"), "{}", r.stderr);
     daemon.stop();

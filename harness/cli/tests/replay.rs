@@ -71,7 +71,10 @@ fn the_default_replay_finds_a_halt_exactly_at_each_injected_fault() {
     assert!(summary["blocks_per_second"].as_f64().unwrap() > 0.0);
     for side in ["legacy", "candidate"] {
         assert_eq!(summary["latency"][side]["count"], 201);
-        assert!(summary["latency"][side]["p99_us"].as_f64().unwrap() >= summary["latency"][side]["p50_us"].as_f64().unwrap());
+        assert!(
+            summary["latency"][side]["p99_us"].as_f64().unwrap()
+                >= summary["latency"][side]["p50_us"].as_f64().unwrap()
+        );
     }
 
     let manifest = json(&out.join("manifest.json"));
@@ -79,7 +82,10 @@ fn the_default_replay_finds_a_halt_exactly_at_each_injected_fault() {
     assert_eq!(inputs["chain"]["schema_version"], 5);
     assert_eq!(inputs["chain"]["genesis_id"], "418015bb9ae982a1975da7d79277c2705727a56894ba0fb246adaabb1f4632e3");
     assert_eq!((inputs["chain"]["from"].as_u64(), inputs["chain"]["to"].as_u64()), (Some(0), Some(200)));
-    assert_eq!(inputs["chain"]["chain_digest"], dualrun(&["chain", "info", "--json"]).stdout.parse::<serde_json::Value>().unwrap()["chain_digest"]);
+    assert_eq!(
+        inputs["chain"]["chain_digest"],
+        dualrun(&["chain", "info", "--json"]).stdout.parse::<serde_json::Value>().unwrap()["chain_digest"]
+    );
     assert_eq!(inputs["legacy"]["spec"], "python:dualrun_legacy");
     assert!(!inputs["legacy"]["files"].as_object().unwrap().is_empty(), "the legacy's source files are digested");
     assert_eq!(inputs["candidate"]["spec"], "builtin:leader-v1");
@@ -91,7 +97,8 @@ fn the_default_replay_finds_a_halt_exactly_at_each_injected_fault() {
     }
 
     // Each jsonl record carries the blob, the env and a command that reproduces it.
-    let first: serde_json::Value = serde_json::from_str(read(&out.join("divergences.jsonl")).lines().next().unwrap()).unwrap();
+    let first: serde_json::Value =
+        serde_json::from_str(read(&out.join("divergences.jsonl")).lines().next().unwrap()).unwrap();
     let blob = hex::decode(first["blob"].as_str().unwrap()).unwrap();
     let id = dualrun_stdin(&["block", "id", "-"], &blob).stdout;
     assert!(id.starts_with(first["block_id"].as_str().unwrap()));
@@ -103,7 +110,8 @@ fn the_default_replay_finds_a_halt_exactly_at_each_injected_fault() {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let r = dualrun(&args);
     assert_eq!(r.code, 1, "{}", r.stderr);
-    let reproduced_dir = args.iter().position(|a| *a == "--out").map(|i| std::path::PathBuf::from(args[i + 1])).unwrap();
+    let reproduced_dir =
+        args.iter().position(|a| *a == "--out").map(|i| std::path::PathBuf::from(args[i + 1])).unwrap();
     assert_eq!(records(&reproduced_dir), expected[..1].to_vec());
     let _ = std::fs::remove_dir_all(reproduced_dir);
 
@@ -129,7 +137,8 @@ fn modes_follow_the_table() {
     // PRIMARY: the candidate is authoritative; the divergences are the same, the verdicts are its.
     let out = tmp.path().join("primary");
     assert_eq!(dualrun(&["replay", "--mode", "primary", "--out", s(&out)]).code, 1);
-    let expected: Vec<_> = faults.iter().map(|(h, r)| (*h, "halt".to_owned(), r.clone(), "reject".to_owned())).collect();
+    let expected: Vec<_> =
+        faults.iter().map(|(h, r)| (*h, "halt".to_owned(), r.clone(), "reject".to_owned())).collect();
     assert_eq!(records(&out), expected);
     let summary = json(&out.join("summary.json"));
     assert_eq!(summary["authoritative"], serde_json::json!({"accept": 191, "reject": 10}));
@@ -140,7 +149,9 @@ fn modes_follow_the_table() {
     assert_eq!(json(&out.join("summary.json"))["authoritative"], serde_json::json!({"accept": 201, "reject": 0}));
 
     // LEGACY and ONLY run one verifier: nothing to compare, no records, and the summary says so.
-    for (mode, accept, reject, said) in [("legacy", 201, 0, "the candidate was not run"), ("only", 191, 10, "the legacy verifier was not run")] {
+    for (mode, accept, reject, said) in
+        [("legacy", 201, 0, "the candidate was not run"), ("only", 191, 10, "the legacy verifier was not run")]
+    {
         let out = tmp.path().join(mode);
         let r = dualrun(&["replay", "--mode", mode, "--out", s(&out)]);
         assert_eq!(r.code, 0, "{}", r.stderr);

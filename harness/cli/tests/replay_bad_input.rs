@@ -16,7 +16,11 @@ fn csv_rows(dir: &Path) -> Vec<Vec<String>> {
 }
 
 fn jsonl(dir: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(dir.join("divergences.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    std::fs::read_to_string(dir.join("divergences.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 /// A Python module of misbehaving verifiers, each correct except at some heights.
@@ -72,10 +76,16 @@ fn a_python_exception_is_a_legacy_error_with_its_traceback() {
     assert_eq!(r.code, 1, "{}", r.stderr);
     let rows = csv_rows(&out);
     assert_eq!(rows.len(), 1);
-    assert_eq!(&rows[0][..9], &["5", &rows[0][1], "legacy_error", "error", "crash", "accept", "", "reject", "shadow"].map(String::from)[..]);
+    assert_eq!(
+        &rows[0][..9],
+        &["5", &rows[0][1], "legacy_error", "error", "crash", "accept", "", "reject", "shadow"].map(String::from)[..]
+    );
     let rec = &jsonl(&out)[0];
     let msg = rec["legacy"]["error"]["message"].as_str().unwrap();
-    assert!(msg.contains("Traceback") && msg.contains("in raises") && msg.contains("ValueError: legacy blew up at five"), "{msg}");
+    assert!(
+        msg.contains("Traceback") && msg.contains("in raises") && msg.contains("ValueError: legacy blew up at five"),
+        "{msg}"
+    );
     assert_eq!(rows[0][9], "ValueError: legacy blew up at five", "one line in the CSV");
     assert_eq!(rec["authoritative"]["source"], "fail_closed");
 }
@@ -99,18 +109,40 @@ fn a_hanging_call_times_out_and_the_replay_goes_on() {
     let py = py_dir(tmp.path());
     // A pure-Python loop is interrupted and the adapter answers again from the next block.
     let out = tmp.path().join("spins");
-    let r = replay(&["--legacy", "python:bad_verifiers:spins", "--python-path", s(&py), "--timeout", "1", "--out", s(&out)]);
+    let r = replay(&[
+        "--legacy",
+        "python:bad_verifiers:spins",
+        "--python-path",
+        s(&py),
+        "--timeout",
+        "1",
+        "--out",
+        s(&out),
+    ]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     let rows = csv_rows(&out);
-    assert_eq!(rows.iter().map(|r| (r[0].as_str(), r[2].as_str(), r[4].as_str())).collect::<Vec<_>>(), [("8", "legacy_error", "timeout")]);
-    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(
+        rows.iter().map(|r| (r[0].as_str(), r[2].as_str(), r[4].as_str())).collect::<Vec<_>>(),
+        [("8", "legacy_error", "timeout")]
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["blocks"], 21);
 
     // A call stuck in C (sleep) cannot be interrupted: the adapter is disabled, every later block is a
     // timeout error, and the replay still ends.
     let out = tmp.path().join("sleeps");
     let started = std::time::Instant::now();
-    let r = replay(&["--legacy", "python:bad_verifiers:sleeps", "--python-path", s(&py), "--timeout", "1", "--out", s(&out)]);
+    let r = replay(&[
+        "--legacy",
+        "python:bad_verifiers:sleeps",
+        "--python-path",
+        s(&py),
+        "--timeout",
+        "1",
+        "--out",
+        s(&out),
+    ]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(started.elapsed() < std::time::Duration::from_secs(60));
     let rows = csv_rows(&out);
@@ -132,7 +164,8 @@ fn a_malformed_block_is_recorded_with_the_candidates_block_malformed() {
         let mut blobs = vec![encode::genesis_blob(10000)];
         let mut prev = Block::parse(&blobs[0]).unwrap().hashes().unwrap().block_id;
         for h in 1..6u64 {
-            let header = BlockHeader { major_version: 16, minor_version: 16, timestamp: 1000 + h, prev_id: prev, nonce: 0 };
+            let header =
+                BlockHeader { major_version: 16, minor_version: 16, timestamp: 1000 + h, prev_id: prev, nonce: 0 };
             let out = TxOut { amount: 1, target: TxOutTarget::ToKey { key: Hash32([h as u8; 32]) } };
             let mut blob = encode::block(&header, &encode::miner_tx(2, h + 60, h, &[out], &[]), &[]);
             prev = Block::parse(&blob).unwrap().hashes().unwrap().block_id;
@@ -145,8 +178,21 @@ fn a_malformed_block_is_recorded_with_the_candidates_block_malformed() {
             .into_iter()
             .enumerate()
             .map(|(h, b)| {
-                let hash = Block::parse(&b).ok().and_then(|x| x.hashes().ok()).map(|x| x.block_id).unwrap_or(Hash32([3; 32]));
-                (b, InfoRecord { height: h as u64, timestamp: 0, coins: 0, weight: 0, cumulative_difficulty: 1, hash, cumulative_rct_outputs: 0, long_term_weight: None })
+                let hash =
+                    Block::parse(&b).ok().and_then(|x| x.hashes().ok()).map(|x| x.block_id).unwrap_or(Hash32([3; 32]));
+                (
+                    b,
+                    InfoRecord {
+                        height: h as u64,
+                        timestamp: 0,
+                        coins: 0,
+                        weight: 0,
+                        cumulative_difficulty: 1,
+                        hash,
+                        cumulative_rct_outputs: 0,
+                        long_term_weight: None,
+                    },
+                )
             })
             .collect();
         w.append(news.iter().map(|(b, i)| NewBlock { blob: b, info: i.clone(), major_version: 16 })).unwrap();
@@ -154,20 +200,39 @@ fn a_malformed_block_is_recorded_with_the_candidates_block_malformed() {
     }
     // Activation far away: only the structural rules apply.
     let profile = tmp.path().join("profile.toml");
-    std::fs::write(&profile, std::fs::read_to_string(sample_dir().join("profile.toml")).unwrap().replace("activation_height = 61", "activation_height = 1000")).unwrap();
+    std::fs::write(
+        &profile,
+        std::fs::read_to_string(sample_dir().join("profile.toml"))
+            .unwrap()
+            .replace("activation_height = 61", "activation_height = 1000"),
+    )
+    .unwrap();
     let py = py_dir(tmp.path());
 
     // The reference legacy agrees that block 3 is malformed: no divergence, rejected authoritatively.
     let out = tmp.path().join("reference");
     let r = dualrun(&["replay", "--chain", s(&chain), "--profile", s(&profile), "--out", s(&out)]);
-    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     // Block 3 (malformed) and block 4, whose parent's id is unknown (the stored id stands in for it).
     assert_eq!(summary["authoritative"]["reject"], 2, "{}", r.stdout);
     assert_eq!(summary["records"], 0);
 
     // A legacy that accepts anything: a split? No: the candidate rejects what legacy accepts, a halt.
     let out = tmp.path().join("accepting");
-    let r = dualrun(&["replay", "--chain", s(&chain), "--profile", s(&profile), "--legacy", "python:bad_verifiers:accepts_all", "--python-path", s(&py), "--out", s(&out)]);
+    let r = dualrun(&[
+        "replay",
+        "--chain",
+        s(&chain),
+        "--profile",
+        s(&profile),
+        "--legacy",
+        "python:bad_verifiers:accepts_all",
+        "--python-path",
+        s(&py),
+        "--out",
+        s(&out),
+    ]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     let rows = csv_rows(&out);
     assert_eq!(rows[0][0], "3");
@@ -207,13 +272,26 @@ for line in sys.stdin:
     assert_eq!(r.code, 1, "{}", r.stderr);
     let rows = csv_rows(&out);
     let got: Vec<(&str, &str, &str)> = rows.iter().map(|r| (r[0].as_str(), r[2].as_str(), r[4].as_str())).collect();
-    assert_eq!(got, [("4", "legacy_error", "crash"), ("6", "legacy_error", "protocol"), ("8", "legacy_error", "timeout")]);
+    assert_eq!(
+        got,
+        [("4", "legacy_error", "crash"), ("6", "legacy_error", "protocol"), ("8", "legacy_error", "timeout")]
+    );
     let log = std::fs::read_to_string(out.join("run.log")).unwrap();
     assert!(log.contains("stderr] oops"), "the child's stderr is kept in run.log:\n{log}");
     assert!(log.contains("restarted the verifier process"), "{log}");
 
     // A command that never says hello is refused at start.
-    let r = dualrun(&["replay", "--to", "3", "--legacy", "exec:cat", "--timeout", "1", "--out", s(&tmp.path().join("cat"))]);
+    let r = dualrun(&[
+        "replay",
+        "--to",
+        "3",
+        "--legacy",
+        "exec:cat",
+        "--timeout",
+        "1",
+        "--out",
+        s(&tmp.path().join("cat")),
+    ]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("no hello line"), "{}", r.stderr);
 }
@@ -224,10 +302,18 @@ fn inputs_that_cannot_run_exit_2_with_what_is_wrong() {
     let out = |n: &str| tmp.path().join(n);
     let r = dualrun(&["replay", "--legacy", "python:no_such_module_here", "--out", s(&out("a"))]);
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("cannot import module \"no_such_module_here\"") && r.stderr.contains("searched:"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("cannot import module \"no_such_module_here\"") && r.stderr.contains("searched:"),
+        "{}",
+        r.stderr
+    );
 
     let other = tmp.path().join("other.toml");
-    std::fs::write(&other, std::fs::read_to_string(sample_dir().join("profile.toml")).unwrap().replace("418015bb", "518015bb")).unwrap();
+    std::fs::write(
+        &other,
+        std::fs::read_to_string(sample_dir().join("profile.toml")).unwrap().replace("418015bb", "518015bb"),
+    )
+    .unwrap();
     let r = dualrun(&["replay", "--profile", s(&other), "--out", s(&out("b"))]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("this profile is for another chain"), "{}", r.stderr);

@@ -13,8 +13,16 @@ use common::*;
 
 fn chain_with_faults(dir: &Path, blocks: u64) -> PathBuf {
     let chain = dir.join("chain");
-    let keys: Vec<String> = (1..=3).map(|i| s(&sample_dir().join(format!("keys/throwaway-test-leader-{i}.key"))).to_owned()).collect();
-    let mut args = vec!["chain".to_owned(), "synth".into(), "--out".into(), s(&chain).into(), "--blocks".into(), blocks.to_string()];
+    let keys: Vec<String> =
+        (1..=3).map(|i| s(&sample_dir().join(format!("keys/throwaway-test-leader-{i}.key"))).to_owned()).collect();
+    let mut args = vec![
+        "chain".to_owned(),
+        "synth".into(),
+        "--out".into(),
+        s(&chain).into(),
+        "--blocks".into(),
+        blocks.to_string(),
+    ];
     args.extend(["--profile".into(), s(&sample_dir().join("profile.toml")).into()]);
     for k in keys {
         args.extend(["--key".into(), k]);
@@ -40,11 +48,16 @@ fn replay_cmd(chain: &Path, out: &Path, resume: bool) -> Command {
 
 /// Files of a directory with their bytes.
 fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    std::fs::read_dir(dir).unwrap().map(|e| e.unwrap()).map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap())).collect()
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
+        .collect()
 }
 
 fn counts(dir: &Path) -> serde_json::Value {
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
     serde_json::json!({ "blocks": v["blocks"], "divergences": v["divergences"], "errors": v["errors"],
         "records": v["records"], "authoritative": v["authoritative"], "complete": v["complete"] })
 }
@@ -63,7 +76,9 @@ fn kill_9_at_any_moment_then_resume_gives_exactly_the_uninterrupted_records() {
     assert_eq!(String::from_utf8_lossy(&ref_csv).lines().count(), 13, "12 records and the header");
 
     // Kill points from right after start to late in the run, and a run killed twice.
-    for (name, kills) in [("early", vec![150u64]), ("middle", vec![900]), ("twice", vec![400, 700]), ("late", vec![2600])] {
+    for (name, kills) in
+        [("early", vec![150u64]), ("middle", vec![900]), ("twice", vec![400, 700]), ("late", vec![2600])]
+    {
         let out = tmp.path().join(name);
         let mut resume = false;
         for delay in kills {
@@ -76,7 +91,11 @@ fn kill_9_at_any_moment_then_resume_gives_exactly_the_uninterrupted_records() {
         let status = replay_cmd(&chain, &out, resume).status().unwrap();
         assert_eq!(status.code(), Some(1), "{name}");
         assert_eq!(std::fs::read(out.join("divergences.csv")).unwrap(), ref_csv, "{name}: csv");
-        assert_eq!(std::fs::read(out.join("divergences.jsonl")).unwrap().len(), ref_jsonl.len(), "{name}: jsonl length");
+        assert_eq!(
+            std::fs::read(out.join("divergences.jsonl")).unwrap().len(),
+            ref_jsonl.len(),
+            "{name}: jsonl length"
+        );
         // Records name the run directory's parent in their reproduce line, which is the same here.
         assert_eq!(std::fs::read(out.join("divergences.jsonl")).unwrap(), ref_jsonl, "{name}: jsonl");
         assert_eq!(counts(&out), counts(&reference), "{name}: counts");
@@ -101,19 +120,42 @@ fn ctrl_c_stops_with_a_checkpoint_and_resume_finishes_the_run() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(2), "an interrupted run is incomplete: {stdout}");
     assert!(stdout.contains("--resume"), "{stdout}");
-    let cp: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("checkpoint.json")).unwrap()).unwrap();
+    let cp: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("checkpoint.json")).unwrap()).unwrap();
     assert_eq!(cp["complete"], false);
-    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["complete"], false);
 
-    let r = dualrun(&["replay", "--chain", s(&chain), "--profile", s(&sample_dir().join("profile.toml")), "--out", s(&out), "--resume"]);
+    let r = dualrun(&[
+        "replay",
+        "--chain",
+        s(&chain),
+        "--profile",
+        s(&sample_dir().join("profile.toml")),
+        "--out",
+        s(&out),
+        "--resume",
+    ]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains("resuming at height"), "{}", r.stderr);
-    assert_eq!(std::fs::read(out.join("divergences.csv")).unwrap(), std::fs::read(reference.join("divergences.csv")).unwrap());
+    assert_eq!(
+        std::fs::read(out.join("divergences.csv")).unwrap(),
+        std::fs::read(reference.join("divergences.csv")).unwrap()
+    );
     assert_eq!(counts(&out), counts(&reference));
 
     // Resuming a complete run does nothing and says so.
-    let r = dualrun(&["replay", "--chain", s(&chain), "--profile", s(&sample_dir().join("profile.toml")), "--out", s(&out), "--resume"]);
+    let r = dualrun(&[
+        "replay",
+        "--chain",
+        s(&chain),
+        "--profile",
+        s(&sample_dir().join("profile.toml")),
+        "--out",
+        s(&out),
+        "--resume",
+    ]);
     assert_eq!(r.code, 1);
     assert!(r.stdout.contains("already complete"), "{}", r.stdout);
 }

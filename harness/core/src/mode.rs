@@ -21,18 +21,25 @@ use serde::{Deserialize, Serialize};
 use crate::reasons::ReasonMap;
 use crate::verifier::{Facts, Verdict, VerifierOutcome};
 
+/// A dual-run mode: which verifiers run and whose verdict stands (see the module table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
+    /// Only the legacy verifier runs, and its verdict stands.
     Legacy,
+    /// Both run; the legacy's verdict stands and the candidate's is compared with it.
     Shadow,
+    /// Both run; the candidate's verdict stands, with the legacy's as fallback on a candidate error.
     Primary,
+    /// Only the candidate verifier runs, and its verdict stands.
     Only,
 }
 
 impl Mode {
+    /// Every mode, in rollout order.
     pub const ALL: [Mode; 4] = [Mode::Legacy, Mode::Shadow, Mode::Primary, Mode::Only];
 
+    /// The mode's lowercase name, as configs and records spell it.
     pub fn as_str(self) -> &'static str {
         match self {
             Mode::Legacy => "legacy",
@@ -52,10 +59,12 @@ impl Mode {
         }
     }
 
+    /// Whether the mode runs the legacy verifier.
     pub fn runs_legacy(self) -> bool {
         self != Mode::Only
     }
 
+    /// Whether the mode runs the candidate verifier.
     pub fn runs_candidate(self) -> bool {
         self != Mode::Legacy
     }
@@ -81,16 +90,24 @@ impl FromStr for Mode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RecordClass {
+    /// The candidate accepts a block the legacy rejects.
     Split,
+    /// The candidate rejects a block the legacy accepts.
     Halt,
+    /// Same verdict and reason, but a fact both report differs.
     Fact,
+    /// Both reject, for different reasons after mapping the legacy's reason to a code.
     Reason,
+    /// The legacy verifier gave no verdict.
     LegacyError,
+    /// The candidate verifier gave no verdict.
     CandidateError,
+    /// In PRIMARY, the candidate gave no verdict and the legacy's verdict was used.
     Fallback,
 }
 
 impl RecordClass {
+    /// Every record class, divergences first.
     pub const ALL: [RecordClass; 7] = [
         RecordClass::Split,
         RecordClass::Halt,
@@ -101,6 +118,7 @@ impl RecordClass {
         RecordClass::Fallback,
     ];
 
+    /// The class's snake_case name, as records spell it.
     pub fn as_str(self) -> &'static str {
         match self {
             RecordClass::Split => "split",
@@ -129,7 +147,9 @@ impl fmt::Display for RecordClass {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Source {
+    /// The legacy verifier's verdict.
     Legacy,
+    /// The candidate verifier's verdict.
     Candidate,
     /// Neither could answer: rejected, fail closed.
     FailClosed,
@@ -138,7 +158,9 @@ pub enum Source {
 /// The outcome of one block under a mode.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
+    /// The verdict that stands for the block.
     pub authoritative: Verdict,
+    /// Whose verdict that is.
     pub source: Source,
     /// Records to write, in this order (at most one divergence, then errors).
     pub records: Vec<RecordClass>,

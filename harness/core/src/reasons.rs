@@ -9,17 +9,31 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+/// A legacy-reason → code map; a reason not in it stands for itself.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReasonMap {
     map: BTreeMap<String, String>,
 }
 
+/// A reason map that could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ReasonMapError {
+    /// The file could not be read.
     #[error("{file}: {source}")]
-    Read { file: PathBuf, source: std::io::Error },
+    Read {
+        /// The reason-map file.
+        file: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not a valid reason map.
     #[error("{file}: not a reason map: {message}")]
-    Parse { file: PathBuf, message: String },
+    Parse {
+        /// The reason-map file.
+        file: PathBuf,
+        /// The TOML parser's message.
+        message: String,
+    },
 }
 
 #[derive(Deserialize)]
@@ -30,13 +44,16 @@ struct Raw {
 }
 
 impl ReasonMap {
+    /// Loads a map from the TOML file at `path`.
     pub fn load(path: &Path) -> Result<ReasonMap, ReasonMapError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ReasonMapError::Read { file: path.into(), source })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ReasonMapError::Read { file: path.into(), source })?;
         let raw: Raw = toml::from_str(&text)
             .map_err(|e| ReasonMapError::Parse { file: path.into(), message: e.to_string().trim_end().to_owned() })?;
         Ok(ReasonMap { map: raw.reasons })
     }
 
+    /// Builds a map from `(legacy reason, code)` pairs.
     pub fn from_pairs<I: IntoIterator<Item = (String, String)>>(pairs: I) -> Self {
         ReasonMap { map: pairs.into_iter().collect() }
     }
@@ -46,6 +63,7 @@ impl ReasonMap {
         self.map.get(legacy_reason).map_or(legacy_reason, String::as_str)
     }
 
+    /// Whether the map has no entries.
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
     }

@@ -31,7 +31,14 @@ impl UtcTime {
         let month = (if mp < 10 { mp + 3 } else { mp - 9 }) as u32;
         let year = yoe + era * 400 + i64::from(month <= 2);
         let rem = secs % 86_400;
-        UtcTime { year, month, day, hour: (rem / 3600) as u32, minute: (rem / 60 % 60) as u32, second: (rem % 60) as u32 }
+        UtcTime {
+            year,
+            month,
+            day,
+            hour: (rem / 3600) as u32,
+            minute: (rem / 60 % 60) as u32,
+            second: (rem % 60) as u32,
+        }
     }
 
     /// `YYYY-MM-DD`.

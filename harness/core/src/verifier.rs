@@ -16,7 +16,9 @@ use serde::{Deserialize, Serialize};
 /// A block as verifiers see it.
 #[derive(Debug, Clone)]
 pub struct BlockInput {
+    /// The block's height.
     pub height: u64,
+    /// The raw block blob.
     pub blob: Arc<[u8]>,
     /// Parsed header and miner-tx fields, if the blob parses (`None` for a malformed block, and when no
     /// verifier of the run wants them).
@@ -26,41 +28,57 @@ pub struct BlockInput {
 /// The parsed fields handed to adapters (the legacy computes the block id itself; it is not given).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BlockFields {
+    /// The header's major version.
     pub major_version: u8,
+    /// The header's minor version.
     pub minor_version: u8,
+    /// The header's timestamp, in unix seconds.
     pub timestamp: u64,
+    /// The previous block's id, as the header gives it.
     pub prev_id: Hash32,
+    /// The header's nonce.
     pub nonce: u32,
+    /// The miner transaction's fields.
     pub miner_tx: MinerTxFields,
+    /// Hashes of the non-coinbase transactions, in block order.
     pub tx_hashes: Vec<Hash32>,
 }
 
+/// The miner-transaction fields handed to adapters.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MinerTxFields {
+    /// The transaction version (1 or 2).
     pub version: u64,
+    /// The transaction's unlock time.
     pub unlock_time: u64,
     /// The single `txin_gen` height, if that is what the inputs are.
     pub gen_height: Option<u64>,
+    /// The outputs, in order.
     pub outputs: Vec<OutputFields>,
     /// tx_extra, verbatim.
     #[serde(with = "hex_bytes")]
     pub extra: Vec<u8>,
 }
 
+/// One miner-transaction output, as adapters see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OutputFields {
+    /// The amount, in atomic units.
     pub amount: u64,
+    /// The output's one-time public key.
     pub key: Hash32,
+    /// The view tag, if the output has one.
     pub view_tag: Option<u8>,
 }
 
 mod hex_bytes {
-    pub fn serialize<S: serde::Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: serde::Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&hex::encode(b))
     }
 }
 
 impl BlockFields {
+    /// Extracts the fields of a parsed block.
     pub fn from_block(b: &Block) -> BlockFields {
         BlockFields {
             major_version: b.header.major_version,
@@ -93,8 +111,11 @@ pub struct ReplayEnv {
     pub now: u64,
     /// The profile's network fields.
     pub network_name: String,
+    /// The network id, in hex.
     pub network_id: String,
+    /// The id of the network's genesis block.
     pub genesis_id: Hash32,
+    /// The height from which the leader rules apply.
     pub activation_height: u64,
     /// The id of block h − 1 (none for block 0).
     pub prev_id: Option<Hash32>,
@@ -106,8 +127,15 @@ pub struct ReplayEnv {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "verdict", rename_all = "snake_case")]
 pub enum Verdict {
+    /// The block is valid.
     Accept,
-    Reject { reason: String, detail: String },
+    /// The block is invalid.
+    Reject {
+        /// Why: a reason code, or for adapters whatever they say.
+        reason: String,
+        /// Free-text detail for humans.
+        detail: String,
+    },
 }
 
 /// accept or reject, without the reason.
@@ -166,6 +194,7 @@ impl Verdict {
         self.kind().as_str()
     }
 
+    /// The reject reason (empty for an accept).
     pub fn reason(&self) -> &str {
         match self {
             Verdict::Accept => "",
@@ -177,6 +206,7 @@ impl Verdict {
 /// Named facts a verifier reports (hex ids, leader id…). Only facts both sides report are compared.
 pub type Facts = BTreeMap<String, String>;
 
+/// Why a verifier could not give a verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
@@ -205,19 +235,30 @@ impl fmt::Display for ErrorKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[error("{kind}: {message}")]
 pub struct VerifierError {
+    /// What kind of failure it was.
     pub kind: ErrorKind,
+    /// What went wrong, for humans.
     pub message: String,
 }
 
 impl VerifierError {
+    /// An error of `kind` with `message`.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         VerifierError { kind, message: message.into() }
     }
 }
 
+/// What a verifier answers for one block: a verdict with facts, or an error.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VerifierOutcome {
-    Verdict { verdict: Verdict, facts: Facts },
+    /// A verdict, with the facts reported alongside it.
+    Verdict {
+        /// Accept or reject.
+        verdict: Verdict,
+        /// The facts the verifier reports.
+        facts: Facts,
+    },
+    /// No verdict: the verifier failed.
     Error(VerifierError),
 }
 
@@ -252,11 +293,13 @@ pub struct VerifierIdentity {
 
 /// Work a verifier can do knowing only the block: on any thread, in any order, ahead of `verify`.
 pub trait Stateless: Send + Sync {
+    /// Precomputes what `verify` needs for `block`; the result is handed to `verify` as `prepared`.
     fn prepare(&self, block: &BlockInput) -> Box<dyn Any + Send>;
 }
 
 /// A block verifier. Calls to `verify` come in height order from one thread.
 pub trait Verifier: Send {
+    /// Who this verifier is.
     fn identity(&self) -> VerifierIdentity;
 
     /// Optional stateless precomputation whose result is passed to `verify` as `prepared`.
@@ -270,5 +313,7 @@ pub trait Verifier: Send {
         true
     }
 
-    fn verify(&mut self, block: &BlockInput, prepared: Option<Box<dyn Any + Send>>, env: &ReplayEnv) -> VerifierOutcome;
+    /// Verifies one block under `env`; `prepared` is its stateless precomputation, if it has one.
+    fn verify(&mut self, block: &BlockInput, prepared: Option<Box<dyn Any + Send>>, env: &ReplayEnv)
+        -> VerifierOutcome;
 }

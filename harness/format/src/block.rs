@@ -18,10 +18,15 @@ pub const MAX_TX_PER_BLOCK: u64 = 0x1000_0000;
 /// `block_header`: versions, timestamp, previous block id, nonce.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BlockHeader {
+    /// The major version, which names the hard fork the block follows.
     pub major_version: u8,
+    /// The minor version.
     pub minor_version: u8,
+    /// The miner's timestamp, in unix seconds.
     pub timestamp: u64,
+    /// The id of the previous block.
     pub prev_id: Hash32,
+    /// The proof-of-work nonce.
     pub nonce: u32,
 }
 
@@ -30,9 +35,19 @@ pub struct BlockHeader {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum TxIn {
     /// `txin_gen` (tag 0xff): the height the coinbase is for.
-    Gen { height: u64 },
+    Gen {
+        /// The height of the block the coinbase is for.
+        height: u64,
+    },
     /// `txin_to_key` (tag 0x02).
-    ToKey { amount: u64, key_offsets: Vec<u64>, key_image: Hash32 },
+    ToKey {
+        /// The amount spent, in atomic units.
+        amount: u64,
+        /// The ring members' output offsets, each relative to the one before.
+        key_offsets: Vec<u64>,
+        /// The key image of the spent output.
+        key_image: Hash32,
+    },
 }
 
 /// Where an output goes.
@@ -40,24 +55,37 @@ pub enum TxIn {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum TxOutTarget {
     /// `txout_to_key` (tag 0x02).
-    ToKey { key: Hash32 },
+    ToKey {
+        /// The output's one-time public key.
+        key: Hash32,
+    },
     /// `txout_to_tagged_key` (tag 0x03, from hard fork 15): key and a one-byte view tag.
-    ToTaggedKey { key: Hash32, view_tag: u8 },
+    ToTaggedKey {
+        /// The output's one-time public key.
+        key: Hash32,
+        /// The one-byte view tag.
+        view_tag: u8,
+    },
 }
 
+/// A transaction output: an amount and where it goes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TxOut {
+    /// The amount, in atomic units.
     pub amount: u64,
+    /// Where the output goes.
     pub target: TxOutTarget,
 }
 
 impl TxOut {
+    /// The output's one-time public key, whichever the target form.
     pub fn key(&self) -> &Hash32 {
         match &self.target {
             TxOutTarget::ToKey { key } | TxOutTarget::ToTaggedKey { key, .. } => key,
         }
     }
 
+    /// The output's view tag, if its target has one.
     pub fn view_tag(&self) -> Option<u8> {
         match &self.target {
             TxOutTarget::ToKey { .. } => None,
@@ -69,9 +97,13 @@ impl TxOut {
 /// The miner (coinbase) transaction, with the byte ranges its hash is computed over.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MinerTx<'a> {
+    /// The transaction version (1 or 2).
     pub version: u64,
+    /// The transaction's unlock time.
     pub unlock_time: u64,
+    /// The inputs (a valid coinbase has exactly one `Gen`).
     pub inputs: Vec<TxIn>,
+    /// The outputs, in order.
     pub outputs: Vec<TxOut>,
     /// tx_extra, verbatim (parse it with [`crate::extra::parse`]).
     pub extra: &'a [u8],
@@ -98,10 +130,13 @@ impl MinerTx<'_> {
 /// A parsed block that borrows its blob.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Block<'a> {
+    /// The whole block blob.
     pub blob: &'a [u8],
+    /// The parsed header.
     pub header: BlockHeader,
     /// Length of the serialized header at the start of the blob.
     pub header_len: usize,
+    /// The parsed miner transaction.
     pub miner_tx: MinerTx<'a>,
     /// The tx-hash list: `tx_count()` × 32 bytes.
     tx_hash_bytes: &'a [u8],
@@ -140,9 +175,7 @@ impl<'a> Block<'a> {
 
     /// Hashes of the non-coinbase transactions, in block order.
     pub fn tx_hashes(&self) -> impl ExactSizeIterator<Item = Hash32> + 'a {
-        self.tx_hash_bytes
-            .chunks_exact(32)
-            .map(|c| Hash32(c.try_into().expect("32-byte chunk")))
+        self.tx_hash_bytes.chunks_exact(32).map(|c| Hash32(c.try_into().expect("32-byte chunk")))
     }
 
     /// The serialized header bytes.

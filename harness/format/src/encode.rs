@@ -10,6 +10,7 @@ pub const MAINNET_GENESIS_TX: &str = "013c01ff0001ffffffffffff03029b2e4c0281c0b0
 /// X-Cash mainnet's genesis miner transaction (xcash-core cryptonote_config.h).
 pub const XCASH_GENESIS_TX: &str = "013c01ff0001b197bcc5c605029b2e4c0281c0b02e7c53291a94d1d0cbff8883f8024f5142ee494ffbbd0880712101f1dde8d8d6c53e9d2e920d6e66432eaff6a85b2d25043fc29ef477b075b143df";
 
+/// Appends the serialized `h` to `out`.
 pub fn header(out: &mut Vec<u8>, h: &BlockHeader) {
     varint::write(out, u64::from(h.major_version));
     varint::write(out, u64::from(h.minor_version));

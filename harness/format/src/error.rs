@@ -6,7 +6,9 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{kind} at byte offset {offset}")]
 pub struct ParseError {
+    /// Byte offset in the blob where the problem starts.
     pub offset: usize,
+    /// What was wrong.
     pub kind: ParseErrorKind,
 }
 
@@ -14,23 +16,54 @@ pub struct ParseError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ParseErrorKind {
     /// The blob ended inside a field.
-    Truncated { field: &'static str },
+    Truncated {
+        /// The field being read.
+        field: &'static str,
+    },
     /// A varint with a redundant trailing zero group (Monero's EVARINT_REPRESENT).
-    NonCanonicalVarint { field: &'static str },
+    NonCanonicalVarint {
+        /// The field being read.
+        field: &'static str,
+    },
     /// A varint that does not fit the field's integer type (Monero's EVARINT_OVERFLOW).
-    VarintOverflow { field: &'static str, bits: u32 },
+    VarintOverflow {
+        /// The field being read.
+        field: &'static str,
+        /// The width of the field's integer type, in bits.
+        bits: u32,
+    },
     /// Bytes left over after the last field of the block.
-    TrailingBytes { count: usize },
+    TrailingBytes {
+        /// How many bytes are left over.
+        count: usize,
+    },
     /// A transaction version this format does not have (0, or above 2).
-    UnsupportedTxVersion { version: u64 },
+    UnsupportedTxVersion {
+        /// The version found.
+        version: u64,
+    },
     /// An input variant tag other than `txin_gen` (0xff) and `txin_to_key` (0x02).
-    UnknownInputTag { tag: u8 },
+    UnknownInputTag {
+        /// The tag found.
+        tag: u8,
+    },
     /// An output target tag other than `txout_to_key` (0x02) and `txout_to_tagged_key` (0x03).
-    UnknownOutputTag { tag: u8 },
+    UnknownOutputTag {
+        /// The tag found.
+        tag: u8,
+    },
     /// A RingCT type byte other than RCTTypeNull (0) in a miner transaction.
-    UnsupportedRctType { rct_type: u8 },
+    UnsupportedRctType {
+        /// The type byte found.
+        rct_type: u8,
+    },
     /// A count (vector length) larger than the bytes that remain could hold.
-    CountTooLarge { field: &'static str, count: u64 },
+    CountTooLarge {
+        /// The field being read.
+        field: &'static str,
+        /// The count read.
+        count: u64,
+    },
 }
 
 impl fmt::Display for ParseErrorKind {

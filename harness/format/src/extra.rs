@@ -45,7 +45,9 @@ pub enum ExtraFieldKind {
 /// One parsed field. Offsets are relative to the start of the extra.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ExtraField {
+    /// The tag byte.
     pub tag: u8,
+    /// What the field is, by its tag.
     pub kind: ExtraFieldKind,
     /// The whole field, tag included.
     pub range: Range<usize>,
@@ -58,14 +60,18 @@ pub struct ExtraField {
 pub struct ExtraError {
     /// Offset in the extra of the field that failed (its tag byte).
     pub offset: usize,
+    /// Why the field did not parse.
     pub reason: String,
 }
 
 /// The fields that parsed, and where and why parsing stopped if it did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParsedExtra<'a> {
+    /// The whole extra, verbatim.
     pub extra: &'a [u8],
+    /// The fields that parsed, in order.
     pub fields: Vec<ExtraField>,
+    /// Where and why parsing stopped; `None` when the whole extra parsed.
     pub error: Option<ExtraError>,
 }
 
@@ -78,6 +84,7 @@ impl<'a> ParsedExtra<'a> {
         }
     }
 
+    /// The payload bytes of `field`.
     pub fn payload(&self, field: &ExtraField) -> &'a [u8] {
         &self.extra[field.payload.clone()]
     }
@@ -158,7 +165,7 @@ fn parse_field(extra: &[u8], at: usize) -> Result<ExtraField, String> {
             result => {
                 // X-Cash DPoPS v1 writes the length as one raw byte; 0x80.. then reads as a bad varint.
                 let raw = extra.get(body).copied().unwrap_or(0) as usize;
-                if raw >= 0x80 && raw <= extra.len() - body - 1 {
+                if raw >= 0x80 && raw < extra.len() - body {
                     let p = body + 1..body + 1 + raw;
                     return Ok(field(ExtraFieldKind::NonceRawLength, p.clone(), p.end));
                 }

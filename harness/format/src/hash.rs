@@ -11,8 +11,10 @@ use sha3::{Digest, Keccak256};
 pub struct Hash32(pub [u8; 32]);
 
 impl Hash32 {
+    /// The all-zero hash (the null id).
     pub const ZERO: Hash32 = Hash32([0; 32]);
 
+    /// The raw 32 bytes.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
     }
@@ -134,14 +136,8 @@ mod tests {
 
     #[test]
     fn legacy_keccak_vectors() {
-        assert_eq!(
-            keccak256(b"").to_string(),
-            "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470"
-        );
-        assert_eq!(
-            keccak256(&[0]).to_string(),
-            "bc36789e7a1e281436464229828f817d6612f7b477d66591ff96a9e064bcc98a"
-        );
+        assert_eq!(keccak256(b"").to_string(), "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470");
+        assert_eq!(keccak256(&[0]).to_string(), "bc36789e7a1e281436464229828f817d6612f7b477d66591ff96a9e064bcc98a");
         assert_eq!(keccak256_concat(&[b"ab", b"c"]), keccak256(b"abc"));
     }
 

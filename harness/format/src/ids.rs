@@ -46,7 +46,9 @@ pub enum HashError {
 /// The hashes of one block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BlockHashes {
+    /// The block id.
     pub block_id: Hash32,
+    /// The miner transaction's hash.
     pub miner_tx_hash: Hash32,
     /// Root of the tree hash over the miner tx hash and the tx hashes.
     pub tree_root: Hash32,
@@ -108,8 +110,8 @@ impl Block<'_> {
         }
         let computed = keccak256(&buf[..len]);
 
-        let is_override = self.miner_tx.gen_height() == Some(OVERRIDE_HEIGHT)
-            && keccak256(self.blob).0 == OVERRIDE_BLOB_HASH;
+        let is_override =
+            self.miner_tx.gen_height() == Some(OVERRIDE_HEIGHT) && keccak256(self.blob).0 == OVERRIDE_BLOB_HASH;
         if is_override {
             return Ok(BlockHashes { block_id: OVERRIDE_ID, miner_tx_hash, tree_root, id_overridden: true });
         }

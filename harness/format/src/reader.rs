@@ -9,23 +9,23 @@ pub(crate) struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    pub fn new(buf: &'a [u8]) -> Self {
+    pub(crate) fn new(buf: &'a [u8]) -> Self {
         Reader { buf, pos: 0 }
     }
 
-    pub fn pos(&self) -> usize {
+    pub(crate) fn pos(&self) -> usize {
         self.pos
     }
 
-    pub fn remaining(&self) -> usize {
+    pub(crate) fn remaining(&self) -> usize {
         self.buf.len() - self.pos
     }
 
-    pub fn error(&self, offset: usize, kind: ParseErrorKind) -> ParseError {
+    pub(crate) fn error(&self, offset: usize, kind: ParseErrorKind) -> ParseError {
         ParseError { offset, kind }
     }
 
-    pub fn bytes(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], ParseError> {
+    pub(crate) fn bytes(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], ParseError> {
         if self.remaining() < n {
             return Err(self.error(self.pos, ParseErrorKind::Truncated { field }));
         }
@@ -34,19 +34,19 @@ impl<'a> Reader<'a> {
         Ok(out)
     }
 
-    pub fn array32(&mut self, field: &'static str) -> Result<[u8; 32], ParseError> {
+    pub(crate) fn array32(&mut self, field: &'static str) -> Result<[u8; 32], ParseError> {
         Ok(self.bytes(32, field)?.try_into().expect("32 bytes"))
     }
 
-    pub fn u8(&mut self, field: &'static str) -> Result<u8, ParseError> {
+    pub(crate) fn u8(&mut self, field: &'static str) -> Result<u8, ParseError> {
         Ok(self.bytes(1, field)?[0])
     }
 
-    pub fn u32_le(&mut self, field: &'static str) -> Result<u32, ParseError> {
+    pub(crate) fn u32_le(&mut self, field: &'static str) -> Result<u32, ParseError> {
         Ok(u32::from_le_bytes(self.bytes(4, field)?.try_into().expect("4 bytes")))
     }
 
-    pub fn varint(&mut self, bits: u32, field: &'static str) -> Result<u64, ParseError> {
+    pub(crate) fn varint(&mut self, bits: u32, field: &'static str) -> Result<u64, ParseError> {
         match varint::read(&self.buf[self.pos..], bits) {
             Ok((v, n)) => {
                 self.pos += n;
@@ -63,13 +63,13 @@ impl<'a> Reader<'a> {
         }
     }
 
-    pub fn u64v(&mut self, field: &'static str) -> Result<u64, ParseError> {
+    pub(crate) fn u64v(&mut self, field: &'static str) -> Result<u64, ParseError> {
         self.varint(64, field)
     }
 
     /// A vector length, checked against the bytes left (each element takes at least `min_elem` bytes),
     /// so a hostile count cannot make us allocate.
-    pub fn count(&mut self, min_elem: usize, field: &'static str) -> Result<usize, ParseError> {
+    pub(crate) fn count(&mut self, min_elem: usize, field: &'static str) -> Result<usize, ParseError> {
         let at = self.pos;
         let n = self.u64v(field)?;
         if n.saturating_mul(min_elem as u64) > self.remaining() as u64 {

@@ -7,7 +7,13 @@ use dualrun_format::{encode, Block, ParseErrorKind};
 /// A v16 block at height 5 with one tagged-key output and `extra`; returns blob and the offset of the
 /// miner tx.
 fn sample(extra: &[u8]) -> (Vec<u8>, usize) {
-    let header = BlockHeader { major_version: 16, minor_version: 16, timestamp: 1_700_000_000, prev_id: Hash32([3; 32]), nonce: 7 };
+    let header = BlockHeader {
+        major_version: 16,
+        minor_version: 16,
+        timestamp: 1_700_000_000,
+        prev_id: Hash32([3; 32]),
+        nonce: 7,
+    };
     let out = TxOut { amount: 600_000, target: TxOutTarget::ToTaggedKey { key: Hash32([4; 32]), view_tag: 0xab } };
     let tx = encode::miner_tx(2, 65, 5, &[out], extra);
     let blob = encode::block(&header, &tx, &[Hash32([5; 32])]);

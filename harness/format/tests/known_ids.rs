@@ -116,11 +116,8 @@ fn monero_tree_hash_vectors() {
     let mut sizes = Vec::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let (root, leaves) = line.split_once(' ').unwrap();
-        let leaves: Vec<Hash32> = hex::decode(leaves)
-            .unwrap()
-            .chunks_exact(32)
-            .map(|c| Hash32(c.try_into().unwrap()))
-            .collect();
+        let leaves: Vec<Hash32> =
+            hex::decode(leaves).unwrap().chunks_exact(32).map(|c| Hash32(c.try_into().unwrap())).collect();
         assert_eq!(tree_hash(&leaves), h(root), "{} leaves", leaves.len());
         sizes.push(leaves.len());
     }

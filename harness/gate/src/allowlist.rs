@@ -18,6 +18,7 @@ use dualrun_core::RecordClass;
 use dualrun_format::Hash32;
 use serde::Deserialize;
 
+/// One excused divergence.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Entry {
@@ -37,23 +38,40 @@ pub struct Entry {
     pub expires_date: Option<String>,
 }
 
+/// An allowlist: the excused divergences, as loaded from a file.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Allowlist {
+    /// The entries, in file order.
     #[serde(default)]
     pub entries: Vec<Entry>,
+    /// Keccak-256 of the file's bytes.
     #[serde(skip)]
     pub digest: String,
+    /// The file the allowlist was loaded from.
     #[serde(skip)]
     pub path: Option<PathBuf>,
 }
 
+/// An allowlist file that cannot be read or is not valid.
 #[derive(Debug, thiserror::Error)]
 pub enum AllowlistError {
+    /// The file could not be read.
     #[error("{file}: {source}")]
-    Read { file: PathBuf, source: std::io::Error },
+    Read {
+        /// The allowlist file.
+        file: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// The file does not parse, or an entry breaks a rule.
     #[error("{file}: {message}")]
-    Invalid { file: PathBuf, message: String },
+    Invalid {
+        /// The allowlist file.
+        file: PathBuf,
+        /// What is wrong, naming the entry if one is.
+        message: String,
+    },
 }
 
 /// Today's date, `YYYY-MM-DD` UTC (the gate's time; never used inside a verdict).
@@ -63,6 +81,8 @@ pub fn today() -> String {
 }
 
 impl Allowlist {
+    /// Reads and checks an allowlist file: every entry needs a divergence class other than split, a valid
+    /// expiry, a justification and an author.
     pub fn load(path: &Path) -> Result<Allowlist, AllowlistError> {
         let bytes = std::fs::read(path).map_err(|source| AllowlistError::Read { file: path.into(), source })?;
         let mut a: Allowlist = toml::from_str(&String::from_utf8_lossy(&bytes))

@@ -3,6 +3,7 @@
 //! a pass). Evidence that cannot be used (incomplete, tampered, another profile) fails the evaluation
 //! and says which run and why.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use dualrun_core::{Mode, RecordClass};
@@ -13,11 +14,15 @@ use crate::allowlist::Allowlist;
 use crate::evidence::EvidenceRun;
 use crate::policy::Policy;
 
+/// The gate's answer, ordered from best to worst (an evaluation takes its worst criterion's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GateOutcome {
+    /// The move may be made.
     Pass,
+    /// Too little evidence to say (never a pass).
     Inconclusive,
+    /// The evidence speaks against the move.
     Fail,
 }
 
@@ -31,12 +36,18 @@ impl fmt::Display for GateOutcome {
     }
 }
 
+/// One criterion of an evaluation.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Criterion {
+    /// Its name (`min_blocks`, `max_divergences`, …).
     pub name: String,
+    /// What the evidence shows.
     pub value: Value,
+    /// What the policy requires.
     pub threshold: String,
+    /// Whether the value meets the threshold.
     pub outcome: GateOutcome,
+    /// Why, when it is not obvious.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub note: String,
 }
@@ -44,11 +55,15 @@ pub struct Criterion {
 /// The golden-vector results an evaluation may rely on.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GoldenResult {
+    /// The vectors' directory.
     pub dir: String,
     /// Keccak-256 over the vectors' file names and contents, in path order.
     pub digest: String,
+    /// Vectors that passed.
     pub passed: u64,
+    /// Vectors that failed (unreadable, mismatched, skipped without a reason).
     pub failed: u64,
+    /// Vectors skipped with a written reason.
     pub skipped: u64,
 }
 
@@ -65,73 +80,160 @@ impl GoldenResult {
     }
 }
 
+/// The outcome of an evaluation, with every criterion that decided it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Evaluation {
+    /// The ledger's mode.
     pub from: Mode,
+    /// The mode asked for.
     pub to: Mode,
+    /// The worst criterion's outcome.
     pub outcome: GateOutcome,
+    /// Every criterion, in the order evaluated.
     pub criteria: Vec<Criterion>,
+    /// Keccak-256 of the policy applied.
     pub policy_digest: String,
+}
+
+/// What an evaluation looks at.
+pub struct EvaluationInput<'a> {
+    /// The ledger's mode.
+    pub from: Mode,
+    /// The mode asked for.
+    pub to: Mode,
+    /// What the move requires.
+    pub policy: &'a Policy,
+    /// The replay runs given as evidence.
+    pub evidence: &'a [EvidenceRun],
+    /// The golden vectors' results, if run.
+    pub golden: Option<&'a GoldenResult>,
+    /// Known divergences excused.
+    pub allowlist: Option<&'a Allowlist>,
+    /// Expired or never-matched allowlist entries fail.
+    pub strict: bool,
+    /// The profile the ledger last promoted on, if any.
+    pub expected_profile: Option<&'a str>,
 }
 
 fn crit(name: &str, value: Value, threshold: String, outcome: GateOutcome, note: String) -> Criterion {
     Criterion { name: name.into(), value, threshold, outcome, note }
 }
 
-/// Evaluates moving from `from` to `to` (one step forward) on `evidence`.
-#[allow(clippy::too_many_arguments)]
-pub fn evaluate(
-    from: Mode,
-    to: Mode,
-    policy: &Policy,
-    evidence: &[EvidenceRun],
-    golden: Option<&GoldenResult>,
-    allowlist: Option<&Allowlist>,
-    strict: bool,
-    expected_profile: Option<&str>,
-) -> Evaluation {
-    let mut criteria = Vec::new();
-    let Some(req) = policy.for_target(to).filter(|_| to > from) else {
-        criteria.push(crit("transition", json!(format!("{from} -> {to}")), "one step forward".into(), GateOutcome::Fail, "not a forward move".into()));
-        return Evaluation { from, to, outcome: GateOutcome::Fail, criteria, policy_digest: policy.digest.clone() };
-    };
-    let next = from.next();
-    if next != Some(to) {
-        criteria.push(crit("transition", json!(format!("{from} -> {to}")), format!("{from} -> {}", next.map_or("-".into(), |m| m.to_string())), GateOutcome::Fail, "forward moves go one step at a time".into()));
+fn pass_if(ok: bool) -> GateOutcome {
+    if ok {
+        GateOutcome::Pass
+    } else {
+        GateOutcome::Fail
     }
+}
 
-    // Evidence: each run usable, all with the expected profile.
-    let first_profile = evidence.first().and_then(|e| e.profile_digest()).map(|d| d.to_string());
-    let profile = policy.profile_digest.as_deref().or(expected_profile).or(first_profile.as_deref());
-    for e in evidence {
-        let mut problems = e.problems.clone();
-        if let (Some(want), Some(got)) = (profile, e.profile_digest()) {
-            if want != got.to_string() {
-                problems.push(format!("made with profile {got}, not {want}"));
-            }
-        }
-        let outcome = if problems.is_empty() { GateOutcome::Pass } else { GateOutcome::Fail };
+/// Evaluates moving from `from` to `to` (one step forward) on the evidence.
+pub fn evaluate(input: &EvaluationInput<'_>) -> Evaluation {
+    let EvaluationInput { from, to, policy, evidence, golden, allowlist, strict, expected_profile } = *input;
+    let mut criteria = Vec::new();
+    let done = |criteria: Vec<Criterion>| {
+        let outcome = criteria.iter().map(|c| c.outcome).max().unwrap_or(GateOutcome::Pass);
+        Evaluation { from, to, outcome, criteria, policy_digest: policy.digest.clone() }
+    };
+    let Some(req) = policy.for_target(to).filter(|_| to > from) else {
+        let value = json!(format!("{from} -> {to}"));
         criteria.push(crit(
-            "evidence",
-            json!(e.dir.display().to_string()),
-            "complete, untampered, same profile".into(),
-            outcome,
-            problems.join("; "),
+            "transition",
+            value,
+            "one step forward".into(),
+            GateOutcome::Fail,
+            "not a forward move".into(),
+        ));
+        return done(criteria);
+    };
+    if from.next() != Some(to) {
+        let want = format!("{from} -> {}", from.next().map_or("-".into(), |m| m.to_string()));
+        let note = "forward moves go one step at a time".into();
+        criteria.push(crit("transition", json!(format!("{from} -> {to}")), want, GateOutcome::Fail, note));
+    }
+    criteria.extend(evidence_criteria(evidence, policy.profile_digest.as_deref().or(expected_profile)));
+    let usable = usable(evidence);
+    let blocks = blocks_compared(&usable);
+    let enough = blocks.counted >= req.min_blocks && (blocks.counted > 0 || req.min_blocks == 0);
+    criteria.push(blocks.criterion(req.min_blocks, enough));
+    let allowed = AllowlistUse::new(allowlist, &usable);
+    let divergences = count_divergences(&usable, allowlist, &allowed, to);
+    if to != Mode::Shadow {
+        let splits = divergences.splits;
+        criteria.push(crit(
+            "no_splits",
+            json!(splits),
+            "== 0 (a split is never excused)".into(),
+            pass_if(splits == 0),
+            String::new(),
         ));
     }
-    // The same run given twice counts once.
-    let mut seen = std::collections::BTreeSet::new();
-    let usable: Vec<&EvidenceRun> = evidence
-        .iter()
-        .filter(|e| e.problems.is_empty())
-        .filter(|e| seen.insert(e.inputs_digest()))
-        .collect();
+    if let Some(max) = req.max_divergences {
+        let counted = divergences.counted;
+        let outcome = if enough { pass_if(counted <= max) } else { GateOutcome::Inconclusive };
+        let excused = divergences.excused;
+        let note = if excused > 0 { format!("{excused} excused by the allowlist") } else { String::new() };
+        criteria.push(crit("max_divergences", json!(counted), format!("<= {max}"), outcome, note));
+    }
+    if let Some(max) = req.max_error_rate {
+        criteria.push(error_rate(&usable, blocks.counted, max));
+    }
+    if let Some(max) = req.max_latency_ratio_p99 {
+        criteria.push(latency_ratio(&usable, max));
+    }
+    if req.require_golden {
+        criteria.push(golden_criterion(golden));
+    }
+    if to == Mode::Only {
+        criteria.push(allowed.none_active());
+    }
+    criteria.extend(allowed.hygiene(&divergences.matched, strict));
+    done(criteria)
+}
 
-    // Blocks compared: the union of the heights replayed with both verifiers, per chain (overlapping
-    // runs count each height once), less the blocks where a verifier failed.
-    let mut ranges: std::collections::BTreeMap<String, Vec<(u64, u64)>> = Default::default();
-    let mut failed_blocks = std::collections::BTreeSet::new();
-    for e in &usable {
+/// One criterion per run: usable (complete, untampered) and made with the expected profile (the
+/// policy's, else the ledger's, else the first run's).
+fn evidence_criteria(evidence: &[EvidenceRun], pinned: Option<&str>) -> Vec<Criterion> {
+    let first_profile = evidence.first().and_then(|e| e.profile_digest()).map(|d| d.to_string());
+    let profile = pinned.or(first_profile.as_deref());
+    evidence
+        .iter()
+        .map(|e| {
+            let mut problems = e.problems.clone();
+            if let (Some(want), Some(got)) = (profile, e.profile_digest()) {
+                if want != got.to_string() {
+                    problems.push(format!("made with profile {got}, not {want}"));
+                }
+            }
+            let value = json!(e.dir.display().to_string());
+            crit(
+                "evidence",
+                value,
+                "complete, untampered, same profile".into(),
+                pass_if(problems.is_empty()),
+                problems.join("; "),
+            )
+        })
+        .collect()
+}
+
+/// The runs that count, the same run given twice counted once.
+fn usable(evidence: &[EvidenceRun]) -> Vec<&EvidenceRun> {
+    let mut seen = BTreeSet::new();
+    evidence.iter().filter(|e| e.problems.is_empty()).filter(|e| seen.insert(e.inputs_digest())).collect()
+}
+
+/// Blocks both verifiers judged: the union of the heights replayed with both, per chain (overlapping
+/// runs count each height once), less the blocks where a verifier failed.
+struct BlocksCompared {
+    counted: u64,
+    failed: usize,
+}
+
+fn blocks_compared(usable: &[&EvidenceRun]) -> BlocksCompared {
+    let mut ranges: BTreeMap<String, Vec<(u64, u64)>> = BTreeMap::new();
+    let mut failed_blocks = BTreeSet::new();
+    for e in usable {
         if let Some((chain, from, to)) = e.chain_range().filter(|_| e.blocks_compared() > 0) {
             ranges.entry(chain.clone()).or_default().push((from, to));
             failed_blocks.extend(e.error_blocks().into_iter().map(|id| (chain.clone(), id)));
@@ -152,133 +254,162 @@ pub fn evaluate(
             end = Some(end.map_or(b, |e| e.max(b)));
         }
     }
-    let blocks = heights.saturating_sub(failed_blocks.len() as u64);
-    let enough = blocks >= req.min_blocks && (blocks > 0 || req.min_blocks == 0);
-    criteria.push(crit(
-        "min_blocks",
-        json!(blocks),
-        format!(">= {}", req.min_blocks),
-        if enough { GateOutcome::Pass } else { GateOutcome::Inconclusive },
-        if !enough {
+    BlocksCompared { counted: heights.saturating_sub(failed_blocks.len() as u64), failed: failed_blocks.len() }
+}
+
+impl BlocksCompared {
+    fn criterion(&self, min_blocks: u64, enough: bool) -> Criterion {
+        let note = if !enough {
             "too little evidence: replay more blocks with both verifiers (SHADOW or PRIMARY)".into()
-        } else if !failed_blocks.is_empty() {
-            format!("{} blocks where a verifier failed are not counted", failed_blocks.len())
+        } else if self.failed > 0 {
+            format!("{} blocks where a verifier failed are not counted", self.failed)
         } else {
             String::new()
-        },
-    ));
+        };
+        let outcome = if enough { GateOutcome::Pass } else { GateOutcome::Inconclusive };
+        crit("min_blocks", json!(self.counted), format!(">= {min_blocks}"), outcome, note)
+    }
+}
 
-    // Divergences after the allowlist (for SHADOW -> PRIMARY); splits never excused.
-    let today = crate::allowlist::today();
-    let max_height = usable.iter().map(|e| e.last_height()).max().unwrap_or(0);
-    let is_active: Vec<bool> =
-        allowlist.map(|a| a.entries.iter().map(|e| Allowlist::active(e, max_height, &today)).collect()).unwrap_or_default();
-    let (mut splits, mut counted, mut excused) = (0u64, 0u64, 0u64);
-    let mut matched = vec![false; allowlist.map_or(0, |a| a.entries.len())];
-    for e in &usable {
-        for (block_id, class) in &e.records {
-            if !class.is_divergence() {
-                continue;
-            }
-            if *class == RecordClass::Split {
-                splits += 1;
-                counted += 1;
-                continue;
-            }
-            let hit = allowlist.and_then(|a| a.entries.iter().position(|x| x.block_id == *block_id && x.class == *class));
-            match hit {
-                Some(i) if to == Mode::Primary && is_active[i] => {
-                    matched[i] = true;
-                    excused += 1;
-                }
-                Some(i) => {
-                    matched[i] = true;
-                    counted += 1;
-                }
-                None => counted += 1,
-            }
-        }
-    }
-    if to != Mode::Shadow {
-        criteria.push(crit("no_splits", json!(splits), "== 0 (a split is never excused)".into(), if splits == 0 { GateOutcome::Pass } else { GateOutcome::Fail }, String::new()));
-    }
-    if let Some(max) = req.max_divergences {
-        let outcome = if !enough { GateOutcome::Inconclusive } else if counted <= max { GateOutcome::Pass } else { GateOutcome::Fail };
-        let note = if excused > 0 { format!("{excused} excused by the allowlist") } else { String::new() };
-        criteria.push(crit("max_divergences", json!(counted), format!("<= {max}"), outcome, note));
-    }
-    if let Some(max) = req.max_error_rate {
-        let errors: u64 = usable
-            .iter()
-            .filter_map(|e| e.run.as_ref())
-            .map(|r| r.summary.errors.candidate_error + r.summary.errors.fallback)
-            .sum();
-        let (value, outcome) = if blocks == 0 {
-            (Value::Null, GateOutcome::Inconclusive)
-        } else {
-            let rate = errors as f64 / blocks as f64;
-            (json!(rate), if rate <= max { GateOutcome::Pass } else { GateOutcome::Fail })
-        };
-        criteria.push(crit("max_error_rate", value, format!("<= {max}"), outcome, format!("{errors} candidate errors and fallbacks")));
-    }
-    if let Some(max) = req.max_latency_ratio_p99 {
-        let ratios: Vec<f64> = usable
-            .iter()
-            .filter_map(|e| {
-                let latency = &e.run.as_ref()?.summary.latency;
-                let l = latency.legacy.as_ref()?.p99_us;
-                let c = latency.candidate.as_ref()?.p99_us;
-                (l > 0.0).then_some(c / l)
-            })
-            .collect();
-        let worst = ratios.iter().copied().fold(None, |a: Option<f64>, r| Some(a.map_or(r, |a| a.max(r))));
-        let (value, outcome) = match worst {
-            None => (Value::Null, GateOutcome::Inconclusive),
-            Some(r) => (json!(r), if r <= max { GateOutcome::Pass } else { GateOutcome::Fail }),
-        };
-        criteria.push(crit("max_latency_ratio_p99", value, format!("<= {max}"), outcome, "candidate p99 / legacy p99, worst run".into()));
-    }
-    if req.require_golden {
-        let (value, outcome, note) = match golden {
-            None => (Value::Null, GateOutcome::Inconclusive, "no golden vectors given (--golden DIR)".to_owned()),
-            Some(g) if g.failed > 0 => (json!(g), GateOutcome::Fail, format!("{} vectors failed", g.failed)),
-            Some(g) if g.passed == 0 => (json!(g), GateOutcome::Inconclusive, "no vector passed: an empty gate proves nothing".to_owned()),
-            Some(g) => (json!(g), GateOutcome::Pass, String::new()),
-        };
-        criteria.push(crit("require_golden", value, "all vectors pass".into(), outcome, note));
-    }
-    if to == Mode::Only {
-        let ids: Vec<String> = allowlist
-            .map(|a| a.entries.iter().zip(&is_active).filter(|(_, on)| **on).map(|(e, _)| e.block_id.to_string()).collect())
+/// The allowlist as of the evidence: which entries are active (by the highest height replayed and
+/// today's date).
+struct AllowlistUse<'a> {
+    allowlist: Option<&'a Allowlist>,
+    active: Vec<bool>,
+    max_height: u64,
+    today: String,
+}
+
+impl<'a> AllowlistUse<'a> {
+    fn new(allowlist: Option<&'a Allowlist>, usable: &[&EvidenceRun]) -> Self {
+        let today = crate::allowlist::today();
+        let max_height = usable.iter().map(|e| e.last_height()).max().unwrap_or(0);
+        let active = allowlist
+            .map(|a| a.entries.iter().map(|e| Allowlist::active(e, max_height, &today)).collect())
             .unwrap_or_default();
-        criteria.push(crit(
-            "no_active_allowlist_entries",
-            json!(ids.len()),
-            "== 0".into(),
-            if ids.is_empty() { GateOutcome::Pass } else { GateOutcome::Fail },
-            if ids.is_empty() { String::new() } else { format!("active: {}", ids.join(", ")) },
-        ));
+        AllowlistUse { allowlist, active, max_height, today }
     }
-    if let Some(a) = allowlist {
+
+    /// PRIMARY → ONLY: no entry may be active.
+    fn none_active(&self) -> Criterion {
+        let ids: Vec<String> = self
+            .allowlist
+            .map(|a| {
+                a.entries.iter().zip(&self.active).filter(|(_, on)| **on).map(|(e, _)| e.block_id.to_string()).collect()
+            })
+            .unwrap_or_default();
+        let note = if ids.is_empty() { String::new() } else { format!("active: {}", ids.join(", ")) };
+        crit("no_active_allowlist_entries", json!(ids.len()), "== 0".into(), pass_if(ids.is_empty()), note)
+    }
+
+    /// Expired or never-matched entries: reported, a failure under `--strict`.
+    fn hygiene(&self, matched: &[bool], strict: bool) -> Option<Criterion> {
+        let a = self.allowlist?;
         let stale: Vec<String> = a
             .entries
             .iter()
-            .zip(&matched)
+            .zip(matched)
             .filter_map(|(e, m)| {
-                let expired = !Allowlist::active(e, max_height, &today);
-                (expired || !m).then(|| format!("{} {} ({})", e.block_id, e.class, if expired { "expired" } else { "never matched" }))
+                let expired = !Allowlist::active(e, self.max_height, &self.today);
+                (expired || !m).then(|| {
+                    format!("{} {} ({})", e.block_id, e.class, if expired { "expired" } else { "never matched" })
+                })
             })
             .collect();
-        if !stale.is_empty() {
-            criteria.push(crit(
-                "allowlist_hygiene",
-                json!(stale.len()),
-                "no expired or unused entries".into(),
-                if strict { GateOutcome::Fail } else { GateOutcome::Pass },
-                format!("{}{}", stale.join(", "), if strict { "" } else { " (reported; fails under --strict)" }),
-            ));
+        if stale.is_empty() {
+            return None;
+        }
+        let note = format!("{}{}", stale.join(", "), if strict { "" } else { " (reported; fails under --strict)" });
+        let outcome = if strict { GateOutcome::Fail } else { GateOutcome::Pass };
+        Some(crit("allowlist_hygiene", json!(stale.len()), "no expired or unused entries".into(), outcome, note))
+    }
+}
+
+/// Divergences after the allowlist (which excuses only for SHADOW → PRIMARY); splits never excused.
+struct Divergences {
+    splits: u64,
+    counted: u64,
+    excused: u64,
+    /// Per allowlist entry: it matched a divergence.
+    matched: Vec<bool>,
+}
+
+fn count_divergences(
+    usable: &[&EvidenceRun],
+    allowlist: Option<&Allowlist>,
+    allowed: &AllowlistUse<'_>,
+    to: Mode,
+) -> Divergences {
+    let mut d = Divergences {
+        splits: 0,
+        counted: 0,
+        excused: 0,
+        matched: vec![false; allowlist.map_or(0, |a| a.entries.len())],
+    };
+    for (block_id, class) in usable.iter().flat_map(|e| &e.records) {
+        if !class.is_divergence() {
+            continue;
+        }
+        if *class == RecordClass::Split {
+            d.splits += 1;
+            d.counted += 1;
+            continue;
+        }
+        match allowlist.and_then(|a| a.entries.iter().position(|x| x.block_id == *block_id && x.class == *class)) {
+            Some(i) if to == Mode::Primary && allowed.active[i] => {
+                d.matched[i] = true;
+                d.excused += 1;
+            }
+            Some(i) => {
+                d.matched[i] = true;
+                d.counted += 1;
+            }
+            None => d.counted += 1,
         }
     }
-    let outcome = criteria.iter().map(|c| c.outcome).max().unwrap_or(GateOutcome::Pass);
-    Evaluation { from, to, outcome, criteria, policy_digest: policy.digest.clone() }
+    d
+}
+
+fn error_rate(usable: &[&EvidenceRun], blocks: u64, max: f64) -> Criterion {
+    let errors: u64 = usable
+        .iter()
+        .filter_map(|e| e.run.as_ref())
+        .map(|r| r.summary.errors.candidate_error + r.summary.errors.fallback)
+        .sum();
+    let (value, outcome) = if blocks == 0 {
+        (Value::Null, GateOutcome::Inconclusive)
+    } else {
+        let rate = errors as f64 / blocks as f64;
+        (json!(rate), pass_if(rate <= max))
+    };
+    crit("max_error_rate", value, format!("<= {max}"), outcome, format!("{errors} candidate errors and fallbacks"))
+}
+
+fn latency_ratio(usable: &[&EvidenceRun], max: f64) -> Criterion {
+    let worst = usable
+        .iter()
+        .filter_map(|e| {
+            let latency = &e.run.as_ref()?.summary.latency;
+            let l = latency.legacy.as_ref()?.p99_us;
+            let c = latency.candidate.as_ref()?.p99_us;
+            (l > 0.0).then_some(c / l)
+        })
+        .fold(None, |a: Option<f64>, r| Some(a.map_or(r, |a| a.max(r))));
+    let (value, outcome) = match worst {
+        None => (Value::Null, GateOutcome::Inconclusive),
+        Some(r) => (json!(r), pass_if(r <= max)),
+    };
+    crit("max_latency_ratio_p99", value, format!("<= {max}"), outcome, "candidate p99 / legacy p99, worst run".into())
+}
+
+fn golden_criterion(golden: Option<&GoldenResult>) -> Criterion {
+    let (value, outcome, note) = match golden {
+        None => (Value::Null, GateOutcome::Inconclusive, "no golden vectors given (--golden DIR)".to_owned()),
+        Some(g) if g.failed > 0 => (json!(g), GateOutcome::Fail, format!("{} vectors failed", g.failed)),
+        Some(g) if g.passed == 0 => {
+            (json!(g), GateOutcome::Inconclusive, "no vector passed: an empty gate proves nothing".to_owned())
+        }
+        Some(g) => (json!(g), GateOutcome::Pass, String::new()),
+    };
+    crit("require_golden", value, "all vectors pass".into(), outcome, note)
 }

@@ -20,23 +20,51 @@ use serde_json::{json, Map, Value};
 
 const DOMAIN: &str = "dualrun/ledger/v1";
 
+/// A ledger that cannot be read, written or verified.
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
+    /// The file could not be opened, read, locked or written.
     #[error("{file}: {source}")]
-    Io { file: PathBuf, source: std::io::Error },
+    Io {
+        /// The ledger file.
+        file: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// `init` was given a path that already exists.
     #[error("{file}: already exists; a ledger is started once")]
-    Exists { file: PathBuf },
+    Exists {
+        /// The ledger file.
+        file: PathBuf,
+    },
+    /// An entry does not parse or fails an audit check (form, hash chain, signature, modes or evidence).
     #[error("{file}: entry {index} (line {line}): {problem}")]
-    Bad { file: PathBuf, index: usize, line: usize, problem: String },
+    Bad {
+        /// The ledger file.
+        file: PathBuf,
+        /// The entry's position, from 0.
+        index: usize,
+        /// The entry's line number, from 1.
+        line: usize,
+        /// What is wrong with the entry.
+        problem: String,
+    },
+    /// The file holds no entries.
     #[error("{file}: the ledger is empty")]
-    Empty { file: PathBuf },
+    Empty {
+        /// The ledger file.
+        file: PathBuf,
+    },
+    /// An append was refused because the ledger does not verify.
     #[error("{0}")]
     Refused(String),
 }
 
 /// An opened ledger (entries as parsed, unverified; call [`verify`] for an audit).
 pub struct Ledger {
+    /// The ledger file.
     pub path: PathBuf,
+    /// The entries, oldest first.
     pub entries: Vec<Map<String, Value>>,
 }
 
@@ -59,14 +87,23 @@ fn mode_of(v: &Value) -> Option<Mode> {
 
 /// What a new entry says (the ledger adds sequence, chain, time, key, hash and signature).
 pub struct NewEntry {
+    /// `init`, `promote` or `rollback`.
     pub action: &'static str,
+    /// The mode left (`None` for `init`).
     pub from: Option<Mode>,
+    /// The mode entered.
     pub to: Mode,
+    /// Why the operator made the transition.
     pub reason: String,
+    /// Whether a promotion was forced past an evaluation that did not pass.
     pub override_: bool,
+    /// The digest and path of the policy evaluated (null if none).
     pub policy: Value,
+    /// The evidence runs relied on, as they were evaluated.
     pub evidence: Vec<Value>,
+    /// The golden-vector results (null if none).
     pub golden: Value,
+    /// The gate's evaluation (null if none).
     pub evaluation: Value,
 }
 
@@ -86,10 +123,12 @@ impl Ledger {
         if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
             return Err(LedgerError::Io { file: path.into(), source: std::io::Error::last_os_error() });
         }
-        verify(path, &[], false).map_err(|e| LedgerError::Refused(format!("not appending to a ledger that does not verify: {e}")))?;
+        verify(path, &[], false)
+            .map_err(|e| LedgerError::Refused(format!("not appending to a ledger that does not verify: {e}")))?;
         Ok(LedgerLock { _file: file })
     }
 
+    /// Reads a ledger's entries without verifying them.
     pub fn open(path: &Path) -> Result<Ledger, LedgerError> {
         let text = std::fs::read_to_string(path).map_err(|source| LedgerError::Io { file: path.into(), source })?;
         let mut entries = Vec::new();
@@ -102,7 +141,14 @@ impl Ledger {
             })?;
             match v {
                 Value::Object(m) => entries.push(m),
-                _ => return Err(LedgerError::Bad { file: path.into(), index: entries.len(), line: i + 1, problem: "not an object".into() }),
+                _ => {
+                    return Err(LedgerError::Bad {
+                        file: path.into(),
+                        index: entries.len(),
+                        line: i + 1,
+                        problem: "not an object".into(),
+                    })
+                }
             }
         }
         if entries.is_empty() {
@@ -135,6 +181,7 @@ impl Ledger {
         Ok(l)
     }
 
+    /// The current mode: the `to` of the last entry (`legacy` if there is none).
     pub fn mode(&self) -> Mode {
         self.entries.last().and_then(|e| e.get("to")).and_then(mode_of).unwrap_or(Mode::Legacy)
     }
@@ -191,7 +238,9 @@ impl Ledger {
 /// What an audit found.
 #[derive(Debug)]
 pub struct VerifyReport {
+    /// The number of entries checked.
     pub entries: usize,
+    /// The ledger's current mode (the last entry's `to`).
     pub mode: Mode,
     /// The last entry's hash: an auditor who keeps it can later tell a ledger cut short
     /// (`gate verify --expect-head`).
@@ -203,7 +252,12 @@ pub struct VerifyReport {
 /// the first bad entry as an error.
 pub fn verify(path: &Path, trusted: &[VerifyingKey], check_evidence: bool) -> Result<VerifyReport, LedgerError> {
     let bytes = std::fs::read(path).map_err(|source| LedgerError::Io { file: path.into(), source })?;
-    let bad_at = |index: usize, problem: &str| LedgerError::Bad { file: path.into(), index, line: index + 1, problem: problem.into() };
+    let bad_at = |index: usize, problem: &str| LedgerError::Bad {
+        file: path.into(),
+        index,
+        line: index + 1,
+        problem: problem.into(),
+    };
     if bytes.is_empty() {
         return Err(bad_at(0, "the ledger is empty (entries were removed)"));
     }
@@ -230,7 +284,10 @@ pub fn verify(path: &Path, trusted: &[VerifyingKey], check_evidence: bool) -> Re
         }
         let Value::Object(e) = v else { return Err(bad("not an object".into())) };
         if e.get("seq").and_then(Value::as_u64) != Some(i as u64) {
-            return Err(bad(format!("seq is {}, expected {i} (entries removed, inserted or reordered)", e.get("seq").unwrap_or(&Value::Null))));
+            return Err(bad(format!(
+                "seq is {}, expected {i} (entries removed, inserted or reordered)",
+                e.get("seq").unwrap_or(&Value::Null)
+            )));
         }
         let hash = entry_hash(&e);
         if e.get("hash").and_then(Value::as_str) != Some(hash.to_string().as_str()) {
@@ -245,14 +302,17 @@ pub fn verify(path: &Path, trusted: &[VerifyingKey], check_evidence: bool) -> Re
             .and_then(|h| hex::decode(h).ok())
             .and_then(|b| b.try_into().ok())
             .ok_or_else(|| bad("public_key is not 32 bytes of hex".into()))?;
-        let key = VerifyingKey::from_bytes(&key_bytes).map_err(|_| bad("public_key is not a valid Ed25519 key".into()))?;
+        let key =
+            VerifyingKey::from_bytes(&key_bytes).map_err(|_| bad("public_key is not a valid Ed25519 key".into()))?;
         let sig_hex = e.get("signature").and_then(Value::as_str).unwrap_or("");
         let sig: [u8; 64] = hex::decode(sig_hex)
             .ok()
             .and_then(|b| b.try_into().ok())
             .ok_or_else(|| bad("signature is not 64 bytes of hex".into()))?;
         // The signature is outside the hash: only its one (lowercase) spelling is accepted.
-        if hex::encode(sig) != sig_hex || hex::encode(key_bytes) != e.get("public_key").and_then(Value::as_str).unwrap_or("") {
+        if hex::encode(sig) != sig_hex
+            || hex::encode(key_bytes) != e.get("public_key").and_then(Value::as_str).unwrap_or("")
+        {
             return Err(bad("signature or public_key is not in lowercase hex (the entry was edited)".into()));
         }
         if key.verify_strict(&message(&hash), &Signature::from_bytes(&sig)).is_err() {
@@ -266,7 +326,10 @@ pub fn verify(path: &Path, trusted: &[VerifyingKey], check_evidence: bool) -> Re
         let action = e.get("action").and_then(Value::as_str).unwrap_or("");
         let legal = match (action, mode, from) {
             ("init", None, None) => to == Mode::Legacy,
-            ("promote", Some(m), Some(f)) => f == m && Mode::ALL.iter().position(|x| *x == to) == Mode::ALL.iter().position(|x| *x == f).map(|p| p + 1),
+            ("promote", Some(m), Some(f)) => {
+                f == m
+                    && Mode::ALL.iter().position(|x| *x == to) == Mode::ALL.iter().position(|x| *x == f).map(|p| p + 1)
+            }
             ("rollback", Some(m), Some(f)) => f == m && to < f,
             _ => false,
         };
@@ -279,7 +342,7 @@ pub fn verify(path: &Path, trusted: &[VerifyingKey], check_evidence: bool) -> Re
         }
         if check_evidence {
             for ev in e.get("evidence").and_then(Value::as_array).into_iter().flatten() {
-                crate::evidence::recheck(ev).map_err(|p| bad(p))?;
+                crate::evidence::recheck(ev).map_err(&bad)?;
             }
         }
         mode = Some(to);

@@ -14,5 +14,5 @@ pub mod evidence;
 pub mod ledger;
 pub mod policy;
 
-pub use evaluate::{evaluate, Criterion, Evaluation, GateOutcome};
+pub use evaluate::{evaluate, Criterion, Evaluation, EvaluationInput, GateOutcome};
 pub use ledger::{Ledger, LedgerError};

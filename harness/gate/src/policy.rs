@@ -8,22 +8,28 @@
 //!
 //! `min_blocks` counts blocks compared by both verifiers in the evidence; `max_divergences` counts split
 //! + halt + fact + reason after the allowlist; `max_error_rate` is (candidate errors + fallbacks) /
-//! blocks compared; `max_latency_ratio_p99` is the candidate's p99 over the legacy's. A top-level
-//! `profile_digest` pins the profile the evidence must have been made with. A `split` is never excused,
-//! and PRIMARY → ONLY also requires no active allowlist entry.
+//!   blocks compared; `max_latency_ratio_p99` is the candidate's p99 over the legacy's. A top-level
+//!   `profile_digest` pins the profile the evidence must have been made with. A `split` is never excused,
+//!   and PRIMARY → ONLY also requires no active allowlist entry.
 
 use std::path::{Path, PathBuf};
 
 use dualrun_core::Mode;
 use serde::{Deserialize, Serialize};
 
+/// What the evidence must show for one transition.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Requirements {
+    /// The fewest blocks compared by both verifiers.
     pub min_blocks: u64,
+    /// The most divergences (split, halt, fact and reason) left after the allowlist, if checked.
     pub max_divergences: Option<u64>,
+    /// The highest (candidate errors + fallbacks) / blocks compared, if checked.
     pub max_error_rate: Option<f64>,
+    /// Whether every golden vector must pass.
     pub require_golden: bool,
+    /// The highest candidate p99 latency over the legacy's, if checked.
     pub max_latency_ratio_p99: Option<f64>,
 }
 
@@ -49,23 +55,42 @@ struct RawPolicy {
     to_only: RawRequirements,
 }
 
+/// A policy: the requirements for each forward transition, with the defaults filled in.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
+    /// The profile digest the evidence must have been made with, if pinned.
     pub profile_digest: Option<String>,
+    /// The requirements for LEGACY → SHADOW.
     pub to_shadow: Requirements,
+    /// The requirements for SHADOW → PRIMARY.
     pub to_primary: Requirements,
+    /// The requirements for PRIMARY → ONLY.
     pub to_only: Requirements,
     /// Keccak-256 of the file's bytes (of the empty string for the built-in defaults).
     pub digest: String,
+    /// The file the policy was loaded from (`None` for the built-in defaults).
     pub path: Option<PathBuf>,
 }
 
+/// A policy file that cannot be read or parsed.
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
+    /// The file could not be read.
     #[error("{file}: {source}")]
-    Read { file: PathBuf, source: std::io::Error },
+    Read {
+        /// The policy file.
+        file: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has an unknown or mistyped key.
     #[error("{file}: not a policy: {message}")]
-    Parse { file: PathBuf, message: String },
+    Parse {
+        /// The policy file.
+        file: PathBuf,
+        /// What the TOML parser said.
+        message: String,
+    },
 }
 
 fn merge(raw: RawRequirements, d: Requirements) -> Requirements {
@@ -81,8 +106,20 @@ fn merge(raw: RawRequirements, d: Requirements) -> Requirements {
 impl Policy {
     fn defaults() -> (Requirements, Requirements, Requirements) {
         (
-            Requirements { min_blocks: 0, max_divergences: None, max_error_rate: None, require_golden: true, max_latency_ratio_p99: None },
-            Requirements { min_blocks: 1000, max_divergences: Some(0), max_error_rate: Some(0.0), require_golden: true, max_latency_ratio_p99: None },
+            Requirements {
+                min_blocks: 0,
+                max_divergences: None,
+                max_error_rate: None,
+                require_golden: true,
+                max_latency_ratio_p99: None,
+            },
+            Requirements {
+                min_blocks: 1000,
+                max_divergences: Some(0),
+                max_error_rate: Some(0.0),
+                require_golden: true,
+                max_latency_ratio_p99: None,
+            },
             Requirements {
                 min_blocks: 10_000,
                 max_divergences: Some(0),
@@ -110,11 +147,12 @@ impl Policy {
         Policy::from_raw(RawPolicy::default(), dualrun_format::keccak256(b"").to_string(), None)
     }
 
+    /// Reads a policy file, filling in the defaults for every key it leaves out.
     pub fn load(path: &Path) -> Result<Policy, PolicyError> {
         let bytes = std::fs::read(path).map_err(|source| PolicyError::Read { file: path.into(), source })?;
         let text = String::from_utf8_lossy(&bytes);
-        let raw: RawPolicy =
-            toml::from_str(&text).map_err(|e| PolicyError::Parse { file: path.into(), message: e.to_string().trim_end().into() })?;
+        let raw: RawPolicy = toml::from_str(&text)
+            .map_err(|e| PolicyError::Parse { file: path.into(), message: e.to_string().trim_end().into() })?;
         Ok(Policy::from_raw(raw, dualrun_format::keccak256(&bytes).to_string(), Some(path.into())))
     }
 

@@ -92,7 +92,10 @@ fn reordering_removing_and_foreign_keys_are_detected() {
     std::fs::copy(&path, &forged_path).unwrap();
     forged.path = forged_path.clone();
     forged.append(entry("promote", Mode::Shadow, Mode::Primary), &other, "mallory").unwrap();
-    assert!(verify(&forged_path, &[], false).is_ok(), "a well-formed entry by another key verifies without trust anchors");
+    assert!(
+        verify(&forged_path, &[], false).is_ok(),
+        "a well-formed entry by another key verifies without trust anchors"
+    );
     assert!(verify(&forged_path, &[key.verifying_key()], false).unwrap_err().to_string().contains("entry 4"));
 }
 

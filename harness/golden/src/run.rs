@@ -12,8 +12,11 @@ use crate::vector::{Case, ExpectedFacts, LeaderCase, ModeCase, OutcomeSpec};
 /// One way the validator's answer differs from the vector.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Difference {
+    /// The field that differs.
     pub field: &'static str,
+    /// The value the vector expects.
     pub expected: String,
+    /// The value found.
     pub actual: String,
 }
 
@@ -60,7 +63,9 @@ fn outcome(spec: &OutcomeSpec) -> Result<VerifierOutcome, String> {
         (Some(v), None) => {
             let verdict = match v.as_str() {
                 "accept" => CoreVerdict::Accept,
-                "reject" => CoreVerdict::Reject { reason: spec.reason.clone().unwrap_or_default(), detail: String::new() },
+                "reject" => {
+                    CoreVerdict::Reject { reason: spec.reason.clone().unwrap_or_default(), detail: String::new() }
+                }
                 other => return Err(format!("unknown verdict {other:?}")),
             };
             let facts: Facts = spec.facts.clone();
@@ -76,7 +81,11 @@ pub fn check_mode(c: &ModeCase) -> Result<Vec<Difference>, String> {
     let legacy = c.legacy.as_ref().map(outcome).transpose()?;
     let candidate = c.candidate.as_ref().map(outcome).transpose()?;
     if mode.runs_legacy() != legacy.is_some() || mode.runs_candidate() != candidate.is_some() {
-        return Err(format!("mode {mode} runs legacy: {}, candidate: {}; the vector does not match", mode.runs_legacy(), mode.runs_candidate()));
+        return Err(format!(
+            "mode {mode} runs legacy: {}, candidate: {}; the vector does not match",
+            mode.runs_legacy(),
+            mode.runs_candidate()
+        ));
     }
     let reasons = ReasonMap::from_pairs(c.reason_map.clone());
     let d = decide(mode, legacy.as_ref(), candidate.as_ref(), &reasons);
@@ -109,7 +118,11 @@ pub fn check_leader(v: &LeaderCase) -> Result<Vec<Difference>, String> {
     };
     cmp("verdict", v.expected.verdict.clone(), verdict.into());
     cmp("reason", show(&v.expected.reason), show(&reason));
-    let actual = ExpectedFacts { block_id: j.facts.block_id, signing_hash: j.facts.signing_hash, leader_id: j.facts.leader_id.clone() };
+    let actual = ExpectedFacts {
+        block_id: j.facts.block_id,
+        signing_hash: j.facts.signing_hash,
+        leader_id: j.facts.leader_id.clone(),
+    };
     let e = &v.expected.facts;
     let listed = v.expected.facts_compare == crate::vector::FactsCompare::Listed;
     if !listed || e.block_id.is_some() {

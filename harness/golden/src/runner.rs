@@ -73,7 +73,8 @@ impl GoldenReport {
 
 /// Another implementation that judges leader vectors too (`golden check --legacy`): given a vector's
 /// case, its block input, env and profile, its outcome, or why it could not run.
-pub type Parity<'a> = dyn FnMut(&LeaderCase, &BlockInput, &dualrun_core::ReplayEnv, &Profile) -> Result<VerifierOutcome, String> + 'a;
+pub type Parity<'a> =
+    dyn FnMut(&LeaderCase, &BlockInput, &dualrun_core::ReplayEnv, &Profile) -> Result<VerifierOutcome, String> + 'a;
 
 /// Runs every vector under `dir`; with `parity` (a name for messages and the implementation), leader
 /// vectors are also judged by that other implementation and must agree.
@@ -125,7 +126,11 @@ fn judge(rel: &str, case: &Case, parity: Option<(&str, &mut Parity<'_>)>) -> Sta
 }
 
 fn describe(diffs: &[Difference]) -> String {
-    diffs.iter().map(|d| format!("{}: expected {}, got {}", d.field, d.expected, d.actual)).collect::<Vec<_>>().join("; ")
+    diffs
+        .iter()
+        .map(|d| format!("{}: expected {}, got {}", d.field, d.expected, d.actual))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// The block input, env and profile a leader vector describes, for running it through an adapter.

@@ -5,14 +5,17 @@ use std::path::{Path, PathBuf};
 use dualrun_format::{keccak256, Hash32};
 use serde::{Deserialize, Serialize};
 
+/// The schema name every vector file carries.
 pub const SCHEMA: &str = "dualrun-golden/v1";
 
+/// One golden vector: a case with what it expects, and where it came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Vector {
     /// Always [`SCHEMA`]; any other value is refused.
     pub schema: String,
     /// Short unique name (also the file name's stem, before the content hash).
     pub name: String,
+    /// What the vector checks.
     pub description: String,
     /// What judges the vector (`kind`) and its case.
     #[serde(flatten)]
@@ -20,6 +23,7 @@ pub struct Vector {
     /// A written reason to skip this vector; only such vectors may be skipped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skip: Option<String>,
+    /// Where the vector came from.
     pub provenance: Provenance,
 }
 
@@ -35,13 +39,18 @@ pub enum Case {
     Mode(ModeCase),
 }
 
+/// A leader vector: a block in its chain context, and the judgement the validator must give.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LeaderCase {
     /// The network profile, as TOML text.
     pub profile: String,
+    /// The block to judge.
     pub block: VectorBlock,
+    /// The chain before the block.
     pub context: VectorContext,
+    /// The environment the block is judged in.
     pub env: VectorEnv,
+    /// The judgement the validator must give.
     pub expected: Expected,
 }
 
@@ -50,10 +59,13 @@ pub struct LeaderCase {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutcomeSpec {
+    /// `accept` or `reject`, when the verifier gave a verdict.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verdict: Option<String>,
+    /// The reason code of a rejection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The facts the verifier reported.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub facts: std::collections::BTreeMap<String, String>,
     /// An error kind (`timeout`, `crash`, `protocol`, `panic`) instead of a verdict.
@@ -61,18 +73,23 @@ pub struct OutcomeSpec {
     pub error: Option<String>,
 }
 
+/// A mode vector: two verifiers' outcomes under a mode, and what the mode table must decide.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModeCase {
     /// `legacy`, `shadow`, `primary` or `only`.
     pub mode: String,
+    /// The legacy verifier's outcome; `null` when the mode does not run it.
     pub legacy: Option<OutcomeSpec>,
+    /// The candidate verifier's outcome; `null` when the mode does not run it.
     pub candidate: Option<OutcomeSpec>,
     /// Legacy reason → code, for the `reason` class.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub reason_map: std::collections::BTreeMap<String, String>,
+    /// What the mode table must decide.
     pub expected: ModeExpected,
 }
 
+/// What the mode table must decide for a mode vector.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModeExpected {
@@ -85,9 +102,11 @@ pub struct ModeExpected {
     pub records: Vec<String>,
 }
 
+/// The block a leader vector judges.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VectorBlock {
+    /// The block's height.
     pub height: u64,
     /// The raw block blob, lowercase hex.
     pub blob: String,
@@ -98,16 +117,21 @@ pub struct VectorBlock {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VectorContext {
+    /// The id of block h−1; absent only at height 0.
     pub prev_id: Option<Hash32>,
+    /// The timestamps of up to 60 blocks before the block, oldest first.
     pub timestamps: Vec<u64>,
 }
 
+/// The environment a leader vector's block is judged in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VectorEnv {
+    /// The time future-timestamp rules compare against.
     pub now: u64,
 }
 
+/// The judgement the validator must give a leader vector's block.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Expected {
@@ -116,6 +140,7 @@ pub struct Expected {
     /// The reason code of a rejection; absent for accept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The facts the validator must report.
     pub facts: ExpectedFacts,
     /// `exact` (the default): the facts must be exactly these, an absent one absent. `listed`: only the
     /// listed facts are compared (vectors recorded from a replay, whose legacy reports fewer facts).
@@ -123,15 +148,19 @@ pub struct Expected {
     pub facts_compare: FactsCompare,
 }
 
+/// How a leader vector's expected facts are compared with the validator's.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FactsCompare {
+    /// Every fact is compared; an absent fact must be absent.
     #[default]
     Exact,
+    /// Only the listed facts are compared.
     Listed,
 }
 
 impl FactsCompare {
+    /// Whether the comparison is exact (the default, left out of vector files).
     pub fn is_exact(&self) -> bool {
         *self == FactsCompare::Exact
     }
@@ -141,14 +170,18 @@ impl FactsCompare {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExpectedFacts {
+    /// The block's id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub block_id: Option<Hash32>,
+    /// The block's id with its leader signature zeroed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signing_hash: Option<Hash32>,
+    /// The leader id the block's record names.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub leader_id: Option<String>,
 }
 
+/// Where a vector came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Provenance {
@@ -156,20 +189,46 @@ pub struct Provenance {
     pub generator: String,
     /// `crafted`, or the chain it was taken from (path and chain digest).
     pub source: String,
+    /// The block's height in the chain it was taken from; absent for crafted vectors.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<u64>,
 }
 
+/// A vector file that cannot be read.
 #[derive(Debug, thiserror::Error)]
 pub enum VectorError {
+    /// The file could not be read.
     #[error("{file}: {source}")]
-    Io { file: PathBuf, source: std::io::Error },
+    Io {
+        /// The file.
+        file: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not JSON, has no `schema`, or does not have a vector's fields.
     #[error("{file}: not a golden vector: {message}")]
-    Parse { file: PathBuf, message: String },
+    Parse {
+        /// The file.
+        file: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// The file's `schema` is not [`SCHEMA`].
     #[error("{file}: unknown schema {schema:?} (this dualrun reads {SCHEMA:?})")]
-    Schema { file: PathBuf, schema: String },
+    Schema {
+        /// The file.
+        file: PathBuf,
+        /// The schema the file names.
+        schema: String,
+    },
+    /// The vector's block blob is not lowercase hex.
     #[error("{file}: {message}")]
-    Invalid { file: PathBuf, message: String },
+    Invalid {
+        /// The file.
+        file: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 impl Vector {
@@ -195,6 +254,7 @@ impl Vector {
         hex::decode(&c.block.blob).map(Some).map_err(|e| format!("block.blob is not hex: {e}"))
     }
 
+    /// Reads one vector file and checks its schema and block blob.
     pub fn read(path: &Path) -> Result<Vector, VectorError> {
         let text = std::fs::read_to_string(path).map_err(|source| VectorError::Io { file: path.into(), source })?;
         let value: serde_json::Value = serde_json::from_str(&text)
@@ -211,9 +271,12 @@ impl Vector {
     }
 }
 
+/// A vector file and what reading it gave.
+pub type LoadedVector = (PathBuf, Result<Vector, VectorError>);
+
 /// Every `*.json` file under `dir` (recursively, sorted by path), each read or failed on its own: one
 /// bad file never hides the others.
-pub fn load_dir(dir: &Path) -> Result<Vec<(PathBuf, Result<Vector, VectorError>)>, VectorError> {
+pub fn load_dir(dir: &Path) -> Result<Vec<LoadedVector>, VectorError> {
     let mut files = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -228,8 +291,11 @@ pub fn load_dir(dir: &Path) -> Result<Vec<(PathBuf, Result<Vector, VectorError>)
         }
     }
     files.sort();
-    Ok(files.into_iter().map(|f| {
-        let v = Vector::read(&f);
-        (f, v)
-    }).collect())
+    Ok(files
+        .into_iter()
+        .map(|f| {
+            let v = Vector::read(&f);
+            (f, v)
+        })
+        .collect())
 }

@@ -14,7 +14,11 @@ fn shipped_dir(set: &str) -> PathBuf {
 }
 
 fn shipped(set: &str) -> Vec<(PathBuf, Vector)> {
-    load_dir(&shipped_dir(set)).unwrap().into_iter().map(|(p, v)| (p.clone(), v.unwrap_or_else(|e| panic!("{e}")))).collect()
+    load_dir(&shipped_dir(set))
+        .unwrap()
+        .into_iter()
+        .map(|(p, v)| (p.clone(), v.unwrap_or_else(|e| panic!("{e}"))))
+        .collect()
 }
 
 fn leader(v: &Vector) -> &LeaderCase {
@@ -49,7 +53,10 @@ fn the_shipped_sets_are_exactly_what_the_generators_make() {
             .map(|e| e.unwrap().path())
             .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read_to_string(&p).unwrap()))
             .collect();
-        assert_eq!(actual, expected, "{set}: regenerate with: cargo run -p dualrun-golden --bin make-golden-vectors -- golden-vectors");
+        assert_eq!(
+            actual, expected,
+            "{set}: regenerate with: cargo run -p dualrun-golden --bin make-golden-vectors -- golden-vectors"
+        );
     }
 }
 
@@ -126,12 +133,16 @@ fn a_vector_expecting_something_else_is_reported_field_by_field() {
     assert_eq!(diffs[0].expected, "leader.bad_signature");
     assert_eq!(diffs[0].actual, "leader.not_scheduled");
 
-    let (_, mut v) = shipped("mode-v1").into_iter().find(|(_, v)| v.name == "primary-legacy-accept-candidate-error").unwrap();
+    let (_, mut v) =
+        shipped("mode-v1").into_iter().find(|(_, v)| v.name == "primary-legacy-accept-candidate-error").unwrap();
     let Case::Mode(c) = &mut v.case else { unreachable!() };
     c.expected.records = vec!["candidate_error".into()];
     let diffs = check(&v.case).unwrap();
     assert_eq!(diffs.len(), 1);
-    assert_eq!((diffs[0].field, diffs[0].expected.as_str(), diffs[0].actual.as_str()), ("records", "candidate_error", "fallback"));
+    assert_eq!(
+        (diffs[0].field, diffs[0].expected.as_str(), diffs[0].actual.as_str()),
+        ("records", "candidate_error", "fallback")
+    );
 }
 
 #[test]
@@ -140,7 +151,8 @@ fn unreadable_and_foreign_files_are_errors_each_on_its_own() {
     let good = shipped("leader-v1").remove(0).1;
     std::fs::write(tmp.path().join("a-good.json"), good.to_json()).unwrap();
     std::fs::write(tmp.path().join("b-broken.json"), "{ not json").unwrap();
-    std::fs::write(tmp.path().join("c-future.json"), good.to_json().replace("dualrun-golden/v1", "dualrun-golden/v9")).unwrap();
+    std::fs::write(tmp.path().join("c-future.json"), good.to_json().replace("dualrun-golden/v1", "dualrun-golden/v9"))
+        .unwrap();
     let blob = leader(&good).block.blob.clone();
     std::fs::write(tmp.path().join("d-upper.json"), good.to_json().replace(&blob, &blob.to_uppercase())).unwrap();
     let loaded = load_dir(tmp.path()).unwrap();

@@ -21,18 +21,43 @@ use serde::{Deserialize, Serialize};
 
 use crate::profile::id_problem;
 
+/// The `format` value of every key file.
 pub const FORMAT: &str = "dualrun-key/v1";
 
+/// A key file that cannot be made, read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
+    /// Reading or writing the file failed.
     #[error("{file}: {source}")]
-    Io { file: PathBuf, source: std::io::Error },
+    Io {
+        /// The key file.
+        file: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file to write already exists.
     #[error("{file}: already exists; refusing to overwrite a key file")]
-    Exists { file: PathBuf },
+    Exists {
+        /// The key file.
+        file: PathBuf,
+    },
+    /// The file is not a valid dualrun key file.
     #[error("{file}: not a dualrun key file: {problem}")]
-    Invalid { file: PathBuf, problem: String },
+    Invalid {
+        /// The key file.
+        file: PathBuf,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// The id is not an acceptable leader id.
     #[error("invalid key id {id:?}: {problem}")]
-    BadId { id: String, problem: String },
+    BadId {
+        /// The id given.
+        id: String,
+        /// Why it is not acceptable.
+        problem: String,
+    },
+    /// The operating system gave no randomness for a new key.
     #[error("no randomness from the operating system: {0}")]
     Random(String),
 }
@@ -40,7 +65,9 @@ pub enum KeyError {
 /// A key and the id it signs as.
 #[derive(Clone)]
 pub struct KeyFile {
+    /// The id the key signs as.
     pub id: String,
+    /// The Ed25519 secret key.
     pub signing_key: SigningKey,
 }
 
@@ -70,10 +97,12 @@ impl KeyFile {
         Ok(KeyFile { id: id.into(), signing_key: SigningKey::from_bytes(&seed) })
     }
 
+    /// The Ed25519 public key.
     pub fn verifying_key(&self) -> VerifyingKey {
         self.signing_key.verifying_key()
     }
 
+    /// The public key, in hex.
     pub fn public_key_hex(&self) -> String {
         hex::encode(self.verifying_key().as_bytes())
     }
@@ -91,14 +120,12 @@ impl KeyFile {
             "# dualrun key file: an Ed25519 secret key. Keep it private (0600); never commit it.\n{}",
             toml::to_string(&raw).expect("plain strings serialize")
         );
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
-            .map_err(|e| match e.kind() {
-                std::io::ErrorKind::AlreadyExists => KeyError::Exists { file: path.to_path_buf() },
-                _ => io(e),
+        let mut file =
+            std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(|e| {
+                match e.kind() {
+                    std::io::ErrorKind::AlreadyExists => KeyError::Exists { file: path.to_path_buf() },
+                    _ => io(e),
+                }
             })?;
         file.write_all(text.as_bytes()).map_err(io)?;
         file.sync_all().map_err(io)
@@ -126,7 +153,11 @@ impl KeyFile {
         }
         if let Ok(meta) = std::fs::metadata(path) {
             if meta.permissions().mode() & 0o077 != 0 {
-                eprintln!("dualrun: warning: {} is readable by others (mode {:o}); use chmod 600", path.display(), meta.permissions().mode() & 0o777);
+                eprintln!(
+                    "dualrun: warning: {} is readable by others (mode {:o}); use chmod 600",
+                    path.display(),
+                    meta.permissions().mode() & 0o777
+                );
             }
         }
         Ok(key)

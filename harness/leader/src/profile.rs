@@ -29,11 +29,15 @@ use serde::Deserialize;
 /// Longest validator id, in bytes.
 pub const MAX_ID_LEN: usize = 32;
 
+/// How the scheduled validator of a height is chosen (see [`crate::schedule`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ScheduleKind {
+    /// Always the first validator.
     Fixed,
+    /// The validators in turn, starting at the activation height.
     RoundRobin,
+    /// A Keccak-256 hash of the height and the validator ids picks one.
     Hash,
 }
 
@@ -47,21 +51,31 @@ impl fmt::Display for ScheduleKind {
     }
 }
 
+/// A validator of the profile: its id and the key it signs with.
 #[derive(Debug, Clone)]
 pub struct Validator {
+    /// The validator's id, as leader records name it.
     pub id: String,
+    /// The validator's Ed25519 public key.
     pub public_key: VerifyingKey,
 }
 
 /// A checked profile.
 #[derive(Debug, Clone)]
 pub struct Profile {
+    /// The network's name.
     pub name: String,
+    /// The network id, part of every signed message.
     pub network_id: [u8; 16],
+    /// The id of the chain's block 0; other chains are refused.
     pub genesis_id: Hash32,
+    /// The first height whose blocks need a leader record.
     pub activation_height: u64,
+    /// How heights are assigned to validators.
     pub schedule: ScheduleKind,
+    /// Seconds a block may lag its parent before each next validator may also sign it (0: no failover).
     pub failover_seconds: u64,
+    /// The least number of seconds between a block and its parent (0: no minimum).
     pub min_interval_seconds: u64,
     /// In profile order: the schedule indexes this list.
     pub validators: Vec<Validator>,
@@ -74,16 +88,44 @@ pub struct Profile {
 /// A profile that cannot be used; `field` is its dotted path in the TOML.
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
+    /// The file could not be read.
     #[error("{file}: {source}")]
-    Read { file: PathBuf, source: std::io::Error },
+    Read {
+        /// The profile file.
+        file: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not UTF-8, or not valid profile TOML.
     #[error("{file}: not valid profile TOML: {message}")]
-    Syntax { file: PathBuf, message: String },
+    Syntax {
+        /// The profile file.
+        file: PathBuf,
+        /// The parser's message.
+        message: String,
+    },
+    /// A field's value is not acceptable.
     #[error("{file}: {field}: {problem}")]
-    Field { file: PathBuf, field: String, problem: String },
+    Field {
+        /// The profile file.
+        file: PathBuf,
+        /// The field's dotted path in the TOML.
+        field: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// The chain's block 0 is not the profile's genesis block.
     #[error(
         "{file}: network.genesis_id is {expected} but the chain's block 0 is {actual}: this profile is for another chain"
     )]
-    GenesisMismatch { file: PathBuf, expected: Hash32, actual: Hash32 },
+    GenesisMismatch {
+        /// The profile file.
+        file: PathBuf,
+        /// The profile's genesis id.
+        expected: Hash32,
+        /// The id of the chain's block 0.
+        actual: Hash32,
+    },
 }
 
 #[derive(Deserialize)]
@@ -159,11 +201,16 @@ impl Profile {
             .validator_index(&key.id)
             .ok_or_else(|| format!("key id {:?} is not a validator of profile {}", key.id, self.source.display()))?;
         if self.validators[i].public_key != key.verifying_key() {
-            return Err(format!("the public key of {:?} differs from the one in profile {}", key.id, self.source.display()));
+            return Err(format!(
+                "the public key of {:?} differs from the one in profile {}",
+                key.id,
+                self.source.display()
+            ));
         }
         Ok(i)
     }
 
+    /// Reads and checks the profile file at `path`.
     pub fn load(path: &Path) -> Result<Profile, ProfileError> {
         let bytes = std::fs::read(path).map_err(|source| ProfileError::Read { file: path.to_path_buf(), source })?;
         Profile::parse(&bytes, path)
@@ -176,7 +223,8 @@ impl Profile {
             .map_err(|e| ProfileError::Syntax { file: file.clone(), message: format!("not UTF-8: {e}") })?;
         let raw: RawProfile = toml::from_str(text)
             .map_err(|e| ProfileError::Syntax { file: file.clone(), message: e.to_string().trim_end().to_owned() })?;
-        let field = |field: &str, problem: String| ProfileError::Field { file: file.clone(), field: field.into(), problem };
+        let field =
+            |field: &str, problem: String| ProfileError::Field { file: file.clone(), field: field.into(), problem };
 
         let network_id = hex_array::<16>(&raw.network.network_id).map_err(|p| field("network.network_id", p))?;
         let genesis_id = Hash32(hex_array::<32>(&raw.network.genesis_id).map_err(|p| field("network.genesis_id", p))?);
@@ -198,7 +246,10 @@ impl Profile {
             ));
         }
         if raw.leader.validators.is_empty() {
-            return Err(field("leader.validators", "no validators: at least one [[leader.validators]] is needed".into()));
+            return Err(field(
+                "leader.validators",
+                "no validators: at least one [[leader.validators]] is needed".into(),
+            ));
         }
         let mut validators: Vec<Validator> = Vec::with_capacity(raw.leader.validators.len());
         for (i, v) in raw.leader.validators.iter().enumerate() {
@@ -206,7 +257,10 @@ impl Profile {
                 return Err(field(&format!("leader.validators[{i}].id"), format!("{:?}: {p}", v.id)));
             }
             if let Some(j) = validators.iter().position(|w| w.id == v.id) {
-                return Err(field(&format!("leader.validators[{i}].id"), format!("duplicate id {:?} (also validators[{j}])", v.id)));
+                return Err(field(
+                    &format!("leader.validators[{i}].id"),
+                    format!("duplicate id {:?} (also validators[{j}])", v.id),
+                ));
             }
             let key_field = format!("leader.validators[{i}].public_key");
             let bytes = hex_array::<32>(&v.public_key).map_err(|p| field(&key_field, p))?;

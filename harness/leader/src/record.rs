@@ -14,6 +14,7 @@ use crate::profile::id_problem;
 pub const MAGIC: u8 = 0xCA;
 /// Domain separator at the start of every signed message.
 pub const DOMAIN: &[u8; 17] = b"dualrun/leader/v1";
+/// Length of an Ed25519 signature, in bytes.
 pub const SIGNATURE_LEN: usize = 64;
 /// The bytes a producer reserves in the template's extra nonce for the leader record
 /// (`get_block_template`'s `reserve_size`; monerod 0.18 refuses more than 127).
@@ -22,7 +23,9 @@ pub const RESERVE: usize = 100;
 /// A well-formed record, located in its blob.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LeaderRecord {
+    /// The leader id the record names.
     pub leader_id: String,
+    /// The Ed25519 signature.
     pub signature: [u8; SIGNATURE_LEN],
     /// Offset of the signature's first byte in the block blob.
     pub signature_offset: usize,
@@ -33,6 +36,7 @@ pub struct LeaderRecord {
 pub enum RecordSearch {
     /// No extra-nonce payload starts with 0xCA (among the fields that parse).
     Missing,
+    /// Exactly one well-formed record.
     One(LeaderRecord),
     /// One record that is not well formed: why.
     Malformed(String),
@@ -43,7 +47,9 @@ pub enum RecordSearch {
 /// Checks one record payload; `payload_offset` is where it starts in the blob.
 fn parse_payload(payload: &[u8], payload_offset: usize) -> Result<LeaderRecord, String> {
     let id_len = *payload.get(1).ok_or("record ends after its magic byte")? as usize;
-    let id = payload.get(2..2 + id_len).ok_or_else(|| format!("record of {} bytes is shorter than its id", payload.len()))?;
+    let id = payload
+        .get(2..2 + id_len)
+        .ok_or_else(|| format!("record of {} bytes is shorter than its id", payload.len()))?;
     if let Some(p) = id_problem(id) {
         return Err(p);
     }

@@ -35,12 +35,16 @@ pub fn scheduled_index(profile: &Profile, height: u64) -> usize {
 /// The validators allowed to sign a height: `first` and the `extra` ones after it, cyclically.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Allowed {
+    /// The scheduled validator's index.
     pub first: usize,
+    /// How many validators after it may also sign (failover).
     pub extra: usize,
+    /// The number of validators.
     pub n: usize,
 }
 
 impl Allowed {
+    /// Whether the validator at `index` may sign.
     pub fn contains(&self, index: usize) -> bool {
         (index + self.n - self.first) % self.n <= self.extra
     }
@@ -54,11 +58,9 @@ impl Allowed {
 /// Who may sign `height`, whose timestamp is `timestamp`, after a block with `prev_timestamp`.
 pub fn allowed(profile: &Profile, height: u64, timestamp: u64, prev_timestamp: u64) -> Allowed {
     let n = profile.validators.len();
-    let extra = if profile.failover_seconds == 0 {
-        0
-    } else {
-        let delta = timestamp.saturating_sub(prev_timestamp);
-        ((delta / profile.failover_seconds) as usize).min(n - 1)
-    };
+    // Failover off (0 seconds): no extra validators.
+    let delta = timestamp.saturating_sub(prev_timestamp);
+    let extra =
+        delta.checked_div(profile.failover_seconds).map_or(0, |k| usize::try_from(k).unwrap_or(usize::MAX).min(n - 1));
     Allowed { first: scheduled_index(profile, height), extra, n }
 }

@@ -8,7 +8,9 @@ use ed25519_dalek::SigningKey;
 use crate::record::{self, MAGIC, SIGNATURE_LEN};
 
 /// Faults by height; two for one height are refused.
-pub fn fault_map(faults: impl IntoIterator<Item = (u64, FaultKind)>) -> Result<std::collections::BTreeMap<u64, FaultKind>, String> {
+pub fn fault_map(
+    faults: impl IntoIterator<Item = (u64, FaultKind)>,
+) -> Result<std::collections::BTreeMap<u64, FaultKind>, String> {
     let mut map = std::collections::BTreeMap::new();
     for (height, kind) in faults {
         if map.insert(height, kind).is_some() {
@@ -37,8 +39,14 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 5] =
-        [FaultKind::Missing, FaultKind::Unknown, FaultKind::NotScheduled, FaultKind::BadSignature, FaultKind::Malformed];
+    /// Every fault kind.
+    pub const ALL: [FaultKind; 5] = [
+        FaultKind::Missing,
+        FaultKind::Unknown,
+        FaultKind::NotScheduled,
+        FaultKind::BadSignature,
+        FaultKind::Malformed,
+    ];
 
     /// The reason code the validator gives such a block.
     pub fn expected_reason(self) -> &'static str {

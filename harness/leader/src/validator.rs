@@ -38,31 +38,43 @@ pub const TIMESTAMP_WINDOW: usize = 60;
 /// The reason codes, in rule order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub enum ReasonCode {
+    /// The blob does not parse completely, or cannot be hashed.
     #[serde(rename = "block.malformed")]
     BlockMalformed,
+    /// The miner transaction's gen height is not the block's height.
     #[serde(rename = "block.height_mismatch")]
     BlockHeightMismatch,
+    /// `prev_id` is not the id of block h − 1.
     #[serde(rename = "block.prev_mismatch")]
     BlockPrevMismatch,
+    /// The timestamp is below the median of the previous 60 timestamps.
     #[serde(rename = "block.timestamp_too_old")]
     BlockTimestampTooOld,
+    /// The timestamp is more than [`FUTURE_TIME_LIMIT`] seconds after `now`.
     #[serde(rename = "block.timestamp_in_future")]
     BlockTimestampInFuture,
+    /// From the activation height on, the block has no leader record.
     #[serde(rename = "leader.missing")]
     LeaderMissing,
+    /// The leader record is not well formed, or there is more than one.
     #[serde(rename = "leader.malformed")]
     LeaderMalformed,
+    /// The record names an id that is not a validator of the profile.
     #[serde(rename = "leader.unknown")]
     LeaderUnknown,
+    /// The validator may not sign this height (schedule and failover).
     #[serde(rename = "leader.not_scheduled")]
     LeaderNotScheduled,
+    /// The block follows its parent by less than `min_interval_seconds`.
     #[serde(rename = "leader.too_soon")]
     LeaderTooSoon,
+    /// The signature does not verify with the validator's key.
     #[serde(rename = "leader.bad_signature")]
     LeaderBadSignature,
 }
 
 impl ReasonCode {
+    /// Every reason code, in rule order.
     pub const ALL: [ReasonCode; 11] = [
         ReasonCode::BlockMalformed,
         ReasonCode::BlockHeightMismatch,
@@ -77,6 +89,7 @@ impl ReasonCode {
         ReasonCode::LeaderBadSignature,
     ];
 
+    /// The code as records spell it (`block.malformed`, …).
     pub fn as_str(self) -> &'static str {
         match self {
             ReasonCode::BlockMalformed => "block.malformed",
@@ -93,6 +106,7 @@ impl ReasonCode {
         }
     }
 
+    /// The reason code spelled `s`, if there is one.
     pub fn parse(s: &str) -> Option<ReasonCode> {
         ReasonCode::ALL.into_iter().find(|c| c.as_str() == s)
     }
@@ -104,14 +118,23 @@ impl fmt::Display for ReasonCode {
     }
 }
 
+/// The validator's verdict on a block.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "verdict", rename_all = "snake_case")]
 pub enum Verdict {
+    /// The block passes every rule.
     Accept,
-    Reject { reason: ReasonCode, detail: String },
+    /// The block fails a rule.
+    Reject {
+        /// The first rule that fails.
+        reason: ReasonCode,
+        /// What exactly was wrong, for humans.
+        detail: String,
+    },
 }
 
 impl Verdict {
+    /// The reason code, unless it accepts.
     pub fn reason(&self) -> Option<ReasonCode> {
         match self {
             Verdict::Accept => None,
@@ -119,6 +142,7 @@ impl Verdict {
         }
     }
 
+    /// Whether it accepts.
     pub fn is_accept(&self) -> bool {
         matches!(self, Verdict::Accept)
     }
@@ -127,55 +151,85 @@ impl Verdict {
 /// What the validator learned about a block, whatever the verdict.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Facts {
+    /// The block id, if the blob parses.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub block_id: Option<Hash32>,
+    /// The signing hash of a block with a well-formed record, from the activation height on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signing_hash: Option<Hash32>,
+    /// The leader id a well-formed record names, from the activation height on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub leader_id: Option<String>,
 }
 
+/// A verdict and the facts learned along the way.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Judgement {
+    /// The verdict.
     #[serde(flatten)]
     pub verdict: Verdict,
+    /// What the validator learned about the block.
     pub facts: Facts,
 }
 
 /// The leader record as [`prepare`] found it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecordCheck {
+    /// No leader record.
     Missing,
+    /// A malformed record, or more than one record: why.
     Malformed(String),
     /// A well-formed record naming an id that is not in the profile.
-    Unknown { leader_id: String, signing_hash: Hash32 },
+    Unknown {
+        /// The id the record names.
+        leader_id: String,
+        /// The block's signing hash.
+        signing_hash: Hash32,
+    },
     /// A record naming validator `index`; `signature_ok` is the result of `verify_strict`.
-    Known { leader_id: String, index: usize, signing_hash: Hash32, signature_ok: bool },
+    Known {
+        /// The validator's id.
+        leader_id: String,
+        /// The validator's index in the profile.
+        index: usize,
+        /// The block's signing hash.
+        signing_hash: Hash32,
+        /// Whether the signature verifies with the validator's key.
+        signature_ok: bool,
+    },
 }
 
 /// The parsed facts of a block that [`judge`] needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParsedFacts {
+    /// The block id.
     pub block_id: Hash32,
+    /// The height of the miner transaction's single `txin_gen`, if that is what its inputs are.
     pub gen_height: Option<u64>,
+    /// The previous block's id, as the header gives it.
     pub prev_id: Hash32,
+    /// The header's timestamp.
     pub timestamp: u64,
+    /// What the leader record check found.
     pub record: RecordCheck,
 }
 
 /// The stateless half of validation, for one block.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Prepared {
+    /// The block's height.
     pub height: u64,
     /// `Err` holds why the blob does not parse (or hash).
     pub parsed: Result<ParsedFacts, String>,
 }
 
 impl Prepared {
+    /// The block id, if the blob parses.
     pub fn block_id(&self) -> Option<Hash32> {
         self.parsed.as_ref().ok().map(|p| p.block_id)
     }
 
+    /// The header's timestamp, if the blob parses.
     pub fn timestamp(&self) -> Option<u64> {
         self.parsed.as_ref().ok().map(|p| p.timestamp)
     }
@@ -200,8 +254,7 @@ fn prepare_parsed(profile: &Profile, blob: &[u8]) -> Result<ParsedFacts, String>
                 Some(index) => {
                     let message = record::message(&profile.network_id, &signing_hash);
                     let signature = Signature::from_bytes(&r.signature);
-                    let signature_ok =
-                        profile.validators[index].public_key.verify_strict(&message, &signature).is_ok();
+                    let signature_ok = profile.validators[index].public_key.verify_strict(&message, &signature).is_ok();
                     RecordCheck::Known { leader_id: r.leader_id, index, signing_hash, signature_ok }
                 }
             }
@@ -236,10 +289,12 @@ impl ChainContext {
         self.next_height
     }
 
+    /// The id of block `next_height − 1`, if known.
     pub fn prev_id(&self) -> Option<Hash32> {
         self.prev_id
     }
 
+    /// The newest timestamp in the window, if any.
     pub fn prev_timestamp(&self) -> Option<u64> {
         self.timestamps.back().copied()
     }
@@ -309,7 +364,9 @@ pub fn judge(profile: &Profile, ctx: &ChainContext, prepared: &Prepared, now: u6
         Err(why) => return reject(ReasonCode::BlockMalformed, why.clone(), Facts::default()),
     };
     let mut facts = Facts { block_id: Some(p.block_id), ..Facts::default() };
-    if let RecordCheck::Known { leader_id, signing_hash, .. } | RecordCheck::Unknown { leader_id, signing_hash } = &p.record {
+    if let RecordCheck::Known { leader_id, signing_hash, .. } | RecordCheck::Unknown { leader_id, signing_hash } =
+        &p.record
+    {
         if height >= profile.activation_height {
             facts.leader_id = Some(leader_id.clone());
             facts.signing_hash = Some(*signing_hash);
@@ -333,9 +390,7 @@ pub fn judge(profile: &Profile, ctx: &ChainContext, prepared: &Prepared, now: u6
                 facts,
             )
         }
-        _ => {
-            return reject(ReasonCode::BlockPrevMismatch, format!("block {} is not known", height - 1), facts)
-        }
+        _ => return reject(ReasonCode::BlockPrevMismatch, format!("block {} is not known", height - 1), facts),
     }
     if let Some(median) = ctx.median_timestamp() {
         if p.timestamp < median {
@@ -390,7 +445,10 @@ pub fn judge(profile: &Profile, ctx: &ChainContext, prepared: &Prepared, now: u6
     if !signature_ok {
         return reject(
             ReasonCode::LeaderBadSignature,
-            format!("the signature does not verify with {leader_id:?}'s key on network {}", hex::encode(profile.network_id)),
+            format!(
+                "the signature does not verify with {leader_id:?}'s key on network {}",
+                hex::encode(profile.network_id)
+            ),
             facts,
         );
     }

@@ -39,23 +39,32 @@ fn a_good_profile_parses() {
 
 #[test]
 fn each_problem_names_its_field() {
-    assert_eq!(err(&profile("0011", "fixed", &[("a", KEY1)])), "p.toml: network.network_id: 2 bytes, expected 16 (32 hex characters)");
-    assert!(err(&profile("zz112233445566778899aabbccddeeff", "fixed", &[("a", KEY1)])).starts_with("p.toml: network.network_id: not hex"));
+    assert_eq!(
+        err(&profile("0011", "fixed", &[("a", KEY1)])),
+        "p.toml: network.network_id: 2 bytes, expected 16 (32 hex characters)"
+    );
+    assert!(err(&profile("zz112233445566778899aabbccddeeff", "fixed", &[("a", KEY1)]))
+        .starts_with("p.toml: network.network_id: not hex"));
     assert!(err(&profile(NET, "lottery", &[("a", KEY1)])).contains("leader.schedule: unknown schedule \"lottery\""));
     assert!(err(&profile(NET, "fixed", &[])).contains("leader.validators: no validators"));
-    assert!(err(&profile(NET, "fixed", &[("a", KEY1), ("a", KEY2)])).contains("leader.validators[1].id: duplicate id \"a\" (also validators[0])"));
+    assert!(err(&profile(NET, "fixed", &[("a", KEY1), ("a", KEY2)]))
+        .contains("leader.validators[1].id: duplicate id \"a\" (also validators[0])"));
     let long = "x".repeat(33);
-    assert!(err(&profile(NET, "fixed", &[(&long, KEY1)])).contains("leader.validators[0].id: \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\": id is 33 bytes; it must be 1..=32"));
+    assert!(err(&profile(NET, "fixed", &[(&long, KEY1)]))
+        .contains("leader.validators[0].id: \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\": id is 33 bytes; it must be 1..=32"));
     assert!(err(&profile(NET, "fixed", &[("l\u{e9}ader", KEY1)])).contains("allowed are A-Z a-z 0-9 . _ -"));
-    assert!(err(&profile(NET, "fixed", &[("a", &KEY1[..62])])).contains("leader.validators[0].public_key: 31 bytes, expected 32"));
-    assert!(err(&profile(NET, "fixed", &[("a", KEY1), ("b", KEY1)])).contains("leader.validators[1].public_key: the same key as validators[0]"));
+    assert!(err(&profile(NET, "fixed", &[("a", &KEY1[..62])]))
+        .contains("leader.validators[0].public_key: 31 bytes, expected 32"));
+    assert!(err(&profile(NET, "fixed", &[("a", KEY1), ("b", KEY1)]))
+        .contains("leader.validators[1].public_key: the same key as validators[0]"));
     // The identity point is a valid encoding but a small-order key.
     let identity = format!("01{}", "00".repeat(31));
     assert!(err(&profile(NET, "fixed", &[("a", &identity)])).contains("small-order (weak)"));
     assert!(err(&profile(NET, "fixed", &[("a", KEY1)]).replace("activation_height = 1", "activation_height = 0"))
         .contains("leader.activation_height: must be at least 1"));
     assert!(err("[network]\nname=1").contains("p.toml: not valid profile TOML"));
-    assert!(err(&profile(NET, "fixed", &[("a", KEY1)]).replace("[leader]", "[leader]\nfailover = 3")).contains("unknown field `failover`"));
+    assert!(err(&profile(NET, "fixed", &[("a", KEY1)]).replace("[leader]", "[leader]\nfailover = 3"))
+        .contains("unknown field `failover`"));
 }
 
 #[test]

@@ -175,7 +175,8 @@ impl Pipeline {
             spawn(s, "dualrun-assembler".into(), move || assembler.stage(prepared_rx));
             let interrupt = self.interrupt.clone();
             let reader = spawn(s, "dualrun-reader".into(), move || read(&mut source, &interrupt, raw_tx));
-            let comparer = compare::Comparer { mode, reasons: &self.reasons, legacy: legacy_out, candidate: candidate_out };
+            let comparer =
+                compare::Comparer { mode, reasons: &self.reasons, legacy: legacy_out, candidate: candidate_out };
             let next_height = comparer.stage(compare_rx, start, sink)?;
             let (interrupted, source_error) = match reader.join().expect("the reader does not panic") {
                 Ok(stopped) => (stopped, None),

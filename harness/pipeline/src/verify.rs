@@ -36,7 +36,8 @@ pub(crate) fn split(stage: Option<Stage>) -> (Option<SyncSender<VerifierWork>>, 
 
 fn run(mut v: Box<dyn Verifier>, rx: Receiver<VerifierWork>, tx: SyncSender<Vec<Answer>>) {
     for (batch, preps) in rx {
-        let answers = batch.iter().zip(preps).map(|(item, prep)| guarded(v.as_mut(), &item.input, prep, &item.env)).collect();
+        let answers =
+            batch.iter().zip(preps).map(|(item, prep)| guarded(v.as_mut(), &item.input, prep, &item.env)).collect();
         if tx.send(answers).is_err() {
             return;
         }

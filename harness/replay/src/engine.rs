@@ -85,7 +85,12 @@ pub struct RunResult {
 }
 
 /// Replays the range, writing the run directory.
-pub fn run(db: &ChainDb, cfg: ReplayConfig, verifiers: Verifiers, progress: &mut dyn Progress) -> Result<RunResult, ReplayError> {
+pub fn run(
+    db: &ChainDb,
+    cfg: ReplayConfig,
+    verifiers: Verifiers,
+    progress: &mut dyn Progress,
+) -> Result<RunResult, ReplayError> {
     let mode = verifiers.mode();
     let tip = db.read_txn().and_then(|t| db.tip_height(&t))?;
     if cfg.from > tip {

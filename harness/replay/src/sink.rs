@@ -119,7 +119,9 @@ impl Sink for RecordSink<'_> {
                 reproduce: self.reproduce(height),
             };
             self.writer.write(&record)?;
-            self.first_record.get_or_insert_with(|| FirstRecord { height, class: *class, reproduce: record.reproduce });
+            if self.first_record.is_none() {
+                self.first_record = Some(FirstRecord { height, class: *class, reproduce: record.reproduce });
+            }
         }
         self.since_checkpoint.0 += 1;
         Ok(())

@@ -52,7 +52,9 @@ pub enum RunDirError {
         message: String,
     },
     /// A run directory of a format this dualrun does not know.
-    #[error("{file}: run directory format {found} is not one this dualrun reads ({known}); use the dualrun that wrote it")]
+    #[error(
+        "{file}: run directory format {found} is not one this dualrun reads ({known}); use the dualrun that wrote it"
+    )]
     UnknownFormat {
         /// The manifest.
         file: PathBuf,

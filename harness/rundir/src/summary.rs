@@ -120,7 +120,12 @@ pub struct Latency {
 
 impl Latency {
     fn of(h: &Histogram) -> Option<Latency> {
-        Some(Latency { count: h.count(), p50_us: h.quantile_us(0.5)?, p99_us: h.quantile_us(0.99)?, max_us: h.max_us() })
+        Some(Latency {
+            count: h.count(),
+            p50_us: h.quantile_us(0.5)?,
+            p99_us: h.quantile_us(0.99)?,
+            max_us: h.max_us(),
+        })
     }
 }
 

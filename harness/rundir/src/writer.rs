@@ -187,7 +187,8 @@ impl RunWriter {
 /// Opens a record file for appending at `len` bytes (checked to be there), rewriting the header when
 /// nothing past it was checkpointed.
 fn reopen(p: &Path, len: u64, header: &[u8]) -> Result<BufWriter<File>, RunDirError> {
-    let mut f = OpenOptions::new().create(true).truncate(false).read(true).write(true).open(p).map_err(FileError::at(p))?;
+    let mut f =
+        OpenOptions::new().create(true).truncate(false).read(true).write(true).open(p).map_err(FileError::at(p))?;
     let actual = f.metadata().map_err(FileError::at(p))?.len();
     if actual < len {
         return Err(RunDirError::Corrupt {

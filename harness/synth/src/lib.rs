@@ -32,7 +32,9 @@ use ed25519_dalek::SigningKey;
 pub struct SynthSpec {
     /// Number of blocks, genesis included (tip height = blocks − 1).
     pub blocks: u64,
+    /// The node schema to write, which also picks the block flavour.
     pub schema: Schema,
+    /// Seed of the block content: the same spec gives the same chain.
     pub seed: u64,
     /// Leader-signed blocks from the profile's activation height.
     pub leader: Option<LeaderSpec>,
@@ -41,6 +43,7 @@ pub struct SynthSpec {
 /// Signing blocks under protocol v1.
 #[derive(Debug, Clone)]
 pub struct LeaderSpec {
+    /// The profile the blocks are signed under.
     pub profile: Profile,
     /// One key per validator, in profile order.
     pub keys: Vec<SigningKey>,
@@ -51,20 +54,23 @@ pub struct LeaderSpec {
 /// The verdict protocol v1 should give a synthetic block.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExpectedVerdict {
+    /// The block's height.
     pub height: u64,
+    /// The block's id.
     pub block_id: Hash32,
     /// `None` = accept.
     pub reason: Option<&'static str>,
+    /// The leader id the block's record carries, if it carries a valid one.
     pub leader_id: Option<String>,
 }
-
-/// Bytes reserved for the leader record, as `get_block_template`'s `reserve_size` would.
 
 /// Why a spec cannot be generated.
 #[derive(Debug, thiserror::Error)]
 pub enum SynthError {
+    /// Creating or writing the chain database failed.
     #[error(transparent)]
     Db(#[from] ChainDbError),
+    /// The spec is inconsistent (keys, genesis or faults); the message says how.
     #[error("{0}")]
     Spec(String),
 }
@@ -73,7 +79,11 @@ impl LeaderSpec {
     fn check(&self, schema: Schema, blocks: u64) -> Result<(), SynthError> {
         let p = &self.profile;
         if self.keys.len() != p.validators.len() {
-            return Err(SynthError::Spec(format!("{} keys for {} validators: every validator needs its key", self.keys.len(), p.validators.len())));
+            return Err(SynthError::Spec(format!(
+                "{} keys for {} validators: every validator needs its key",
+                self.keys.len(),
+                p.validators.len()
+            )));
         }
         for (i, (k, v)) in self.keys.iter().zip(&p.validators).enumerate() {
             if k.verifying_key() != v.public_key {
@@ -84,7 +94,10 @@ impl LeaderSpec {
         p.check_genesis(&genesis).map_err(|e| SynthError::Spec(e.to_string()))?;
         for (&h, &kind) in &self.faults {
             if h < p.activation_height || h >= blocks {
-                return Err(SynthError::Spec(format!("fault at height {h}: leader blocks are heights {}..{blocks}", p.activation_height)));
+                return Err(SynthError::Spec(format!(
+                    "fault at height {h}: leader blocks are heights {}..{blocks}",
+                    p.activation_height
+                )));
             }
             if kind == FaultKind::NotScheduled && p.validators.len() < 2 {
                 return Err(SynthError::Spec(format!("fault {h}:not-scheduled needs at least two validators")));
@@ -104,8 +117,11 @@ fn genesis_blob(schema: Schema) -> Vec<u8> {
 /// What was generated.
 #[derive(Debug, Clone)]
 pub struct SynthReport {
+    /// Number of blocks written, genesis included.
     pub blocks: u64,
+    /// The id of the last block.
     pub tip_id: Hash32,
+    /// The chain digest over every block id, in height order.
     pub chain_digest: Hash32,
     /// Total size of all block blobs.
     pub blob_bytes: u64,
@@ -148,20 +164,34 @@ pub struct BlockFactory {
 
 /// One generated block.
 pub struct SynthBlock {
+    /// The block's height.
     pub height: u64,
+    /// The block blob.
     pub blob: Vec<u8>,
+    /// The block's id.
     pub id: Hash32,
+    /// The header's timestamp.
     pub timestamp: u64,
+    /// The header's major version.
     pub major_version: u8,
+    /// Number of transaction hashes (beyond the miner tx).
     pub tx_count: usize,
     /// What protocol v1 should say about it.
     pub expected: ExpectedVerdict,
 }
 
 impl BlockFactory {
+    /// A factory for `spec`, positioned before block 0.
     pub fn new(spec: SynthSpec) -> Self {
         let min_interval = spec.leader.as_ref().map_or(0, |l| l.profile.min_interval_seconds);
-        BlockFactory { spec, prev_id: Hash32::ZERO, prev_timestamp: 0, next_height: 0, coins: 0, spacing: 120.max(min_interval + 60) }
+        BlockFactory {
+            spec,
+            prev_id: Hash32::ZERO,
+            prev_timestamp: 0,
+            next_height: 0,
+            coins: 0,
+            spacing: 120.max(min_interval + 60),
+        }
     }
 
     fn leader_block(&self, h: u64) -> bool {
@@ -178,32 +208,34 @@ impl BlockFactory {
             extra.extend_from_slice(&[0x02, dualrun_leader::record::RESERVE as u8]);
             extra.resize(35 + dualrun_leader::record::RESERVE, 0);
             let (v, target) = match self.spec.schema {
-                Schema::MoneroV5 => (16u8, TxOutTarget::ToTaggedKey { key: bytes32(seed, h, 3), view_tag: mix(seed, h, 4) as u8 }),
+                Schema::MoneroV5 => {
+                    (16u8, TxOutTarget::ToTaggedKey { key: bytes32(seed, h, 3), view_tag: mix(seed, h, 4) as u8 })
+                }
                 Schema::XcashV3 => (13u8, TxOutTarget::ToKey { key: bytes32(seed, h, 3) }),
             };
             (v, target, extra)
         } else {
             match self.spec.schema {
-            Schema::MoneroV5 => {
-                let mut extra = Vec::with_capacity(43);
-                extra.push(0x01);
-                extra.extend_from_slice(&bytes32(seed, h, 1).0);
-                extra.extend_from_slice(&[0x02, 0x08]);
-                extra.extend_from_slice(&mix(seed, h, 2).to_le_bytes());
-                let target = TxOutTarget::ToTaggedKey { key: bytes32(seed, h, 3), view_tag: mix(seed, h, 4) as u8 };
-                (16u8, target, extra)
-            }
-            Schema::XcashV3 => {
-                let mut extra = Vec::with_capacity(163);
-                extra.push(0x01);
-                extra.extend_from_slice(&bytes32(seed, h, 1).0);
-                extra.extend_from_slice(&[0x02, 0x80]);
-                extra.extend_from_slice(b"|BLOCKCHAIN_RESERVED_BYTES_START|");
-                extra.extend_from_slice(&bytes32(seed, h, 5).0);
-                extra.extend_from_slice(&bytes32(seed, h, 6).0);
-                extra.extend_from_slice(b"|BLOCKCHAIN_RESERVED_BYTES_END|");
-                (13u8, TxOutTarget::ToKey { key: bytes32(seed, h, 3) }, extra)
-            }
+                Schema::MoneroV5 => {
+                    let mut extra = Vec::with_capacity(43);
+                    extra.push(0x01);
+                    extra.extend_from_slice(&bytes32(seed, h, 1).0);
+                    extra.extend_from_slice(&[0x02, 0x08]);
+                    extra.extend_from_slice(&mix(seed, h, 2).to_le_bytes());
+                    let target = TxOutTarget::ToTaggedKey { key: bytes32(seed, h, 3), view_tag: mix(seed, h, 4) as u8 };
+                    (16u8, target, extra)
+                }
+                Schema::XcashV3 => {
+                    let mut extra = Vec::with_capacity(163);
+                    extra.push(0x01);
+                    extra.extend_from_slice(&bytes32(seed, h, 1).0);
+                    extra.extend_from_slice(&[0x02, 0x80]);
+                    extra.extend_from_slice(b"|BLOCKCHAIN_RESERVED_BYTES_START|");
+                    extra.extend_from_slice(&bytes32(seed, h, 5).0);
+                    extra.extend_from_slice(&bytes32(seed, h, 6).0);
+                    extra.extend_from_slice(b"|BLOCKCHAIN_RESERVED_BYTES_END|");
+                    (13u8, TxOutTarget::ToKey { key: bytes32(seed, h, 3) }, extra)
+                }
             }
         };
         let amount = 600_000_000_000 + (mix(seed, h, 7) % 1_000_000);
@@ -253,7 +285,12 @@ impl BlockFactory {
             timestamp: block.header.timestamp,
             major_version: block.header.major_version,
             tx_count: block.tx_count(),
-            expected: ExpectedVerdict { height: h, block_id: id, reason: fault.map(FaultKind::expected_reason), leader_id },
+            expected: ExpectedVerdict {
+                height: h,
+                block_id: id,
+                reason: fault.map(FaultKind::expected_reason),
+                leader_id,
+            },
             blob,
         };
         self.prev_timestamp = out.timestamp;

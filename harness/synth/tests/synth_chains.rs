@@ -40,7 +40,8 @@ fn monero_v5_chain_reads_back() {
     let dir = tmp.path().join("chain");
     // The same spec gives the same chain, byte for byte.
     let again = tmp.path().join("again");
-    let a = generate(&again, SynthSpec { blocks: 3000, schema: Schema::MoneroV5, seed: 9, leader: None }, |_| {}).unwrap();
+    let a =
+        generate(&again, SynthSpec { blocks: 3000, schema: Schema::MoneroV5, seed: 9, leader: None }, |_| {}).unwrap();
     let db = ChainDb::open(&dir).unwrap();
     let txn = db.read_txn().unwrap();
     let tip = db.blocks(&txn, 2999, 2999).unwrap().next().unwrap().unwrap();

@@ -10,7 +10,7 @@ use dualrun_format::Block;
 use crate::Outcome;
 
 #[derive(Subcommand)]
-pub enum BlockCommand {
+pub(crate) enum BlockCommand {
     /// Prints `<block_id> <miner_tx_hash>` of a raw block blob (binary, or hex text).
     Id {
         /// The blob file; `-` or nothing reads stdin.
@@ -19,7 +19,7 @@ pub enum BlockCommand {
     },
 }
 
-pub fn run(cmd: BlockCommand) -> Result<Outcome> {
+pub(crate) fn run(cmd: BlockCommand) -> Result<Outcome> {
     match cmd {
         BlockCommand::Id { file } => id(file),
     }
@@ -28,7 +28,7 @@ pub fn run(cmd: BlockCommand) -> Result<Outcome> {
 /// Hex text (whitespace allowed around it) is decoded; anything else is taken as the binary blob.
 fn decode_input(bytes: Vec<u8>) -> Vec<u8> {
     let trimmed = bytes.trim_ascii();
-    if !trimmed.is_empty() && trimmed.len() % 2 == 0 && trimmed.iter().all(u8::is_ascii_hexdigit) {
+    if !trimmed.is_empty() && trimmed.len().is_multiple_of(2) && trimmed.iter().all(u8::is_ascii_hexdigit) {
         hex::decode(trimmed).expect("checked hex")
     } else {
         bytes
@@ -49,7 +49,7 @@ fn id(file: Option<PathBuf>) -> Result<Outcome> {
     };
     let blob = decode_input(bytes);
     let block = Block::parse(&blob).with_context(|| format!("{name}: block does not parse"))?;
-    let hashes = block.hashes().with_context(|| format!("{name}"))?;
+    let hashes = block.hashes().with_context(|| name.to_string())?;
     println!("{} {}", hashes.block_id, hashes.miner_tx_hash);
     Ok(Outcome::Clean)
 }

@@ -425,7 +425,13 @@ fn synth(
         w.write_record(["height", "block_id", "verdict", "reason", "leader_id"])?;
         for e in &report.expected {
             let verdict = if e.reason.is_some() { "reject" } else { "accept" };
-            w.write_record([&e.height.to_string(), &e.block_id.to_string(), verdict, e.reason.unwrap_or(""), e.leader_id.as_deref().unwrap_or("")])?;
+            w.write_record([
+                &e.height.to_string(),
+                &e.block_id.to_string(),
+                verdict,
+                e.reason.unwrap_or(""),
+                e.leader_id.as_deref().unwrap_or(""),
+            ])?;
         }
         w.flush()?;
     }

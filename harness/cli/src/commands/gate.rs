@@ -10,7 +10,7 @@ use dualrun_gate::evaluate::GoldenResult;
 use dualrun_gate::evidence::EvidenceRun;
 use dualrun_gate::ledger::{self, Ledger, NewEntry};
 use dualrun_gate::policy::Policy;
-use dualrun_gate::{evaluate, Evaluation, GateOutcome};
+use dualrun_gate::{evaluate, Evaluation, EvaluationInput, GateOutcome};
 use dualrun_leader::keys::KeyFile;
 use serde_json::json;
 
@@ -136,7 +136,10 @@ fn status(path: &Path, as_json: bool) -> Result<Outcome> {
     let l = Ledger::open(path)?;
     let last = l.entries.last().expect("non-empty");
     if as_json {
-        println!("{}", serde_json::to_string_pretty(&json!({ "mode": l.mode(), "entries": l.entries.len(), "last": last }))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({ "mode": l.mode(), "entries": l.entries.len(), "last": last }))?
+        );
     } else {
         println!("mode     {}", l.mode());
         println!("entries  {}", l.entries.len());
@@ -173,7 +176,16 @@ fn run_evaluation(a: &EvalArgs) -> Result<(Evaluation, Policy, Option<GoldenResu
     let allowlist = a.allowlist.as_deref().map(Allowlist::load).transpose()?;
     let evidence: Vec<EvidenceRun> = a.evidence.iter().map(|d| EvidenceRun::load(d)).collect();
     let last_profile = ledger.last_profile_digest();
-    let eval = evaluate(from, to, &policy, &evidence, golden.as_ref(), allowlist.as_ref(), a.strict, last_profile.as_deref());
+    let eval = evaluate(&EvaluationInput {
+        from,
+        to,
+        policy: &policy,
+        evidence: &evidence,
+        golden: golden.as_ref(),
+        allowlist: allowlist.as_ref(),
+        strict: a.strict,
+        expected_profile: last_profile.as_deref(),
+    });
     Ok((eval, policy, golden, evidence))
 }
 
@@ -212,7 +224,11 @@ fn promote(a: &EvalArgs, key: &Path, reason: &str, force: bool, operator: Option
     let verdict = print_evaluation(&eval, a.json);
     let next = eval.from.next();
     if next != Some(eval.to) {
-        bail!("promotion moves exactly one step forward: {} -> {}", eval.from, next.map_or("-".into(), |m| m.to_string()));
+        bail!(
+            "promotion moves exactly one step forward: {} -> {}",
+            eval.from,
+            next.map_or("-".into(), |m| m.to_string())
+        );
     }
     if eval.outcome != GateOutcome::Pass && !force {
         eprintln!("dualrun: not promoted: the evaluation is {}; nothing was written", eval.outcome);
@@ -272,7 +288,11 @@ fn rollback(path: &Path, to: Mode, key: &Path, reason: &str, operator: Option<St
         &key,
         &operator,
     )?;
-    println!("{}: rolled back {from} -> {to} (entry #{})", path.display(), e.get("seq").unwrap_or(&serde_json::Value::Null));
+    println!(
+        "{}: rolled back {from} -> {to} (entry #{})",
+        path.display(),
+        e.get("seq").unwrap_or(&serde_json::Value::Null)
+    );
     Ok(Outcome::Clean)
 }
 
@@ -280,8 +300,12 @@ fn verify(path: &Path, trusted: &[String], skip_evidence: bool, expect_head: Opt
     let keys = trusted
         .iter()
         .map(|h| {
-            let b: [u8; 32] = hex::decode(h).ok().and_then(|b| b.try_into().ok()).with_context(|| format!("--trusted-key {h}: not 32 bytes of hex"))?;
-            ed25519_dalek::VerifyingKey::from_bytes(&b).with_context(|| format!("--trusted-key {h}: not an Ed25519 key"))
+            let b: [u8; 32] = hex::decode(h)
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .with_context(|| format!("--trusted-key {h}: not 32 bytes of hex"))?;
+            ed25519_dalek::VerifyingKey::from_bytes(&b)
+                .with_context(|| format!("--trusted-key {h}: not an Ed25519 key"))
         })
         .collect::<Result<Vec<_>>>()?;
     match ledger::verify(path, &keys, !skip_evidence) {
@@ -291,7 +315,10 @@ fn verify(path: &Path, trusted: &[String], skip_evidence: bool, expect_head: Opt
                 let l = Ledger::open(path)?;
                 let present = l.entries.iter().any(|e| e.get("hash").and_then(|h| h.as_str()) == Some(want));
                 if !present {
-                    println!("{}: no entry has the expected head hash {want}: entries were removed from the end", path.display());
+                    println!(
+                        "{}: no entry has the expected head hash {want}: entries were removed from the end",
+                        path.display()
+                    );
                     return Ok(Outcome::Finding);
                 }
             }

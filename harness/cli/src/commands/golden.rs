@@ -73,11 +73,21 @@ struct OtherImplementation<'a> {
 
 impl OtherImplementation<'_> {
     fn build(&self, profile: Profile) -> Result<Box<dyn Verifier>> {
-        let ctx = super::adapter_context(Arc::new(profile), Duration::from_secs_f64(self.a.timeout), &self.a.python_path, std::env::temp_dir())?;
+        let ctx = super::adapter_context(
+            Arc::new(profile),
+            Duration::from_secs_f64(self.a.timeout),
+            &self.a.python_path,
+            std::env::temp_dir(),
+        )?;
         Ok(dualrun_adapters::build(self.spec, "legacy", &ctx)?)
     }
 
-    fn judge(&mut self, input: &dualrun_core::BlockInput, env: &dualrun_core::ReplayEnv, profile: &Profile) -> Result<VerifierOutcome, String> {
+    fn judge(
+        &mut self,
+        input: &dualrun_core::BlockInput,
+        env: &dualrun_core::ReplayEnv,
+        profile: &Profile,
+    ) -> Result<VerifierOutcome, String> {
         if self.spec.starts_with("builtin:") {
             let mut v = self.build(profile.clone()).map_err(|e| format!("{e:#}"))?;
             return Ok(v.verify(input, None, env));
@@ -130,7 +140,9 @@ fn first_profile(dir: &Path) -> Result<Profile> {
     load_dir(dir)?
         .iter()
         .find_map(|(_, v)| match v {
-            Ok(Vector { case: Case::Leader(c), .. }) => Profile::parse(c.profile.as_bytes(), Path::new("(vector)")).ok(),
+            Ok(Vector { case: Case::Leader(c), .. }) => {
+                Profile::parse(c.profile.as_bytes(), Path::new("(vector)")).ok()
+            }
             _ => None,
         })
         .context("no leader vector to take a profile from")

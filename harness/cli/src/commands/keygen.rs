@@ -9,7 +9,7 @@ use dualrun_leader::keys::KeyFile;
 use crate::Outcome;
 
 #[derive(Args)]
-pub struct KeygenArgs {
+pub(crate) struct KeygenArgs {
     /// The id the key signs as (1–32 characters of A-Z a-z 0-9 . _ -).
     #[arg(long)]
     id: String,
@@ -18,7 +18,7 @@ pub struct KeygenArgs {
     out: PathBuf,
 }
 
-pub fn run(args: KeygenArgs) -> Result<Outcome> {
+pub(crate) fn run(args: KeygenArgs) -> Result<Outcome> {
     let key = KeyFile::generate(&args.id)?;
     key.write_new(&args.out)?;
     println!("{} {}", key.id, key.public_key_hex());

@@ -139,10 +139,16 @@ fn init_logging(format: LogFormat, log_file: &Path) -> Result<()> {
     let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let (stderr_layer, file_layer) = match format {
         LogFormat::Text => (
-            fmt::layer().with_writer(std::io::stderr).with_ansi(std::io::stderr().is_terminal()).with_target(false).boxed(),
+            fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::stderr().is_terminal())
+                .with_target(false)
+                .boxed(),
             fmt::layer().with_writer(file).with_ansi(false).boxed(),
         ),
-        LogFormat::Json => (fmt::layer().json().with_writer(std::io::stderr).boxed(), fmt::layer().json().with_writer(file).boxed()),
+        LogFormat::Json => {
+            (fmt::layer().json().with_writer(std::io::stderr).boxed(), fmt::layer().json().with_writer(file).boxed())
+        }
     };
     // Terminal: warnings only (the progress bar and the closing summary say the rest); the file: all.
     let stderr_filter = if std::io::stderr().is_terminal() { EnvFilter::new("warn") } else { filter() };
@@ -187,7 +193,8 @@ pub(crate) fn run(a: ReplayArgs) -> Result<Outcome> {
 
     let ctx = super::adapter_context(profile.clone(), Duration::from_secs_f64(a.timeout), &a.python_path, out.clone())?;
     let legacy = a.mode.runs_legacy().then(|| dualrun_adapters::build(&legacy_spec, "legacy", &ctx)).transpose()?;
-    let candidate = a.mode.runs_candidate().then(|| dualrun_adapters::build(&a.candidate, "candidate", &ctx)).transpose()?;
+    let candidate =
+        a.mode.runs_candidate().then(|| dualrun_adapters::build(&a.candidate, "candidate", &ctx)).transpose()?;
     let verifiers = Verifiers::new(a.mode, legacy, candidate).map_err(anyhow::Error::msg)?;
 
     let interrupt = Arc::new(AtomicBool::new(false));
@@ -271,7 +278,12 @@ fn print_closing(r: &RunResult) {
     }
     println!("  run directory  {dir}/");
     println!("  records        {dir}/{}, {dir}/{} (blob and env of each)", files::CSV, files::JSONL);
-    println!("  summary        {dir}/{}   manifest {dir}/{}   log {dir}/{}", files::SUMMARY, files::MANIFEST, files::LOG);
+    println!(
+        "  summary        {dir}/{}   manifest {dir}/{}   log {dir}/{}",
+        files::SUMMARY,
+        files::MANIFEST,
+        files::LOG
+    );
     if let RunEnd::Interrupted { next_height } = r.end {
         println!("  interrupted before height {next_height}: continue with the same command and --out {dir} --resume");
     }

@@ -2,6 +2,9 @@
 //! `leader-v1/` and `mode-v1/`, each emptied of older `*.json` first.
 //! Usage: make-golden-vectors DIR
 
+// The package's dependencies are the library's; this binary uses only the library.
+#![allow(unused_crate_dependencies)]
+
 use std::path::{Path, PathBuf};
 
 fn write_set(dir: &Path, vectors: &[dualrun_golden::Vector]) -> std::io::Result<()> {

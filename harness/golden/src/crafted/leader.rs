@@ -9,7 +9,9 @@ use dualrun_format::block::{BlockHeader, TxOut, TxOutTarget};
 use dualrun_format::{encode, keccak256, varint, Block, Hash32};
 use ed25519_dalek::{Signer, SigningKey};
 
-use crate::vector::{VectorBlock, Case, VectorContext, VectorEnv, Expected, ExpectedFacts, LeaderCase, Provenance, Vector, SCHEMA};
+use crate::vector::{
+    Case, Expected, ExpectedFacts, LeaderCase, Provenance, Vector, VectorBlock, VectorContext, VectorEnv, SCHEMA,
+};
 
 const GENERATOR: &str = "dualrun-golden crafted leader-v1 set, v1";
 const NET_A: [u8; 16] = *b"dualrun-golden-A";
@@ -107,7 +109,10 @@ impl Craft {
         }
         let out = TxOut {
             amount: 600_000_000_000,
-            target: TxOutTarget::ToTaggedKey { key: keccak256(format!("golden out {}", self.height).as_bytes()), view_tag: 7 },
+            target: TxOutTarget::ToTaggedKey {
+                key: keccak256(format!("golden out {}", self.height).as_bytes()),
+                view_tag: 7,
+            },
         };
         let tx = encode::miner_tx(2, self.height + 60, self.gen_height, &[out], &extra);
         let header = BlockHeader {
@@ -181,7 +186,18 @@ impl Scenario {
     fn new(name: &'static str, description: &'static str, profile: ProfileSpec, craft: Craft) -> Scenario {
         let prev_id = Some(craft.prev_id);
         let timestamps = timestamps(10, craft.timestamp - 120);
-        Scenario { name, description, profile, craft, prev_id, timestamps, now: None, reason: None, signing_hash: None, leader_id: None }
+        Scenario {
+            name,
+            description,
+            profile,
+            craft,
+            prev_id,
+            timestamps,
+            now: None,
+            reason: None,
+            signing_hash: None,
+            leader_id: None,
+        }
     }
 
     fn signed(mut self, sh: Hash32, leader: &str) -> Scenario {
@@ -225,6 +241,7 @@ impl Scenario {
 }
 
 /// The whole crafted set.
+#[allow(clippy::too_many_lines)] // a data table: one case per rule and code, read top to bottom
 pub fn leader_v1_vectors() -> Vec<Vector> {
     let mut cases = Vec::new();
     let h = 10; // round-robin from activation 1: i(10) = 9 mod 3 = 0 → leader-1
@@ -232,22 +249,43 @@ pub fn leader_v1_vectors() -> Vec<Vector> {
 
     // Schedules.
     let (c, sh) = signed_by(h, ts, 1);
-    cases.push(Scenario::new("round-robin-scheduled-accept", "round-robin: (10 − 1) mod 3 = 0, leader-1 signs", RR, c).signed(sh, "leader-1"));
+    cases.push(
+        Scenario::new("round-robin-scheduled-accept", "round-robin: (10 − 1) mod 3 = 0, leader-1 signs", RR, c)
+            .signed(sh, "leader-1"),
+    );
     let (c, sh) = signed_by(h, ts, 2);
-    cases.push(Scenario::new("round-robin-not-scheduled", "round-robin: height 10 is leader-1's; leader-2 signs", RR, c).signed(sh, "leader-2").rejects("leader.not_scheduled"));
+    cases.push(
+        Scenario::new("round-robin-not-scheduled", "round-robin: height 10 is leader-1's; leader-2 signs", RR, c)
+            .signed(sh, "leader-2")
+            .rejects("leader.not_scheduled"),
+    );
     let fixed = || ProfileSpec { schedule: "fixed", ..RR };
     let (c, sh) = signed_by(7, ts, 1);
-    cases.push(Scenario::new("fixed-scheduled-accept", "fixed: validator 0 (leader-1) signs every height", fixed(), c).signed(sh, "leader-1"));
+    cases.push(
+        Scenario::new("fixed-scheduled-accept", "fixed: validator 0 (leader-1) signs every height", fixed(), c)
+            .signed(sh, "leader-1"),
+    );
     let (c, sh) = signed_by(7, ts, 3);
-    cases.push(Scenario::new("fixed-not-scheduled", "fixed: leader-3 may never sign", fixed(), c).signed(sh, "leader-3").rejects("leader.not_scheduled"));
+    cases.push(
+        Scenario::new("fixed-not-scheduled", "fixed: leader-3 may never sign", fixed(), c)
+            .signed(sh, "leader-3")
+            .rejects("leader.not_scheduled"),
+    );
     let hash = || ProfileSpec { schedule: "hash", ..RR };
     let hh = 1234;
     let s = hash_schedule(hh) + 1;
     let other = s % 3 + 1;
     let (c, sh) = signed_by(hh, ts, s);
-    cases.push(Scenario::new("hash-scheduled-accept", "hash: the validator picked by Keccak(u64le(h) ‖ ids) signs", hash(), c).signed(sh, &id(s)));
+    cases.push(
+        Scenario::new("hash-scheduled-accept", "hash: the validator picked by Keccak(u64le(h) ‖ ids) signs", hash(), c)
+            .signed(sh, &id(s)),
+    );
     let (c, sh) = signed_by(hh, ts, other);
-    cases.push(Scenario::new("hash-not-scheduled", "hash: a validator the hash did not pick signs", hash(), c).signed(sh, &id(other)).rejects("leader.not_scheduled"));
+    cases.push(
+        Scenario::new("hash-not-scheduled", "hash: a validator the hash did not pick signs", hash(), c)
+            .signed(sh, &id(other))
+            .rejects("leader.not_scheduled"),
+    );
 
     // Failover, F = 30 s, height 10 scheduled for leader-1.
     let fo = || ProfileSpec { failover: 30, ..RR };
@@ -258,7 +296,8 @@ pub fn leader_v1_vectors() -> Vec<Vector> {
         case
     };
     let mut c = with_delta(2, 29);
-    (c.name, c.description) = ("failover-k0-next-rejected", "failover 30 s, Δ = 29 s: k = 0, only leader-1; leader-2 signs");
+    (c.name, c.description) =
+        ("failover-k0-next-rejected", "failover 30 s, Δ = 29 s: k = 0, only leader-1; leader-2 signs");
     cases.push(c.rejects("leader.not_scheduled"));
     let mut c = with_delta(1, 29);
     (c.name, c.description) = ("failover-k0-scheduled-accept", "failover 30 s, Δ = 29 s: the scheduled leader-1 signs");
@@ -267,13 +306,18 @@ pub fn leader_v1_vectors() -> Vec<Vector> {
     (c.name, c.description) = ("failover-k1-next-accept", "failover 30 s, Δ = 30 s: k = 1, leader-2 may sign");
     cases.push(c);
     let mut c = with_delta(3, 59);
-    (c.name, c.description) = ("failover-k1-second-next-rejected", "failover 30 s, Δ = 59 s: k = 1, leader-3 may not sign yet");
+    (c.name, c.description) =
+        ("failover-k1-second-next-rejected", "failover 30 s, Δ = 59 s: k = 1, leader-3 may not sign yet");
     cases.push(c.rejects("leader.not_scheduled"));
     let mut c = with_delta(3, 3000);
-    (c.name, c.description) = ("failover-k-capped-accept", "failover 30 s, Δ = 3000 s: k = min(100, n − 1) = 2, every validator may sign");
+    (c.name, c.description) =
+        ("failover-k-capped-accept", "failover 30 s, Δ = 3000 s: k = min(100, n − 1) = 2, every validator may sign");
     cases.push(c);
     let mut c = with_delta(2, -50);
-    (c.name, c.description) = ("failover-negative-delta-rejected", "failover 30 s, timestamp 50 s before its parent: Δ counts as 0, so k = 0");
+    (c.name, c.description) = (
+        "failover-negative-delta-rejected",
+        "failover 30 s, timestamp 50 s before its parent: Δ counts as 0, so k = 0",
+    );
     cases.push(c.rejects("leader.not_scheduled"));
 
     // The median of the previous 60 timestamps.
@@ -290,19 +334,50 @@ pub fn leader_v1_vectors() -> Vec<Vector> {
     // 60 timestamps: 30 at T−600 and 30 at T−599, so the two middle values are T−600 and T−599 and the
     // median is their mean rounded down, T−600.
     let even: Vec<u64> = (0..60).map(|i| if i % 2 == 0 { T - 600 } else { T - 599 }).collect();
-    cases.push(median_case("median-below-60-not-checked", "59 previous timestamps: the median rule does not apply yet", 59, vec![T; 59], T - 5000, false));
-    cases.push(median_case("median-at-60-too-old", "60 previous timestamps: a timestamp 1 s below their median is rejected", 60, even.clone(), T - 601, true));
-    cases.push(median_case("median-at-60-rounds-down-accept", "60 previous timestamps, middle values T−600 and T−599: the median is T−600 (rounded down), equal is fine", 60, even.clone(), T - 600, false));
-    cases.push(median_case("median-after-60-too-old", "height 100, window of the last 60 timestamps: below the median is rejected", 100, timestamps(60, T), T - 60 * 120 / 2 - 100, true));
+    cases.push(median_case(
+        "median-below-60-not-checked",
+        "59 previous timestamps: the median rule does not apply yet",
+        59,
+        vec![T; 59],
+        T - 5000,
+        false,
+    ));
+    cases.push(median_case(
+        "median-at-60-too-old",
+        "60 previous timestamps: a timestamp 1 s below their median is rejected",
+        60,
+        even.clone(),
+        T - 601,
+        true,
+    ));
+    cases.push(median_case(
+        "median-at-60-rounds-down-accept",
+        "60 previous timestamps, middle values T−600 and T−599: the median is T−600 (rounded down), equal is fine",
+        60,
+        even.clone(),
+        T - 600,
+        false,
+    ));
+    cases.push(median_case(
+        "median-after-60-too-old",
+        "height 100, window of the last 60 timestamps: below the median is rejected",
+        100,
+        timestamps(60, T),
+        T - 60 * 120 / 2 - 100,
+        true,
+    ));
 
     // The future limit, with an injected now.
     let (c, sh) = signed_by(h, T + 7200, 1);
-    let mut case = Scenario::new("future-limit-exact-accept", "timestamp = now + 7200 is allowed", RR, c).signed(sh, "leader-1");
+    let mut case =
+        Scenario::new("future-limit-exact-accept", "timestamp = now + 7200 is allowed", RR, c).signed(sh, "leader-1");
     case.now = Some(T);
     case.timestamps = timestamps(10, T);
     cases.push(case);
     let (c, sh) = signed_by(h, T + 7201, 1);
-    let mut case = Scenario::new("future-limit-exceeded", "timestamp = now + 7201 is in the future", RR, c).signed(sh, "leader-1").rejects("block.timestamp_in_future");
+    let mut case = Scenario::new("future-limit-exceeded", "timestamp = now + 7201 is in the future", RR, c)
+        .signed(sh, "leader-1")
+        .rejects("block.timestamp_in_future");
     case.now = Some(T);
     case.timestamps = timestamps(10, T);
     cases.push(case);
@@ -311,7 +386,16 @@ pub fn leader_v1_vectors() -> Vec<Vector> {
     let mut c = Craft::new(h, ts);
     c.nonces.push(Vec::new());
     let sh = sign(&mut c, 0, "leader-1", &key(1), &NET_B);
-    cases.push(Scenario::new("signature-for-another-network", "leader-1's valid signature, but over network id B; the profile is network A", RR, c).signed(sh, "leader-1").rejects("leader.bad_signature"));
+    cases.push(
+        Scenario::new(
+            "signature-for-another-network",
+            "leader-1's valid signature, but over network id B; the profile is network A",
+            RR,
+            c,
+        )
+        .signed(sh, "leader-1")
+        .rejects("leader.bad_signature"),
+    );
     let mut c = Craft::new(h, ts);
     c.nonces.push(payload(b"leader-1", &[0xff; 64]));
     let not_zeroed = block_id(&c.blob());
@@ -320,10 +404,23 @@ pub fn leader_v1_vectors() -> Vec<Vector> {
     let mut zeroed = c.clone();
     zeroed.nonces[0] = payload(b"leader-1", &[0; 64]);
     let sh = block_id(&zeroed.blob());
-    cases.push(Scenario::new("signing-hash-not-zeroed", "signed over the id of the blob with 0xff in the signature bytes instead of zeros", RR, c).signed(sh, "leader-1").rejects("leader.bad_signature"));
+    cases.push(
+        Scenario::new(
+            "signing-hash-not-zeroed",
+            "signed over the id of the blob with 0xff in the signature bytes instead of zeros",
+            RR,
+            c,
+        )
+        .signed(sh, "leader-1")
+        .rejects("leader.bad_signature"),
+    );
     let (mut c, sh) = signed_by(h, ts, 1);
     c.nonces[0][2 + 8 + 20] ^= 0x01;
-    cases.push(Scenario::new("bad-signature-flipped-bit", "leader-1's signature with one bit flipped", RR, c).signed(sh, "leader-1").rejects("leader.bad_signature"));
+    cases.push(
+        Scenario::new("bad-signature-flipped-bit", "leader-1's signature with one bit flipped", RR, c)
+            .signed(sh, "leader-1")
+            .rejects("leader.bad_signature"),
+    );
 
     // Records.
     let mut c = Craft::new(h, ts);
@@ -331,83 +428,157 @@ pub fn leader_v1_vectors() -> Vec<Vector> {
     let sh0 = sign(&mut c, 0, "leader-1", &key(1), &NET_A);
     let _ = sh0;
     sign(&mut c, 1, "leader-1", &key(1), &NET_A);
-    cases.push(Scenario::new("two-records", "two extra nonces, each a leader record: exactly one is allowed", RR, c).rejects("leader.malformed"));
+    cases.push(
+        Scenario::new("two-records", "two extra nonces, each a leader record: exactly one is allowed", RR, c)
+            .rejects("leader.malformed"),
+    );
     let mut c = Craft::new(h, ts);
     c.nonces.push(payload(&[b'x'; 33], &[7; 64]));
-    cases.push(Scenario::new("record-id-over-long", "id_len 33 (the maximum is 32)", RR, c).rejects("leader.malformed"));
+    cases
+        .push(Scenario::new("record-id-over-long", "id_len 33 (the maximum is 32)", RR, c).rejects("leader.malformed"));
     let mut c = Craft::new(h, ts);
     c.nonces.push(payload("l\u{e9}ader-1".as_bytes(), &[7; 64]));
-    cases.push(Scenario::new("record-id-non-ascii", "an id with a non-ASCII byte (é)", RR, c).rejects("leader.malformed"));
+    cases.push(
+        Scenario::new("record-id-non-ascii", "an id with a non-ASCII byte (é)", RR, c).rejects("leader.malformed"),
+    );
     let mut c = Craft::new(h, ts);
     c.nonces.push(payload(b"", &[7; 64]));
     cases.push(Scenario::new("record-id-empty", "id_len 0", RR, c).rejects("leader.malformed"));
     let mut c = Craft::new(h, ts);
     c.nonces.push([&[0xCA, 8][..], b"leader-1", &[7; 40]].concat());
-    cases.push(Scenario::new("record-signature-truncated", "a record that ends 24 bytes into its signature", RR, c).rejects("leader.malformed"));
+    cases.push(
+        Scenario::new("record-signature-truncated", "a record that ends 24 bytes into its signature", RR, c)
+            .rejects("leader.malformed"),
+    );
     let (mut c, _) = signed_by(h, ts, 1);
     let last = c.nonces[0].len() - 1;
     c.nonces[0][last] = 1;
-    cases.push(Scenario::new("record-nonzero-padding", "a signed record whose padding has a non-zero byte", RR, c).rejects("leader.malformed"));
+    cases.push(
+        Scenario::new("record-nonzero-padding", "a signed record whose padding has a non-zero byte", RR, c)
+            .rejects("leader.malformed"),
+    );
     let mut c = Craft::new(h, ts);
     c.nonces.push(Vec::new());
     c.nonces.push(Vec::new());
     c.nonces[0] = [&[0x00][..], &[0x42; 32]].concat(); // a payment id first
     let sh = sign(&mut c, 1, "leader-1", &key(1), &NET_A);
-    cases.push(Scenario::new("record-in-second-nonce-accept", "a payment-id nonce, then the leader record in a second nonce", RR, c).signed(sh, "leader-1"));
+    cases.push(
+        Scenario::new(
+            "record-in-second-nonce-accept",
+            "a payment-id nonce, then the leader record in a second nonce",
+            RR,
+            c,
+        )
+        .signed(sh, "leader-1"),
+    );
     let mut c = Craft::new(h, ts);
     c.nonces.push(vec![0u8; RESERVE]);
-    cases.push(Scenario::new("record-missing", "a 100-byte extra nonce of zeros, no record", RR, c).rejects("leader.missing"));
+    cases.push(
+        Scenario::new("record-missing", "a 100-byte extra nonce of zeros, no record", RR, c).rejects("leader.missing"),
+    );
     let (mut c, _) = signed_by(h, ts, 1);
     c.before_nonces = vec![0x09, 0x01, 0x00];
-    cases.push(Scenario::new("record-missing-extra-unparseable", "an unknown tag before the nonce stops extra parsing, so the record is not seen", RR, c).rejects("leader.missing"));
+    cases.push(
+        Scenario::new(
+            "record-missing-extra-unparseable",
+            "an unknown tag before the nonce stops extra parsing, so the record is not seen",
+            RR,
+            c,
+        )
+        .rejects("leader.missing"),
+    );
     let mut c = Craft::new(h, ts);
     c.nonces.push(Vec::new());
     let sh = sign(&mut c, 0, "mallory", &key(1), &NET_A);
-    cases.push(Scenario::new("leader-unknown", "a well-formed record naming \"mallory\", who is not a validator", RR, c).signed(sh, "mallory").rejects("leader.unknown"));
+    cases.push(
+        Scenario::new("leader-unknown", "a well-formed record naming \"mallory\", who is not a validator", RR, c)
+            .signed(sh, "mallory")
+            .rejects("leader.unknown"),
+    );
 
     // Activation.
     let late = || ProfileSpec { activation: 100, ..RR };
     let c = Craft::new(50, ts);
-    cases.push(Scenario::new("pre-activation-no-record-accept", "height 50 < activation 100: no record needed", late(), c));
+    cases.push(Scenario::new(
+        "pre-activation-no-record-accept",
+        "height 50 < activation 100: no record needed",
+        late(),
+        c,
+    ));
     let (c, _) = signed_by(50, ts, 3);
-    cases.push(Scenario::new("pre-activation-record-ignored-accept", "height 50 < activation 100: a record is ignored, and reported as no fact", late(), c));
+    cases.push(Scenario::new(
+        "pre-activation-record-ignored-accept",
+        "height 50 < activation 100: a record is ignored, and reported as no fact",
+        late(),
+        c,
+    ));
 
     // The minimum interval.
     let spaced = || ProfileSpec { min_interval: 60, ..RR };
     let (c, sh) = signed_by(h, T + 59, 1);
-    let mut case = Scenario::new("too-soon", "minimum interval 60 s; 59 s after the previous block", spaced(), c).signed(sh, "leader-1").rejects("leader.too_soon");
+    let mut case = Scenario::new("too-soon", "minimum interval 60 s; 59 s after the previous block", spaced(), c)
+        .signed(sh, "leader-1")
+        .rejects("leader.too_soon");
     case.timestamps = timestamps(10, T);
     cases.push(case);
     let (c, sh) = signed_by(h, T + 60, 1);
-    let mut case = Scenario::new("min-interval-exact-accept", "minimum interval 60 s; exactly 60 s after the previous block", spaced(), c).signed(sh, "leader-1");
+    let mut case = Scenario::new(
+        "min-interval-exact-accept",
+        "minimum interval 60 s; exactly 60 s after the previous block",
+        spaced(),
+        c,
+    )
+    .signed(sh, "leader-1");
     case.timestamps = timestamps(10, T);
     cases.push(case);
 
     // Structure (blocks a real daemon would never build).
     let (c, sh) = signed_by(h, ts, 1);
-    let mut case = Scenario::new("prev-mismatch", "prev_id is not the id of block h − 1", RR, c).signed(sh, "leader-1").rejects("block.prev_mismatch");
+    let mut case = Scenario::new("prev-mismatch", "prev_id is not the id of block h − 1", RR, c)
+        .signed(sh, "leader-1")
+        .rejects("block.prev_mismatch");
     case.prev_id = Some(keccak256(b"some other parent"));
     cases.push(case);
     let mut c = Craft::new(h, ts);
     c.gen_height = h + 1;
     c.nonces.push(Vec::new());
     let sh = sign(&mut c, 0, "leader-1", &key(1), &NET_A);
-    cases.push(Scenario::new("height-mismatch", "the miner tx's gen height is h + 1", RR, c).signed(sh, "leader-1").rejects("block.height_mismatch"));
+    cases.push(
+        Scenario::new("height-mismatch", "the miner tx's gen height is h + 1", RR, c)
+            .signed(sh, "leader-1")
+            .rejects("block.height_mismatch"),
+    );
     let (mut c, _) = signed_by(h, ts, 1);
     c.trailing_byte = true;
-    cases.push(Scenario::new("malformed-trailing-byte", "a block blob with one byte after the tx-hash list", RR, c).rejects("block.malformed"));
+    cases.push(
+        Scenario::new("malformed-trailing-byte", "a block blob with one byte after the tx-hash list", RR, c)
+            .rejects("block.malformed"),
+    );
 
     // Rule order: the first failing rule is the reason.
     let (mut c, sh) = signed_by(h, ts, 2);
     c.nonces[0][2 + 8 + 3] ^= 0x01;
-    cases.push(Scenario::new("order-not-scheduled-before-bad-signature", "leader-2 at leader-1's height with a broken signature", RR, c).signed(sh, "leader-2").rejects("leader.not_scheduled"));
+    cases.push(
+        Scenario::new(
+            "order-not-scheduled-before-bad-signature",
+            "leader-2 at leader-1's height with a broken signature",
+            RR,
+            c,
+        )
+        .signed(sh, "leader-2")
+        .rejects("leader.not_scheduled"),
+    );
     let (mut c, sh) = signed_by(h, ts, 1);
     c.nonces[0][2 + 8 + 3] ^= 0x01;
-    let mut case = Scenario::new("order-prev-before-signature", "wrong parent and a broken signature", RR, c).signed(sh, "leader-1").rejects("block.prev_mismatch");
+    let mut case = Scenario::new("order-prev-before-signature", "wrong parent and a broken signature", RR, c)
+        .signed(sh, "leader-1")
+        .rejects("block.prev_mismatch");
     case.prev_id = Some(keccak256(b"some other parent"));
     cases.push(case);
     let (c, sh) = signed_by(h, T + 9000, 2);
-    let mut case = Scenario::new("order-future-before-leader", "a future timestamp and the wrong leader", RR, c).signed(sh, "leader-2").rejects("block.timestamp_in_future");
+    let mut case = Scenario::new("order-future-before-leader", "a future timestamp and the wrong leader", RR, c)
+        .signed(sh, "leader-2")
+        .rejects("block.timestamp_in_future");
     case.now = Some(T);
     cases.push(case);
 

@@ -62,7 +62,9 @@ impl O {
             O::RejectA => Some(v("reject", Some("block.prev_mismatch"), facts("aa"))),
             O::RejectB => Some(v("reject", Some("leader.missing"), facts("aa"))),
             O::RejectAWorded => Some(v("reject", Some("previous block id mismatch"), facts("aa"))),
-            O::Error => Some(OutcomeSpec { verdict: None, reason: None, facts: BTreeMap::new(), error: Some("timeout".into()) }),
+            O::Error => {
+                Some(OutcomeSpec { verdict: None, reason: None, facts: BTreeMap::new(), error: Some("timeout".into()) })
+            }
         }
     }
 }
@@ -133,12 +135,7 @@ pub fn mode_v1_vectors() -> Vec<Vector> {
             Vector {
                 schema: SCHEMA.into(),
                 name: format!("{mode}-legacy-{}-candidate-{}", l.name(), c.name()),
-                description: format!(
-                    "{} mode; legacy: {}; candidate: {}",
-                    mode.to_uppercase(),
-                    l.name(),
-                    c.name()
-                ),
+                description: format!("{} mode; legacy: {}; candidate: {}", mode.to_uppercase(), l.name(), c.name()),
                 case: Case::Mode(ModeCase {
                     mode: mode.into(),
                     legacy: l.spec(),
