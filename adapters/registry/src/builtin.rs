@@ -65,8 +65,10 @@ impl Verifier for LeaderVerifier {
         };
         let j = validator::judge(&self.profile, &ctx, &prepared, env.now);
         let verdict = match j.verdict {
-            validator::Verdict::Accept => Verdict::Accept,
-            validator::Verdict::Reject { reason, detail } => Verdict::Reject { reason: reason.as_str().into(), detail },
+            validator::LeaderVerdict::Accept => Verdict::Accept,
+            validator::LeaderVerdict::Reject { reason, detail } => {
+                Verdict::Reject { reason: reason.as_str().into(), detail }
+            }
         };
         let mut facts = Facts::new();
         if let Some(id) = j.facts.block_id {

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use dualrun_leader::validator::{self, ChainContext, Judgement, Verdict};
+use dualrun_leader::validator::{self, ChainContext, Judgement, LeaderVerdict as Verdict};
 use dualrun_leader::Profile;
 
 use dualrun_core::{decide, ErrorKind, Facts, Mode, ReasonMap, Verdict as CoreVerdict, VerifierError, VerifierOutcome};

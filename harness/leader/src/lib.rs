@@ -19,4 +19,4 @@ pub mod testchain;
 pub mod validator;
 
 pub use profile::{Profile, ProfileError, ScheduleKind};
-pub use validator::{ChainContext, Facts, Judgement, Prepared, ReasonCode, Verdict};
+pub use validator::{ChainContext, Judgement, LeaderFacts, LeaderVerdict, Prepared, ReasonCode};

@@ -121,7 +121,7 @@ impl fmt::Display for ReasonCode {
 /// The validator's verdict on a block.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "verdict", rename_all = "snake_case")]
-pub enum Verdict {
+pub enum LeaderVerdict {
     /// The block passes every rule.
     Accept,
     /// The block fails a rule.
@@ -133,24 +133,24 @@ pub enum Verdict {
     },
 }
 
-impl Verdict {
+impl LeaderVerdict {
     /// The reason code, unless it accepts.
     pub fn reason(&self) -> Option<ReasonCode> {
         match self {
-            Verdict::Accept => None,
-            Verdict::Reject { reason, .. } => Some(*reason),
+            LeaderVerdict::Accept => None,
+            LeaderVerdict::Reject { reason, .. } => Some(*reason),
         }
     }
 
     /// Whether it accepts.
     pub fn is_accept(&self) -> bool {
-        matches!(self, Verdict::Accept)
+        matches!(self, LeaderVerdict::Accept)
     }
 }
 
 /// What the validator learned about a block, whatever the verdict.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Facts {
+pub struct LeaderFacts {
     /// The block id, if the blob parses.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub block_id: Option<Hash32>,
@@ -167,9 +167,9 @@ pub struct Facts {
 pub struct Judgement {
     /// The verdict.
     #[serde(flatten)]
-    pub verdict: Verdict,
+    pub verdict: LeaderVerdict,
     /// What the validator learned about the block.
-    pub facts: Facts,
+    pub facts: LeaderFacts,
 }
 
 /// The leader record as [`prepare`] found it.
@@ -348,8 +348,8 @@ impl ChainContext {
     }
 }
 
-fn reject(reason: ReasonCode, detail: String, facts: Facts) -> Judgement {
-    Judgement { verdict: Verdict::Reject { reason, detail }, facts }
+fn reject(reason: ReasonCode, detail: String, facts: LeaderFacts) -> Judgement {
+    Judgement { verdict: LeaderVerdict::Reject { reason, detail }, facts }
 }
 
 /// Applies the rules, in order, to a prepared block against the chain context. `now` is the
@@ -361,9 +361,9 @@ pub fn judge(profile: &Profile, ctx: &ChainContext, prepared: &Prepared, now: u6
     let height = prepared.height;
     let p = match &prepared.parsed {
         Ok(p) => p,
-        Err(why) => return reject(ReasonCode::BlockMalformed, why.clone(), Facts::default()),
+        Err(why) => return reject(ReasonCode::BlockMalformed, why.clone(), LeaderFacts::default()),
     };
-    let mut facts = Facts { block_id: Some(p.block_id), ..Facts::default() };
+    let mut facts = LeaderFacts { block_id: Some(p.block_id), ..LeaderFacts::default() };
     if let RecordCheck::Known { leader_id, signing_hash, .. } | RecordCheck::Unknown { leader_id, signing_hash } =
         &p.record
     {
@@ -378,7 +378,7 @@ pub fn judge(profile: &Profile, ctx: &ChainContext, prepared: &Prepared, now: u6
         return reject(ReasonCode::BlockHeightMismatch, format!("{got} in the miner tx of block {height}"), facts);
     }
     if height == 0 {
-        return Judgement { verdict: Verdict::Accept, facts };
+        return Judgement { verdict: LeaderVerdict::Accept, facts };
     }
     debug_assert_eq!(ctx.next_height, height, "judging with the context of another height");
     match ctx.prev_id {
@@ -409,7 +409,7 @@ pub fn judge(profile: &Profile, ctx: &ChainContext, prepared: &Prepared, now: u6
         );
     }
     if height < profile.activation_height {
-        return Judgement { verdict: Verdict::Accept, facts };
+        return Judgement { verdict: LeaderVerdict::Accept, facts };
     }
 
     let (leader_id, index, signature_ok) = match &p.record {
@@ -452,5 +452,5 @@ pub fn judge(profile: &Profile, ctx: &ChainContext, prepared: &Prepared, now: u6
             facts,
         );
     }
-    Judgement { verdict: Verdict::Accept, facts }
+    Judgement { verdict: LeaderVerdict::Accept, facts }
 }
