@@ -164,17 +164,6 @@ impl fmt::Display for VerdictKind {
     }
 }
 
-impl std::str::FromStr for VerdictKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<VerdictKind, String> {
-        match s {
-            "accept" => Ok(VerdictKind::Accept),
-            "reject" => Ok(VerdictKind::Reject),
-            _ => Err(format!("unknown verdict {s:?}: expected accept or reject")),
-        }
-    }
-}
-
 impl Verdict {
     /// Whether it accepts.
     pub fn is_accept(&self) -> bool {

@@ -12,5 +12,5 @@ pub mod runner;
 pub mod vector;
 
 pub use run::{check, Difference};
-pub use runner::{run_dir, GoldenReport, Status, VectorResult};
+pub use runner::{run_dir, run_vectors, GoldenReport, Status, VectorResult};
 pub use vector::{load_dir, Vector, VectorError};

@@ -11,7 +11,7 @@ use dualrun_format::{keccak256, Block, Hash32};
 use dualrun_leader::{ChainContext, Profile};
 
 use crate::run::{check, Difference};
-use crate::vector::{load_dir, Case, LeaderCase, VectorError};
+use crate::vector::{load_dir, Case, LeaderCase, LoadedVector, VectorError};
 
 /// How one vector went.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,8 +78,12 @@ pub type Parity<'a> =
 
 /// Runs every vector under `dir`; with `parity` (a name for messages and the implementation), leader
 /// vectors are also judged by that other implementation and must agree.
-pub fn run_dir(dir: &Path, mut parity: Option<(&str, &mut Parity<'_>)>) -> Result<GoldenReport, VectorError> {
-    let loaded = load_dir(dir)?;
+pub fn run_dir(dir: &Path, parity: Option<(&str, &mut Parity<'_>)>) -> Result<GoldenReport, VectorError> {
+    Ok(run_vectors(dir, load_dir(dir)?, parity))
+}
+
+/// [`run_dir`] on vectors already loaded from `dir` (by [`load_dir`]).
+pub fn run_vectors(dir: &Path, loaded: Vec<LoadedVector>, mut parity: Option<(&str, &mut Parity<'_>)>) -> GoldenReport {
     let mut digested = Vec::new();
     let mut results = Vec::with_capacity(loaded.len());
     for (path, vector) in loaded {
@@ -105,7 +109,7 @@ pub fn run_dir(dir: &Path, mut parity: Option<(&str, &mut Parity<'_>)>) -> Resul
         };
         results.push(VectorResult { path, rel, name, kind, status });
     }
-    Ok(GoldenReport { dir: dir.to_path_buf(), digest: keccak256(&digested), results })
+    GoldenReport { dir: dir.to_path_buf(), digest: keccak256(&digested), results }
 }
 
 fn judge(rel: &str, case: &Case, parity: Option<(&str, &mut Parity<'_>)>) -> Status {

@@ -91,7 +91,4 @@ pub enum Problem {
     /// A file the manifest lists is not there.
     #[error("{0} is missing")]
     Missing(String),
-    /// The record file does not read back as records.
-    #[error("{0}")]
-    Records(String),
 }

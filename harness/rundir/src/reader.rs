@@ -26,8 +26,11 @@ pub struct RunDir {
 }
 
 pub(crate) fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, RunDirError> {
-    let bytes = dualrun_format::file::read(path)?;
-    serde_json::from_slice(&bytes).map_err(|e| RunDirError::Corrupt { file: path.into(), message: e.to_string() })
+    parse_json(path, &dualrun_format::file::read(path)?)
+}
+
+fn parse_json<T: DeserializeOwned>(path: &Path, bytes: &[u8]) -> Result<T, RunDirError> {
+    serde_json::from_slice(bytes).map_err(|e| RunDirError::Corrupt { file: path.into(), message: e.to_string() })
 }
 
 pub(crate) fn check_format(file: &Path, m: &Manifest) -> Result<(), RunDirError> {
@@ -59,10 +62,12 @@ impl RunDir {
         if !manifest_file.exists() {
             return Err(RunDirError::NotARun { dir: path });
         }
-        let manifest: Manifest = read_json(&manifest_file)?;
+        // One read: the digest names exactly the bytes parsed.
+        let bytes = dualrun_format::file::read(&manifest_file)?;
+        let manifest: Manifest = parse_json(&manifest_file, &bytes)?;
         check_format(&manifest_file, &manifest)?;
         let summary: Summary = read_json(&path.join(SUMMARY))?;
-        let manifest_digest = digest_of(&manifest_file)?;
+        let manifest_digest = dualrun_format::keccak256(&bytes);
         Ok(RunDir { path, manifest, summary, manifest_digest })
     }
 

@@ -67,14 +67,6 @@ impl Side {
         }
     }
 
-    /// The facts, empty unless this side gave a verdict.
-    pub fn facts(&self) -> Option<&Facts> {
-        match self {
-            Side::Verdict { facts, .. } => Some(facts),
-            _ => None,
-        }
-    }
-
     /// (verdict column, reason column) of the CSV.
     fn columns(&self) -> (&str, String) {
         match self {

@@ -136,11 +136,6 @@ impl RunWriter {
         Ok((writer, manifest, cp))
     }
 
-    /// The run directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// Appends one record to both record files.
     pub fn write(&mut self, r: &Record) -> Result<(), RunDirError> {
         let mut line = r.json_line();

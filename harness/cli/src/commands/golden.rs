@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use dualrun_core::{Verifier, VerifierOutcome};
-use dualrun_golden::vector::{load_dir, Case, Vector};
+use dualrun_golden::vector::{load_dir, Case, LoadedVector, Vector};
 use dualrun_golden::{GoldenReport, Status};
 use dualrun_leader::Profile;
 use dualrun_rundir::RunDir;
@@ -103,20 +103,21 @@ fn check_dir(a: CheckArgs) -> Result<Outcome> {
     if !a.dir.is_dir() {
         bail!("{}: not a directory of golden vectors", a.dir.display());
     }
-    if load_dir(&a.dir)?.is_empty() {
+    let loaded = load_dir(&a.dir)?;
+    if loaded.is_empty() {
         bail!("{}: no vectors (*.json) found; an empty gate passes nothing", a.dir.display());
     }
     let report = match a.legacy.as_deref() {
-        None => dualrun_golden::run_dir(&a.dir, None)?,
+        None => dualrun_golden::run_vectors(&a.dir, loaded, None),
         Some(spec) => {
             let mut other = OtherImplementation { spec, a: &a, shared: None };
             // An external adapter that cannot start is an error of the command, not of a vector.
             if !spec.starts_with("builtin:") {
-                let profile = first_profile(&a.dir)?;
+                let profile = first_profile(&loaded)?;
                 other.shared = Some(other.build(profile)?);
             }
             let mut parity = |_: &_, input: &_, env: &_, profile: &_| other.judge(input, env, profile);
-            dualrun_golden::run_dir(&a.dir, Some((spec, &mut parity)))?
+            dualrun_golden::run_vectors(&a.dir, loaded, Some((spec, &mut parity)))
         }
     };
     for r in &report.results {
@@ -136,8 +137,8 @@ fn check_dir(a: CheckArgs) -> Result<Outcome> {
 }
 
 /// A profile from the first leader vector, for building an external adapter once.
-fn first_profile(dir: &Path) -> Result<Profile> {
-    load_dir(dir)?
+fn first_profile(loaded: &[LoadedVector]) -> Result<Profile> {
+    loaded
         .iter()
         .find_map(|(_, v)| match v {
             Ok(Vector { case: Case::Leader(c), .. }) => {
