@@ -55,13 +55,8 @@ pub enum ChainDbError {
     },
 
     /// A file or directory could not be read or written.
-    #[error("{file}: I/O error: {source}")]
-    Io {
-        /// The file or directory.
-        file: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    File(#[from] dualrun_format::FileError),
 
     /// A table the schema needs is not in the database.
     #[error("{file}: table `{table}` is missing (is this a Monero-family node database?)")]

@@ -93,7 +93,7 @@ impl ChainDb {
         match lock::holder(&lock_file) {
             Ok(Some(pid)) => return Err(ChainDbError::LockHeld { lock: lock_file, dir, pid }),
             Ok(None) => {}
-            Err(source) => return Err(ChainDbError::Io { file: lock_file, source }),
+            Err(source) => return Err(dualrun_format::FileError::new(lock_file, source).into()),
         }
         let lmdb = |op: &str| {
             let file = data_file.clone();

@@ -49,7 +49,7 @@ const DUP: DatabaseFlags = INT.union(DatabaseFlags::DUP_SORT).union(DatabaseFlag
 impl ChainWriter {
     /// Creates a database in `dir`, which must not exist or be empty.
     pub fn create(dir: &Path, schema: Schema) -> Result<ChainWriter, ChainDbError> {
-        let io = |source| ChainDbError::Io { file: dir.to_path_buf(), source };
+        let io = |source| ChainDbError::from(dualrun_format::FileError::new(dir, source));
         if dir.exists() && std::fs::read_dir(dir).map_err(io)?.next().is_some() {
             return Err(ChainDbError::DestinationExists { path: dir.to_path_buf() });
         }
@@ -201,7 +201,7 @@ impl ChainWriter {
         self.env.force_sync().map_err(|source| ChainDbError::Lmdb { file: file.clone(), op: "sync".into(), source })?;
         self.env.prepare_for_closing().wait();
         let lock = self.dir.join("lock.mdb");
-        std::fs::remove_file(&lock).map_err(|source| ChainDbError::Io { file: lock, source })?;
+        std::fs::remove_file(&lock).map_err(dualrun_format::FileError::at(&lock))?;
         Ok(self.dir)
     }
 }

@@ -18,14 +18,9 @@ pub struct ReasonMap {
 /// A reason map that could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ReasonMapError {
-    /// The file could not be read.
-    #[error("{file}: {source}")]
-    Read {
-        /// The reason-map file.
-        file: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
+    /// A file that could not be read or written.
+    #[error(transparent)]
+    File(#[from] dualrun_format::FileError),
     /// The file is not a valid reason map.
     #[error("{file}: not a reason map: {message}")]
     Parse {
@@ -46,8 +41,7 @@ struct Raw {
 impl ReasonMap {
     /// Loads a map from the TOML file at `path`.
     pub fn load(path: &Path) -> Result<ReasonMap, ReasonMapError> {
-        let text =
-            std::fs::read_to_string(path).map_err(|source| ReasonMapError::Read { file: path.into(), source })?;
+        let text = std::fs::read_to_string(path).map_err(dualrun_format::FileError::at(path))?;
         let raw: Raw = toml::from_str(&text)
             .map_err(|e| ReasonMapError::Parse { file: path.into(), message: e.to_string().trim_end().to_owned() })?;
         Ok(ReasonMap { map: raw.reasons })

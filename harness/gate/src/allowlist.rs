@@ -56,14 +56,9 @@ pub struct Allowlist {
 /// An allowlist file that cannot be read or is not valid.
 #[derive(Debug, thiserror::Error)]
 pub enum AllowlistError {
-    /// The file could not be read.
-    #[error("{file}: {source}")]
-    Read {
-        /// The allowlist file.
-        file: PathBuf,
-        /// What the operating system said.
-        source: std::io::Error,
-    },
+    /// A file that could not be read or written.
+    #[error(transparent)]
+    File(#[from] dualrun_format::FileError),
     /// The file does not parse, or an entry breaks a rule.
     #[error("{file}: {message}")]
     Invalid {
@@ -84,7 +79,7 @@ impl Allowlist {
     /// Reads and checks an allowlist file: every entry needs a divergence class other than split, a valid
     /// expiry, a justification and an author.
     pub fn load(path: &Path) -> Result<Allowlist, AllowlistError> {
-        let bytes = std::fs::read(path).map_err(|source| AllowlistError::Read { file: path.into(), source })?;
+        let bytes = std::fs::read(path).map_err(dualrun_format::FileError::at(path))?;
         let mut a: Allowlist = toml::from_str(&String::from_utf8_lossy(&bytes))
             .map_err(|e| AllowlistError::Invalid { file: path.into(), message: e.to_string().trim_end().into() })?;
         for (i, e) in a.entries.iter().enumerate() {

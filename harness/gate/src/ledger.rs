@@ -23,14 +23,9 @@ const DOMAIN: &str = "dualrun/ledger/v1";
 /// A ledger that cannot be read, written or verified.
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
-    /// The file could not be opened, read, locked or written.
-    #[error("{file}: {source}")]
-    Io {
-        /// The ledger file.
-        file: PathBuf,
-        /// What the operating system said.
-        source: std::io::Error,
-    },
+    /// A file that could not be read or written.
+    #[error(transparent)]
+    File(#[from] dualrun_format::FileError),
     /// `init` was given a path that already exists.
     #[error("{file}: already exists; a ledger is started once")]
     Exists {
@@ -117,11 +112,11 @@ impl Ledger {
     /// Locks the ledger file (waiting for another holder), and checks its chain before anything is
     /// appended to it: nothing is ever added to a ledger that does not verify.
     pub fn lock(path: &Path) -> Result<LedgerLock, LedgerError> {
-        let file = std::fs::File::open(path).map_err(|source| LedgerError::Io { file: path.into(), source })?;
+        let file = std::fs::File::open(path).map_err(dualrun_format::FileError::at(path))?;
         use std::os::fd::AsRawFd;
         // SAFETY: flock on a file descriptor we own.
         if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
-            return Err(LedgerError::Io { file: path.into(), source: std::io::Error::last_os_error() });
+            return Err(dualrun_format::FileError::new(path, std::io::Error::last_os_error()).into());
         }
         verify(path, &[], false)
             .map_err(|e| LedgerError::Refused(format!("not appending to a ledger that does not verify: {e}")))?;
@@ -130,7 +125,7 @@ impl Ledger {
 
     /// Reads a ledger's entries without verifying them.
     pub fn open(path: &Path) -> Result<Ledger, LedgerError> {
-        let text = std::fs::read_to_string(path).map_err(|source| LedgerError::Io { file: path.into(), source })?;
+        let text = std::fs::read_to_string(path).map_err(dualrun_format::FileError::at(path))?;
         let mut entries = Vec::new();
         for (i, line) in text.lines().enumerate() {
             let v: Value = serde_json::from_str(line).map_err(|e| LedgerError::Bad {
@@ -226,7 +221,7 @@ impl Ledger {
         map.insert("signature".into(), json!(hex::encode(sig.to_bytes())));
         let mut line = serde_json::to_string(&Value::Object(map.clone())).expect("serializes");
         line.push('\n');
-        let io = |source| LedgerError::Io { file: self.path.clone(), source };
+        let io = |source| LedgerError::from(dualrun_format::FileError::new(&self.path, source));
         let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&self.path).map_err(io)?;
         f.write_all(line.as_bytes()).map_err(io)?;
         f.sync_all().map_err(io)?;
@@ -251,7 +246,7 @@ pub struct VerifyReport {
 /// trusted), a legal sequence of modes, and that the evidence each entry relied on is unchanged. Returns
 /// the first bad entry as an error.
 pub fn verify(path: &Path, trusted: &[VerifyingKey], check_evidence: bool) -> Result<VerifyReport, LedgerError> {
-    let bytes = std::fs::read(path).map_err(|source| LedgerError::Io { file: path.into(), source })?;
+    let bytes = std::fs::read(path).map_err(dualrun_format::FileError::at(path))?;
     let bad_at = |index: usize, problem: &str| LedgerError::Bad {
         file: path.into(),
         index,

@@ -75,14 +75,9 @@ pub struct Policy {
 /// A policy file that cannot be read or parsed.
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
-    /// The file could not be read.
-    #[error("{file}: {source}")]
-    Read {
-        /// The policy file.
-        file: PathBuf,
-        /// What the operating system said.
-        source: std::io::Error,
-    },
+    /// A file that could not be read or written.
+    #[error(transparent)]
+    File(#[from] dualrun_format::FileError),
     /// The file is not valid TOML or has an unknown or mistyped key.
     #[error("{file}: not a policy: {message}")]
     Parse {
@@ -149,7 +144,7 @@ impl Policy {
 
     /// Reads a policy file, filling in the defaults for every key it leaves out.
     pub fn load(path: &Path) -> Result<Policy, PolicyError> {
-        let bytes = std::fs::read(path).map_err(|source| PolicyError::Read { file: path.into(), source })?;
+        let bytes = std::fs::read(path).map_err(dualrun_format::FileError::at(path))?;
         let text = String::from_utf8_lossy(&bytes);
         let raw: RawPolicy = toml::from_str(&text)
             .map_err(|e| PolicyError::Parse { file: path.into(), message: e.to_string().trim_end().into() })?;

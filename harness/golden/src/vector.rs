@@ -197,14 +197,9 @@ pub struct Provenance {
 /// A vector file that cannot be read.
 #[derive(Debug, thiserror::Error)]
 pub enum VectorError {
-    /// The file could not be read.
-    #[error("{file}: {source}")]
-    Io {
-        /// The file.
-        file: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
+    /// A file that could not be read or written.
+    #[error(transparent)]
+    File(#[from] dualrun_format::FileError),
     /// The file is not JSON, has no `schema`, or does not have a vector's fields.
     #[error("{file}: not a golden vector: {message}")]
     Parse {
@@ -256,7 +251,7 @@ impl Vector {
 
     /// Reads one vector file and checks its schema and block blob.
     pub fn read(path: &Path) -> Result<Vector, VectorError> {
-        let text = std::fs::read_to_string(path).map_err(|source| VectorError::Io { file: path.into(), source })?;
+        let text = std::fs::read_to_string(path).map_err(dualrun_format::FileError::at(path))?;
         let value: serde_json::Value = serde_json::from_str(&text)
             .map_err(|e| VectorError::Parse { file: path.into(), message: e.to_string() })?;
         match value.get("schema").and_then(|s| s.as_str()) {
@@ -280,9 +275,9 @@ pub fn load_dir(dir: &Path) -> Result<Vec<LoadedVector>, VectorError> {
     let mut files = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let entries = std::fs::read_dir(&d).map_err(|source| VectorError::Io { file: d.clone(), source })?;
+        let entries = std::fs::read_dir(&d).map_err(dualrun_format::FileError::at(&d))?;
         for e in entries {
-            let path = e.map_err(|source| VectorError::Io { file: d.clone(), source })?.path();
+            let path = e.map_err(dualrun_format::FileError::at(&d))?.path();
             if path.is_dir() {
                 stack.push(path);
             } else if path.extension().is_some_and(|x| x == "json") {

@@ -27,14 +27,9 @@ pub const FORMAT: &str = "dualrun-key/v1";
 /// A key file that cannot be made, read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    /// Reading or writing the file failed.
-    #[error("{file}: {source}")]
-    Io {
-        /// The key file.
-        file: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
+    /// A file that could not be read or written.
+    #[error(transparent)]
+    File(#[from] dualrun_format::FileError),
     /// The file to write already exists.
     #[error("{file}: already exists; refusing to overwrite a key file")]
     Exists {
@@ -109,7 +104,7 @@ impl KeyFile {
 
     /// Writes the key to a new file with permissions 0600; an existing file is never touched.
     pub fn write_new(&self, path: &Path) -> Result<(), KeyError> {
-        let io = |source| KeyError::Io { file: path.to_path_buf(), source };
+        let io = |source| KeyError::from(dualrun_format::FileError::new(path, source));
         let raw = RawKey {
             format: FORMAT.into(),
             id: self.id.clone(),
@@ -135,7 +130,7 @@ impl KeyFile {
     /// test keys checked out by git are 0644).
     pub fn read(path: &Path) -> Result<KeyFile, KeyError> {
         let invalid = |problem: String| KeyError::Invalid { file: path.to_path_buf(), problem };
-        let text = std::fs::read_to_string(path).map_err(|source| KeyError::Io { file: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(dualrun_format::FileError::at(path))?;
         let raw: RawKey = toml::from_str(&text).map_err(|e| invalid(e.to_string().trim_end().to_owned()))?;
         if raw.format != FORMAT {
             return Err(invalid(format!("format {:?}, expected {FORMAT:?}", raw.format)));

@@ -88,14 +88,9 @@ pub struct Profile {
 /// A profile that cannot be used; `field` is its dotted path in the TOML.
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
-    /// The file could not be read.
-    #[error("{file}: {source}")]
-    Read {
-        /// The profile file.
-        file: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
+    /// A file that could not be read or written.
+    #[error(transparent)]
+    File(#[from] dualrun_format::FileError),
     /// The file is not UTF-8, or not valid profile TOML.
     #[error("{file}: not valid profile TOML: {message}")]
     Syntax {
@@ -212,7 +207,7 @@ impl Profile {
 
     /// Reads and checks the profile file at `path`.
     pub fn load(path: &Path) -> Result<Profile, ProfileError> {
-        let bytes = std::fs::read(path).map_err(|source| ProfileError::Read { file: path.to_path_buf(), source })?;
+        let bytes = std::fs::read(path).map_err(dualrun_format::FileError::at(path))?;
         Profile::parse(&bytes, path)
     }
 

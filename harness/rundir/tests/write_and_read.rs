@@ -1,0 +1,178 @@
+//! A run directory written through `RunWriter` reads back through `RunDir` as written; every reader's
+//! refusals (unknown format, incomplete run, edited file, cut record) are typed and name the file.
+
+use std::path::Path;
+
+use dualrun_core::mode::Source;
+use dualrun_core::{ErrorKind, Facts, Mode, RecordClass, ReplayEnv, VerdictKind, VerifierError};
+use dualrun_format::Hash32;
+use dualrun_rundir::{
+    files, Authoritative, ChainInputs, EnvInputs, Inputs, Manifest, Problem, ProfileInputs, Record, RunDir,
+    RunDirError, RunWriter, Side, Stats, Summary, Tool, FORMAT, FORMAT_VERSION,
+};
+
+fn hash(byte: u8) -> Hash32 {
+    Hash32([byte; 32])
+}
+
+fn inputs() -> Inputs {
+    Inputs {
+        chain: ChainInputs {
+            path: "/chains/a".into(),
+            schema_version: 5,
+            genesis_id: hash(1),
+            from: 0,
+            to: 9,
+            blocks: 10,
+            chain_digest: hash(2),
+        },
+        profile: ProfileInputs { path: "/p.toml".into(), digest: hash(3), network: "net".into() },
+        mode: Mode::Shadow,
+        legacy: None,
+        candidate: None,
+        env: EnvInputs { now: "block".into() },
+        settings: serde_json::json!({ "timeout_seconds": 30.0 }),
+    }
+}
+
+fn manifest() -> Manifest {
+    let inputs = inputs();
+    Manifest {
+        format: FORMAT.into(),
+        format_version: FORMAT_VERSION,
+        tool: Tool::this(),
+        inputs_digest: inputs.digest(),
+        inputs,
+        data_file: "/chains/a/data.mdb".into(),
+        started_unix: 1,
+        complete: false,
+        files: None,
+    }
+}
+
+fn records() -> Vec<Record> {
+    let env = ReplayEnv {
+        now: 7,
+        network_name: "net".into(),
+        network_id: "00".repeat(16),
+        genesis_id: hash(1),
+        activation_height: 1,
+        prev_id: Some(hash(4)),
+        timestamps: vec![5, 6],
+    };
+    let mut facts = Facts::new();
+    facts.insert("block_id".into(), hash(5).to_string());
+    let halt = Record {
+        height: 3,
+        block_id: hash(5),
+        class: RecordClass::Halt,
+        mode: Mode::Shadow,
+        legacy: Side::Verdict { verdict: VerdictKind::Accept, reason: String::new(), detail: String::new(), facts },
+        candidate: Side::Verdict {
+            verdict: VerdictKind::Reject,
+            reason: "leader.missing".into(),
+            detail: "no record".into(),
+            facts: Facts::new(),
+        },
+        authoritative: Authoritative { verdict: VerdictKind::Accept, reason: String::new(), source: Source::Legacy },
+        differing_facts: vec![],
+        env: env.clone(),
+        blob: "0a0b".into(),
+        reproduce: "dualrun replay --from 3 --to 3".into(),
+    };
+    let error = Record {
+        height: 4,
+        class: RecordClass::CandidateError,
+        candidate: Side::Error { error: VerifierError::new(ErrorKind::Timeout, "line one\nno answer in 30 s") },
+        ..halt.clone()
+    };
+    vec![halt, error]
+}
+
+/// Writes a complete run into `dir`.
+fn finished_run(dir: &Path) {
+    let mut w = RunWriter::create(dir, &manifest()).unwrap();
+    let mut stats = Stats { blocks: 10, authoritative_accept: 10, sessions: 1, ..Stats::default() };
+    for r in records() {
+        stats.add(r.class);
+        w.write(&r).unwrap();
+    }
+    w.checkpoint(10, &stats, false).unwrap();
+    let summary = Summary::from_stats(Mode::Shadow, 0, 9, &stats, true, 10);
+    w.finish(&summary, Manifest { complete: true, ..manifest() }).unwrap();
+    w.checkpoint(10, &stats, true).unwrap();
+}
+
+#[test]
+fn a_finished_run_reads_back_as_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    finished_run(&dir);
+    let run = RunDir::open(&dir).unwrap();
+    assert_eq!(run.records().unwrap(), records());
+    assert_eq!(run.manifest.inputs, inputs());
+    assert_eq!(run.manifest.format_version, FORMAT_VERSION);
+    assert_eq!((run.summary.divergences.halt, run.summary.errors.candidate_error, run.summary.records), (1, 1, 2));
+    assert!(run.compared());
+    // The CSV carries the last line of an error message as its note.
+    let csv = std::fs::read_to_string(dir.join(files::CSV)).unwrap();
+    assert!(csv.lines().nth(2).unwrap().ends_with(",no answer in 30 s"), "{csv}");
+}
+
+#[test]
+fn unknown_formats_incomplete_runs_and_edited_files_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    finished_run(&dir);
+    let manifest_file = dir.join(files::MANIFEST);
+    let original = std::fs::read_to_string(&manifest_file).unwrap();
+
+    std::fs::write(&manifest_file, original.replace("\"format_version\": 1", "\"format_version\": 2")).unwrap();
+    let e = RunDir::load(&dir).unwrap_err();
+    assert!(matches!(e, RunDirError::UnknownFormat { .. }), "{e}");
+    assert!(e.to_string().contains("manifest.json") && e.to_string().contains("version 2"), "{e}");
+
+    // A manifest from before the field existed reads as version 1.
+    std::fs::write(&manifest_file, original.replace("  \"format_version\": 1,\n", "")).unwrap();
+    assert_eq!(RunDir::load(&dir).unwrap().manifest.format_version, 1);
+
+    std::fs::write(&manifest_file, original.replace("\"complete\": true", "\"complete\": false")).unwrap();
+    assert_eq!(RunDir::load(&dir).unwrap().problems(), vec![Problem::ManifestIncomplete]);
+
+    std::fs::write(&manifest_file, &original).unwrap();
+    let csv = dir.join(files::CSV);
+    let text = std::fs::read_to_string(&csv).unwrap();
+    std::fs::write(&csv, text.replace("halt", "fact")).unwrap();
+    let e = RunDir::open(&dir).unwrap_err();
+    assert!(e.to_string().contains("divergences.csv was changed after the run"), "{e}");
+    std::fs::write(&csv, text).unwrap();
+
+    // A record cut short is an error naming the file and line, never a skipped record.
+    let jsonl = dir.join(files::JSONL);
+    let lines = std::fs::read_to_string(&jsonl).unwrap();
+    std::fs::write(&jsonl, &lines[..lines.len() - 20]).unwrap();
+    let e = RunDir::load(&dir).unwrap().records().unwrap_err();
+    assert!(e.to_string().contains("divergences.jsonl") && e.to_string().contains("line 2"), "{e}");
+}
+
+#[test]
+fn a_resume_truncates_to_the_checkpoint_and_refuses_other_inputs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    let mut w = RunWriter::create(&dir, &manifest()).unwrap();
+    let [first, second]: [Record; 2] = records().try_into().unwrap();
+    w.write(&first).unwrap();
+    w.checkpoint(4, &Stats::default(), false).unwrap();
+    w.write(&second).unwrap(); // after the checkpoint: dropped by the resume
+    drop(w);
+
+    let mut other = inputs();
+    other.chain.to = 8;
+    let e = RunWriter::resume(&dir, &other).err().unwrap();
+    assert!(e.to_string().contains("chain.to: was 9, now 8"), "{e}");
+
+    let (_, old, cp) = RunWriter::resume(&dir, &inputs()).unwrap();
+    assert_eq!((old.started_unix, cp.unwrap().next_height), (1, 4));
+    let jsonl = std::fs::read_to_string(dir.join(files::JSONL)).unwrap();
+    assert_eq!(jsonl, format!("{}\n", String::from_utf8(first.json_line()).unwrap()));
+}
