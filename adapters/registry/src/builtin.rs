@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use dualrun_core::{BlockInput, Facts, ReplayEnv, Stateless, Verdict, Verifier, VerifierIdentity, VerifierOutcome};
+use dualrun_format::Hash32;
 use dualrun_leader::validator::{self, ChainContext, Prepared};
 use dualrun_leader::Profile;
 
@@ -29,6 +30,11 @@ struct Prepare(Arc<Profile>);
 impl Stateless for Prepare {
     fn prepare(&self, block: &BlockInput) -> Box<dyn Any + Send> {
         Box::new(validator::prepare(&self.0, block.height, &block.blob))
+    }
+
+    fn id_and_timestamp(&self, prepared: &(dyn Any + Send)) -> Option<(Hash32, u64)> {
+        let p = prepared.downcast_ref::<Prepared>()?;
+        Some((p.block_id()?, p.timestamp()?))
     }
 }
 

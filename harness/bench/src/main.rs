@@ -218,8 +218,8 @@ fn scan(blocks: u64, chain_dir: Option<PathBuf>, small: u64) -> Result<()> {
     // The children run first: a child's peak RSS counts what it inherited at fork, so this process
     // must not have the database mapped yet.
     let small_to = (small - 1).to_string();
-    let small_run = run_dualrun(&["chain", "scan", "--chain", chain, "--to", &small_to, "--csv"])?;
-    let full = run_dualrun(&["chain", "scan", "--chain", chain, "--csv"])?;
+    let small_run = run_dualrun(&["chain", "scan", "--chain", chain, "--to", &small_to])?;
+    let full = run_dualrun(&["chain", "scan", "--chain", chain])?;
     let rate = keccak_rate();
     let calls = keccak_calls_per_block(&dir)?;
     let ceiling = rate / calls;

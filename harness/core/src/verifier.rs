@@ -284,6 +284,13 @@ pub struct VerifierIdentity {
 pub trait Stateless: Send + Sync {
     /// Precomputes what `verify` needs for `block`; the result is handed to `verify` as `prepared`.
     fn prepare(&self, block: &BlockInput) -> Box<dyn Any + Send>;
+
+    /// The block's id (computed as the daemon computes it) and timestamp, if `prepare` found them: the
+    /// pipeline then does not parse and hash the block a second time.
+    fn id_and_timestamp(&self, prepared: &(dyn Any + Send)) -> Option<(Hash32, u64)> {
+        let _ = prepared;
+        None
+    }
 }
 
 /// A block verifier. Calls to `verify` come in height order from one thread.

@@ -39,16 +39,37 @@ pub(crate) struct Preparers {
 
 impl Preparers {
     fn prepare(&self, b: SourceBlock) -> Prepared {
-        let parsed = Block::parse(&b.blob).ok();
-        let fields = parsed.as_ref().filter(|_| self.want_fields).map(BlockFields::from_block);
-        let timestamp = parsed.as_ref().map(|p| p.header.timestamp);
-        let block_id = parsed.as_ref().and_then(|p| p.hashes().ok()).map_or(b.stored_id, |h| h.block_id);
-        drop(parsed);
+        // With adapters that read the fields the block is parsed here anyway; otherwise a verifier's
+        // stateless part may have parsed and hashed it already (the built-in validator does), and it is
+        // parsed here only if none did: one parse per block.
+        let stored_id = b.stored_id;
+        let (fields, header) = if self.want_fields {
+            let parsed = Block::parse(&b.blob).ok();
+            (parsed.as_ref().map(BlockFields::from_block), parsed.as_ref().map(|p| header_of(p, stored_id)))
+        } else {
+            (None, None)
+        };
         let input = BlockInput { height: b.height, blob: b.blob, fields };
         let legacy = self.legacy.as_ref().map(|p| p.prepare(&input));
         let candidate = self.candidate.as_ref().map(|p| p.prepare(&input));
+        let header = header
+            .or_else(|| {
+                [(&self.candidate, &candidate), (&self.legacy, &legacy)]
+                    .into_iter()
+                    .find_map(|(s, prep)| s.as_ref()?.id_and_timestamp(prep.as_deref()?))
+            })
+            .or_else(|| {
+                let parsed = (!self.want_fields).then(|| Block::parse(&input.blob).ok()).flatten();
+                parsed.map(|p| header_of(&p, stored_id))
+            });
+        let (block_id, timestamp) = header.map_or((stored_id, None), |(id, ts)| (id, Some(ts)));
         Prepared { input, block_id, timestamp, legacy, candidate }
     }
+}
+
+/// A parsed block's id (the stored one if it cannot be hashed) and timestamp.
+fn header_of(block: &Block<'_>, stored_id: Hash32) -> (Hash32, u64) {
+    (block.hashes().map_or(stored_id, |h| h.block_id), block.header.timestamp)
 }
 
 /// One worker of the pool: takes numbered batches from the shared queue until it closes.
