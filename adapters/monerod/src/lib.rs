@@ -10,5 +10,5 @@ pub mod rpc;
 pub mod verifier;
 
 pub use producer::{ProduceError, ProduceRequest, Produced, Producer};
-pub use rpc::{retry_transient, BlockHeader, Daemon, RpcError, Template};
+pub use rpc::{retry_transient, Daemon, DaemonHeader, RpcError, Template};
 pub use verifier::MonerodVerifier;

@@ -117,7 +117,7 @@ pub struct Template {
 
 /// A block header as the daemon reports it.
 #[derive(Debug, Clone, Deserialize)]
-pub struct BlockHeader {
+pub struct DaemonHeader {
     /// The block's height.
     pub height: u64,
     /// The block's id.
@@ -147,7 +147,7 @@ struct RawTemplate {
 
 #[derive(Deserialize)]
 struct HeaderAnswer {
-    block_header: BlockHeader,
+    block_header: DaemonHeader,
 }
 
 /// `get_info`'s answer (the fields dualrun uses).
@@ -265,7 +265,7 @@ impl Daemon {
     }
 
     /// The header of the daemon's tip.
-    pub fn last_block_header(&self) -> Result<BlockHeader, RpcError> {
+    pub fn last_block_header(&self) -> Result<DaemonHeader, RpcError> {
         Ok(self.call::<HeaderAnswer>("get_last_block_header", json!({}))?.block_header)
     }
 
@@ -284,7 +284,7 @@ impl Daemon {
     }
 
     /// The header of the block at `height`.
-    pub fn block_header_by_height(&self, height: u64) -> Result<BlockHeader, RpcError> {
+    pub fn block_header_by_height(&self, height: u64) -> Result<DaemonHeader, RpcError> {
         Ok(self.call::<HeaderAnswer>("get_block_header_by_height", json!({ "height": height }))?.block_header)
     }
 }

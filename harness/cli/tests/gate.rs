@@ -143,15 +143,22 @@ fn the_full_walk_on_real_replays_and_an_audit() {
     assert_eq!((v["mode"].as_str(), v["entries"].as_u64()), (Some("legacy"), Some(4)));
     assert_eq!(v["last"]["action"], "rollback");
 
+    audit_the_walk(tmp.path(), &ledger, &golden, &shadow_run);
+}
+
+/// The audit of the ledger the full walk left in `dir`: trusted keys, a ledger cut short, evidence
+/// edited after the fact.
+fn audit_the_walk(dir: &Path, ledger: &Path, golden: &str, shadow_run: &str) {
+    let t = |n: &str| dir.join(n);
     // An auditor verifies it all, trusting alice's key only.
     let alice =
         std::fs::read_to_string(t("alice.key")).unwrap().split("public_key = \"").nth(1).unwrap()[..64].to_owned();
-    let r = dualrun(&["gate", "verify", "--ledger", s(&ledger), "--trusted-key", &alice]);
+    let r = dualrun(&["gate", "verify", "--ledger", s(ledger), "--trusted-key", &alice]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("4 entries verified; mode legacy"), "{}", r.stdout);
     // The head an audit prints catches a ledger cut short later.
     let head = r.stdout.trim_end().rsplit(' ').next().unwrap().to_owned();
-    let text = std::fs::read_to_string(&ledger).unwrap();
+    let text = std::fs::read_to_string(ledger).unwrap();
     let cut = t("cut.jsonl");
     std::fs::write(&cut, text.lines().take(3).map(|l| format!("{l}\n")).collect::<String>()).unwrap();
     assert_eq!(
@@ -164,7 +171,7 @@ fn the_full_walk_on_real_replays_and_an_audit() {
     assert!(r.stdout.contains("entries were removed from the end"), "{}", r.stdout);
     assert_eq!(dualrun(&["keygen", "--id", "bob", "--out", s(&t("bob.key"))]).code, 0);
     let bob = std::fs::read_to_string(t("bob.key")).unwrap().split("public_key = \"").nth(1).unwrap()[..64].to_owned();
-    let r = dualrun(&["gate", "verify", "--ledger", s(&ledger), "--trusted-key", &bob]);
+    let r = dualrun(&["gate", "verify", "--ledger", s(ledger), "--trusted-key", &bob]);
     assert_eq!(r.code, 1);
     assert!(r.stdout.contains("entry 0") && r.stdout.contains("not a trusted key"), "{}", r.stdout);
 
@@ -172,7 +179,7 @@ fn the_full_walk_on_real_replays_and_an_audit() {
     let csv_path = t("shadow-run").join("divergences.csv");
     let edited = std::fs::read_to_string(&csv_path).unwrap().replacen("halt", "fact", 1);
     std::fs::write(&csv_path, edited).unwrap();
-    let r = dualrun(&["gate", "verify", "--ledger", s(&ledger)]);
+    let r = dualrun(&["gate", "verify", "--ledger", s(ledger)]);
     assert_eq!(r.code, 1);
     assert!(
         r.stdout.contains("entry 1") && r.stdout.contains("divergences.csv was changed after the run"),
@@ -180,7 +187,7 @@ fn the_full_walk_on_real_replays_and_an_audit() {
         r.stdout
     );
     // ... and it no longer counts as evidence.
-    let r = dualrun(&["gate", "evaluate", "--ledger", s(&ledger), "--golden", &golden, "--evidence", &shadow_run]);
+    let r = dualrun(&["gate", "evaluate", "--ledger", s(ledger), "--golden", golden, "--evidence", shadow_run]);
     assert_eq!(r.code, 1);
     assert!(r.stdout.contains("divergences.csv was changed after the run"), "{}", r.stdout);
 }

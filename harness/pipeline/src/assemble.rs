@@ -10,7 +10,7 @@ use dualrun_format::Hash32;
 use dualrun_leader::{ChainContext, Profile};
 
 use crate::context::NowMode;
-use crate::prepare::{Prep, Prepared};
+use crate::prepare::{Prep, PreparedBlock};
 
 /// One block ready for verification.
 pub struct Item {
@@ -38,7 +38,7 @@ pub(crate) struct Assembler {
 }
 
 impl Assembler {
-    pub(crate) fn stage(mut self, prepared: Receiver<(u64, Vec<Prepared>)>) {
+    pub(crate) fn stage(mut self, prepared: Receiver<(u64, Vec<PreparedBlock>)>) {
         let mut pending = BTreeMap::new();
         let mut next = 0u64;
         for (index, batch) in prepared {
@@ -53,7 +53,7 @@ impl Assembler {
     }
 
     /// Gives each block of the next batch its env and sends it on; false when a receiver has gone.
-    fn forward(&mut self, batch: Vec<Prepared>) -> bool {
+    fn forward(&mut self, batch: Vec<PreparedBlock>) -> bool {
         let mut items = Vec::with_capacity(batch.len());
         let mut legacy = Vec::with_capacity(batch.len());
         let mut candidate = Vec::with_capacity(batch.len());

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //!   source ──SourceBlock batches──▶ prepare (all cores: parse, ids, stateless verifier work)
-//!                                      │ Prepared, any order
+//!                                      │ PreparedBlock, any order
 //!                                      ▼
 //!                                   assemble (height order; each block gets its env)
 //!                                      │ Item batches

@@ -15,7 +15,7 @@ use crate::source::SourceBlock;
 pub type Prep = Option<Box<dyn Any + Send>>;
 
 /// One block, prepared.
-pub struct Prepared {
+pub struct PreparedBlock {
     /// The block as verifiers get it.
     pub input: BlockInput,
     /// Its computed id (the stored one if the blob does not parse).
@@ -38,7 +38,7 @@ pub(crate) struct Preparers {
 }
 
 impl Preparers {
-    fn prepare(&self, b: SourceBlock) -> Prepared {
+    fn prepare(&self, b: SourceBlock) -> PreparedBlock {
         // With adapters that read the fields the block is parsed here anyway; otherwise a verifier's
         // stateless part may have parsed and hashed it already (the built-in validator does), and it is
         // parsed here only if none did: one parse per block.
@@ -63,7 +63,7 @@ impl Preparers {
                 parsed.map(|p| header_of(&p, stored_id))
             });
         let (block_id, timestamp) = header.map_or((stored_id, None), |(id, ts)| (id, Some(ts)));
-        Prepared { input, block_id, timestamp, legacy, candidate }
+        PreparedBlock { input, block_id, timestamp, legacy, candidate }
     }
 }
 
@@ -76,7 +76,7 @@ fn header_of(block: &Block<'_>, stored_id: Hash32) -> (Hash32, u64) {
 pub(crate) fn stage(
     p: &Preparers,
     queue: &Mutex<Receiver<(u64, Vec<SourceBlock>)>>,
-    out: &SyncSender<(u64, Vec<Prepared>)>,
+    out: &SyncSender<(u64, Vec<PreparedBlock>)>,
 ) {
     loop {
         let next = queue.lock().expect("the prepare queue's lock").recv();
