@@ -4,21 +4,21 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-/// An I/O error on a named file.
+/// An I/O error on a named file. Its message is whole (`FILE: what the system said`), so the I/O error is
+/// not also reported as its source: a chain of causes printed with `{:#}` says it once.
 #[derive(Debug, thiserror::Error)]
-#[error("{file}: {source}")]
+#[error("{file}: {io}")]
 pub struct FileError {
     /// The file (or directory) the operation was on.
     pub file: PathBuf,
     /// What the operating system said.
-    #[source]
-    pub source: io::Error,
+    pub io: io::Error,
 }
 
 impl FileError {
     /// An error on `file`.
-    pub fn new(file: impl Into<PathBuf>, source: io::Error) -> FileError {
-        FileError { file: file.into(), source }
+    pub fn new(file: impl Into<PathBuf>, io: io::Error) -> FileError {
+        FileError { file: file.into(), io }
     }
 
     /// A `map_err` adapter: `std::fs::read(p).map_err(FileError::at(p))`.
