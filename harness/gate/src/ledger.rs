@@ -321,10 +321,7 @@ pub fn verify(path: &Path, trusted: &[VerifyingKey], check_evidence: bool) -> Re
         let action = e.get("action").and_then(Value::as_str).unwrap_or("");
         let legal = match (action, mode, from) {
             ("init", None, None) => to == Mode::Legacy,
-            ("promote", Some(m), Some(f)) => {
-                f == m
-                    && Mode::ALL.iter().position(|x| *x == to) == Mode::ALL.iter().position(|x| *x == f).map(|p| p + 1)
-            }
+            ("promote", Some(m), Some(f)) => f == m && f.next() == Some(to),
             ("rollback", Some(m), Some(f)) => f == m && to < f,
             _ => false,
         };
