@@ -58,6 +58,21 @@ pub enum ChainDbError {
     #[error(transparent)]
     File(#[from] dualrun_format::FileError),
 
+    /// `data.mdb` is shorter than the last page its LMDB meta page says is in use (an interrupted copy).
+    #[error(
+        "{file}: truncated: the file is {length} bytes, but its LMDB meta page needs {needed} bytes (its last used \
+         page ends there); the copy was cut short (an interrupted cp or rsync, a full disk): copy the database \
+         again, e.g. with mdb_copy from a stopped node"
+    )]
+    Truncated {
+        /// The database file.
+        file: PathBuf,
+        /// Its length.
+        length: u64,
+        /// The length its meta page needs.
+        needed: u64,
+    },
+
     /// A table the schema needs is not in the database.
     #[error("{file}: table `{table}` is missing (is this a Monero-family node database?)")]
     MissingTable {

@@ -13,6 +13,7 @@ pub mod digest;
 mod error;
 mod lock;
 mod mapping;
+mod meta;
 mod reader;
 pub mod scan;
 pub mod schema;

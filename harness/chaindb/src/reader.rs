@@ -95,6 +95,8 @@ impl ChainDb {
             Ok(None) => {}
             Err(source) => return Err(dualrun_format::FileError::new(lock_file, source).into()),
         }
+        // Before mapping: a file cut short would be mapped and fault (SIGBUS) on the first read past its end.
+        crate::meta::check_length(&data_file)?;
         let lmdb = |op: &str| {
             let file = data_file.clone();
             let op = op.to_owned();

@@ -210,3 +210,36 @@ fn synthetic_chains_scan_cleanly_in_both_schemas() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("refusing to write into an existing non-empty directory"), "{}", r.stderr);
 }
+
+/// A half-copied `data.mdb` (an interrupted cp, a full disk) is refused before it is mapped: exit 2
+/// naming the file, its length and the length its meta page needs — never a SIGBUS.
+#[test]
+fn a_truncated_database_is_refused_with_its_lengths_not_a_bus_error() {
+    let full = std::fs::metadata(sample_dir().join("data.mdb")).unwrap().len();
+    // The sample's last used page ends exactly at its end: cutting one byte cuts inside that page.
+    for (what, length) in
+        [("half", full / 2), ("one page", 4096), ("zero bytes", 0), ("inside the last page", full - 1)]
+    {
+        let tmp = sample_copy();
+        let data = tmp.path().join("data.mdb");
+        std::fs::OpenOptions::new().write(true).open(&data).unwrap().set_len(length).unwrap();
+        let profile = sample_dir().join("profile.toml");
+        let out = tmp.path().join("run");
+        for args in [
+            vec!["chain", "info", "--chain", s(tmp.path())],
+            vec!["chain", "scan", "--chain", s(tmp.path())],
+            vec!["replay", "--chain", s(tmp.path()), "--profile", s(&profile), "--out", s(&out)],
+        ] {
+            let r = dualrun(&args);
+            assert_eq!(r.code, 2, "{what}: {args:?}: {}{}", r.stdout, r.stderr);
+            assert!(
+                r.stderr.contains(s(&data))
+                    && r.stderr.contains("truncated")
+                    && r.stderr.contains(&format!("is {length} bytes")),
+                "{what}: {args:?}: {}",
+                r.stderr
+            );
+        }
+        assert_eq!(std::fs::metadata(&data).unwrap().len(), length, "{what}: the source is not written to");
+    }
+}
