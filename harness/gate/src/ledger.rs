@@ -50,7 +50,8 @@ pub enum LedgerError {
         /// The ledger file.
         file: PathBuf,
     },
-    /// An append was refused because the ledger does not verify.
+    /// An append was refused (the ledger does not verify) or could not be written (the ledger is left as
+    /// it was).
     #[error("{0}")]
     Refused(String),
 }
@@ -154,11 +155,16 @@ impl Ledger {
 
     /// Starts a ledger in `legacy` mode.
     pub fn init(path: &Path, key: &KeyFile, operator: &str) -> Result<Ledger, LedgerError> {
-        if path.exists() {
-            return Err(LedgerError::Exists { file: path.into() });
+        // Created exclusively: of two `init`s racing for one path, exactly one makes the file.
+        match std::fs::OpenOptions::new().write(true).create_new(true).open(path) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(LedgerError::Exists { file: path.into() })
+            }
+            Err(e) => return Err(dualrun_format::FileError::new(path, e).into()),
         }
         let mut l = Ledger { path: path.into(), entries: Vec::new() };
-        l.append(
+        let first = l.append(
             NewEntry {
                 action: "init",
                 from: None,
@@ -172,7 +178,12 @@ impl Ledger {
             },
             key,
             operator,
-        )?;
+        );
+        if let Err(e) = first {
+            // Nothing was there before: leave nothing behind.
+            let _ = std::fs::remove_file(path);
+            return Err(e);
+        }
         Ok(l)
     }
 
@@ -221,13 +232,65 @@ impl Ledger {
         map.insert("signature".into(), json!(hex::encode(sig.to_bytes())));
         let mut line = serde_json::to_string(&Value::Object(map.clone())).expect("serializes");
         line.push('\n');
-        let io = |source| LedgerError::from(dualrun_format::FileError::new(&self.path, source));
-        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&self.path).map_err(io)?;
-        f.write_all(line.as_bytes()).map_err(io)?;
-        f.sync_all().map_err(io)?;
+        append_all_or_nothing(&self.path, line.as_bytes())?;
         self.entries.push(map);
         Ok(self.entries.last().expect("just pushed"))
     }
+}
+
+/// Appends `line` to the ledger all-or-nothing: written and synced, or (a full disk, an I/O error) the
+/// file is cut back to its length before and synced again, and the error returned. A partial line would
+/// make the ledger fail every audit and refuse every later append, rollback included.
+fn append_all_or_nothing(path: &Path, line: &[u8]) -> Result<(), LedgerError> {
+    let io = |e| LedgerError::from(dualrun_format::FileError::new(path, e));
+    let mut f = std::fs::OpenOptions::new().append(true).open(path).map_err(io)?;
+    let before = f.metadata().map_err(io)?.len();
+    let written = f.write_all(line).and_then(|()| f.sync_all());
+    if let Err(e) = written {
+        let restored = f.set_len(before).and_then(|()| f.sync_all());
+        return Err(match restored {
+            Ok(()) => LedgerError::Refused(format!(
+                "{}: the entry could not be written ({e}); the ledger is as it was, nothing was recorded",
+                path.display()
+            )),
+            Err(r) => LedgerError::Refused(format!(
+                "{}: the entry could not be written ({e}), and cutting the partial line off failed too ({r}): \
+                 run `dualrun gate repair --ledger {}` once the disk has room",
+                path.display(),
+                path.display()
+            )),
+        });
+    }
+    Ok(())
+}
+
+/// What `repair` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Repair {
+    /// The ledger ends with a complete line: nothing to do.
+    NothingToDo,
+    /// An unterminated final line of this many bytes was removed.
+    RemovedIncompleteEntry(u64),
+}
+
+/// Removes an unterminated final line (a write cut short by power loss) and nothing else; records
+/// nothing. Held under the ledger's lock.
+pub fn repair(path: &Path) -> Result<Repair, LedgerError> {
+    let io = |e| LedgerError::from(dualrun_format::FileError::new(path, e));
+    let mut f = std::fs::OpenOptions::new().read(true).write(true).open(path).map_err(io)?;
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock on a file descriptor we own.
+    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
+        return Err(io(std::io::Error::last_os_error()));
+    }
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut f, &mut bytes).map_err(io)?;
+    let keep = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    if keep == bytes.len() {
+        return Ok(Repair::NothingToDo);
+    }
+    f.set_len(keep as u64).and_then(|()| f.sync_all()).map_err(io)?;
+    Ok(Repair::RemovedIncompleteEntry((bytes.len() - keep) as u64))
 }
 
 /// What an audit found.
@@ -265,7 +328,14 @@ pub fn verify(path: &Path, trusted: &[VerifyingKey], check_evidence: bool) -> Re
     };
     if !text.ends_with('\n') {
         let n = text.split('\n').count() - 1;
-        return Err(bad_at(n, "the last line is not terminated (truncated?)"));
+        return Err(bad_at(
+            n,
+            &format!(
+                "incomplete last entry: its line is not terminated (a write cut short); \
+                 `dualrun gate repair --ledger {}` removes it and nothing else",
+                path.display()
+            ),
+        ));
     }
     let mut prev_hash = Hash32::ZERO;
     let mut mode: Option<Mode> = None;

@@ -66,6 +66,13 @@ pub(crate) enum GateCommand {
         #[arg(long)]
         operator: Option<String>,
     },
+    /// Removes an unterminated final line (a write cut short by a crash or power loss) and nothing else;
+    /// records nothing. `verify` names the ledger that needs it.
+    Repair {
+        /// The ledger file.
+        #[arg(long, value_name = "FILE")]
+        ledger: PathBuf,
+    },
     /// Audits the ledger: canonical form, hash chain, signatures, legal modes, evidence digests.
     Verify {
         #[arg(long, value_name = "FILE")]
@@ -124,6 +131,17 @@ pub(crate) fn run(cmd: GateCommand) -> Result<Outcome> {
         }
         GateCommand::Promote { eval, key, reason, force, operator } => promote(&eval, &key, &reason, force, operator),
         GateCommand::Rollback { ledger, to, key, reason, operator } => rollback(&ledger, to, &key, &reason, operator),
+        GateCommand::Repair { ledger } => {
+            match ledger::repair(&ledger)? {
+                ledger::Repair::NothingToDo => {
+                    println!("{}: ends with a complete entry; nothing to repair", ledger.display())
+                }
+                ledger::Repair::RemovedIncompleteEntry(n) => {
+                    println!("{}: removed an incomplete last entry ({n} bytes); nothing else changed", ledger.display())
+                }
+            }
+            Ok(Outcome::Clean)
+        }
         GateCommand::Verify { ledger, trusted_keys, skip_evidence, expect_head } => {
             verify(&ledger, &trusted_keys, skip_evidence, expect_head.as_deref())
         }
