@@ -2,6 +2,16 @@
 //! chain to read (the bundled sample by default), runs a command and maps its outcome to the exit code
 //! every command shares: 0 success, 1 a negative finding, 2 the command could not run.
 
+/// `println!` that returns a write error (a full disk; a closed pipe ends quietly in `main`) instead of
+/// panicking.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+            .map_err(|e| anyhow::Error::new(e).context("writing to standard output"))
+    }};
+}
+
 mod chain_arg;
 mod commands;
 mod embedded;

@@ -243,3 +243,80 @@ fn a_truncated_database_is_refused_with_its_lengths_not_a_bus_error() {
         assert_eq!(std::fs::metadata(&data).unwrap().len(), length, "{what}: the source is not written to");
     }
 }
+
+/// Output that cannot be written: a closed pipe ends quietly (exit 0), a full device is exit 2 with a
+/// message — never a panic.
+#[test]
+fn closed_and_full_stdout_are_not_panics() {
+    let exe = env!("CARGO_BIN_EXE_dualrun");
+    let tmp = tempfile::tempdir().unwrap();
+    let key = tmp.path().join("k.key");
+    let ledger = tmp.path().join("ledger.jsonl");
+    let commands: Vec<Vec<String>> = vec![
+        vec!["chain".into(), "scan".into()],
+        vec!["chain".into(), "show".into(), "70".into()],
+        vec!["chain".into(), "info".into()],
+        vec!["chain".into(), "checkpoints".into(), "--every".into(), "10".into()],
+        vec!["leader".into(), "check".into(), "--csv".into()],
+        vec!["keygen".into(), "--id".into(), "ops".into(), "--out".into(), s(&key).into()],
+        vec![
+            "gate".into(),
+            "init".into(),
+            "--ledger".into(),
+            s(&ledger).into(),
+            "--key".into(),
+            s(&key).into(),
+            "--operator".into(),
+            "ops".into(),
+        ],
+        vec!["gate".into(), "status".into(), "--ledger".into(), s(&ledger).into()],
+    ];
+    for args in &commands {
+        let full = std::process::Command::new(exe)
+            .args(args)
+            .stdout(std::fs::File::create("/dev/full").unwrap())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&full.stderr);
+        assert_eq!(full.status.code(), Some(2), "{args:?} > /dev/full: {stderr}");
+        assert!(stderr.contains("No space left on device") && !stderr.contains("panicked"), "{args:?}: {stderr}");
+        if args[0] == "keygen" {
+            std::fs::remove_file(&key).unwrap();
+            assert_eq!(dualrun(&["keygen", "--id", "ops", "--out", s(&key)]).code, 0);
+        }
+        if args[1] == "init" {
+            std::fs::remove_file(&ledger).unwrap();
+            assert_eq!(
+                dualrun(&["gate", "init", "--ledger", s(&ledger), "--key", s(&key), "--operator", "ops"]).code,
+                0
+            );
+        }
+        // A reader that takes one byte and goes away.
+        let mut child = std::process::Command::new(exe)
+            .args(args.iter().filter(|a| !["init", "keygen"].contains(&a.as_str())).collect::<Vec<_>>())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut one = [0u8; 1];
+        std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut one).ok();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?} | head -c1: {stderr}");
+    }
+}
+
+/// `block id` reads at most what a blob can be, and hex input that is not hex says where.
+#[test]
+fn block_id_input_is_bounded_and_hex_errors_name_the_byte() {
+    let r = dualrun(&["block", "id", "/dev/zero"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("/dev/zero: more than") && r.stderr.contains("a block blob is at most"), "{}", r.stderr);
+    let r = dualrun_stdin(&["block", "id"], b"  0a0\n");
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("invalid hex at byte 5: an odd number of hex digits (3)"), "{}", r.stderr);
+    let r = dualrun_stdin(&["block", "id"], b"0a0g");
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("invalid hex at byte 3 ('g')"), "{}", r.stderr);
+}

@@ -611,3 +611,34 @@ fn racing_inits_have_one_winner() {
         assert_eq!(std::fs::read_to_string(&ledger).unwrap().lines().count(), 1, "round {round}: one entry");
     }
 }
+
+/// A threshold of `nan` (every comparison false) or `inf` (everything passes) is refused, naming the
+/// key; `--from` above `--to` is refused too.
+#[test]
+fn non_finite_thresholds_and_reversed_ranges_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ledger = ledger_and_run(tmp.path());
+    for (value, shown) in [("nan", "NaN"), ("inf", "inf"), ("-inf", "-inf")] {
+        let policy = tmp.path().join("policy.toml");
+        std::fs::write(&policy, format!("[to_primary]\nmax_error_rate = {value}\n")).unwrap();
+        let r = dualrun(&[
+            "gate",
+            "evaluate",
+            "--ledger",
+            s(&ledger),
+            "--policy",
+            s(&policy),
+            "--evidence",
+            s(&tmp.path().join("run")),
+        ]);
+        assert_eq!(r.code, 2, "{value}: {}", r.stdout);
+        assert!(
+            r.stderr.contains(&format!("to_primary.max_error_rate = {shown}: thresholds must be finite")),
+            "{}",
+            r.stderr
+        );
+    }
+    let r = dualrun(&["replay", "--from", "10", "--to", "5", "--out", s(&tmp.path().join("reversed"))]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("--to 5 is below --from 10"), "{}", r.stderr);
+}

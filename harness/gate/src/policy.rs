@@ -148,6 +148,19 @@ impl Policy {
         let text = String::from_utf8_lossy(&bytes);
         let raw: RawPolicy = toml::from_str(&text)
             .map_err(|e| PolicyError::Parse { file: path.into(), message: e.to_string().trim_end().into() })?;
+        // A NaN threshold makes every comparison false, an infinite one waves everything through: both
+        // are refused, naming the key.
+        for (table, r) in [("to_shadow", &raw.to_shadow), ("to_primary", &raw.to_primary), ("to_only", &raw.to_only)] {
+            for (key, value) in
+                [("max_error_rate", r.max_error_rate), ("max_latency_ratio_p99", r.max_latency_ratio_p99)]
+            {
+                if value.is_some_and(|v| !v.is_finite()) {
+                    let message =
+                        format!("{table}.{key} = {}: thresholds must be finite numbers", value.unwrap_or_default());
+                    return Err(PolicyError::Parse { file: path.into(), message });
+                }
+            }
+        }
         Ok(Policy::from_raw(raw, dualrun_format::keccak256(&bytes).to_string(), Some(path.into())))
     }
 

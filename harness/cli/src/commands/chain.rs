@@ -172,21 +172,21 @@ fn info(chain: &ChainArg, json: bool) -> Result<Outcome> {
         id_mismatches: mismatches,
     };
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?)?;
     } else {
         let schema = match db.schema() {
             Schema::MoneroV5 => "Monero 0.18",
             Schema::XcashV3 => "X-Cash",
         };
-        println!("chain          {}", report.chain);
-        println!("schema         {} ({schema})", report.schema_version);
-        println!("blocks         {}", report.blocks);
-        println!("genesis id     {}", report.genesis_id);
-        println!("tip            height {}  id {}", report.tip_height, report.tip_id);
-        println!("chain digest   {}", report.chain_digest);
+        outln!("chain          {}", report.chain)?;
+        outln!("schema         {} ({schema})", report.schema_version)?;
+        outln!("blocks         {}", report.blocks)?;
+        outln!("genesis id     {}", report.genesis_id)?;
+        outln!("tip            height {}  id {}", report.tip_height, report.tip_id)?;
+        outln!("chain digest   {}", report.chain_digest)?;
         match mismatches {
-            0 => println!("stored ids     all {} match the computed ids", report.blocks),
-            n => println!("stored ids     {n} differ from the computed ids (listed above)"),
+            0 => outln!("stored ids     all {} match the computed ids", report.blocks)?,
+            n => outln!("stored ids     {n} differ from the computed ids (listed above)")?,
         }
     }
     Ok(Outcome::clean_if(mismatches == 0))
@@ -274,7 +274,7 @@ fn show(chain: &ChainArg, height: u64) -> Result<Outcome> {
                 "blob": hex::encode(raw.blob),
                 "parse_error": { "offset": e.offset, "message": e.to_string() },
             });
-            println!("{}", serde_json::to_string_pretty(&view)?);
+            outln!("{}", serde_json::to_string_pretty(&view)?)?;
             eprintln!("dualrun: {where_}: block does not parse: {e}");
             return Ok(Outcome::Finding);
         }
@@ -324,7 +324,7 @@ fn show(chain: &ChainArg, height: u64) -> Result<Outcome> {
         "blob": hex::encode(raw.blob),
         "block_info": raw.info,
     });
-    println!("{}", serde_json::to_string_pretty(&view)?);
+    outln!("{}", serde_json::to_string_pretty(&view)?)?;
     if hashes.block_id != raw.info.hash {
         eprintln!("dualrun: {where_}: stored id {} but the blob hashes to {}", raw.info.hash, hashes.block_id);
         return Ok(Outcome::Finding);
@@ -349,11 +349,11 @@ fn verify(chain: &ChainArg, file: &Path) -> Result<Outcome> {
     let last = expected.last().map_or(0, |c| c.height);
     match compare::verify_checkpoints(&db, &expected, report_mismatch(&db))? {
         None => {
-            println!("{label}: all {} checkpoints match (up to height {last})", expected.len());
+            outln!("{label}: all {} checkpoints match (up to height {last})", expected.len())?;
             Ok(Outcome::Clean)
         }
         Some(f) => {
-            println!("{label}: first mismatch at {f}");
+            outln!("{label}: first mismatch at {f}")?;
             Ok(Outcome::Finding)
         }
     }
@@ -362,17 +362,17 @@ fn verify(chain: &ChainArg, file: &Path) -> Result<Outcome> {
 fn diff(a: &Path, b: &Path) -> Result<Outcome> {
     match compare::diff(a, b)? {
         Diff::SameDatabase { tip } => {
-            println!("{} and {} are the same database: identical over heights 0..={tip}", a.display(), b.display());
+            outln!("{} and {} are the same database: identical over heights 0..={tip}", a.display(), b.display())?;
             Ok(Outcome::Clean)
         }
         Diff::Differ { height, a: id_a, b: id_b } => {
-            println!("first difference at height {height}: {} has {id_a}, {} has {id_b}", a.display(), b.display());
+            outln!("first difference at height {height}: {} has {id_a}, {} has {id_b}", a.display(), b.display())?;
             Ok(Outcome::Finding)
         }
         Diff::Identical { common, tip_a, tip_b } => {
-            println!("identical over heights 0..={common}");
-            println!("{}: tip {} {}", a.display(), tip_a.0, tip_a.1);
-            println!("{}: tip {} {}", b.display(), tip_b.0, tip_b.1);
+            outln!("identical over heights 0..={common}")?;
+            outln!("{}: tip {} {}", a.display(), tip_a.0, tip_a.1)?;
+            outln!("{}: tip {} {}", b.display(), tip_b.0, tip_b.1)?;
             Ok(Outcome::Clean)
         }
     }
@@ -435,7 +435,7 @@ fn synth(
         }
         w.flush()?;
     }
-    println!(
+    outln!(
         "wrote {}: {} blocks (schema {}), tip {}, chain digest {}, {} blob bytes, {:.1} s",
         out.display(),
         report.blocks,
@@ -444,6 +444,6 @@ fn synth(
         report.chain_digest,
         report.blob_bytes,
         start.elapsed().as_secs_f64()
-    );
+    )?;
     Ok(Outcome::Clean)
 }

@@ -121,23 +121,23 @@ pub(crate) fn run(cmd: GateCommand) -> Result<Outcome> {
         GateCommand::Init { ledger, key, operator } => {
             let key = KeyFile::read(&key)?;
             Ledger::init(&ledger, &key, &operator)?;
-            println!("{}: started in legacy mode by {operator} ({})", ledger.display(), key.public_key_hex());
+            outln!("{}: started in legacy mode by {operator} ({})", ledger.display(), key.public_key_hex())?;
             Ok(Outcome::Clean)
         }
         GateCommand::Status { ledger, json } => status(&ledger, json),
         GateCommand::Evaluate(a) => {
             let (eval, ..) = run_evaluation(&a)?;
-            Ok(print_evaluation(&eval, a.json))
+            Ok(print_evaluation(&eval, a.json)?)
         }
         GateCommand::Promote { eval, key, reason, force, operator } => promote(&eval, &key, &reason, force, operator),
         GateCommand::Rollback { ledger, to, key, reason, operator } => rollback(&ledger, to, &key, &reason, operator),
         GateCommand::Repair { ledger } => {
             match ledger::repair(&ledger)? {
                 ledger::Repair::NothingToDo => {
-                    println!("{}: ends with a complete entry; nothing to repair", ledger.display())
+                    outln!("{}: ends with a complete entry; nothing to repair", ledger.display())?
                 }
                 ledger::Repair::RemovedIncompleteEntry(n) => {
-                    println!("{}: removed an incomplete last entry ({n} bytes); nothing else changed", ledger.display())
+                    outln!("{}: removed an incomplete last entry ({n} bytes); nothing else changed", ledger.display())?
                 }
             }
             Ok(Outcome::Clean)
@@ -154,14 +154,14 @@ fn status(path: &Path, as_json: bool) -> Result<Outcome> {
     let l = Ledger::open(path)?;
     let last = l.entries.last().expect("non-empty");
     if as_json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&json!({ "mode": l.mode(), "entries": l.entries.len(), "last": last }))?
-        );
+        )?;
     } else {
-        println!("mode     {}", l.mode());
-        println!("entries  {}", l.entries.len());
-        println!(
+        outln!("mode     {}", l.mode())?;
+        outln!("entries  {}", l.entries.len())?;
+        outln!(
             "last     #{} {} {} -> {} by {} ({}): {}",
             last.get("seq").unwrap_or(&serde_json::Value::Null),
             last.get("action").and_then(|v| v.as_str()).unwrap_or(""),
@@ -170,7 +170,7 @@ fn status(path: &Path, as_json: bool) -> Result<Outcome> {
             last.get("operator").and_then(|v| v.as_str()).unwrap_or(""),
             if last.get("override") == Some(&serde_json::Value::Bool(true)) { "OVERRIDE" } else { "on evidence" },
             last.get("reason").and_then(|v| v.as_str()).unwrap_or("")
-        );
+        )?;
     }
     Ok(Outcome::Clean)
 }
@@ -207,11 +207,11 @@ fn run_evaluation(a: &EvalArgs) -> Result<(Evaluation, Policy, Option<GoldenResu
     Ok((eval, policy, golden, evidence))
 }
 
-fn print_evaluation(e: &Evaluation, as_json: bool) -> Outcome {
+fn print_evaluation(e: &Evaluation, as_json: bool) -> Result<Outcome> {
     if as_json {
-        println!("{}", serde_json::to_string_pretty(e).expect("serializes"));
+        outln!("{}", serde_json::to_string_pretty(e).expect("serializes"))?;
     } else {
-        println!("{} -> {}: {}", e.from, e.to, e.outcome.to_string().to_uppercase());
+        outln!("{} -> {}: {}", e.from, e.to, e.outcome.to_string().to_uppercase())?;
         for c in &e.criteria {
             let value = match &c.value {
                 serde_json::Value::Object(o) if o.contains_key("passed") => {
@@ -221,14 +221,14 @@ fn print_evaluation(e: &Evaluation, as_json: bool) -> Outcome {
                 v => v.to_string(),
             };
             let note = if c.note.is_empty() { String::new() } else { format!("  ({})", c.note) };
-            println!("  {:<12} {:<27} {value}, need {}{note}", c.outcome.to_string(), c.name, c.threshold);
+            outln!("  {:<12} {:<27} {value}, need {}{note}", c.outcome.to_string(), c.name, c.threshold)?;
         }
     }
-    match e.outcome {
+    Ok(match e.outcome {
         GateOutcome::Pass => Outcome::Clean,
         GateOutcome::Fail => Outcome::Finding,
         GateOutcome::Inconclusive => Outcome::Inconclusive,
-    }
+    })
 }
 
 fn promote(a: &EvalArgs, key: &Path, reason: &str, force: bool, operator: Option<String>) -> Result<Outcome> {
@@ -239,7 +239,7 @@ fn promote(a: &EvalArgs, key: &Path, reason: &str, force: bool, operator: Option
     // Held from reading the mode to appending: no other operator's entry can come in between.
     let _lock = Ledger::lock(&a.ledger)?;
     let (eval, policy, golden, evidence) = run_evaluation(a)?;
-    let verdict = print_evaluation(&eval, a.json);
+    let verdict = print_evaluation(&eval, a.json)?;
     let next = eval.from.next();
     if next != Some(eval.to) {
         bail!(
@@ -268,14 +268,14 @@ fn promote(a: &EvalArgs, key: &Path, reason: &str, force: bool, operator: Option
     };
     let operator = operator.unwrap_or_else(|| key.id.clone());
     let e = ledger.append(entry, &key, &operator)?;
-    println!(
+    outln!(
         "{}: promoted {} -> {}{} (entry #{})",
         a.ledger.display(),
         eval.from,
         eval.to,
         if eval.outcome != GateOutcome::Pass { " as a FORCED OVERRIDE" } else { "" },
         e.get("seq").unwrap_or(&serde_json::Value::Null)
-    );
+    )?;
     Ok(Outcome::Clean)
 }
 
@@ -306,11 +306,11 @@ fn rollback(path: &Path, to: Mode, key: &Path, reason: &str, operator: Option<St
         &key,
         &operator,
     )?;
-    println!(
+    outln!(
         "{}: rolled back {from} -> {to} (entry #{})",
         path.display(),
         e.get("seq").unwrap_or(&serde_json::Value::Null)
-    );
+    )?;
     Ok(Outcome::Clean)
 }
 
@@ -333,18 +333,18 @@ fn verify(path: &Path, trusted: &[String], skip_evidence: bool, expect_head: Opt
                 let l = Ledger::open(path)?;
                 let present = l.entries.iter().any(|e| e.get("hash").and_then(|h| h.as_str()) == Some(want));
                 if !present {
-                    println!(
+                    outln!(
                         "{}: no entry has the expected head hash {want}: entries were removed from the end",
                         path.display()
-                    );
+                    )?;
                     return Ok(Outcome::Finding);
                 }
             }
-            println!("{}: {} entries verified; mode {}; head {}", path.display(), r.entries, r.mode, r.head);
+            outln!("{}: {} entries verified; mode {}; head {}", path.display(), r.entries, r.mode, r.head)?;
             Ok(Outcome::Clean)
         }
         Err(e @ dualrun_gate::LedgerError::Bad { .. }) => {
-            println!("{e}");
+            outln!("{e}")?;
             Ok(Outcome::Finding)
         }
         Err(e) => Err(e.into()),

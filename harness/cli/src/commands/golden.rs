@@ -123,16 +123,16 @@ fn check_dir(a: CheckArgs) -> Result<Outcome> {
     for r in &report.results {
         match &r.status {
             Status::Pass => {}
-            Status::Fail(msg) => println!("FAIL {msg}"),
-            Status::Skipped(why) => println!("SKIP {}: {why}", r.rel),
+            Status::Fail(msg) => outln!("FAIL {msg}")?,
+            Status::Skipped(why) => outln!("SKIP {}: {why}", r.rel)?,
         }
     }
     if let Some(file) = &a.junit {
         let xml = junit(&report).to_string().context("writing JUnit XML")?;
         std::fs::write(file, xml).with_context(|| format!("writing {}", file.display()))?;
     }
-    println!("golden check of {}", a.dir.display());
-    println!("golden: {} passed, {} failed, {} skipped", report.passed(), report.failed(), report.skipped());
+    outln!("golden check of {}", a.dir.display())?;
+    outln!("golden: {} passed, {} failed, {} skipped", report.passed(), report.failed(), report.skipped())?;
     Ok(Outcome::clean_if(report.failed() == 0))
 }
 
@@ -182,6 +182,6 @@ fn record(a: RecordArgs) -> Result<Outcome> {
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let path = a.out.join(vector.file_name());
     std::fs::write(&path, vector.to_json()).with_context(|| format!("writing {}", path.display()))?;
-    println!("{}", path.display());
+    outln!("{}", path.display())?;
     Ok(Outcome::Clean)
 }

@@ -21,6 +21,6 @@ pub(crate) struct KeygenArgs {
 pub(crate) fn run(args: KeygenArgs) -> Result<Outcome> {
     let key = KeyFile::generate(&args.id)?;
     key.write_new(&args.out)?;
-    println!("{} {}", key.id, key.public_key_hex());
+    outln!("{} {}", key.id, key.public_key_hex())?;
     Ok(Outcome::Clean)
 }

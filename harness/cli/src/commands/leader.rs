@@ -175,13 +175,13 @@ fn produce(a: ProduceArgs) -> Result<Outcome> {
     }
     bar.finish_and_clear();
     let tip = daemon.last_block_header()?;
-    println!(
+    outln!(
         "produced {} blocks on {} in {:.1} s; tip height {} id {}",
         a.blocks,
         a.daemon,
         started.elapsed().as_secs_f64(),
         tip.height,
         tip.hash
-    );
+    )?;
     Ok(Outcome::Clean)
 }

@@ -247,21 +247,21 @@ pub(crate) fn run(a: ReplayArgs) -> Result<Outcome> {
     };
     let mut reporter = Reporter { bar: None, first: 0, last: 0, started: Instant::now(), last_line: Instant::now() };
     let result = dualrun_replay::run(&db, cfg, verifiers, &mut reporter)?;
-    print_closing(&result);
+    print_closing(&result)?;
     Ok(match result.end {
         RunEnd::Interrupted { .. } => Outcome::Incomplete,
         RunEnd::Complete => Outcome::clean_if(result.summary.records == 0),
     })
 }
 
-fn print_closing(r: &RunResult) {
+fn print_closing(r: &RunResult) -> Result<()> {
     let s = &r.summary;
     let dir = r.dir.display();
     if r.already_complete {
-        println!("{dir}: this run is already complete; nothing to do");
+        outln!("{dir}: this run is already complete; nothing to do")?;
     }
     let found: Vec<String> = s.nonzero().map(|(class, n)| format!("{class} {n}")).collect();
-    println!(
+    outln!(
         "replayed {} blocks (heights {}..={}) in {} mode: {} records{}",
         s.blocks,
         s.range.from,
@@ -269,29 +269,31 @@ fn print_closing(r: &RunResult) {
         s.mode,
         s.records,
         if found.is_empty() { String::new() } else { format!(" ({})", found.join(", ")) }
-    );
+    )?;
     if !s.verifiers_run.candidate {
-        println!("  legacy mode: the candidate was not run, so nothing was compared");
+        outln!("  legacy mode: the candidate was not run, so nothing was compared")?;
     }
     if !s.verifiers_run.legacy {
-        println!("  only mode: the legacy verifier was not run, so nothing was compared");
+        outln!("  only mode: the legacy verifier was not run, so nothing was compared")?;
     }
-    println!("  run directory  {dir}/");
-    println!("  records        {dir}/{}, {dir}/{} (blob and env of each)", files::CSV, files::JSONL);
-    println!(
+    outln!("  run directory  {dir}/")?;
+    outln!("  records        {dir}/{}, {dir}/{} (blob and env of each)", files::CSV, files::JSONL)?;
+    outln!(
         "  summary        {dir}/{}   manifest {dir}/{}   log {dir}/{}",
         files::SUMMARY,
         files::MANIFEST,
         files::LOG
-    );
+    )?;
     if let RunEnd::Interrupted { next_height } = r.end {
-        println!("  interrupted before height {next_height}: continue with the same command and --out {dir} --resume");
+        outln!("  interrupted before height {next_height}: continue with the same command and --out {dir} --resume")?;
     }
     if let Some(first) = &r.first_record {
-        println!(
+        outln!(
             "  reproduce the first ({} at height {}; every record has its own `reproduce` line):",
-            first.class, first.height
-        );
-        println!("    {}", first.reproduce);
+            first.class,
+            first.height
+        )?;
+        outln!("    {}", first.reproduce)?;
     }
+    Ok(())
 }
