@@ -642,3 +642,56 @@ fn non_finite_thresholds_and_reversed_ranges_are_refused() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("--to 5 is below --from 10"), "{}", r.stderr);
 }
+
+/// Evidence in which the legacy and the candidate are the same verifier agrees by construction: the
+/// gate refuses it (`evidence.independent`) and writes nothing.
+#[test]
+fn a_verifier_compared_with_itself_is_not_evidence() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ledger = ledger_and_run(tmp.path());
+    let (key, golden) = (tmp.path().join("ops.key"), golden_dir());
+    let forced = ["gate", "promote", "--ledger", s(&ledger), "--key", s(&key), "--reason", "drill", "--force"];
+    assert_eq!(dualrun(&forced).code, 0, "to shadow");
+    let same = tmp.path().join("same-run");
+    let r = dualrun(&["replay", "--legacy", "builtin:leader-v1", "--out", s(&same)]);
+    assert_eq!(r.code, 0, "the candidate agrees with itself: {}", r.stdout);
+    let policy = tmp.path().join("policy.toml");
+    std::fs::write(&policy, "[to_primary]\nmin_blocks = 100\n").unwrap();
+    let before = std::fs::read(&ledger).unwrap();
+    let r = dualrun(&[
+        "gate",
+        "promote",
+        "--ledger",
+        s(&ledger),
+        "--policy",
+        s(&policy),
+        "--golden",
+        s(&golden),
+        "--evidence",
+        s(&same),
+        "--key",
+        s(&key),
+        "--reason",
+        "looks clean",
+    ]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("evidence.independent") && r.stdout.contains("compared with itself"), "{}", r.stdout);
+    assert_eq!(std::fs::read(&ledger).unwrap(), before, "nothing written");
+    // The same policy on evidence from two implementations passes that criterion.
+    let r = dualrun(&[
+        "gate",
+        "evaluate",
+        "--ledger",
+        s(&ledger),
+        "--policy",
+        s(&policy),
+        "--golden",
+        s(&golden),
+        "--evidence",
+        s(&tmp.path().join("run")),
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let c = v["criteria"].as_array().unwrap().iter().find(|c| c["name"] == "evidence.independent").unwrap().clone();
+    assert_eq!(c["outcome"], "pass");
+}

@@ -153,6 +153,7 @@ pub fn evaluate(input: &EvaluationInput<'_>) -> Evaluation {
     }
     criteria.extend(evidence_criteria(evidence, policy.profile_digest.as_deref().or(expected_profile)));
     let usable = usable(evidence);
+    criteria.push(independence(&usable));
     let blocks = blocks_compared(&usable);
     let enough = blocks.counted >= req.min_blocks && (blocks.counted > 0 || req.min_blocks == 0);
     criteria.push(blocks.criterion(req.min_blocks, enough));
@@ -215,6 +216,25 @@ fn evidence_criteria(evidence: &[EvidenceRun], pinned: Option<&str>) -> Vec<Crit
             )
         })
         .collect()
+}
+
+/// `evidence.independent`: in every run that compared blocks, the legacy and the candidate are different
+/// verifiers — another spec, and other code where the files are known. A verifier compared with itself
+/// agrees by construction and proves nothing.
+fn independence(usable: &[&EvidenceRun]) -> Criterion {
+    let same: Vec<String> = usable
+        .iter()
+        .filter_map(|e| {
+            let inputs = &e.run.as_ref()?.manifest.inputs;
+            let (l, c) = (inputs.legacy.as_ref()?, inputs.candidate.as_ref()?);
+            let same_code = !l.files.is_empty() && l.files == c.files;
+            (l.spec == c.spec || same_code).then(|| format!("{} (both {})", e.dir.display(), l.spec))
+        })
+        .collect();
+    let note =
+        if same.is_empty() { String::new() } else { format!("a verifier compared with itself: {}", same.join(", ")) };
+    let threshold = "legacy and candidate are different verifiers".into();
+    crit("evidence.independent", json!(same.len()), threshold, pass_if(same.is_empty()), note)
 }
 
 /// The runs that count, the same run given twice counted once.
