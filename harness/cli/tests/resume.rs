@@ -144,6 +144,7 @@ fn ctrl_c_stops_with_a_checkpoint_and_resume_finishes_the_run() {
         std::fs::read(reference.join("divergences.csv")).unwrap()
     );
     assert_eq!(counts(&out), counts(&reference));
+    assert_eq!(sessions(&out), 2, "the interrupted session and the resume");
 
     // Resuming a complete run does nothing and says so.
     let r = dualrun(&[
@@ -183,4 +184,35 @@ fn a_resume_with_other_inputs_or_a_fresh_run_over_a_run_is_refused() {
     let r = dualrun(&["replay", "--out", s(&empty), "--resume"]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("nothing to resume"), "{}", r.stderr);
+}
+
+fn sessions(dir: &Path) -> u64 {
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    v["sessions"].as_u64().unwrap()
+}
+
+/// A session killed after its first checkpoint is counted (it replayed blocks), and a resume may name
+/// the chain another way (`./x`, a symlink): the inputs are the canonical directory and its digest.
+#[test]
+fn sessions_are_counted_and_the_chain_may_be_named_another_way_on_resume() {
+    let tmp = tempfile::tempdir().unwrap();
+    let chain = chain_with_faults(tmp.path(), 25_000);
+    let out = tmp.path().join("run");
+    let mut child = replay_cmd(&chain, &out, false).spawn().unwrap();
+    let checkpoint = out.join("checkpoint.json");
+    let started = std::time::Instant::now();
+    while !checkpoint.exists() {
+        assert!(started.elapsed() < Duration::from_secs(60), "no checkpoint within a minute");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill(); // SIGKILL after the first checkpoint
+    let _ = child.wait();
+
+    let link = tmp.path().join("chain-link");
+    std::os::unix::fs::symlink(&chain, &link).unwrap();
+    let mut resume = replay_cmd(&link, &out, true);
+    resume.current_dir(tmp.path());
+    assert_eq!(resume.status().unwrap().code(), Some(1), "a resume through a symlink is the same input");
+    assert_eq!(sessions(&out), 2, "the killed session and the resume");
 }

@@ -24,6 +24,9 @@ pub enum ReplayError {
     /// The run directory could not be written or resumed.
     #[error(transparent)]
     RunDir(#[from] RunDirError),
+    /// A file could not be read.
+    #[error(transparent)]
+    File(#[from] dualrun_format::FileError),
     /// The request does not make sense (a range, a mode without its verifiers).
     #[error("{0}")]
     Input(String),
@@ -31,8 +34,6 @@ pub enum ReplayError {
 
 /// What to replay and how.
 pub struct ReplayConfig {
-    /// The chain as the user named it (for the manifest and reproduce lines).
-    pub chain_label: String,
     /// The network profile.
     pub profile: Arc<Profile>,
     /// First height.
@@ -103,7 +104,7 @@ pub fn run(
     // Genesis check first: a profile for another chain refuses the whole run.
     context_at(db, &cfg.profile, 0)?;
     let digest = crate::inputs::chain_digest(db, cfg.from, last, cfg.threads)?;
-    let inputs = crate::inputs::inputs(db, &cfg, last, digest.current(), &verifiers);
+    let inputs = crate::inputs::inputs(db, &cfg, last, digest.current(), &verifiers)?;
     let mut manifest = Manifest {
         format: FORMAT.into(),
         format_version: FORMAT_VERSION,
@@ -129,7 +130,9 @@ pub fn run(
     }
     let start = checkpoint.as_ref().map_or(cfg.from, |c| c.next_height);
     let resumed_at = checkpoint.as_ref().map(|c| c.next_height);
-    let stats = checkpoint.map(|c| c.stats).unwrap_or_default();
+    // A session counts from its start, so a checkpoint written during it (then a kill) includes it.
+    let mut stats = checkpoint.map(|c| c.stats).unwrap_or_default();
+    stats.sessions += 1;
     tracing::info!(dir = %cfg.out.display(), first = cfg.from, last, start, mode = %mode, "replay starting");
     progress.begin(cfg.from, last, resumed_at);
 
@@ -163,8 +166,7 @@ fn finish(
     interrupted: bool,
     source_error: Option<ChainDbError>,
 ) -> Result<RunResult, ReplayError> {
-    let mut stats = sink.stats_now();
-    stats.sessions += 1;
+    let stats = sink.stats_now();
     let complete = source_error.is_none() && !interrupted && next_height > last;
     sink.writer.checkpoint(next_height, &stats, false)?;
     sink.progress.end();

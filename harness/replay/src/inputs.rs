@@ -3,7 +3,7 @@
 
 use dualrun_chaindb::{ChainDb, ChainDbError, ChainDigest};
 use dualrun_core::Verifier;
-use dualrun_format::Hash32;
+use dualrun_format::{FileError, Hash32};
 use dualrun_pipeline::{block_id_of, Verifiers};
 use dualrun_rundir::{ChainInputs, EnvInputs, Inputs, ProfileInputs};
 
@@ -44,12 +44,20 @@ pub fn chain_digest(db: &ChainDb, from: u64, last: u64, threads: usize) -> Resul
     Ok(digest)
 }
 
-/// The inputs of a replay of `cfg.from..=last` with these verifiers.
-pub fn inputs(db: &ChainDb, cfg: &ReplayConfig, last: u64, digest: Hash32, verifiers: &Verifiers) -> Inputs {
+/// The inputs of a replay of `cfg.from..=last` with these verifiers. The chain is named by its canonical
+/// directory (with the chain digest), so `--chain ./x`, `--chain x` or a symlink to it are one input.
+pub fn inputs(
+    db: &ChainDb,
+    cfg: &ReplayConfig,
+    last: u64,
+    digest: Hash32,
+    verifiers: &Verifiers,
+) -> Result<Inputs, FileError> {
     let identity = |v: Option<&dyn Verifier>| v.map(|v| v.identity());
-    Inputs {
+    let dir = std::fs::canonicalize(db.dir()).map_err(FileError::at(db.dir()))?;
+    Ok(Inputs {
         chain: ChainInputs {
-            path: cfg.chain_label.clone(),
+            path: dir.display().to_string(),
             schema_version: db.schema().version(),
             genesis_id: cfg.profile.genesis_id,
             from: cfg.from,
@@ -67,5 +75,5 @@ pub fn inputs(db: &ChainDb, cfg: &ReplayConfig, last: u64, digest: Hash32, verif
         candidate: identity(verifiers.candidate()),
         env: EnvInputs { now: cfg.now.describe() },
         settings: cfg.settings.clone(),
-    }
+    })
 }

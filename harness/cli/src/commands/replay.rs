@@ -232,7 +232,6 @@ pub(crate) fn run(a: ReplayArgs) -> Result<Outcome> {
         }),
     });
     let cfg = ReplayConfig {
-        chain_label: chain_path.clone(),
         profile,
         from: a.from,
         to: a.to,
