@@ -216,3 +216,67 @@ fn sessions_are_counted_and_the_chain_may_be_named_another_way_on_resume() {
     assert_eq!(resume.status().unwrap().code(), Some(1), "a resume through a symlink is the same input");
     assert_eq!(sessions(&out), 2, "the killed session and the resume");
 }
+
+/// Ctrl-C is seen between blocks: with a legacy taking 5 ms a block, the run stops within a block or
+/// two of the interrupt (before, it finished every block in flight: thousands), and a resume still ends
+/// with exactly the records of an uninterrupted run.
+#[test]
+fn ctrl_c_stops_between_blocks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let chain = chain_with_faults(tmp.path(), 1000);
+    let (marker, log) = (tmp.path().join("interrupted"), tmp.path().join("judged"));
+    let script = tmp.path().join("slow_legacy.py");
+    std::fs::write(
+        &script,
+        format!(
+            r#"import json, os, sys, time
+print(json.dumps({{"protocol": "dualrun-exec/v1", "name": "slow", "version": "1"}}), flush=True)
+for line in sys.stdin:
+    req = json.loads(line)
+    with open({log:?}, "a") as f:
+        f.write("%s %d\n" % ("after" if os.path.exists({marker:?}) else "before", req["block"]["height"]))
+    time.sleep(0.005)
+    print(json.dumps({{"id": req["id"], "verdict": "accept", "reason": "", "detail": "", "facts": {{}}}}), flush=True)
+"#,
+            marker = s(&marker),
+            log = s(&log)
+        ),
+    )
+    .unwrap();
+    let legacy = format!("exec:/usr/bin/python3.11 {}", s(&script));
+    let out = tmp.path().join("run");
+    let profile = sample_dir().join("profile.toml");
+    let args = ["replay", "--chain", s(&chain), "--profile", s(&profile), "--legacy", &legacy, "--out", s(&out)];
+    let child = Command::new(env!("CARGO_BIN_EXE_dualrun"))
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Interrupt in the middle of the second batch of blocks.
+    let started = std::time::Instant::now();
+    while std::fs::read_to_string(&log).unwrap_or_default().lines().count() < 300 {
+        assert!(started.elapsed() < Duration::from_secs(60), "the legacy judged too little within a minute");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::fs::write(&marker, b"").unwrap();
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(2), "interrupted");
+    let judged = std::fs::read_to_string(&log).unwrap();
+    let judged_after = judged.lines().filter(|l| l.starts_with("after")).count();
+    assert!(judged_after <= 2, "the legacy judged {judged_after} blocks after the interrupt");
+
+    let mut resume = args.to_vec();
+    resume.push("--resume");
+    let r = dualrun(&resume);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let reference = tmp.path().join("reference");
+    let mut whole = args.to_vec();
+    *whole.last_mut().unwrap() = s(&reference);
+    assert_eq!(dualrun(&whole).code, 1);
+    let csv = |d: &Path| std::fs::read(d.join("divergences.csv")).unwrap();
+    assert_eq!(csv(&out), csv(&reference));
+}

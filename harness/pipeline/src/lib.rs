@@ -21,8 +21,9 @@
 //!
 //! Channels are bounded (a few batches), so memory does not grow with the chain. The legacy and the
 //! candidate each see the blocks in height order on one thread (a legacy may hold state); stateless
-//! work runs ahead on all cores. The source stops at an interrupt; everything read is finished and
-//! handed to the sink, so the caller can checkpoint and end resumable.
+//! work runs ahead on all cores. An interrupt is seen between blocks: the source stops reading, the
+//! verifiers stop before their next block and the comparator after the last block both answered, so the
+//! caller checkpoints what was judged and ends resumable within a block's time.
 
 pub mod assemble;
 pub mod compare;
@@ -158,9 +159,10 @@ impl Pipeline {
                 let (rx, tx, p) = (raw_rx.clone(), prepared_tx.clone(), preparers.clone());
                 spawn(s, format!("dualrun-prepare-{w}"), move || prepare::stage(&p, &rx, &tx));
             }
-            drop(prepared_tx);
-            let legacy_stage = legacy.map(|v| verify::spawn(s, "legacy", v));
-            let candidate_stage = candidate.map(|v| verify::spawn(s, "candidate", v));
+            // Only the workers hold these ends: when they are gone, the reader's sends fail and it ends.
+            drop((raw_rx, prepared_tx));
+            let legacy_stage = legacy.map(|v| verify::spawn(s, "legacy", v, self.interrupt.clone()));
+            let candidate_stage = candidate.map(|v| verify::spawn(s, "candidate", v, self.interrupt.clone()));
             let (legacy_in, legacy_out) = verify::split(legacy_stage);
             let (candidate_in, candidate_out) = verify::split(candidate_stage);
             let (compare_tx, compare_rx) = sync_channel(4);
@@ -175,13 +177,20 @@ impl Pipeline {
             spawn(s, "dualrun-assembler".into(), move || assembler.stage(prepared_rx));
             let interrupt = self.interrupt.clone();
             let reader = spawn(s, "dualrun-reader".into(), move || read(&mut source, &interrupt, raw_tx));
-            let comparer =
-                compare::Comparer { mode, reasons: &self.reasons, legacy: legacy_out, candidate: candidate_out };
+            let comparer = compare::Comparer {
+                interrupt: &self.interrupt,
+                mode,
+                reasons: &self.reasons,
+                legacy: legacy_out,
+                candidate: candidate_out,
+            };
             let next_height = comparer.stage(compare_rx, start, sink)?;
-            let (interrupted, source_error) = match reader.join().expect("the reader does not panic") {
+            let (stopped, source_error) = match reader.join().expect("the reader does not panic") {
                 Ok(stopped) => (stopped, None),
                 Err(e) => (false, Some(e)),
             };
+            // The comparator may stop at an interrupt before the reader sees it.
+            let interrupted = stopped || self.interrupt.load(Ordering::Relaxed);
             Ok(Ended { next_height, interrupted, source_error })
         })
     }

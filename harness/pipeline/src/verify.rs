@@ -2,7 +2,9 @@
 //! a `panic` error for that block, and each answer carries how long it took.
 
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::Arc;
 use std::thread::Scope;
 use std::time::{Duration, Instant};
 
@@ -23,10 +25,15 @@ pub struct Answer {
 /// The input and output channels of a verifier thread.
 pub(crate) type Stage = (SyncSender<VerifierWork>, Receiver<Vec<Answer>>);
 
-pub(crate) fn spawn<'scope>(s: &'scope Scope<'scope, '_>, role: &str, v: Box<dyn Verifier>) -> Stage {
+pub(crate) fn spawn<'scope>(
+    s: &'scope Scope<'scope, '_>,
+    role: &str,
+    v: Box<dyn Verifier>,
+    interrupt: Arc<AtomicBool>,
+) -> Stage {
     let (in_tx, in_rx) = sync_channel::<VerifierWork>(2);
     let (out_tx, out_rx) = sync_channel::<Vec<Answer>>(2);
-    crate::spawn(s, format!("dualrun-{role}"), move || run(v, in_rx, out_tx));
+    crate::spawn(s, format!("dualrun-{role}"), move || run(v, in_rx, out_tx, &interrupt));
     (in_tx, out_rx)
 }
 
@@ -34,10 +41,17 @@ pub(crate) fn split(stage: Option<Stage>) -> (Option<SyncSender<VerifierWork>>, 
     stage.map_or((None, None), |(a, b)| (Some(a), Some(b)))
 }
 
-fn run(mut v: Box<dyn Verifier>, rx: Receiver<VerifierWork>, tx: SyncSender<Vec<Answer>>) {
+/// Answers batch after batch. At an interrupt it stops between blocks and sends nothing more: the
+/// comparator ends at the last whole batch, and a resume judges the rest.
+fn run(mut v: Box<dyn Verifier>, rx: Receiver<VerifierWork>, tx: SyncSender<Vec<Answer>>, interrupt: &AtomicBool) {
     for (batch, preps) in rx {
-        let answers =
-            batch.iter().zip(preps).map(|(item, prep)| guarded(v.as_mut(), &item.input, prep, &item.env)).collect();
+        let mut answers = Vec::with_capacity(batch.len());
+        for (item, prep) in batch.iter().zip(preps) {
+            if interrupt.load(Ordering::Relaxed) {
+                return;
+            }
+            answers.push(guarded(v.as_mut(), &item.input, prep, &item.env));
+        }
         if tx.send(answers).is_err() {
             return;
         }

@@ -138,7 +138,6 @@ pub fn run(
 
     let mut sink = RecordSink::new(writer, stats, mode, cfg.out.clone(), cfg.reproduce_prefix.clone(), progress);
     let mut next_height = start;
-    let mut interrupted = false;
     let mut source_error = None;
     if start <= last {
         let pipeline = Pipeline {
@@ -150,9 +149,9 @@ pub fn run(
         };
         let ctx = context_at(db, &cfg.profile, start)?;
         let ended = pipeline.run(LmdbRange::new(db, start, last), ctx, verifiers, &mut sink)?;
-        (next_height, interrupted, source_error) = (ended.next_height, ended.interrupted, ended.source_error);
+        (next_height, source_error) = (ended.next_height, ended.source_error);
     }
-    finish(sink, manifest, cfg, last, next_height, interrupted, source_error)
+    finish(sink, manifest, cfg, last, next_height, source_error)
 }
 
 /// Ends the session: records durable first; then the summary and the manifest's digests; only then
@@ -163,11 +162,11 @@ fn finish(
     cfg: ReplayConfig,
     last: u64,
     next_height: u64,
-    interrupted: bool,
     source_error: Option<ChainDbError>,
 ) -> Result<RunResult, ReplayError> {
     let stats = sink.stats_now();
-    let complete = source_error.is_none() && !interrupted && next_height > last;
+    // Every block judged is complete, whatever came after; an interrupt before that leaves it resumable.
+    let complete = source_error.is_none() && next_height > last;
     sink.writer.checkpoint(next_height, &stats, false)?;
     sink.progress.end();
     if let Some(e) = source_error {

@@ -1,3 +1,4 @@
+#![allow(unreachable_pub)] // shared by several test crates, each using some of it
 //! Helpers shared by the command-line tests: run the real `dualrun` binary and find the repo's files.
 #![allow(dead_code)]
 
