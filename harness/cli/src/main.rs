@@ -84,3 +84,34 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
             )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every option of every command has a line of help (and so does every value of a value enum).
+    #[test]
+    fn every_option_and_value_has_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if ["help", "version"].contains(&id) {
+                    continue;
+                }
+                if arg.get_help().is_none() {
+                    missing.push(format!("{path} --{id}"));
+                }
+                let values = if arg.get_action().takes_values() { arg.get_possible_values() } else { vec![] };
+                for value in values {
+                    if value.get_help().is_none() {
+                        missing.push(format!("{path} --{id} {}", value.get_name()));
+                    }
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&<super::Cli as clap::CommandFactory>::command(), "dualrun", &mut missing);
+        assert!(missing.is_empty(), "options without help:\n{}", missing.join("\n"));
+    }
+}

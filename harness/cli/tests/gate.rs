@@ -695,3 +695,27 @@ fn a_verifier_compared_with_itself_is_not_evidence() {
     let c = v["criteria"].as_array().unwrap().iter().find(|c| c["name"] == "evidence.independent").unwrap().clone();
     assert_eq!(c["outcome"], "pass");
 }
+
+/// Ledger fields are anyone's text: `gate status` escapes control characters instead of sending them to
+/// the terminal.
+#[test]
+fn status_escapes_control_characters() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ledger = ledger_and_run(tmp.path());
+    let key = tmp.path().join("ops.key");
+    let r = dualrun(&["gate", "rollback", "--ledger", s(&ledger), "--to", "legacy", "--key", s(&key), "--reason", "x"]);
+    assert_eq!(r.code, 2, "nothing to roll back from legacy");
+    let promote =
+        ["gate", "promote", "--ledger", s(&ledger), "--key", s(&key), "--force", "--operator", "ev\u{1b}[2Jil"];
+    let mut args = promote.to_vec();
+    args.extend(["--reason", "clear\u{1b}[31m\rscreen\u{7}"]);
+    assert_eq!(dualrun(&args).code, 0);
+    let r = dualrun(&["gate", "status", "--ledger", s(&ledger)]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stdout.chars().any(|c| c.is_control() && c != '\n'), "{:?}", r.stdout);
+    assert!(
+        r.stdout.contains("by ev\\u{1b}[2Jil") && r.stdout.contains("clear\\u{1b}[31m\\rscreen\\u{7}"),
+        "{}",
+        r.stdout
+    );
+}

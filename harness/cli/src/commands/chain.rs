@@ -17,8 +17,10 @@ use crate::Outcome;
 
 #[derive(Clone, Copy, ValueEnum)]
 pub(crate) enum SchemaArg {
+    /// Monero 0.18 (96-byte block_info records).
     #[value(name = "5")]
     V5,
+    /// X-Cash (80-byte block_info records).
     #[value(name = "3")]
     V3,
 }
@@ -37,6 +39,7 @@ pub(crate) enum ChainCommand {
     Scan {
         #[command(flatten)]
         chain: ChainArg,
+        /// First height.
         #[arg(long, value_name = "H", default_value_t = 0)]
         from: u64,
         /// Last height (inclusive; default: the tip).
@@ -50,12 +53,14 @@ pub(crate) enum ChainCommand {
     Show {
         #[command(flatten)]
         chain: ChainArg,
+        /// The height of the block.
         height: u64,
     },
     /// CSV `height,block_id,chain_digest` at heights 0, N, 2N, … and the tip; the digest covers ids 0..=height.
     Checkpoints {
         #[command(flatten)]
         chain: ChainArg,
+        /// A checkpoint every N heights (and at the tip).
         #[arg(long, value_name = "N")]
         every: u64,
     },
@@ -63,13 +68,16 @@ pub(crate) enum ChainCommand {
     Verify {
         #[command(flatten)]
         chain: ChainArg,
+        /// A checkpoints file, as `chain checkpoints` writes it.
         #[arg(long, value_name = "FILE")]
         checkpoints: PathBuf,
     },
     /// Compares two chains' block ids: the first height where they differ, or identical over the common range.
     Diff {
+        /// The first chain's database directory.
         #[arg(long, value_name = "DIR")]
         chain: PathBuf,
+        /// The second chain's database directory.
         #[arg(long, value_name = "DIR")]
         against: PathBuf,
     },
@@ -84,6 +92,7 @@ pub(crate) enum ChainCommand {
         /// 5 = Monero 0.18, 3 = X-Cash.
         #[arg(long, value_enum, default_value = "5")]
         schema: SchemaArg,
+        /// Seed of the deterministic block contents (another seed, another chain).
         #[arg(long, default_value_t = 1)]
         seed: u64,
         /// Sign blocks from the profile's activation height under leader protocol v1.

@@ -20,17 +20,22 @@ use crate::Outcome;
 pub(crate) enum GateCommand {
     /// Starts a ledger in `legacy` mode.
     Init {
+        /// The ledger file to create (it must not exist).
         #[arg(long, value_name = "FILE")]
         ledger: PathBuf,
+        /// The operator's key file (from `dualrun keygen`), which signs the first entry.
         #[arg(long, value_name = "FILE")]
         key: PathBuf,
+        /// The operator's name, recorded in the entry.
         #[arg(long)]
         operator: String,
     },
     /// The current mode and the last entry.
     Status {
+        /// The ledger file.
         #[arg(long, value_name = "FILE")]
         ledger: PathBuf,
+        /// One JSON object instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -42,8 +47,10 @@ pub(crate) enum GateCommand {
     Promote {
         #[command(flatten)]
         eval: EvalArgs,
+        /// The operator's key file, which signs the entry.
         #[arg(long, value_name = "FILE")]
         key: PathBuf,
+        /// Why, recorded in the entry.
         #[arg(long)]
         reason: String,
         /// Promote even if the evaluation does not pass; recorded as an override.
@@ -55,14 +62,19 @@ pub(crate) enum GateCommand {
     },
     /// Moves back to any earlier mode, at once; always allowed, always recorded.
     Rollback {
+        /// The ledger file.
         #[arg(long, value_name = "FILE")]
         ledger: PathBuf,
+        /// The mode to return to: legacy, shadow or primary (any earlier than the current one).
         #[arg(long)]
         to: Mode,
+        /// The operator's key file, which signs the entry.
         #[arg(long, value_name = "FILE")]
         key: PathBuf,
+        /// Why, recorded in the entry.
         #[arg(long)]
         reason: String,
+        /// The operator's name (default: the key's id).
         #[arg(long)]
         operator: Option<String>,
     },
@@ -75,6 +87,7 @@ pub(crate) enum GateCommand {
     },
     /// Audits the ledger: canonical form, hash chain, signatures, legal modes, evidence digests.
     Verify {
+        /// The ledger file.
         #[arg(long, value_name = "FILE")]
         ledger: PathBuf,
         /// Only these operator keys (hex) may have signed entries.
@@ -92,6 +105,7 @@ pub(crate) enum GateCommand {
 
 #[derive(Args)]
 pub(crate) struct EvalArgs {
+    /// The ledger file.
     #[arg(long, value_name = "FILE")]
     ledger: PathBuf,
     /// The policy (default: the built-in one).
@@ -112,6 +126,7 @@ pub(crate) struct EvalArgs {
     /// Expired or never-matched allowlist entries fail the evaluation.
     #[arg(long)]
     strict: bool,
+    /// One JSON object instead of text.
     #[arg(long)]
     json: bool,
 }
@@ -161,18 +176,25 @@ fn status(path: &Path, as_json: bool) -> Result<Outcome> {
     } else {
         outln!("mode     {}", l.mode())?;
         outln!("entries  {}", l.entries.len())?;
+        // Ledger fields are anyone's text: escaped, so no control character reaches the terminal.
+        let field = |k: &str, default: &str| printable(last.get(k).and_then(|v| v.as_str()).unwrap_or(default));
         outln!(
             "last     #{} {} {} -> {} by {} ({}): {}",
             last.get("seq").unwrap_or(&serde_json::Value::Null),
-            last.get("action").and_then(|v| v.as_str()).unwrap_or(""),
-            last.get("from").and_then(|v| v.as_str()).unwrap_or("-"),
-            last.get("to").and_then(|v| v.as_str()).unwrap_or(""),
-            last.get("operator").and_then(|v| v.as_str()).unwrap_or(""),
+            field("action", ""),
+            field("from", "-"),
+            field("to", ""),
+            field("operator", ""),
             if last.get("override") == Some(&serde_json::Value::Bool(true)) { "OVERRIDE" } else { "on evidence" },
-            last.get("reason").and_then(|v| v.as_str()).unwrap_or("")
+            field("reason", "")
         )?;
     }
     Ok(Outcome::Clean)
+}
+
+/// `s` with every control character escaped (`\u{1b}`, `\n`), the rest as it is.
+fn printable(s: &str) -> String {
+    s.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
 }
 
 fn run_evaluation(a: &EvalArgs) -> Result<(Evaluation, Policy, Option<GoldenResult>, Vec<EvidenceRun>)> {

@@ -36,8 +36,10 @@ pub(crate) struct CheckArgs {
     /// Also run every leader vector through this adapter and compare (cross-implementation parity).
     #[arg(long, value_name = "ADAPTER")]
     legacy: Option<String>,
+    /// A directory added to the embedded Python's module path (repeatable).
     #[arg(long = "python-path", value_name = "DIR")]
     python_path: Vec<PathBuf>,
+    /// Seconds the other implementation may take for one vector.
     #[arg(long, default_value_t = 30.0)]
     timeout: f64,
 }

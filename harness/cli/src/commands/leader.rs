@@ -49,8 +49,10 @@ pub(crate) struct CheckArgs {
     /// The network profile (TOML). Default: the bundled sample's, when --chain is not given.
     #[arg(long, value_name = "FILE")]
     profile: Option<PathBuf>,
+    /// First height.
     #[arg(long, value_name = "H", default_value_t = 0)]
     from: u64,
+    /// Last height (inclusive; default: the tip).
     #[arg(long, value_name = "H")]
     to: Option<u64>,
     /// `block` (each block's own timestamp) or `fixed:UNIX`.
@@ -69,6 +71,7 @@ pub(crate) struct ProduceArgs {
     /// The daemon's RPC base URL, e.g. http://127.0.0.1:18081.
     #[arg(long, value_name = "URL")]
     daemon: String,
+    /// The network profile (TOML).
     #[arg(long, value_name = "FILE")]
     profile: PathBuf,
     /// A leader key file; repeat for several validators.

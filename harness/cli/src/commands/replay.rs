@@ -21,7 +21,9 @@ use crate::Outcome;
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub(crate) enum LogFormat {
+    /// Human-readable lines.
     Text,
+    /// One JSON object per line.
     Json,
 }
 
@@ -39,10 +41,13 @@ pub(crate) struct ReplayArgs {
     /// The candidate. Default: builtin:leader-v1 (the leader protocol v1 validator with --profile).
     #[arg(long, value_name = "ADAPTER", default_value = builtin::SPEC)]
     candidate: String,
+    /// legacy (legacy only), shadow (both; legacy decides), primary (both; candidate decides, legacy as fallback) or only (candidate only).
     #[arg(long, default_value = "shadow")]
     mode: Mode,
+    /// First height.
     #[arg(long, value_name = "H", default_value_t = 0)]
     from: u64,
+    /// Last height (inclusive; default: the tip).
     #[arg(long, value_name = "H")]
     to: Option<u64>,
     /// The run directory. Default: reports/<run-id>/.
@@ -57,6 +62,7 @@ pub(crate) struct ReplayArgs {
     /// Seconds a verifier may take for one block before it counts as a timeout error.
     #[arg(long, default_value_t = 30.0)]
     timeout: f64,
+    /// How log lines are written, on stderr and in run.log.
     #[arg(long, value_enum, default_value = "text")]
     log_format: LogFormat,
     /// A directory added to the embedded Python's module path (repeatable).
