@@ -115,7 +115,8 @@ pub fn read_checkpoints(file: &Path) -> Result<Vec<ChainCheckpoint>, CompareErro
     Ok(expected)
 }
 
-/// Checks a chain against checkpoints: `None` when all match, else the first mismatch, described.
+/// Checks a chain's computed ids against checkpoints: `None` when all match, else the first mismatch,
+/// described. A stored id that differs from the computed one goes to `on_mismatch`.
 pub fn verify_checkpoints(
     db: &ChainDb,
     expected: &[ChainCheckpoint],
@@ -185,8 +186,9 @@ fn scan(db: &ChainDb, raw: crate::RawBlock<'_>) -> Result<ScannedBlock, CompareE
     scan_block(&raw).map_err(|source| CompareError::Block { file: db.data_file().into(), source })
 }
 
-/// Compares two chains' computed block ids from height 0.
-pub fn diff(a: &Path, b: &Path) -> Result<Diff, CompareError> {
+/// Compares two chains' computed block ids from height 0. A block whose stored id differs from its
+/// computed one goes to `on_mismatch` with its database's path.
+pub fn diff(a: &Path, b: &Path, mut on_mismatch: impl FnMut(&Path, &ScannedBlock)) -> Result<Diff, CompareError> {
     let db_a = ChainDb::open(a)?;
     // LMDB allows one environment per file and process: the same database twice is opened once.
     let canonical = |p: &Path| -> Result<PathBuf, CompareError> {
@@ -206,6 +208,11 @@ pub fn diff(a: &Path, b: &Path) -> Result<Diff, CompareError> {
     for height in 0..=common {
         let sa = scan(&db_a, ia.next().expect("height in range")?)?;
         let sb = scan(&db_b, ib.next().expect("height in range")?)?;
+        for (path, block) in [(a, &sa), (b, &sb)] {
+            if block.id_mismatch() {
+                on_mismatch(path, block);
+            }
+        }
         if sa.block_id != sb.block_id {
             return Ok(Diff::Differ { height, a: sa.block_id, b: sb.block_id });
         }

@@ -320,3 +320,63 @@ fn block_id_input_is_bounded_and_hex_errors_name_the_byte() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("invalid hex at byte 3 ('g')"), "{}", r.stderr);
 }
+
+/// One bit flipped in the id `block_info` stores for height 100: every command that reads ids says so,
+/// naming the height, and exits 1; a replay records it as an input finding (not a verifier divergence).
+#[test]
+fn a_stored_id_that_is_not_the_computed_one_is_a_finding_everywhere() {
+    let tmp = sample_copy();
+    let data = tmp.path().join("data.mdb");
+    let scan = dualrun(&["chain", "scan", "--chain", s(tmp.path()), "--from", "100", "--to", "100"]);
+    let id = hex::decode(scan.stdout.lines().nth(1).unwrap().split(',').nth(1).unwrap()).unwrap();
+    let mut bytes = std::fs::read(&data).unwrap();
+    // block_info (schema 5): height u64 at 0 … hash at 48; the stored id right after its height record.
+    let at = (48..bytes.len() - 32)
+        .find(|&p| bytes[p..p + 32] == id[..] && bytes[p - 48..p - 40] == 100u64.to_le_bytes())
+        .expect("the block_info record of height 100");
+    bytes[at] ^= 1;
+    std::fs::write(&data, &bytes).unwrap();
+
+    let r = dualrun(&["chain", "info", "--chain", s(tmp.path())]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("table block_info, height 100: stored id"), "{}", r.stderr);
+
+    let checkpoints = tmp.path().join("cp.csv");
+    std::fs::write(&checkpoints, dualrun(&["chain", "checkpoints", "--every", "50"]).stdout).unwrap();
+    let r = dualrun(&["chain", "verify", "--chain", s(tmp.path()), "--checkpoints", s(&checkpoints)]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(
+        r.stdout.contains("compared: the computed block ids") && r.stdout.contains("1 stored ids differ"),
+        "{}",
+        r.stdout
+    );
+
+    let r = dualrun(&["chain", "diff", "--chain", s(tmp.path()), "--against", s(&sample_dir())]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(
+        r.stdout.contains("identical over heights 0..=200") && r.stdout.contains("1 stored ids differ"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stderr.contains("height 100: stored id"), "{}", r.stderr);
+
+    let out = tmp.path().join("run");
+    let profile = sample_dir().join("profile.toml");
+    let r = dualrun(&["replay", "--chain", s(tmp.path()), "--profile", s(&profile), "--out", s(&out)]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stdout.contains("halt 10, stored_id_mismatch 1"), "{}", r.stdout);
+    let records = std::fs::read_to_string(out.join("divergences.jsonl")).unwrap();
+    let finding: serde_json::Value = records
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|r| r["class"] == "stored_id_mismatch")
+        .unwrap();
+    assert_eq!(finding["height"], 100);
+    assert_eq!(finding["block_id"], hex::encode(&id));
+    let mut flipped = id.clone();
+    flipped[0] ^= 1;
+    assert_eq!(finding["stored_id"], hex::encode(&flipped));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["inputs"]["stored_id_mismatch"], 1);
+}

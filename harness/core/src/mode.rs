@@ -104,11 +104,14 @@ pub enum RecordClass {
     CandidateError,
     /// In PRIMARY, the candidate gave no verdict and the legacy's verdict was used.
     Fallback,
+    /// An input finding, not about the verifiers: the id the database stores for the block is not the
+    /// id its blob hashes to (a corrupt or edited `block_info`).
+    StoredIdMismatch,
 }
 
 impl RecordClass {
-    /// Every record class, divergences first.
-    pub const ALL: [RecordClass; 7] = [
+    /// Every record class, divergences first, then errors, then input findings.
+    pub const ALL: [RecordClass; 8] = [
         RecordClass::Split,
         RecordClass::Halt,
         RecordClass::Fact,
@@ -116,6 +119,7 @@ impl RecordClass {
         RecordClass::LegacyError,
         RecordClass::CandidateError,
         RecordClass::Fallback,
+        RecordClass::StoredIdMismatch,
     ];
 
     /// The class's snake_case name, as records spell it.
@@ -128,12 +132,18 @@ impl RecordClass {
             RecordClass::LegacyError => "legacy_error",
             RecordClass::CandidateError => "candidate_error",
             RecordClass::Fallback => "fallback",
+            RecordClass::StoredIdMismatch => "stored_id_mismatch",
         }
     }
 
-    /// A divergence (as opposed to an error record).
+    /// A divergence (as opposed to an error record or an input finding).
     pub fn is_divergence(self) -> bool {
         matches!(self, RecordClass::Split | RecordClass::Halt | RecordClass::Fact | RecordClass::Reason)
+    }
+
+    /// A verifier gave no verdict (the block was not compared).
+    pub fn is_error(self) -> bool {
+        matches!(self, RecordClass::LegacyError | RecordClass::CandidateError | RecordClass::Fallback)
     }
 }
 

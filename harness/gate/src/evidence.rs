@@ -34,6 +34,13 @@ impl EvidenceRun {
         let run = match RunDir::load(&dir) {
             Ok(run) => {
                 problems.extend(run.problems().iter().map(ToString::to_string));
+                let stored = run.summary.inputs.stored_id_mismatch;
+                if stored > 0 {
+                    problems.push(format!(
+                        "its chain has {stored} blocks whose stored id is not the computed one: the input database is \
+                         corrupt or edited, so the run cannot vouch for it"
+                    ));
+                }
                 match run.records() {
                     Ok(r) => records = r.into_iter().map(|r| (r.block_id, r.class)).collect(),
                     Err(e) => problems.push(e.to_string()),
@@ -65,7 +72,7 @@ impl EvidenceRun {
 
     /// Block ids at which a verifier failed (legacy error, candidate error, fallback): not compared.
     pub fn error_blocks(&self) -> BTreeSet<Hash32> {
-        self.records.iter().filter(|(_, class)| !class.is_divergence()).map(|(id, _)| *id).collect()
+        self.records.iter().filter(|(_, class)| class.is_error()).map(|(id, _)| *id).collect()
     }
 
     /// The chain this run replayed (path and genesis) and its height range.

@@ -18,6 +18,9 @@ pub struct Item {
     pub input: BlockInput,
     /// Its computed id (the stored one if the blob does not parse).
     pub block_id: Hash32,
+    /// The id the source stores for it: when it differs from `block_id`, the database disagrees with
+    /// the blob (an input finding).
+    pub stored_id: Hash32,
     /// The env both verifiers get.
     pub env: ReplayEnv,
 }
@@ -63,7 +66,7 @@ impl Assembler {
                 Some(ts) => self.ctx.advance(p.block_id, ts),
                 None => self.ctx.advance_unparsed(p.block_id),
             }
-            items.push(Item { input: p.input, block_id: p.block_id, env });
+            items.push(Item { input: p.input, block_id: p.block_id, stored_id: p.stored_id, env });
             legacy.push(p.legacy);
             candidate.push(p.candidate);
         }

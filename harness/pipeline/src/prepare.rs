@@ -20,6 +20,8 @@ pub struct PreparedBlock {
     pub input: BlockInput,
     /// Its computed id (the stored one if the blob does not parse).
     pub block_id: Hash32,
+    /// The id the source stores for it.
+    pub stored_id: Hash32,
     /// Its timestamp, if the blob parses.
     pub timestamp: Option<u64>,
     /// The legacy's stateless work.
@@ -63,7 +65,7 @@ impl Preparers {
                 parsed.map(|p| header_of(&p, stored_id))
             });
         let (block_id, timestamp) = header.map_or((stored_id, None), |(id, ts)| (id, Some(ts)));
-        PreparedBlock { input, block_id, timestamp, legacy, candidate }
+        PreparedBlock { input, block_id, stored_id, timestamp, legacy, candidate }
     }
 }
 

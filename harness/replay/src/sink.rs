@@ -99,12 +99,14 @@ impl Sink for RecordSink<'_> {
             s.authoritative_reject += 1;
         }
         let height = j.item.input.height;
-        for class in &j.decision.records {
-            self.stats.add(*class);
+        // The verifiers' records, then an input finding when the database's id is not the blob's.
+        let mismatch = (j.item.stored_id != j.item.block_id).then_some(RecordClass::StoredIdMismatch);
+        for class in j.decision.records.iter().copied().chain(mismatch) {
+            self.stats.add(class);
             let record = Record {
                 height,
                 block_id: j.item.block_id,
-                class: *class,
+                class,
                 mode: self.mode,
                 legacy: Side::from_outcome(j.legacy.map(|a| &a.outcome)),
                 candidate: Side::from_outcome(j.candidate.map(|a| &a.outcome)),
@@ -113,14 +115,15 @@ impl Sink for RecordSink<'_> {
                     reason: j.decision.authoritative.reason().to_owned(),
                     source: j.decision.source,
                 },
-                differing_facts: j.decision.differing_facts.clone(),
+                differing_facts: if class == RecordClass::Fact { j.decision.differing_facts.clone() } else { vec![] },
+                stored_id: (class == RecordClass::StoredIdMismatch).then_some(j.item.stored_id),
                 env: j.item.env.clone(),
                 blob: hex::encode(&j.item.input.blob),
                 reproduce: self.reproduce(height),
             };
             self.writer.write(&record)?;
             if self.first_record.is_none() {
-                self.first_record = Some(FirstRecord { height, class: *class, reproduce: record.reproduce });
+                self.first_record = Some(FirstRecord { height, class, reproduce: record.reproduce });
             }
         }
         self.since_checkpoint.0 += 1;

@@ -31,5 +31,7 @@ pub use manifest::{ChainInputs, EnvInputs, Inputs, Manifest, ProfileInputs, Tool
 pub use reader::RunDir;
 pub use record::{Authoritative, Record, Side, CSV_HEADER};
 pub use stats::{Histogram, Stats};
-pub use summary::{ClassCounts, ErrorCounts, Latencies, Latency, Range, Summary, VerdictCounts, VerifiersRun};
+pub use summary::{
+    ClassCounts, ErrorCounts, InputCounts, Latencies, Latency, Range, Summary, VerdictCounts, VerifiersRun,
+};
 pub use writer::{write_atomic, RunWriter};

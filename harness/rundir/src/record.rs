@@ -108,6 +108,9 @@ pub struct Record {
     /// For `fact` divergences: the facts that differ.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub differing_facts: Vec<String>,
+    /// For `stored_id_mismatch`: the id the database stores for the block (`block_id` is the computed one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stored_id: Option<Hash32>,
     /// Every ambient input both verifiers got.
     pub env: ReplayEnv,
     /// The raw block blob, lowercase hex.
@@ -133,6 +136,10 @@ impl Record {
             (RecordClass::Fact, _, _) => format!("facts differ: {}", self.differing_facts.join(" ")),
             (RecordClass::LegacyError, Side::Error { error }, _) => one_line(&error.message),
             (RecordClass::CandidateError | RecordClass::Fallback, _, Side::Error { error }) => one_line(&error.message),
+            (RecordClass::StoredIdMismatch, _, _) => format!(
+                "the database stores id {} for this block",
+                self.stored_id.map_or_else(|| "(none)".to_owned(), |h| h.to_string())
+            ),
             _ => String::new(),
         };
         let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new());

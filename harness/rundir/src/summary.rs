@@ -22,6 +22,10 @@ pub struct Summary {
     pub divergences: ClassCounts,
     /// Error records by class.
     pub errors: ErrorCounts,
+    /// Input findings: stored ids that are not the computed ones (absent in runs made before it was
+    /// counted: none were recorded then).
+    #[serde(default)]
+    pub inputs: InputCounts,
     /// All records.
     pub records: u64,
     /// Authoritative verdicts.
@@ -87,6 +91,13 @@ pub struct ErrorCounts {
     pub fallback: u64,
 }
 
+/// Input findings by class.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputCounts {
+    /// Blocks whose stored id is not the id their blob hashes to.
+    pub stored_id_mismatch: u64,
+}
+
 /// Authoritative verdicts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VerdictCounts {
@@ -150,6 +161,7 @@ impl Summary {
                 candidate_error: s.count(RecordClass::CandidateError),
                 fallback: s.count(RecordClass::Fallback),
             },
+            inputs: InputCounts { stored_id_mismatch: s.count(RecordClass::StoredIdMismatch) },
             records: s.total_records(),
             authoritative: VerdictCounts { accept: s.authoritative_accept, reject: s.authoritative_reject },
             blocks_per_second: if secs > 0.0 { s.blocks as f64 / secs } else { 0.0 },
@@ -169,6 +181,7 @@ impl Summary {
             RecordClass::LegacyError => self.errors.legacy_error,
             RecordClass::CandidateError => self.errors.candidate_error,
             RecordClass::Fallback => self.errors.fallback,
+            RecordClass::StoredIdMismatch => self.inputs.stored_id_mismatch,
         }
     }
 

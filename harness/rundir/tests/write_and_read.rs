@@ -76,6 +76,7 @@ fn records() -> Vec<Record> {
         },
         authoritative: Authoritative { verdict: VerdictKind::Accept, reason: String::new(), source: Source::Legacy },
         differing_facts: vec![],
+        stored_id: None,
         env: env.clone(),
         blob: "0a0b".into(),
         reproduce: "dualrun replay --from 3 --to 3".into(),

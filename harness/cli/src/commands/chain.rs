@@ -356,20 +356,46 @@ fn verify(chain: &ChainArg, file: &Path) -> Result<Outcome> {
     let expected = compare::read_checkpoints(file)?;
     let (db, label) = chain.open()?;
     let last = expected.last().map_or(0, |c| c.height);
-    match compare::verify_checkpoints(&db, &expected, report_mismatch(&db))? {
-        None => {
-            outln!("{label}: all {} checkpoints match (up to height {last})", expected.len())?;
-            Ok(Outcome::Clean)
-        }
-        Some(f) => {
-            outln!("{label}: first mismatch at {f}")?;
-            Ok(Outcome::Finding)
-        }
+    let mut stored_mismatches = 0u64;
+    let mut report = report_mismatch(&db);
+    let failure = compare::verify_checkpoints(&db, &expected, |b| {
+        stored_mismatches += 1;
+        report(b);
+    })?;
+    match &failure {
+        None => outln!("{label}: all {} checkpoints match (up to height {last})", expected.len())?,
+        Some(f) => outln!("{label}: first mismatch at {f}")?,
     }
+    outln!("{label}: (compared: the computed block ids, each blob hashed, with the checkpoints)")?;
+    if stored_mismatches > 0 {
+        outln!("{label}: {stored_mismatches} stored ids differ from the computed ids (listed on stderr)")?;
+    }
+    Ok(Outcome::clean_if(failure.is_none() && stored_mismatches == 0))
 }
 
 fn diff(a: &Path, b: &Path) -> Result<Outcome> {
-    match compare::diff(a, b)? {
+    let mut stored_mismatches = 0u64;
+    let result = compare::diff(a, b, |path, block| {
+        stored_mismatches += 1;
+        eprintln!(
+            "dualrun: {}, table block_info, height {}: stored id {} but the blob hashes to {}",
+            path.display(),
+            block.height,
+            block.stored_id,
+            block.block_id
+        );
+    })?;
+    let outcome = diff_outcome(a, b, result)?;
+    outln!("(compared: the computed block ids, each blob hashed; not the ids the databases store)")?;
+    if stored_mismatches > 0 {
+        outln!("{stored_mismatches} stored ids differ from the computed ids (listed on stderr)")?;
+        return Ok(Outcome::Finding);
+    }
+    Ok(outcome)
+}
+
+fn diff_outcome(a: &Path, b: &Path, result: Diff) -> Result<Outcome> {
+    match result {
         Diff::SameDatabase { tip } => {
             outln!("{} and {} are the same database: identical over heights 0..={tip}", a.display(), b.display())?;
             Ok(Outcome::Clean)
