@@ -260,6 +260,17 @@ fn interpreter_thread(
     }
 }
 
+/// Replaces `os._exit` (and `posix._exit`) in the embedded interpreter with a function that raises.
+const EXIT_GUARD: &std::ffi::CStr = c"
+import os as _os, posix as _posix
+class LegacyTriedToExit(BaseException):
+    'The legacy called os._exit: refused, recorded as its error for the block.'
+def _dualrun_refuse_exit(code=0):
+    raise LegacyTriedToExit(f'the legacy tried to end the process with os._exit({code}); refused')
+_os._exit = _dualrun_refuse_exit
+_posix._exit = _dualrun_refuse_exit
+";
+
 /// The adapter.
 pub struct PythonVerifier {
     spec: String,
@@ -318,6 +329,10 @@ impl PythonVerifier {
             for (i, dir) in python_path.iter().enumerate() {
                 path.insert(i, dir.display().to_string()).map_err(|e| PythonError(format_exception(py, &e)))?;
             }
+            // A legacy must not end the process (a verifier that vanishes would look like a clean run):
+            // os._exit raises instead, so the attempt becomes that block's legacy error. sys.exit already
+            // raises SystemExit, which is caught the same way.
+            py.run(EXIT_GUARD, None, None).map_err(|e| PythonError(format_exception(py, &e)))?;
             let m = py.import(module.as_str()).map_err(|e| {
                 let searched: Vec<String> = path.extract().unwrap_or_default();
                 PythonError(format!(

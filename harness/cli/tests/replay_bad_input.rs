@@ -53,6 +53,14 @@ def sleeps(block, env):
 
 def accepts_all(block, env):
     return True
+
+def exits(block, env):
+    import os, sys
+    if block["height"] == 5:
+        os._exit(0)
+    if block["height"] == 6:
+        sys.exit(0)
+    return dualrun_legacy.verify_block(block, env)
 "#;
 
 fn py_dir(tmp: &Path) -> std::path::PathBuf {
@@ -329,4 +337,22 @@ fn inputs_that_cannot_run_exit_2_with_what_is_wrong() {
     let r = dualrun(&["replay", "--mode", "sideways", "--out", s(&out("e"))]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("unknown mode \"sideways\""), "{}", r.stderr);
+}
+
+/// A legacy that tries to end the process (`os._exit(0)`, `sys.exit(0)`) cannot make a run look clean: the
+/// attempt is refused and recorded as that block's legacy error, and the run completes with its summary.
+#[test]
+fn a_legacy_that_exits_the_process_is_an_error_not_a_clean_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (py, out) = (py_dir(tmp.path()), tmp.path().join("run"));
+    let r = replay(&["--legacy", "python:bad_verifiers:exits", "--python-path", s(&py), "--out", s(&out)]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("legacy_error 2"), "{}", r.stdout);
+    let records = jsonl(&out);
+    let error_at = |h: u64| records.iter().find(|r| r["height"] == h && r["class"] == "legacy_error").cloned().unwrap();
+    assert!(error_at(5)["legacy"]["error"]["message"].as_str().unwrap().contains("os._exit(0); refused"));
+    assert!(error_at(6)["legacy"]["error"]["message"].as_str().unwrap().contains("SystemExit"));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["complete"], true);
 }
