@@ -6,10 +6,14 @@
 //! out, dies, or breaks the protocol (a line that is not JSON, a wrong id) gets an error for that block
 //! and is killed; the next block starts a fresh one, up to a bounded number of restarts, after which
 //! every block gets an error at once. The child's stderr goes to the run log (`run.log`), line by line.
+//! Both are bounded ([`bounded`]): a response line over 16 MiB is a protocol error for that block, and
+//! stderr is capped per block and per run.
+
+pub mod bounded;
 
 use std::any::Any;
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufReader, Write};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -68,6 +72,8 @@ pub struct ExecVerifier {
     timeout: Duration,
     /// Where the children's stderr lines are appended.
     log: PathBuf,
+    /// What of the children's stderr the log may still take (shared by every child of the run).
+    stderr_budget: std::sync::Arc<bounded::StderrBudget>,
     max_restarts: u32,
     restarts: u32,
     running: Option<Running>,
@@ -86,6 +92,7 @@ impl ExecVerifier {
             command: command.to_owned(),
             timeout,
             log,
+            stderr_budget: Default::default(),
             max_restarts,
             restarts: 0,
             running: None,
@@ -116,7 +123,13 @@ impl ExecVerifier {
         std::thread::Builder::new()
             .name("dualrun-exec-stdout".into())
             .spawn(move || {
-                for line in BufReader::new(stdout).lines() {
+                let mut reader = BufReader::new(stdout);
+                loop {
+                    let line = match bounded::read_line(&mut reader, bounded::MAX_LINE_BYTES) {
+                        Ok(None) => return,
+                        Ok(Some(line)) => Ok(line),
+                        Err(e) => Err(e),
+                    };
                     let failed = line.is_err();
                     if tx.send(line).is_err() || failed {
                         return;
@@ -125,15 +138,11 @@ impl ExecVerifier {
             })
             .map_err(|e| ExecError(format!("cannot start a reader thread: {e}")))?;
         let log = self.log.clone();
-        let spec = self.spec.clone();
-        let _ = std::thread::Builder::new().name("dualrun-exec-stderr".into()).spawn(move || {
-            let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&log).ok();
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(f) = file.as_mut() {
-                    let _ = writeln!(f, "[{spec} pid {pid} stderr] {line}");
-                }
-            }
-        });
+        let prefix = format!("[{} pid {pid} stderr]", self.spec);
+        let budget = self.stderr_budget.clone();
+        let _ = std::thread::Builder::new()
+            .name("dualrun-exec-stderr".into())
+            .spawn(move || bounded::copy_stderr(stderr, &log, &prefix, budget));
         let (req_tx, req_rx) = channel::<String>();
         std::thread::Builder::new()
             .name("dualrun-exec-stdin".into())
@@ -293,6 +302,7 @@ impl Verifier for ExecVerifier {
         }
         self.seq += 1;
         let seq = self.seq;
+        self.stderr_budget.seq.store(seq, std::sync::atomic::Ordering::Relaxed);
         let line = self.request(seq, block, env);
         let running = self.running.as_mut().expect("started above");
         if running.stdin.as_ref().expect("open while running").send(line).is_err() {
@@ -329,7 +339,10 @@ impl Verifier for ExecVerifier {
             }
             Ok(Err(e)) => {
                 let status = self.discard();
-                self.error(ErrorKind::Crash, format!("reading its answer: {e} ({status})"))
+                // An answer over the line limit breaks the protocol; another read error is a crash.
+                let kind =
+                    if e.kind() == std::io::ErrorKind::InvalidData { ErrorKind::Protocol } else { ErrorKind::Crash };
+                self.error(kind, format!("reading its answer: {e} (killed: {status})"))
             }
             Err(RecvTimeoutError::Timeout) => {
                 let status = self.discard();

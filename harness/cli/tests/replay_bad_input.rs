@@ -356,3 +356,71 @@ fn a_legacy_that_exits_the_process_is_an_error_not_a_clean_run() {
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["complete"], true);
 }
+
+/// An `exec:` child answering in JSON lines; at height 5 it floods stdout (no newline) or stderr.
+fn flooding_child(dir: &Path, flood: &str) -> String {
+    let script = dir.join(format!("flood_{flood}.py"));
+    std::fs::write(
+        &script,
+        format!(
+            r#"import json, sys
+print(json.dumps({{"protocol": "dualrun-exec/v1", "name": "flood", "version": "1"}}), flush=True)
+chunk = "x" * (1 << 20)
+for line in sys.stdin:
+    req = json.loads(line)
+    if req["block"]["height"] == 5:
+        out = sys.stdout if "{flood}" == "stdout" else sys.stderr
+        for _ in range({mib}):
+            out.write(chunk)
+        out.flush()
+    print(json.dumps({{"id": req["id"], "verdict": "accept", "reason": "", "detail": "", "facts": {{}}}}), flush=True)
+"#,
+            mib = if flood == "stdout" { 2048 } else { 1024 }
+        ),
+    )
+    .unwrap();
+    format!("exec:/usr/bin/python3.11 {}", s(&script))
+}
+
+/// The largest resident set of any child process waited for so far (the dualrun runs), in bytes.
+fn children_max_rss() -> u64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct we pass.
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr()) };
+    // SAFETY: initialised by getrusage (zeroed before).
+    (unsafe { usage.assume_init() }.ru_maxrss as u64) * 1024
+}
+
+/// 2 GB on stdout without a newline: the line is cut at its limit, that block gets a protocol error,
+/// the child is restarted, and dualrun's memory stays small.
+#[test]
+fn an_endless_response_line_is_an_error_not_an_oom() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    let r = replay(&["--legacy", &flooding_child(tmp.path(), "stdout"), "--out", s(&out)]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let records = jsonl(&out);
+    let at5 = records.iter().find(|r| r["height"] == 5 && r["class"] == "legacy_error").expect("an error at 5");
+    assert_eq!(at5["legacy"]["error"]["kind"], "protocol");
+    assert!(at5["legacy"]["error"]["message"].as_str().unwrap().contains("longer than 16777216 bytes"), "{at5}");
+    assert!(records.iter().all(|r| r["height"] == 5 || r["class"] != "legacy_error"), "restarted for the rest");
+    let rss = children_max_rss();
+    assert!(rss < 600 << 20, "peak RSS {} MB", rss >> 20);
+}
+
+/// 1 GB on stderr: `run.log` keeps at most the per-block cap of it and says how much was dropped.
+#[test]
+fn a_stderr_flood_is_capped_in_the_run_log() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    let r = replay(&["--legacy", &flooding_child(tmp.path(), "stderr"), "--out", s(&out)]);
+    assert_eq!(r.code, 0, "the flood is no finding; heights 0..=20 agree: {}{}", r.stdout, r.stderr);
+    let log = std::fs::metadata(out.join("run.log")).unwrap().len();
+    assert!(log < 4 << 20, "run.log is {log} bytes");
+    let text = std::fs::read_to_string(out.join("run.log")).unwrap();
+    assert!(
+        text.contains("stderr over its cap") && text.contains("bytes of stderr dropped over the caps"),
+        "{}",
+        &text[text.len().saturating_sub(2000)..]
+    );
+}
