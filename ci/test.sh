@@ -2,8 +2,11 @@
 # Runs every dualrun test. On a fresh machine it first installs what the build and the tests use from
 # Debian: the real monerod (fixture chains, lock tests, the monerod: adapter), Monero's own test data
 # (hash vectors, fuzz blocks), LMDB's tools (mdb_stat), the Python dualrun embeds (python3.11 and
-# libpython3.11-dev) and pycryptodome for the reference legacy's Keccak. Then formatting and clippy, the
-# whole workspace's tests, unit and integration, and the golden-vector gate.
+# libpython3.11-dev), pycryptodome for the reference legacy's Keccak, python3-cryptography (an independent
+# check of report attestations), chromium (reports are opened in a real browser), prometheus (its
+# promtool checks and unit-tests the alert rules in deploy/) and slurm-wlm with munge (sharded replays run
+# as a real Slurm array on a single-node cluster the tests start). Then formatting and clippy, the whole
+# workspace's tests, unit and integration, and the golden-vector gate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +17,11 @@ command -v mdb_stat >/dev/null 2>&1 || missing+=(lmdb-utils)
 [ -x /usr/bin/python3.11 ] || missing+=(python3.11)
 [ -e /usr/lib/x86_64-linux-gnu/libpython3.11.so ] || missing+=(libpython3.11-dev)
 /usr/bin/python3.11 -c 'import Cryptodome' 2>/dev/null || missing+=(python3-pycryptodome)
+/usr/bin/python3.11 -c 'import cryptography' 2>/dev/null || missing+=(python3-cryptography)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v slurmctld >/dev/null 2>&1 || missing+=(slurm-wlm)
+command -v munged >/dev/null 2>&1 || missing+=(munge)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 if [ "${#missing[@]}" -gt 0 ]; then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"

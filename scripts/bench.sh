@@ -6,6 +6,12 @@
 #   scripts/bench.sh leader [--blocks N] [--chain-dir DIR] [--small N]   leader check vs Ed25519 verify_strict
 #   scripts/bench.sh replay [--blocks N] [--chain-dir DIR] [--small N] [--quick]
 #                                            replay: candidate only, legacy only, SHADOW; peak RSS
+#   scripts/bench.sh report [--records 10,10000,100000] [--runs-dir DIR]
+#                                            report: gather and render times, HTML size (goal at
+#                                            100000 records: <= 5 s, <= 30 MB)
+#   scripts/bench.sh follow-latency [--blocks 200] [--poll-ms 250]
+#                                            follow against a real monerod: tip -> durable record
+#                                            p50/p99 with polling and with ZMQ; lag when production stops
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -q -p dualrun -p dualrun-bench

@@ -50,6 +50,10 @@ pub struct ProduceRequest {
     pub patience: Duration,
 }
 
+/// A mainnet-format address; regtest daemons accept it.
+pub const REGTEST_ADDRESS: &str =
+    "42ey1afDFnn4886T7196doS9GPMzexD9gXpsZJDwVjeRVdFCSoHnv7KPbBeGpzJBzHRCAs9UxqeoyFQMYbqSWYTfJJQAWDm";
+
 /// One block produced.
 #[derive(Debug, Clone)]
 pub struct Produced {

@@ -264,6 +264,27 @@ impl Daemon {
         }
     }
 
+    /// Removes the `n` top blocks of the daemon's chain (`/pop_blocks`, an administrative call: tests
+    /// make reorganizations with it). Returns the new chain height.
+    pub fn pop_blocks(&self, n: u64) -> Result<u64, RpcError> {
+        #[derive(Deserialize)]
+        struct Answer {
+            height: u64,
+        }
+        let url = format!("{}/pop_blocks", self.base);
+        let mut resp = self
+            .agent
+            .post(&url)
+            .send_json(json!({ "nblocks": n }))
+            .map_err(|e| RpcError::Unreachable { url: self.base.clone(), detail: e.to_string() })?;
+        let a: Answer = resp.body_mut().read_json().map_err(|e| RpcError::Protocol {
+            url: self.base.clone(),
+            method: "pop_blocks".into(),
+            detail: e.to_string(),
+        })?;
+        Ok(a.height)
+    }
+
     /// The header of the daemon's tip.
     pub fn last_block_header(&self) -> Result<DaemonHeader, RpcError> {
         Ok(self.call::<HeaderAnswer>("get_last_block_header", json!({}))?.block_header)
@@ -281,6 +302,22 @@ impl Daemon {
             method: "get_block".into(),
             detail: format!("blob is not hex: {e}"),
         })
+    }
+
+    /// The block at `height`: its stored blob and the daemon's header of it, in one call.
+    pub fn block(&self, height: u64) -> Result<(Vec<u8>, DaemonHeader), RpcError> {
+        #[derive(Deserialize)]
+        struct Answer {
+            blob: String,
+            block_header: DaemonHeader,
+        }
+        let a: Answer = self.call("get_block", json!({ "height": height }))?;
+        let blob = hex::decode(&a.blob).map_err(|e| RpcError::Protocol {
+            url: self.base.clone(),
+            method: "get_block".into(),
+            detail: format!("blob is not hex: {e}"),
+        })?;
+        Ok((blob, a.block_header))
     }
 
     /// The header of the block at `height`.

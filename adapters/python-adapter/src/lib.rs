@@ -112,6 +112,8 @@ struct Request {
 struct Response {
     seq: u64,
     outcome: VerifierOutcome,
+    /// The call raised `SystemExit` (`sys.exit`, or `os._exit` refused): what it tried.
+    exit_attempt: Option<String>,
 }
 
 /// The loaded function, living on its interpreter thread.
@@ -243,33 +245,54 @@ fn interpreter_thread(
                 let env = env_dict(py, &req.env)?;
                 loaded.function.bind(py).call1((block, env))
             };
+            let mut exit_attempt = None;
             let outcome = match call() {
                 Ok(answer) => interpret(&answer),
-                Err(e) => VerifierOutcome::Error(VerifierError::new(ErrorKind::Crash, format_exception(py, &e))),
+                Err(e) => {
+                    if e.is_instance_of::<pyo3::exceptions::PySystemExit>(py) {
+                        exit_attempt = Some(describe_exit(py, &e));
+                    }
+                    VerifierOutcome::Error(VerifierError::new(ErrorKind::Crash, format_exception(py, &e)))
+                }
             };
             running.store(0, Ordering::SeqCst);
             // Drop a TimeoutError aimed at this call that did not fire before it returned.
             unsafe {
                 pyo3::ffi::PyThreadState_SetAsyncExc(ident as _, std::ptr::null_mut());
             }
-            outcome
+            (outcome, exit_attempt)
         });
-        if responses.send(Response { seq: req.seq, outcome }).is_err() {
+        let (outcome, exit_attempt) = outcome;
+        if responses.send(Response { seq: req.seq, outcome, exit_attempt }).is_err() {
             return;
         }
     }
 }
 
-/// Replaces `os._exit` (and `posix._exit`) in the embedded interpreter with a function that raises.
+/// Replaces `os._exit` (and `posix._exit`) in the embedded interpreter with a function that raises
+/// `LegacyTriedToExit`, a `SystemExit`: both ways out then unwind to the adapter, which stops the run.
 const EXIT_GUARD: &std::ffi::CStr = c"
 import os as _os, posix as _posix
-class LegacyTriedToExit(BaseException):
-    'The legacy called os._exit: refused, recorded as its error for the block.'
+class LegacyTriedToExit(SystemExit):
+    'The legacy called os._exit: refused; dualrun stops the run at this block.'
 def _dualrun_refuse_exit(code=0):
-    raise LegacyTriedToExit(f'the legacy tried to end the process with os._exit({code}); refused')
+    raise LegacyTriedToExit(f'os._exit({code!r})')
 _os._exit = _dualrun_refuse_exit
 _posix._exit = _dualrun_refuse_exit
 ";
+
+/// `os._exit(0)` or `sys.exit(3)`: what a `SystemExit` says was tried.
+fn describe_exit(py: Python<'_>, e: &PyErr) -> String {
+    let value = e.value(py);
+    if value.get_type().name().is_ok_and(|n| n == "LegacyTriedToExit") {
+        return value.str().map(|s| s.to_string()).unwrap_or_else(|_| "os._exit".into());
+    }
+    match value.getattr("code") {
+        Ok(code) if code.is_none() => "sys.exit()".into(),
+        Ok(code) => format!("sys.exit({})", code.repr().map(|r| r.to_string()).unwrap_or_else(|_| "?".into())),
+        Err(_) => "sys.exit".into(),
+    }
+}
 
 /// The adapter.
 pub struct PythonVerifier {
@@ -284,6 +307,8 @@ pub struct PythonVerifier {
     seq: u64,
     /// The height at which a call never came back.
     stuck_at: Option<u64>,
+    /// The last call tried to end the process.
+    exit_attempt: Option<String>,
 }
 
 /// Keccak-256 digests of the module's source files (a package: every .py file beside __init__.py).
@@ -330,8 +355,7 @@ impl PythonVerifier {
                 path.insert(i, dir.display().to_string()).map_err(|e| PythonError(format_exception(py, &e)))?;
             }
             // A legacy must not end the process (a verifier that vanishes would look like a clean run):
-            // os._exit raises instead, so the attempt becomes that block's legacy error. sys.exit already
-            // raises SystemExit, which is caught the same way.
+            // os._exit raises instead, like sys.exit, and the adapter stops the run at that block.
             py.run(EXIT_GUARD, None, None).map_err(|e| PythonError(format_exception(py, &e)))?;
             let m = py.import(module.as_str()).map_err(|e| {
                 let searched: Vec<String> = path.extract().unwrap_or_default();
@@ -391,6 +415,7 @@ impl PythonVerifier {
             timeout,
             seq: 0,
             stuck_at: None,
+            exit_attempt: None,
         })
     }
 
@@ -409,12 +434,13 @@ impl PythonVerifier {
     }
 
     /// Waits for the answer to call `seq`, dropping late answers to earlier (timed-out) calls.
-    fn wait_for(&self, seq: u64, limit: Duration) -> Result<VerifierOutcome, RecvTimeoutError> {
+    fn wait_for(&mut self, seq: u64, limit: Duration) -> Result<VerifierOutcome, RecvTimeoutError> {
         let deadline = std::time::Instant::now() + limit;
         loop {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             let r = self.responses.recv_timeout(left)?;
             if r.seq == seq {
+                self.exit_attempt = r.exit_attempt;
                 return Ok(r.outcome);
             }
         }
@@ -424,6 +450,10 @@ impl PythonVerifier {
 impl Verifier for PythonVerifier {
     fn identity(&self) -> VerifierIdentity {
         self.identity.clone()
+    }
+
+    fn stop_reason(&mut self) -> Option<String> {
+        self.exit_attempt.take().map(|tried| format!("{} called {tried}", self.spec))
     }
 
     fn verify(

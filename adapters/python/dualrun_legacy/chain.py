@@ -71,7 +71,11 @@ def parse_block(blob):
     if p.tx_version not in (1, 2):
         r.fail(f"unsupported miner tx version {p.tx_version}", at)
     r.varint(64, "miner tx unlock_time")
+    at = r.pos
     n_in = r.count(1, "miner tx vin")
+    if p.tx_version == 2 and n_in == 0:
+        # monerod parses this but cannot hash it (no RingCT part, unprunable size unset): no block id.
+        r.fail("version-2 miner tx with no inputs: monerod cannot hash it, so the block has no id", at)
     inputs = []
     ring_sizes = []
     for _ in range(n_in):
@@ -107,7 +111,7 @@ def parse_block(blob):
     if p.tx_version == 1:
         for n in ring_sizes:
             r.take(64 * n, "ring signatures")
-    elif n_in:
+    else:
         at = r.pos
         rct = r.take(1, "rct_type")[0]
         if rct != 0:

@@ -1,6 +1,10 @@
-//! `dualrun-bench`: benchmarks that print figures (never pass/fail). Each measures the real `dualrun`
-//! binary as a child process (wall time, peak RSS from `wait4`) next to ceilings measured in the same
-//! run on the same machine, so the figures can be judged without knowing the hardware.
+//! `dualrun-bench`: benchmarks that print figures (never pass/fail). The chain benchmarks measure the
+//! real `dualrun` binary as a child process (wall time, peak RSS from `wait4`) next to ceilings measured
+//! in the same run on the same machine, so the figures can be judged without knowing the hardware; the
+//! report benchmark times the report library's two steps in this process; the follow benchmark runs a
+//! real monerod, the producer and `follow` in this process.
+
+mod follow_latency;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -8,7 +12,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
+use dualrun_core::mode::Source;
+use dualrun_core::{ErrorKind, Facts, Mode, RecordClass, ReplayEnv, VerdictKind, VerifierError};
 use dualrun_format::{keccak256, Block};
+use dualrun_rundir::{Authoritative, Inputs, Manifest, Record, RunWriter, Side, Stats, Summary};
 use heed::byteorder::NativeEndian;
 use heed::types::{Bytes, U64};
 
@@ -58,6 +65,28 @@ enum Bench {
         #[arg(long, default_value_t = 10_000)]
         small: u64,
     },
+    /// `dualrun report`'s HTML page of synthetic SHADOW runs (written through the run directory's own
+    /// writer: mixed classes, real-sized blobs and envs): the time to gather a run (read it, check its
+    /// digests, parse its records) and to render the page, and the page's size.
+    Report {
+        /// Records of each run (comma-separated).
+        #[arg(long, value_delimiter = ',', default_value = "10,10000,100000")]
+        records: Vec<u64>,
+        /// Where the run directories are made (replaced at each run of the benchmark).
+        #[arg(long)]
+        runs_dir: Option<PathBuf>,
+    },
+    /// `dualrun follow` against a real monerod while blocks are made at its full rate: the time from a
+    /// block becoming the tip to its records being durable, p50/p99, with polling and with ZMQ notices,
+    /// and whether follow keeps up.
+    FollowLatency {
+        /// Blocks made in each scenario.
+        #[arg(long, default_value_t = 200)]
+        blocks: u64,
+        /// follow's poll interval, in milliseconds.
+        #[arg(long, default_value_t = 250)]
+        poll_ms: u64,
+    },
 }
 
 fn main() -> Result<()> {
@@ -65,6 +94,8 @@ fn main() -> Result<()> {
         Bench::Scan { blocks, chain_dir, small } => scan(blocks, chain_dir, small),
         Bench::Leader { blocks, chain_dir, small } => leader(blocks, chain_dir, small),
         Bench::Replay { blocks, chain_dir, small, quick } => replay(blocks, chain_dir, small, quick),
+        Bench::Report { records, runs_dir } => report(&records, runs_dir),
+        Bench::FollowLatency { blocks, poll_ms } => follow_latency::follow_latency(blocks, poll_ms),
     }
 }
 
@@ -399,4 +430,258 @@ fn tempfile_dir() -> Result<PathBuf> {
     let dir = workspace_target().join("bench-runs");
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
+}
+
+/// A small deterministic generator (xorshift64*): the synthetic runs are the same at every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// In `lo..hi`.
+    fn between(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.next() % (hi - lo)
+    }
+
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.next() as usize % items.len()]
+    }
+}
+
+/// Record classes of the synthetic runs and their weights (a SHADOW run has no fallback).
+const REPORT_CLASSES: [(RecordClass, u64); 7] = [
+    (RecordClass::Halt, 35),
+    (RecordClass::Split, 20),
+    (RecordClass::Reason, 15),
+    (RecordClass::Fact, 10),
+    (RecordClass::LegacyError, 8),
+    (RecordClass::CandidateError, 7),
+    (RecordClass::StoredIdMismatch, 5),
+];
+const LEGACY_REASONS: [&str; 4] =
+    ["block.timestamp_too_old", "block.prev_mismatch", "tx.bad_miner_tx", "block.too_big"];
+const CANDIDATE_REASONS: [&str; 5] =
+    ["leader.missing", "leader.unknown", "leader.not_scheduled", "leader.bad_signature", "leader.malformed"];
+/// Blocks of a synthetic run per record.
+const BLOCKS_PER_RECORD: u64 = 3;
+
+/// A class drawn with [`REPORT_CLASSES`]' weights.
+fn class_of(rng: &mut Rng) -> RecordClass {
+    let mut w = rng.between(0, REPORT_CLASSES.iter().map(|c| c.1).sum());
+    for (class, weight) in REPORT_CLASSES {
+        if w < weight {
+            return class;
+        }
+        w -= weight;
+    }
+    RecordClass::Halt
+}
+
+/// The sides and the verdict that stood for a record of `class` in SHADOW, as the pipeline decides them.
+fn synthetic_sides(class: RecordClass, rng: &mut Rng, id: &str, height: u64) -> (Side, Side, Authoritative) {
+    let facts = |extra: &[(&str, String)]| -> Facts {
+        let mut f: Facts = [("block_id".to_owned(), id.to_owned())].into();
+        f.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
+        f
+    };
+    let accept = |facts: Facts| Side::Verdict {
+        verdict: VerdictKind::Accept,
+        reason: String::new(),
+        detail: String::new(),
+        facts,
+    };
+    let reject = |reason: &str, detail: String, facts: Facts| Side::Verdict {
+        verdict: VerdictKind::Reject,
+        reason: reason.to_owned(),
+        detail,
+        facts,
+    };
+    let legacy_reason = rng.pick(&LEGACY_REASONS);
+    let candidate_reason = rng.pick(&CANDIDATE_REASONS);
+    let signer = [
+        ("leader_id", format!("leader-{}", height % 3 + 1)),
+        ("signing_hash", hex::encode(keccak256(id.as_bytes()).0)),
+    ];
+    let stood = |verdict: VerdictKind, reason: &str, source: Source| Authoritative {
+        verdict,
+        reason: reason.to_owned(),
+        source,
+    };
+    let legacy_stood = |legacy: &Side| match legacy {
+        Side::Verdict { verdict, reason, .. } => stood(*verdict, reason, Source::Legacy),
+        _ => stood(VerdictKind::Reject, "", Source::FailClosed),
+    };
+    let (legacy, candidate) = match class {
+        RecordClass::Halt => (
+            accept(facts(&[])),
+            reject(candidate_reason, format!("{candidate_reason} at height {height}"), facts(&signer)),
+        ),
+        RecordClass::Split => (reject(legacy_reason, String::new(), facts(&[])), accept(facts(&signer))),
+        RecordClass::Reason => (
+            reject(legacy_reason, String::new(), facts(&[])),
+            reject(candidate_reason, format!("{candidate_reason} at height {height}"), facts(&signer)),
+        ),
+        RecordClass::Fact => (
+            accept(facts(&[("miner_tx_hash", hex::encode(keccak256(&height.to_le_bytes()).0))])),
+            accept(facts(&[("miner_tx_hash", hex::encode(keccak256(&rng.next().to_le_bytes()).0))])),
+        ),
+        RecordClass::LegacyError => {
+            let message = format!(
+                "Traceback (most recent call last):\n  File \"/opt/legacy/verify.py\", line 212, in verify_block\n    \
+                 check_outputs(block)\nValueError: output amount overflow at height {height}"
+            );
+            (Side::Error { error: VerifierError::new(ErrorKind::Crash, message) }, accept(facts(&signer)))
+        }
+        RecordClass::CandidateError => (
+            accept(facts(&[])),
+            Side::Error { error: VerifierError::new(ErrorKind::Timeout, "no answer within 10000 ms") },
+        ),
+        _ => (accept(facts(&[])), accept(facts(&signer))),
+    };
+    let authoritative = legacy_stood(&legacy);
+    (legacy, candidate, authoritative)
+}
+
+/// One record at `height`, looking like a real one: a ~300-byte blob, an env with 60 timestamps, a
+/// reproduce line.
+fn synthetic_record(height: u64, class: RecordClass, rng: &mut Rng, reproduce_prefix: &str, out: &Path) -> Record {
+    let mut blob = Vec::with_capacity(320);
+    blob.extend_from_slice(&[0x10, 0x10]);
+    while blob.len() < 300 + (height % 17) as usize {
+        blob.extend_from_slice(&rng.next().to_le_bytes());
+    }
+    let block_id = keccak256(&blob);
+    let now = 1_795_000_000 + height * 120;
+    let before = height.min(60);
+    let env = ReplayEnv {
+        now,
+        network_name: "dualrun-bench-report".into(),
+        network_id: "62656e63682d7265706f72742d303031".into(),
+        genesis_id: keccak256(b"dualrun bench genesis"),
+        activation_height: 61,
+        prev_id: (height > 0).then(|| keccak256(&(height - 1).to_le_bytes())),
+        timestamps: (0..before).map(|i| now - (before - i) * 120 + rng.between(0, 30)).collect(),
+    };
+    let id = block_id.to_string();
+    let (legacy, candidate, authoritative) = synthetic_sides(class, rng, &id, height);
+    Record {
+        height,
+        block_id,
+        class,
+        mode: Mode::Shadow,
+        legacy,
+        candidate,
+        authoritative,
+        differing_facts: if class == RecordClass::Fact { vec!["miner_tx_hash".into()] } else { vec![] },
+        stored_id: (class == RecordClass::StoredIdMismatch).then(|| keccak256(&rng.next().to_le_bytes())),
+        env,
+        blob: hex::encode(&blob),
+        reproduce: format!(
+            "{reproduce_prefix} --from {height} --to {height} --out {}",
+            out.with_file_name(format!("reproduce-{height}")).display()
+        ),
+    }
+}
+
+/// A finished SHADOW run of `records` records over `BLOCKS_PER_RECORD` times as many blocks, written in
+/// `dir` as a replay writes it: records appended, a checkpoint every 8192 blocks, then the summary and
+/// the manifest with its digests. Returns the size of `divergences.jsonl`.
+fn synthetic_run(dir: &Path, records: u64) -> Result<u64> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir)?;
+    }
+    let blocks = (records * BLOCKS_PER_RECORD).max(100);
+    let chain = dir.with_file_name("report-chain");
+    let profile = chain.join("profile.toml");
+    // From JSON, so that inputs a replay of a fixed range leaves out keep their defaults.
+    let inputs: Inputs = serde_json::from_value(serde_json::json!({
+        "chain": { "path": chain, "schema_version": 5, "genesis_id": keccak256(b"dualrun bench genesis"),
+                   "from": 0, "to": blocks - 1, "blocks": blocks, "chain_digest": keccak256(&blocks.to_le_bytes()) },
+        "profile": { "path": profile, "digest": keccak256(b"profile"), "network": "dualrun-bench-report" },
+        "mode": "shadow",
+        "legacy": { "spec": "python:dualrun_legacy", "description": "dualrun reference legacy 1.0",
+                    "files": { "dualrun_legacy.py": keccak256(b"legacy").to_string() } },
+        "candidate": { "spec": "builtin:leader-v1", "description": "dualrun built-in leader-v1", "files": {} },
+        "env": { "now": "block" },
+        "settings": { "timeout_ms": 10000 },
+    }))?;
+    let mut manifest = Manifest::new(inputs, chain.join("data.mdb"), 1_795_000_000);
+    let mut writer = RunWriter::create(dir, &manifest)?;
+    let reproduce_prefix = format!(
+        "dualrun replay --chain {} --profile {} --legacy 'python:dualrun_legacy' --candidate 'builtin:leader-v1' \
+         --mode shadow --now block",
+        chain.display(),
+        profile.display()
+    );
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ records);
+    let mut stats = Stats { sessions: 1, elapsed_ms: blocks / 3, ..Stats::default() };
+    for height in 0..blocks {
+        stats.blocks += 1;
+        stats.legacy_latency.record(Duration::from_nanos(rng.between(80_000, 120_000) + rng.between(0, 4) * 100_000));
+        stats.candidate_latency.record(Duration::from_nanos(rng.between(5_000, 12_000) + rng.between(0, 3) * 8_000));
+        let mut accepted = true;
+        if height % BLOCKS_PER_RECORD == 1 && height / BLOCKS_PER_RECORD < records {
+            let class = class_of(&mut rng);
+            let record = synthetic_record(height, class, &mut rng, &reproduce_prefix, dir);
+            accepted = record.authoritative.verdict == VerdictKind::Accept;
+            writer.write(&record)?;
+            stats.add(class);
+        }
+        if accepted {
+            stats.authoritative_accept += 1;
+        } else {
+            stats.authoritative_reject += 1;
+        }
+        if (height + 1) % 8192 == 0 {
+            writer.checkpoint(height + 1, &stats, false)?;
+        }
+    }
+    writer.checkpoint(blocks, &stats, false)?;
+    let summary = Summary::from_stats(Mode::Shadow, 0, blocks - 1, &stats, true, blocks);
+    manifest.complete = true;
+    writer.finish(&summary, manifest)?;
+    writer.checkpoint(blocks, &stats, true)?;
+    Ok(std::fs::metadata(dir.join(dualrun_rundir::files::JSONL))?.len())
+}
+
+fn report(sizes: &[u64], runs_dir: Option<PathBuf>) -> Result<()> {
+    let base = match runs_dir {
+        Some(d) => d,
+        None => tempfile_dir()?,
+    };
+    std::fs::create_dir_all(&base)?;
+    println!(
+        "report benchmark: synthetic SHADOW runs (mixed classes, ~300-byte blobs, 60-timestamp envs), one thread; \
+         goal at 100000 records: <= 5 s and <= 30 MB"
+    );
+    println!("   records  gather ms  render ms  total s  HTML MB   (jsonl MB, made in)");
+    for &n in sizes {
+        let dir = base.join(format!("report-{n}"));
+        let made = Instant::now();
+        let jsonl = synthetic_run(&dir, n)?;
+        let made = made.elapsed().as_secs_f64();
+        let start = Instant::now();
+        let report = dualrun_report::Report::gather(std::slice::from_ref(&dir), None);
+        let gathered = start.elapsed();
+        let html = dualrun_report::render::html(&report)?;
+        let total = start.elapsed();
+        if !report.banner.problems.is_empty() || report.runs[0].records_total as u64 != n {
+            bail!("{}: the report does not read the run as written: {:?}", dir.display(), report.banner.problems);
+        }
+        std::fs::write(dir.join("report.html"), &html)?;
+        println!(
+            "  {n:>8} {:>10.0} {:>10.0} {:>8.2} {:>8.2}   ({:.1} MB, {made:.1} s)",
+            gathered.as_secs_f64() * 1e3,
+            (total - gathered).as_secs_f64() * 1e3,
+            total.as_secs_f64(),
+            html.len() as f64 / 1e6,
+            jsonl as f64 / 1e6,
+        );
+    }
+    Ok(())
 }

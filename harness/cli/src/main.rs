@@ -16,6 +16,8 @@ mod chain_arg;
 mod commands;
 mod embedded;
 mod outcome;
+mod rerun;
+mod watch;
 
 use outcome::Outcome;
 
@@ -49,6 +51,14 @@ enum Command {
     Golden(commands::golden::GoldenCommand),
     /// Make an Ed25519 key file (for leaders and gate operators); prints `ID <public-key-hex>`.
     Keygen(commands::keygen::KeygenArgs),
+    /// Follow a running daemon: judge each block as it arrives, into a live run directory (a live
+    /// shadow), with Prometheus metrics.
+    Follow(commands::follow::FollowArgs),
+    /// Merge the shard runs of one range (`replay --shard I/N`) into the single run's directory.
+    Merge(commands::merge::MergeArgs),
+    /// Reports for auditors: a self-contained HTML report of runs (and a ledger), a signed attestation
+    /// of a run directory, and its verification (optionally by replaying the run again).
+    Report(commands::report::ReportArgs),
     /// Replay a chain through the legacy verifier and the candidate and record every divergence.
     /// With no arguments: the bundled sample chain, in SHADOW mode, into reports/<run-id>/.
     Replay(commands::replay::ReplayArgs),
@@ -56,7 +66,17 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
+    let code = match watch::take_child_end() {
+        Ok(_) => report(run(cli)),
+        Err(e) => report(Err(e)),
+    };
+    // A watched child's last act: the parent then knows the run ended on its own terms.
+    watch::returned(code);
+    ExitCode::from(code)
+}
+
+fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    match cli.command {
         Command::Chain(c) => commands::chain::run(c),
         Command::Block(c) => commands::block::run(c),
         Command::Leader(c) => commands::leader::run(c),
@@ -64,14 +84,21 @@ fn main() -> ExitCode {
         Command::Golden(c) => commands::golden::run(c),
         Command::Gate(c) => commands::gate::run(c),
         Command::Replay(a) => commands::replay::run(a),
-    };
+        Command::Report(a) => commands::report::run(a),
+        Command::Follow(a) => commands::follow::run(a),
+        Command::Merge(a) => commands::merge::run(a),
+    }
+}
+
+/// The exit code of a command's result, its error printed.
+fn report(result: anyhow::Result<Outcome>) -> u8 {
     match result {
         Ok(outcome) => outcome.exit_code(),
         // A reader that went away (`dualrun chain scan | head`) is not an error of ours.
-        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) if is_broken_pipe(&e) => 0,
         Err(e) => {
             eprintln!("dualrun: error: {e:#}");
-            ExitCode::from(2)
+            2
         }
     }
 }

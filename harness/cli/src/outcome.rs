@@ -1,8 +1,6 @@
 //! What a command found, and the exit code it maps to: 0 success, 1 a negative finding, 2 the command
 //! could not run (errors travel as `anyhow::Error`) or was interrupted, 3 the gate cannot decide.
 
-use std::process::ExitCode;
-
 /// What a command found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Outcome {
@@ -14,6 +12,8 @@ pub(crate) enum Outcome {
     Incomplete,
     /// Exit 3: the gate cannot decide on this evidence.
     Inconclusive,
+    /// The exit code of a watched child (`dualrun replay` with an in-process legacy), passed on.
+    Exited(u8),
 }
 
 impl Outcome {
@@ -27,12 +27,13 @@ impl Outcome {
     }
 
     /// The process exit code.
-    pub(crate) fn exit_code(self) -> ExitCode {
+    pub(crate) fn exit_code(self) -> u8 {
         match self {
-            Outcome::Clean => ExitCode::SUCCESS,
-            Outcome::Finding => ExitCode::from(1),
-            Outcome::Incomplete => ExitCode::from(2),
-            Outcome::Inconclusive => ExitCode::from(3),
+            Outcome::Clean => 0,
+            Outcome::Finding => 1,
+            Outcome::Incomplete => 2,
+            Outcome::Inconclusive => 3,
+            Outcome::Exited(code) => code,
         }
     }
 }

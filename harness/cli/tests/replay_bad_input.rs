@@ -53,14 +53,6 @@ def sleeps(block, env):
 
 def accepts_all(block, env):
     return True
-
-def exits(block, env):
-    import os, sys
-    if block["height"] == 5:
-        os._exit(0)
-    if block["height"] == 6:
-        sys.exit(0)
-    return dualrun_legacy.verify_block(block, env)
 "#;
 
 fn py_dir(tmp: &Path) -> std::path::PathBuf {
@@ -339,22 +331,87 @@ fn inputs_that_cannot_run_exit_2_with_what_is_wrong() {
     assert!(r.stderr.contains("unknown mode \"sideways\""), "{}", r.stderr);
 }
 
-/// A legacy that tries to end the process (`os._exit(0)`, `sys.exit(0)`) cannot make a run look clean: the
-/// attempt is refused and recorded as that block's legacy error, and the run completes with its summary.
+/// A legacy that ends the process — `os._exit(0)` or `sys.exit(0)` from Python, `_exit(0)` from C, a
+/// segfault — never makes a run look finished: each stops the replay with exit 2 naming the height,
+/// leaves no summary, and `--resume` continues to the same records as a run that was never stopped.
 #[test]
-fn a_legacy_that_exits_the_process_is_an_error_not_a_clean_run() {
+fn a_legacy_that_ends_the_process_stops_the_run_resumable() {
     let tmp = tempfile::tempdir().unwrap();
-    let (py, out) = (py_dir(tmp.path()), tmp.path().join("run"));
-    let r = replay(&["--legacy", "python:bad_verifiers:exits", "--python-path", s(&py), "--out", s(&out)]);
-    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
-    assert!(r.stdout.contains("legacy_error 2"), "{}", r.stdout);
-    let records = jsonl(&out);
-    let error_at = |h: u64| records.iter().find(|r| r["height"] == h && r["class"] == "legacy_error").cloned().unwrap();
-    assert!(error_at(5)["legacy"]["error"]["message"].as_str().unwrap().contains("os._exit(0); refused"));
-    assert!(error_at(6)["legacy"]["error"]["message"].as_str().unwrap().contains("SystemExit"));
+    let py = tmp.path().join("py");
+    std::fs::create_dir_all(&py).unwrap();
+    // Correct, except that it ends the process once at each height with a flag file.
+    std::fs::write(
+        py.join("exiting.py"),
+        r#"
+import ctypes, os, sys
+import dualrun_legacy
+
+def verify_block(block, env):
+    flag = os.path.join(os.path.dirname(__file__), "exit_at_%d" % block["height"])
+    if os.path.exists(flag):
+        how = open(flag).read()
+        os.remove(flag)
+        if how == "os._exit":
+            os._exit(0)
+        if how == "sys.exit":
+            sys.exit(0)
+        if how == "libc._exit":
+            ctypes.CDLL(None)._exit(0)
+        if how == "segfault":
+            ctypes.string_at(0)
+    return dualrun_legacy.verify_block(block, env)
+"#,
+    )
+    .unwrap();
+    let run = |out: &Path, resume: bool| {
+        let mut args = vec!["replay", "--legacy", "python:exiting", "--python-path", s(&py), "--out", s(out)];
+        if resume {
+            args.push("--resume");
+        }
+        dualrun(&args)
+    };
+    let never_stopped = tmp.path().join("clean");
+    let clean = run(&never_stopped, false);
+    assert_eq!(clean.code, 1, "the sample has halts: {}", clean.stderr);
+
+    let out = tmp.path().join("run");
+    let ways = [
+        (75, "os._exit", "called os._exit(0)"),
+        (120, "sys.exit", "called sys.exit(0)"),
+        (150, "libc._exit", "(exit status 0)"),
+        (180, "segfault", "(signal 11 (Segmentation fault))"),
+    ];
+    for (i, (height, how, said)) in ways.into_iter().enumerate() {
+        std::fs::write(py.join(format!("exit_at_{height}")), how).unwrap();
+        let r = run(&out, i > 0);
+        assert_eq!(r.code, 2, "{how}: {}{}", r.stdout, r.stderr);
+        let expected = format!("the legacy terminated the process at height {height} ");
+        assert!(r.stderr.contains(&expected) && r.stderr.contains(said), "{how}: {}", r.stderr);
+        assert!(r.stderr.contains("--resume"), "{}", r.stderr);
+        assert!(!out.join("summary.json").exists(), "{how}: an unfinished run has no summary");
+        assert!(!py.join(format!("exit_at_{height}")).exists(), "{how}: the legacy was called at {height}");
+    }
+    let r = run(&out, true);
+    assert_eq!(r.code, clean.code, "{}{}", r.stdout, r.stderr);
+    for f in ["divergences.csv", "divergences.jsonl"] {
+        let (a, b) = (std::fs::read(out.join(f)).unwrap(), std::fs::read(never_stopped.join(f)).unwrap());
+        assert!(a == b, "{f} after four stops and resumes differs from the run never stopped");
+    }
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
-    assert_eq!(summary["complete"], true);
+    assert_eq!((summary["complete"].as_bool(), summary["sessions"].as_u64()), (Some(true), Some(5)), "{summary}");
+
+    // `golden check` with the legacy as the second implementation is watched the same way: a legacy
+    // that exits from C cannot make the CI gate pass.
+    std::fs::write(
+        py.join("always.py"),
+        "import ctypes\ndef verify_block(block, env):\n    ctypes.CDLL(None)._exit(0)\n",
+    )
+    .unwrap();
+    let vectors = repo().join("golden-vectors/leader-v1");
+    let r = dualrun(&["golden", "check", s(&vectors), "--legacy", "python:always", "--python-path", s(&py)]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("the legacy terminated the process at height") && r.stderr.contains("(exit status 0)"));
 }
 
 /// An `exec:` child answering in JSON lines; at height 5 it floods stdout (no newline) or stderr.

@@ -312,4 +312,12 @@ pub trait Verifier: Send {
     /// Verifies one block under `env`; `prepared` is its stateless precomputation, if it has one.
     fn verify(&mut self, block: &BlockInput, prepared: Option<Box<dyn Any + Send>>, env: &ReplayEnv)
         -> VerifierOutcome;
+
+    /// Asked after every `verify`: why the run must stop at this block, if it must. An in-process
+    /// verifier that tried to end the process (`os._exit`, `sys.exit`) says so here; the pipeline then
+    /// discards this block's answers and ends the run resumable before it, instead of recording a
+    /// verdict from a verifier in an unknown state.
+    fn stop_reason(&mut self) -> Option<String> {
+        None
+    }
 }

@@ -107,7 +107,7 @@ pub struct MinerTx<'a> {
     pub outputs: Vec<TxOut>,
     /// tx_extra, verbatim (parse it with [`crate::extra::parse`]).
     pub extra: &'a [u8],
-    /// RingCT type byte (version 2 with inputs only).
+    /// RingCT type byte (version 2 only).
     pub rct_type: Option<u8>,
     /// The whole transaction in the block blob.
     pub range: Range<usize>,
@@ -198,7 +198,11 @@ fn parse_miner_tx<'a>(r: &mut Reader<'a>) -> Result<MinerTx<'a>, ParseError> {
     }
     let unlock_time = r.u64v("miner tx unlock_time")?;
 
+    let vin_at = r.pos();
     let n_in = r.count(1, "miner tx vin")?;
+    if version == 2 && n_in == 0 {
+        return Err(r.error(vin_at, ParseErrorKind::NoInputsV2));
+    }
     let mut inputs = Vec::with_capacity(n_in.min(4));
     for _ in 0..n_in {
         let tag_at = r.pos();
@@ -247,7 +251,8 @@ fn parse_miner_tx<'a>(r: &mut Reader<'a>) -> Result<MinerTx<'a>, ParseError> {
                 r.bytes(64 * key_offsets.len(), "v1 ring signatures")?;
             }
         }
-    } else if !inputs.is_empty() {
+    } else {
+        // Version 2 (with inputs, checked above): the RingCT base, a single type byte for a miner tx.
         let at = r.pos();
         let t = r.u8("rct_type")?;
         if t != 0 {

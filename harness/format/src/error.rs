@@ -42,6 +42,10 @@ pub enum ParseErrorKind {
         /// The version found.
         version: u64,
     },
+    /// A version-2 transaction without inputs. monerod parses it but cannot hash it: with no inputs no
+    /// RingCT part is serialized, its unprunable size stays unset, and `calculate_transaction_hash`
+    /// fails ("Inconsistent transaction prefix, unprunable and blob sizes"), so such a block has no id.
+    NoInputsV2,
     /// An input variant tag other than `txin_gen` (0xff) and `txin_to_key` (0x02).
     UnknownInputTag {
         /// The tag found.
@@ -76,6 +80,10 @@ impl fmt::Display for ParseErrorKind {
             Self::UnsupportedTxVersion { version } => {
                 write!(f, "unsupported miner tx version {version} (expected 1 or 2)")
             }
+            Self::NoInputsV2 => f.write_str(
+                "version-2 miner tx with no inputs: monerod cannot hash it (no RingCT part is serialized, so \
+                 calculate_transaction_hash fails), so the block has no id",
+            ),
             Self::UnknownInputTag { tag } => write!(f, "unknown vin tag 0x{tag:02x}"),
             Self::UnknownOutputTag { tag } => write!(f, "unknown vout tag 0x{tag:02x}"),
             Self::UnsupportedRctType { rct_type } => {

@@ -119,3 +119,26 @@ fn hostile_counts_do_not_allocate() {
     let err = Block::parse(&bad).unwrap_err();
     assert!(matches!(err.kind, ParseErrorKind::CountTooLarge { field: "tx hash list", .. }), "{err}");
 }
+
+/// A miner tx without inputs: version 1 parses (monerod parses it too, and rejects the block as
+/// invalid); version 2 is refused at its input count, since monerod cannot hash it and the block has no id.
+#[test]
+fn a_miner_tx_without_inputs() {
+    let (blob, tx_at) = sample(&[]);
+    let vin_at = tx_at + 2; // version 02, unlock time 65
+    assert_eq!(&blob[vin_at..vin_at + 3], &[0x01, 0xff, 0x05], "one txin_gen at height 5");
+    let rct_at = blob.len() - 1 - 1 - 32;
+    let mut v2 = blob[..vin_at].to_vec();
+    v2.push(0x00);
+    v2.extend_from_slice(&blob[vin_at + 3..rct_at]);
+    v2.extend_from_slice(&blob[rct_at + 1..]);
+    let err = Block::parse(&v2).unwrap_err();
+    assert_eq!((&err.kind, err.offset), (&ParseErrorKind::NoInputsV2, vin_at));
+    assert!(err.to_string().contains("monerod cannot hash it"), "{err}");
+
+    let mut v1 = v2.clone();
+    v1[tx_at] = 1;
+    let block = Block::parse(&v1).unwrap();
+    assert!(block.miner_tx.inputs.is_empty() && block.miner_tx.gen_height().is_none());
+    assert_eq!(block.miner_tx.rct_type, None);
+}

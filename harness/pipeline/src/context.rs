@@ -58,6 +58,9 @@ pub enum ContextError {
     /// The chain is not the profile's (another genesis).
     #[error(transparent)]
     Profile(#[from] ProfileError),
+    /// Another source (a daemon) could not give a block.
+    #[error(transparent)]
+    Source(Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// The id of a stored block: computed, or the stored one if the blob does not parse.
@@ -69,29 +72,41 @@ pub fn block_id_of(raw: &RawBlock) -> Hash32 {
 /// blocks before it. Checks that block 0 is the profile's genesis.
 pub fn context_at(db: &ChainDb, profile: &Profile, from: u64) -> Result<ChainContext, ContextError> {
     let txn = db.read_txn()?;
-    let genesis = db.blocks(&txn, 0, 0)?.next().expect("block 0 exists")?;
-    profile.check_genesis(&block_id_of(&genesis))?;
+    context_with(profile, from, |h| {
+        let raw = db.blocks(&txn, h, h)?.next().expect("a height below the start exists")?;
+        Ok((raw.blob.to_vec(), raw.info.hash))
+    })
+}
+
+/// [`context_at`] over any source: `block(h)` gives the blob and stored id of block `h` (every height
+/// below `from` exists). Used for a chain database and for a daemon's RPC alike, so a run judges its
+/// first block the same way whatever it reads.
+pub fn context_with(
+    profile: &Profile,
+    from: u64,
+    mut block: impl FnMut(u64) -> Result<(Vec<u8>, Hash32), ContextError>,
+) -> Result<ChainContext, ContextError> {
+    let id_of = |blob: &[u8], stored: Hash32| {
+        Block::parse(blob).ok().and_then(|b| b.hashes().ok()).map_or(stored, |h| h.block_id)
+    };
+    let (genesis, stored) = block(0)?;
+    profile.check_genesis(&id_of(&genesis, stored))?;
     if from == 0 {
         return Ok(ChainContext::new());
     }
     // The id of block from − 1, and the last 60 timestamps that parse (a malformed block adds none,
     // exactly as when the pipeline passes it): walk back until 60 are found or block 0 is reached.
-    let prev = db.blocks(&txn, from - 1, from - 1)?.next().expect("from − 1 exists")?;
-    let prev_id = block_id_of(&prev);
+    let (prev, stored) = block(from - 1)?;
+    let prev_id = id_of(&prev, stored);
     let mut timestamps: Vec<u64> = Vec::new();
-    let mut end = from; // exclusive
-    while timestamps.len() < TIMESTAMP_WINDOW && end > 0 {
-        let start = end.saturating_sub(TIMESTAMP_WINDOW as u64);
-        let mut chunk = Vec::new();
-        for raw in db.blocks(&txn, start, end - 1)? {
-            if let Ok(b) = Block::parse(raw?.blob) {
-                chunk.push(b.header.timestamp);
-            }
+    let mut h = from;
+    while timestamps.len() < TIMESTAMP_WINDOW && h > 0 {
+        h -= 1;
+        let blob = if h == from - 1 { prev.clone() } else { block(h)?.0 };
+        if let Ok(b) = Block::parse(&blob) {
+            timestamps.push(b.header.timestamp);
         }
-        chunk.extend(timestamps);
-        timestamps = chunk;
-        end = start;
     }
-    let keep = timestamps.len().saturating_sub(TIMESTAMP_WINDOW);
-    Ok(ChainContext::resume(from, prev_id, timestamps.into_iter().skip(keep)))
+    timestamps.reverse();
+    Ok(ChainContext::resume(from, prev_id, timestamps))
 }

@@ -42,9 +42,9 @@ use dualrun_leader::{ChainContext, Profile};
 
 pub use assemble::{Batch, Item};
 pub use compare::Judged;
-pub use context::{block_id_of, context_at, ContextError, NowMode};
+pub use context::{block_id_of, context_at, context_with, ContextError, NowMode};
 pub use source::{BlockSource, LmdbRange, SourceBlock};
-pub use verify::Answer;
+pub use verify::{Answer, VerifierStop};
 
 /// Blocks per batch between stages.
 pub const BATCH: usize = 256;
@@ -116,6 +116,8 @@ pub struct Ended<E> {
     pub interrupted: bool,
     /// The source failed; every block read before the failure was judged.
     pub source_error: Option<E>,
+    /// A verifier stopped the run (it is also `interrupted`).
+    pub verifier_stop: Option<VerifierStop>,
 }
 
 /// What a run of the pipeline needs besides the blocks.
@@ -163,8 +165,8 @@ impl Pipeline {
             drop((raw_rx, prepared_tx));
             let legacy_stage = legacy.map(|v| verify::spawn(s, "legacy", v, self.interrupt.clone()));
             let candidate_stage = candidate.map(|v| verify::spawn(s, "candidate", v, self.interrupt.clone()));
-            let (legacy_in, legacy_out) = verify::split(legacy_stage);
-            let (candidate_in, candidate_out) = verify::split(candidate_stage);
+            let (legacy_in, legacy_out, legacy_thread) = split(legacy_stage);
+            let (candidate_in, candidate_out, candidate_thread) = split(candidate_stage);
             let (compare_tx, compare_rx) = sync_channel(4);
             let assembler = assemble::Assembler {
                 profile: self.profile.clone(),
@@ -191,7 +193,11 @@ impl Pipeline {
             };
             // The comparator may stop at an interrupt before the reader sees it.
             let interrupted = stopped || self.interrupt.load(Ordering::Relaxed);
-            Ok(Ended { next_height, interrupted, source_error })
+            let verifier_stop = [legacy_thread, candidate_thread]
+                .into_iter()
+                .flatten()
+                .find_map(|t| t.join().expect("a verifier thread catches panics"));
+            Ok(Ended { next_height, interrupted, source_error, verifier_stop })
         })
     }
 }
@@ -219,6 +225,20 @@ fn read<S: BlockSource>(
         }
     })?;
     Ok(interrupted)
+}
+
+/// A verifier stage's ends, when the mode runs it.
+type StageEnds<'scope> = (
+    Option<std::sync::mpsc::SyncSender<assemble::VerifierWork>>,
+    Option<std::sync::mpsc::Receiver<Vec<Answer>>>,
+    Option<std::thread::ScopedJoinHandle<'scope, Option<VerifierStop>>>,
+);
+
+fn split(stage: Option<verify::Stage<'_>>) -> StageEnds<'_> {
+    match stage {
+        Some(verify::Stage { input, output, thread }) => (Some(input), Some(output), Some(thread)),
+        None => (None, None, None),
+    }
 }
 
 fn spawn<'scope, T: Send + 'scope>(

@@ -1,11 +1,13 @@
 //! The verify stage: one thread per verifier, blocks in height order; a panic in a verifier becomes
-//! a `panic` error for that block, and each answer carries how long it took.
+//! a `panic` error for that block, and each answer carries how long it took. A verifier that must stop
+//! the run ([`Verifier::stop_reason`]) ends its thread with a [`VerifierStop`] and sets the interrupt,
+//! so the run ends resumable before that block.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
-use std::thread::Scope;
+use std::thread::{Scope, ScopedJoinHandle};
 use std::time::{Duration, Instant};
 
 use dualrun_core::{BlockInput, ErrorKind, ReplayEnv, Verifier, VerifierError, VerifierOutcome};
@@ -22,40 +24,62 @@ pub struct Answer {
     pub elapsed: Duration,
 }
 
-/// The input and output channels of a verifier thread.
-pub(crate) type Stage = (SyncSender<VerifierWork>, Receiver<Vec<Answer>>);
+/// A verifier stopped the run: it cannot be trusted to answer for the block at `height` or after.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifierStop {
+    /// `legacy` or `candidate`.
+    pub role: &'static str,
+    /// The block it was verifying.
+    pub height: u64,
+    /// Its [`Verifier::stop_reason`].
+    pub reason: String,
+}
+
+/// A verifier thread: its input and output channels, and how it ended.
+pub(crate) struct Stage<'scope> {
+    pub(crate) input: SyncSender<VerifierWork>,
+    pub(crate) output: Receiver<Vec<Answer>>,
+    pub(crate) thread: ScopedJoinHandle<'scope, Option<VerifierStop>>,
+}
 
 pub(crate) fn spawn<'scope>(
     s: &'scope Scope<'scope, '_>,
-    role: &str,
+    role: &'static str,
     v: Box<dyn Verifier>,
     interrupt: Arc<AtomicBool>,
-) -> Stage {
-    let (in_tx, in_rx) = sync_channel::<VerifierWork>(2);
-    let (out_tx, out_rx) = sync_channel::<Vec<Answer>>(2);
-    crate::spawn(s, format!("dualrun-{role}"), move || run(v, in_rx, out_tx, &interrupt));
-    (in_tx, out_rx)
-}
-
-pub(crate) fn split(stage: Option<Stage>) -> (Option<SyncSender<VerifierWork>>, Option<Receiver<Vec<Answer>>>) {
-    stage.map_or((None, None), |(a, b)| (Some(a), Some(b)))
+) -> Stage<'scope> {
+    let (input, in_rx) = sync_channel::<VerifierWork>(2);
+    let (out_tx, output) = sync_channel::<Vec<Answer>>(2);
+    let thread = crate::spawn(s, format!("dualrun-{role}"), move || run(role, v, in_rx, out_tx, &interrupt));
+    Stage { input, output, thread }
 }
 
 /// Answers batch after batch. At an interrupt it stops between blocks and sends nothing more: the
 /// comparator ends at the last whole batch, and a resume judges the rest.
-fn run(mut v: Box<dyn Verifier>, rx: Receiver<VerifierWork>, tx: SyncSender<Vec<Answer>>, interrupt: &AtomicBool) {
+fn run(
+    role: &'static str,
+    mut v: Box<dyn Verifier>,
+    rx: Receiver<VerifierWork>,
+    tx: SyncSender<Vec<Answer>>,
+    interrupt: &AtomicBool,
+) -> Option<VerifierStop> {
     for (batch, preps) in rx {
         let mut answers = Vec::with_capacity(batch.len());
         for (item, prep) in batch.iter().zip(preps) {
             if interrupt.load(Ordering::Relaxed) {
-                return;
+                return None;
             }
             answers.push(guarded(v.as_mut(), &item.input, prep, &item.env));
+            if let Some(reason) = v.stop_reason() {
+                interrupt.store(true, Ordering::SeqCst);
+                return Some(VerifierStop { role, height: item.input.height, reason });
+            }
         }
         if tx.send(answers).is_err() {
-            return;
+            return None;
         }
     }
+    None
 }
 
 /// Runs `verify` and turns a panic into an error outcome.

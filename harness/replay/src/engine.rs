@@ -6,9 +6,11 @@ use std::sync::Arc;
 
 use dualrun_chaindb::{ChainDb, ChainDbError};
 use dualrun_core::ReasonMap;
+use dualrun_leader::validator::ChainContext;
 use dualrun_leader::Profile;
-use dualrun_pipeline::{context_at, ContextError, LmdbRange, NowMode, Pipeline, Verifiers};
-use dualrun_rundir::{Manifest, RunDirError, RunWriter, Summary, Tool, FORMAT, FORMAT_VERSION};
+use dualrun_pipeline::{context_at, BlockSource, ContextError, LmdbRange, NowMode, Pipeline, Verifiers};
+use dualrun_rundir::Inputs;
+use dualrun_rundir::{Manifest, RunDirError, RunWriter, Summary};
 
 use crate::sink::{FirstRecord, Progress, RecordSink};
 
@@ -27,12 +29,31 @@ pub enum ReplayError {
     /// A file could not be read.
     #[error(transparent)]
     File(#[from] dualrun_format::FileError),
+    /// A verifier stopped the run; it is checkpointed before the block, and `--resume` continues there.
+    #[error(
+        "the {role} terminated the process at height {height} ({reason}); the run in {dir} stopped before it: \
+         fix the {role}, then continue with the same command and --out {dir} --resume (it restarts at height \
+         {next_height})",
+        role = stop.role, height = stop.height, reason = stop.reason, dir = dir.display()
+    )]
+    VerifierStopped {
+        /// Who stopped it, where and why.
+        stop: dualrun_pipeline::VerifierStop,
+        /// The run directory.
+        dir: PathBuf,
+        /// Where a resume starts.
+        next_height: u64,
+    },
     /// The request does not make sense (a range, a mode without its verifiers).
     #[error("{0}")]
     Input(String),
+    /// Another block source failed (a daemon that cannot be reached…).
+    #[error(transparent)]
+    Source(Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// What to replay and how.
+#[derive(Clone)]
 pub struct ReplayConfig {
     /// The network profile.
     pub profile: Arc<Profile>,
@@ -56,6 +77,10 @@ pub struct ReplayConfig {
     pub reproduce_prefix: String,
     /// Set to stop; the run ends resumable.
     pub interrupt: Arc<AtomicBool>,
+    /// Metrics to update as blocks are judged (`--metrics`).
+    pub metrics: Option<Arc<dualrun_metrics::Metrics>>,
+    /// The shard of a whole range this run is (`from`/`to` are then the shard's own range).
+    pub shard: Option<dualrun_rundir::Shard>,
 }
 
 /// How a session ended.
@@ -85,14 +110,13 @@ pub struct RunResult {
     pub already_complete: bool,
 }
 
-/// Replays the range, writing the run directory.
+/// Replays the range of a chain database, writing the run directory.
 pub fn run(
     db: &ChainDb,
     cfg: ReplayConfig,
     verifiers: Verifiers,
     progress: &mut dyn Progress,
 ) -> Result<RunResult, ReplayError> {
-    let mode = verifiers.mode();
     let tip = db.read_txn().and_then(|t| db.tip_height(&t))?;
     if cfg.from > tip {
         return Err(ChainDbError::BeyondTip { file: db.data_file().into(), height: cfg.from, tip }.into());
@@ -105,41 +129,90 @@ pub fn run(
     context_at(db, &cfg.profile, 0)?;
     let digest = crate::inputs::chain_digest(db, cfg.from, last, cfg.threads)?;
     let inputs = crate::inputs::inputs(db, &cfg, last, digest.current(), &verifiers)?;
-    let mut manifest = Manifest {
-        format: FORMAT.into(),
-        format_version: FORMAT_VERSION,
-        tool: Tool::this(),
-        inputs_digest: inputs.digest(),
+    let profile = cfg.profile.clone();
+    let session = Session {
         inputs,
         data_file: db.data_file().into(),
-        started_unix: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
-        complete: false,
-        files: None,
+        last: Some(last),
+        open: Box::new(move |start| Ok((LmdbRange::new(db, start, last), context_at(db, &profile, start)?))),
     };
-    let (writer, checkpoint) = if cfg.resume {
+    run_session(session, cfg, verifiers, progress)
+}
+
+/// What a session reads: the inputs it names and, once the start height is known (a resume starts at
+/// its checkpoint), its block source and the chain context of its first block. `replay` reads a chain
+/// database; `follow` a daemon.
+pub struct Session<'a, S> {
+    /// What the run is made from (the manifest's inputs; a resume must find them unchanged).
+    pub inputs: Inputs,
+    /// Where the blocks are read from, for the manifest (`data.mdb`, or the daemon's URL).
+    pub data_file: PathBuf,
+    /// The last height; `None` for a live run, which goes on until it is stopped.
+    pub last: Option<u64>,
+    /// Opens the source at a height and builds the chain context of that height.
+    #[allow(clippy::type_complexity)]
+    pub open: Box<dyn FnOnce(u64) -> Result<(S, ChainContext), ReplayError> + 'a>,
+}
+
+/// Runs a session into the run directory (created, or resumed with `cfg.resume`) and finishes it.
+pub fn run_session<S>(
+    session: Session<'_, S>,
+    cfg: ReplayConfig,
+    verifiers: Verifiers,
+    progress: &mut dyn Progress,
+) -> Result<RunResult, ReplayError>
+where
+    S: BlockSource,
+    S::Error: Into<ReplayError>,
+{
+    let mode = verifiers.mode();
+    let Session { inputs, data_file, last, open } = session;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let mut manifest = Manifest::new(inputs, data_file, now);
+    let (mut writer, checkpoint) = if cfg.resume {
         let (w, old, cp) = RunWriter::resume(&cfg.out, &manifest.inputs)?;
         manifest.started_unix = old.started_unix;
         (w, cp)
     } else {
         (RunWriter::create(&cfg.out, &manifest)?, None)
     };
-    if checkpoint.as_ref().is_some_and(|c| c.complete) {
+    // A finished run with an end stays finished; a live run is reopened and goes on.
+    if checkpoint.as_ref().is_some_and(|c| c.complete && last.is_some_and(|l| c.next_height > l)) {
         let summary: Summary = dualrun_rundir::RunDir::load(&cfg.out)?.summary;
         let end = RunEnd::Complete;
         return Ok(RunResult { end, dir: cfg.out, summary, first_record: None, already_complete: true });
     }
+    if cfg.resume && manifest.inputs.chain.live {
+        // Reopened: until it stops again, the run is not finished (its files grow).
+        writer.write_manifest(&manifest)?;
+    }
     let start = checkpoint.as_ref().map_or(cfg.from, |c| c.next_height);
+    if let Some(last) = last.filter(|l| start > l + 1) {
+        // A live run resumed with an end below what it has judged: the run cannot be made to end there.
+        return Err(ReplayError::Input(format!(
+            "--to {last}: the run in {} has already judged up to height {}; give --to {} or more",
+            cfg.out.display(),
+            start - 1,
+            start - 1
+        )));
+    }
     let resumed_at = checkpoint.as_ref().map(|c| c.next_height);
-    // A session counts from its start, so a checkpoint written during it (then a kill) includes it.
+    // A session counts from its start: checkpointed at once, so even a session killed before its first
+    // block is counted.
     let mut stats = checkpoint.map(|c| c.stats).unwrap_or_default();
     stats.sessions += 1;
-    tracing::info!(dir = %cfg.out.display(), first = cfg.from, last, start, mode = %mode, "replay starting");
+    writer.checkpoint(start, &stats, false)?;
+    tracing::info!(dir = %cfg.out.display(), first = cfg.from, last = ?last, start, mode = %mode, "run starting");
     progress.begin(cfg.from, last, resumed_at);
+    if let (Some(m), Some(judged)) = (&cfg.metrics, start.checked_sub(1)) {
+        m.set_judged_height(judged);
+    }
 
     let mut sink = RecordSink::new(writer, stats, mode, cfg.out.clone(), cfg.reproduce_prefix.clone(), progress);
-    let mut next_height = start;
-    let mut source_error = None;
-    if start <= last {
+    sink.metrics = cfg.metrics.clone();
+    sink.checkpoint_each_batch = manifest.inputs.chain.live;
+    let mut ended = SessionEnd { next_height: start, source_error: None, verifier_stop: None };
+    if last.is_none_or(|l| start <= l) {
         let pipeline = Pipeline {
             profile: cfg.profile.clone(),
             now: cfg.now,
@@ -147,11 +220,22 @@ pub fn run(
             threads: cfg.threads,
             interrupt: cfg.interrupt.clone(),
         };
-        let ctx = context_at(db, &cfg.profile, start)?;
-        let ended = pipeline.run(LmdbRange::new(db, start, last), ctx, verifiers, &mut sink)?;
-        (next_height, source_error) = (ended.next_height, ended.source_error);
+        let (source, ctx) = open(start)?;
+        let e = pipeline.run(source, ctx, verifiers, &mut sink)?;
+        ended = SessionEnd {
+            next_height: e.next_height,
+            source_error: e.source_error.map(Into::into),
+            verifier_stop: e.verifier_stop,
+        };
     }
-    finish(sink, manifest, cfg, last, next_height, source_error)
+    finish(sink, manifest, cfg, last, ended)
+}
+
+/// Where the pipeline stopped, and what stopped it early.
+struct SessionEnd {
+    next_height: u64,
+    source_error: Option<ReplayError>,
+    verifier_stop: Option<dualrun_pipeline::VerifierStop>,
 }
 
 /// Ends the session: records durable first; then the summary and the manifest's digests; only then
@@ -160,17 +244,32 @@ fn finish(
     mut sink: RecordSink<'_>,
     mut manifest: Manifest,
     cfg: ReplayConfig,
-    last: u64,
-    next_height: u64,
-    source_error: Option<ChainDbError>,
+    last: Option<u64>,
+    ended: SessionEnd,
 ) -> Result<RunResult, ReplayError> {
+    let SessionEnd { next_height, source_error, verifier_stop } = ended;
     let stats = sink.stats_now();
     // Every block judged is complete, whatever came after; an interrupt before that leaves it resumable.
-    let complete = source_error.is_none() && next_height > last;
+    // A live run without an end is never complete: it stops resumable.
+    let complete = source_error.is_none() && verifier_stop.is_none() && last.is_some_and(|l| next_height > l);
     sink.writer.checkpoint(next_height, &stats, false)?;
     sink.progress.end();
+    // A verifier that stopped the run is said first: the source may have failed only because the run
+    // was stopping.
+    if let Some(stop) = verifier_stop {
+        tracing::error!(role = stop.role, height = stop.height, reason = %stop.reason, "a verifier stopped the run");
+        return Err(ReplayError::VerifierStopped { stop, dir: cfg.out, next_height });
+    }
     if let Some(e) = source_error {
-        return Err(e.into());
+        return Err(e);
+    }
+    // A live run names the range it has judged so far, with its chain digest.
+    let judged = next_height.saturating_sub(cfg.from);
+    let last = last.unwrap_or(if judged == 0 { cfg.from } else { next_height - 1 });
+    if let Some((digest, blocks)) = sink.writer.judged_digest()? {
+        let chain = &mut manifest.inputs.chain;
+        (chain.to, chain.blocks, chain.chain_digest) = (last, blocks, digest);
+        manifest.inputs_digest = manifest.inputs.digest();
     }
     let summary = Summary::from_stats(manifest.inputs.mode, cfg.from, last, &stats, complete, next_height);
     manifest.complete = complete;

@@ -53,18 +53,26 @@ pub fn inputs(
     digest: Hash32,
     verifiers: &Verifiers,
 ) -> Result<Inputs, FileError> {
-    let identity = |v: Option<&dyn Verifier>| v.map(|v| v.identity());
     let dir = std::fs::canonicalize(db.dir()).map_err(FileError::at(db.dir()))?;
-    Ok(Inputs {
-        chain: ChainInputs {
-            path: dir.display().to_string(),
-            schema_version: db.schema().version(),
-            genesis_id: cfg.profile.genesis_id,
-            from: cfg.from,
-            to: last,
-            blocks: last - cfg.from + 1,
-            chain_digest: digest,
-        },
+    let chain = ChainInputs {
+        path: dir.display().to_string(),
+        schema_version: db.schema().version(),
+        genesis_id: cfg.profile.genesis_id,
+        from: cfg.from,
+        to: last,
+        blocks: last - cfg.from + 1,
+        chain_digest: digest,
+        live: false,
+    };
+    Ok(run_inputs(cfg, chain, verifiers))
+}
+
+/// The inputs of a run reading `chain`: the profile, mode, verifiers, env and settings of `cfg` (the part
+/// every block source shares; `replay` names a database range, `follow` a daemon).
+pub fn run_inputs(cfg: &ReplayConfig, chain: ChainInputs, verifiers: &Verifiers) -> Inputs {
+    let identity = |v: Option<&dyn Verifier>| v.map(|v| v.identity());
+    Inputs {
+        chain,
         profile: ProfileInputs {
             path: cfg.profile.source.clone(),
             digest: cfg.profile.digest,
@@ -75,5 +83,6 @@ pub fn inputs(
         candidate: identity(verifiers.candidate()),
         env: EnvInputs { now: cfg.now.describe() },
         settings: cfg.settings.clone(),
-    })
+        shard: cfg.shard,
+    }
 }

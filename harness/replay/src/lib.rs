@@ -5,11 +5,13 @@
 //! - [`engine`]: [`run`] — checks the range, names the inputs, opens or resumes the run directory,
 //!   runs the pipeline and finishes the run;
 //! - [`inputs`]: what a run is made from, and the chain digest that names the range;
-//! - [`sink`]: the record stage — records, counters, checkpoints and progress.
+//! - [`sink`]: the record stage — records, counters, checkpoints and progress;
+//! - [`merge`]: shard runs of one range made into the single run's directory.
 
 pub mod engine;
 pub mod inputs;
+pub mod merge;
 pub mod sink;
 
-pub use engine::{run, ReplayConfig, ReplayError, RunEnd, RunResult};
+pub use engine::{run, run_session, ReplayConfig, ReplayError, RunEnd, RunResult, Session};
 pub use sink::Progress;

@@ -2,9 +2,11 @@
 //! every few seconds (or 8 Ki blocks) the run is checkpointed and progress reported.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dualrun_core::{Mode, RecordClass};
+use dualrun_metrics::Metrics;
 use dualrun_pipeline::{Judged, Sink};
 use dualrun_rundir::{Authoritative, Record, RunDirError, RunWriter, Side, Stats};
 
@@ -13,8 +15,8 @@ const CHECKPOINT_EVERY: Duration = Duration::from_secs(2);
 
 /// Observes a run (the CLI draws a progress bar or logs lines).
 pub trait Progress {
-    /// The run covers `first..=last`; a resume starts at `resumed_at`.
-    fn begin(&mut self, first: u64, last: u64, resumed_at: Option<u64>);
+    /// The run covers `first..=last` (no `last`: a live run, open-ended); a resume starts at `resumed_at`.
+    fn begin(&mut self, first: u64, last: Option<u64>, resumed_at: Option<u64>);
     /// Every block below `next_height` is judged.
     fn advance(&mut self, next_height: u64, stats: &Stats);
     /// The run has stopped.
@@ -43,6 +45,11 @@ pub(crate) struct RecordSink<'a> {
     pub(crate) first_record: Option<FirstRecord>,
     pub(crate) session: Instant,
     since_checkpoint: (u64, Instant),
+    /// Updated with every judged block, when the run serves metrics.
+    pub(crate) metrics: Option<Arc<Metrics>>,
+    /// Checkpoint after every batch: a live run's batches come as blocks arrive, and what was judged
+    /// must be durable before it waits for the next block.
+    pub(crate) checkpoint_each_batch: bool,
 }
 
 impl<'a> RecordSink<'a> {
@@ -65,6 +72,8 @@ impl<'a> RecordSink<'a> {
             first_record: None,
             session: now,
             since_checkpoint: (0, now),
+            metrics: None,
+            checkpoint_each_batch: false,
         }
     }
 
@@ -93,6 +102,7 @@ impl Sink for RecordSink<'_> {
             s.candidate_latency.record(a.elapsed);
         }
         s.blocks += 1;
+        self.writer.judged_id(&j.item.block_id)?;
         if j.decision.authoritative.is_accept() {
             s.authoritative_accept += 1;
         } else {
@@ -101,7 +111,11 @@ impl Sink for RecordSink<'_> {
         let height = j.item.input.height;
         // The verifiers' records, then an input finding when the database's id is not the blob's.
         let mismatch = (j.item.stored_id != j.item.block_id).then_some(RecordClass::StoredIdMismatch);
-        for class in j.decision.records.iter().copied().chain(mismatch) {
+        let classes: Vec<RecordClass> = j.decision.records.iter().copied().chain(mismatch).collect();
+        if let Some(m) = &self.metrics {
+            m.judged(&j, &classes);
+        }
+        for class in classes {
             self.stats.add(class);
             let record = Record {
                 height,
@@ -131,12 +145,15 @@ impl Sink for RecordSink<'_> {
     }
 
     fn batch_done(&mut self, next_height: u64) -> Result<(), RunDirError> {
-        self.progress.advance(next_height, &self.stats);
-        if self.since_checkpoint.0 >= CHECKPOINT_EVERY_BLOCKS || self.since_checkpoint.1.elapsed() >= CHECKPOINT_EVERY {
+        if self.checkpoint_each_batch
+            || self.since_checkpoint.0 >= CHECKPOINT_EVERY_BLOCKS
+            || self.since_checkpoint.1.elapsed() >= CHECKPOINT_EVERY
+        {
             let stats = self.stats_now();
             self.writer.checkpoint(next_height, &stats, false)?;
             self.since_checkpoint = (0, Instant::now());
         }
+        self.progress.advance(next_height, &self.stats);
         Ok(())
     }
 }

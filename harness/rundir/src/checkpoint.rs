@@ -22,8 +22,26 @@ pub struct Checkpoint {
     pub jsonl_bytes: u64,
     /// Length of `divergences.csv` at the checkpoint.
     pub csv_bytes: u64,
+    /// Length of `ids.bin` at the checkpoint (live runs; 0 otherwise).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub ids_bytes: u64,
     /// Counters at the checkpoint.
     pub stats: Stats,
     /// The whole range was replayed.
     pub complete: bool,
+    /// A live run's rewind to a fork, made durable here first: a resume finishes recording it in
+    /// `reorgs.jsonl` if a kill came in between.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_reorg: Option<crate::ReorgEvent>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl Checkpoint {
+    /// Reads a `checkpoint.json`.
+    pub fn load(path: &std::path::Path) -> Result<Checkpoint, crate::RunDirError> {
+        crate::reader::read_json(path)
+    }
 }

@@ -10,6 +10,12 @@ pub const CSV: &str = "divergences.csv";
 pub const SUMMARY: &str = "summary.json";
 /// The state a resume continues from.
 pub const CHECKPOINT: &str = "checkpoint.json";
+/// The computed id of every judged block, 32 bytes each in height order (live runs: the chain digest of
+/// a range that grows is made from it when the run stops).
+pub const IDS: &str = "ids.bin";
+/// Reorganizations a live run saw, one JSON object per line: the fork height and the judged blocks
+/// orphaned (their records stay in the record files, marked orphaned by this file).
+pub const REORGS: &str = "reorgs.jsonl";
 /// The run's log.
 pub const LOG: &str = "run.log";
 /// The files whose digests a finished manifest lists, in this order.

@@ -8,6 +8,8 @@
 //! | `divergences.csv` | [`Record::csv_line`] | the same records, one line each |
 //! | `summary.json` | [`Summary`] | counts per class, authoritative verdicts, latencies, rate |
 //! | `checkpoint.json` | [`Checkpoint`] | what makes `--resume` exactly-once |
+//! | `ids.bin` | — | live runs: the computed id of every judged block (their growing chain digest) |
+//! | `reorgs.jsonl` | [`ReorgEvent`] | live runs: each reorganization, its fork and orphaned blocks |
 //! | `run.log` | — | the run's log lines (not digested: it is for people) |
 //!
 //! Writing goes through [`RunWriter`] (create, resume, append records, checkpoint, finish); reading through
@@ -21,17 +23,22 @@ pub mod files;
 mod manifest;
 mod reader;
 mod record;
+mod reorg;
 mod stats;
 mod summary;
 mod writer;
 
 pub use checkpoint::Checkpoint;
 pub use error::{Problem, RunDirError};
-pub use manifest::{ChainInputs, EnvInputs, Inputs, Manifest, ProfileInputs, Tool, FORMAT, FORMAT_VERSION};
+pub use manifest::{
+    ChainInputs, EnvInputs, Inputs, Manifest, ProfileInputs, Shard, ShardRun, Tool, FORMAT, FORMAT_VERSION,
+};
 pub use reader::RunDir;
 pub use record::{Authoritative, Record, Side, CSV_HEADER};
+pub use reorg::{OrphanedBlock, Orphans, ReorgEvent};
 pub use stats::{Histogram, Stats};
 pub use summary::{
-    ClassCounts, ErrorCounts, InputCounts, Latencies, Latency, Range, Summary, VerdictCounts, VerifiersRun,
+    ClassCounts, ErrorCounts, InputCounts, Latencies, Latency, LatencyBucket, Range, Summary, VerdictCounts,
+    VerifiersRun,
 };
-pub use writer::{write_atomic, RunWriter};
+pub use writer::{rewind_live, write_atomic, RunWriter};

@@ -44,6 +44,40 @@ pub struct Manifest {
     /// Keccak-256 of each finished file, by name (absent until the run has written its summary).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub files: Option<BTreeMap<String, Hash32>>,
+    /// A merged run: the shard runs it was made from, in height order, each named by its manifest digest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shards: Option<Vec<ShardRun>>,
+}
+
+/// A shard run a merged run was made from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardRun {
+    /// Its run directory.
+    pub dir: PathBuf,
+    /// Keccak-256 of its `manifest.json`.
+    pub manifest_digest: Hash32,
+    /// Its first height.
+    pub from: u64,
+    /// Its last height.
+    pub to: u64,
+}
+
+impl Manifest {
+    /// The manifest a new run starts with: this dualrun, not complete, no file digests yet.
+    pub fn new(inputs: Inputs, data_file: PathBuf, started_unix: u64) -> Manifest {
+        Manifest {
+            format: FORMAT.into(),
+            format_version: FORMAT_VERSION,
+            tool: Tool::this(),
+            inputs_digest: inputs.digest(),
+            inputs,
+            data_file,
+            started_unix,
+            complete: false,
+            files: None,
+            shards: None,
+        }
+    }
 }
 
 /// The tool that made a run.
@@ -79,6 +113,34 @@ pub struct Inputs {
     pub env: EnvInputs,
     /// Everything else that changes records (timeouts, reason map).
     pub settings: serde_json::Value,
+    /// The shard of a whole range this run is (`replay --shard I/N`); `chain` names the shard's own range.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<Shard>,
+}
+
+/// One of `count` contiguous shards of the heights `from..=to` (see [`Shard::range`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    /// Which shard, from 0.
+    pub index: u32,
+    /// How many shards.
+    pub count: u32,
+    /// The whole range's first height.
+    pub from: u64,
+    /// The whole range's last height.
+    pub to: u64,
+}
+
+impl Shard {
+    /// This shard's heights: `count` contiguous ranges of equal size, the last taking the rest. A pure
+    /// function of the whole range and the count.
+    pub fn range(&self) -> (u64, u64) {
+        let total = self.to - self.from + 1;
+        let size = total / u64::from(self.count);
+        let first = self.from + u64::from(self.index) * size;
+        let last = if self.index + 1 == self.count { self.to } else { first + size - 1 };
+        (first, last)
+    }
 }
 
 impl Inputs {
@@ -90,6 +152,33 @@ impl Inputs {
     /// The inputs as a JSON value (for describing differences).
     pub fn to_value(&self) -> serde_json::Value {
         serde_json::to_value(self).expect("inputs serialize")
+    }
+
+    /// What shards of one whole run share: everything but the chain range they cover and which shard
+    /// they are.
+    pub fn without_range(&self) -> Inputs {
+        let mut rest = self.clone();
+        let chain = &mut rest.chain;
+        (chain.from, chain.to, chain.blocks, chain.chain_digest) = (0, 0, 0, Hash32::default());
+        rest.shard = None;
+        rest
+    }
+
+    /// What a resume must find unchanged: everything, except for a live run the range's end and the
+    /// chain digest, which grow as it goes.
+    pub fn stable(&self) -> Inputs {
+        let mut stable = self.clone();
+        if stable.chain.live {
+            stable.chain.to = stable.chain.from;
+            stable.chain.blocks = 0;
+            stable.chain.chain_digest = Hash32::default();
+        }
+        stable
+    }
+
+    /// What differs from `old`, key by key (`profile.digest: was "…", now "…"`); empty when nothing does.
+    pub fn changes_from(&self, old: &Inputs) -> String {
+        crate::writer::describe_changes(&old.to_value(), &self.to_value())
     }
 }
 
@@ -110,6 +199,10 @@ pub struct ChainInputs {
     pub blocks: u64,
     /// Keccak-256 over the computed ids of `from..=to`.
     pub chain_digest: Hash32,
+    /// A live run (`follow`): the range grows with the daemon's chain; `to`, `blocks` and
+    /// `chain_digest` say what was judged when the run last stopped.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub live: bool,
 }
 
 /// The profile a run used.

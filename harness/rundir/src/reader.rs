@@ -103,20 +103,24 @@ impl RunDir {
     /// Every record, in file order. A line that is not a record is an error naming the line.
     pub fn records(&self) -> Result<Vec<Record>, RunDirError> {
         let file = self.path.join(JSONL);
-        let text = dualrun_format::file::read_to_string(&file)?;
-        text.lines()
-            .enumerate()
-            .map(|(i, line)| {
-                serde_json::from_str(line).map_err(|e| RunDirError::Corrupt {
-                    file: file.clone(),
-                    message: format!("line {}: not a record: {e}", i + 1),
-                })
-            })
-            .collect()
+        json_lines(&file, &dualrun_format::file::read_to_string(&file)?, "a record")
     }
 
     /// Both verifiers ran, so the run compared blocks.
     pub fn compared(&self) -> bool {
         self.summary.verifiers_run.compared()
     }
+}
+
+/// Each line of `text` (the contents of `file`) as a `T`; a line that is not one is an error naming it.
+pub(crate) fn json_lines<T: DeserializeOwned>(file: &Path, text: &str, what: &str) -> Result<Vec<T>, RunDirError> {
+    text.lines()
+        .enumerate()
+        .map(|(i, line)| {
+            serde_json::from_str(line).map_err(|e| RunDirError::Corrupt {
+                file: file.into(),
+                message: format!("line {}: not {what}: {e}", i + 1),
+            })
+        })
+        .collect()
 }

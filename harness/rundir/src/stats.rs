@@ -15,6 +15,9 @@ pub struct Histogram {
     buckets: BTreeMap<u32, u64>,
     count: u64,
     max_ns: u64,
+    /// Time of all calls together (absent in checkpoints written before it was kept: 0).
+    #[serde(default)]
+    total_ns: u64,
 }
 
 fn bucket(ns: u64) -> u32 {
@@ -43,6 +46,7 @@ impl Histogram {
         *self.buckets.entry(bucket(ns)).or_default() += 1;
         self.count += 1;
         self.max_ns = self.max_ns.max(ns);
+        self.total_ns = self.total_ns.saturating_add(ns);
     }
 
     /// Calls counted.
@@ -69,6 +73,32 @@ impl Histogram {
     /// The slowest call, microseconds.
     pub fn max_us(&self) -> f64 {
         self.max_ns as f64 / 1000.0
+    }
+
+    /// Adds another histogram's calls (shards of one run merge into the run's histogram).
+    pub fn merge(&mut self, other: &Histogram) {
+        for (b, n) in &other.buckets {
+            *self.buckets.entry(*b).or_default() += n;
+        }
+        self.count += other.count;
+        self.max_ns = self.max_ns.max(other.max_ns);
+        self.total_ns = self.total_ns.saturating_add(other.total_ns);
+    }
+
+    /// Time of all calls together, seconds.
+    pub fn total_seconds(&self) -> f64 {
+        self.total_ns as f64 / 1e9
+    }
+
+    /// The non-empty buckets, fastest first: (lower edge, upper edge) in microseconds and the count.
+    pub fn buckets_us(&self) -> Vec<(f64, f64, u64)> {
+        self.buckets
+            .iter()
+            .map(|(&b, &n)| {
+                let lower = if b == 0 { 0 } else { bucket_upper_ns(b - 1) + 1 };
+                (lower as f64 / 1000.0, (bucket_upper_ns(b) + 1) as f64 / 1000.0, n)
+            })
+            .collect()
     }
 }
 
@@ -107,6 +137,20 @@ impl Stats {
     /// All records.
     pub fn total_records(&self) -> u64 {
         self.records.values().sum()
+    }
+
+    /// Adds another run's counters (shards merged into one run).
+    pub fn merge(&mut self, other: &Stats) {
+        self.blocks += other.blocks;
+        for (class, n) in &other.records {
+            *self.records.entry(*class).or_default() += n;
+        }
+        self.authoritative_accept += other.authoritative_accept;
+        self.authoritative_reject += other.authoritative_reject;
+        self.legacy_latency.merge(&other.legacy_latency);
+        self.candidate_latency.merge(&other.candidate_latency);
+        self.elapsed_ms += other.elapsed_ms;
+        self.sessions += other.sessions;
     }
 }
 

@@ -127,6 +127,24 @@ pub struct Latency {
     pub p99_us: f64,
     /// Slowest call, microseconds.
     pub max_us: f64,
+    /// Time of all calls together, seconds (0 in runs made before it was kept).
+    #[serde(default)]
+    pub busy_seconds: f64,
+    /// The distribution: non-empty logarithmic buckets, fastest first (empty in runs made before it was
+    /// kept).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub histogram: Vec<LatencyBucket>,
+}
+
+/// One bucket of a latency distribution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LatencyBucket {
+    /// Lower edge, microseconds.
+    pub from_us: f64,
+    /// Upper edge (exclusive), microseconds.
+    pub to_us: f64,
+    /// Calls in it.
+    pub count: u64,
 }
 
 impl Latency {
@@ -136,6 +154,12 @@ impl Latency {
             p50_us: h.quantile_us(0.5)?,
             p99_us: h.quantile_us(0.99)?,
             max_us: h.max_us(),
+            busy_seconds: h.total_seconds(),
+            histogram: h
+                .buckets_us()
+                .into_iter()
+                .map(|(from_us, to_us, count)| LatencyBucket { from_us, to_us, count })
+                .collect(),
         })
     }
 }

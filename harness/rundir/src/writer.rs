@@ -15,9 +15,10 @@ use serde::Serialize;
 
 use crate::checkpoint::{Checkpoint, CHECKPOINT_FORMAT};
 use crate::error::RunDirError;
-use crate::files::{CHECKPOINT, CSV, DIGESTED, JSONL, LOG, MANIFEST, SUMMARY};
+use crate::files::{CHECKPOINT, CSV, DIGESTED, IDS, JSONL, LOG, MANIFEST, REORGS, SUMMARY};
 use crate::manifest::{Inputs, Manifest};
 use crate::record::{Record, CSV_HEADER};
+use crate::reorg::ReorgEvent;
 use crate::stats::Stats;
 use crate::summary::Summary;
 
@@ -29,6 +30,8 @@ pub struct RunWriter {
     csv: BufWriter<File>,
     jsonl_bytes: u64,
     csv_bytes: u64,
+    /// `ids.bin` and its length (live runs only).
+    ids: Option<(BufWriter<File>, u64)>,
 }
 
 /// Writes `bytes` to `path` atomically: a temp file beside it, synced, renamed over it.
@@ -94,7 +97,10 @@ impl RunWriter {
         };
         let (jsonl, jsonl_bytes) = open(JSONL, b"")?;
         let (csv, csv_bytes) = open(CSV, csv_header().as_bytes())?;
-        Ok(RunWriter { dir: dir.into(), inputs_digest: manifest.inputs_digest, jsonl, csv, jsonl_bytes, csv_bytes })
+        let ids = if manifest.inputs.chain.live { Some(open(IDS, b"")?) } else { None };
+        // A checkpoint names the inputs a resume must find unchanged (for a live run, not its growing end).
+        let inputs_digest = manifest.inputs.stable().digest();
+        Ok(RunWriter { dir: dir.into(), inputs_digest, jsonl, csv, jsonl_bytes, csv_bytes, ids })
     }
 
     /// Reopens a run for `--resume`: checks the inputs are the same, truncates the record files to the
@@ -106,11 +112,12 @@ impl RunWriter {
         }
         let manifest: Manifest = crate::reader::read_json(&dir.join(MANIFEST))?;
         crate::reader::check_format(&dir.join(MANIFEST), &manifest)?;
-        if manifest.inputs != *inputs {
-            let differences = describe_changes(&manifest.inputs.to_value(), &inputs.to_value());
+        let (was, now) = (manifest.inputs.stable(), inputs.stable());
+        if was != now {
+            let differences = describe_changes(&was.to_value(), &now.to_value());
             return Err(RunDirError::InputsChanged { dir: dir.into(), differences });
         }
-        let inputs_digest = inputs.digest();
+        let inputs_digest = now.digest();
         let cp_path = dir.join(CHECKPOINT);
         let cp: Option<Checkpoint> = if cp_path.exists() {
             let cp: Checkpoint = crate::reader::read_json(&cp_path)?;
@@ -123,6 +130,8 @@ impl RunWriter {
                     differences: "the checkpoint was made with other inputs".into(),
                 });
             }
+            let mut cp = cp;
+            finish_pending_reorg(dir, &mut cp)?;
             Some(cp)
         } else {
             None
@@ -131,8 +140,14 @@ impl RunWriter {
         let (jsonl_len, csv_len) = cp.as_ref().map_or((0, header.len() as u64), |c| (c.jsonl_bytes, c.csv_bytes));
         let jsonl = reopen(&dir.join(JSONL), jsonl_len, b"")?;
         let csv = reopen(&dir.join(CSV), csv_len, header.as_bytes())?;
+        let ids = if inputs.chain.live {
+            let len = cp.as_ref().map_or(0, |c| c.ids_bytes);
+            Some((reopen(&dir.join(IDS), len, b"")?, len))
+        } else {
+            None
+        };
         let writer =
-            RunWriter { dir: dir.into(), inputs_digest, jsonl, csv, jsonl_bytes: jsonl_len, csv_bytes: csv_len };
+            RunWriter { dir: dir.into(), inputs_digest, jsonl, csv, jsonl_bytes: jsonl_len, csv_bytes: csv_len, ids };
         Ok((writer, manifest, cp))
     }
 
@@ -148,10 +163,34 @@ impl RunWriter {
         Ok(())
     }
 
+    /// Records the computed id of the next judged block (live runs; nothing otherwise).
+    pub fn judged_id(&mut self, id: &Hash32) -> Result<(), RunDirError> {
+        if let Some((w, len)) = &mut self.ids {
+            w.write_all(&id.0).map_err(FileError::at(&self.dir.join(IDS)))?;
+            *len += 32;
+        }
+        Ok(())
+    }
+
+    /// The chain digest of the judged blocks (live runs: made from `ids.bin`, flushed first).
+    pub fn judged_digest(&mut self) -> Result<Option<(Hash32, u64)>, RunDirError> {
+        let Some((w, len)) = &mut self.ids else { return Ok(None) };
+        let p = self.dir.join(IDS);
+        w.flush().map_err(FileError::at(&p))?;
+        let bytes = dualrun_format::file::read(&p)?;
+        let bytes = &bytes[..(*len as usize).min(bytes.len())];
+        Ok(Some((keccak256(bytes), *len / 32)))
+    }
+
     /// Makes everything written so far durable and records the checkpoint.
     pub fn checkpoint(&mut self, next_height: u64, stats: &Stats, complete: bool) -> Result<(), RunDirError> {
         for (w, name) in [(&mut self.jsonl, JSONL), (&mut self.csv, CSV)] {
             let p = self.dir.join(name);
+            w.flush().map_err(FileError::at(&p))?;
+            w.get_ref().sync_data().map_err(FileError::at(&p))?;
+        }
+        if let Some((w, _)) = &mut self.ids {
+            let p = self.dir.join(IDS);
             w.flush().map_err(FileError::at(&p))?;
             w.get_ref().sync_data().map_err(FileError::at(&p))?;
         }
@@ -161,10 +200,17 @@ impl RunWriter {
             next_height,
             jsonl_bytes: self.jsonl_bytes,
             csv_bytes: self.csv_bytes,
+            ids_bytes: self.ids.as_ref().map_or(0, |(_, len)| *len),
             stats: stats.clone(),
             complete,
+            pending_reorg: None,
         };
         Ok(write_atomic(&self.dir.join(CHECKPOINT), &pretty(&cp))?)
+    }
+
+    /// Rewrites `manifest.json` (a live run reopened is marked unfinished until it stops again).
+    pub fn write_manifest(&self, manifest: &Manifest) -> Result<(), RunDirError> {
+        Ok(write_atomic(&self.dir.join(MANIFEST), &pretty(manifest))?)
     }
 
     /// Writes `summary.json` and the manifest with the record and summary files' digests.
@@ -173,6 +219,10 @@ impl RunWriter {
         let mut files = std::collections::BTreeMap::new();
         for name in DIGESTED {
             files.insert(name.to_owned(), digest_of(&self.dir.join(name))?);
+        }
+        // A live run's reorganizations decide which records are orphaned: digested like the records.
+        if self.dir.join(REORGS).exists() {
+            files.insert(REORGS.to_owned(), digest_of(&self.dir.join(REORGS))?);
         }
         manifest.files = Some(files);
         Ok(write_atomic(&self.dir.join(MANIFEST), &pretty(&manifest))?)
@@ -203,7 +253,7 @@ fn reopen(p: &Path, len: u64, header: &[u8]) -> Result<BufWriter<File>, RunDirEr
 }
 
 /// Names the input keys that differ, e.g. `profile.digest: was "…", now "…"`.
-fn describe_changes(old: &serde_json::Value, new: &serde_json::Value) -> String {
+pub(crate) fn describe_changes(old: &serde_json::Value, new: &serde_json::Value) -> String {
     fn walk(prefix: &str, a: Option<&serde_json::Value>, b: Option<&serde_json::Value>, out: &mut Vec<String>) {
         match (a, b) {
             (Some(serde_json::Value::Object(x)), Some(serde_json::Value::Object(y))) => {
@@ -230,4 +280,46 @@ fn describe_changes(old: &serde_json::Value, new: &serde_json::Value) -> String 
     } else {
         diffs.join("; ")
     }
+}
+
+/// Takes a stopped live run back to the fork of `event` after its daemon's chain reorganized, and
+/// records the event in `reorgs.jsonl`. The checkpoint is rewritten first, with the event pending and the
+/// next height at the fork (`ids.bin` is cut to it when the run is resumed; the record files are not
+/// touched: the orphaned blocks' records stay); then the event is appended; then the checkpoint clears
+/// it. A kill anywhere leaves a state the next resume finishes. Orphaned blocks the run never judged are
+/// dropped from the event; with none left nothing changes.
+pub fn rewind_live(dir: &Path, mut event: ReorgEvent) -> Result<(), RunDirError> {
+    let manifest: Manifest = crate::reader::read_json(&dir.join(MANIFEST))?;
+    let cp_path = dir.join(CHECKPOINT);
+    let mut cp: Checkpoint = crate::reader::read_json(&cp_path)?;
+    let from = manifest.inputs.chain.from;
+    event.orphaned.retain(|o| o.height < cp.next_height);
+    let Some(fork) = event.orphaned.first().map(|o| o.height) else { return Ok(()) };
+    if !manifest.inputs.chain.live || fork < from {
+        return Err(RunDirError::Corrupt {
+            file: cp_path,
+            message: format!("cannot rewind to height {fork}: the run is not live or starts at {from}"),
+        });
+    }
+    event.records_before = cp.stats.total_records();
+    (cp.next_height, cp.ids_bytes, cp.complete) = (fork, (fork - from) * 32, false);
+    cp.pending_reorg = Some(event);
+    write_atomic(&cp_path, &pretty(&cp))?;
+    finish_pending_reorg(dir, &mut cp)
+}
+
+/// Appends a checkpoint's pending reorganization to `reorgs.jsonl` (once) and clears it.
+fn finish_pending_reorg(dir: &Path, cp: &mut Checkpoint) -> Result<(), RunDirError> {
+    let Some(event) = cp.pending_reorg.take() else { return Ok(()) };
+    event.append_once(dir)?;
+    Ok(write_atomic(&dir.join(CHECKPOINT), &pretty(cp))?)
+}
+
+/// Appends one line to `name` in `dir` and makes it durable.
+pub(crate) fn append_line(dir: &Path, name: &str, line: &[u8]) -> Result<(), RunDirError> {
+    let p = dir.join(name);
+    let mut f = OpenOptions::new().create(true).append(true).open(&p).map_err(FileError::at(&p))?;
+    f.write_all(line).map_err(FileError::at(&p))?;
+    f.write_all(b"\n").map_err(FileError::at(&p))?;
+    Ok(f.sync_all().map_err(FileError::at(&p))?)
 }

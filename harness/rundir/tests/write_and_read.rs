@@ -8,7 +8,7 @@ use dualrun_core::{ErrorKind, Facts, Mode, RecordClass, ReplayEnv, VerdictKind, 
 use dualrun_format::Hash32;
 use dualrun_rundir::{
     files, Authoritative, ChainInputs, EnvInputs, Inputs, Manifest, Problem, ProfileInputs, Record, RunDir,
-    RunDirError, RunWriter, Side, Stats, Summary, Tool, FORMAT, FORMAT_VERSION,
+    RunDirError, RunWriter, Side, Stats, Summary, FORMAT_VERSION,
 };
 
 fn hash(byte: u8) -> Hash32 {
@@ -25,6 +25,7 @@ fn inputs() -> Inputs {
             to: 9,
             blocks: 10,
             chain_digest: hash(2),
+            live: false,
         },
         profile: ProfileInputs { path: "/p.toml".into(), digest: hash(3), network: "net".into() },
         mode: Mode::Shadow,
@@ -32,22 +33,12 @@ fn inputs() -> Inputs {
         candidate: None,
         env: EnvInputs { now: "block".into() },
         settings: serde_json::json!({ "timeout_seconds": 30.0 }),
+        shard: None,
     }
 }
 
 fn manifest() -> Manifest {
-    let inputs = inputs();
-    Manifest {
-        format: FORMAT.into(),
-        format_version: FORMAT_VERSION,
-        tool: Tool::this(),
-        inputs_digest: inputs.digest(),
-        inputs,
-        data_file: "/chains/a/data.mdb".into(),
-        started_unix: 1,
-        complete: false,
-        files: None,
-    }
+    Manifest::new(inputs(), "/chains/a/data.mdb".into(), 1)
 }
 
 fn records() -> Vec<Record> {
@@ -176,4 +167,59 @@ fn a_resume_truncates_to_the_checkpoint_and_refuses_other_inputs() {
     assert_eq!((old.started_unix, cp.unwrap().next_height), (1, 4));
     let jsonl = std::fs::read_to_string(dir.join(files::JSONL)).unwrap();
     assert_eq!(jsonl, format!("{}\n", String::from_utf8(first.json_line()).unwrap()));
+}
+
+/// A live run taken back to a fork: the checkpoint moves to the fork with the event pending, the event is
+/// appended once, records stay and are read as orphaned; a kill between the steps is finished by the
+/// next resume, which also cuts `ids.bin` to the fork.
+#[test]
+fn a_rewind_to_a_fork_is_one_step_a_kill_cannot_split() {
+    use dualrun_rundir::{rewind_live, Checkpoint, OrphanedBlock, Orphans, ReorgEvent};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("live");
+    let mut live = inputs();
+    (live.chain.live, live.chain.to, live.chain.blocks, live.chain.chain_digest) = (true, 0, 0, Hash32::default());
+    let manifest = Manifest::new(live.clone(), "http://127.0.0.1:1".into(), 1);
+    let mut w = RunWriter::create(&dir, &manifest).unwrap();
+    let mut stats = Stats::default();
+    for h in 0..6u8 {
+        w.judged_id(&hash(100 + h)).unwrap();
+    }
+    for r in records() {
+        stats.add(r.class);
+        w.write(&r).unwrap();
+    }
+    w.checkpoint(6, &stats, false).unwrap();
+    drop(w);
+    let event = ReorgEvent {
+        fork_height: 3,
+        daemon_height: 8,
+        orphaned: (3..6u8).map(|h| OrphanedBlock { height: u64::from(h), block_id: hash(100 + h) }).collect(),
+        records_before: 0,
+    };
+
+    // A kill right after the first step: the checkpoint holds the event, reorgs.jsonl does not yet.
+    let cp_path = dir.join(files::CHECKPOINT);
+    let mut cp = Checkpoint::load(&cp_path).unwrap();
+    (cp.next_height, cp.ids_bytes) = (3, 3 * 32);
+    cp.pending_reorg = Some(ReorgEvent { records_before: 2, ..event.clone() });
+    std::fs::write(&cp_path, serde_json::to_vec_pretty(&cp).unwrap()).unwrap();
+    let (_, _, resumed) = RunWriter::resume(&dir, &live).unwrap();
+    let resumed = resumed.unwrap();
+    assert_eq!((resumed.next_height, resumed.pending_reorg.is_none()), (3, true));
+    assert_eq!(ReorgEvent::read_all(&dir).unwrap().len(), 1, "the resume recorded the event");
+    assert_eq!(std::fs::metadata(dir.join(files::IDS)).unwrap().len(), 3 * 32, "ids.bin cut to the fork");
+    RunWriter::resume(&dir, &live).unwrap();
+    assert_eq!(ReorgEvent::read_all(&dir).unwrap().len(), 1, "and only once");
+
+    // The records stay; records 0 and 1 (heights 3 and 4) were written before the event: orphaned if
+    // their block was. Block 3's id is hash(103); the records name hash(9).
+    let orphans = Orphans::of(&dir).unwrap();
+    assert!(orphans.contains(0, 3, &hash(103)) && !orphans.contains(2, 3, &hash(103)), "only records written before");
+    assert!(!orphans.contains(0, 3, &hash(9)));
+
+    // rewind_live on the resumed run (checkpoint at 3): orphaned blocks it never judged are dropped, so
+    // nothing changes.
+    rewind_live(&dir, event).unwrap();
+    assert_eq!(ReorgEvent::read_all(&dir).unwrap().len(), 1);
 }

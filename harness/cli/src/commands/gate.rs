@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
 use dualrun_core::Mode;
 use dualrun_gate::allowlist::Allowlist;
@@ -337,17 +337,7 @@ fn rollback(path: &Path, to: Mode, key: &Path, reason: &str, operator: Option<St
 }
 
 fn verify(path: &Path, trusted: &[String], skip_evidence: bool, expect_head: Option<&str>) -> Result<Outcome> {
-    let keys = trusted
-        .iter()
-        .map(|h| {
-            let b: [u8; 32] = hex::decode(h)
-                .ok()
-                .and_then(|b| b.try_into().ok())
-                .with_context(|| format!("--trusted-key {h}: not 32 bytes of hex"))?;
-            ed25519_dalek::VerifyingKey::from_bytes(&b)
-                .with_context(|| format!("--trusted-key {h}: not an Ed25519 key"))
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let keys = super::trusted_keys(trusted)?;
     match ledger::verify(path, &keys, !skip_evidence) {
         Ok(r) => {
             if let Some(want) = expect_head {

@@ -84,7 +84,7 @@ pub(crate) struct ProduceArgs {
     #[arg(long, default_value_t = 0.0)]
     interval_seconds: f64,
     /// Address the coinbase pays (any address the daemon's network accepts).
-    #[arg(long, default_value = REGTEST_ADDRESS)]
+    #[arg(long, default_value = dualrun_monerod::REGTEST_ADDRESS)]
     wallet_address: String,
     /// Build a faulty block at HEIGHT on purpose: missing, unknown, not-scheduled, bad-signature, malformed.
     #[arg(long = "fault", value_name = "HEIGHT:KIND")]
@@ -96,10 +96,6 @@ pub(crate) struct ProduceArgs {
     #[arg(long, default_value_t = 60)]
     wait_seconds: u64,
 }
-
-/// A mainnet-format address; regtest daemons accept it.
-const REGTEST_ADDRESS: &str =
-    "42ey1afDFnn4886T7196doS9GPMzexD9gXpsZJDwVjeRVdFCSoHnv7KPbBeGpzJBzHRCAs9UxqeoyFQMYbqSWYTfJJQAWDm";
 
 pub(crate) fn run(cmd: LeaderCommand) -> Result<Outcome> {
     match cmd {

@@ -2,17 +2,21 @@
 
 pub(crate) mod block;
 pub(crate) mod chain;
+pub(crate) mod follow;
 pub(crate) mod gate;
 pub(crate) mod golden;
 pub(crate) mod keygen;
 pub(crate) mod leader;
+pub(crate) mod merge;
 pub(crate) mod replay;
+pub(crate) mod report;
+pub(crate) mod session;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use dualrun_adapters::AdapterContext;
 use dualrun_leader::Profile;
 
@@ -27,4 +31,31 @@ pub(crate) fn adapter_context(
     let mut python_path = python_path.to_vec();
     python_path.push(crate::embedded::legacy_python_path()?);
     Ok(AdapterContext { profile, timeout, python_path, log_dir })
+}
+
+/// `--trusted-key HEX` values as Ed25519 public keys.
+pub(crate) fn trusted_keys(hex_keys: &[String]) -> Result<Vec<ed25519_dalek::VerifyingKey>> {
+    hex_keys
+        .iter()
+        .map(|h| {
+            let b: [u8; 32] = hex::decode(h)
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .with_context(|| format!("--trusted-key {h}: not 32 bytes of hex"))?;
+            ed25519_dalek::VerifyingKey::from_bytes(&b)
+                .with_context(|| format!("--trusted-key {h}: not an Ed25519 key"))
+        })
+        .collect()
+}
+
+/// Starts the `/metrics` endpoint when `--metrics ADDR` was given.
+pub(crate) fn serve_metrics(
+    addr: Option<&str>,
+    mode: dualrun_core::Mode,
+) -> Result<Option<Arc<dualrun_metrics::Metrics>>> {
+    let Some(addr) = addr else { return Ok(None) };
+    let metrics = Arc::new(dualrun_metrics::Metrics::new(mode));
+    let server = dualrun_metrics::serve(addr, metrics.clone())?;
+    eprintln!("dualrun: metrics at http://{}/metrics", server.local_addr());
+    Ok(Some(metrics))
 }

@@ -73,10 +73,26 @@ fn free_port() -> u16 {
 
 impl Monerod {
     pub fn start(data_dir: &Path) -> Monerod {
+        Monerod::start_at(data_dir, free_port(), false)
+    }
+
+    /// A daemon on RPC port `rpc`; `keep` starts it on the chain already in `data_dir` (a restart).
+    pub fn start_at(data_dir: &Path, rpc: u16, keep: bool) -> Monerod {
+        let extra: Vec<String> = if keep { vec!["--keep-fakechain".into()] } else { vec![] };
+        Monerod::start_with(data_dir, rpc, &extra)
+    }
+
+    /// A daemon publishing new blocks on ZMQ; returns it and the publisher's endpoint.
+    pub fn start_publishing(data_dir: &Path) -> (Monerod, String) {
+        let endpoint = format!("tcp://127.0.0.1:{}", free_port());
+        (Monerod::start_with(data_dir, free_port(), &["--zmq-pub".to_owned(), endpoint.clone()]), endpoint)
+    }
+
+    fn start_with(data_dir: &Path, rpc: u16, extra: &[String]) -> Monerod {
         let monerod = "/usr/bin/monerod";
         assert!(Path::new(monerod).exists(), "{monerod} missing: install Debian's monero (ci/test.sh does)");
-        let rpc = free_port();
         let child = Command::new(monerod)
+            .args(extra)
             .args(["--regtest", "--offline", "--fixed-difficulty", "1", "--non-interactive", "--no-igd"])
             .args(["--disable-dns-checkpoints", "--check-updates", "disabled", "--hide-my-port"])
             .args(["--out-peers", "0", "--in-peers", "0", "--rpc-ssl", "disabled"])

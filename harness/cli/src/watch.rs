@@ -1,0 +1,233 @@
+//! The watch over a replay that runs foreign code in this process (a `python:` legacy).
+//!
+//! Such a legacy can end the process in ways no exception reaches: `_exit` from C, a segfault in an
+//! extension, `os.exec*`. An exit status of 0 or 1 from a process that never finished its run would read as
+//! a clean run or a finding. So `dualrun replay` (and `golden check --legacy python:…`) runs in a child
+//! `dualrun` and waits for it.
+//! The child marks, in an anonymous file the two share, the height the legacy is verifying and, as its
+//! last act, that it returned normally. A child that ended without that mark is reported by the parent:
+//! "the legacy terminated the process at height H", exit 2. The run directory is as the child's last
+//! checkpoint left it, and `--resume` continues from there.
+//!
+//! The child runs in its own process group; the parent forwards Ctrl-C (and SIGTERM, SIGHUP) to it as
+//! one SIGINT each, so the child's own handling (first: stop at a checkpoint; second: stop now) is
+//! unchanged. The child dies with the parent (`PR_SET_PDEATHSIG`): `kill -9` of `dualrun replay` stops
+//! the replay at once, as it did unwatched.
+
+use std::any::Any;
+use std::ffi::OsString;
+use std::fs::File;
+use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use anyhow::{bail, Context, Result};
+use dualrun_core::{BlockInput, ReplayEnv, Stateless, Verifier, VerifierIdentity, VerifierOutcome};
+
+use crate::Outcome;
+
+/// The environment variable naming the watch file's descriptor in the child.
+const WATCH_FD: &str = "DUALRUN_WATCH_FD";
+
+/// What the watch file says (its first 8 bytes; the next 8 are a height or an exit code).
+const STARTED: u64 = 0;
+const VERIFYING: u64 = 1;
+const VERIFIED: u64 = 2;
+const RETURNED: u64 = 3;
+
+/// The child's end: set once at start when the parent passed a watch file.
+static CHILD: OnceLock<File> = OnceLock::new();
+
+/// Whether a replay with this legacy must run watched: the legacy runs in this process.
+pub(crate) fn needed(legacy_spec: &str) -> bool {
+    legacy_spec.starts_with("python:")
+}
+
+/// In the child: takes the watch file the parent passed (and removes the variable, so nothing the
+/// legacy starts inherits it). `true` when this process is a watched child.
+pub(crate) fn take_child_end() -> Result<bool> {
+    let Some(value) = std::env::var_os(WATCH_FD) else { return Ok(false) };
+    std::env::remove_var(WATCH_FD);
+    let fd: i32 =
+        value.to_str().and_then(|v| v.parse().ok()).filter(|fd| *fd > 2).with_context(|| {
+            format!("{WATCH_FD}={value:?}: not a file descriptor (it is set by dualrun for itself)")
+        })?;
+    // SAFETY: fcntl on any integer is defined; F_GETFD fails on a descriptor that is not open.
+    if unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } != 0 {
+        bail!("{WATCH_FD}={fd}: not an open file descriptor (it is set by dualrun for itself)");
+    }
+    // SAFETY: the descriptor is open, and this is its only owner in this process.
+    let file = unsafe { File::from_raw_fd(fd) };
+    if !file.metadata().map(|m| m.is_file()).unwrap_or(false) {
+        bail!("{WATCH_FD}={fd}: not a regular file (it is set by dualrun for itself)");
+    }
+    mark_in(&file, STARTED, 0);
+    let _ = CHILD.set(file);
+    Ok(true)
+}
+
+fn mark_in(file: &File, state: u64, value: u64) {
+    let mut buf = [0u8; 16];
+    buf[..8].copy_from_slice(&state.to_le_bytes());
+    buf[8..].copy_from_slice(&value.to_le_bytes());
+    // One pwrite: the parent sees the old mark or the new one. A failure only weakens the report.
+    let _ = file.write_all_at(&buf, 0);
+}
+
+/// In the child: the process is about to exit with `code` on its own terms.
+pub(crate) fn returned(code: u8) {
+    if let Some(f) = CHILD.get() {
+        mark_in(f, RETURNED, u64::from(code));
+    }
+}
+
+/// Whether this process is a watched child.
+pub(crate) fn is_child() -> bool {
+    CHILD.get().is_some()
+}
+
+/// In the child: wraps the legacy so each call is marked in the watch file (unwrapped when unwatched).
+pub(crate) fn legacy(v: Box<dyn Verifier>) -> Box<dyn Verifier> {
+    match CHILD.get() {
+        Some(file) => Box::new(Watched { inner: v, file }),
+        None => v,
+    }
+}
+
+struct Watched {
+    inner: Box<dyn Verifier>,
+    file: &'static File,
+}
+
+impl Verifier for Watched {
+    fn identity(&self) -> VerifierIdentity {
+        self.inner.identity()
+    }
+    fn stateless(&self) -> Option<Arc<dyn Stateless>> {
+        self.inner.stateless()
+    }
+    fn wants_fields(&self) -> bool {
+        self.inner.wants_fields()
+    }
+    fn verify(
+        &mut self,
+        block: &BlockInput,
+        prepared: Option<Box<dyn Any + Send>>,
+        env: &ReplayEnv,
+    ) -> VerifierOutcome {
+        mark_in(self.file, VERIFYING, block.height);
+        let outcome = self.inner.verify(block, prepared, env);
+        mark_in(self.file, VERIFIED, block.height);
+        outcome
+    }
+    fn stop_reason(&mut self) -> Option<String> {
+        self.inner.stop_reason()
+    }
+}
+
+/// In the parent: runs this command again as a watched child (with `extra` arguments) and reports how it
+/// ended. `run_dir` is the replay's run directory, for the `--resume` advice (none for `golden check`).
+pub(crate) fn run_child(extra: &[OsString], run_dir: Option<&Path>) -> Result<Outcome> {
+    let file = anonymous_file()?;
+    let fd = file.as_raw_fd();
+    let exe = std::env::current_exe().context("finding this executable to run the replay in a child")?;
+    let mut cmd = Command::new(&exe);
+    cmd.args(std::env::args_os().skip(1)).args(extra).env(WATCH_FD, fd.to_string()).process_group(0);
+    // SAFETY: getpid has no preconditions.
+    let parent = unsafe { libc::getpid() };
+    // SAFETY: only async-signal-safe system calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            // The child dies with this process (`kill -9` of `dualrun replay` still stops the replay at
+            // once), even if this process died before the request was made.
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 || libc::getppid() != parent {
+                return Err(std::io::Error::other("the watching dualrun is gone"));
+            }
+            if libc::fcntl(fd, libc::F_SETFD, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    // The child is in its own process group: the terminal's Ctrl-C reaches only this process, which
+    // passes it on (a signal before the child exists is dropped: the child checks nothing yet).
+    static CHILD_PID: AtomicI32 = AtomicI32::new(0);
+    let _ = ctrlc::set_handler(|| {
+        let pid = CHILD_PID.load(Ordering::SeqCst);
+        if pid > 0 {
+            // SAFETY: kill has no memory preconditions; the child is reaped only after it exits.
+            unsafe {
+                libc::kill(pid, libc::SIGINT);
+            }
+        }
+    });
+    let mut child = cmd.spawn().with_context(|| format!("starting {}", exe.display()))?;
+    CHILD_PID.store(child.id() as i32, Ordering::SeqCst);
+    let status = child.wait().context("waiting for the replay child")?;
+    let mut buf = [0u8; 16];
+    let marked = file.read_exact_at(&mut buf, 0).is_ok();
+    let word = |i: usize| u64::from_le_bytes(buf[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
+    let (state, value) = if marked { (word(0), word(1)) } else { (STARTED, 0) };
+    if state == RETURNED {
+        if let Some(code) = status.code().filter(|c| u64::try_from(*c) == Ok(value)) {
+            return Ok(Outcome::Exited(code as u8));
+        }
+    }
+    let how = match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exit status {code}"),
+        (None, Some(sig)) => format!("signal {sig} ({})", signal_name(sig)),
+        _ => format!("{status}"),
+    };
+    let resume = match run_dir {
+        Some(dir) => format!(
+            "the run in {} keeps its last checkpoint: fix it, then continue with the same command and --out {0} --resume",
+            dir.display()
+        ),
+        None => "nothing was decided: fix it and run the command again".into(),
+    };
+    match state {
+        VERIFYING => bail!("the legacy terminated the process at height {value} ({how}), without finishing; {resume}"),
+        VERIFIED => {
+            bail!("the process ended ({how}) after the legacy verified height {value}, without finishing; {resume}")
+        }
+        _ => bail!("the process ended ({how}) before the legacy verified a block, without finishing; {resume}"),
+    }
+}
+
+/// A file with no name (`O_TMPFILE`, or unlinked at once), so nothing is left on disk whatever happens.
+fn anonymous_file() -> Result<File> {
+    let dir = std::env::temp_dir();
+    let unnamed =
+        std::fs::OpenOptions::new().read(true).write(true).mode(0o600).custom_flags(libc::O_TMPFILE).open(&dir);
+    if let Ok(file) = unnamed {
+        return Ok(file);
+    }
+    let path = dir.join(format!("dualrun-watch-{}-{:x}", std::process::id(), rand_suffix()));
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("creating the replay's watch file {}", path.display()))?;
+    std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
+    Ok(file)
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos())
+}
+
+fn signal_name(sig: i32) -> String {
+    // SAFETY: strsignal returns a pointer to a static or thread-local string, valid until the next call.
+    let s = unsafe { libc::strsignal(sig) };
+    if s.is_null() {
+        return "unknown signal".into();
+    }
+    // SAFETY: a non-null strsignal result is a NUL-terminated string.
+    unsafe { std::ffi::CStr::from_ptr(s) }.to_string_lossy().into_owned()
+}

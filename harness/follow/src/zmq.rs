@@ -1,0 +1,51 @@
+//! New-block notices from the daemon's ZMQ publisher (monerod `--zmq-pub tcp://HOST:PORT`, topic
+//! `json-minimal-chain_main`). A notice only wakes the [`crate::DaemonSource`] early: the blocks are
+//! still read over RPC, in order, and polling goes on underneath, so a publisher that is down, slow or
+//! drops a message costs latency, never a block.
+
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::time::Duration;
+
+use zeromq::{Socket, SocketRecv, SubSocket};
+
+/// The topic monerod publishes new main-chain blocks on.
+pub const TOPIC: &str = "json-minimal-chain_main";
+
+/// Subscribes to `endpoint` on a thread of its own; each notice arrives on the receiver (notices that
+/// come while one is pending are merged). Connection failures are logged and retried.
+pub fn notices(endpoint: &str) -> std::io::Result<Receiver<()>> {
+    let (tx, rx) = sync_channel(1);
+    let endpoint = endpoint.to_owned();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    std::thread::Builder::new().name("dualrun-zmq".into()).spawn(move || runtime.block_on(listen(&endpoint, &tx)))?;
+    Ok(rx)
+}
+
+async fn listen(endpoint: &str, tx: &SyncSender<()>) {
+    let mut backoff = Duration::from_millis(250);
+    loop {
+        match session(endpoint, tx).await {
+            Ok(()) => return, // the source is gone
+            Err(e) => {
+                tracing::warn!(endpoint, error = %e, "ZMQ notices unavailable; polling meanwhile, retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+            }
+        }
+    }
+}
+
+/// One subscription: notices until the connection fails (`Err`) or nobody listens any more (`Ok`).
+async fn session(endpoint: &str, tx: &SyncSender<()>) -> Result<(), zeromq::ZmqError> {
+    let mut socket = SubSocket::new();
+    socket.connect(endpoint).await?;
+    socket.subscribe(TOPIC).await?;
+    tracing::info!(endpoint, topic = TOPIC, "subscribed to the daemon's new-block notices");
+    loop {
+        socket.recv().await?;
+        match tx.try_send(()) {
+            Ok(()) | Err(TrySendError::Full(())) => {}
+            Err(TrySendError::Disconnected(())) => return Ok(()),
+        }
+    }
+}

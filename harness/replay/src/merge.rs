@@ -1,0 +1,167 @@
+//! [`merge`]: the shard runs of one whole range (`replay --shard I/N`) made into one run directory that is
+//! the single run's: the same inputs (the whole range, its chain digest recomputed from the chain), the
+//! records in height order — byte-identical to a single replay's — and counters and latency histograms
+//! summed from the shards' final checkpoints. The merged manifest names each shard by its manifest
+//! digest. Shards that are not one run, not finished, edited, missing or overlapping are refused, named.
+
+use std::path::{Path, PathBuf};
+
+use dualrun_chaindb::{ChainDb, ChainDbError};
+use dualrun_rundir::{
+    files, Checkpoint, Inputs, Manifest, RunDir, RunDirError, RunWriter, Shard, ShardRun, Stats, Summary,
+};
+
+/// Why shards cannot be merged.
+#[derive(Debug, thiserror::Error)]
+pub enum MergeError {
+    /// A run directory could not be read or written.
+    #[error(transparent)]
+    RunDir(#[from] RunDirError),
+    /// The chain could not be read to name the whole range.
+    #[error(transparent)]
+    Chain(#[from] ChainDbError),
+    /// One shard is not usable.
+    #[error("{}: {problem}", dir.display())]
+    Shard {
+        /// The shard's directory.
+        dir: PathBuf,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// The shards are not shards of one run.
+    #[error("the shards are not one run: {0}")]
+    Different(String),
+    /// The shards do not cover the whole range exactly once.
+    #[error("the shards do not cover heights {from}..={to} exactly once: {problems}")]
+    Coverage {
+        /// The whole range's first height.
+        from: u64,
+        /// Its last height.
+        to: u64,
+        /// Each missing, doubled or misplaced shard.
+        problems: String,
+    },
+}
+
+/// What a merge made.
+#[derive(Debug)]
+pub struct Merged {
+    /// The merged run's summary.
+    pub summary: Summary,
+    /// The shards, in height order.
+    pub shards: Vec<ShardRun>,
+}
+
+/// A shard run as read: finished, untouched, with its shard and its final counters.
+struct ShardOf {
+    run: RunDir,
+    shard: Shard,
+    stats: Stats,
+}
+
+fn read_shard(dir: &Path) -> Result<ShardOf, MergeError> {
+    let bad = |problem: String| MergeError::Shard { dir: dir.into(), problem };
+    let run = RunDir::open(dir).map_err(|e| bad(e.to_string()))?;
+    let shard = run.manifest.inputs.shard.ok_or_else(|| bad("not a shard (made without replay --shard)".into()))?;
+    let cp = Checkpoint::load(&run.path.join(files::CHECKPOINT)).map_err(|e| bad(e.to_string()))?;
+    if !cp.complete {
+        return Err(bad("its checkpoint is not complete".into()));
+    }
+    Ok(ShardOf { run, shard, stats: cp.stats })
+}
+
+/// Checks that the shards are one run's and cover its range once; returns them in height order.
+fn check(mut shards: Vec<ShardOf>) -> Result<Vec<ShardOf>, MergeError> {
+    let first = shards.first().ok_or_else(|| MergeError::Different("no shard given".into()))?;
+    let (common, whole) = (first.run.manifest.inputs.without_range(), first.shard);
+    for s in &shards {
+        let rest = s.run.manifest.inputs.without_range();
+        if rest != common {
+            return Err(MergeError::Different(format!("{}: {}", s.run.path.display(), rest.changes_from(&common))));
+        }
+        if (s.shard.count, s.shard.from, s.shard.to) != (whole.count, whole.from, whole.to) {
+            return Err(MergeError::Different(format!(
+                "{} is shard {} of {} of heights {}..={}, {} is of {} of {}..={}",
+                s.run.path.display(),
+                s.shard.index,
+                s.shard.count,
+                s.shard.from,
+                s.shard.to,
+                first.run.path.display(),
+                whole.count,
+                whole.from,
+                whole.to
+            )));
+        }
+    }
+    shards.sort_by_key(|s| s.shard.index);
+    let mut problems = Vec::new();
+    for index in 0..whole.count {
+        let (from, to) = Shard { index, ..whole }.range();
+        let given: Vec<&ShardOf> = shards.iter().filter(|s| s.shard.index == index).collect();
+        match given.as_slice() {
+            [] => problems.push(format!("shard {index} (heights {from}..={to}) is missing")),
+            [one] => {
+                let c = &one.run.manifest.inputs.chain;
+                if (c.from, c.to) != (from, to) {
+                    problems.push(format!("shard {index} covers {}..={}, not {from}..={to}", c.from, c.to));
+                }
+            }
+            many => {
+                let dirs: Vec<String> = many.iter().map(|s| s.run.path.display().to_string()).collect();
+                problems.push(format!(
+                    "shard {index} (heights {from}..={to}) is given {} times: {}",
+                    many.len(),
+                    dirs.join(", ")
+                ));
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(MergeError::Coverage { from: whole.from, to: whole.to, problems: problems.join("; ") });
+    }
+    Ok(shards)
+}
+
+/// Merges the shard runs in `dirs` into a new run directory `out`.
+pub fn merge(dirs: &[PathBuf], out: &Path, threads: usize) -> Result<Merged, MergeError> {
+    let shards = check(dirs.iter().map(|d| read_shard(d)).collect::<Result<Vec<_>, _>>()?)?;
+    let first = &shards[0];
+    let whole = first.shard;
+    // The single run's inputs: the whole range, named by its chain digest read from the chain again.
+    let mut inputs: Inputs = first.run.manifest.inputs.without_range();
+    let db = ChainDb::open(Path::new(&first.run.manifest.inputs.chain.path))?;
+    let digest = crate::inputs::chain_digest(&db, whole.from, whole.to, threads)?.current();
+    let chain = &mut inputs.chain;
+    (chain.from, chain.to, chain.blocks, chain.chain_digest) =
+        (whole.from, whole.to, whole.to - whole.from + 1, digest);
+    chain.schema_version = first.run.manifest.inputs.chain.schema_version;
+
+    let started = shards.iter().map(|s| s.run.manifest.started_unix).min().unwrap_or(0);
+    let mut manifest = Manifest::new(inputs, first.run.manifest.data_file.clone(), started);
+    let mut writer = RunWriter::create(out, &manifest)?;
+    let mut stats = Stats::default();
+    for s in &shards {
+        for record in s.run.records()? {
+            writer.write(&record)?;
+        }
+        stats.merge(&s.stats);
+    }
+    let next = whole.to + 1;
+    writer.checkpoint(next, &stats, false)?;
+    let summary = Summary::from_stats(manifest.inputs.mode, whole.from, whole.to, &stats, true, next);
+    let runs: Vec<ShardRun> = shards
+        .iter()
+        .map(|s| ShardRun {
+            dir: s.run.path.clone(),
+            manifest_digest: s.run.manifest_digest,
+            from: s.run.manifest.inputs.chain.from,
+            to: s.run.manifest.inputs.chain.to,
+        })
+        .collect();
+    manifest.complete = true;
+    manifest.shards = Some(runs.clone());
+    writer.finish(&summary, manifest)?;
+    writer.checkpoint(next, &stats, true)?;
+    Ok(Merged { summary, shards: runs })
+}

@@ -1,0 +1,419 @@
+//! `attestation.dsse.json`: a signed statement of exactly which files a finished run directory holds and
+//! what the run found, for auditors who keep runs as evidence.
+//!
+//! The file is a [DSSE] envelope (`payloadType` `application/vnd.in-toto+json`) whose payload is an
+//! in-toto Statement v1 with one subject per regular file of the run directory (sorted by name; the
+//! attestation itself and subdirectories excluded; `report.html` and `report.md` included when present),
+//! each with its SHA-256, and a predicate of type [`PREDICATE_TYPE`]:
+//!
+//! ```json
+//! {"run": {"format", "format_version", "inputs_digest", "manifest_keccak256", "mode", "range", "complete"},
+//!  "summary": {"records", "blocks", "divergences", "errors", "inputs"},
+//!  "tool": {"name", "version"},
+//!  "signer": "<key id>"}
+//! ```
+//!
+//! The signature is Ed25519 over DSSE's PAE (see [`pae`]); its `keyid` is the public key in hex. Nothing
+//! in the file depends on the time of signing, so the same run and key always give the same bytes.
+//!
+//! [`sign`] refuses a run that is incomplete or whose files differ from its manifest; [`verify`] checks
+//! the envelope, a signature (by a trusted key when any are given) and every file of the directory,
+//! reporting every file that differs, is missing or is not covered. [`AttestError::is_finding`] tells a
+//! run that fails verification from a verification that could not be made.
+//!
+//! [DSSE]: https://github.com/secure-systems-lab/dsse/blob/master/envelope.md
+
+use std::collections::BTreeSet;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use dualrun_format::FileError;
+use dualrun_leader::keys::KeyFile;
+use dualrun_rundir::{Problem, RunDir, RunDirError};
+use ed25519_dalek::{Signature, Signer, VerifyingKey};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+/// The attestation's file name in the run directory.
+pub const FILE: &str = "attestation.dsse.json";
+/// The temporary file [`sign`] writes before renaming it to [`FILE`]: never a subject.
+const TEMP_FILE: &str = "attestation.dsse.tmp";
+/// The envelope's `payloadType`.
+pub const PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
+/// The statement's `_type`.
+pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
+/// The statement's `predicateType`.
+pub const PREDICATE_TYPE: &str = "https://dualrun.dev/attestation/run/v1";
+
+/// An attestation that cannot be made, or a run that does not verify against its attestation.
+#[derive(Debug, thiserror::Error)]
+pub enum AttestError {
+    /// A file or directory could not be read or written.
+    #[error(transparent)]
+    File(#[from] FileError),
+    /// The run directory cannot be read.
+    #[error(transparent)]
+    Run(#[from] RunDirError),
+    /// [`sign`] was given a run that is not finished and untouched.
+    #[error("{dir}: refusing to attest the run: {}", join_problems(.problems))]
+    Incomplete {
+        /// The run directory.
+        dir: PathBuf,
+        /// Everything wrong with the run.
+        problems: Vec<Problem>,
+    },
+    /// [`sign`] found a file whose name is not UTF-8, so a statement cannot name it.
+    #[error("{dir}: {name:?} is not a UTF-8 file name, so the attestation cannot name it")]
+    UnnamedFile {
+        /// The run directory.
+        dir: PathBuf,
+        /// The file's name.
+        name: OsString,
+    },
+    /// [`verify`] found no attestation.
+    #[error("{file}: no attestation (the run was not signed)")]
+    NoAttestation {
+        /// Where the attestation should be.
+        file: PathBuf,
+    },
+    /// The attestation is not a DSSE envelope of a dualrun run statement.
+    #[error("{file}: not a dualrun run attestation: {problem}")]
+    Malformed {
+        /// The attestation.
+        file: PathBuf,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// No signature of the envelope verifies.
+    #[error("{file}: bad signature: {problem}")]
+    BadSignature {
+        /// The attestation.
+        file: PathBuf,
+        /// Why each signature fails.
+        problem: String,
+    },
+    /// The envelope is signed, but by no trusted key.
+    #[error("{file}: signed by {}, which is not a trusted key", .keyids.join(", "))]
+    Untrusted {
+        /// The attestation.
+        file: PathBuf,
+        /// The keys that signed (public keys, hex).
+        keyids: Vec<String>,
+    },
+    /// The run directory's files are not the files attested.
+    #[error("{dir}: the run does not match its attestation: {}", .findings.join("; "))]
+    Mismatch {
+        /// The run directory.
+        dir: PathBuf,
+        /// One line per file that differs, is missing or is not covered, naming the file.
+        findings: Vec<String>,
+    },
+}
+
+impl AttestError {
+    /// Whether this is a finding (the run or its attestation was changed, or the signer is not trusted)
+    /// rather than an attestation that could not be made or read.
+    pub fn is_finding(&self) -> bool {
+        matches!(self, AttestError::BadSignature { .. } | AttestError::Untrusted { .. } | AttestError::Mismatch { .. })
+    }
+}
+
+fn join_problems(problems: &[Problem]) -> String {
+    problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+}
+
+/// A run that verified against its attestation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    /// The attestation read.
+    pub attestation: PathBuf,
+    /// The `keyid` (public key, hex) whose signature verified.
+    pub keyid: String,
+    /// The number of files checked.
+    pub subjects: usize,
+}
+
+/// DSSE's pre-authentication encoding: `"DSSEv1" SP LEN(type) SP type SP LEN(body) SP body`, lengths in
+/// ASCII decimal bytes. This is what is signed.
+pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
+    let mut m = format!("DSSEv1 {} {payload_type} {} ", payload_type.len(), payload.len()).into_bytes();
+    m.extend_from_slice(payload);
+    m
+}
+
+/// Signs the finished run in `run_dir` with `key`, writing `RUN_DIR/attestation.dsse.json` (atomically,
+/// over any previous one) and returning its path. Refuses a run with any [`Problem`].
+pub fn sign(run_dir: &Path, key: &KeyFile) -> Result<PathBuf, AttestError> {
+    let run = RunDir::load(run_dir)?;
+    let problems = run.problems();
+    if !problems.is_empty() {
+        return Err(AttestError::Incomplete { dir: run.path, problems });
+    }
+    let (names, unnamed) = covered_files(&run.path)?;
+    if let Some(name) = unnamed.into_iter().next() {
+        return Err(AttestError::UnnamedFile { dir: run.path, name });
+    }
+    let mut subjects = Vec::with_capacity(names.len());
+    for name in names {
+        let path = run.path.join(&name);
+        let digest = sha256_of(&path).map_err(FileError::at(&path))?;
+        subjects.push((name, digest));
+    }
+    let payload = serde_json::to_vec(&statement(&run, key, &subjects)).expect("the statement serializes");
+    let signature = key.signing_key.sign(&pae(PAYLOAD_TYPE, &payload));
+    let envelope = json!({
+        "payloadType": PAYLOAD_TYPE,
+        "payload": STANDARD.encode(&payload),
+        "signatures": [{ "keyid": key.public_key_hex(), "sig": STANDARD.encode(signature.to_bytes()) }],
+    });
+    let mut bytes = serde_json::to_vec_pretty(&envelope).expect("the envelope serializes");
+    bytes.push(b'\n');
+    let file = run.path.join(FILE);
+    dualrun_rundir::write_atomic(&file, &bytes)?;
+    Ok(file)
+}
+
+/// The in-toto statement of `run` with these `(name, sha256)` subjects.
+fn statement(run: &RunDir, key: &KeyFile, subjects: &[(String, String)]) -> Value {
+    let (m, s) = (&run.manifest, &run.summary);
+    let subject: Vec<Value> =
+        subjects.iter().map(|(name, sha256)| json!({ "name": name, "digest": { "sha256": sha256 } })).collect();
+    json!({
+        "_type": STATEMENT_TYPE,
+        "subject": subject,
+        "predicateType": PREDICATE_TYPE,
+        "predicate": {
+            "run": {
+                "format": m.format,
+                "format_version": m.format_version,
+                "inputs_digest": m.inputs_digest,
+                "manifest_keccak256": run.manifest_digest,
+                "mode": s.mode,
+                "range": s.range,
+                "complete": s.complete,
+            },
+            "summary": {
+                "records": s.records,
+                "blocks": s.blocks,
+                "divergences": s.divergences,
+                "errors": s.errors,
+                "inputs": s.inputs,
+            },
+            "tool": m.tool,
+            "signer": key.id,
+        },
+    })
+}
+
+/// The regular files of `dir` an attestation covers (everything but the attestation and its temporary
+/// file; not subdirectories or symbolic links), sorted by name, and the names that are not UTF-8.
+fn covered_files(dir: &Path) -> Result<(Vec<String>, Vec<OsString>), FileError> {
+    let mut names = Vec::new();
+    let mut unnamed = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(FileError::at(dir))? {
+        let entry = entry.map_err(FileError::at(dir))?;
+        if !entry.file_type().map_err(FileError::at(&entry.path()))?.is_file() {
+            continue;
+        }
+        match entry.file_name().into_string() {
+            Ok(name) if name == FILE || name == TEMP_FILE => {}
+            Ok(name) => names.push(name),
+            Err(name) => unnamed.push(name),
+        }
+    }
+    names.sort();
+    unnamed.sort();
+    Ok((names, unnamed))
+}
+
+/// SHA-256 of a file's bytes, lowercase hex (read in pieces: record files can be large).
+fn sha256_of(path: &Path) -> std::io::Result<String> {
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
+    Ok(hex::encode(hasher.finalize()))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Envelope {
+    payload_type: String,
+    payload: String,
+    signatures: Vec<EnvelopeSignature>,
+}
+
+#[derive(Deserialize)]
+struct EnvelopeSignature {
+    #[serde(default)]
+    keyid: String,
+    sig: String,
+}
+
+#[derive(Deserialize)]
+struct Subject {
+    name: String,
+    digest: std::collections::BTreeMap<String, String>,
+}
+
+/// Verifies the run in `run_dir` against its attestation: the envelope, a signature over PAE by the key
+/// its `keyid` names (one of `trusted`, unless `trusted` is empty), the statement's types, and the
+/// SHA-256 of every subject; a regular file not among the subjects is a finding too.
+pub fn verify(run_dir: &Path, trusted: &[VerifyingKey]) -> Result<Verified, AttestError> {
+    let file = run_dir.join(FILE);
+    let bytes = match std::fs::read(&file) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(AttestError::NoAttestation { file }),
+        Err(e) => return Err(FileError::new(&file, e).into()),
+    };
+    let malformed = |problem: String| AttestError::Malformed { file: file.clone(), problem };
+    let envelope: Envelope =
+        serde_json::from_slice(&bytes).map_err(|e| malformed(format!("not a DSSE envelope: {e}")))?;
+    if envelope.payload_type != PAYLOAD_TYPE {
+        return Err(malformed(format!("payloadType is {:?}, expected {PAYLOAD_TYPE:?}", envelope.payload_type)));
+    }
+    let payload = STANDARD.decode(&envelope.payload).map_err(|e| malformed(format!("payload is not base64: {e}")))?;
+    let keyid = check_signatures(&file, &envelope.signatures, &pae(PAYLOAD_TYPE, &payload), trusted)?;
+
+    let statement: Value =
+        serde_json::from_slice(&payload).map_err(|e| malformed(format!("the statement is not JSON: {e}")))?;
+    let field = |name: &str| statement.get(name).and_then(Value::as_str).unwrap_or_default().to_owned();
+    if field("_type") != STATEMENT_TYPE {
+        return Err(malformed(format!("_type is {:?}, expected {STATEMENT_TYPE:?}", field("_type"))));
+    }
+    if field("predicateType") != PREDICATE_TYPE {
+        return Err(malformed(format!("predicateType is {:?}, expected {PREDICATE_TYPE:?}", field("predicateType"))));
+    }
+    let subjects = subjects_of(statement.get("subject").cloned().unwrap_or(Value::Null)).map_err(malformed)?;
+
+    let findings = compare(run_dir, &subjects)?;
+    if !findings.is_empty() {
+        return Err(AttestError::Mismatch { dir: run_dir.into(), findings });
+    }
+    Ok(Verified { attestation: file, keyid, subjects: subjects.len() })
+}
+
+/// The keyid of the first signature that verifies over `message` with a trusted key.
+fn check_signatures(
+    file: &Path,
+    signatures: &[EnvelopeSignature],
+    message: &[u8],
+    trusted: &[VerifyingKey],
+) -> Result<String, AttestError> {
+    if signatures.is_empty() {
+        return Err(AttestError::BadSignature { file: file.into(), problem: "the envelope has no signatures".into() });
+    }
+    let mut untrusted = Vec::new();
+    let mut problems = Vec::new();
+    for (i, s) in signatures.iter().enumerate() {
+        match check_signature(s, message) {
+            Ok(key) if trusted.is_empty() || trusted.contains(&key) => return Ok(s.keyid.clone()),
+            Ok(_) => untrusted.push(s.keyid.clone()),
+            Err(problem) => problems.push(format!("signature {i} (keyid {:?}): {problem}", s.keyid)),
+        }
+    }
+    if untrusted.is_empty() {
+        Err(AttestError::BadSignature { file: file.into(), problem: problems.join("; ") })
+    } else {
+        Err(AttestError::Untrusted { file: file.into(), keyids: untrusted })
+    }
+}
+
+/// The key of a signature that verifies over `message`, or why it does not.
+fn check_signature(s: &EnvelopeSignature, message: &[u8]) -> Result<VerifyingKey, &'static str> {
+    let key = hex::decode(&s.keyid)
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .and_then(|b| VerifyingKey::from_bytes(&b).ok())
+        .ok_or("the keyid is not an Ed25519 public key in hex")?;
+    let sig = STANDARD
+        .decode(&s.sig)
+        .ok()
+        .and_then(|b| <[u8; 64]>::try_from(b).ok())
+        .ok_or("sig is not a base64 Ed25519 signature")?;
+    key.verify_strict(message, &Signature::from_bytes(&sig))
+        .map_err(|_| "it does not verify (the payload or the signature was changed)")?;
+    Ok(key)
+}
+
+/// The statement's subjects as `(name, sha256)`, each a plain file name, named once, with a SHA-256.
+fn subjects_of(subject: Value) -> Result<Vec<(String, String)>, String> {
+    let subjects: Vec<Subject> = serde_json::from_value(subject).map_err(|e| format!("subject: {e}"))?;
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::with_capacity(subjects.len());
+    for s in subjects {
+        if s.name.is_empty() || s.name == "." || s.name == ".." || s.name.contains(['/', '\0']) || s.name == FILE {
+            return Err(format!("subject {:?} is not a file of the run directory", s.name));
+        }
+        if !seen.insert(s.name.clone()) {
+            return Err(format!("subject {:?} is listed twice", s.name));
+        }
+        let sha256 = s.digest.get("sha256").cloned().unwrap_or_default();
+        if sha256.len() != 64 || !sha256.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            return Err(format!("subject {:?} has no sha256 digest in lowercase hex", s.name));
+        }
+        out.push((s.name, sha256));
+    }
+    Ok(out)
+}
+
+/// One finding per subject that differs, is missing or is not a regular file, then one per regular file
+/// of the directory that is not a subject.
+fn compare(dir: &Path, subjects: &[(String, String)]) -> Result<Vec<String>, AttestError> {
+    let mut findings = Vec::new();
+    for (name, want) in subjects {
+        let path = dir.join(name);
+        match std::fs::symlink_metadata(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => findings.push(format!("{name}: missing")),
+            Err(e) => return Err(FileError::new(&path, e).into()),
+            Ok(meta) if !meta.file_type().is_file() => findings.push(format!("{name}: not a regular file")),
+            Ok(_) => {
+                let got = sha256_of(&path).map_err(FileError::at(&path))?;
+                if got != *want {
+                    findings.push(format!("{name}: sha256 was {want}, now {got}"));
+                }
+            }
+        }
+    }
+    let listed: BTreeSet<&str> = subjects.iter().map(|(name, _)| name.as_str()).collect();
+    let (names, unnamed) = covered_files(dir)?;
+    for name in names.iter().filter(|n| !listed.contains(n.as_str())) {
+        findings.push(format!("{name}: not covered by the attestation"));
+    }
+    for name in unnamed {
+        findings.push(format!("{}: not covered by the attestation", name.to_string_lossy()));
+    }
+    Ok(findings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pae_is_dsse_v1() {
+        // The example of the DSSE protocol document.
+        assert_eq!(
+            pae("http://example.com/HelloWorld", b"hello world"),
+            b"DSSEv1 29 http://example.com/HelloWorld 11 hello world"
+        );
+        assert_eq!(pae("", b""), b"DSSEv1 0  0 ");
+    }
+
+    #[test]
+    fn only_regular_files_other_than_the_attestation_are_covered() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        for name in ["b.json", "a.txt", FILE, TEMP_FILE] {
+            std::fs::write(dir.join(name), name).unwrap();
+        }
+        std::fs::create_dir(dir.join("sub")).unwrap();
+        std::fs::write(dir.join("sub").join("c.txt"), "c").unwrap();
+        std::os::unix::fs::symlink(dir.join("a.txt"), dir.join("link.txt")).unwrap();
+        let (names, unnamed) = covered_files(dir).unwrap();
+        assert_eq!(names, ["a.txt", "b.json"]);
+        assert!(unnamed.is_empty());
+        assert_eq!(sha256_of(&dir.join("a.txt")).unwrap(), hex::encode(Sha256::digest(b"a.txt")));
+    }
+}

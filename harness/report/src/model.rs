@@ -1,0 +1,480 @@
+//! What a report shows, gathered from run directories (and a ledger) without judging them away: a run
+//! that is incomplete, edited or unreadable still gets its section, with its problems in plain words.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use dualrun_core::RecordClass;
+use dualrun_rundir::{files, Manifest, Orphans, Problem, Record, ReorgEvent, RunDir, Side, Summary};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::charts;
+
+/// Records shown with everything (both sides' details and facts, the env, the blob); the rest of a run's
+/// records are rows with their reproduce command, their detail one file away.
+pub const DETAILED_RECORDS: usize = 1000;
+/// Rows per run in the page; beyond it the page says how many more the CSV has.
+pub const MAX_ROWS: usize = 200_000;
+/// Files made from a finished run (this report, its summary, the attestation): not listed among the
+/// run's files, so writing one never changes another.
+const DERIVED: [&str; 3] = ["report.html", "report.md", crate::attest::FILE];
+
+/// The whole report.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    /// One section per run, in the order given.
+    pub runs: Vec<RunView>,
+    /// The mode timeline, when a ledger was given.
+    pub ledger: Option<LedgerView>,
+    /// The banner over everything.
+    pub banner: Banner,
+}
+
+/// The verdict banner: how the report reads at a glance.
+#[derive(Debug, Serialize)]
+pub struct Banner {
+    /// `clean`, `findings` or `problems` (a problem outranks a finding).
+    pub level: &'static str,
+    /// One line.
+    pub headline: String,
+    /// Each problem, in plain words.
+    pub problems: Vec<String>,
+}
+
+/// One run directory.
+#[derive(Debug, Serialize)]
+pub struct RunView {
+    /// Its position in the report (0-based), the anchor of its section.
+    pub index: usize,
+    /// The directory's name.
+    pub name: String,
+    /// The directory as given.
+    pub path: String,
+    /// The run's banner.
+    pub banner: Banner,
+    /// The inputs as the manifest states them, as label/value rows.
+    pub inputs: Vec<(String, String)>,
+    /// Every file of the directory and its digest check.
+    pub files: Vec<FileRow>,
+    /// Record counts by class (every class), with its colour.
+    pub counts: Vec<ClassCount>,
+    /// Blocks judged, range, mode, complete, sessions, rate.
+    pub facts: Vec<(String, String)>,
+    /// Inline SVG charts: (title, svg).
+    pub charts: Vec<(String, String)>,
+    /// The records, compact, for the page's table (see `report.js`).
+    pub table: Value,
+    /// Records in the run (every line of divergences.jsonl).
+    pub records_total: usize,
+    /// Records in the table.
+    pub records_shown: usize,
+}
+
+/// A record class and its count.
+#[derive(Debug, Serialize)]
+pub struct ClassCount {
+    /// The class.
+    pub class: &'static str,
+    /// Its records.
+    pub count: u64,
+    /// `#rrggbb`.
+    pub colour: String,
+    /// A divergence (not an error or an input finding).
+    pub divergence: bool,
+}
+
+/// A file of a run directory.
+#[derive(Debug, Serialize)]
+pub struct FileRow {
+    /// Its name.
+    pub name: String,
+    /// Its size in bytes (none if missing).
+    pub bytes: Option<u64>,
+    /// Keccak-256 now (none if missing).
+    pub keccak256: Option<String>,
+    /// `ok`, `changed`, `missing`, `not digested` (run.log, checkpoint.json…).
+    pub check: &'static str,
+}
+
+/// The ledger's timeline.
+#[derive(Debug, Serialize)]
+pub struct LedgerView {
+    /// The file as given.
+    pub path: String,
+    /// `gate verify` on it: `None` when it passes, else why not.
+    pub verify_error: Option<String>,
+    /// The mode it is in, if it could be read.
+    pub mode: Option<String>,
+    /// Each entry, oldest first.
+    pub entries: Vec<LedgerRow>,
+}
+
+/// One ledger entry, as the timeline shows it.
+#[derive(Debug, Serialize)]
+pub struct LedgerRow {
+    /// Sequence number.
+    pub seq: String,
+    /// `init`, `promote`, `rollback`.
+    pub action: String,
+    /// `from → to`.
+    pub transition: String,
+    /// The operator's name.
+    pub operator: String,
+    /// The signing key (hex).
+    pub public_key: String,
+    /// Why.
+    pub reason: String,
+    /// Forced past an evaluation that did not pass.
+    pub override_: bool,
+    /// The evidence relied on: run directories and their manifest digests.
+    pub evidence: Vec<String>,
+    /// The evaluation's outcome, if there was one.
+    pub evaluation: String,
+    /// When, as the ledger records it (unix seconds).
+    pub time_unix: String,
+}
+
+impl Report {
+    /// Reads every run and the ledger. Never fails: what cannot be read is a problem in the banner.
+    pub fn gather(runs: &[PathBuf], ledger: Option<&Path>) -> Report {
+        let runs: Vec<RunView> = runs.iter().enumerate().map(|(i, p)| RunView::gather(i, p)).collect();
+        let ledger = ledger.map(LedgerView::gather);
+        let mut problems = Vec::new();
+        for r in &runs {
+            problems.extend(r.banner.problems.iter().map(|p| format!("{}: {p}", r.name)));
+        }
+        if let Some(l) = &ledger {
+            if let Some(e) = &l.verify_error {
+                problems.push(format!("ledger {}: does not verify: {e}", l.path));
+            }
+        }
+        let findings: u64 = runs.iter().flat_map(|r| r.counts.iter()).map(|c| c.count).sum();
+        let banner = Banner::of(problems, findings, runs.len());
+        Report { runs, ledger, banner }
+    }
+}
+
+impl Banner {
+    fn of(problems: Vec<String>, records: u64, runs: usize) -> Banner {
+        let what = if runs == 1 { "the run".to_owned() } else { format!("{runs} runs") };
+        let (level, headline) = match (problems.is_empty(), records) {
+            (true, 0) => {
+                ("clean", format!("clean: {what}, complete and untouched, recorded no divergence and no error"))
+            }
+            (true, n) => ("findings", format!("{n} record(s): {what} found divergences or errors")),
+            (false, n) => ("problems", format!("{} problem(s) with the evidence; {n} record(s)", problems.len())),
+        };
+        Banner { level, headline, problems }
+    }
+}
+
+impl RunView {
+    fn gather(index: usize, path: &Path) -> RunView {
+        let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+        let mut problems = Vec::new();
+        // The files whose digest is not the manifest's (the only ones hashed again below).
+        let mut unverified = BTreeSet::new();
+        let run = match RunDir::load(path) {
+            Ok(run) => {
+                for p in run.problems() {
+                    if let Problem::Changed(f) | Problem::Missing(f) = &p {
+                        unverified.insert(f.clone());
+                    }
+                    problems.push(p.to_string());
+                }
+                Some(run)
+            }
+            Err(e) => {
+                problems.push(e.to_string());
+                None
+            }
+        };
+        let reorgs = ReorgEvent::read_all(path).unwrap_or_else(|e| {
+            problems.push(e.to_string());
+            Vec::new()
+        });
+        // Without a summary the manifest may still say what was run.
+        let manifest = run.as_ref().map(|r| r.manifest.clone()).or_else(|| read_manifest(path));
+        let summary = run.as_ref().map(|r| r.summary.clone());
+        let records = match &run {
+            Some(r) => r.records().unwrap_or_else(|e| {
+                problems.push(e.to_string());
+                Vec::new()
+            }),
+            None => Vec::new(),
+        };
+        let counts = RecordClass::ALL
+            .iter()
+            .map(|c| ClassCount {
+                class: c.as_str(),
+                count: summary.as_ref().map_or(0, |s| s.count(*c)),
+                colour: charts::class_css(*c),
+                divergence: c.is_divergence(),
+            })
+            .collect::<Vec<_>>();
+        if let Some(s) = &summary {
+            if s.records != records.len() as u64 && problems.is_empty() {
+                problems.push(format!(
+                    "the summary counts {} records, divergences.jsonl has {}",
+                    s.records,
+                    records.len()
+                ));
+            }
+        }
+        let records_total: u64 = counts.iter().map(|c| c.count).sum();
+        let mut banner = Banner::of(problems, records_total, 1);
+        if summary.as_ref().is_some_and(|s| !s.complete) {
+            banner.headline = format!("incomplete run: {}", banner.headline);
+        }
+        RunView {
+            index,
+            path: path.display().to_string(),
+            inputs: manifest.as_ref().map(input_rows).unwrap_or_default(),
+            files: file_rows(path, manifest.as_ref(), run.is_some(), &unverified),
+            facts: summary.as_ref().map(|s| fact_rows(s, &reorgs)).unwrap_or_default(),
+            charts: summary.as_ref().map(|s| chart_list(s, &records)).unwrap_or_default(),
+            records_shown: records.len().min(MAX_ROWS),
+            records_total: records.len(),
+            table: table(&records, &Orphans::from_events(&reorgs)),
+            counts,
+            banner,
+            name,
+        }
+    }
+}
+
+fn read_manifest(dir: &Path) -> Option<Manifest> {
+    std::fs::read(dir.join(files::MANIFEST)).ok().and_then(|b| serde_json::from_slice(&b).ok())
+}
+
+fn input_rows(m: &Manifest) -> Vec<(String, String)> {
+    let i = &m.inputs;
+    let mut rows = vec![
+        ("chain".to_owned(), i.chain.path.clone()),
+        ("data file".into(), m.data_file.display().to_string()),
+        ("schema".into(), i.chain.schema_version.to_string()),
+        ("genesis id".into(), i.chain.genesis_id.to_string()),
+        ("heights".into(), format!("{}..={} ({} blocks)", i.chain.from, i.chain.to, i.chain.blocks)),
+        ("chain digest".into(), i.chain.chain_digest.to_string()),
+        ("profile".into(), format!("{} ({})", i.profile.path.display(), i.profile.network)),
+        ("profile digest".into(), i.profile.digest.to_string()),
+        ("mode".into(), i.mode.to_string()),
+        ("now".into(), i.env.now.clone()),
+    ];
+    for (role, v) in [("legacy", &i.legacy), ("candidate", &i.candidate)] {
+        match v {
+            None => rows.push((role.into(), "not run".into())),
+            Some(v) => {
+                rows.push((role.into(), format!("{} — {}", v.spec, v.description)));
+                for (file, digest) in &v.files {
+                    rows.push((format!("{role} file"), format!("{file}  keccak256 {digest}")));
+                }
+            }
+        }
+    }
+    rows.push(("settings".into(), serde_json::to_string(&i.settings).unwrap_or_default()));
+    if let Some(shards) = &m.shards {
+        for (i, shard) in shards.iter().enumerate() {
+            rows.push((
+                format!("shard {i}"),
+                format!("{}..={}  {}  manifest {}", shard.from, shard.to, shard.dir.display(), shard.manifest_digest),
+            ));
+        }
+    }
+    if let Some(shard) = &m.inputs.shard {
+        rows.push((
+            "shard".into(),
+            format!("{} of {} of heights {}..={}", shard.index, shard.count, shard.from, shard.to),
+        ));
+    }
+    rows.push(("inputs digest".into(), m.inputs_digest.to_string()));
+    rows.push(("tool".into(), format!("{} {}", m.tool.name, m.tool.version)));
+    rows
+}
+
+fn fact_rows(s: &Summary, reorgs: &[ReorgEvent]) -> Vec<(String, String)> {
+    let mut rows = vec![
+        ("mode".to_owned(), s.mode.to_string()),
+        ("heights".into(), format!("{}..={}", s.range.from, s.range.to)),
+        ("blocks judged".into(), s.blocks.to_string()),
+        ("complete".into(), if s.complete { "yes".into() } else { format!("no: next height {}", s.range.next_height) }),
+        ("records".into(), s.records.to_string()),
+        ("authoritative".into(), format!("{} accept, {} reject", s.authoritative.accept, s.authoritative.reject)),
+        ("sessions".into(), s.sessions.to_string()),
+        ("rate".into(), format!("{:.0} blocks/s over {:.2} s", s.blocks_per_second, s.elapsed_seconds)),
+    ];
+    if !reorgs.is_empty() {
+        let orphaned: usize = reorgs.iter().map(|e| e.orphaned.len()).sum();
+        let forks: Vec<String> = reorgs.iter().map(|e| e.fork_height.to_string()).collect();
+        rows.push((
+            "reorganizations".into(),
+            format!(
+                "{} (forks at {}); {orphaned} judged block(s) orphaned, their records kept and marked",
+                reorgs.len(),
+                forks.join(", ")
+            ),
+        ));
+    }
+    rows
+}
+
+fn chart_list(s: &Summary, records: &[Record]) -> Vec<(String, String)> {
+    let at: Vec<(u64, RecordClass)> = records.iter().map(|r| (r.height, r.class)).collect();
+    let mut charts = vec![
+        ("records along the chain".to_owned(), charts::along_height(s.range.from, s.range.to, &at)),
+        ("records by class".into(), charts::classes(s)),
+    ];
+    for (role, l) in [("legacy", &s.latency.legacy), ("candidate", &s.latency.candidate)] {
+        if let Some(l) = l {
+            charts.push((format!("{role} latency"), charts::latency(role, l)));
+        }
+    }
+    charts.push(("throughput".into(), charts::throughput(s)));
+    charts
+}
+
+/// Every file of the run directory with its digest. A digested file the run's check found as the manifest
+/// lists it is not hashed a second time (`checked`: the check ran; `unverified`: what it found changed or
+/// missing).
+fn file_rows(dir: &Path, manifest: Option<&Manifest>, checked: bool, unverified: &BTreeSet<String>) -> Vec<FileRow> {
+    let listed: BTreeMap<String, String> = manifest
+        .and_then(|m| m.files.as_ref())
+        .map(|f| f.iter().map(|(k, v)| (k.clone(), v.to_string())).collect())
+        .unwrap_or_default();
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| !DERIVED.contains(&n.as_str()))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.extend(listed.keys().cloned());
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .map(|name| {
+            let path = dir.join(&name);
+            if let (true, false, Some(want)) = (checked, unverified.contains(&name), listed.get(&name)) {
+                let bytes = std::fs::metadata(&path).ok().map(|m| m.len());
+                return FileRow { bytes, keccak256: Some(want.clone()), check: "ok", name };
+            }
+            let bytes = std::fs::read(&path).ok();
+            let keccak256 = bytes.as_ref().map(|b| dualrun_format::keccak256(b).to_string());
+            let check = match (listed.get(&name), &keccak256) {
+                (Some(_), None) => "missing",
+                (Some(want), Some(got)) if want == got => "ok",
+                (Some(_), Some(_)) => "changed",
+                (None, _) => "not digested",
+            };
+            FileRow { bytes: bytes.map(|b| b.len() as u64), keccak256, check, name }
+        })
+        .collect()
+}
+
+/// The table's data: rows (compact arrays), the reproduce prefixes they share, and the full detail of
+/// the first [`DETAILED_RECORDS`].
+fn table(records: &[Record], orphans: &Orphans) -> Value {
+    let mut prefixes: Vec<String> = Vec::new();
+    let mut rows = Vec::with_capacity(records.len().min(MAX_ROWS));
+    let mut details = Vec::new();
+    for (line, r) in records.iter().enumerate().take(MAX_ROWS) {
+        let (prefix, suffix) = match r.reproduce.rfind(" --from ") {
+            Some(i) => r.reproduce.split_at(i),
+            None => ("", r.reproduce.as_str()),
+        };
+        let p = match prefixes.iter().position(|x| x == prefix) {
+            Some(p) => p,
+            None => {
+                prefixes.push(prefix.to_owned());
+                prefixes.len() - 1
+            }
+        };
+        let (lv, lr) = side_columns(&r.legacy);
+        let (cv, cr) = side_columns(&r.candidate);
+        rows.push(json!([
+            r.height,
+            r.class.as_str(),
+            r.block_id.to_string(),
+            lv,
+            lr,
+            cv,
+            cr,
+            r.authoritative.verdict.as_str(),
+            p,
+            suffix,
+            line + 1,
+            orphans.contains(line as u64, r.height, &r.block_id)
+        ]));
+        if line < DETAILED_RECORDS {
+            details.push(json!({
+                "legacy": r.legacy, "candidate": r.candidate, "authoritative": r.authoritative,
+                "differing_facts": r.differing_facts, "stored_id": r.stored_id, "env": r.env, "blob": r.blob,
+            }));
+        }
+    }
+    json!({ "prefixes": prefixes, "rows": rows, "details": details, "more": records.len().saturating_sub(MAX_ROWS) })
+}
+
+fn side_columns(s: &Side) -> (String, String) {
+    match s {
+        Side::Verdict { verdict, reason, .. } => (verdict.as_str().into(), reason.clone()),
+        Side::Error { error } => ("error".into(), format!("{}: {}", error.kind, error.message)),
+        Side::NotRun { .. } => ("not run".into(), String::new()),
+    }
+}
+
+impl LedgerView {
+    fn gather(path: &Path) -> LedgerView {
+        let verify = dualrun_gate::ledger::verify(path, &[], true);
+        let verify_error = verify.as_ref().err().map(ToString::to_string);
+        let opened = dualrun_gate::ledger::Ledger::open(path);
+        let (mode, entries) = match &opened {
+            Ok(l) => (Some(l.mode().to_string()), l.entries.iter().map(ledger_row).collect()),
+            Err(_) => (None, Vec::new()),
+        };
+        LedgerView { path: path.display().to_string(), verify_error, mode, entries }
+    }
+}
+
+fn ledger_row(e: &serde_json::Map<String, Value>) -> LedgerRow {
+    let text = |k: &str| match e.get(k) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => String::new(),
+        Some(v) => v.to_string(),
+    };
+    let from = text("from");
+    let evidence = e
+        .get("evidence")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .map(|ev| {
+                    let get = |k: &str| ev.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+                    format!("{} (manifest {})", get("run"), get("manifest_digest"))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let evaluation = match e.get("evaluation") {
+        Some(Value::Object(o)) => o
+            .get("outcome")
+            .map_or_else(|| "evaluated".to_owned(), |v| v.as_str().map_or_else(|| v.to_string(), str::to_owned)),
+        _ => "none".into(),
+    };
+    LedgerRow {
+        seq: text("seq"),
+        action: text("action"),
+        transition: if from.is_empty() { format!("→ {}", text("to")) } else { format!("{from} → {}", text("to")) },
+        operator: text("operator"),
+        public_key: text("public_key"),
+        reason: text("reason"),
+        override_: e.get("override").and_then(Value::as_bool).unwrap_or(false),
+        evidence,
+        evaluation,
+        time_unix: text("time_unix"),
+    }
+}

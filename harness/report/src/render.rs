@@ -1,0 +1,68 @@
+//! Turning a [`Report`] into files: the self-contained HTML page (template, style and script inline, the
+//! charts as inline SVG, the records as JSON the page's script pages through) and the Markdown summary.
+//! Both come from `minijinja` templates; neither reads the clock, so the same report renders to the
+//! same bytes.
+
+use minijinja::{context, Environment};
+
+use crate::model::{Report, DETAILED_RECORDS};
+
+/// Rows of each run in the Markdown summary.
+const MARKDOWN_RECORDS: usize = 10;
+
+/// Why a template did not render (a bug, reported with its place in the template).
+#[derive(Debug, thiserror::Error)]
+#[error("rendering the report: {0:#}")]
+pub struct RenderError(#[from] minijinja::Error);
+
+fn environment() -> Result<Environment<'static>, RenderError> {
+    let mut env = Environment::new();
+    // A Markdown table cell: a `|` or a line break in a reason would end it.
+    env.add_filter("cell", |v: String| v.replace('|', "\\|").replace(['\r', '\n'], " "));
+    env.add_template("report.html", include_str!("../templates/report.html"))?;
+    env.add_template("report.md", include_str!("../templates/report.md"))?;
+    Ok(env)
+}
+
+fn title(report: &Report) -> String {
+    let names: Vec<&str> = report.runs.iter().map(|r| r.name.as_str()).collect();
+    match names.len() {
+        0 => "no runs".into(),
+        1..=3 => names.join(", "),
+        n => format!("{}, … ({n} runs)", names[..2].join(", ")),
+    }
+}
+
+/// Column totals of the overview (every class, in order).
+fn totals(report: &Report) -> Vec<u64> {
+    let classes = report.runs.first().map_or(0, |r| r.counts.len());
+    (0..classes).map(|i| report.runs.iter().map(|r| r.counts[i].count).sum()).collect()
+}
+
+/// The HTML page.
+pub fn html(report: &Report) -> Result<String, RenderError> {
+    let env = environment()?;
+    let tool = format!("dualrun {}", env!("CARGO_PKG_VERSION"));
+    Ok(env.get_template("report.html")?.render(context! {
+        report, title => title(report), tool, totals => totals(report), detailed => DETAILED_RECORDS,
+        css => include_str!("../templates/report.css"), js => include_str!("../templates/report.js"),
+    })?)
+}
+
+/// The Markdown summary: banner, counts, the first records, digests.
+pub fn markdown(report: &Report) -> Result<String, RenderError> {
+    let env = environment()?;
+    let runs: Vec<_> = report
+        .runs
+        .iter()
+        .map(|r| {
+            let first: Vec<_> =
+                r.table["rows"].as_array().map(|rows| rows.iter().take(MARKDOWN_RECORDS).collect()).unwrap_or_default();
+            context! { first, ..minijinja::Value::from_serialize(r) }
+        })
+        .collect();
+    Ok(env.get_template("report.md")?.render(context! {
+        report => context! { runs, ..minijinja::Value::from_serialize(report) },
+        title => title(report),
+    })?)
+}
