@@ -11,7 +11,7 @@
 //! [`leader_check`] is the built-in verifier's own command: a chain through the pipeline in ONLY mode,
 //! one CSV row per block.
 
-pub mod builtin;
+pub use dualrun_leader::verifier as builtin;
 pub mod leader_check;
 
 use std::path::PathBuf;

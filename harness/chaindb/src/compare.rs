@@ -75,6 +75,55 @@ pub fn walk<E: Into<Box<dyn std::error::Error + Send + Sync>>>(
     Ok(mismatches)
 }
 
+/// A whole chain at a glance: what `chain info` reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChainInfo {
+    /// The chain as the user named it.
+    pub chain: String,
+    /// Its `data.mdb`.
+    pub data_file: PathBuf,
+    /// The database schema (5 Monero 0.18, 3 X-Cash).
+    pub schema_version: u32,
+    /// Blocks stored.
+    pub blocks: u64,
+    /// The computed id of block 0.
+    pub genesis_id: Hash32,
+    /// The highest height.
+    pub tip_height: u64,
+    /// The computed id of the tip.
+    pub tip_id: Hash32,
+    /// The chain digest of every block.
+    pub chain_digest: Hash32,
+    /// Stored ids (`block_info`) that differ from the computed ones.
+    pub id_mismatches: u64,
+}
+
+/// Walks the whole chain (see [`walk`]) and sums it up; `chain` is how the user named it.
+pub fn info(db: &ChainDb, chain: String, on_mismatch: impl FnMut(&ScannedBlock)) -> Result<ChainInfo, CompareError> {
+    let summary = db.read_txn().and_then(|t| db.summary(&t))?;
+    let mut digest = ChainDigest::new();
+    let (mut genesis_id, mut tip_id) = (Hash32::ZERO, Hash32::ZERO);
+    let id_mismatches = walk(db, 0, summary.tip_height, on_mismatch, |b| {
+        if b.height == 0 {
+            genesis_id = b.block_id;
+        }
+        tip_id = b.block_id;
+        digest.push(&b.block_id);
+        Ok::<(), std::convert::Infallible>(())
+    })?;
+    Ok(ChainInfo {
+        chain,
+        data_file: db.data_file().to_path_buf(),
+        schema_version: summary.schema_version,
+        blocks: summary.blocks,
+        genesis_id,
+        tip_height: summary.tip_height,
+        tip_id,
+        chain_digest: digest.current(),
+        id_mismatches,
+    })
+}
+
 /// Checkpoints at heights 0, `every`, 2·`every`, … and the tip, each handed to `f`; returns the number
 /// of stored ids that differ from the computed ones.
 pub fn checkpoints<E: Into<Box<dyn std::error::Error + Send + Sync>>>(

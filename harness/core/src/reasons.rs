@@ -57,6 +57,11 @@ impl ReasonMap {
         self.map.get(legacy_reason).map_or(legacy_reason, String::as_str)
     }
 
+    /// Its `(legacy reason, code)` pairs, in order.
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.map.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// Whether the map has no entries.
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()

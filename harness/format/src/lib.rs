@@ -24,6 +24,7 @@ pub mod hash;
 pub mod ids;
 mod reader;
 pub mod varint;
+pub mod view;
 
 pub use block::{Block, BlockHeader, MinerTx, TxIn, TxOut, TxOutTarget};
 pub use error::{ParseError, ParseErrorKind};
@@ -31,3 +32,4 @@ pub use extra::{ExtraField, ExtraFieldKind, ParsedExtra};
 pub use file::FileError;
 pub use hash::{keccak256, Hash32};
 pub use ids::{BlockHashes, HashError};
+pub use view::{BlockView, ViewError};

@@ -9,7 +9,8 @@
 //! - [`schedule`]: who may sign a height (fixed, round-robin, hash; failover);
 //! - [`testchain`]: honest and deliberately faulty records for test chains;
 //! - [`validator`]: the rules in order, split into a stateless [`validator::prepare`] (parse, hashes,
-//!   signature: parallelisable) and a stateful [`validator::judge`] over the chain context.
+//!   signature: parallelisable) and a stateful [`validator::judge`] over the chain context;
+//! - [`verifier`]: the validator as a dualrun verifier (`builtin:leader-v1`).
 
 pub mod keys;
 pub mod profile;
@@ -17,6 +18,7 @@ pub mod record;
 pub mod schedule;
 pub mod testchain;
 pub mod validator;
+pub mod verifier;
 
 pub use profile::{Profile, ProfileError, ScheduleKind};
 pub use validator::{ChainContext, Judgement, LeaderFacts, LeaderVerdict, Prepared, ReasonCode};

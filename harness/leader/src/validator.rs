@@ -22,6 +22,7 @@
 use std::collections::VecDeque;
 use std::fmt;
 
+use dualrun_core::{Facts, Verdict, VerifierOutcome};
 use dualrun_format::{Block, Hash32};
 use ed25519_dalek::Signature;
 use serde::Serialize;
@@ -170,6 +171,28 @@ pub struct Judgement {
     pub verdict: LeaderVerdict,
     /// What the validator learned about the block.
     pub facts: LeaderFacts,
+}
+
+impl Judgement {
+    /// The judgement as a verifier's outcome: the verdict with its reason code, and the facts learned
+    /// (`block_id`, `signing_hash`, `leader_id`) as hex and text.
+    pub fn into_outcome(self) -> VerifierOutcome {
+        let verdict = match self.verdict {
+            LeaderVerdict::Accept => Verdict::Accept,
+            LeaderVerdict::Reject { reason, detail } => Verdict::Reject { reason: reason.as_str().into(), detail },
+        };
+        let mut facts = Facts::new();
+        if let Some(id) = self.facts.block_id {
+            facts.insert("block_id".into(), id.to_string());
+        }
+        if let Some(h) = self.facts.signing_hash {
+            facts.insert("signing_hash".into(), h.to_string());
+        }
+        if let Some(l) = self.facts.leader_id {
+            facts.insert("leader_id".into(), l);
+        }
+        VerifierOutcome::Verdict { verdict, facts }
+    }
 }
 
 /// The leader record as [`prepare`] found it.

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use dualrun_core::{Mode, RecordClass};
 use dualrun_metrics::Metrics;
 use dualrun_pipeline::{Judged, Sink};
-use dualrun_rundir::{Authoritative, Record, RunDirError, RunWriter, Side, Stats};
+use dualrun_rundir::{JudgedBlock, Record, RunDirError, RunWriter, Stats};
 
 const CHECKPOINT_EVERY_BLOCKS: u64 = 8192;
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(2);
@@ -94,47 +94,30 @@ impl Sink for RecordSink<'_> {
     type Error = RunDirError;
 
     fn judged(&mut self, j: Judged<'_>) -> Result<(), RunDirError> {
-        let s = &mut self.stats;
-        if let Some(a) = j.legacy {
-            s.legacy_latency.record(a.elapsed);
-        }
-        if let Some(a) = j.candidate {
-            s.candidate_latency.record(a.elapsed);
-        }
-        s.blocks += 1;
+        self.stats.judged(
+            j.legacy.map(|a| a.elapsed),
+            j.candidate.map(|a| a.elapsed),
+            j.decision.authoritative.is_accept(),
+        );
         self.writer.judged_id(&j.item.block_id)?;
-        if j.decision.authoritative.is_accept() {
-            s.authoritative_accept += 1;
-        } else {
-            s.authoritative_reject += 1;
-        }
         let height = j.item.input.height;
-        // The verifiers' records, then an input finding when the database's id is not the blob's.
-        let mismatch = (j.item.stored_id != j.item.block_id).then_some(RecordClass::StoredIdMismatch);
-        let classes: Vec<RecordClass> = j.decision.records.iter().copied().chain(mismatch).collect();
+        let block = JudgedBlock {
+            height,
+            block_id: j.item.block_id,
+            stored_id: j.item.stored_id,
+            blob: &j.item.input.blob,
+            env: &j.item.env,
+            legacy: j.legacy.map(|a| &a.outcome),
+            candidate: j.candidate.map(|a| &a.outcome),
+            decision: &j.decision,
+        };
+        let classes = block.classes();
         if let Some(m) = &self.metrics {
             m.judged(&j, &classes);
         }
         for class in classes {
             self.stats.add(class);
-            let record = Record {
-                height,
-                block_id: j.item.block_id,
-                class,
-                mode: self.mode,
-                legacy: Side::from_outcome(j.legacy.map(|a| &a.outcome)),
-                candidate: Side::from_outcome(j.candidate.map(|a| &a.outcome)),
-                authoritative: Authoritative {
-                    verdict: j.decision.authoritative.kind(),
-                    reason: j.decision.authoritative.reason().to_owned(),
-                    source: j.decision.source,
-                },
-                differing_facts: if class == RecordClass::Fact { j.decision.differing_facts.clone() } else { vec![] },
-                stored_id: (class == RecordClass::StoredIdMismatch).then_some(j.item.stored_id),
-                env: j.item.env.clone(),
-                blob: hex::encode(&j.item.input.blob),
-                reproduce: self.reproduce(height),
-            };
+            let record = Record::of_judged(&block, class, self.mode, self.reproduce(height));
             self.writer.write(&record)?;
             if self.first_record.is_none() {
                 self.first_record = Some(FirstRecord { height, class, reproduce: record.reproduce });

@@ -34,7 +34,7 @@ pub use manifest::{
     ChainInputs, EnvInputs, Inputs, Manifest, ProfileInputs, Shard, ShardRun, Tool, FORMAT, FORMAT_VERSION,
 };
 pub use reader::RunDir;
-pub use record::{Authoritative, Record, Side, CSV_HEADER};
+pub use record::{Authoritative, JudgedBlock, Record, Side, CSV_HEADER};
 pub use reorg::{OrphanedBlock, Orphans, ReorgEvent};
 pub use stats::{Histogram, Stats};
 pub use summary::{

@@ -4,7 +4,9 @@
 //! wrote.
 
 use dualrun_core::mode::Source;
-use dualrun_core::{Facts, Mode, RecordClass, ReplayEnv, Verdict, VerdictKind, VerifierError, VerifierOutcome};
+use dualrun_core::{
+    Decision, Facts, Mode, RecordClass, ReplayEnv, Verdict, VerdictKind, VerifierError, VerifierOutcome,
+};
 use dualrun_format::Hash32;
 use serde::{Deserialize, Serialize};
 
@@ -117,6 +119,61 @@ pub struct Record {
     pub blob: String,
     /// A command that replays just this block.
     pub reproduce: String,
+}
+
+/// A block after the mode table: what every record about it is made from.
+#[derive(Debug, Clone, Copy)]
+pub struct JudgedBlock<'a> {
+    /// Its height.
+    pub height: u64,
+    /// Its computed id (the stored one if the blob does not parse).
+    pub block_id: Hash32,
+    /// The id its source stores for it.
+    pub stored_id: Hash32,
+    /// The raw blob.
+    pub blob: &'a [u8],
+    /// The env both verifiers got.
+    pub env: &'a ReplayEnv,
+    /// The legacy's outcome (none if the mode does not run it).
+    pub legacy: Option<&'a VerifierOutcome>,
+    /// The candidate's outcome (none if the mode does not run it).
+    pub candidate: Option<&'a VerifierOutcome>,
+    /// The mode table's decision.
+    pub decision: &'a Decision,
+}
+
+impl JudgedBlock<'_> {
+    /// The records to write for it, in order: the decision's, then an input finding when the source's
+    /// id is not the blob's.
+    pub fn classes(&self) -> Vec<RecordClass> {
+        let mismatch = (self.stored_id != self.block_id).then_some(RecordClass::StoredIdMismatch);
+        self.decision.records.iter().copied().chain(mismatch).collect()
+    }
+}
+
+impl Record {
+    /// The record of `class` about a judged block of a run in `mode`, with its reproduce line.
+    pub fn of_judged(j: &JudgedBlock<'_>, class: RecordClass, mode: Mode, reproduce: String) -> Record {
+        let d = j.decision;
+        Record {
+            height: j.height,
+            block_id: j.block_id,
+            class,
+            mode,
+            legacy: Side::from_outcome(j.legacy),
+            candidate: Side::from_outcome(j.candidate),
+            authoritative: Authoritative {
+                verdict: d.authoritative.kind(),
+                reason: d.authoritative.reason().to_owned(),
+                source: d.source,
+            },
+            differing_facts: if class == RecordClass::Fact { d.differing_facts.clone() } else { vec![] },
+            stored_id: (class == RecordClass::StoredIdMismatch).then_some(j.stored_id),
+            env: j.env.clone(),
+            blob: hex::encode(j.blob),
+            reproduce,
+        }
+    }
 }
 
 /// The header line of `divergences.csv`.

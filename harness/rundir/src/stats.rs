@@ -129,6 +129,23 @@ impl Stats {
         self.records.get(&class).copied().unwrap_or(0)
     }
 
+    /// Counts one judged block: its verifiers' times and its authoritative verdict (its records are
+    /// counted with [`Stats::add`] as they are written).
+    pub fn judged(&mut self, legacy: Option<Duration>, candidate: Option<Duration>, accepted: bool) {
+        if let Some(d) = legacy {
+            self.legacy_latency.record(d);
+        }
+        if let Some(d) = candidate {
+            self.candidate_latency.record(d);
+        }
+        self.blocks += 1;
+        if accepted {
+            self.authoritative_accept += 1;
+        } else {
+            self.authoritative_reject += 1;
+        }
+    }
+
     /// Counts one record.
     pub fn add(&mut self, class: RecordClass) {
         *self.records.entry(class).or_default() += 1;

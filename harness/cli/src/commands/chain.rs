@@ -7,9 +7,8 @@ use anyhow::{bail, Context, Result};
 use clap::{Subcommand, ValueEnum};
 use dualrun_chaindb::compare::{self, Diff};
 use dualrun_chaindb::scan::ScannedBlock;
-use dualrun_chaindb::{ChainDb, ChainDigest, Schema};
-use dualrun_format::extra;
-use dualrun_format::{Block, Hash32};
+use dualrun_chaindb::{ChainDb, Schema};
+use dualrun_format::{BlockView, Hash32, ViewError};
 use serde::Serialize;
 
 use crate::chain_arg::ChainArg;
@@ -141,45 +140,10 @@ fn report_mismatch(db: &ChainDb) -> impl FnMut(&ScannedBlock) + '_ {
     }
 }
 
-#[derive(Serialize)]
-struct InfoReport {
-    chain: String,
-    data_file: PathBuf,
-    schema_version: u32,
-    blocks: u64,
-    genesis_id: Hash32,
-    tip_height: u64,
-    tip_id: Hash32,
-    chain_digest: Hash32,
-    /// Stored ids (block_info) that differ from the computed ones.
-    id_mismatches: u64,
-}
-
 fn info(chain: &ChainArg, json: bool) -> Result<Outcome> {
     let (db, label) = chain.open()?;
-    let summary = db.read_txn().and_then(|t| db.summary(&t))?;
-    let mut digest = ChainDigest::new();
-    let mut genesis_id = Hash32::ZERO;
-    let mut tip_id = Hash32::ZERO;
-    let mismatches = compare::walk(&db, 0, summary.tip_height, report_mismatch(&db), |b| {
-        if b.height == 0 {
-            genesis_id = b.block_id;
-        }
-        tip_id = b.block_id;
-        digest.push(&b.block_id);
-        Ok::<(), std::convert::Infallible>(())
-    })?;
-    let report = InfoReport {
-        chain: label,
-        data_file: db.data_file().to_path_buf(),
-        schema_version: summary.schema_version,
-        blocks: summary.blocks,
-        genesis_id,
-        tip_height: summary.tip_height,
-        tip_id,
-        chain_digest: digest.current(),
-        id_mismatches: mismatches,
-    };
+    let report = compare::info(&db, label, report_mismatch(&db))?;
+    let mismatches = report.id_mismatches;
     if json {
         outln!("{}", serde_json::to_string_pretty(&report)?)?;
     } else {
@@ -252,30 +216,14 @@ fn scan(chain: &ChainArg, from: u64, to: Option<u64>, json: bool) -> Result<Outc
     Ok(Outcome::clean_if(mismatches == 0))
 }
 
-#[derive(Serialize)]
-struct ExtraFieldView {
-    offset: usize,
-    tag: u8,
-    kind: extra::ExtraFieldKind,
-    bytes: String,
-    payload: String,
-}
-
-#[derive(Serialize)]
-struct ExtraUnparsed {
-    offset: usize,
-    reason: String,
-    bytes: String,
-}
-
 fn show(chain: &ChainArg, height: u64) -> Result<Outcome> {
     let (db, _) = chain.open()?;
     let txn = db.read_txn()?;
     let raw = db.blocks(&txn, height, height)?.next().expect("range holds the height")?;
     let where_ = format!("{}, table blocks, height {height}", db.data_file().display());
-    let block = match Block::parse(raw.blob) {
-        Ok(b) => b,
-        Err(e) => {
+    let view = match BlockView::of(raw.blob) {
+        Ok(v) => v,
+        Err(ViewError::Parse(e)) => {
             let view = serde_json::json!({
                 "height": height,
                 "stored_id": raw.info.hash,
@@ -287,55 +235,20 @@ fn show(chain: &ChainArg, height: u64) -> Result<Outcome> {
             eprintln!("dualrun: {where_}: block does not parse: {e}");
             return Ok(Outcome::Finding);
         }
+        Err(e @ ViewError::Hash(_)) => return Err(anyhow::Error::new(e).context(where_)),
     };
-    let hashes = block.hashes().with_context(|| where_.clone())?;
-    let parsed = extra::parse(block.miner_tx.extra);
-    let fields: Vec<ExtraFieldView> = parsed
-        .fields
-        .iter()
-        .map(|f| ExtraFieldView {
-            offset: f.range.start,
-            tag: f.tag,
-            kind: f.kind,
-            bytes: hex::encode(&block.miner_tx.extra[f.range.clone()]),
-            payload: hex::encode(parsed.payload(f)),
-        })
-        .collect();
-    let unparsed = parsed.error.as_ref().map(|e| ExtraUnparsed {
-        offset: e.offset,
-        reason: e.reason.clone(),
-        bytes: hex::encode(parsed.unparsed()),
-    });
-    let tx = &block.miner_tx;
-    let view = serde_json::json!({
-        "height": height,
-        "block_id": hashes.block_id,
-        "stored_id": raw.info.hash,
-        "id_overridden": hashes.id_overridden,
-        "header": block.header,
-        "miner_tx": {
-            "hash": hashes.miner_tx_hash,
-            "version": tx.version,
-            "unlock_time": tx.unlock_time,
-            "inputs": tx.inputs,
-            "outputs": tx.outputs,
-            "rct_type": tx.rct_type,
-            "extra": {
-                "bytes": hex::encode(tx.extra),
-                "fields": fields,
-                "unparsed": unparsed,
-            },
-        },
-        "tx_hashes": block.tx_hashes().collect::<Vec<_>>(),
-        "tree_root": hashes.tree_root,
-        "hashing_blob": hex::encode(block.hashing_blob(&hashes.tree_root)),
-        "blob_bytes": raw.blob.len(),
-        "blob": hex::encode(raw.blob),
-        "block_info": raw.info,
-    });
+    let block_id = view.block_id;
+    // The height first, the database's own record of the block last.
+    let mut shown = serde_json::Map::new();
+    shown.insert("height".into(), height.into());
+    let serde_json::Value::Object(fields) = serde_json::to_value(&view)? else { unreachable!("a struct") };
+    shown.extend(fields);
+    shown.insert("stored_id".into(), serde_json::to_value(raw.info.hash)?);
+    shown.insert("block_info".into(), serde_json::to_value(&raw.info)?);
+    let view = serde_json::Value::Object(shown);
     outln!("{}", serde_json::to_string_pretty(&view)?)?;
-    if hashes.block_id != raw.info.hash {
-        eprintln!("dualrun: {where_}: stored id {} but the blob hashes to {}", raw.info.hash, hashes.block_id);
+    if block_id != raw.info.hash {
+        eprintln!("dualrun: {where_}: stored id {} but the blob hashes to {block_id}", raw.info.hash);
         return Ok(Outcome::Finding);
     }
     Ok(Outcome::Clean)

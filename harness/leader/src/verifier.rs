@@ -4,10 +4,10 @@ use std::any::Any;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use dualrun_core::{BlockInput, Facts, ReplayEnv, Stateless, Verdict, Verifier, VerifierIdentity, VerifierOutcome};
+use crate::validator::{self, ChainContext, Prepared};
+use crate::Profile;
+use dualrun_core::{BlockInput, ReplayEnv, Stateless, Verifier, VerifierIdentity, VerifierOutcome};
 use dualrun_format::Hash32;
-use dualrun_leader::validator::{self, ChainContext, Prepared};
-use dualrun_leader::Profile;
 
 /// The spec that names it.
 pub const SPEC: &str = "builtin:leader-v1";
@@ -69,23 +69,6 @@ impl Verifier for LeaderVerifier {
             Some(prev) => ChainContext::resume(block.height, prev, env.timestamps.iter().copied()),
             None => ChainContext::new(),
         };
-        let j = validator::judge(&self.profile, &ctx, &prepared, env.now);
-        let verdict = match j.verdict {
-            validator::LeaderVerdict::Accept => Verdict::Accept,
-            validator::LeaderVerdict::Reject { reason, detail } => {
-                Verdict::Reject { reason: reason.as_str().into(), detail }
-            }
-        };
-        let mut facts = Facts::new();
-        if let Some(id) = j.facts.block_id {
-            facts.insert("block_id".into(), id.to_string());
-        }
-        if let Some(h) = j.facts.signing_hash {
-            facts.insert("signing_hash".into(), h.to_string());
-        }
-        if let Some(l) = j.facts.leader_id {
-            facts.insert("leader_id".into(), l);
-        }
-        VerifierOutcome::Verdict { verdict, facts }
+        validator::judge(&self.profile, &ctx, &prepared, env.now).into_outcome()
     }
 }
