@@ -32,7 +32,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
 use crate::profile::Profile;
-use crate::validator::{EnvArg, LeaderValidator};
+use crate::validator::{advance, block_facts, id_of, prepared_facts, EnvArg, LeaderValidator};
 use crate::verdict::Verdict;
 
 /// Records are made durable (and the run checkpointed) at least this often…
@@ -76,7 +76,8 @@ impl Side {
         let outcome = match self {
             Side::Builtin(v) => {
                 let input = dualrun_core::BlockInput { height: block.height, blob: block.blob.into(), fields: None };
-                py.detach(|| v.verify(&input, Some(Box::new(block.prepared.clone())), block.env))
+                let prepared = block.prepared.clone().map(|p| Box::new(p) as Box<dyn std::any::Any + Send>);
+                py.detach(|| v.verify(&input, prepared, block.env))
             }
             Side::Callable { function, .. } => {
                 let env = env_dict(py, block.env)?;
@@ -116,7 +117,8 @@ fn callable_identity(py: Python<'_>, f: &Bound<'_, PyAny>) -> PyResult<VerifierI
 struct Block<'a> {
     height: u64,
     blob: &'a [u8],
-    prepared: validator::Prepared,
+    /// The built-in candidate's stateless part, done once (none when it does not run).
+    prepared: Option<validator::Prepared>,
     env: &'a ReplayEnv,
 }
 
@@ -374,14 +376,18 @@ impl DualRun {
             (Some(_), _) | (None, None) => given.context(height)?,
             (None, Some(ctx)) => ctx.clone(),
         };
-        let prepared = validator::prepare(&self.profile, height, blob);
-        let replay_env = self.profile.env(&ctx, given.now.at(prepared.timestamp()));
+        // Parsed, hashed and signature-checked once when the built-in candidate runs; parsed and hashed
+        // only otherwise (the record and the context need the id and timestamp, not the signature).
+        let prepared =
+            matches!(self.candidate, Some(Side::Builtin(_))).then(|| validator::prepare(&self.profile, height, blob));
+        let facts = prepared.as_ref().map_or_else(|| block_facts(blob), prepared_facts);
+        let replay_env = self.profile.env(&ctx, given.now.at(facts.map(|(_, t)| t)));
         let block = Block { height, blob, prepared, env: &replay_env };
         let legacy = self.legacy.as_mut().map(|s| s.verify(py, &block)).transpose()?;
         let candidate = self.candidate.as_mut().map(|s| s.verify(py, &block)).transpose()?;
         let decision =
             decide(self.mode, legacy.as_ref().map(|a| &a.0), candidate.as_ref().map(|a| &a.0), &self.reasons);
-        let block_id = crate::validator::id_of(&block.prepared, blob);
+        let block_id = id_of(facts, blob);
         let accepted = decision.authoritative.is_accept();
         let run = self.run.as_mut().expect("started");
         run.stats.judged(legacy.as_ref().map(|a| a.1), candidate.as_ref().map(|a| a.1), accepted);
@@ -400,7 +406,7 @@ impl DualRun {
         let mut ctx = ctx;
         if accepted {
             run.writer.judged_id(&block_id).map_err(io_error)?;
-            crate::validator::advance(&mut ctx, &block.prepared, blob);
+            advance(&mut ctx, facts, blob);
             run.next_height = height + 1;
         }
         run.ctx = Some(ctx);

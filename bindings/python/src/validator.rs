@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use dualrun_format::{keccak256, Hash32};
+use dualrun_format::{keccak256, Block, Hash32};
 use dualrun_leader::validator::{self, ChainContext, Prepared};
 use dualrun_leader::Profile as NetworkProfile;
 use dualrun_pipeline::NowMode;
@@ -64,17 +64,31 @@ impl EnvArg {
     }
 }
 
+/// The computed id and the timestamp of a blob that parses and hashes.
+pub(crate) type BlockFacts = Option<(Hash32, u64)>;
+
+/// [`BlockFacts`] by parsing and hashing only (no signature check).
+pub(crate) fn block_facts(blob: &[u8]) -> BlockFacts {
+    let block = Block::parse(blob).ok()?;
+    Some((block.hashes().ok()?.block_id, block.header.timestamp))
+}
+
+/// [`BlockFacts`] of a prepared block.
+pub(crate) fn prepared_facts(prepared: &Prepared) -> BlockFacts {
+    prepared.block_id().zip(prepared.timestamp())
+}
+
 /// The id a block goes by: computed, or for a blob that does not parse (which has none) Keccak-256 of
 /// the blob, so records and the chain context still name it.
-pub(crate) fn id_of(prepared: &Prepared, blob: &[u8]) -> Hash32 {
-    prepared.block_id().unwrap_or_else(|| keccak256(blob))
+pub(crate) fn id_of(facts: BlockFacts, blob: &[u8]) -> Hash32 {
+    facts.map_or_else(|| keccak256(blob), |(id, _)| id)
 }
 
 /// Moves the context past a block.
-pub(crate) fn advance(ctx: &mut ChainContext, prepared: &Prepared, blob: &[u8]) {
-    match prepared.timestamp() {
-        Some(t) => ctx.advance(id_of(prepared, blob), t),
-        None => ctx.advance_unparsed(id_of(prepared, blob)),
+pub(crate) fn advance(ctx: &mut ChainContext, facts: BlockFacts, blob: &[u8]) {
+    match facts {
+        Some((id, t)) => ctx.advance(id, t),
+        None => ctx.advance_unparsed(keccak256(blob)),
     }
 }
 
@@ -160,7 +174,7 @@ impl LeaderValidator {
                 .zip(&blobs)
                 .map(|(p, blob)| {
                     let verdict = judge_prepared(profile, &ctx, p, env.now);
-                    advance(&mut ctx, p, blob);
+                    advance(&mut ctx, prepared_facts(p), blob);
                     verdict
                 })
                 .collect()

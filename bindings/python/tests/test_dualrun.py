@@ -29,9 +29,9 @@ SUMMARY_COUNTS = (
 
 
 def without_reproduce(record: dict) -> dict:
-    """A record less its `reproduce` line: a replay's names the `dualrun replay` command that replays the
-    block; a DualRun's names what reproduces it from its own run. Everything else is the same schema
-    and the same values."""
+    """A record less its `reproduce` line, the one field allowed to differ between a replay's record and
+    a DualRun's: a replay's is the `dualrun replay --chain …` command that replays the block from the
+    chain database, which a DualRun never reads. Everything else is the same schema and the same values."""
     return {k: v for k, v in record.items() if k != "reproduce"}
 
 
@@ -105,7 +105,7 @@ def test_shadow_run_is_what_replay_records(shadow_run, replay_run):
     # divergences.csv has no env and no reproduce line: byte for byte the replay's.
     assert (shadow_run.dir / "divergences.csv").read_bytes() == (replay_run.dir / "divergences.csv").read_bytes()
     # divergences.jsonl: the same records (the same env, blob, both sides, authoritative verdict), except
-    # each record's `reproduce` line, which names how to replay the block from its own run.
+    # each record's `reproduce` line (see without_reproduce).
     assert [without_reproduce(r) for r in shadow_run.records] == [without_reproduce(r) for r in replay_run.records]
     for r in shadow_run.records:
         assert set(r["env"]) == ENV_KEYS

@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 
 import dualrun
 
-SETTINGS = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
+# Deterministic: the same examples at every run (no example database, a fixed seed per test).
+BASE = settings(deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @st.composite
@@ -81,19 +82,19 @@ def assert_same(blob: bytes):
     return got
 
 
-@settings(max_examples=300, **SETTINGS)
+@settings(BASE, max_examples=300)
 @given(blob=st.binary(max_size=2000))
 def test_random_bytes_agree_with_the_reference(blob: bytes):
     assert_same(blob)
 
 
-@settings(max_examples=300, **SETTINGS)
+@settings(BASE, max_examples=300)
 @given(data=st.data())
 def test_mutated_blocks_agree_with_the_reference(data, sample_blobs):
     assert_same(data.draw(mutated(sample_blobs), label="blob"))
 
 
-@settings(max_examples=30, **SETTINGS)
+@settings(BASE, max_examples=30)
 @given(data=st.data())
 def test_blocks_agree_with_the_cli(data, sample_blobs, run_cli):
     # Hex on stdin: a binary blob whose first byte is an ASCII hex digit would be read as hex text.

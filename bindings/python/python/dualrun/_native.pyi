@@ -14,7 +14,7 @@ from typing_extensions import Self, TypeAlias
 _StrPath: TypeAlias = str | os.PathLike[str]
 _Env: TypeAlias = Mapping[str, Any]
 _Facts: TypeAlias = Mapping[str, str]
-_Answer: TypeAlias = Verdict | Mapping[str, Any]
+_Answer: TypeAlias = Verdict | dict[str, Any] | bool
 _Verifier: TypeAlias = Callable[[bytes, int, dict[str, Any]], _Answer]
 
 __version__: str
@@ -210,31 +210,37 @@ class DualRun:
 
     def __init__(
         self,
-        legacy: _Verifier,
+        legacy: _Verifier | None,
         candidate: LeaderValidator | _Verifier | None = None,
-        mode: Literal["legacy", "shadow", "primary", "only"] = "shadow",
-        records: _StrPath = ...,
+        mode: str = "shadow",
+        records: _StrPath | None = None,
         profile: Profile | None = None,
         on_divergence: Callable[[dict[str, Any]], object] | None = None,
         reasons: Mapping[str, str] | None = None,
         name: str = "python-node",
+        resume: bool = False,
     ) -> None:
         """
-        - ``legacy``: ``legacy(blob, height, env)``; returns a :class:`Verdict` or a dict
-          ``{"verdict": "accept" | "reject", "reason": str, "detail": str, "facts": {str: str}}``.
+        - ``legacy``: ``legacy(blob, height, env)``; returns a :class:`Verdict`, a dict
+          ``{"verdict": "accept" | "reject", "reason": str, "detail": str, "facts": {str: str}}``
+          (missing keys are empty), or ``True``/``False`` (a rejection with reason ``"rejected"``).
           Raising is that side's error (``crash``; the record holds the traceback); any other answer is
           a ``protocol`` error. ``env`` is the full env: ``now``, ``network_name``, ``network_id``,
-          ``genesis_id``, ``activation_height``, ``prev_id``, ``timestamps``.
+          ``genesis_id``, ``activation_height``, ``prev_id``, ``timestamps``. ``None`` only in ONLY
+          mode, which does not run it.
         - ``candidate``: a :class:`LeaderValidator` or a callable like ``legacy``; ``None``:
           ``LeaderValidator(profile)``.
         - ``mode``: ``"legacy"``, ``"shadow"``, ``"primary"`` or ``"only"``; anything else is a
           ``ValueError``.
-        - ``records``: the run directory, new or empty.
+        - ``records``: the run directory, new or empty (required; a directory with files in it is an
+          ``OSError``).
         - ``profile``: defaults to the candidate :class:`LeaderValidator`'s; one of the two is required.
         - ``on_divergence``: called with each record (the dict of its JSON line) as it is written.
         - ``reasons``: the legacy's own wording of a reason → the reason code, for the ``reason`` class
           (``--reason-map`` of a replay).
         - ``name``: the node's name, recorded in the run's manifest.
+        - ``resume``: reopen the run in ``records`` (as left by a node that stopped) instead of starting
+          one.
         """
     def validate(self, blob: bytes, height: int, env: _Env | None = None) -> Verdict:
         """Judges one block under the mode and returns the authoritative verdict.
@@ -254,14 +260,15 @@ class DualRun:
 
         Records (classes ``split``, ``halt``, ``fact``, ``reason``, ``legacy_error``,
         ``candidate_error``, ``fallback``) go to ``divergences.jsonl`` and ``divergences.csv``, and to
-        ``on_divergence``.
+        ``on_divergence``. After :meth:`close`, a ``RuntimeError``.
         """
     def stats(self) -> dict[str, Any]:
         """``{"mode", "blocks", "accepted", "rejected", "records", "divergences": {class: n},
         "errors": {class: n}}`` so far."""
     def close(self) -> dict[str, Any]:
-        """Finishes the run directory (``summary.json``, the manifest's digests; the run is then
-        complete) and returns the summary."""
+        """Finishes the run directory (records durable, ``summary.json``, the manifest's digests; the
+        run is then complete and is evidence) and returns the summary, as ``summary.json`` holds it. A
+        second call is a ``RuntimeError``."""
     def __enter__(self) -> Self: ...
     def __exit__(
         self,
