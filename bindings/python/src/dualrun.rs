@@ -252,10 +252,14 @@ impl DualRun {
         let run = self.run.as_mut().expect("started");
         for class in block.classes() {
             run.stats.add(class);
+            // No chain database to replay from: the block becomes a golden vector (blob, context, env),
+            // which `dualrun golden check` judges again.
+            let vectors = self.out.with_file_name(format!("vector-{}", block.height));
             let reproduce = format!(
-                "dualrun golden record --run {} --height {} (a DualRun record: replay it with the node's verifier)",
+                "dualrun golden record --run {} --height {} --out {}",
                 self.out.display(),
-                block.height
+                block.height,
+                vectors.display()
             );
             let record = Record::of_judged(block, class, self.mode, reproduce);
             run.writer.write(&record).map_err(io_error)?;

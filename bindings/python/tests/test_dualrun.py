@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -321,3 +322,61 @@ def test_gate_takes_the_run_as_evidence(tmp_path: Path, shadow_run, run_cli):
     assert criteria["no_splits"]["value"] == 0
     assert (evaluation["from"], evaluation["to"], evaluation["outcome"]) == ("shadow", "primary", "pass")
     assert p.returncode == 0
+
+
+def test_a_stopped_run_resumes_exactly_once(
+    tmp_path: Path, sample_profile: Path, sample_blobs, reference_legacy, shadow_run
+):
+    """A node that stops without closing (its DualRun dropped after 120 blocks) reopens the run with
+    resume=True: it goes on at its last checkpoint's height, records written after that checkpoint are
+    dropped, and the finished run records exactly what an uninterrupted one does."""
+    profile = dualrun.Profile.load(sample_profile)
+    run_dir = tmp_path / "run"
+    first = dualrun.DualRun(reference_legacy, mode="shadow", records=run_dir, profile=profile)
+    for height in range(120):
+        first.validate(sample_blobs[height], height)
+    del first  # no close(): the node stopped
+
+    with pytest.raises(ValueError, match="resume=True"):
+        dualrun.DualRun(reference_legacy, mode="shadow", records=tmp_path / "nothing", profile=profile, resume=True)
+    checkpoint = json.loads((run_dir / "checkpoint.json").read_text(encoding="utf-8"))
+    start = checkpoint["next_height"]
+    assert checkpoint["complete"] is False and 0 <= start <= 120
+    again = dualrun.DualRun(reference_legacy, mode="shadow", records=run_dir, profile=profile, resume=True)
+    with pytest.raises(ValueError, match=f"next block of this run is at height {start}"):
+        again.validate(sample_blobs[start + 1], start + 1)
+    env = None
+    if start > 0:
+        before = sample_blobs[max(0, start - 60) : start]
+        env = {
+            "prev_id": dualrun.block_id(sample_blobs[start - 1])[0],
+            "timestamps": [dualrun.parse_block(b)["header"]["timestamp"] for b in before],
+        }
+    for height in range(start, len(sample_blobs)):
+        again.validate(sample_blobs[height], height, env if height == start else None)
+    summary = again.close()
+    assert (run_dir / "divergences.csv").read_bytes() == (shadow_run.dir / "divergences.csv").read_bytes()
+    assert summary["blocks"] == len(sample_blobs) and summary["records"] == shadow_run.summary["records"]
+    assert summary["sessions"] == 2
+
+
+def test_a_failing_hook_loses_no_record(
+    tmp_path: Path, sample_profile: Path, sample_blobs, reference_legacy, shadow_run
+):
+    """on_divergence raising is reported (sys.unraisablehook) and the run goes on: every record is written."""
+
+    def hook(record: dict) -> None:
+        raise RuntimeError("the pager is down")
+
+    seen: list = []
+    profile = dualrun.Profile.load(sample_profile)
+    old, sys.unraisablehook = sys.unraisablehook, seen.append
+    try:
+        with dualrun.DualRun(reference_legacy, records=tmp_path / "run", profile=profile, on_divergence=hook) as run:
+            for height, blob in enumerate(sample_blobs):
+                run.validate(blob, height)
+    finally:
+        sys.unraisablehook = old
+    assert len(seen) == shadow_run.summary["records"] > 0
+    assert all(isinstance(u.exc_value, RuntimeError) for u in seen)
+    assert (tmp_path / "run" / "divergences.csv").read_bytes() == (shadow_run.dir / "divergences.csv").read_bytes()
