@@ -93,6 +93,37 @@ pub struct Evaluation {
     pub criteria: Vec<Criterion>,
     /// Keccak-256 of the policy applied.
     pub policy_digest: String,
+    /// Names what was judged: the move, the policy, the evidence runs (their manifest digests), the
+    /// golden vectors and the allowlist. Operators approve a promotion by this digest
+    /// (`gate approve --evaluation-digest`).
+    pub evaluation_digest: String,
+}
+
+/// The digest of what an evaluation judges: Keccak-256 of `dualrun/evaluation/v1\n` and the compact JSON
+/// of the move, the policy's digest, the evidence runs' manifest digests (sorted; a run that cannot be
+/// read by its directory), the golden vectors' digest, the allowlist's digest and `strict`.
+pub fn evaluation_digest(input: &EvaluationInput<'_>) -> String {
+    let mut runs: Vec<String> = input
+        .evidence
+        .iter()
+        .map(|e| {
+            e.run.as_ref().map_or_else(|| format!("unreadable:{}", e.dir.display()), |r| r.manifest_digest.to_string())
+        })
+        .collect();
+    runs.sort();
+    runs.dedup();
+    let judged = json!({
+        "from": input.from,
+        "to": input.to,
+        "policy": input.policy.digest,
+        "evidence": runs,
+        "golden": input.golden.map(|g| g.digest.clone()),
+        "allowlist": input.allowlist.map(|a| a.digest.clone()),
+        "strict": input.strict,
+    });
+    let mut bytes = b"dualrun/evaluation/v1\n".to_vec();
+    bytes.extend(serde_json::to_vec(&judged).expect("serializes"));
+    dualrun_format::keccak256(&bytes).to_string()
 }
 
 /// What an evaluation looks at.
@@ -133,7 +164,14 @@ pub fn evaluate(input: &EvaluationInput<'_>) -> Evaluation {
     let mut criteria = Vec::new();
     let done = |criteria: Vec<Criterion>| {
         let outcome = criteria.iter().map(|c| c.outcome).max().unwrap_or(GateOutcome::Pass);
-        Evaluation { from, to, outcome, criteria, policy_digest: policy.digest.clone() }
+        Evaluation {
+            from,
+            to,
+            outcome,
+            criteria,
+            policy_digest: policy.digest.clone(),
+            evaluation_digest: evaluation_digest(input),
+        }
     };
     let Some(req) = policy.for_target(to).filter(|_| to > from) else {
         let value = json!(format!("{from} -> {to}"));

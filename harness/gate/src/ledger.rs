@@ -1,9 +1,10 @@
 //! The ledger: an append-only JSON-lines file of mode transitions.
 //!
 //! Each line is one entry, in canonical form (compact JSON, keys in the order written):
-//! `seq`, `prev_hash`, `time_unix`, `action` (`init`, `promote`, `rollback`), `from`, `to`, `operator`,
-//! `public_key`, `reason`, `override`, `policy`, `evidence`, `golden`, `evaluation`, then `hash` and
-//! `signature`. `hash` is Keccak-256 of `"dualrun/ledger/v1\n"` followed by the entry's canonical JSON
+//! `seq`, `prev_hash`, `time_unix`, `action` (`init`, `promote`, `rollback`; `approve` and `rotate`, which
+//! leave the mode as it is), `from`, `to`, `operator`, `public_key`, `reason`, `override`, `policy`,
+//! `evidence`, `golden`, `evaluation`, the fields of the entry's own kind (see [`crate::quorum`]), then
+//! `hash` and `signature`. `hash` is Keccak-256 of `"dualrun/ledger/v1\n"` followed by the entry's canonical JSON
 //! without `hash` and `signature`; `signature` is the operator's Ed25519 signature of
 //! `"dualrun/ledger/v1" ‖ hash`. Each entry names the previous entry's hash, so an edit, a deletion,
 //! a reordering or an insertion anywhere breaks the chain; a line that is not in canonical form is itself
@@ -101,6 +102,34 @@ pub struct NewEntry {
     pub golden: Value,
     /// The gate's evaluation (null if none).
     pub evaluation: Value,
+    /// Fields of the entry's own kind, after `evaluation`: an approval's `approves`, a rotation's keys,
+    /// the quorum a promotion or rotation met.
+    pub extra: Map<String, Value>,
+}
+
+impl NewEntry {
+    /// An entry that relies on no evaluation (init, rollback, approve, rotate): no policy, evidence,
+    /// golden results or evaluation; `extra` holds its own fields.
+    pub fn bare(
+        action: &'static str,
+        from: Option<Mode>,
+        to: Mode,
+        reason: impl Into<String>,
+        extra: Map<String, Value>,
+    ) -> NewEntry {
+        NewEntry {
+            action,
+            from,
+            to,
+            reason: reason.into(),
+            override_: false,
+            policy: Value::Null,
+            evidence: vec![],
+            golden: Value::Null,
+            evaluation: Value::Null,
+            extra,
+        }
+    }
 }
 
 /// An exclusive lock on a ledger, held while an operator reads, decides and appends, so two operators
@@ -164,21 +193,7 @@ impl Ledger {
             Err(e) => return Err(dualrun_format::FileError::new(path, e).into()),
         }
         let mut l = Ledger { path: path.into(), entries: Vec::new() };
-        let first = l.append(
-            NewEntry {
-                action: "init",
-                from: None,
-                to: Mode::Legacy,
-                reason: "ledger started".into(),
-                override_: false,
-                policy: Value::Null,
-                evidence: vec![],
-                golden: Value::Null,
-                evaluation: Value::Null,
-            },
-            key,
-            operator,
-        );
+        let first = l.append(NewEntry::bare("init", None, Mode::Legacy, "ledger started", Map::new()), key, operator);
         if let Err(e) = first {
             // Nothing was there before: leave nothing behind.
             let _ = std::fs::remove_file(path);
@@ -187,9 +202,16 @@ impl Ledger {
         Ok(l)
     }
 
-    /// The current mode: the `to` of the last entry (`legacy` if there is none).
+    /// The current mode: the `to` of the last transition (`legacy` if there is none); approvals and
+    /// rotations do not move it.
     pub fn mode(&self) -> Mode {
-        self.entries.last().and_then(|e| e.get("to")).and_then(mode_of).unwrap_or(Mode::Legacy)
+        self.entries
+            .iter()
+            .rev()
+            .find(|e| !matches!(e.get("action").and_then(Value::as_str), Some("approve" | "rotate")))
+            .and_then(|e| e.get("to"))
+            .and_then(mode_of)
+            .unwrap_or(Mode::Legacy)
     }
 
     /// The profile digest of the newest evidence the ledger relied on.
@@ -226,6 +248,7 @@ impl Ledger {
             "evaluation": e.evaluation,
         });
         let Value::Object(mut map) = entry else { unreachable!() };
+        map.extend(e.extra);
         let hash = entry_hash(&map);
         let sig = key.signing_key.sign(&message(&hash));
         map.insert("hash".into(), json!(hash.to_string()));
@@ -340,6 +363,7 @@ pub fn verify(path: &Path, trusted: &[VerifyingKey], check_evidence: bool) -> Re
     let mut prev_hash = Hash32::ZERO;
     let mut mode: Option<Mode> = None;
     let mut count = 0;
+    let mut seen: Vec<Map<String, Value>> = Vec::new();
     // Lines end in exactly one '\n': a '\r' anywhere is an edit.
     for (i, line) in text.strip_suffix('\n').unwrap_or(text).split('\n').enumerate() {
         let bad = |problem: String| LedgerError::Bad { file: path.into(), index: i, line: i + 1, problem };
@@ -393,6 +417,9 @@ pub fn verify(path: &Path, trusted: &[VerifyingKey], check_evidence: bool) -> Re
             ("init", None, None) => to == Mode::Legacy,
             ("promote", Some(m), Some(f)) => f == m && f.next() == Some(to),
             ("rollback", Some(m), Some(f)) => f == m && to < f,
+            // An approval is of the next move (or, for a rotation, of the mode as it is); neither moves.
+            ("approve", Some(m), Some(f)) => f == m && (f.next() == Some(to) || to == m),
+            ("rotate", Some(m), Some(f)) => f == m && to == m,
             _ => false,
         };
         if !legal {
@@ -407,9 +434,13 @@ pub fn verify(path: &Path, trusted: &[VerifyingKey], check_evidence: bool) -> Re
                 crate::evidence::recheck(ev).map_err(&bad)?;
             }
         }
-        mode = Some(to);
+        crate::quorum::check_entry(&seen, &e).map_err(&bad)?;
+        if !matches!(action, "approve" | "rotate") {
+            mode = Some(to);
+        }
         prev_hash = hash;
         count += 1;
+        seen.push(e);
     }
     Ok(VerifyReport { entries: count, mode: mode.expect("at least one entry"), head: prev_hash })
 }

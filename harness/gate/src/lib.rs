@@ -6,13 +6,16 @@
 //! - [`policy`]: what a forward move requires, per transition;
 //! - [`evidence`]: replay run directories as evidence — complete, untampered, made with the right profile;
 //! - [`allowlist`]: known divergences excused, with justification, author and expiry;
-//! - [`evaluate`]: criteria, each with its value, threshold and outcome; pass / fail / inconclusive.
+//! - [`evaluate`]: criteria, each with its value, threshold and outcome; pass / fail / inconclusive;
+//!   and the evaluation's digest, which operators approve;
+//! - [`quorum`]: M-of-N operator approvals for every promotion, and key rotation.
 
 pub mod allowlist;
 pub mod evaluate;
 pub mod evidence;
 pub mod ledger;
 pub mod policy;
+pub mod quorum;
 
 pub use evaluate::{evaluate, Criterion, Evaluation, EvaluationInput, GateOutcome};
 pub use ledger::{Ledger, LedgerError};

@@ -10,12 +10,16 @@
 //! + halt + fact + reason after the allowlist; `max_error_rate` is (candidate errors + fallbacks) /
 //!   blocks compared; `max_latency_ratio_p99` is the candidate's p99 over the legacy's. A top-level
 //!   `profile_digest` pins the profile the evidence must have been made with. A `split` is never excused,
-//!   and PRIMARY → ONLY also requires no active allowlist entry.
+//!   and PRIMARY → ONLY also requires no active allowlist entry. A `[quorum]` table (`approvals = M`,
+//!   `operators = ["<public key hex>", …]`) makes every promotion need M operators' signed approvals
+//!   ([`crate::quorum`]).
 
 use std::path::{Path, PathBuf};
 
 use dualrun_core::Mode;
 use serde::{Deserialize, Serialize};
+
+use crate::quorum::Quorum;
 
 /// What the evidence must show for one transition.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -53,6 +57,7 @@ struct RawPolicy {
     to_primary: RawRequirements,
     #[serde(default)]
     to_only: RawRequirements,
+    quorum: Option<Quorum>,
 }
 
 /// A policy: the requirements for each forward transition, with the defaults filled in.
@@ -66,6 +71,8 @@ pub struct Policy {
     pub to_primary: Requirements,
     /// The requirements for PRIMARY → ONLY.
     pub to_only: Requirements,
+    /// The operators' approvals every promotion needs, if any (see [`crate::quorum`]).
+    pub quorum: Option<Quorum>,
     /// Keccak-256 of the file's bytes (of the empty string for the built-in defaults).
     pub digest: String,
     /// The file the policy was loaded from (`None` for the built-in defaults).
@@ -132,6 +139,7 @@ impl Policy {
             to_shadow: merge(raw.to_shadow, s),
             to_primary: merge(raw.to_primary, p),
             to_only: merge(raw.to_only, o),
+            quorum: raw.quorum,
             digest,
             path,
         }
@@ -160,6 +168,9 @@ impl Policy {
                     return Err(PolicyError::Parse { file: path.into(), message });
                 }
             }
+        }
+        if let Some(problem) = raw.quorum.as_ref().and_then(Quorum::problem) {
+            return Err(PolicyError::Parse { file: path.into(), message: problem });
         }
         Ok(Policy::from_raw(raw, dualrun_format::keccak256(&bytes).to_string(), Some(path.into())))
     }

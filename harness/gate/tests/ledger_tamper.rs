@@ -19,6 +19,7 @@ fn entry(action: &'static str, from: Mode, to: Mode) -> NewEntry {
         evidence: vec![],
         golden: Value::Null,
         evaluation: Value::Null,
+        extra: serde_json::Map::new(),
     }
 }
 

@@ -10,6 +10,7 @@ use dualrun_gate::evaluate::GoldenResult;
 use dualrun_gate::evidence::EvidenceRun;
 use dualrun_gate::ledger::{self, Ledger, NewEntry};
 use dualrun_gate::policy::Policy;
+use dualrun_gate::quorum::{self, Quorum};
 use dualrun_gate::{evaluate, Evaluation, EvaluationInput, GateOutcome};
 use dualrun_leader::keys::KeyFile;
 use serde_json::json;
@@ -57,6 +58,53 @@ pub(crate) enum GateCommand {
         #[arg(long)]
         force: bool,
         /// The operator's name (default: the key's id).
+        #[arg(long)]
+        operator: Option<String>,
+    },
+    /// Records an operator's signed approval of a promotion (the evaluation digest `gate evaluate`
+    /// prints) or of a key rotation; a policy's `[quorum]` counts them. Moves nothing.
+    Approve {
+        /// The ledger file.
+        #[arg(long, value_name = "FILE")]
+        ledger: PathBuf,
+        /// The operator's key file, which signs the approval.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// The mode the approved promotion moves to (the next one).
+        #[arg(long, requires = "evaluation_digest", conflicts_with = "rotation")]
+        to: Option<Mode>,
+        /// The `evaluation_digest` of the evaluation approved (`gate evaluate --json`).
+        #[arg(long, value_name = "HASH", requires = "to")]
+        evaluation_digest: Option<String>,
+        /// A key rotation approved instead: the old and the new public key, hex.
+        #[arg(long, value_name = "OLD_HEX:NEW_HEX")]
+        rotation: Option<String>,
+        /// Why, recorded in the entry (default: "approved").
+        #[arg(long, default_value = "approved")]
+        reason: String,
+        /// The operator's name (default: the key's id).
+        #[arg(long)]
+        operator: Option<String>,
+    },
+    /// Replaces an operator's key: signed by the old key, proven by the new one, approved by the
+    /// quorum (`gate approve --rotation OLD:NEW`). Moves nothing.
+    Rotate {
+        /// The ledger file.
+        #[arg(long, value_name = "FILE")]
+        ledger: PathBuf,
+        /// The key being replaced (its key file), which signs the entry.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// The new key file (from `dualrun keygen`), which proves it holds the new key.
+        #[arg(long, value_name = "FILE")]
+        new_key: PathBuf,
+        /// The policy whose `[quorum]` applies (default: the ledger's own quorum).
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
+        /// Why, recorded in the entry.
+        #[arg(long)]
+        reason: String,
+        /// The operator's name (default: the new key's id).
         #[arg(long)]
         operator: Option<String>,
     },
@@ -146,6 +194,17 @@ pub(crate) fn run(cmd: GateCommand) -> Result<Outcome> {
         }
         GateCommand::Promote { eval, key, reason, force, operator } => promote(&eval, &key, &reason, force, operator),
         GateCommand::Rollback { ledger, to, key, reason, operator } => rollback(&ledger, to, &key, &reason, operator),
+        GateCommand::Approve { ledger, key, to, evaluation_digest, rotation, reason, operator } => {
+            let subject = match (to.zip(evaluation_digest), rotation) {
+                (Some((to, digest)), None) => Approval::Promotion { to, digest },
+                (None, Some(r)) => Approval::Rotation(r),
+                _ => bail!("give --to MODE --evaluation-digest HASH, or --rotation OLD_HEX:NEW_HEX"),
+            };
+            approve(&ledger, &key, subject, &reason, operator)
+        }
+        GateCommand::Rotate { ledger, key, new_key, policy, reason, operator } => {
+            rotate(&ledger, &key, &new_key, policy.as_deref(), &reason, operator)
+        }
         GateCommand::Repair { ledger } => {
             match ledger::repair(&ledger)? {
                 ledger::Repair::NothingToDo => {
@@ -234,6 +293,7 @@ fn print_evaluation(e: &Evaluation, as_json: bool) -> Result<Outcome> {
         outln!("{}", serde_json::to_string_pretty(e).expect("serializes"))?;
     } else {
         outln!("{} -> {}: {}", e.from, e.to, e.outcome.to_string().to_uppercase())?;
+        outln!("  evaluation digest {}", e.evaluation_digest)?;
         for c in &e.criteria {
             let value = match &c.value {
                 serde_json::Value::Object(o) if o.contains_key("passed") => {
@@ -275,6 +335,27 @@ fn promote(a: &EvalArgs, key: &Path, reason: &str, force: bool, operator: Option
         return Ok(verdict);
     }
     let mut ledger = Ledger::open(&a.ledger)?;
+    // A quorum (the policy's, or the one the ledger already holds its promotions to) must have approved
+    // this very evaluation: forcing past a failing evaluation does not skip it.
+    let mut extra = serde_json::Map::new();
+    if let Some(q) = Quorum::for_ledger(policy.quorum.as_ref(), &ledger.entries).map_err(anyhow::Error::msg)? {
+        let approved = quorum::approvals(&ledger.entries, &eval.evaluation_digest, eval.to, &q.operators);
+        if approved.len() < q.approvals {
+            eprintln!(
+                "dualrun: not promoted: the quorum needs {} approvals of evaluation {} by distinct operators and has \
+                 {}; nothing was written. Each operator approves with: dualrun gate approve --ledger {} --key KEY \
+                 --to {} --evaluation-digest {}",
+                q.approvals,
+                eval.evaluation_digest,
+                approved.len(),
+                a.ledger.display(),
+                eval.to,
+                eval.evaluation_digest
+            );
+            return Ok(Outcome::Finding);
+        }
+        extra.insert("quorum".into(), quorum::record(&q, &q.operators, &approved));
+    }
     // The evidence exactly as it was evaluated.
     let evidence = evidence.iter().map(EvidenceRun::ledger_record).collect();
     let entry = NewEntry {
@@ -287,6 +368,7 @@ fn promote(a: &EvalArgs, key: &Path, reason: &str, force: bool, operator: Option
         evidence,
         golden: serde_json::to_value(&golden)?,
         evaluation: serde_json::to_value(&eval)?,
+        extra,
     };
     let operator = operator.unwrap_or_else(|| key.id.clone());
     let e = ledger.append(entry, &key, &operator)?;
@@ -313,26 +395,120 @@ fn rollback(path: &Path, to: Mode, key: &Path, reason: &str, operator: Option<St
         bail!("{}: rollback goes to an earlier mode; the ledger is in {from}", path.display());
     }
     let operator = operator.unwrap_or_else(|| key.id.clone());
-    let e = ledger.append(
-        NewEntry {
-            action: "rollback",
-            from: Some(from),
-            to,
-            reason: reason.into(),
-            override_: false,
-            policy: serde_json::Value::Null,
-            evidence: vec![],
-            golden: serde_json::Value::Null,
-            evaluation: serde_json::Value::Null,
-        },
-        &key,
-        &operator,
-    )?;
+    let entry = NewEntry::bare("rollback", Some(from), to, reason, serde_json::Map::new());
+    let e = ledger.append(entry, &key, &operator)?;
     outln!(
         "{}: rolled back {from} -> {to} (entry #{})",
         path.display(),
         e.get("seq").unwrap_or(&serde_json::Value::Null)
     )?;
+    Ok(Outcome::Clean)
+}
+
+/// What an operator approves.
+enum Approval {
+    /// A promotion into `to` on the evaluation with this digest.
+    Promotion { to: Mode, digest: String },
+    /// A key rotation, `OLD_HEX:NEW_HEX`.
+    Rotation(String),
+}
+
+fn approve(path: &Path, key: &Path, subject: Approval, reason: &str, operator: Option<String>) -> Result<Outcome> {
+    let key = KeyFile::read(key)?;
+    let _lock = Ledger::lock(path)?;
+    let mut ledger = Ledger::open(path)?;
+    let mode = ledger.mode();
+    let (to, digest, what) = match subject {
+        Approval::Promotion { to, digest } => {
+            if mode.next() != Some(to) {
+                bail!("{}: the ledger is in {mode}; a promotion from it goes to {}", path.display(), next_name(mode));
+            }
+            if quorum::parse_digest(&digest).is_none() {
+                bail!("--evaluation-digest {digest:?}: expected the 64 lowercase hex digits `gate evaluate` prints");
+            }
+            (to, digest, format!("the promotion {mode} -> {to}"))
+        }
+        Approval::Rotation(r) => {
+            let Some((old, new)) =
+                r.split_once(':').filter(|(o, n)| quorum::parse_key(o).is_some() && quorum::parse_key(n).is_some())
+            else {
+                bail!("--rotation {r:?}: expected OLD_HEX:NEW_HEX, two Ed25519 public keys in lowercase hex")
+            };
+            (mode, quorum::rotation_digest(old, new).to_string(), format!("the rotation of {old} to {new}"))
+        }
+    };
+    let mut extra = serde_json::Map::new();
+    extra.insert("approves".into(), json!(digest));
+    let entry = NewEntry::bare("approve", Some(mode), to, reason, extra);
+    let operator = operator.unwrap_or_else(|| key.id.clone());
+    let e = ledger.append(entry, &key, &operator)?;
+    outln!(
+        "{}: {operator} ({}) approved {what}, digest {digest} (entry #{})",
+        path.display(),
+        key.public_key_hex(),
+        e.get("seq").unwrap_or(&serde_json::Value::Null)
+    )?;
+    Ok(Outcome::Clean)
+}
+
+fn next_name(mode: Mode) -> String {
+    mode.next().map_or_else(|| "nowhere (it is the last mode)".into(), |m| m.to_string())
+}
+
+fn rotate(
+    path: &Path,
+    key: &Path,
+    new_key: &Path,
+    policy: Option<&Path>,
+    reason: &str,
+    operator: Option<String>,
+) -> Result<Outcome> {
+    if reason.trim().is_empty() {
+        bail!("--reason must say why");
+    }
+    let (old_key, new_key) = (KeyFile::read(key)?, KeyFile::read(new_key)?);
+    let policy = policy.map(Policy::load).transpose()?;
+    let _lock = Ledger::lock(path)?;
+    let mut ledger = Ledger::open(path)?;
+    let Some(q) = Quorum::for_ledger(policy.as_ref().and_then(|p| p.quorum.as_ref()), &ledger.entries)
+        .map_err(anyhow::Error::msg)?
+    else {
+        bail!(
+            "{}: no quorum: give a policy with [quorum] (a key is rotated by the quorum it belongs to)",
+            path.display()
+        )
+    };
+    let (old, new) = (old_key.public_key_hex(), new_key.public_key_hex());
+    if !q.operators.contains(&old) {
+        bail!("{old} is not one of the quorum's operators");
+    }
+    if q.operators.contains(&new) {
+        bail!("{new} is already one of the quorum's operators");
+    }
+    let digest = quorum::rotation_digest(&old, &new);
+    let mode = ledger.mode();
+    let approved = quorum::approvals(&ledger.entries, &digest.to_string(), mode, &q.operators);
+    if approved.len() < q.approvals {
+        eprintln!(
+            "dualrun: not rotated: the quorum needs {} approvals of this rotation and has {}; nothing was written. \
+             Each operator approves with: dualrun gate approve --ledger {} --key KEY --rotation {old}:{new}",
+            q.approvals,
+            approved.len(),
+            path.display()
+        );
+        return Ok(Outcome::Finding);
+    }
+    let proof = ed25519_dalek::Signer::sign(&new_key.signing_key, &quorum::rotation_message(&digest));
+    let mut extra = serde_json::Map::new();
+    extra.insert("old_key".into(), json!(old));
+    extra.insert("new_key".into(), json!(new));
+    extra.insert("new_key_signature".into(), json!(hex::encode(proof.to_bytes())));
+    extra.insert("quorum".into(), quorum::record(&q, &q.operators, &approved));
+    let mut entry = NewEntry::bare("rotate", Some(mode), mode, reason, extra);
+    entry.policy = policy.as_ref().map_or(serde_json::Value::Null, |p| json!({ "digest": p.digest, "path": p.path }));
+    let operator = operator.unwrap_or_else(|| new_key.id.clone());
+    let e = ledger.append(entry, &old_key, &operator)?;
+    outln!("{}: rotated {old} -> {new} (entry #{})", path.display(), e.get("seq").unwrap_or(&serde_json::Value::Null))?;
     Ok(Outcome::Clean)
 }
 

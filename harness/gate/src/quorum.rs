@@ -1,0 +1,248 @@
+//! Operator quorum: a policy's `[quorum]` (`approvals = M`, `operators = [public key hex, …]`) makes every
+//! promotion need M signed approvals, by distinct listed operators, of the very evaluation it relies
+//! on (its `evaluation_digest`), given since the ledger's last transition. An operator's key is replaced
+//! by a `rotate` entry, signed by the old key, proven by the new one, and approved by a quorum.
+//!
+//! Approvals and rotations are ledger entries like any other (hash-chained, signed); [`check_entry`] is
+//! what `gate verify` runs on every `promote` and `rotate` entry, so an audit proves each quorum was met.
+//! A ledger never loses its quorum: the first promotion held to one pins it ([`pinned`]: its approvals
+//! and operators, rotations applied); every later promotion and rotation is held to it (a policy without
+//! `[quorum]` cannot silently lift it, nor one with fewer approvals or other operators).
+
+use std::collections::BTreeSet;
+
+use dualrun_core::Mode;
+use dualrun_format::{keccak256, Hash32};
+use ed25519_dalek::{Signature, VerifyingKey};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+/// A policy's quorum.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Quorum {
+    /// How many distinct operators must approve.
+    pub approvals: usize,
+    /// The operators' Ed25519 public keys, lowercase hex.
+    pub operators: Vec<String>,
+}
+
+impl Quorum {
+    /// Why this quorum cannot be used, if it cannot.
+    pub fn problem(&self) -> Option<String> {
+        if self.approvals == 0 {
+            return Some("quorum.approvals must be at least 1".into());
+        }
+        if self.approvals > self.operators.len() {
+            return Some(format!(
+                "quorum.approvals = {} but quorum.operators lists {} keys: it could never be met",
+                self.approvals,
+                self.operators.len()
+            ));
+        }
+        let mut seen = BTreeSet::new();
+        for (i, k) in self.operators.iter().enumerate() {
+            if parse_key(k).is_none() {
+                return Some(format!("quorum.operators[{i}] = {k:?} is not an Ed25519 public key in lowercase hex"));
+            }
+            if !seen.insert(k) {
+                return Some(format!("quorum.operators[{i}] = {k} is listed twice"));
+            }
+        }
+        None
+    }
+
+    /// The quorum a move recorded in `entries` is held to: the ledger's pinned one, which this policy
+    /// quorum (if any) may raise but not lower or re-staff. `Ok(None)`: no quorum anywhere.
+    pub fn for_ledger(policy: Option<&Quorum>, entries: &[Map<String, Value>]) -> Result<Option<Quorum>, String> {
+        match (policy, pinned(entries)) {
+            (None, pinned) => Ok(pinned),
+            (Some(q), None) => Ok(Some(q.clone())),
+            (Some(q), Some(p)) => {
+                // The policy names the operators it was written for; the ledger knows their rotations.
+                let mut ops = q.operators.clone();
+                for e in entries.iter().filter(|e| action(e) == "rotate") {
+                    let (old, new) = (text(e, "old_key"), text(e, "new_key"));
+                    for op in ops.iter_mut().filter(|op| **op == old) {
+                        *op = new.to_owned();
+                    }
+                }
+                if !same_set(&ops, &p.operators) {
+                    return Err("the policy's quorum.operators are not the ledger's operators (a ledger keeps the \
+                                operators its first quorum named; keys change only by rotation)"
+                        .into());
+                }
+                if q.approvals < p.approvals {
+                    return Err(format!(
+                        "the policy asks for {} approvals, but the ledger's quorum is {}: a quorum is never lowered",
+                        q.approvals, p.approvals
+                    ));
+                }
+                Ok(Some(Quorum { approvals: q.approvals, operators: p.operators }))
+            }
+        }
+    }
+}
+
+/// An Ed25519 public key from lowercase hex.
+pub fn parse_key(hex_key: &str) -> Option<VerifyingKey> {
+    let bytes: [u8; 32] = hex::decode(hex_key).ok()?.try_into().ok()?;
+    (hex::encode(bytes) == hex_key).then_some(())?;
+    VerifyingKey::from_bytes(&bytes).ok()
+}
+
+/// A digest from 64 lowercase hex digits.
+pub fn parse_digest(text: &str) -> Option<Hash32> {
+    (text.len() == 64 && text.to_lowercase() == text).then_some(())?;
+    text.parse().ok()
+}
+
+fn action(e: &Map<String, Value>) -> &str {
+    e.get("action").and_then(Value::as_str).unwrap_or("")
+}
+
+fn text<'a>(e: &'a Map<String, Value>, key: &str) -> &'a str {
+    e.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+/// Whether an entry moves the mode (after it, earlier approvals no longer count).
+fn is_transition(e: &Map<String, Value>) -> bool {
+    matches!(action(e), "init" | "promote" | "rollback")
+}
+
+/// What a rotation of `old` to `new` is approved as, and what the new key signs to prove it holds it.
+pub fn rotation_digest(old: &str, new: &str) -> Hash32 {
+    keccak256(format!("dualrun/rotate/v1\n{old}\n{new}").as_bytes())
+}
+
+/// The message the new key signs in a rotation.
+pub fn rotation_message(digest: &Hash32) -> Vec<u8> {
+    [b"dualrun/rotate/v1".as_slice(), &digest.0].concat()
+}
+
+/// The approvals that count for `digest` (an evaluation, or a rotation) into `to`: entries after the
+/// last transition, `approve` entries for that digest and mode, by a listed operator, one per key.
+/// Returns their sequence numbers.
+pub fn approvals(entries: &[Map<String, Value>], digest: &str, to: Mode, operators: &[String]) -> Vec<u64> {
+    let since = entries.iter().rposition(is_transition).map_or(0, |i| i + 1);
+    let mut keys = BTreeSet::new();
+    entries[since..]
+        .iter()
+        .filter(|e| action(e) == "approve" && text(e, "approves") == digest && text(e, "to") == to.as_str())
+        .filter(|e| operators.iter().any(|op| op == text(e, "public_key")))
+        .filter(|e| keys.insert(text(e, "public_key").to_owned()))
+        .filter_map(|e| e.get("seq").and_then(Value::as_u64))
+        .collect()
+}
+
+/// What a `promote` or `rotate` entry records of the quorum it met.
+pub fn record(quorum: &Quorum, operators: &[String], approved_by: &[u64]) -> Value {
+    json!({ "approvals": quorum.approvals, "operators": operators, "approved_by": approved_by })
+}
+
+/// The quorum the ledger holds its promotions to: pinned by the first promotion or rotation that met
+/// one (trust on first use: an auditor checks who signed it with `gate verify --trusted-key`), with every
+/// later rotation applied. `None` until then.
+pub fn pinned(entries: &[Map<String, Value>]) -> Option<Quorum> {
+    let mut pinned: Option<Quorum> = None;
+    for e in entries {
+        if let Some(m) = e.get("quorum").and_then(|q| q.get("approvals")).and_then(Value::as_u64) {
+            let m = (m as usize).max(pinned.as_ref().map_or(0, |p| p.approvals));
+            let operators = pinned.take().map_or_else(|| recorded_operators(e), |p| p.operators);
+            pinned = Some(Quorum { approvals: m, operators });
+        }
+        if action(e) == "rotate" {
+            if let Some(p) = &mut pinned {
+                let (old, new) = (text(e, "old_key"), text(e, "new_key"));
+                for op in p.operators.iter_mut().filter(|op| **op == old) {
+                    *op = new.to_owned();
+                }
+            }
+        }
+    }
+    pinned
+}
+
+/// Checks one entry against the entries before it (`gate verify`): an `approve` names a digest; a
+/// `promote` or `rotate` that records a quorum met it with approvals that exist and count; none lifts
+/// the quorum an earlier promotion had; a `rotate` is signed by the old key and proven by the new one.
+pub fn check_entry(before: &[Map<String, Value>], e: &Map<String, Value>) -> Result<(), String> {
+    match action(e) {
+        "approve" => {
+            if parse_digest(text(e, "approves")).is_none() {
+                return Err("an approval must name the digest it approves (`approves`: 64 lowercase hex)".into());
+            }
+            Ok(())
+        }
+        "promote" => {
+            let digest = e.get("evaluation").and_then(|v| v.get("evaluation_digest")).and_then(Value::as_str);
+            check_quorum(before, e, digest.unwrap_or(""), "promotion")
+        }
+        "rotate" => {
+            let (old, new) = (text(e, "old_key"), text(e, "new_key"));
+            if text(e, "public_key") != old {
+                return Err("a rotation must be signed by the key it replaces".into());
+            }
+            let new_key = parse_key(new).ok_or("new_key is not an Ed25519 public key in lowercase hex")?;
+            let digest = rotation_digest(old, new);
+            let sig: [u8; 64] = hex::decode(text(e, "new_key_signature"))
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .ok_or("new_key_signature is not 64 bytes of hex")?;
+            if new_key.verify_strict(&rotation_message(&digest), &Signature::from_bytes(&sig)).is_err() {
+                return Err("new_key_signature does not verify: the new key was not proven".into());
+            }
+            if e.get("quorum").is_none() {
+                return Err("a rotation needs a quorum".into());
+            }
+            let operators = recorded_operators(e);
+            if !operators.iter().any(|op| op == old) {
+                return Err(format!("{old} is not an operator of the quorum it rotates"));
+            }
+            check_quorum(before, e, &digest.to_string(), "rotation")
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Whether two key lists hold the same keys.
+pub fn same_set(a: &[String], b: &[String]) -> bool {
+    a.iter().collect::<BTreeSet<_>>() == b.iter().collect::<BTreeSet<_>>()
+}
+
+fn recorded_operators(e: &Map<String, Value>) -> Vec<String> {
+    let ops = e.get("quorum").and_then(|q| q.get("operators")).and_then(Value::as_array);
+    ops.into_iter().flatten().filter_map(|v| v.as_str().map(str::to_owned)).collect()
+}
+
+fn check_quorum(before: &[Map<String, Value>], e: &Map<String, Value>, digest: &str, what: &str) -> Result<(), String> {
+    let pinned = pinned(before);
+    let Some(q) = e.get("quorum") else {
+        return match pinned {
+            None => Ok(()),
+            Some(p) => Err(format!("this {what} records no quorum, but the ledger's need {} approvals", p.approvals)),
+        };
+    };
+    let m = q.get("approvals").and_then(Value::as_u64).ok_or("quorum.approvals is not a number")? as usize;
+    let operators = recorded_operators(e);
+    if let Some(p) = pinned {
+        if m < p.approvals {
+            return Err(format!("this {what} was held to {m} approvals, but the ledger's need {}", p.approvals));
+        }
+        if !same_set(&operators, &p.operators) {
+            return Err(format!("this {what} names other operators than the ledger's quorum"));
+        }
+    }
+    let to: Mode = text(e, "to").parse().map_err(|_| "`to` is not a mode".to_owned())?;
+    let counted = approvals(before, digest, to, &operators);
+    let claimed: BTreeSet<u64> =
+        q.get("approved_by").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_u64).collect();
+    let real: BTreeSet<u64> = counted.iter().copied().collect();
+    if let Some(bogus) = claimed.difference(&real).next() {
+        return Err(format!("quorum.approved_by names entry #{bogus}, which is not a counting approval of {digest}"));
+    }
+    if claimed.len() < m {
+        return Err(format!("the {what} needed {m} approvals of {digest} and had {}", claimed.len()));
+    }
+    Ok(())
+}
