@@ -380,3 +380,24 @@ fn a_stored_id_that_is_not_the_computed_one_is_a_finding_everywhere() {
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["inputs"]["stored_id_mismatch"], 1);
 }
+
+/// Progress written to a log or CI output (stderr not a terminal) is whole lines: no carriage returns
+/// from `chain synth`, `replay` or `leader check`.
+#[test]
+fn progress_that_is_not_on_a_terminal_is_whole_lines() {
+    let tmp = tempfile::tempdir().unwrap();
+    let chain = tmp.path().join("chain");
+    let runs = [
+        dualrun(&["chain", "synth", "--out", s(&chain), "--blocks", "3000"]),
+        dualrun(&["replay", "--out", s(&tmp.path().join("run"))]),
+        dualrun(&["leader", "check", "--csv"]),
+    ];
+    for (i, r) in runs.iter().enumerate() {
+        assert!(r.code == 0 || r.code == 1, "command {i}: {}", r.stderr);
+        assert!(
+            !r.stderr.contains('\r') && !r.stdout.contains('\r'),
+            "command {i} wrote a carriage return: {:?}",
+            r.stderr
+        );
+    }
+}

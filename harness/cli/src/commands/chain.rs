@@ -1,6 +1,6 @@
 //! `dualrun chain …`: read a chain database.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -364,10 +364,20 @@ fn synth(
         SchemaArg::V3 => Schema::XcashV3,
     };
     let start = std::time::Instant::now();
+    // On a terminal one line rewritten in place; in a log or CI output, whole lines, one every 10 s.
+    let terminal = std::io::stderr().is_terminal();
+    let mut last_line = start;
     let report = dualrun_synth::generate(out, dualrun_synth::SynthSpec { blocks, schema, seed, leader }, |n| {
-        eprint!("\rdualrun: {n}/{blocks} blocks written");
+        if terminal {
+            eprint!("\rdualrun: {n}/{blocks} blocks written");
+        } else if last_line.elapsed() >= std::time::Duration::from_secs(10) {
+            last_line = std::time::Instant::now();
+            eprintln!("dualrun: {n}/{blocks} blocks written");
+        }
     })?;
-    eprintln!();
+    if terminal {
+        eprintln!();
+    }
     if let Some(path) = record {
         let mut w = csv::Writer::from_path(path).with_context(|| format!("creating {}", path.display()))?;
         w.write_record(["height", "block_id", "verdict", "reason", "leader_id"])?;
