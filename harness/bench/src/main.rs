@@ -244,7 +244,8 @@ fn run_dualrun_allowing(args: &[&str], ok_codes: &[i32]) -> Result<ChildRun> {
 fn scan(blocks: u64, chain_dir: Option<PathBuf>, small: u64) -> Result<()> {
     let dir = synthetic_chain(blocks, chain_dir)?;
     let chain = dir.to_str().context("chain path is not UTF-8")?;
-    let cores_used = 1.0; // `chain scan` is one thread.
+    // `chain scan` hashes on every core (the calling thread reads and writes the rows).
+    let cores_used = std::thread::available_parallelism().map_or(1, |p| p.get()) as f64;
 
     // The children run first: a child's peak RSS counts what it inherited at fork, so this process
     // must not have the database mapped yet.
@@ -272,7 +273,7 @@ fn scan(blocks: u64, chain_dir: Option<PathBuf>, small: u64) -> Result<()> {
     );
     println!("  dualrun chain scan, {n:>8} blocks {:>9.0} blocks/s   {}", full_rate, full.memory());
     println!(
-        "  scan / hashing ceiling per core used: {:.2} (goal >= 0.5; cores used {cores_used})",
+        "  scan / (hashing ceiling x cores): {:.2} (goal >= 0.8; cores {cores_used})",
         full_rate / (ceiling * cores_used)
     );
     println!("  peak RSS {n} / {small} blocks: {:.2}x", full.max_rss_kb as f64 / small_run.max_rss_kb as f64);

@@ -9,7 +9,7 @@ use dualrun_format::{FileError, Hash32};
 use serde::{Deserialize, Serialize};
 
 use crate::scan::{scan_block, BlockError, ScannedBlock};
-use crate::{ChainDb, ChainDbError, ChainDigest};
+use crate::{ChainDb, ChainDbError, ChainDigest, RawBlock};
 
 /// Why chains could not be compared.
 #[derive(Debug, thiserror::Error)]
@@ -52,9 +52,16 @@ pub struct ChainCheckpoint {
     pub chain_digest: Hash32,
 }
 
-/// Walks `from..=to`, checking each block, and hands each to `f`; a stored id that differs from the
-/// computed one goes to `on_mismatch` too. A block that does not parse stops the walk with an error
-/// naming file, table, height and byte offset. Returns the number of mismatches.
+/// Blocks read per batch: large enough that handing a batch to the hashing threads costs nothing
+/// noticeable, small enough to keep memory flat (the blobs are borrowed from the map, not copied).
+const BATCH: usize = 4096;
+
+/// Walks `from..=to`, checking each block, and hands each to `f`, in height order; a stored id that
+/// differs from the computed one goes to `on_mismatch` too. A block that does not parse stops the walk
+/// with an error naming file, table, height and byte offset. Returns the number of mismatches.
+///
+/// Parsing and hashing run on every core: the calling thread reads a batch of blobs (borrowed from the
+/// read transaction), hashing threads check it while the calling thread hands the previous batch to `f`.
 pub fn walk<E: Into<Box<dyn std::error::Error + Send + Sync>>>(
     db: &ChainDb,
     from: u64,
@@ -63,16 +70,73 @@ pub fn walk<E: Into<Box<dyn std::error::Error + Send + Sync>>>(
     mut f: impl FnMut(&ScannedBlock) -> Result<(), E>,
 ) -> Result<u64, CompareError> {
     let txn = db.read_txn()?;
+    // Pages are released once a batch is hashed and handed on (see `mapping`), not while it is read.
+    let mut blocks = db.blocks(&txn, from, to)?.without_release();
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut mismatches = 0;
-    for raw in db.blocks(&txn, from, to)? {
-        let block = scan_block(&raw?).map_err(|source| CompareError::Block { file: db.data_file().into(), source })?;
-        if block.id_mismatch() {
-            mismatches += 1;
-            on_mismatch(&block);
+    let mut deliver = |batch: Vec<Vec<Result<ScannedBlock, BlockError>>>| -> Result<(), CompareError> {
+        for scanned in batch.into_iter().flatten() {
+            let block = scanned.map_err(|source| CompareError::Block { file: db.data_file().into(), source })?;
+            if block.id_mismatch() {
+                mismatches += 1;
+                on_mismatch(&block);
+            }
+            f(&block).map_err(|e| CompareError::Output(e.into()))?;
         }
-        f(&block).map_err(|e| CompareError::Output(e.into()))?;
-    }
+        Ok(())
+    };
+    std::thread::scope(|s| -> Result<(), CompareError> {
+        let pool: Vec<_> = (0..workers)
+            .map(|_| {
+                let (jobs, job_rx) = std::sync::mpsc::channel::<Vec<RawBlock<'_>>>();
+                let (done_tx, done) = std::sync::mpsc::channel();
+                s.spawn(move || {
+                    for chunk in job_rx {
+                        let scanned: Vec<_> = chunk.iter().map(scan_block).collect();
+                        if done_tx.send(scanned).is_err() {
+                            break;
+                        }
+                    }
+                });
+                (jobs, done)
+            })
+            .collect();
+        let mut previous: Option<Vec<Vec<Result<ScannedBlock, BlockError>>>> = None;
+        loop {
+            let batch = blocks.by_ref().take(BATCH).collect::<Result<Vec<_>, _>>()?;
+            let sent = if batch.is_empty() { 0 } else { dispatch(batch, &pool) };
+            if let Some(ready) = previous.take() {
+                deliver(ready)?;
+            }
+            if sent == 0 {
+                return Ok(());
+            }
+            previous =
+                Some(pool[..sent].iter().map(|(_, done)| done.recv().expect("a hashing thread answers")).collect());
+            // No blob of this batch or the one before is borrowed any more.
+            db.release_mapped_pages();
+        }
+    })?;
     Ok(mismatches)
+}
+
+/// Splits a batch over the hashing threads, in order; returns how many got a part.
+fn dispatch<'t>(
+    mut batch: Vec<RawBlock<'t>>,
+    pool: &[(std::sync::mpsc::Sender<Vec<RawBlock<'t>>>, impl Sized)],
+) -> usize {
+    let part = batch.len().div_ceil(pool.len());
+    let mut parts = Vec::with_capacity(pool.len());
+    while batch.len() > part {
+        let rest = batch.split_off(part);
+        parts.push(std::mem::replace(&mut batch, rest));
+    }
+    parts.push(batch);
+    let sent = parts.len();
+    for (chunk, (jobs, _)) in parts.into_iter().zip(pool) {
+        jobs.send(chunk).expect("hashing threads live as long as the walk");
+    }
+    sent
 }
 
 /// A whole chain at a glance: what `chain info` reports.

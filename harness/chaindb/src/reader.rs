@@ -285,7 +285,7 @@ impl ChainDb {
                 None => return Err(self.inconsistent("block_info", skipped, "record missing".into())),
             }
         }
-        Ok(BlockIter { db: self, blocks, infos, next: from, to, done: false, unreleased: 0 })
+        Ok(BlockIter { db: self, blocks, infos, next: from, to, done: false, unreleased: 0, auto_release: true })
     }
 }
 
@@ -299,9 +299,19 @@ pub struct BlockIter<'t> {
     done: bool,
     /// Bytes read since the mapped pages were last released.
     unreleased: usize,
+    /// Release the mapped pages every [`RELEASE_EVERY_BYTES`] (off: the caller releases them, with
+    /// [`ChainDb::release_mapped_pages`], when no blob it borrowed is still being read).
+    auto_release: bool,
 }
 
 impl<'t> BlockIter<'t> {
+    /// Leaves releasing the mapped pages to the caller: for blobs handed to other threads, which a
+    /// release would make fault back in while they read them.
+    pub fn without_release(mut self) -> Self {
+        self.auto_release = false;
+        self
+    }
+
     fn step(&mut self) -> Result<RawBlock<'t>, ChainDbError> {
         let height = self.next;
         let db = self.db;
@@ -341,7 +351,7 @@ impl<'t> Iterator for BlockIter<'t> {
         self.next += 1;
         if let Ok(raw) = &item {
             self.unreleased += raw.blob.len() + self.db.schema.info_size();
-            if self.unreleased >= RELEASE_EVERY_BYTES {
+            if self.auto_release && self.unreleased >= RELEASE_EVERY_BYTES {
                 mapping::release(&self.db.mapped);
                 self.unreleased = 0;
             }
