@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use dualrun_core::{
     BlockInput, ErrorKind, Facts, ReplayEnv, Verdict, Verifier, VerifierError, VerifierIdentity, VerifierOutcome,
+    VerifierState,
 };
 use serde_json::{json, Value};
 
@@ -222,6 +223,44 @@ impl ExecVerifier {
     }
 }
 
+/// An answer line that breaks the protocol: the error kind and message it gives the block, and whether
+/// the child must be killed (a line that is not JSON, is over-long or not UTF-8, or answers another id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadAnswer {
+    /// The kind of error the block gets.
+    pub kind: ErrorKind,
+    /// What is wrong with the line.
+    pub message: String,
+    /// Whether the child is killed (the next block starts a fresh one).
+    pub kill: bool,
+}
+
+/// What one answer line, as [`bounded::read_line`] read it, means for request `seq`: the verifier's
+/// outcome, or why the line breaks the protocol. A read error is the line's own fault when it is
+/// `InvalidData` (over the length limit, or not UTF-8: a protocol error), else a crash.
+pub fn parse_answer(line: std::io::Result<String>, seq: u64) -> Result<VerifierOutcome, BadAnswer> {
+    let bad = |kind, message| BadAnswer { kind, message, kill: true };
+    let text = match line {
+        Ok(text) => text,
+        Err(e) => {
+            let kind = if e.kind() == std::io::ErrorKind::InvalidData { ErrorKind::Protocol } else { ErrorKind::Crash };
+            return Err(bad(kind, format!("reading its answer: {e}")));
+        }
+    };
+    let v: Value = match serde_json::from_str(&text) {
+        Ok(v) => v,
+        Err(_) => {
+            let shown: String = text.chars().take(200).collect();
+            return Err(bad(ErrorKind::Protocol, format!("answered a line that is not JSON: {shown:?}")));
+        }
+    };
+    if v.get("id").and_then(Value::as_u64) != Some(seq) {
+        let got = v.get("id").unwrap_or(&Value::Null);
+        return Err(bad(ErrorKind::Protocol, format!("answered for id {got} instead of {seq}")));
+    }
+    interpret(&v).map_err(|(kind, message)| BadAnswer { kind, message, kill: false })
+}
+
 /// Interprets a response object (its id already checked).
 fn interpret(v: &Value) -> Result<VerifierOutcome, (ErrorKind, String)> {
     if let Some(e) = v.get("error") {
@@ -257,6 +296,29 @@ fn interpret(v: &Value) -> Result<VerifierOutcome, (ErrorKind, String)> {
 }
 
 impl Verifier for ExecVerifier {
+    /// The restarts used so far, and whether the child is down (killed after a failure, to be started
+    /// again — or not — at the next block): a resumed run gets the budget that was left and the same
+    /// next step, not a fresh child and a fresh budget.
+    fn state(&self) -> VerifierState {
+        let mut state = VerifierState::new();
+        if self.restarts > 0 {
+            state.insert("restarts".into(), u64::from(self.restarts));
+        }
+        if self.running.is_none() {
+            state.insert("down".into(), 1);
+        }
+        state
+    }
+
+    fn restore(&mut self, state: &VerifierState) {
+        if let Some(&n) = state.get("restarts") {
+            self.restarts = u32::try_from(n).unwrap_or(u32::MAX);
+        }
+        if state.get("down") == Some(&1) {
+            self.discard();
+        }
+    }
+
     fn identity(&self) -> VerifierIdentity {
         let mut files = BTreeMap::new();
         // The program (found on PATH if need be) and every argument that names a file (a script), so a
@@ -312,38 +374,14 @@ impl Verifier for ExecVerifier {
         let started = Instant::now();
         let answer = running.lines.recv_timeout(self.timeout);
         match answer {
-            Ok(Ok(text)) => {
-                let parsed: Result<Value, _> = serde_json::from_str(&text);
-                let v = match parsed {
-                    Ok(v) => v,
-                    Err(_) => {
-                        let status = self.discard();
-                        let shown: String = text.chars().take(200).collect();
-                        return self.error(
-                            ErrorKind::Protocol,
-                            format!("answered a line that is not JSON: {shown:?} (killed: {status})"),
-                        );
-                    }
-                };
-                if v.get("id").and_then(Value::as_u64) != Some(seq) {
+            Ok(line) => match parse_answer(line, seq) {
+                Ok(outcome) => outcome,
+                Err(BadAnswer { kind, message, kill: true }) => {
                     let status = self.discard();
-                    return self.error(
-                        ErrorKind::Protocol,
-                        format!(
-                            "answered for id {} instead of {seq} (killed: {status})",
-                            v.get("id").unwrap_or(&Value::Null)
-                        ),
-                    );
+                    self.error(kind, format!("{message} (killed: {status})"))
                 }
-                interpret(&v).unwrap_or_else(|(kind, msg)| self.error(kind, msg))
-            }
-            Ok(Err(e)) => {
-                let status = self.discard();
-                // An answer over the line limit breaks the protocol; another read error is a crash.
-                let kind =
-                    if e.kind() == std::io::ErrorKind::InvalidData { ErrorKind::Protocol } else { ErrorKind::Crash };
-                self.error(kind, format!("reading its answer: {e} (killed: {status})"))
-            }
+                Err(BadAnswer { kind, message, kill: false }) => self.error(kind, message),
+            },
             Err(RecvTimeoutError::Timeout) => {
                 let status = self.discard();
                 self.error(
@@ -373,5 +411,40 @@ impl Drop for ExecVerifier {
             }
             r.kill();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn first_line(bytes: &[u8], cap: usize) -> std::io::Result<String> {
+        bounded::read_line(&mut std::io::BufReader::with_capacity(4, bytes), cap).map(|l| l.expect("a line"))
+    }
+
+    #[test]
+    fn over_long_and_non_utf8_lines_are_protocol_errors_that_kill() {
+        for bytes in [&b"{\"id\":1,\"verdict\":\"accept\"}\n"[..], b"{\"id\":1,\"verdict\":\"\xff\"}\n"] {
+            let bad = parse_answer(first_line(bytes, 16), 1).unwrap_err();
+            assert_eq!((bad.kind, bad.kill), (ErrorKind::Protocol, true), "{bad:?}");
+            assert!(bad.message.starts_with("reading its answer: "), "{}", bad.message);
+        }
+    }
+
+    #[test]
+    fn answers_are_checked_for_json_and_id() {
+        let ok = parse_answer(first_line(b"{\"id\":7,\"verdict\":\"accept\",\"facts\":{\"a\":\"b\"}}\n", 1 << 10), 7);
+        let facts = Facts::from([("a".to_owned(), "b".to_owned())]);
+        assert_eq!(ok.unwrap(), VerifierOutcome::Verdict { verdict: Verdict::Accept, facts });
+        let wrong_id = parse_answer(Ok("{\"id\":6,\"verdict\":\"accept\"}".into()), 7).unwrap_err();
+        assert_eq!((wrong_id.kind, wrong_id.kill), (ErrorKind::Protocol, true));
+        assert_eq!(wrong_id.message, "answered for id 6 instead of 7");
+        let not_json = parse_answer(Ok("accept".into()), 7).unwrap_err();
+        assert_eq!((not_json.kind, not_json.kill), (ErrorKind::Protocol, true));
+        // A well-formed line with a bad field is the block's error; the child keeps running.
+        let bad_reason = parse_answer(Ok("{\"id\":7,\"verdict\":\"reject\",\"reason\":1}".into()), 7).unwrap_err();
+        assert_eq!((bad_reason.kind, bad_reason.kill), (ErrorKind::Protocol, false));
+        let error = parse_answer(Ok("{\"id\":7,\"error\":\"boom\"}".into()), 7).unwrap();
+        assert!(matches!(error, VerifierOutcome::Error(VerifierError { kind: ErrorKind::Crash, .. })));
     }
 }

@@ -280,3 +280,79 @@ for line in sys.stdin:
     let csv = |d: &Path| std::fs::read(d.join("divergences.csv")).unwrap();
     assert_eq!(csv(&out), csv(&reference));
 }
+
+/// An `exec:` legacy's restart budget is part of the checkpoint: a run interrupted after some restarts
+/// and resumed gives up at the same block as an uninterrupted run, with the same records. (Crashes at
+/// 100, 400, 700, 1000 and 1300 with a budget of 3: an uninterrupted run gives up at 1001; the
+/// interrupt at 600 leaves a checkpoint at a batch boundary after two restarts.)
+#[test]
+fn a_resume_keeps_the_exec_restart_budget() {
+    let tmp = tempfile::tempdir().unwrap();
+    let chain = tmp.path().join("chain");
+    assert_eq!(dualrun(&["chain", "synth", "--out", s(&chain), "--blocks", "2000"]).code, 0);
+    let script = tmp.path().join("child.py");
+    // The child marks in this directory that it sent its signal (a directory: a file argument would be
+    // digested as part of the verifier, and the resume refused as another verifier).
+    let marker = tmp.path().join("marks");
+    std::fs::create_dir(&marker).unwrap();
+    std::fs::write(
+        &script,
+        r#"
+import json, os, signal, sys
+
+def dualrun_pid():
+    # The child runs under `sh -c`: the replay is the nearest ancestor named dualrun.
+    pid = os.getppid()
+    while pid > 1:
+        with open(f"/proc/{pid}/comm") as f:
+            if f.read().strip() == "dualrun":
+                return pid
+        with open(f"/proc/{pid}/stat") as f:
+            pid = int(f.read().rsplit(")", 1)[1].split()[1])
+    raise SystemExit("no dualrun ancestor")
+
+print(json.dumps({"protocol": "dualrun-exec/v1", "name": "crashy", "version": "1"}), flush=True)
+for line in sys.stdin:
+    req = json.loads(line)
+    h = req["block"]["height"]
+    if h in (100, 400, 700, 1000, 1300):
+        sys.exit(3)
+    sent = os.path.join(sys.argv[1], "sent") if len(sys.argv) > 1 else None
+    if h == 600 and sent and not os.path.exists(sent):
+        open(sent, "w").close()
+        os.kill(dualrun_pid(), signal.SIGINT)
+    print(json.dumps({"id": req["id"], "verdict": "accept", "facts": {}}), flush=True)
+"#,
+    )
+    .unwrap();
+    let profile = sample_dir().join("profile.toml");
+    // One spec for every run (error records quote it); whether the child signals depends on the mark.
+    let spec = format!("exec:/usr/bin/python3.11 {} {}", script.display(), marker.display());
+    let replay = |out: &Path, resume: bool| {
+        let mut args = vec!["replay", "--chain", s(&chain), "--profile", s(&profile), "--mode", "legacy"];
+        args.extend(["--legacy", spec.as_str(), "--out", s(out)]);
+        if resume {
+            args.push("--resume");
+        }
+        dualrun(&args)
+    };
+    let reference = tmp.path().join("reference");
+    std::fs::write(marker.join("sent"), "").unwrap();
+    assert_eq!(replay(&reference, false).code, 1);
+    std::fs::remove_file(marker.join("sent")).unwrap();
+    let rows = std::fs::read_to_string(reference.join("divergences.csv")).unwrap();
+    assert!(rows.contains("\n1001,") && rows.contains("gave up after 3 restarts"), "gives up at 1001:\n{rows}");
+
+    let out = tmp.path().join("interrupted");
+    let r = replay(&out, false);
+    assert_eq!(r.code, 2, "interrupted at block 600: {}", r.stderr);
+    let cp: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("checkpoint.json")).unwrap()).unwrap();
+    let next = cp["next_height"].as_u64().unwrap();
+    assert!((401..=700).contains(&next), "stopped after two restarts, before the third: {cp}");
+    assert_eq!(cp["stats"]["verifier_state"]["legacy"]["restarts"], 2, "{cp}");
+    let r = replay(&out, true);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let csv = |dir: &Path| std::fs::read_to_string(dir.join("divergences.csv")).unwrap();
+    assert!(csv(&out) == csv(&reference), "a resumed run gives up where an uninterrupted one does");
+}

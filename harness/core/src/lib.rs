@@ -18,5 +18,5 @@ pub use reasons::ReasonMap;
 pub use time::UtcTime;
 pub use verifier::{
     BlockFields, BlockInput, ErrorKind, Facts, MinerTxFields, OutputFields, ReplayEnv, Stateless, Verdict, VerdictKind,
-    Verifier, VerifierError, VerifierIdentity, VerifierOutcome,
+    Verifier, VerifierError, VerifierIdentity, VerifierOutcome, VerifierState,
 };

@@ -280,6 +280,11 @@ pub struct VerifierIdentity {
     pub files: BTreeMap<String, String>,
 }
 
+/// What a verifier carries from block to block that changes its later answers — an `exec:` adapter's
+/// used restart budget — as named counters. Saved with every checkpoint and handed back on `--resume`,
+/// so a resumed run answers as an uninterrupted one would.
+pub type VerifierState = BTreeMap<String, u64>;
+
 /// Work a verifier can do knowing only the block: on any thread, in any order, ahead of `verify`.
 pub trait Stateless: Send + Sync {
     /// Precomputes what `verify` needs for `block`; the result is handed to `verify` as `prepared`.
@@ -319,5 +324,16 @@ pub trait Verifier: Send {
     /// verdict from a verifier in an unknown state.
     fn stop_reason(&mut self) -> Option<String> {
         None
+    }
+
+    /// Its state after the last `verify` (empty for a verifier whose answers depend on nothing but the
+    /// block and env).
+    fn state(&self) -> VerifierState {
+        VerifierState::new()
+    }
+
+    /// Takes back the state a checkpoint saved, before the first block of a resumed session.
+    fn restore(&mut self, state: &VerifierState) {
+        let _ = state;
     }
 }

@@ -90,6 +90,15 @@ impl Verifiers {
     pub fn candidate(&self) -> Option<&dyn Verifier> {
         self.candidate.as_deref()
     }
+
+    /// Hands each verifier the state a checkpoint saved for its role (`legacy`, `candidate`).
+    pub fn restore(&mut self, states: &std::collections::BTreeMap<String, dualrun_core::VerifierState>) {
+        for (role, v) in [("legacy", &mut self.legacy), ("candidate", &mut self.candidate)] {
+            if let (Some(v), Some(state)) = (v.as_mut(), states.get(role)) {
+                v.restore(state);
+            }
+        }
+    }
 }
 
 /// What a caller does with the judged blocks, in height order.

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::thread::{Scope, ScopedJoinHandle};
 use std::time::{Duration, Instant};
 
-use dualrun_core::{BlockInput, ErrorKind, ReplayEnv, Verifier, VerifierError, VerifierOutcome};
+use dualrun_core::{BlockInput, ErrorKind, ReplayEnv, Verifier, VerifierError, VerifierOutcome, VerifierState};
 
 use crate::assemble::VerifierWork;
 use crate::prepare::Prep;
@@ -22,6 +22,8 @@ pub struct Answer {
     pub outcome: VerifierOutcome,
     /// How long `verify` took.
     pub elapsed: Duration,
+    /// The verifier's state after it (see [`dualrun_core::VerifierState`]; empty for most verifiers).
+    pub state: VerifierState,
 }
 
 /// A verifier stopped the run: it cannot be trusted to answer for the block at `height` or after.
@@ -93,5 +95,5 @@ fn guarded(v: &mut dyn Verifier, input: &BlockInput, prep: Prep, env: &ReplayEnv
             .unwrap_or_else(|| "panic".into());
         VerifierOutcome::Error(VerifierError::new(ErrorKind::Panic, msg))
     });
-    Answer { outcome, elapsed: t.elapsed() }
+    Answer { outcome, elapsed: t.elapsed(), state: v.state() }
 }

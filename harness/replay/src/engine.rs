@@ -201,6 +201,9 @@ where
     // block is counted.
     let mut stats = checkpoint.map(|c| c.stats).unwrap_or_default();
     stats.sessions += 1;
+    // What the verifiers carried at the checkpoint (an exec adapter's used restart budget).
+    let mut verifiers = verifiers;
+    verifiers.restore(&stats.verifier_state);
     writer.checkpoint(start, &stats, false)?;
     tracing::info!(dir = %cfg.out.display(), first = cfg.from, last = ?last, start, mode = %mode, "run starting");
     progress.begin(cfg.from, last, resumed_at);

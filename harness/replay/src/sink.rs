@@ -99,6 +99,13 @@ impl Sink for RecordSink<'_> {
             j.candidate.map(|a| a.elapsed),
             j.decision.authoritative.is_accept(),
         );
+        for (role, answer) in [("legacy", j.legacy), ("candidate", j.candidate)] {
+            if let Some(a) = answer.filter(|a| !a.state.is_empty()) {
+                if self.stats.verifier_state.get(role) != Some(&a.state) {
+                    self.stats.verifier_state.insert(role.to_owned(), a.state.clone());
+                }
+            }
+        }
         self.writer.judged_id(&j.item.block_id)?;
         let height = j.item.input.height;
         let block = JudgedBlock {

@@ -121,6 +121,10 @@ pub struct Stats {
     pub elapsed_ms: u64,
     /// Sessions that have ended (the first run and each resume).
     pub sessions: u32,
+    /// Each verifier's state after the last judged block, by role (`legacy`, `candidate`), when it has
+    /// one: a resume hands it back (see [`dualrun_core::VerifierState`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub verifier_state: BTreeMap<String, dualrun_core::VerifierState>,
 }
 
 impl Stats {
