@@ -4,6 +4,7 @@
 //! implementation:
 //!
 //! - [`profile`]: the per-network profile (network id, genesis, validators, schedule) and its checks;
+//! - [`finality`]: finality votes: the vote message, votes files, the quorum tally and its findings;
 //! - [`keys`]: Ed25519 key files for leaders and gate operators;
 //! - [`record`]: the leader record inside the miner transaction's extra nonce, and the signing hash;
 //! - [`schedule`]: who may sign a height (fixed, round-robin, hash; failover);
@@ -12,6 +13,7 @@
 //!   signature: parallelisable) and a stateful [`validator::judge`] over the chain context;
 //! - [`verifier`]: the validator as a dualrun verifier (`builtin:leader-v1`).
 
+pub mod finality;
 pub mod keys;
 pub mod profile;
 pub mod record;

@@ -26,6 +26,8 @@ use dualrun_format::{keccak256, Hash32};
 use ed25519_dalek::VerifyingKey;
 use serde::Deserialize;
 
+use crate::finality::{FinalityRule, Fraction};
+
 /// Longest validator id, in bytes.
 pub const MAX_ID_LEN: usize = 32;
 
@@ -79,6 +81,8 @@ pub struct Profile {
     pub min_interval_seconds: u64,
     /// In profile order: the schedule indexes this list.
     pub validators: Vec<Validator>,
+    /// `[leader.finality]`: the votes a block needs to be final, if the network votes.
+    pub finality: Option<FinalityRule>,
     /// Keccak-256 of the profile file's bytes: names exactly the profile a run used.
     pub digest: Hash32,
     /// Where it was read from (for messages).
@@ -149,6 +153,14 @@ struct RawLeader {
     min_interval_seconds: u64,
     #[serde(default)]
     validators: Vec<RawValidator>,
+    finality: Option<RawFinality>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFinality {
+    quorum: String,
+    activation_height: u64,
 }
 
 #[derive(Deserialize)]
@@ -269,6 +281,22 @@ impl Profile {
             }
             validators.push(Validator { id: v.id.clone(), public_key });
         }
+        let finality = match &raw.leader.finality {
+            None => None,
+            Some(f) => {
+                let quorum = Fraction::parse(&f.quorum).map_err(|p| field("leader.finality.quorum", p))?;
+                if f.activation_height < raw.leader.activation_height {
+                    return Err(field(
+                        "leader.finality.activation_height",
+                        format!(
+                            "{} is below leader.activation_height {}: votes are on leader blocks",
+                            f.activation_height, raw.leader.activation_height
+                        ),
+                    ));
+                }
+                Some(FinalityRule { quorum, activation_height: f.activation_height })
+            }
+        };
         Ok(Profile {
             name: raw.network.name,
             network_id,
@@ -278,6 +306,7 @@ impl Profile {
             failover_seconds: raw.leader.failover_seconds,
             min_interval_seconds: raw.leader.min_interval_seconds,
             validators,
+            finality,
             digest: keccak256(bytes),
             source: file,
         })

@@ -40,6 +40,36 @@ pub(crate) enum LeaderCommand {
     Check(CheckArgs),
     /// The leader block producer: signs and submits blocks to a daemon, confirming each became the tip.
     Produce(ProduceArgs),
+    /// Judges every main-chain block against finality votes: CSV `height,block_id,votes,required,verdict,reason`,
+    /// each block's row followed by the findings at its height.
+    Finality(FinalityArgs),
+}
+
+#[derive(Args)]
+pub(crate) struct FinalityArgs {
+    #[command(flatten)]
+    chain: ChainArg,
+    /// The network profile (TOML), with `[leader.finality]`.
+    #[arg(long, value_name = "FILE")]
+    profile: Option<PathBuf>,
+    /// A votes file (JSON lines); repeat for several.
+    #[arg(long = "votes", value_name = "FILE", required = true, num_args = 1..)]
+    votes: Vec<PathBuf>,
+    /// First height (default: the finality activation height).
+    #[arg(long, value_name = "H")]
+    from: Option<u64>,
+    /// Last height (inclusive; default: the tip).
+    #[arg(long, value_name = "H")]
+    to: Option<u64>,
+    /// CSV output (the only format; accepted for scripts that say so).
+    #[arg(long)]
+    csv: bool,
+    /// Write each equivocation, with both votes, as JSON lines.
+    #[arg(long, value_name = "FILE")]
+    evidence: Option<PathBuf>,
+    /// Worker threads for the signature checks (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
 }
 
 #[derive(Args)]
@@ -101,7 +131,65 @@ pub(crate) fn run(cmd: LeaderCommand) -> Result<Outcome> {
     match cmd {
         LeaderCommand::Check(a) => check(a),
         LeaderCommand::Produce(a) => produce(a),
+        LeaderCommand::Finality(a) => finality(a),
     }
+}
+
+fn finality(a: FinalityArgs) -> Result<Outcome> {
+    let profile = Profile::load(&a.chain.profile(a.profile.as_deref())?)?;
+    let Some(rule) = profile.finality else {
+        anyhow::bail!(
+            "{}: no [leader.finality] table: the profile does not say what makes a block final",
+            profile.source.display()
+        );
+    };
+    let mut votes = Vec::new();
+    for path in &a.votes {
+        votes.extend(dualrun_leader::finality::read_votes(path)?);
+    }
+    let (db, _) = a.chain.open()?;
+    let from = a.from.unwrap_or(rule.activation_height).max(rule.activation_height);
+    let mut genesis = None;
+    dualrun_chaindb::compare::walk(
+        &db,
+        0,
+        0,
+        |_| {},
+        |b| {
+            genesis = Some(b.block_id);
+            Ok::<(), std::convert::Infallible>(())
+        },
+    )?;
+    profile.check_genesis(&genesis.expect("a chain has block 0"))?;
+    let mut main = Vec::new();
+    dualrun_chaindb::compare::walk(
+        &db,
+        from,
+        a.to.unwrap_or(u64::MAX),
+        |_| {},
+        |b| {
+            main.push((b.height, b.block_id));
+            Ok::<(), std::convert::Infallible>(())
+        },
+    )?;
+    let tally = dualrun_leader::finality::tally(&profile, rule, &main, &votes, threads(a.threads));
+    let mut w = csv::Writer::from_writer(std::io::BufWriter::new(std::io::stdout().lock()));
+    for row in &tally.rows {
+        w.serialize(row)?;
+        if !row.detail.is_empty() {
+            eprintln!("dualrun: height {}: {}: {}", row.height, row.reason, row.detail);
+        }
+    }
+    w.flush()?;
+    if let Some(path) = &a.evidence {
+        let mut text = String::new();
+        for e in &tally.equivocations {
+            text.push_str(&serde_json::to_string(e)?);
+            text.push('\n');
+        }
+        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(Outcome::clean_if(tally.clean()))
 }
 
 fn check(a: CheckArgs) -> Result<Outcome> {

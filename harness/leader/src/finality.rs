@@ -1,0 +1,358 @@
+//! Finality votes (protocol v1, `docs/finality-v1.md`): a validator's vote is its Ed25519 signature of
+//! `b"dualrun/vote/v1" ‖ network_id ‖ u64le(height) ‖ block_id`; a block is final when the distinct
+//! validators with a valid vote for it, `v`, satisfy `v · den ≥ num · n` (`quorum = "num/den"` in the
+//! profile's `[leader.finality]`, `n` the profile's validators).
+//!
+//! [`tally`] judges every main-chain block of a range against a set of votes and reports, besides each
+//! block's verdict, every finding in the votes: a bad signature, an unknown validator, an equivocation
+//! (one validator, two block ids, one height: both votes are the evidence) and a conflict (a quorum for
+//! a block id that is not the main chain's at that height: a safety violation). Signatures are checked
+//! on every core.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+
+use dualrun_format::Hash32;
+use ed25519_dalek::{Signature, Signer, SigningKey};
+use serde::{Deserialize, Serialize};
+
+use crate::profile::Profile;
+
+/// The domain every vote message starts with.
+pub const VOTE_DOMAIN: &[u8] = b"dualrun/vote/v1";
+
+/// A quorum fraction `num/den` (0 < num ≤ den).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fraction {
+    /// Numerator.
+    pub num: u64,
+    /// Denominator.
+    pub den: u64,
+}
+
+impl Fraction {
+    /// Parses `"num/den"`.
+    pub fn parse(s: &str) -> Result<Fraction, String> {
+        let (a, b) = s.split_once('/').ok_or_else(|| format!("{s:?} is not a fraction num/den (e.g. \"2/3\")"))?;
+        let (num, den): (u64, u64) = match (a.trim().parse(), b.trim().parse()) {
+            (Ok(n), Ok(d)) => (n, d),
+            _ => return Err(format!("{s:?} is not a fraction of whole numbers num/den")),
+        };
+        if num == 0 || den == 0 || num > den {
+            return Err(format!("{s:?}: a quorum is a fraction with 0 < num <= den"));
+        }
+        Ok(Fraction { num, den })
+    }
+
+    /// The fewest votes of `n` validators that satisfy `v · den ≥ num · n`.
+    pub fn required(self, n: u64) -> u64 {
+        (self.num * n).div_ceil(self.den)
+    }
+}
+
+impl fmt::Display for Fraction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.num, self.den)
+    }
+}
+
+/// A profile's `[leader.finality]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FinalityRule {
+    /// The share of validators whose votes make a block final.
+    pub quorum: Fraction,
+    /// The first height that needs votes (at least the leader activation height).
+    pub activation_height: u64,
+}
+
+/// One vote, as a votes file holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Vote {
+    /// The height voted on.
+    pub height: u64,
+    /// The block id voted for.
+    pub block_id: Hash32,
+    /// The voting validator's id.
+    pub validator: String,
+    /// Its signature of [`vote_message`], 128 lowercase hex digits.
+    pub signature: String,
+}
+
+/// What a validator signs to vote for `block_id` at `height` on network `network_id`.
+pub fn vote_message(network_id: &[u8; 16], height: u64, block_id: &Hash32) -> [u8; 71] {
+    let mut m = [0u8; 71];
+    m[..15].copy_from_slice(VOTE_DOMAIN);
+    m[15..31].copy_from_slice(network_id);
+    m[31..39].copy_from_slice(&height.to_le_bytes());
+    m[39..].copy_from_slice(&block_id.0);
+    m
+}
+
+/// A vote for `block_id` at `height`, signed with `key` for validator `validator`.
+pub fn sign_vote(key: &SigningKey, validator: &str, network_id: &[u8; 16], height: u64, block_id: Hash32) -> Vote {
+    let signature = key.sign(&vote_message(network_id, height, &block_id));
+    Vote { height, block_id, validator: validator.into(), signature: hex::encode(signature.to_bytes()) }
+}
+
+/// A votes file that cannot be used, naming the file and the line.
+#[derive(Debug, thiserror::Error)]
+pub enum VotesError {
+    /// The file could not be read.
+    #[error(transparent)]
+    File(#[from] dualrun_format::FileError),
+    /// A line that is not a vote.
+    #[error("{file}: line {line}: {problem}")]
+    Line {
+        /// The votes file.
+        file: PathBuf,
+        /// The line, from 1.
+        line: usize,
+        /// What is wrong with it.
+        problem: String,
+    },
+}
+
+/// A vote and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FiledVote {
+    /// The vote.
+    pub vote: Vote,
+    /// Its file and line, for findings.
+    pub source: String,
+}
+
+/// Reads a votes file (JSON lines; blank lines are allowed). A line that is not a vote is an error
+/// naming the file and the line, never skipped.
+pub fn read_votes(path: &Path) -> Result<Vec<FiledVote>, VotesError> {
+    let f = std::fs::File::open(path).map_err(dualrun_format::FileError::at(path))?;
+    let mut votes = Vec::new();
+    for (i, line) in std::io::BufReader::new(f).lines().enumerate() {
+        let line = line.map_err(dualrun_format::FileError::at(path))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let bad = |problem: String| VotesError::Line { file: path.into(), line: i + 1, problem };
+        let vote: Vote = serde_json::from_str(&line).map_err(|e| bad(format!("not a vote: {e}")))?;
+        if vote.signature.len() != 128
+            || hex::decode(&vote.signature).is_err()
+            || vote.signature.to_lowercase() != vote.signature
+        {
+            return Err(bad("signature must be 128 lowercase hex digits".into()));
+        }
+        votes.push(FiledVote { vote, source: format!("{}:{}", path.display(), i + 1) });
+    }
+    Ok(votes)
+}
+
+/// A block's verdict, or a finding in the votes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RowVerdict {
+    /// The block has a quorum of valid votes.
+    Final,
+    /// It has not.
+    NotFinal,
+    /// A finding in the votes at that height.
+    Finding,
+}
+
+/// One row of `leader finality --csv`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Row {
+    /// The height.
+    pub height: u64,
+    /// The main chain's block id (a finding: the block id the votes name).
+    pub block_id: Hash32,
+    /// Distinct validators with a valid vote for `block_id`.
+    pub votes: u64,
+    /// Votes a quorum needs.
+    pub required: u64,
+    /// final, not_final, or finding.
+    pub verdict: RowVerdict,
+    /// `finality.missing` for a block that is not final; the finding's code; empty for a final block.
+    pub reason: &'static str,
+    /// The validator a finding is about, and where its vote is (not a CSV column).
+    #[serde(skip)]
+    pub detail: String,
+}
+
+/// An equivocation: one validator's two valid votes for different blocks at one height.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Equivocation {
+    /// The height.
+    pub height: u64,
+    /// The validator.
+    pub validator: String,
+    /// Its two votes (the first two it signed for different ids, in file order).
+    pub votes: [Vote; 2],
+}
+
+/// What [`tally`] found.
+#[derive(Debug, Clone, Default)]
+pub struct Tally {
+    /// One row per block, each followed by the findings at its height.
+    pub rows: Vec<Row>,
+    /// Every equivocation, with both votes.
+    pub equivocations: Vec<Equivocation>,
+}
+
+impl Tally {
+    /// Every block final and no finding.
+    pub fn clean(&self) -> bool {
+        self.rows.iter().all(|r| r.verdict == RowVerdict::Final)
+    }
+}
+
+/// Whether each vote's signature verifies with its validator's key (`None`: an unknown validator), on
+/// `threads` threads.
+fn check_signatures(profile: &Profile, votes: &[FiledVote], threads: usize) -> Vec<Option<bool>> {
+    let check = |v: &FiledVote| -> Option<bool> {
+        let index = profile.validator_index(&v.vote.validator)?;
+        let bytes: [u8; 64] = hex::decode(&v.vote.signature).ok()?.try_into().ok()?;
+        let message = vote_message(&profile.network_id, v.vote.height, &v.vote.block_id);
+        Some(profile.validators[index].public_key.verify_strict(&message, &Signature::from_bytes(&bytes)).is_ok())
+    };
+    let chunk = votes.len().div_ceil(threads.max(1)).max(1);
+    std::thread::scope(|s| {
+        let parts: Vec<_> =
+            votes.chunks(chunk).map(|part| s.spawn(move || part.iter().map(check).collect::<Vec<_>>())).collect();
+        parts.into_iter().flat_map(|p| p.join().expect("signature checks do not panic")).collect()
+    })
+}
+
+/// Judges each `(height, block id)` of the main chain (in height order) against `votes`: a row per
+/// block, then that height's findings. Votes for heights outside the blocks given are not judged.
+pub fn tally(
+    profile: &Profile,
+    rule: FinalityRule,
+    main: &[(u64, Hash32)],
+    votes: &[FiledVote],
+    threads: usize,
+) -> Tally {
+    let valid = check_signatures(profile, votes, threads);
+    let mut by_height: BTreeMap<u64, Vec<(&FiledVote, Option<bool>)>> = BTreeMap::new();
+    for (v, ok) in votes.iter().zip(valid) {
+        by_height.entry(v.vote.height).or_default().push((v, ok));
+    }
+    let required = rule.quorum.required(profile.validators.len() as u64);
+    let mut out = Tally::default();
+    for &(height, main_id) in main {
+        let at = by_height.get(&height).map(Vec::as_slice).unwrap_or(&[]);
+        // Distinct validators with a valid vote, per block id.
+        let mut voters: BTreeMap<Hash32, BTreeSet<&str>> = BTreeMap::new();
+        for (v, ok) in at {
+            if *ok == Some(true) {
+                voters.entry(v.vote.block_id).or_default().insert(&v.vote.validator);
+            }
+        }
+        let votes_for = |id: &Hash32| voters.get(id).map_or(0, |s| s.len() as u64);
+        let main_votes = votes_for(&main_id);
+        let (verdict, reason) =
+            if main_votes >= required { (RowVerdict::Final, "") } else { (RowVerdict::NotFinal, "finality.missing") };
+        out.rows.push(Row {
+            height,
+            block_id: main_id,
+            votes: main_votes,
+            required,
+            verdict,
+            reason,
+            detail: String::new(),
+        });
+        let finding = |block_id: Hash32, reason: &'static str, detail: String| Row {
+            height,
+            block_id,
+            votes: votes_for(&block_id),
+            required,
+            verdict: RowVerdict::Finding,
+            reason,
+            detail,
+        };
+        for (v, ok) in at {
+            match ok {
+                None => out.rows.push(finding(
+                    v.vote.block_id,
+                    "finality.unknown_validator",
+                    format!("{:?} is not a validator of the profile ({})", v.vote.validator, v.source),
+                )),
+                Some(false) => out.rows.push(finding(
+                    v.vote.block_id,
+                    "finality.bad_signature",
+                    format!("{:?}'s signature does not verify ({})", v.vote.validator, v.source),
+                )),
+                Some(true) => {}
+            }
+        }
+        // One validator, two different block ids: the first two such valid votes are the evidence.
+        let mut first: BTreeMap<&str, &FiledVote> = BTreeMap::new();
+        let mut equivocated = BTreeSet::new();
+        for (v, _) in at.iter().filter(|(_, ok)| *ok == Some(true)) {
+            let seen = *first.entry(&v.vote.validator).or_insert(v);
+            if seen.vote.block_id != v.vote.block_id && equivocated.insert(v.vote.validator.as_str()) {
+                out.rows.push(finding(
+                    v.vote.block_id,
+                    "finality.equivocation",
+                    format!(
+                        "{:?} voted for {} ({}) and {} ({})",
+                        v.vote.validator, seen.vote.block_id, seen.source, v.vote.block_id, v.source
+                    ),
+                ));
+                out.equivocations.push(Equivocation {
+                    height,
+                    validator: v.vote.validator.clone(),
+                    votes: [seen.vote.clone(), v.vote.clone()],
+                });
+            }
+        }
+        for (id, who) in &voters {
+            if *id != main_id && who.len() as u64 >= required {
+                out.rows.push(finding(
+                    *id,
+                    "finality.conflict",
+                    format!(
+                        "a quorum of {} votes for a block that is not the main chain's at height {height}",
+                        who.len()
+                    ),
+                ));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The worked examples of docs/finality-v1.md.
+    #[test]
+    fn quorum_examples() {
+        let two_thirds = Fraction::parse("2/3").unwrap();
+        assert_eq!([1, 2, 3, 4, 5, 6, 7].map(|n| two_thirds.required(n)), [1, 2, 2, 3, 4, 4, 5]);
+        assert_eq!(Fraction::parse("1/1").unwrap().required(4), 4);
+        assert_eq!(Fraction::parse("1/2").unwrap().required(4), 2);
+        for bad in ["0/3", "4/3", "2/0", "two/3", "2", "-1/3"] {
+            assert!(Fraction::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_vote_message_layout() {
+        let network_id = *b"dualrun-sample-1";
+        let id = Hash32([0xab; 32]);
+        let m = vote_message(&network_id, 0x0102, &id);
+        assert_eq!(&m[..15], b"dualrun/vote/v1");
+        assert_eq!(&m[15..31], b"dualrun-sample-1");
+        assert_eq!(&m[31..39], &[0x02, 0x01, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(&m[39..], &[0xab; 32]);
+        assert_eq!(
+            hex::encode(m),
+            "6475616c72756e2f766f74652f7631\
+             6475616c72756e2d73616d706c652d31\
+             0201000000000000\
+             abababababababababababababababababababababababababababababababab"
+        );
+    }
+}
