@@ -160,6 +160,8 @@ pub struct ChainInfo {
     pub chain_digest: Hash32,
     /// Stored ids (`block_info`) that differ from the computed ones.
     pub id_mismatches: u64,
+    /// Alternative blocks the node keeps off its main chain (`alt_blocks`).
+    pub alt_blocks: u64,
 }
 
 /// Walks the whole chain (see [`walk`]) and sums it up; `chain` is how the user named it.
@@ -185,6 +187,7 @@ pub fn info(db: &ChainDb, chain: String, on_mismatch: impl FnMut(&ScannedBlock))
         tip_id,
         chain_digest: digest.current(),
         id_mismatches,
+        alt_blocks: db.read_txn().and_then(|t| Ok(db.alt_blocks(&t)?.len() as u64))?,
     })
 }
 

@@ -21,5 +21,5 @@ pub mod writer;
 
 pub use digest::ChainDigest;
 pub use error::ChainDbError;
-pub use reader::{ChainDb, ChainSummary, RawBlock, ReadTxn};
+pub use reader::{AltBlock, ChainDb, ChainSummary, RawBlock, ReadTxn, ALT_BLOCK_DATA_SIZE};
 pub use schema::{InfoRecord, Schema};

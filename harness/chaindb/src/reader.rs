@@ -28,8 +28,31 @@ pub struct ChainDb {
     blocks: Blocks,
     block_info: DupFixed<MoneroU64>,
     block_heights: DupFixed<MoneroHash32>,
+    /// `alt_blocks`, when the database has it (Monero; X-Cash keeps alternative blocks in memory only).
+    alt_blocks: Option<heed::Database<Bytes, Bytes>>,
     /// Where data.mdb is mapped, for [`mapping::release`].
     mapped: Vec<(usize, usize)>,
+}
+
+/// The size of `alt_block_data_t`, the record before an alternative block's blob: height, cumulative
+/// weight, cumulative difficulty (low and high 64 bits) and already generated coins, five u64 LE.
+pub const ALT_BLOCK_DATA_SIZE: usize = 40;
+
+/// A block the node keeps off its main chain (`alt_blocks`): a competing block it saw and did not switch to.
+#[derive(Debug, Clone)]
+pub struct AltBlock<'t> {
+    /// The block's id, as the node stored it (the table's key).
+    pub stored_id: Hash32,
+    /// Its height.
+    pub height: u64,
+    /// The cumulative weight of its chain up to it.
+    pub cumulative_weight: u64,
+    /// The cumulative difficulty of its chain up to it.
+    pub cumulative_difficulty: u128,
+    /// Coins generated up to it.
+    pub already_generated_coins: u64,
+    /// The block blob.
+    pub blob: &'t [u8],
 }
 
 /// Blob bytes read between two releases of the mapped pages (see [`mapping`]). Small, because the
@@ -175,12 +198,14 @@ impl ChainDb {
                 }
             }
         }
+        let alt_blocks: Option<heed::Database<Bytes, Bytes>> =
+            env.open_database(&rtxn, Some("alt_blocks")).map_err(lmdb("open table alt_blocks"))?;
         // Commit so the table handles stay valid for later transactions (LMDB rule for read-only opens).
         rtxn.commit().map_err(lmdb("commit read transaction"))?;
 
         let mapped = mapping::ranges_of(&data_file);
         mapping::prefer_small_pages(&mapped);
-        Ok(ChainDb { dir, data_file, env, schema, blocks, block_info, block_heights, mapped })
+        Ok(ChainDb { dir, data_file, env, schema, blocks, block_info, block_heights, alt_blocks, mapped })
     }
 
     /// Drops this process's resident pages of the database map (see [`mapping`]). Readers that go back
@@ -225,6 +250,40 @@ impl ChainDb {
             Some((h, _)) => Ok(h),
             None => Err(ChainDbError::Empty { file: self.data_file.clone() }),
         }
+    }
+
+    /// The alternative blocks the node keeps (`alt_blocks`), in key order; none for a database without the
+    /// table. A record shorter than its data part is an error naming the table and the key.
+    pub fn alt_blocks<'t>(&'t self, txn: &'t ReadTxn) -> Result<Vec<AltBlock<'t>>, ChainDbError> {
+        let Some(table) = self.alt_blocks else { return Ok(Vec::new()) };
+        let mut out = Vec::new();
+        for entry in table.iter(txn).map_err(self.lmdb_err("read alt_blocks"))? {
+            let (key, value) = entry.map_err(self.lmdb_err("read alt_blocks"))?;
+            let key_hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+            let bad = |detail: String| ChainDbError::Inconsistent {
+                file: self.data_file.clone(),
+                table: "alt_blocks",
+                height: 0,
+                detail: format!("key {key_hex}: {detail}"),
+            };
+            let stored_id = Hash32(key.try_into().map_err(|_| bad(format!("a {}-byte key, expected 32", key.len())))?);
+            if value.len() <= ALT_BLOCK_DATA_SIZE {
+                return Err(bad(format!(
+                    "a {}-byte record: no block after its {ALT_BLOCK_DATA_SIZE}-byte data",
+                    value.len()
+                )));
+            }
+            let u64_at = |i: usize| u64::from_le_bytes(value[8 * i..8 * i + 8].try_into().expect("8 bytes"));
+            out.push(AltBlock {
+                stored_id,
+                height: u64_at(0),
+                cumulative_weight: u64_at(1),
+                cumulative_difficulty: u128::from(u64_at(3)) << 64 | u128::from(u64_at(2)),
+                already_generated_coins: u64_at(4),
+                blob: &value[ALT_BLOCK_DATA_SIZE..],
+            });
+        }
+        Ok(out)
     }
 
     /// Block count, tip and stored ids of genesis and tip; checks that the three block tables agree on

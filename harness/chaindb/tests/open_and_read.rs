@@ -232,3 +232,52 @@ fn from_beyond_the_tip() {
     let e = db.blocks(&txn, 500, 600).err().unwrap();
     assert!(matches!(e, ChainDbError::BeyondTip { height: 500, tip: 200, .. }), "{e}");
 }
+
+/// Puts `value` under `key` in `alt_blocks` of the copy in `dir` (as monerod does when it keeps a
+/// competing block off its main chain).
+fn put_alt_block(dir: &Path, key: &[u8], value: &[u8]) {
+    let mut options = heed::EnvOpenOptions::new();
+    options.max_dbs(32).map_size(1 << 30);
+    let env = unsafe { options.open(dir) }.unwrap();
+    let mut wtxn = env.write_txn().unwrap();
+    let db: heed::Database<Bytes, Bytes> = env.create_database(&mut wtxn, Some("alt_blocks")).unwrap();
+    db.put(&mut wtxn, key, value).unwrap();
+    wtxn.commit().unwrap();
+    env.prepare_for_closing().wait();
+    let _ = std::fs::remove_file(dir.join("lock.mdb"));
+}
+
+#[test]
+fn alt_blocks_are_read_with_their_data_and_a_short_record_is_named() {
+    let tmp = sample_copy();
+    let db = ChainDb::open(tmp.path()).unwrap();
+    assert!(db.alt_blocks(&db.read_txn().unwrap()).unwrap().is_empty(), "the sample keeps no alternative block");
+    let blob = db.blocks(&db.read_txn().unwrap(), 5, 5).unwrap().next().unwrap().unwrap().blob.to_vec();
+    drop(db);
+    let mut value = Vec::new();
+    for field in [5u64, 1000, 7, 1, 42] {
+        value.extend(field.to_le_bytes());
+    }
+    value.extend(&blob);
+    put_alt_block(tmp.path(), &[9; 32], &value);
+    let db = ChainDb::open(tmp.path()).unwrap();
+    let txn = db.read_txn().unwrap();
+    let alt = db.alt_blocks(&txn).unwrap();
+    assert_eq!(alt.len(), 1);
+    let a = &alt[0];
+    assert_eq!((a.stored_id, a.height, a.cumulative_weight), (Hash32([9; 32]), 5, 1000));
+    assert_eq!((a.cumulative_difficulty, a.already_generated_coins), ((1u128 << 64) | 7, 42));
+    assert_eq!(a.blob, &blob[..]);
+    assert_eq!(dualrun_chaindb::compare::info(&db, "x".into(), |_| {}).unwrap().alt_blocks, 1);
+    drop(txn);
+    drop(db);
+
+    put_alt_block(tmp.path(), &[8; 32], &value[..40]);
+    let db = ChainDb::open(tmp.path()).unwrap();
+    let e = db.alt_blocks(&db.read_txn().unwrap()).err().unwrap();
+    let text = e.to_string();
+    assert!(
+        text.contains("alt_blocks") && text.contains(&"08".repeat(32)) && text.contains("40-byte record"),
+        "{text}"
+    );
+}

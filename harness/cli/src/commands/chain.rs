@@ -157,6 +157,7 @@ fn info(chain: &ChainArg, json: bool) -> Result<Outcome> {
         outln!("genesis id     {}", report.genesis_id)?;
         outln!("tip            height {}  id {}", report.tip_height, report.tip_id)?;
         outln!("chain digest   {}", report.chain_digest)?;
+        outln!("alt blocks     {} (kept off the main chain)", report.alt_blocks)?;
         match mismatches {
             0 => outln!("stored ids     all {} match the computed ids", report.blocks)?,
             n => outln!("stored ids     {n} differ from the computed ids (listed above)")?,
