@@ -9,10 +9,11 @@
 //! | `monerod:URL` | a scratch monerod judging by `submit_block` (`dualrun-monerod`) |
 //!
 //! [`leader_check`] is the built-in verifier's own command: a chain through the pipeline in ONLY mode,
-//! one CSV row per block.
+//! one CSV row per block; [`leader_forks`] applies fork choice to the competing blocks a node keeps.
 
 pub use dualrun_leader::verifier as builtin;
 pub mod leader_check;
+pub mod leader_forks;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -5,6 +5,7 @@
 //!
 //! - [`profile`]: the per-network profile (network id, genesis, validators, schedule) and its checks;
 //! - [`finality`]: finality votes: the vote message, votes files, the quorum tally and its findings;
+//! - [`fork_choice`]: which of several valid blocks at one height is canonical;
 //! - [`keys`]: Ed25519 key files for leaders and gate operators;
 //! - [`record`]: the leader record inside the miner transaction's extra nonce, and the signing hash;
 //! - [`schedule`]: who may sign a height (fixed, round-robin, hash; failover);
@@ -14,6 +15,7 @@
 //! - [`verifier`]: the validator as a dualrun verifier (`builtin:leader-v1`).
 
 pub mod finality;
+pub mod fork_choice;
 pub mod keys;
 pub mod profile;
 pub mod record;

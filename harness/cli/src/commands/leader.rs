@@ -43,6 +43,21 @@ pub(crate) enum LeaderCommand {
     /// Judges every main-chain block against finality votes: CSV `height,block_id,votes,required,verdict,reason`,
     /// each block's row followed by the findings at its height.
     Finality(FinalityArgs),
+    /// The competing blocks the node keeps (`alt_blocks`) and fork choice among each height's siblings:
+    /// CSV `height,block_id,parent_id,main_chain,verdict,reason,rank,canonical`.
+    Forks(ForksArgs),
+}
+
+#[derive(Args)]
+pub(crate) struct ForksArgs {
+    #[command(flatten)]
+    chain: ChainArg,
+    /// The network profile (TOML). Default: the bundled sample's, when --chain is not given.
+    #[arg(long, value_name = "FILE")]
+    profile: Option<PathBuf>,
+    /// CSV output (the only format; accepted for scripts that say so).
+    #[arg(long)]
+    csv: bool,
 }
 
 #[derive(Args)]
@@ -132,7 +147,23 @@ pub(crate) fn run(cmd: LeaderCommand) -> Result<Outcome> {
         LeaderCommand::Check(a) => check(a),
         LeaderCommand::Produce(a) => produce(a),
         LeaderCommand::Finality(a) => finality(a),
+        LeaderCommand::Forks(a) => forks(a),
     }
+}
+
+fn forks(a: ForksArgs) -> Result<Outcome> {
+    let profile = Profile::load(&a.chain.profile(a.profile.as_deref())?)?;
+    let (db, _) = a.chain.open()?;
+    let rows = dualrun_adapters::leader_forks::forks(&db, &profile)?;
+    let out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(out);
+    // The header even when there is no row: a script reads an empty table, not nothing.
+    w.write_record(["height", "block_id", "parent_id", "main_chain", "verdict", "reason", "rank", "canonical"])?;
+    for row in &rows {
+        w.serialize(row)?;
+    }
+    w.flush()?;
+    Ok(Outcome::clean_if(rows.iter().all(|r| r.verdict != "finding")))
 }
 
 fn finality(a: FinalityArgs) -> Result<Outcome> {
