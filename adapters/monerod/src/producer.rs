@@ -6,8 +6,10 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use dualrun_format::{Block, Hash32};
+use dualrun_leader::finality::{committee_votes, Vote, VoteFault};
 use dualrun_leader::keys::KeyFile;
 use dualrun_leader::record::RESERVE;
+use dualrun_leader::record::{self, RecordSearch};
 use dualrun_leader::testchain::{self, FaultKind};
 use dualrun_leader::{schedule, Profile, ProfileError};
 
@@ -48,6 +50,32 @@ pub struct ProduceRequest {
     pub wallet_address: String,
     /// How long to retry the daemon.
     pub patience: Duration,
+    /// Faults in the committee's votes, by height.
+    pub vote_faults: BTreeMap<u64, VoteFault>,
+    /// Heights where a second block competes with the one the daemon keeps.
+    pub competes: BTreeMap<u64, Compete>,
+}
+
+/// A competing block at a height (`--compete H:KIND`): the daemon keeps the block submitted first on
+/// its main chain and the other in `alt_blocks`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compete {
+    /// A second block by the scheduled leader (another nonce), submitted second.
+    SameLeader,
+    /// A block by the rank-1 validator (its timestamp moved to the failover window) submitted first, then
+    /// the scheduled leader's: the daemon's main chain holds the one fork choice does not pick.
+    Failover,
+}
+
+impl std::str::FromStr for Compete {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "same-leader" => Ok(Compete::SameLeader),
+            "failover" => Ok(Compete::Failover),
+            _ => Err(format!("unknown competing block {s:?} (same-leader, failover)")),
+        }
+    }
 }
 
 /// A mainnet-format address; regtest daemons accept it.
@@ -65,6 +93,10 @@ pub struct Produced {
     pub fault: Option<FaultKind>,
     /// The leader id its record names.
     pub leader: Option<String>,
+    /// The votes the committee (every key given) cast for it, with the height's vote fault.
+    pub votes: Vec<Vote>,
+    /// The competing block submitted at the same height and kept off the main chain.
+    pub competitor: Option<Hash32>,
 }
 
 /// A producer connected to a daemon whose chain is the profile's.
@@ -96,6 +128,16 @@ impl<'d> Producer<'d> {
                 first + req.blocks - 1
             )));
         }
+        let last = first + req.blocks - 1;
+        let outside = |h: u64| h < first.max(activation) || h > last;
+        if let Some(&h) = req.competes.keys().chain(req.vote_faults.keys()).find(|&&h| outside(h)) {
+            return Err(ProduceError::Refused(format!(
+                "--compete or vote fault at height {h}: this run produces heights {first}..{last} with leaders from {activation}"
+            )));
+        }
+        if let Some(h) = req.competes.keys().find(|h| req.faults.contains_key(h)) {
+            return Err(ProduceError::Refused(format!("height {h}: a competing block and a faulty block at once")));
+        }
         Ok(Producer { daemon, req, first })
     }
 
@@ -122,6 +164,9 @@ impl<'d> Producer<'d> {
                 .header
                 .timestamp;
             let fault = self.req.faults.get(&height).copied();
+            if let Some(&kind) = self.req.competes.get(&height) {
+                return self.compete(height, blob, off, parent.timestamp, kind);
+            }
             let mut leader = None;
             if height >= self.req.profile.activation_height {
                 let Some(signer) = self.signer(height, timestamp, parent.timestamp, fault)? else {
@@ -142,6 +187,82 @@ impl<'d> Producer<'d> {
             }
             return self.submit(height, &blob, fault, leader);
         }
+    }
+
+    /// Two blocks for `height` on the same parent: see [`Compete`]. Returns the one the daemon keeps.
+    fn compete(
+        &self,
+        height: u64,
+        template: Vec<u8>,
+        off: usize,
+        prev_timestamp: u64,
+        kind: Compete,
+    ) -> Result<Produced, ProduceError> {
+        let p = &self.req.profile;
+        let refused = |why: String| ProduceError::Refused(format!("--compete {height}: {why}"));
+        let scheduled = schedule::scheduled_index(p, height);
+        let key_of = |index: usize| {
+            self.req
+                .keys
+                .iter()
+                .find(|(i, _)| *i == index)
+                .map(|(_, k)| k)
+                .ok_or_else(|| refused(format!("needs the key of {:?} (--key)", p.validators[index].id)))
+        };
+        let sign = |mut blob: Vec<u8>, index: usize| -> Result<Vec<u8>, ProduceError> {
+            let key = key_of(index)?;
+            testchain::fill_record(
+                &mut blob,
+                off,
+                RESERVE,
+                &p.network_id,
+                None,
+                Some((&p.validators[index].id, &key.signing_key)),
+            )
+            .map_err(refused)?;
+            Ok(blob)
+        };
+        let leader = sign(template.clone(), scheduled)?;
+        let (first, second) = match kind {
+            Compete::SameLeader => {
+                let mut other = leader.clone();
+                let prev = Block::parse(&other).map_err(|e| refused(e.to_string()))?.header.prev_id;
+                let nonce_at = other.windows(32).position(|w| w == prev.0).expect("the header holds its parent") + 32;
+                other[nonce_at] ^= 0x5a;
+                let block = Block::parse(&other).map_err(|e| refused(e.to_string()))?;
+                let RecordSearch::One(r) = record::find(&block) else { return Err(refused("no leader record".into())) };
+                record::sign_in_place(&mut other, r.signature_offset, &p.network_id, &key_of(scheduled)?.signing_key)
+                    .map_err(|e| refused(e.to_string()))?;
+                (leader, other)
+            }
+            Compete::Failover => {
+                if p.failover_seconds == 0 || p.validators.len() < 2 {
+                    return Err(refused(
+                        "failover needs failover_seconds > 0 and two validators in the profile".into(),
+                    ));
+                }
+                let moved = with_timestamp(&template, prev_timestamp + p.failover_seconds).map_err(refused)?;
+                (sign(moved, (scheduled + 1) % p.validators.len())?, leader)
+            }
+        };
+        let kept = self.submit(height, &first, None, None)?;
+        let competitor = Block::parse(&second)
+            .map_err(|e| refused(e.to_string()))?
+            .hashes()
+            .map_err(|e| refused(e.to_string()))?
+            .block_id;
+        self.daemon
+            .submit_block(&second)
+            .map_err(|e| refused(format!("the daemon rejected the competing block: {e}")))?;
+        let tip = retry("get_last_block_header", self.req.patience, || self.daemon.last_block_header())?;
+        if tip.hash != kept.block_id {
+            return Err(refused(format!("the daemon switched to the competing block {competitor}")));
+        }
+        let leader = Block::parse(&first).ok().and_then(|b| match record::find(&b) {
+            RecordSearch::One(r) => Some(r.leader_id),
+            _ => None,
+        });
+        Ok(Produced { leader, competitor: Some(competitor), ..kept })
     }
 
     /// Who signs `height`: `Some(None)` for a fault without a signer, `None` to wait and try again.
@@ -201,6 +322,29 @@ impl<'d> Producer<'d> {
                 tip.hash, tip.height
             )));
         }
-        Ok(Produced { height, block_id, fault, leader })
+        let p = &self.req.profile;
+        let keys: Vec<(&str, _)> =
+            self.req.keys.iter().map(|(i, k)| (p.validators[*i].id.as_str(), &k.signing_key)).collect();
+        let votes = if height >= p.finality.map_or(p.activation_height, |f| f.activation_height) {
+            committee_votes(&keys, &p.network_id, height, block_id, self.req.vote_faults.get(&height).copied())
+        } else {
+            Vec::new()
+        };
+        Ok(Produced { height, block_id, fault, leader, votes, competitor: None })
     }
+}
+
+/// `blob` with its header timestamp set to `timestamp`, which must encode to as many bytes as the old
+/// one (so every offset in the blob stays where the template put it).
+fn with_timestamp(blob: &[u8], timestamp: u64) -> Result<Vec<u8>, String> {
+    let varint_len = dualrun_format::varint::encoded_len;
+    let old = Block::parse(blob).map_err(|e| e.to_string())?.header.timestamp;
+    // The header is two one-byte versions, then the timestamp varint.
+    if blob[0] >= 0x80 || blob[1] >= 0x80 || varint_len(old) != varint_len(timestamp) {
+        return Err(format!("timestamp {timestamp} does not fit where {old} was"));
+    }
+    let mut out = blob[..2].to_vec();
+    dualrun_format::varint::write(&mut out, timestamp);
+    out.extend_from_slice(&blob[2 + varint_len(old)..]);
+    Ok(out)
 }

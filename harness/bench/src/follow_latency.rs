@@ -143,6 +143,8 @@ fn scenario(work: &Path, blocks: u64, zmq: bool, poll: Duration) -> Result<()> {
         blocks,
         wallet_address: dualrun_monerod::REGTEST_ADDRESS.into(),
         patience: Duration::from_secs(30),
+        vote_faults: Default::default(),
+        competes: Default::default(),
     };
     let producer = Producer::start(&daemon, req)?;
     let started = Instant::now();

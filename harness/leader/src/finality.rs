@@ -97,6 +97,57 @@ pub fn sign_vote(key: &SigningKey, validator: &str, network_id: &[u8; 16], heigh
     Vote { height, block_id, validator: validator.into(), signature: hex::encode(signature.to_bytes()) }
 }
 
+/// A fault in the votes a test committee casts (`leader produce` / `chain synth --fault H:KIND`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum VoteFault {
+    /// No vote at all for the block (`vote-missing`): it is not final.
+    Missing,
+    /// The first validator's vote with one bit of its signature flipped (`vote-bad-sig`).
+    BadSignature,
+    /// The first validator also votes for another block at the height (`equivocation`).
+    Equivocation,
+}
+
+impl std::str::FromStr for VoteFault {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "vote-missing" => Ok(VoteFault::Missing),
+            "vote-bad-sig" => Ok(VoteFault::BadSignature),
+            "equivocation" => Ok(VoteFault::Equivocation),
+            _ => Err(format!("unknown vote fault {s:?} (vote-missing, vote-bad-sig, equivocation)")),
+        }
+    }
+}
+
+/// The votes a committee holding `keys` (validator id, key) casts for `block_id` at `height`, each key
+/// once, with `fault` built in.
+pub fn committee_votes(
+    keys: &[(&str, &SigningKey)],
+    network_id: &[u8; 16],
+    height: u64,
+    block_id: Hash32,
+    fault: Option<VoteFault>,
+) -> Vec<Vote> {
+    if fault == Some(VoteFault::Missing) {
+        return Vec::new();
+    }
+    let mut votes: Vec<Vote> = keys.iter().map(|(id, k)| sign_vote(k, id, network_id, height, block_id)).collect();
+    match (fault, keys.first()) {
+        (Some(VoteFault::BadSignature), Some(_)) => {
+            let sig = &mut votes[0].signature;
+            let flipped = if sig.ends_with('0') { '1' } else { '0' };
+            sig.replace_range(127.., &flipped.to_string());
+        }
+        (Some(VoteFault::Equivocation), Some((id, k))) => {
+            let other = dualrun_format::keccak256(&block_id.0);
+            votes.push(sign_vote(k, id, network_id, height, other));
+        }
+        _ => {}
+    }
+    votes
+}
+
 /// A votes file that cannot be used, naming the file and the line.
 #[derive(Debug, thiserror::Error)]
 pub enum VotesError {

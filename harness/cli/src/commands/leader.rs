@@ -1,5 +1,6 @@
 //! `dualrun leader …`: judge a chain under protocol v1, and produce leader-signed blocks on a daemon.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -9,28 +10,55 @@ use anyhow::{anyhow, Context, Result};
 use clap::{Args, Subcommand};
 use dualrun_adapters::leader_check::{self, CheckRequest};
 use dualrun_format::Hash32;
+use dualrun_leader::finality::VoteFault;
 use dualrun_leader::keys::KeyFile;
 use dualrun_leader::testchain::{self, FaultKind};
 use dualrun_leader::Profile;
-use dualrun_monerod::{Daemon, ProduceRequest, Producer};
+use dualrun_monerod::{Compete, Daemon, ProduceRequest, Producer};
 use dualrun_pipeline::NowMode;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::chain_arg::{threads, ChainArg};
 use crate::Outcome;
 
-/// `HEIGHT:KIND` on the command line.
+/// `HEIGHT:KIND` on the command line: a faulty block, or a fault in the committee's votes.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Fault {
     height: u64,
-    kind: FaultKind,
+    kind: AnyFault,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum AnyFault {
+    Block(FaultKind),
+    Votes(VoteFault),
 }
 
 impl FromStr for Fault {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let (height, kind) = testchain::parse_fault(s)?;
+        let (h, k) = s.split_once(':').ok_or_else(|| format!("expected HEIGHT:KIND, got {s:?}"))?;
+        let height = h.parse().map_err(|_| format!("bad height {h:?} in {s:?}"))?;
+        let kind = match k.parse::<VoteFault>() {
+            Ok(v) => AnyFault::Votes(v),
+            Err(_) => AnyFault::Block(testchain::parse_fault(s)?.1),
+        };
         Ok(Fault { height, kind })
+    }
+}
+
+/// `HEIGHT:KIND` for `--compete`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CompeteArg {
+    height: u64,
+    kind: Compete,
+}
+
+impl FromStr for CompeteArg {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (h, k) = s.split_once(':').ok_or_else(|| format!("expected HEIGHT:KIND, got {s:?}"))?;
+        Ok(CompeteArg { height: h.parse().map_err(|_| format!("bad height {h:?} in {s:?}"))?, kind: k.parse()? })
     }
 }
 
@@ -131,9 +159,17 @@ pub(crate) struct ProduceArgs {
     /// Address the coinbase pays (any address the daemon's network accepts).
     #[arg(long, default_value = dualrun_monerod::REGTEST_ADDRESS)]
     wallet_address: String,
-    /// Build a faulty block at HEIGHT on purpose: missing, unknown, not-scheduled, bad-signature, malformed.
+    /// Build a faulty block at HEIGHT on purpose: missing, unknown, not-scheduled, bad-signature, malformed;
+    /// or fault the committee's votes for it: vote-missing, vote-bad-sig, equivocation.
     #[arg(long = "fault", value_name = "HEIGHT:KIND")]
     faults: Vec<Fault>,
+    /// Submit a competing block at HEIGHT: same-leader (a second block by the scheduled leader, submitted
+    /// second) or failover (the rank-1 validator's block submitted first, then the scheduled leader's).
+    #[arg(long = "compete", value_name = "HEIGHT:KIND")]
+    competes: Vec<CompeteArg>,
+    /// Write the committee's finality votes (every --key votes for every block it produces) as JSON lines.
+    #[arg(long, value_name = "FILE")]
+    votes: Option<PathBuf>,
     /// Write each produced block's expected verdict as CSV (`height,block_id,verdict,reason,leader_id`).
     #[arg(long, value_name = "FILE")]
     record: Option<PathBuf>,
@@ -250,7 +286,20 @@ fn produce(a: ProduceArgs) -> Result<Outcome> {
         let index = profile.signer_index(&key).map_err(|e| anyhow!("{}: {e}", path.display()))?;
         keys.push((index, key));
     }
-    let faults = testchain::fault_map(a.faults.iter().map(|f| (f.height, f.kind))).map_err(anyhow::Error::msg)?;
+    let block_faults = a.faults.iter().filter_map(|f| match f.kind {
+        AnyFault::Block(k) => Some((f.height, k)),
+        AnyFault::Votes(_) => None,
+    });
+    let faults = testchain::fault_map(block_faults).map_err(anyhow::Error::msg)?;
+    let vote_faults = a
+        .faults
+        .iter()
+        .filter_map(|f| match f.kind {
+            AnyFault::Votes(v) => Some((f.height, v)),
+            AnyFault::Block(_) => None,
+        })
+        .collect();
+    let competes = a.competes.iter().map(|c| (c.height, c.kind)).collect();
     let daemon = Daemon::new(&a.daemon, Duration::from_secs(30));
     let req = ProduceRequest {
         profile,
@@ -259,8 +308,16 @@ fn produce(a: ProduceArgs) -> Result<Outcome> {
         blocks: a.blocks,
         wallet_address: a.wallet_address.clone(),
         patience: Duration::from_secs(a.wait_seconds),
+        vote_faults,
+        competes,
     };
     let producer = Producer::start(&daemon, req)?;
+    let mut votes = match &a.votes {
+        Some(p) => Some(std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
+        )),
+        None => None,
+    };
     let mut record = match &a.record {
         Some(p) => Some(csv::Writer::from_path(p).with_context(|| format!("creating {}", p.display()))?),
         None => None,
@@ -276,6 +333,24 @@ fn produce(a: ProduceArgs) -> Result<Outcome> {
         bar.set_message(format!("height {} {}", p.height, p.fault.map_or("ok", FaultKind::expected_reason)));
         if bar.is_hidden() && (i + 1) % 10 == 0 {
             eprintln!("dualrun: produced {}/{} blocks, tip height {}", i + 1, a.blocks, p.height);
+        }
+        if let Some(w) = votes.as_mut() {
+            for v in &p.votes {
+                serde_json::to_writer(&mut *w, v)?;
+                w.write_all(b"\n")?;
+            }
+            w.flush()?;
+        }
+        if let (Some(id), false) = (p.competitor, bar.is_hidden()) {
+            bar.println(format!(
+                "height {}: kept {}, competing block {id} kept off the main chain",
+                p.height, p.block_id
+            ));
+        } else if let Some(id) = p.competitor {
+            eprintln!(
+                "dualrun: height {}: kept {}, competing block {id} kept off the main chain",
+                p.height, p.block_id
+            );
         }
         if let Some(w) = record.as_mut() {
             w.serialize(ProducedRow {
