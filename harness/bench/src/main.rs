@@ -4,6 +4,7 @@
 //! report benchmark times the report library's two steps in this process; the follow benchmark runs a
 //! real monerod, the producer and `follow` in this process.
 
+mod finality;
 mod follow_latency;
 mod legacy_loop;
 
@@ -66,6 +67,14 @@ enum Bench {
         #[arg(long, default_value_t = 10_000)]
         small: u64,
     },
+    /// `dualrun leader finality` on a signed synthetic chain with four validators voting for every block,
+    /// next to the Ed25519 `verify_strict` ceiling.
+    Finality {
+        #[arg(long, default_value_t = 100_000)]
+        blocks: u64,
+        #[arg(long)]
+        chain_dir: Option<PathBuf>,
+    },
     /// `dualrun report`'s HTML page of synthetic SHADOW runs (written through the run directory's own
     /// writer: mixed classes, real-sized blobs and envs): the time to gather a run (read it, check its
     /// digests, parse its records) and to render the page, and the page's size.
@@ -96,6 +105,7 @@ fn main() -> Result<()> {
         Bench::Leader { blocks, chain_dir, small } => leader(blocks, chain_dir, small),
         Bench::Replay { blocks, chain_dir, small, quick } => replay(blocks, chain_dir, small, quick),
         Bench::Report { records, runs_dir } => report(&records, runs_dir),
+        Bench::Finality { blocks, chain_dir } => finality::finality(blocks, chain_dir),
         Bench::FollowLatency { blocks, poll_ms } => follow_latency::follow_latency(blocks, poll_ms),
     }
 }
