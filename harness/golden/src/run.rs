@@ -45,6 +45,8 @@ pub fn check(case: &Case) -> Result<Vec<Difference>, String> {
     match case {
         Case::Leader(c) => check_leader(c),
         Case::Mode(c) => check_mode(c),
+        Case::Finality(c) => check_finality(c),
+        Case::ForkChoice(c) => check_fork_choice(c),
     }
 }
 
@@ -135,4 +137,62 @@ pub fn check_leader(v: &LeaderCase) -> Result<Vec<Difference>, String> {
         cmp("facts.leader_id", show(&e.leader_id), show(&actual.leader_id));
     }
     Ok(diffs)
+}
+
+fn vector_profile(text: &str) -> Result<Profile, String> {
+    Profile::parse(text.as_bytes(), Path::new("(vector profile)")).map_err(|e| e.to_string())
+}
+
+fn differences<T: PartialEq + std::fmt::Debug>(field: &'static str, expected: &[T], actual: &[T]) -> Vec<Difference> {
+    if expected == actual {
+        return Vec::new();
+    }
+    vec![Difference { field, expected: format!("{expected:?}"), actual: format!("{actual:?}") }]
+}
+
+/// Runs a finality vector: the tally's rows against the expected ones, in order.
+pub fn check_finality(c: &crate::vector::FinalityCase) -> Result<Vec<Difference>, String> {
+    use dualrun_leader::finality::{tally, FiledVote};
+    let profile = vector_profile(&c.profile)?;
+    let rule = profile.finality.ok_or("the vector's profile has no [leader.finality]")?;
+    let main: Vec<(u64, dualrun_format::Hash32)> = c.main.iter().map(|m| (m.height, m.block_id)).collect();
+    let votes: Vec<FiledVote> =
+        c.votes.iter().enumerate().map(|(i, v)| FiledVote { vote: v.clone(), source: format!("vote #{i}") }).collect();
+    let rows: Vec<crate::vector::FinalityRow> = tally(&profile, rule, &main, &votes, 1)
+        .rows
+        .into_iter()
+        .map(|r| crate::vector::FinalityRow {
+            height: r.height,
+            block_id: r.block_id,
+            votes: r.votes,
+            required: r.required,
+            verdict: serde_json::to_value(r.verdict)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            reason: r.reason.into(),
+        })
+        .collect();
+    Ok(differences("rows", &c.expected, &rows))
+}
+
+/// Runs a fork-choice vector: each sibling judged in the context, its rank, and the canonical one.
+pub fn check_fork_choice(c: &crate::vector::ForkChoiceCase) -> Result<Vec<Difference>, String> {
+    use dualrun_leader::fork_choice;
+    let profile = vector_profile(&c.profile)?;
+    let prev = c.context.prev_id.ok_or("context.prev_id is required")?;
+    let ctx = ChainContext::resume(c.height, prev, c.context.timestamps.iter().copied());
+    let mut proposals = Vec::new();
+    for (i, hex_blob) in c.blocks.iter().enumerate() {
+        let blob = hex::decode(hex_blob).map_err(|e| format!("blocks[{i}] is not hex: {e}"))?;
+        let prepared = validator::prepare(&profile, c.height, &blob);
+        let judgement = validator::judge(&profile, &ctx, &prepared, prepared.timestamp().unwrap_or(0));
+        let proposal = fork_choice::proposal(&profile, &prepared, &judgement)
+            .unwrap_or(fork_choice::Proposal { block_id: dualrun_format::Hash32::ZERO, rank: None });
+        proposals.push(proposal);
+    }
+    let ranks: Vec<Option<usize>> = proposals.iter().map(|p| p.rank).collect();
+    let mut out = differences("ranks", &c.expected.ranks, &ranks);
+    out.extend(differences("canonical", &[c.expected.canonical], &[fork_choice::canonical(&proposals)]));
+    Ok(out)
 }

@@ -33,7 +33,7 @@ pub struct VectorResult {
     pub rel: String,
     /// The vector's name (the relative path for an unreadable file).
     pub name: String,
-    /// `leader-v1`, `mode-v1`, or `unreadable`.
+    /// `leader-v1`, `mode-v1`, `finality-v1`, `fork-choice-v1`, or `unreadable`.
     pub kind: &'static str,
     /// How it went.
     pub status: Status,
@@ -96,6 +96,8 @@ pub fn run_vectors(dir: &Path, loaded: Vec<LoadedVector>, mut parity: Option<(&s
                 let kind = match &v.case {
                     Case::Leader(_) => "leader-v1",
                     Case::Mode(_) => "mode-v1",
+                    Case::Finality(_) => "finality-v1",
+                    Case::ForkChoice(_) => "fork-choice-v1",
                 };
                 let status = match &v.skip {
                     Some(why) if why.trim().is_empty() => {

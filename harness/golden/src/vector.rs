@@ -37,6 +37,78 @@ pub enum Case {
     /// Two verifiers' outcomes under a mode: the authoritative verdict and the records.
     #[serde(rename = "mode-v1")]
     Mode(ModeCase),
+    /// Main-chain blocks and finality votes: the rows `leader finality` must give.
+    #[serde(rename = "finality-v1")]
+    Finality(FinalityCase),
+    /// Sibling blocks at one height: their failover ranks and the canonical one.
+    #[serde(rename = "fork-choice-v1")]
+    ForkChoice(ForkChoiceCase),
+}
+
+/// A main-chain block of a finality vector.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MainBlock {
+    /// Its height.
+    pub height: u64,
+    /// Its id.
+    pub block_id: Hash32,
+}
+
+/// One row `leader finality` must give.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FinalityRow {
+    /// The height.
+    pub height: u64,
+    /// The block the row is about.
+    pub block_id: Hash32,
+    /// Valid votes for it, by distinct validators.
+    pub votes: u64,
+    /// Votes a quorum needs.
+    pub required: u64,
+    /// `final`, `not_final` or `finding`.
+    pub verdict: String,
+    /// The reason or finding code (empty for a final block).
+    pub reason: String,
+}
+
+/// A finality vector: a profile with `[leader.finality]`, the main chain, the votes, and every row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FinalityCase {
+    /// The network profile, as TOML text.
+    pub profile: String,
+    /// The main chain's blocks, in height order.
+    pub main: Vec<MainBlock>,
+    /// The votes, in file order.
+    pub votes: Vec<dualrun_leader::finality::Vote>,
+    /// The rows, in order: each block's, then the findings at its height.
+    pub expected: Vec<FinalityRow>,
+}
+
+/// What fork choice must decide.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForkChoiceExpected {
+    /// Each block's failover rank when it is valid under protocol v1 (`null`: invalid).
+    pub ranks: Vec<Option<usize>>,
+    /// The index of the canonical block (`null`: none is valid).
+    pub canonical: Option<usize>,
+}
+
+/// A fork-choice vector: sibling blocks (same parent, same height) in their chain context.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForkChoiceCase {
+    /// The network profile, as TOML text.
+    pub profile: String,
+    /// The height the siblings are at.
+    pub height: u64,
+    /// The chain before them (their parent and the timestamps before it).
+    pub context: VectorContext,
+    /// The siblings' blobs, lowercase hex.
+    pub blocks: Vec<String>,
+    /// Their ranks and the canonical one.
+    pub expected: ForkChoiceExpected,
 }
 
 /// A leader vector: a block in its chain context, and the judgement the validator must give.

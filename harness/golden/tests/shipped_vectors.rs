@@ -24,7 +24,7 @@ fn shipped(set: &str) -> Vec<(PathBuf, Vector)> {
 fn leader(v: &Vector) -> &LeaderCase {
     match &v.case {
         Case::Leader(c) => c,
-        Case::Mode(_) => panic!("{} is not a leader vector", v.name),
+        _ => panic!("{} is not a leader vector", v.name),
     }
 }
 
@@ -46,6 +46,8 @@ fn the_shipped_sets_are_exactly_what_the_generators_make() {
     for (set, vectors) in [
         ("leader-v1", dualrun_golden::crafted::leader_v1_vectors()),
         ("mode-v1", dualrun_golden::crafted::mode_v1_vectors()),
+        ("finality-v1", dualrun_golden::crafted::finality_v1_vectors()),
+        ("fork-choice-v1", dualrun_golden::crafted::fork_choice_v1_vectors()),
     ] {
         let expected: BTreeSet<(String, String)> = vectors.into_iter().map(|v| (v.file_name(), v.to_json())).collect();
         let actual: BTreeSet<(String, String)> = std::fs::read_dir(shipped_dir(set))
@@ -161,4 +163,35 @@ fn unreadable_and_foreign_files_are_errors_each_on_its_own() {
     assert!(matches!(loaded[1].1, Err(VectorError::Parse { .. })));
     assert!(matches!(&loaded[2].1, Err(VectorError::Schema { schema, .. }) if schema == "dualrun-golden/v9"));
     assert!(matches!(&loaded[3].1, Err(VectorError::Invalid { message, .. }) if message.contains("lowercase")));
+}
+
+#[test]
+fn the_finality_and_fork_choice_sets_cover_every_code_and_outcome() {
+    let mut codes = BTreeSet::new();
+    for (_, v) in shipped("finality-v1") {
+        let Case::Finality(c) = &v.case else { panic!("{} is not a finality vector", v.name) };
+        codes.extend(c.expected.iter().map(|r| format!("{}:{}", r.verdict, r.reason)));
+    }
+    for code in [
+        "final:",
+        "not_final:finality.missing",
+        "finding:finality.bad_signature",
+        "finding:finality.unknown_validator",
+        "finding:finality.equivocation",
+        "finding:finality.conflict",
+    ] {
+        assert!(codes.contains(code), "no finality vector gives {code}");
+    }
+    let mut seen = BTreeSet::new();
+    for (_, v) in shipped("fork-choice-v1") {
+        let Case::ForkChoice(c) = &v.case else { panic!("{} is not a fork-choice vector", v.name) };
+        let e = &c.expected;
+        seen.insert(match e.canonical {
+            None => "none valid",
+            Some(i) if e.ranks.iter().flatten().filter(|&&r| Some(r) == e.ranks[i]).count() > 1 => "by id",
+            Some(_) if e.ranks.contains(&None) => "past an invalid block",
+            Some(_) => "by rank",
+        });
+    }
+    assert_eq!(seen.len(), 4, "{seen:?}");
 }

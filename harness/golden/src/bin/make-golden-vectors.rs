@@ -1,5 +1,5 @@
 //! Writes the crafted vector sets into a golden-vector directory (the repo's `golden-vectors/`):
-//! `leader-v1/` and `mode-v1/`, each emptied of older `*.json` first.
+//! `leader-v1/`, `mode-v1/`, `finality-v1/` and `fork-choice-v1/`, each emptied of older `*.json` first.
 //! Usage: make-golden-vectors DIR
 
 // The package's dependencies are the library's; this binary uses only the library.
@@ -30,6 +30,8 @@ fn main() -> std::process::ExitCode {
     let sets = [
         ("leader-v1", dualrun_golden::crafted::leader_v1_vectors()),
         ("mode-v1", dualrun_golden::crafted::mode_v1_vectors()),
+        ("finality-v1", dualrun_golden::crafted::finality_v1_vectors()),
+        ("fork-choice-v1", dualrun_golden::crafted::fork_choice_v1_vectors()),
     ];
     for (name, vectors) in sets {
         if let Err(e) = write_set(&dir.join(name), &vectors) {

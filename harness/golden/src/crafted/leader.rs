@@ -14,30 +14,30 @@ use crate::vector::{
 };
 
 const GENERATOR: &str = "dualrun-golden crafted leader-v1 set, v1";
-const NET_A: [u8; 16] = *b"dualrun-golden-A";
-const NET_B: [u8; 16] = *b"dualrun-golden-B";
-const T: u64 = 1_700_000_000;
+pub(crate) const NET_A: [u8; 16] = *b"dualrun-golden-A";
+pub(crate) const NET_B: [u8; 16] = *b"dualrun-golden-B";
+pub(crate) const T: u64 = 1_700_000_000;
 const REGTEST_GENESIS: &str = "418015bb9ae982a1975da7d79277c2705727a56894ba0fb246adaabb1f4632e3";
 use dualrun_leader::record::RESERVE;
 
-fn key(i: usize) -> SigningKey {
+pub(crate) fn key(i: usize) -> SigningKey {
     SigningKey::from_bytes(&keccak256(format!("dualrun golden vectors / leader-{i}").as_bytes()).0)
 }
 
-fn id(i: usize) -> String {
+pub(crate) fn id(i: usize) -> String {
     format!("leader-{i}")
 }
 
-struct ProfileSpec {
-    schedule: &'static str,
-    activation: u64,
-    failover: u64,
-    min_interval: u64,
+pub(crate) struct ProfileSpec {
+    pub(crate) schedule: &'static str,
+    pub(crate) activation: u64,
+    pub(crate) failover: u64,
+    pub(crate) min_interval: u64,
 }
 
-const RR: ProfileSpec = ProfileSpec { schedule: "round-robin", activation: 1, failover: 0, min_interval: 0 };
+pub(crate) const RR: ProfileSpec = ProfileSpec { schedule: "round-robin", activation: 1, failover: 0, min_interval: 0 };
 
-fn profile_toml(p: &ProfileSpec) -> String {
+pub(crate) fn profile_toml(p: &ProfileSpec) -> String {
     let mut s = format!(
         "[network]\nname = \"golden-a\"\nnetwork_id = \"{}\"\ngenesis_id = \"{REGTEST_GENESIS}\"\n\n\
          [leader]\nactivation_height = {}\nschedule = \"{}\"\nfailover_seconds = {}\nmin_interval_seconds = {}\n",
@@ -69,19 +69,19 @@ fn hash_schedule(h: u64) -> usize {
 }
 
 #[derive(Clone)]
-struct Craft {
-    height: u64,
-    gen_height: u64,
-    prev_id: Hash32,
-    timestamp: u64,
+pub(crate) struct Craft {
+    pub(crate) height: u64,
+    pub(crate) gen_height: u64,
+    pub(crate) prev_id: Hash32,
+    pub(crate) timestamp: u64,
     /// Bytes placed in the extra after the pubkey and before the nonces.
-    before_nonces: Vec<u8>,
+    pub(crate) before_nonces: Vec<u8>,
     /// Extra-nonce payloads, in order.
-    nonces: Vec<Vec<u8>>,
-    trailing_byte: bool,
+    pub(crate) nonces: Vec<Vec<u8>>,
+    pub(crate) trailing_byte: bool,
 }
 
-fn prev_of(h: u64) -> Hash32 {
+pub(crate) fn prev_of(h: u64) -> Hash32 {
     keccak256(format!("golden prev {h}").as_bytes())
 }
 
@@ -98,7 +98,7 @@ impl Craft {
         }
     }
 
-    fn blob(&self) -> Vec<u8> {
+    pub(crate) fn blob(&self) -> Vec<u8> {
         let mut extra = vec![0x01];
         extra.extend_from_slice(&keccak256(format!("golden tx key {}", self.height).as_bytes()).0);
         extra.extend_from_slice(&self.before_nonces);
@@ -130,7 +130,7 @@ impl Craft {
     }
 }
 
-fn block_id(blob: &[u8]) -> Hash32 {
+pub(crate) fn block_id(blob: &[u8]) -> Hash32 {
     Block::parse(blob).expect("crafted block parses").hashes().expect("hashes").block_id
 }
 
@@ -148,7 +148,7 @@ fn message(network: &[u8; 16], signing_hash: &Hash32) -> Vec<u8> {
 
 /// Signs nonce `slot` as `signer_id` with `key` on `network`; returns the signing hash (the id of the
 /// blob with a zero signature).
-fn sign(c: &mut Craft, slot: usize, signer_id: &str, key: &SigningKey, network: &[u8; 16]) -> Hash32 {
+pub(crate) fn sign(c: &mut Craft, slot: usize, signer_id: &str, key: &SigningKey, network: &[u8; 16]) -> Hash32 {
     c.nonces[slot] = payload(signer_id.as_bytes(), &[0; 64]);
     let signing_hash = block_id(&c.blob());
     let sig = key.sign(&message(network, &signing_hash)).to_bytes();
@@ -157,7 +157,7 @@ fn sign(c: &mut Craft, slot: usize, signer_id: &str, key: &SigningKey, network: 
 }
 
 /// A block at `h` with one nonce, signed by validator `v` (1-based) on network A.
-fn signed_by(h: u64, ts: u64, v: usize) -> (Craft, Hash32) {
+pub(crate) fn signed_by(h: u64, ts: u64, v: usize) -> (Craft, Hash32) {
     let mut c = Craft::new(h, ts);
     c.nonces.push(Vec::new());
     let sh = sign(&mut c, 0, &id(v), &key(v), &NET_A);
@@ -165,7 +165,7 @@ fn signed_by(h: u64, ts: u64, v: usize) -> (Craft, Hash32) {
 }
 
 /// `n` timestamps 120 s apart, the last being `last`.
-fn timestamps(n: usize, last: u64) -> Vec<u64> {
+pub(crate) fn timestamps(n: usize, last: u64) -> Vec<u64> {
     (0..n as u64).map(|i| last - (n as u64 - 1 - i) * 120).collect()
 }
 
