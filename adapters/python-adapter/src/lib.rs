@@ -5,7 +5,9 @@
 //! the same binary sees the same interpreter and module path on every machine. Directories from
 //! `--python-path` come first on `sys.path`.
 //!
-//! The function is called as `verify_block(block, env)` with two dicts and answers `True`/`False` or
+//! The function is called as `verify_block(block, env)` with two dicts (a function that parses the blob
+//! itself sets `verify_block.dualrun_wants_fields = False`: the parsed-field keys are then None) and
+//! answers `True`/`False` or
 //! `{"verdict": "accept"|"reject", "reason": str, "detail": str, "facts": {str: str}}`. An exception is a
 //! `crash` error carrying the traceback; any other answer a `protocol` error.
 //!
@@ -231,6 +233,8 @@ pub struct PythonVerifier {
     stuck_at: Option<u64>,
     /// The last call tried to end the process.
     exit_attempt: Option<String>,
+    /// The function reads the parsed fields (unless it says `dualrun_wants_fields = False`).
+    wants_fields: bool,
 }
 
 /// Keccak-256 digests of the module's source files (a package: every .py file beside __init__.py).
@@ -269,7 +273,7 @@ impl PythonVerifier {
         }
         init()?;
         let spec = format!("python:{spec_rest}");
-        let (loaded, identity) = Python::attach(|py| -> Result<_, PythonError> {
+        let (loaded, identity, wants_fields) = Python::attach(|py| -> Result<_, PythonError> {
             let sys = py.import("sys").map_err(|e| PythonError(format_exception(py, &e)))?;
             let path = sys.getattr("path").and_then(|p| p.cast_into::<PyList>().map_err(Into::into));
             let path = path.map_err(|e| PythonError(format_exception(py, &e)))?;
@@ -306,7 +310,11 @@ impl PythonVerifier {
                 ),
                 files: file.as_deref().map(|f| source_digests(Path::new(f))).unwrap_or_default(),
             };
-            Ok((Loaded { function: f.unbind() }, identity))
+            // A function that parses the blob itself may say it reads no parsed fields; the block dict then
+            // has them as None and the pipeline does not build them.
+            let wants_fields =
+                f.getattr("dualrun_wants_fields").ok().and_then(|v| v.extract::<bool>().ok()).unwrap_or(true);
+            Ok((Loaded { function: f.unbind() }, identity, wants_fields))
         })?;
         let (req_tx, req_rx) = channel::<Request>();
         let (resp_tx, resp_rx) = channel::<Response>();
@@ -338,6 +346,7 @@ impl PythonVerifier {
             seq: 0,
             stuck_at: None,
             exit_attempt: None,
+            wants_fields,
         })
     }
 
@@ -376,6 +385,10 @@ impl Verifier for PythonVerifier {
 
     fn stop_reason(&mut self) -> Option<String> {
         self.exit_attempt.take().map(|tried| format!("{} called {tried}", self.spec))
+    }
+
+    fn wants_fields(&self) -> bool {
+        self.wants_fields
     }
 
     fn verify(
