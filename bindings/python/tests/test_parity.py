@@ -263,8 +263,9 @@ def test_chain_reader_is_chain_info(sample_chain: Path, sample_profile: Path, ru
         "tip_id",
         "chain_digest",
         "id_mismatches",
+        "alt_blocks",
     ]
-    assert (info["blocks"], info["tip_height"], info["id_mismatches"]) == (201, 200, 0)
+    assert (info["blocks"], info["tip_height"], info["id_mismatches"], info["alt_blocks"]) == (201, 200, 0, 0)
     assert info["genesis_id"] == dualrun.Profile.load(sample_profile).genesis_id
 
     assert len(reader) == 201
