@@ -49,7 +49,7 @@ pub(crate) fn bare_python_rate(chain: &Path, n: u64, work: &Path) -> Result<f64>
     }
     let blobs = work.join("legacy-loop-blobs.hex");
     std::fs::write(&blobs, hex_lines)?;
-    let legacy_dir = crate::workspace_target().join("../adapters/python");
+    let legacy_dir = crate::workspace_target().join("../../adapters/python");
     let out = Command::new("/usr/bin/python3.11")
         .args(["-I", "-c", LOOP])
         .arg(&blobs)

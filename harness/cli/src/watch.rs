@@ -127,6 +127,12 @@ impl Verifier for Watched {
     fn stop_reason(&mut self) -> Option<String> {
         self.inner.stop_reason()
     }
+    fn state(&self) -> dualrun_core::VerifierState {
+        self.inner.state()
+    }
+    fn restore(&mut self, state: &dualrun_core::VerifierState) {
+        self.inner.restore(state);
+    }
 }
 
 /// In the parent: runs this command again as a watched child (with `extra` arguments) and reports how it

@@ -311,6 +311,12 @@ fn verify_proves_every_quorum() {
             .unwrap();
     });
     assert!(p.contains("entry 4") && p.contains("records no quorum"), "{p}");
+    // A vacuous quorum (no approval needed, no operator) cannot be recorded, nor pin the ledger.
+    let p = problem(&|l| {
+        let empty = json!({ "approvals": 0, "operators": [], "approved_by": [] });
+        promote(l, Map::from_iter([("quorum".to_owned(), empty)]));
+    });
+    assert!(p.contains("a quorum that cannot be one") && p.contains("at least 1"), "{p}");
     // An approval that names no digest.
     let p = problem(&|l| approve(l, &a, "nothing"));
     assert!(p.contains("must name the digest"), "{p}");

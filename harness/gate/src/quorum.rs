@@ -225,6 +225,11 @@ fn check_quorum(before: &[Map<String, Value>], e: &Map<String, Value>, digest: &
     };
     let m = q.get("approvals").and_then(Value::as_u64).ok_or("quorum.approvals is not a number")? as usize;
     let operators = recorded_operators(e);
+    // A recorded quorum is held to what a policy's may be: at least one approval, no more than the
+    // operators, each a real key once (a vacuous quorum would otherwise pin a ledger that needs none).
+    if let Some(problem) = (Quorum { approvals: m, operators: operators.clone() }).problem() {
+        return Err(format!("this {what} records a quorum that cannot be one: {problem}"));
+    }
     if let Some(p) = pinned {
         if m < p.approvals {
             return Err(format!("this {what} was held to {m} approvals, but the ledger's need {}", p.approvals));
