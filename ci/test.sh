@@ -51,3 +51,10 @@ rm -rf target/wheels
 (cd bindings/python && "../../$venv/bin/maturin" build --release --locked --quiet -o ../../target/wheels)
 "$venv/bin/pip" install -q --disable-pip-version-check --force-reinstall --no-deps target/wheels/dualrun-*.whl
 "$venv/bin/python" -m pytest bindings/python/tests -q -p no:cacheprovider
+# Fuzzing smoke run (docs/fuzzing.md): every cargo-fuzz target for 5 s on its seed corpus and its
+# committed regression inputs. libFuzzer needs the nightly toolchain; without it the run is skipped.
+if rustup toolchain list | grep -q nightly; then
+    scripts/fuzz.sh all 5
+else
+    echo "ci/test.sh: no nightly toolchain, so the fuzzing smoke run (scripts/fuzz.sh all 5) is skipped" >&2
+fi

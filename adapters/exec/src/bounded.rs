@@ -16,8 +16,8 @@ pub const STDERR_PER_BLOCK: u64 = 1 << 20;
 pub const STDERR_PER_RUN: u64 = 64 << 20;
 
 /// The next line (without its newline), `None` at the end; a line over `cap` bytes is an
-/// `InvalidData` error, read no further than the cap.
-pub(crate) fn read_line(r: &mut impl BufRead, cap: usize) -> std::io::Result<Option<String>> {
+/// `InvalidData` error, read no further than the cap, and so is a line that is not UTF-8.
+pub fn read_line(r: &mut impl BufRead, cap: usize) -> std::io::Result<Option<String>> {
     let mut line = Vec::new();
     loop {
         let buf = r.fill_buf()?;
