@@ -161,8 +161,12 @@ fn interpreter_thread(
     running: RunningCall,
     ident: i64,
 ) {
-    for req in requests {
-        let outcome = Python::attach(|py| {
+    // One attach for the thread's life, the GIL released while it waits for the next block: attaching
+    // per call would create and delete the thread's Python state (and its frame stack) every block.
+    // (A Receiver is not Sync: the wait, off the GIL, borrows it through a Mutex only this thread locks.)
+    let requests = std::sync::Mutex::new(requests);
+    Python::attach(|py| {
+        while let Some(req) = py.detach(|| requests.lock().expect("only this thread locks it").recv().ok()) {
             running.store(req.seq, Ordering::SeqCst);
             let call = || -> PyResult<Bound<'_, PyAny>> {
                 let block = block_dict(py, &req.block)?;
@@ -184,13 +188,11 @@ fn interpreter_thread(
             unsafe {
                 pyo3::ffi::PyThreadState_SetAsyncExc(ident as _, std::ptr::null_mut());
             }
-            (outcome, exit_attempt)
-        });
-        let (outcome, exit_attempt) = outcome;
-        if responses.send(Response { seq: req.seq, outcome, exit_attempt }).is_err() {
-            return;
+            if responses.send(Response { seq: req.seq, outcome, exit_attempt }).is_err() {
+                return;
+            }
         }
-    }
+    });
 }
 
 /// Replaces `os._exit` (and `posix._exit`) in the embedded interpreter with a function that raises
