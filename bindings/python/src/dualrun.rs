@@ -26,6 +26,7 @@ use dualrun_python_answer::{env_dict, format_exception, interpret};
 use dualrun_rundir::files::MANIFEST;
 use dualrun_rundir::{
     ChainInputs, EnvInputs, Inputs, JudgedBlock, Manifest, ProfileInputs, Record, RunWriter, Stats, Summary,
+    CHECKPOINT_EVERY, CHECKPOINT_EVERY_BLOCKS,
 };
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -34,11 +35,6 @@ use pyo3::types::{PyBytes, PyDict};
 use crate::profile::Profile;
 use crate::validator::{advance, block_facts, id_of, prepared_facts, EnvArg, LeaderValidator};
 use crate::verdict::Verdict;
-
-/// Records are made durable (and the run checkpointed) at least this often…
-const CHECKPOINT_EVERY: Duration = Duration::from_secs(2);
-/// …or every this many blocks.
-const CHECKPOINT_EVERY_BLOCKS: u64 = 8192;
 
 fn io_error(e: impl std::fmt::Display) -> PyErr {
     PyOSError::new_err(e.to_string())

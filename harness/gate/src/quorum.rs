@@ -61,11 +61,8 @@ impl Quorum {
             (Some(q), Some(p)) => {
                 // The policy names the operators it was written for; the ledger knows their rotations.
                 let mut ops = q.operators.clone();
-                for e in entries.iter().filter(|e| action(e) == "rotate") {
-                    let (old, new) = (text(e, "old_key"), text(e, "new_key"));
-                    for op in ops.iter_mut().filter(|op| **op == old) {
-                        *op = new.to_owned();
-                    }
+                for e in entries {
+                    apply_rotation(&mut ops, e);
                 }
                 if !same_set(&ops, &p.operators) {
                     return Err("the policy's quorum.operators are not the ledger's operators (a ledger keeps the \
@@ -103,6 +100,16 @@ fn action(e: &Map<String, Value>) -> &str {
 
 fn text<'a>(e: &'a Map<String, Value>, key: &str) -> &'a str {
     e.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+/// Replaces the old key by the new one in `operators` when `e` is a rotation.
+fn apply_rotation(operators: &mut [String], e: &Map<String, Value>) {
+    if action(e) == "rotate" {
+        let (old, new) = (text(e, "old_key"), text(e, "new_key"));
+        for op in operators.iter_mut().filter(|op| **op == old) {
+            *op = new.to_owned();
+        }
+    }
 }
 
 /// Whether an entry moves the mode (after it, earlier approvals no longer count).
@@ -151,13 +158,8 @@ pub fn pinned(entries: &[Map<String, Value>]) -> Option<Quorum> {
             let operators = pinned.take().map_or_else(|| recorded_operators(e), |p| p.operators);
             pinned = Some(Quorum { approvals: m, operators });
         }
-        if action(e) == "rotate" {
-            if let Some(p) = &mut pinned {
-                let (old, new) = (text(e, "old_key"), text(e, "new_key"));
-                for op in p.operators.iter_mut().filter(|op| **op == old) {
-                    *op = new.to_owned();
-                }
-            }
+        if let Some(p) = &mut pinned {
+            apply_rotation(&mut p.operators, e);
         }
     }
     pinned

@@ -3,15 +3,12 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use dualrun_core::{Mode, RecordClass};
 use dualrun_metrics::Metrics;
 use dualrun_pipeline::{Judged, Sink};
-use dualrun_rundir::{JudgedBlock, Record, RunDirError, RunWriter, Stats};
-
-const CHECKPOINT_EVERY_BLOCKS: u64 = 8192;
-const CHECKPOINT_EVERY: Duration = Duration::from_secs(2);
+use dualrun_rundir::{JudgedBlock, Record, RunDirError, RunWriter, Stats, CHECKPOINT_EVERY, CHECKPOINT_EVERY_BLOCKS};
 
 /// Observes a run (the CLI draws a progress bar or logs lines).
 pub trait Progress {

@@ -41,4 +41,4 @@ pub use summary::{
     ClassCounts, ErrorCounts, InputCounts, Latencies, Latency, LatencyBucket, Range, Summary, VerdictCounts,
     VerifiersRun,
 };
-pub use writer::{rewind_live, write_atomic, RunWriter};
+pub use writer::{rewind_live, write_atomic, RunWriter, CHECKPOINT_EVERY, CHECKPOINT_EVERY_BLOCKS};

@@ -22,6 +22,11 @@ use crate::reorg::ReorgEvent;
 use crate::stats::Stats;
 use crate::summary::Summary;
 
+/// How often a run makes its records durable with a checkpoint: every this many judged blocks…
+pub const CHECKPOINT_EVERY_BLOCKS: u64 = 8192;
+/// …or this often, whichever comes first (a replay, a live run between batches, a Python DualRun).
+pub const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// A run directory open for writing.
 pub struct RunWriter {
     dir: PathBuf,
