@@ -57,8 +57,13 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(&blob[sig - id.len()..sig], id);
         assert_eq!(blob[sig - id.len() - 1] as usize, id.len());
         assert_eq!(blob[sig - id.len() - 2], MAGIC);
-        // The copy with the signature zeroed must parse again (`signing_hash` expects it to).
-        let _ = record::signing_hash(&blob, sig);
+        // The copy with the signature zeroed must parse again (`signing_hash` expects it to), and hashing
+        // the id and the signing hash together must give what the copy gives.
+        let copied = record::signing_hash(&blob, sig);
+        if let Some((ids, together)) = block.hashes_and_zeroed_id(sig..sig + SIGNATURE_LEN) {
+            assert_eq!(together, copied, "the signing hash hashed with the id differs from the zeroed copy's");
+            assert_eq!(ids, block.hashes(), "the id hashed with the signing hash differs from the id alone");
+        }
     }
 
     let prepared = validator::prepare(profile, height, &blob);

@@ -18,18 +18,28 @@
 //! does not (it is blocked in C code), the adapter is declared stuck: every later block gets a
 //! `timeout` error at once, naming the height where it stopped answering, and the replay goes on and
 //! ends normally. dualrun never waits on a stuck Python call and never finalizes the interpreter.
+//!
+//! **Hand-offs.** The pipeline says which blocks come next ([`Verifier::upcoming`]); they are queued
+//! for the interpreter thread at once, so it calls the function back to back instead of sleeping
+//! between blocks (a thread hand-off each way per block cost more than the reference legacy's own
+//! work). Each call still starts only when the one before it returned, its answer is still waited
+//! for with the timeout, and queued calls are dropped, not run, once the run no longer wants them
+//! (an exit attempt, a block asked for out of turn, the adapter dropped).
 
 use std::any::Any;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::sync::mpsc::{channel, Receiver, Sender, TryRecvError};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
-use dualrun_core::{BlockInput, ErrorKind, ReplayEnv, Verifier, VerifierError, VerifierIdentity, VerifierOutcome};
-use dualrun_python_answer::{env_dict, format_exception, interpret};
+use dualrun_core::{
+    BlockInput, CallWatch, ErrorKind, ReplayEnv, Verifier, VerifierError, VerifierIdentity, VerifierOutcome,
+};
+use dualrun_python_answer::{format_exception, interpret, EnvDicts};
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 use pyo3::PyTypeInfo;
@@ -104,6 +114,8 @@ struct Request {
 struct Response {
     seq: u64,
     outcome: VerifierOutcome,
+    /// How long the call took on the interpreter thread.
+    took: Duration,
     /// The call raised `SystemExit` (`sys.exit`, or `os._exit` refused): what it tried.
     exit_attempt: Option<String>,
 }
@@ -115,34 +127,42 @@ struct Loaded {
 
 fn block_dict<'py>(py: Python<'py>, b: &BlockInput) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
-    d.set_item("height", b.height)?;
-    d.set_item("blob", PyBytes::new(py, &b.blob))?;
+    d.set_item(intern!(py, "height"), b.height)?;
+    d.set_item(intern!(py, "blob"), PyBytes::new(py, &b.blob))?;
     match &b.fields {
         Some(f) => {
-            d.set_item("major_version", f.major_version)?;
-            d.set_item("minor_version", f.minor_version)?;
-            d.set_item("timestamp", f.timestamp)?;
-            d.set_item("prev_id", f.prev_id.to_string())?;
-            d.set_item("nonce", f.nonce)?;
+            d.set_item(intern!(py, "major_version"), f.major_version)?;
+            d.set_item(intern!(py, "minor_version"), f.minor_version)?;
+            d.set_item(intern!(py, "timestamp"), f.timestamp)?;
+            d.set_item(intern!(py, "prev_id"), f.prev_id.to_string())?;
+            d.set_item(intern!(py, "nonce"), f.nonce)?;
             let m = PyDict::new(py);
-            m.set_item("version", f.miner_tx.version)?;
-            m.set_item("unlock_time", f.miner_tx.unlock_time)?;
-            m.set_item("gen_height", f.miner_tx.gen_height)?;
+            m.set_item(intern!(py, "version"), f.miner_tx.version)?;
+            m.set_item(intern!(py, "unlock_time"), f.miner_tx.unlock_time)?;
+            m.set_item(intern!(py, "gen_height"), f.miner_tx.gen_height)?;
             let outs = PyList::empty(py);
             for o in &f.miner_tx.outputs {
                 let od = PyDict::new(py);
-                od.set_item("amount", o.amount)?;
-                od.set_item("key", o.key.to_string())?;
-                od.set_item("view_tag", o.view_tag)?;
+                od.set_item(intern!(py, "amount"), o.amount)?;
+                od.set_item(intern!(py, "key"), o.key.to_string())?;
+                od.set_item(intern!(py, "view_tag"), o.view_tag)?;
                 outs.append(od)?;
             }
-            m.set_item("outputs", outs)?;
-            m.set_item("extra", PyBytes::new(py, &f.miner_tx.extra))?;
-            d.set_item("miner_tx", m)?;
-            d.set_item("tx_hashes", f.tx_hashes.iter().map(|h| h.to_string()).collect::<Vec<_>>())?;
+            m.set_item(intern!(py, "outputs"), outs)?;
+            m.set_item(intern!(py, "extra"), PyBytes::new(py, &f.miner_tx.extra))?;
+            d.set_item(intern!(py, "miner_tx"), m)?;
+            d.set_item(intern!(py, "tx_hashes"), f.tx_hashes.iter().map(|h| h.to_string()).collect::<Vec<_>>())?;
         }
         None => {
-            for k in ["major_version", "minor_version", "timestamp", "prev_id", "nonce", "miner_tx", "tx_hashes"] {
+            for k in [
+                intern!(py, "major_version"),
+                intern!(py, "minor_version"),
+                intern!(py, "timestamp"),
+                intern!(py, "prev_id"),
+                intern!(py, "nonce"),
+                intern!(py, "miner_tx"),
+                intern!(py, "tx_hashes"),
+            ] {
                 d.set_item(k, py.None())?;
             }
         }
@@ -154,11 +174,65 @@ fn block_dict<'py>(py: Python<'py>, b: &BlockInput) -> PyResult<Bound<'py, PyDic
 /// a `TimeoutError` is raised only into the call it was meant for.
 type RunningCall = Arc<AtomicU64>;
 
+/// Queued calls up to this sequence number are dropped, not run (`u64::MAX`: none is run any more).
+type DropThrough = Arc<AtomicU64>;
+
+/// Answers the interpreter thread has finished, oldest first. It wakes the waiting replay only every
+/// [`Answers::WAKE_EVERY`] answers, or when it has nothing more queued: a wake-up is a cross-CPU
+/// interrupt, and one per block cost the reference legacy a large part of its time. A waiter never
+/// misses an answer (it reads the queue itself at its deadline and at least every [`Answers::POLL`]).
+#[derive(Default)]
+struct Answers {
+    done: Mutex<VecDeque<Response>>,
+    ready: Condvar,
+}
+
+impl Answers {
+    const WAKE_EVERY: usize = 64;
+    const POLL: Duration = Duration::from_millis(5);
+
+    /// Adds an answer; wakes the waiter if `wake` or enough answers wait.
+    fn push(&self, r: Response, wake: bool) {
+        let mut done = self.done.lock().expect("the answers lock");
+        done.push_back(r);
+        let wake = wake || done.len() >= Self::WAKE_EVERY;
+        drop(done);
+        if wake {
+            self.ready.notify_one();
+        }
+    }
+
+    fn wake(&self) {
+        self.ready.notify_one();
+    }
+
+    /// The answer to call `seq` (answers to earlier calls, timed out, are dropped), waiting until
+    /// `deadline` at most.
+    fn take(&self, seq: u64, deadline: Instant) -> Option<Response> {
+        let mut done = self.done.lock().expect("the answers lock");
+        loop {
+            while done.front().is_some_and(|r| r.seq < seq) {
+                done.pop_front();
+            }
+            if done.front().is_some_and(|r| r.seq == seq) {
+                return done.pop_front();
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            done = self.ready.wait_timeout(done, left.min(Self::POLL)).expect("the answers lock").0;
+        }
+    }
+}
+
 fn interpreter_thread(
     loaded: Loaded,
     requests: Receiver<Request>,
-    responses: Sender<Response>,
+    answers: Arc<Answers>,
     running: RunningCall,
+    drop_through: DropThrough,
+    watch: Arc<OnceLock<Arc<dyn CallWatch>>>,
     ident: i64,
 ) {
     // One attach for the thread's life, the GIL released while it waits for the next block: attaching
@@ -166,11 +240,32 @@ fn interpreter_thread(
     // (A Receiver is not Sync: the wait, off the GIL, borrows it through a Mutex only this thread locks.)
     let requests = std::sync::Mutex::new(requests);
     Python::attach(|py| {
-        while let Some(req) = py.detach(|| requests.lock().expect("only this thread locks it").recv().ok()) {
+        let mut envs = EnvDicts::default();
+        let next = |py: Python<'_>| {
+            let queued = requests.lock().expect("only this thread locks it").try_recv();
+            match queued {
+                Ok(req) => Some(req),
+                Err(TryRecvError::Disconnected) => None,
+                Err(TryRecvError::Empty) => {
+                    // Nothing more queued: the replay gets every answer before this thread sleeps.
+                    answers.wake();
+                    py.detach(|| requests.lock().expect("only this thread locks it").recv().ok())
+                }
+            }
+        };
+        while let Some(req) = next(py) {
+            if req.seq <= drop_through.load(Ordering::SeqCst) {
+                continue;
+            }
+            let height = req.block.height;
+            if let Some(w) = watch.get() {
+                w.calling(height);
+            }
             running.store(req.seq, Ordering::SeqCst);
-            let call = || -> PyResult<Bound<'_, PyAny>> {
+            let started = Instant::now();
+            let mut call = || -> PyResult<Bound<'_, PyAny>> {
                 let block = block_dict(py, &req.block)?;
-                let env = env_dict(py, &req.env)?;
+                let env = envs.dict(py, &req.env)?;
                 loaded.function.bind(py).call1((block, env))
             };
             let mut exit_attempt = None;
@@ -184,11 +279,18 @@ fn interpreter_thread(
                 }
             };
             running.store(0, Ordering::SeqCst);
+            if let Some(w) = watch.get() {
+                w.returned(height);
+            }
             // Drop a TimeoutError aimed at this call that did not fire before it returned.
             unsafe {
                 pyo3::ffi::PyThreadState_SetAsyncExc(ident as _, std::ptr::null_mut());
             }
-            if responses.send(Response { seq: req.seq, outcome, exit_attempt }).is_err() {
+            // After an exit attempt the run stops at this block: nothing queued behind it may run.
+            let stop = exit_attempt.is_some();
+            answers.push(Response { seq: req.seq, outcome, took: started.elapsed(), exit_attempt }, stop);
+            if stop {
+                drop_through.store(u64::MAX, Ordering::SeqCst);
                 return;
             }
         }
@@ -225,10 +327,17 @@ pub struct PythonVerifier {
     spec: String,
     identity: VerifierIdentity,
     requests: Sender<Request>,
-    responses: Receiver<Response>,
+    answers: Arc<Answers>,
+    /// How long the last answered call took on the interpreter thread.
+    took: Option<Duration>,
     /// The interpreter thread's `threading.get_ident()`, to raise `TimeoutError` in it.
     thread_ident: i64,
     running: RunningCall,
+    drop_through: DropThrough,
+    /// Told about each call on the interpreter thread, once set ([`Verifier::watch_calls`]).
+    watch: Arc<OnceLock<Arc<dyn CallWatch>>>,
+    /// Calls queued ahead ([`Verifier::upcoming`]): each block's height and sequence number, in order.
+    queued: VecDeque<(u64, u64)>,
     timeout: Duration,
     seq: u64,
     /// The height at which a call never came back.
@@ -319,10 +428,13 @@ impl PythonVerifier {
             Ok((Loaded { function: f.unbind() }, identity, wants_fields))
         })?;
         let (req_tx, req_rx) = channel::<Request>();
-        let (resp_tx, resp_rx) = channel::<Response>();
+        let answers = Arc::new(Answers::default());
+        let answers_there = answers.clone();
         let (ident_tx, ident_rx) = channel::<i64>();
         let running: RunningCall = Arc::new(AtomicU64::new(0));
-        let running_there = running.clone();
+        let drop_through: DropThrough = Arc::new(AtomicU64::new(0));
+        let watch = Arc::new(OnceLock::new());
+        let (running_there, drop_through_there, watch_there) = (running.clone(), drop_through.clone(), watch.clone());
         std::thread::Builder::new()
             .name("dualrun-python".into())
             .spawn(move || {
@@ -333,7 +445,15 @@ impl PythonVerifier {
                         .unwrap_or(0)
                 });
                 let _ = ident_tx.send(ident);
-                interpreter_thread(loaded, req_rx, resp_tx, running_there, ident);
+                interpreter_thread(
+                    loaded,
+                    req_rx,
+                    answers_there,
+                    running_there,
+                    drop_through_there,
+                    watch_there,
+                    ident,
+                );
             })
             .map_err(|e| PythonError(format!("cannot start the Python thread: {e}")))?;
         let thread_ident = ident_rx.recv().map_err(|_| PythonError("the Python thread died at start".into()))?;
@@ -341,9 +461,13 @@ impl PythonVerifier {
             spec,
             identity,
             requests: req_tx,
-            responses: resp_rx,
+            answers,
+            took: None,
             thread_ident,
             running,
+            drop_through,
+            watch,
+            queued: VecDeque::new(),
             timeout,
             seq: 0,
             stuck_at: None,
@@ -366,17 +490,34 @@ impl PythonVerifier {
         });
     }
 
-    /// Waits for the answer to call `seq`, dropping late answers to earlier (timed-out) calls.
-    fn wait_for(&mut self, seq: u64, limit: Duration) -> Result<VerifierOutcome, RecvTimeoutError> {
-        let deadline = std::time::Instant::now() + limit;
-        loop {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            let r = self.responses.recv_timeout(left)?;
-            if r.seq == seq {
-                self.exit_attempt = r.exit_attempt;
-                return Ok(r.outcome);
+    /// Queues a call; its sequence number, or `None` if the interpreter thread is gone.
+    fn send(&mut self, block: &BlockInput, env: &ReplayEnv) -> Option<u64> {
+        self.seq += 1;
+        let seq = self.seq;
+        self.requests.send(Request { seq, block: block.clone(), env: env.clone() }).ok().map(|()| seq)
+    }
+
+    /// The call for `block`: the one queued for it if it is next in the queue; otherwise the queue is
+    /// dropped (the pipeline asked out of turn) and a call is queued now.
+    fn call_for(&mut self, block: &BlockInput, env: &ReplayEnv) -> Option<u64> {
+        match self.queued.pop_front() {
+            Some((height, seq)) if height == block.height => Some(seq),
+            Some(_) => {
+                self.queued.clear();
+                self.drop_through.fetch_max(self.seq, Ordering::SeqCst);
+                self.send(block, env)
             }
+            None => self.send(block, env),
         }
+    }
+
+    /// Waits at most `limit` for the answer to call `seq`, dropping late answers to earlier (timed-out)
+    /// calls.
+    fn wait_for(&mut self, seq: u64, limit: Duration) -> Option<VerifierOutcome> {
+        let r = self.answers.take(seq, Instant::now() + limit)?;
+        self.exit_attempt = r.exit_attempt;
+        self.took = Some(r.took);
+        Some(r.outcome)
     }
 }
 
@@ -393,31 +534,51 @@ impl Verifier for PythonVerifier {
         self.wants_fields
     }
 
+    fn took(&self) -> Option<Duration> {
+        self.took
+    }
+
+    fn watch_calls(&mut self, watch: Arc<dyn CallWatch>) -> bool {
+        // Set once, before the first call; a second watcher is refused (the first keeps marking).
+        self.watch.set(watch).is_ok()
+    }
+
+    fn upcoming(&mut self, blocks: &[(&BlockInput, &ReplayEnv)]) {
+        if self.stuck_at.is_some() {
+            return;
+        }
+        for (block, env) in blocks {
+            match self.send(block, env) {
+                Some(seq) => self.queued.push_back((block.height, seq)),
+                None => return,
+            }
+        }
+    }
+
     fn verify(
         &mut self,
         block: &BlockInput,
         _prepared: Option<Box<dyn Any + Send>>,
         env: &ReplayEnv,
     ) -> VerifierOutcome {
+        self.took = None;
         if let Some(h) = self.stuck_at {
             return VerifierOutcome::Error(VerifierError::new(
                 ErrorKind::Timeout,
                 format!("{}: not called: its call for height {h} never returned", self.spec),
             ));
         }
-        self.seq += 1;
-        let seq = self.seq;
-        if self.requests.send(Request { seq, block: block.clone(), env: env.clone() }).is_err() {
+        let Some(seq) = self.call_for(block, env) else {
             return VerifierOutcome::Error(VerifierError::new(
                 ErrorKind::Crash,
                 format!("{}: the Python thread is gone", self.spec),
             ));
-        }
+        };
         match self.wait_for(seq, self.timeout) {
-            Ok(outcome) => outcome,
-            Err(_) => {
+            Some(outcome) => outcome,
+            None => {
                 self.interrupt_call(seq);
-                let recovered = self.wait_for(seq, GRACE).is_ok();
+                let recovered = self.wait_for(seq, GRACE).is_some();
                 if !recovered {
                     self.stuck_at = Some(block.height);
                     tracing::error!(height = block.height, spec = %self.spec, "Python call stuck; the adapter is not called again");
@@ -437,5 +598,12 @@ impl Verifier for PythonVerifier {
                 ))
             }
         }
+    }
+}
+
+impl Drop for PythonVerifier {
+    /// Calls still queued are not run: nobody waits for their answers.
+    fn drop(&mut self) {
+        self.drop_through.store(u64::MAX, Ordering::SeqCst);
     }
 }

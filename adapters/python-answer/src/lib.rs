@@ -3,8 +3,9 @@
 //! `DualRun` (which calls a node's own callables). It uses only the stable ABI, so it builds into both.
 
 use dualrun_core::{ErrorKind, Facts, ReplayEnv, Verdict, VerifierError, VerifierOutcome};
+use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict};
+use pyo3::types::{PyBool, PyDict, PyList, PyString};
 
 /// An exception as Python prints it: the traceback, then the exception (its `str` if that fails).
 pub fn format_exception(py: Python<'_>, e: &PyErr) -> String {
@@ -18,15 +19,70 @@ pub fn format_exception(py: Python<'_>, e: &PyErr) -> String {
 
 /// The env as the dict a Python verifier gets (ids as hex, `prev_id` `None` at height 0).
 pub fn env_dict<'py>(py: Python<'py>, e: &ReplayEnv) -> PyResult<Bound<'py, PyDict>> {
-    let d = PyDict::new(py);
-    d.set_item("now", e.now)?;
-    d.set_item("network_name", &e.network_name)?;
-    d.set_item("network_id", &e.network_id)?;
-    d.set_item("genesis_id", e.genesis_id.to_string())?;
-    d.set_item("activation_height", e.activation_height)?;
-    d.set_item("prev_id", e.prev_id.map(|h| h.to_string()))?;
-    d.set_item("timestamps", e.timestamps.clone())?;
-    Ok(d)
+    EnvDicts::default().dict(py, e)
+}
+
+/// Builds the env dicts of consecutive blocks (each a new dict: a verifier may keep or change it),
+/// reusing the Python objects the last one had where the values are the same: the network's strings,
+/// and the ints of the timestamp window, which moves on by one block at a time.
+#[derive(Default)]
+pub struct EnvDicts {
+    network: Option<Network>,
+    timestamps: Vec<u64>,
+    timestamp_objects: Vec<Py<PyAny>>,
+}
+
+/// The network fields of the last env, as Python strings.
+struct Network {
+    name: String,
+    id: String,
+    genesis_id: [u8; 32],
+    objects: [Py<PyString>; 3],
+}
+
+impl EnvDicts {
+    /// The env as the dict a Python verifier gets (ids as hex, `prev_id` `None` at height 0).
+    pub fn dict<'py>(&mut self, py: Python<'py>, e: &ReplayEnv) -> PyResult<Bound<'py, PyDict>> {
+        let same_network = self
+            .network
+            .as_ref()
+            .is_some_and(|n| n.name == e.network_name && n.id == e.network_id && n.genesis_id == e.genesis_id.0);
+        if !same_network {
+            let genesis = e.genesis_id.to_string();
+            self.network = Some(Network {
+                name: e.network_name.clone(),
+                id: e.network_id.clone(),
+                genesis_id: e.genesis_id.0,
+                objects: [&e.network_name, &e.network_id, &genesis].map(|v| PyString::new(py, v).unbind()),
+            });
+        }
+        let [name, id, genesis] = &self.network.as_ref().expect("set above").objects;
+        let d = PyDict::new(py);
+        d.set_item(intern!(py, "now"), e.now)?;
+        d.set_item(intern!(py, "network_name"), name.bind(py))?;
+        d.set_item(intern!(py, "network_id"), id.bind(py))?;
+        d.set_item(intern!(py, "genesis_id"), genesis.bind(py))?;
+        d.set_item(intern!(py, "activation_height"), e.activation_height)?;
+        d.set_item(intern!(py, "prev_id"), e.prev_id.map(|h| h.to_string()))?;
+        d.set_item(intern!(py, "timestamps"), self.timestamps(py, &e.timestamps)?)?;
+        Ok(d)
+    }
+
+    /// A new list of the window's ints; those the last window had are reused (it moved by 0–2 blocks).
+    fn timestamps<'py>(&mut self, py: Python<'py>, window: &[u64]) -> PyResult<Bound<'py, PyList>> {
+        let kept = (0..=self.timestamps.len().min(2))
+            .find(|&k| window.starts_with(&self.timestamps[k..]))
+            .unwrap_or(self.timestamps.len());
+        let reused = self.timestamps.len() - kept;
+        self.timestamp_objects.drain(..kept);
+        self.timestamp_objects.truncate(reused);
+        for &t in &window[reused..] {
+            self.timestamp_objects.push(t.into_pyobject(py)?.into_any().unbind());
+        }
+        self.timestamps.clear();
+        self.timestamps.extend_from_slice(window);
+        PyList::new(py, self.timestamp_objects.iter().map(|o| o.bind(py)))
+    }
 }
 
 fn protocol(msg: String) -> VerifierOutcome {
@@ -48,19 +104,20 @@ pub fn interpret(answer: &Bound<'_, PyAny>) -> VerifierOutcome {
         let ty = answer.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
         return protocol(format!("returned a {ty}; expected True/False or a dict with \"verdict\""));
     };
-    let get_str = |key: &str| -> Result<Option<String>, String> {
+    let py = answer.py();
+    let get_str = |key: &Bound<'_, PyString>| -> Result<Option<String>, String> {
         match d.get_item(key) {
             Ok(Some(v)) if v.is_none() => Ok(None),
             Ok(Some(v)) => v.extract::<String>().map(Some).map_err(|_| format!("\"{key}\" is not a string")),
             _ => Ok(None),
         }
     };
-    let verdict = match get_str("verdict") {
+    let verdict = match get_str(intern!(py, "verdict")) {
         Ok(Some(v)) => v,
         Ok(None) => return protocol("the answer has no \"verdict\"".into()),
         Err(e) => return protocol(e),
     };
-    let (reason, detail) = match (get_str("reason"), get_str("detail")) {
+    let (reason, detail) = match (get_str(intern!(py, "reason")), get_str(intern!(py, "detail"))) {
         (Ok(r), Ok(d)) => (r.unwrap_or_default(), d.unwrap_or_default()),
         (Err(e), _) | (_, Err(e)) => return protocol(e),
     };
@@ -70,7 +127,7 @@ pub fn interpret(answer: &Bound<'_, PyAny>) -> VerifierOutcome {
         other => return protocol(format!("\"verdict\" is {other:?}; expected \"accept\" or \"reject\"")),
     };
     let mut facts = Facts::new();
-    if let Ok(Some(f)) = d.get_item("facts") {
+    if let Ok(Some(f)) = d.get_item(intern!(py, "facts")) {
         if !f.is_none() {
             let Ok(fd) = f.cast::<PyDict>() else { return protocol("\"facts\" is not a dict".into()) };
             for (k, v) in fd.iter() {

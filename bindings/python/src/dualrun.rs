@@ -22,7 +22,7 @@ use dualrun_leader::validator::{self, ChainContext};
 use dualrun_leader::verifier::LeaderVerifier;
 use dualrun_leader::Profile as NetworkProfile;
 use dualrun_pipeline::NowMode;
-use dualrun_python_answer::{env_dict, format_exception, interpret};
+use dualrun_python_answer::{format_exception, interpret, EnvDicts};
 use dualrun_rundir::files::MANIFEST;
 use dualrun_rundir::{
     ChainInputs, EnvInputs, Inputs, JudgedBlock, Manifest, ProfileInputs, Record, RunWriter, Stats, Summary,
@@ -44,8 +44,8 @@ fn io_error(e: impl std::fmt::Display) -> PyErr {
 enum Side {
     /// The built-in leader protocol v1 validator.
     Builtin(LeaderVerifier),
-    /// A Python callable `f(blob, height, env)`.
-    Callable { function: Py<PyAny>, identity: VerifierIdentity },
+    /// A Python callable `f(blob, height, env)`, and the envs it was handed.
+    Callable { function: Py<PyAny>, identity: VerifierIdentity, envs: Box<EnvDicts> },
 }
 
 impl Side {
@@ -56,7 +56,8 @@ impl Side {
         if !value.is_callable() {
             return Err(PyTypeError::new_err("a verifier is a LeaderValidator or a callable f(blob, height, env)"));
         }
-        Ok(Side::Callable { function: value.clone().unbind(), identity: callable_identity(py, value)? })
+        let (function, identity) = (value.clone().unbind(), callable_identity(py, value)?);
+        Ok(Side::Callable { function, identity, envs: Box::default() })
     }
 
     fn identity(&self) -> VerifierIdentity {
@@ -75,8 +76,8 @@ impl Side {
                 let prepared = block.prepared.clone().map(|p| Box::new(p) as Box<dyn std::any::Any + Send>);
                 py.detach(|| v.verify(&input, prepared, block.env))
             }
-            Side::Callable { function, .. } => {
-                let env = env_dict(py, block.env)?;
+            Side::Callable { function, envs, .. } => {
+                let env = envs.dict(py, block.env)?;
                 match function.call1(py, (PyBytes::new(py, block.blob), block.height, env)) {
                     Ok(answer) => match answer.bind(py).cast::<Verdict>() {
                         Ok(v) => v.get().outcome(),
@@ -488,7 +489,7 @@ fn finish(run: &mut Run) -> PyResult<Summary> {
     let stats = run.stats_now();
     run.writer.checkpoint(run.next_height, &stats, false).map_err(io_error)?;
     let mut manifest = run.manifest.clone();
-    let (digest, blocks) = run.writer.judged_digest().map_err(io_error)?.unwrap_or((Hash32::default(), 0));
+    let (digest, blocks) = run.writer.judged_digest().map_err(io_error)?;
     let last = if blocks == 0 { run.from } else { run.next_height - 1 };
     let chain = &mut manifest.inputs.chain;
     (chain.to, chain.blocks, chain.chain_digest) = (last, blocks, digest);

@@ -66,22 +66,61 @@ pub fn walk<E: Into<Box<dyn std::error::Error + Send + Sync>>>(
     db: &ChainDb,
     from: u64,
     to: u64,
-    mut on_mismatch: impl FnMut(&ScannedBlock),
+    on_mismatch: impl FnMut(&ScannedBlock),
     mut f: impl FnMut(&ScannedBlock) -> Result<(), E>,
+) -> Result<u64, CompareError> {
+    walk_parts(db, from, to, on_mismatch, &|_, _| {}, |part| {
+        part.blocks.iter().try_for_each(&mut f).map_err(|e| CompareError::Output(e.into()))
+    })
+}
+
+/// Like [`walk`], but what the caller makes of each block (a CSV or JSON line) is made on the hashing
+/// threads too: `render` appends a block's bytes, and `write` gets them a part of a batch at a time, in
+/// height order. The calling thread is left to read and write.
+pub fn walk_rendered<E: Into<Box<dyn std::error::Error + Send + Sync>>>(
+    db: &ChainDb,
+    from: u64,
+    to: u64,
+    on_mismatch: impl FnMut(&ScannedBlock),
+    render: &(dyn Fn(&ScannedBlock, &mut Vec<u8>) + Sync),
+    mut write: impl FnMut(&[u8]) -> Result<(), E>,
+) -> Result<u64, CompareError> {
+    walk_parts(db, from, to, on_mismatch, render, |part| {
+        write(&part.rendered).map_err(|e| CompareError::Output(e.into()))
+    })
+}
+
+/// What a hashing thread made of its part of a batch: the blocks checked, in height order, up to the
+/// first that could not be (then `error`), and what `render` made of them.
+struct Part {
+    blocks: Vec<ScannedBlock>,
+    rendered: Vec<u8>,
+    error: Option<BlockError>,
+}
+
+fn walk_parts(
+    db: &ChainDb,
+    from: u64,
+    to: u64,
+    mut on_mismatch: impl FnMut(&ScannedBlock),
+    render: &(dyn Fn(&ScannedBlock, &mut Vec<u8>) + Sync),
+    mut deliver: impl FnMut(&Part) -> Result<(), CompareError>,
 ) -> Result<u64, CompareError> {
     let txn = db.read_txn()?;
     // Pages are released once a batch is hashed and handed on (see `mapping`), not while it is read.
     let mut blocks = db.blocks(&txn, from, to)?.without_release();
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut mismatches = 0;
-    let mut deliver = |batch: Vec<Vec<Result<ScannedBlock, BlockError>>>| -> Result<(), CompareError> {
-        for scanned in batch.into_iter().flatten() {
-            let block = scanned.map_err(|source| CompareError::Block { file: db.data_file().into(), source })?;
-            if block.id_mismatch() {
+    let mut deliver_batch = |batch: Vec<Part>| -> Result<(), CompareError> {
+        for part in batch {
+            for block in part.blocks.iter().filter(|b| b.id_mismatch()) {
                 mismatches += 1;
-                on_mismatch(&block);
+                on_mismatch(block);
             }
-            f(&block).map_err(|e| CompareError::Output(e.into()))?;
+            deliver(&part)?;
+            if let Some(source) = part.error {
+                return Err(CompareError::Block { file: db.data_file().into(), source });
+            }
         }
         Ok(())
     };
@@ -92,8 +131,21 @@ pub fn walk<E: Into<Box<dyn std::error::Error + Send + Sync>>>(
                 let (done_tx, done) = std::sync::mpsc::channel();
                 s.spawn(move || {
                     for chunk in job_rx {
-                        let scanned: Vec<_> = chunk.iter().map(scan_block).collect();
-                        if done_tx.send(scanned).is_err() {
+                        let mut part =
+                            Part { blocks: Vec::with_capacity(chunk.len()), rendered: Vec::new(), error: None };
+                        for raw in &chunk {
+                            match scan_block(raw) {
+                                Ok(b) => {
+                                    render(&b, &mut part.rendered);
+                                    part.blocks.push(b);
+                                }
+                                Err(e) => {
+                                    part.error = Some(e);
+                                    break;
+                                }
+                            }
+                        }
+                        if done_tx.send(part).is_err() {
                             break;
                         }
                     }
@@ -101,12 +153,21 @@ pub fn walk<E: Into<Box<dyn std::error::Error + Send + Sync>>>(
                 (jobs, done)
             })
             .collect();
-        let mut previous: Option<Vec<Vec<Result<ScannedBlock, BlockError>>>> = None;
+        let mut previous: Option<Vec<Part>> = None;
         loop {
-            let batch = blocks.by_ref().take(BATCH).collect::<Result<Vec<_>, _>>()?;
+            let batch = match blocks.by_ref().take(BATCH).collect::<Result<Vec<_>, _>>() {
+                Ok(batch) => batch,
+                Err(e) => {
+                    // Everything read before the block that could not be is handed on first.
+                    if let Some(ready) = previous.take() {
+                        deliver_batch(ready)?;
+                    }
+                    return Err(e.into());
+                }
+            };
             let sent = if batch.is_empty() { 0 } else { dispatch(batch, &pool) };
             if let Some(ready) = previous.take() {
-                deliver(ready)?;
+                deliver_batch(ready)?;
             }
             if sent == 0 {
                 return Ok(());

@@ -9,7 +9,6 @@
 
 pub mod comparators;
 pub mod compare;
-pub mod digest;
 mod error;
 mod lock;
 mod mapping;
@@ -19,7 +18,7 @@ pub mod scan;
 pub mod schema;
 pub mod writer;
 
-pub use digest::ChainDigest;
+pub use dualrun_format::ChainDigest;
 pub use error::ChainDbError;
 pub use reader::{AltBlock, ChainDb, ChainSummary, RawBlock, ReadTxn, ALT_BLOCK_DATA_SIZE};
 pub use schema::{InfoRecord, Schema};

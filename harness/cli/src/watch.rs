@@ -5,7 +5,9 @@
 //! a clean run or a finding. So `dualrun replay` (and `golden check --legacy python:…`) runs in a child
 //! `dualrun` and waits for it.
 //! The child marks, in an anonymous file the two share, the height the legacy is verifying and, as its
-//! last act, that it returned normally. A child that ended without that mark is reported by the parent:
+//! last act, that it returned normally. The legacy marks its calls itself, on the thread that runs them
+//! ([`dualrun_core::CallWatch`]), so calls queued ahead of the replay are marked when they run; a mark is
+//! one store into the file's shared mapping (no system call per block). A child that ended without that mark is reported by the parent:
 //! "the legacy terminated the process at height H", exit 2. The run directory is as the child's last
 //! checkpoint left it, and `--resume` continues from there.
 //!
@@ -22,25 +24,47 @@ use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use anyhow::{bail, Context, Result};
-use dualrun_core::{BlockInput, ReplayEnv, Stateless, Verifier, VerifierIdentity, VerifierOutcome};
+use dualrun_core::{BlockInput, CallWatch, ReplayEnv, Stateless, Verifier, VerifierIdentity, VerifierOutcome};
 
 use crate::Outcome;
 
 /// The environment variable naming the watch file's descriptor in the child.
 const WATCH_FD: &str = "DUALRUN_WATCH_FD";
 
-/// What the watch file says (its first 8 bytes; the next 8 are a height or an exit code).
+/// What the watch file says: its first 8 bytes, little-endian, hold the state in the top two bits and a
+/// height or an exit code below them, so a mark is one aligned 8-byte store that a process dying
+/// anywhere leaves whole.
 const STARTED: u64 = 0;
 const VERIFYING: u64 = 1;
 const VERIFIED: u64 = 2;
 const RETURNED: u64 = 3;
+const STATE_SHIFT: u32 = 62;
 
-/// The child's end: set once at start when the parent passed a watch file.
-static CHILD: OnceLock<File> = OnceLock::new();
+/// The child's end: the watch file's first word, mapped shared; set once at start when the parent passed
+/// a watch file.
+static CHILD: OnceLock<Arc<Marks>> = OnceLock::new();
+
+/// The watch file's mapped word.
+struct Marks(&'static AtomicU64);
+
+impl Marks {
+    fn mark(&self, state: u64, value: u64) {
+        self.0.store(state << STATE_SHIFT | value.min((1 << STATE_SHIFT) - 1), Ordering::SeqCst);
+    }
+}
+
+impl CallWatch for Marks {
+    fn calling(&self, height: u64) {
+        self.mark(VERIFYING, height);
+    }
+    fn returned(&self, height: u64) {
+        self.mark(VERIFIED, height);
+    }
+}
 
 /// Whether a replay with this legacy must run watched: the legacy runs in this process.
 pub(crate) fn needed(legacy_spec: &str) -> bool {
@@ -62,26 +86,39 @@ pub(crate) fn take_child_end() -> Result<bool> {
     }
     // SAFETY: the descriptor is open, and this is its only owner in this process.
     let file = unsafe { File::from_raw_fd(fd) };
-    if !file.metadata().map(|m| m.is_file()).unwrap_or(false) {
-        bail!("{WATCH_FD}={fd}: not a regular file (it is set by dualrun for itself)");
+    if !file.metadata().is_ok_and(|m| m.is_file() && m.len() >= WATCH_LEN) {
+        bail!("{WATCH_FD}={fd}: not the watch file (it is set by dualrun for itself)");
     }
-    mark_in(&file, STARTED, 0);
-    let _ = CHILD.set(file);
+    // SAFETY: a shared, writable mapping of the file's first bytes (it is at least WATCH_LEN long), never
+    // unmapped: it lives as long as the process, like the `&'static` made from it. A page-aligned address
+    // is aligned for an AtomicU64, and only this process writes the word.
+    let word = unsafe {
+        let p = libc::mmap(
+            std::ptr::null_mut(),
+            WATCH_LEN as usize,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED,
+            file.as_raw_fd(),
+            0,
+        );
+        if p == libc::MAP_FAILED {
+            bail!("{WATCH_FD}={fd}: cannot map the watch file: {}", std::io::Error::last_os_error());
+        }
+        &*(p as *const AtomicU64)
+    };
+    let marks = Marks(word);
+    marks.mark(STARTED, 0);
+    let _ = CHILD.set(Arc::new(marks));
     Ok(true)
 }
 
-fn mark_in(file: &File, state: u64, value: u64) {
-    let mut buf = [0u8; 16];
-    buf[..8].copy_from_slice(&state.to_le_bytes());
-    buf[8..].copy_from_slice(&value.to_le_bytes());
-    // One pwrite: the parent sees the old mark or the new one. A failure only weakens the report.
-    let _ = file.write_all_at(&buf, 0);
-}
+/// The watch file's length: one word is used.
+const WATCH_LEN: u64 = 8;
 
 /// In the child: the process is about to exit with `code` on its own terms.
 pub(crate) fn returned(code: u8) {
-    if let Some(f) = CHILD.get() {
-        mark_in(f, RETURNED, u64::from(code));
+    if let Some(m) = CHILD.get() {
+        m.mark(RETURNED, u64::from(code));
     }
 }
 
@@ -90,17 +127,23 @@ pub(crate) fn is_child() -> bool {
     CHILD.get().is_some()
 }
 
-/// In the child: wraps the legacy so each call is marked in the watch file (unwrapped when unwatched).
-pub(crate) fn legacy(v: Box<dyn Verifier>) -> Box<dyn Verifier> {
+/// In the child: has each call of the legacy marked in the watch file — by the legacy itself where its
+/// calls run, or around each `verify` (unwrapped when unwatched).
+pub(crate) fn legacy(mut v: Box<dyn Verifier>) -> Box<dyn Verifier> {
     match CHILD.get() {
-        Some(file) => Box::new(Watched { inner: v, file }),
+        Some(marks) => {
+            let itself = v.watch_calls(marks.clone());
+            Box::new(Watched { inner: v, marks: (!itself).then(|| marks.clone()) })
+        }
         None => v,
     }
 }
 
+/// The legacy, watched: `marks` is where each `verify` is marked when the legacy does not mark its calls
+/// itself.
 struct Watched {
     inner: Box<dyn Verifier>,
-    file: &'static File,
+    marks: Option<Arc<Marks>>,
 }
 
 impl Verifier for Watched {
@@ -113,15 +156,28 @@ impl Verifier for Watched {
     fn wants_fields(&self) -> bool {
         self.inner.wants_fields()
     }
+    fn upcoming(&mut self, blocks: &[(&BlockInput, &ReplayEnv)]) {
+        // Calls may run ahead of `verify` only when they mark themselves.
+        if self.marks.is_none() {
+            self.inner.upcoming(blocks)
+        }
+    }
+    fn took(&self) -> Option<std::time::Duration> {
+        self.inner.took()
+    }
     fn verify(
         &mut self,
         block: &BlockInput,
         prepared: Option<Box<dyn Any + Send>>,
         env: &ReplayEnv,
     ) -> VerifierOutcome {
-        mark_in(self.file, VERIFYING, block.height);
+        if let Some(m) = &self.marks {
+            m.calling(block.height);
+        }
         let outcome = self.inner.verify(block, prepared, env);
-        mark_in(self.file, VERIFIED, block.height);
+        if let Some(m) = &self.marks {
+            m.returned(block.height);
+        }
         outcome
     }
     fn stop_reason(&mut self) -> Option<String> {
@@ -139,6 +195,7 @@ impl Verifier for Watched {
 /// ended. `run_dir` is the replay's run directory, for the `--resume` advice (none for `golden check`).
 pub(crate) fn run_child(extra: &[OsString], run_dir: Option<&Path>) -> Result<Outcome> {
     let file = anonymous_file()?;
+    file.set_len(WATCH_LEN).context("sizing the replay's watch file")?;
     let fd = file.as_raw_fd();
     let exe = std::env::current_exe().context("finding this executable to run the replay in a child")?;
     let mut cmd = Command::new(&exe);
@@ -174,10 +231,9 @@ pub(crate) fn run_child(extra: &[OsString], run_dir: Option<&Path>) -> Result<Ou
     let mut child = cmd.spawn().with_context(|| format!("starting {}", exe.display()))?;
     CHILD_PID.store(child.id() as i32, Ordering::SeqCst);
     let status = child.wait().context("waiting for the replay child")?;
-    let mut buf = [0u8; 16];
-    let marked = file.read_exact_at(&mut buf, 0).is_ok();
-    let word = |i: usize| u64::from_le_bytes(buf[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
-    let (state, value) = if marked { (word(0), word(1)) } else { (STARTED, 0) };
+    let mut buf = [0u8; 8];
+    let word = file.read_exact_at(&mut buf, 0).map_or(0, |()| u64::from_le_bytes(buf));
+    let (state, value) = (word >> STATE_SHIFT, word & ((1 << STATE_SHIFT) - 1));
     if state == RETURNED {
         if let Some(code) = status.code().filter(|c| u64::try_from(*c) == Ok(value)) {
             return Ok(Outcome::Exited(code as u8));

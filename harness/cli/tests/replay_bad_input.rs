@@ -347,6 +347,8 @@ import ctypes, os, sys
 import dualrun_legacy
 
 def verify_block(block, env):
+    with open(os.path.join(os.path.dirname(__file__), "called"), "a") as log:
+        log.write("%d\n" % block["height"])
     flag = os.path.join(os.path.dirname(__file__), "exit_at_%d" % block["height"])
     if os.path.exists(flag):
         how = open(flag).read()
@@ -390,6 +392,9 @@ def verify_block(block, env):
         assert!(r.stderr.contains("--resume"), "{}", r.stderr);
         assert!(!out.join("summary.json").exists(), "{how}: an unfinished run has no summary");
         assert!(!py.join(format!("exit_at_{height}")).exists(), "{how}: the legacy was called at {height}");
+        // Calls queued ahead of the stop are dropped: the last call is the one that tried to exit.
+        let called = std::fs::read_to_string(py.join("called")).unwrap();
+        assert_eq!(called.lines().last(), Some(height.to_string().as_str()), "{how}: called after the stop");
     }
     let r = run(&out, true);
     assert_eq!(r.code, clean.code, "{}{}", r.stdout, r.stderr);

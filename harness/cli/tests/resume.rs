@@ -12,7 +12,12 @@ use std::time::Duration;
 use common::*;
 
 fn chain_with_faults(dir: &Path, blocks: u64) -> PathBuf {
-    let chain = dir.join("chain");
+    chain_named_with_faults(dir, "chain", blocks, false)
+}
+
+/// A synthetic chain at `dir/name` with twelve faults, and with `early` a thirteenth at height 70.
+fn chain_named_with_faults(dir: &Path, name: &str, blocks: u64, early: bool) -> PathBuf {
+    let chain = dir.join(name);
     let keys: Vec<String> =
         (1..=3).map(|i| s(&sample_dir().join(format!("keys/throwaway-test-leader-{i}.key"))).to_owned()).collect();
     let mut args = vec![
@@ -30,6 +35,9 @@ fn chain_with_faults(dir: &Path, blocks: u64) -> PathBuf {
     let kinds = ["missing", "unknown", "not-scheduled", "bad-signature", "malformed"];
     for i in 1..=12u64 {
         args.extend(["--fault".into(), format!("{}:{}", i * blocks / 13, kinds[(i as usize) % 5])]);
+    }
+    if early {
+        args.extend(["--fault".into(), "70:missing".into()]);
     }
     let r = dualrun(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -127,16 +135,7 @@ fn ctrl_c_stops_with_a_checkpoint_and_resume_finishes_the_run() {
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["complete"], false);
 
-    let r = dualrun(&[
-        "replay",
-        "--chain",
-        s(&chain),
-        "--profile",
-        s(&sample_dir().join("profile.toml")),
-        "--out",
-        s(&out),
-        "--resume",
-    ]);
+    let r = resume(&chain, &out);
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains("resuming at height"), "{}", r.stderr);
     assert_eq!(
@@ -145,20 +144,68 @@ fn ctrl_c_stops_with_a_checkpoint_and_resume_finishes_the_run() {
     );
     assert_eq!(counts(&out), counts(&reference));
     assert_eq!(sessions(&out), 2, "the interrupted session and the resume");
+    // The chain digest, computed as blocks are judged, is the whole range's across the two sessions.
+    let digest = |dir: &Path| manifest(dir)["inputs"]["chain"]["chain_digest"].clone();
+    let info = dualrun(&["chain", "info", "--chain", s(&chain), "--json"]);
+    let info: serde_json::Value = serde_json::from_str(&info.stdout).unwrap();
+    assert_eq!(digest(&out), info["chain_digest"]);
+    assert_eq!(digest(&reference), info["chain_digest"]);
 
     // Resuming a complete run does nothing and says so.
-    let r = dualrun(&[
+    let r = resume(&chain, &out);
+    assert_eq!(r.code, 1);
+    assert!(r.stdout.contains("already complete"), "{}", r.stdout);
+}
+
+/// `replay --resume` of `chain` into `out`, waited for.
+fn resume(chain: &Path, out: &Path) -> Run {
+    dualrun(&[
         "replay",
         "--chain",
-        s(&chain),
+        s(chain),
         "--profile",
         s(&sample_dir().join("profile.toml")),
         "--out",
-        s(&out),
+        s(out),
         "--resume",
-    ]);
-    assert_eq!(r.code, 1);
-    assert!(r.stdout.contains("already complete"), "{}", r.stdout);
+    ])
+}
+
+fn manifest(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap()
+}
+
+/// The chain digest is computed as blocks are judged, so a resume checks the blocks judged before it
+/// against the chain as it is now: a chain that changed under them is refused, naming the digests;
+/// an interrupted run's manifest names no digest yet.
+#[test]
+fn a_resume_over_a_chain_changed_under_the_judged_blocks_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let chain = chain_named_with_faults(tmp.path(), "chain", 25_000, false);
+    let other = chain_named_with_faults(tmp.path(), "other", 25_000, true);
+    let out = tmp.path().join("run");
+    let child = replay_cmd(&chain, &out, false).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(2), "interrupted");
+    let cp: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("checkpoint.json")).unwrap()).unwrap();
+    let judged = cp["next_height"].as_u64().unwrap();
+    assert!(judged > 70, "the block that differs was judged: {judged}");
+    let checkpoint = std::fs::read(out.join("checkpoint.json")).unwrap();
+    assert_eq!(manifest(&out)["inputs"]["chain"]["chain_digest"], "0".repeat(64));
+
+    // The same path now holds the other chain (another block at height 70).
+    std::fs::rename(&chain, tmp.path().join("first")).unwrap();
+    std::fs::rename(&other, &chain).unwrap();
+    let r = resume(&chain, &out);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    let said = format!("the chain changed under the run: the {judged} blocks it judged have chain digest");
+    assert!(r.stderr.contains(&said), "{}", r.stderr);
+    assert_eq!(std::fs::read(out.join("checkpoint.json")).unwrap(), checkpoint, "the refused resume changed nothing");
 }
 
 #[test]

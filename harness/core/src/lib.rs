@@ -17,6 +17,6 @@ pub use mode::{decide, Decision, Mode, RecordClass};
 pub use reasons::ReasonMap;
 pub use time::UtcTime;
 pub use verifier::{
-    BlockFields, BlockInput, ErrorKind, Facts, MinerTxFields, OutputFields, ReplayEnv, Stateless, Verdict, VerdictKind,
-    Verifier, VerifierError, VerifierIdentity, VerifierOutcome, VerifierState,
+    BlockFields, BlockInput, CallWatch, ErrorKind, Facts, MinerTxFields, OutputFields, ReplayEnv, Stateless, Verdict,
+    VerdictKind, Verifier, VerifierError, VerifierIdentity, VerifierOutcome, VerifierState,
 };

@@ -285,6 +285,16 @@ pub struct VerifierIdentity {
 /// so a resumed run answers as an uninterrupted one would.
 pub type VerifierState = BTreeMap<String, u64>;
 
+/// Told, on the thread that runs an in-process verifier's foreign code, which block it is calling for
+/// and when that call returned. (A `python:` legacy can end the process where no exception reaches;
+/// the CLI's watch marks these where its parent process reads them afterwards.)
+pub trait CallWatch: Send + Sync {
+    /// The call for the block at `height` starts.
+    fn calling(&self, height: u64);
+    /// The call for the block at `height` returned.
+    fn returned(&self, height: u64);
+}
+
 /// Work a verifier can do knowing only the block: on any thread, in any order, ahead of `verify`.
 pub trait Stateless: Send + Sync {
     /// Precomputes what `verify` needs for `block`; the result is handed to `verify` as `prepared`.
@@ -314,9 +324,32 @@ pub trait Verifier: Send {
         true
     }
 
+    /// Asks the verifier to tell `watch` about each of its calls itself, where they run. `false`: it
+    /// cannot (it runs no foreign code in this process); a watcher then marks each `verify` instead,
+    /// and must not pass on [`Verifier::upcoming`], which would let calls run ahead of the marks.
+    fn watch_calls(&mut self, watch: Arc<dyn CallWatch>) -> bool {
+        let _ = watch;
+        false
+    }
+
+    /// The blocks `verify` will be asked for next, in this order, with their envs (the pipeline says so
+    /// once a batch). A verifier that runs elsewhere (its own thread or process) may queue them all at
+    /// once, so the hand-off is paid per batch instead of per block; `verify` is still called for each,
+    /// and the run may stop before asking for all of them.
+    fn upcoming(&mut self, blocks: &[(&BlockInput, &ReplayEnv)]) {
+        let _ = blocks;
+    }
+
     /// Verifies one block under `env`; `prepared` is its stateless precomputation, if it has one.
     fn verify(&mut self, block: &BlockInput, prepared: Option<Box<dyn Any + Send>>, env: &ReplayEnv)
         -> VerifierOutcome;
+
+    /// Asked after every `verify`: how long its own work on the block took, if the verifier measured it
+    /// itself. One whose work runs ahead on another thread ([`Verifier::upcoming`]) may have had the
+    /// answer ready before `verify` asked; `None` means the time `verify` took.
+    fn took(&self) -> Option<std::time::Duration> {
+        None
+    }
 
     /// Asked after every `verify`: why the run must stop at this block, if it must. An in-process
     /// verifier that tried to end the process (`os._exit`, `sys.exit`) says so here; the pipeline then

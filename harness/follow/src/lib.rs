@@ -167,6 +167,7 @@ fn session(
                 .with_notices(notices);
             Ok((source, ctx))
         }),
+        judged: None,
     };
     dualrun_replay::run_session(session, cfg, verifiers, progress)
 }

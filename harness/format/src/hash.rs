@@ -80,6 +80,24 @@ pub fn keccak256(data: &[u8]) -> Hash32 {
     Hash32(Keccak256::digest(data).into())
 }
 
+/// Keccak-256 of `data`, and of `data` with the bytes of `zeroed` set to zero: the bytes before
+/// `zeroed` are absorbed once for both.
+pub fn keccak256_with_zeroed(data: &[u8], zeroed: std::ops::Range<usize>) -> (Hash32, Hash32) {
+    const ZEROS: [u8; 64] = [0; 64];
+    let mut h = Keccak256::new();
+    h.update(&data[..zeroed.start]);
+    let mut z = h.clone();
+    h.update(&data[zeroed.start..]);
+    let mut left = zeroed.len();
+    while left > 0 {
+        let n = left.min(ZEROS.len());
+        z.update(&ZEROS[..n]);
+        left -= n;
+    }
+    z.update(&data[zeroed.end..]);
+    (Hash32(h.finalize().into()), Hash32(z.finalize().into()))
+}
+
 /// Keccak-256 of the concatenation of `parts`, without copying them together.
 pub fn keccak256_concat(parts: &[&[u8]]) -> Hash32 {
     let mut h = Keccak256::new();

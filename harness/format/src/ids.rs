@@ -2,8 +2,10 @@
 //! (`cryptonote_format_utils.cpp`: `calculate_transaction_hash`, `get_block_hashing_blob`,
 //! `calculate_block_hash`).
 
+use std::ops::Range;
+
 use crate::block::Block;
-use crate::hash::{keccak256, keccak256_concat, tree_hash, Hash32};
+use crate::hash::{keccak256, keccak256_concat, keccak256_with_zeroed, tree_hash, Hash32};
 use crate::varint;
 
 /// Height of the one mainnet block whose id the daemon forces (see [`Block::hashes`]).
@@ -61,14 +63,21 @@ impl Block<'_> {
     /// of prefix, RingCT base and prunable part — the last is 32 zero bytes for RCTTypeNull.
     pub fn miner_tx_hash(&self) -> Hash32 {
         let tx = &self.miner_tx;
+        let hashed = if tx.version == 1 { tx.range.clone() } else { tx.prefix_range.clone() };
+        self.miner_tx_hash_from(keccak256(&self.blob[hashed]))
+    }
+
+    /// The miner transaction's hash, given the hash of what Keccak reads first: the whole transaction
+    /// (v1) or its prefix (v2).
+    fn miner_tx_hash_from(&self, first: Hash32) -> Hash32 {
+        let tx = &self.miner_tx;
         if tx.version == 1 {
-            return keccak256(self.miner_tx_bytes());
+            return first;
         }
-        let prefix_hash = keccak256(&self.blob[tx.prefix_range.clone()]);
         let base = &self.blob[tx.prefix_range.end..tx.range.end];
         let base_hash = if base == [0u8] { Hash32(NULL_RCT_BASE_HASH) } else { keccak256(base) };
         // Only RCTTypeNull (or no RingCT part at all) parses, so the prunable hash is always zero.
-        keccak256_concat(&[&prefix_hash.0, &base_hash.0, &[0u8; 32]])
+        keccak256_concat(&[&first.0, &base_hash.0, &[0u8; 32]])
     }
 
     /// Root of the tree hash over `[miner_tx_hash, tx_hashes…]`.
@@ -95,7 +104,37 @@ impl Block<'_> {
     /// serialized string). Mainnet block 202612 is the one exception: its id is forced to bbd604…, and
     /// any other block that computes to that id is an error.
     pub fn hashes(&self) -> Result<BlockHashes, HashError> {
-        let miner_tx_hash = self.miner_tx_hash();
+        let is_override =
+            self.miner_tx.gen_height() == Some(OVERRIDE_HEIGHT) && keccak256(self.blob).0 == OVERRIDE_BLOB_HASH;
+        self.hashes_from(self.miner_tx_hash(), is_override)
+    }
+
+    /// The block's hashes, and the id the same block would have with the bytes of `zeroed` set to zero
+    /// (what a leader signs: the id with its signature zeroed), the bytes before `zeroed` absorbed once
+    /// for both, nothing copied or parsed again. The bytes are hashed in place, so the zeroed block must
+    /// have the same parts (a signature inside tx_extra keeps every length). `None` when `zeroed` is not inside the bytes the miner
+    /// transaction's first hash reads (its prefix, or all of a v1 transaction), or for a block whose id
+    /// may be forced (height 202612): the caller hashes a zeroed copy then.
+    #[allow(clippy::type_complexity)]
+    pub fn hashes_and_zeroed_id(
+        &self,
+        zeroed: Range<usize>,
+    ) -> Option<(Result<BlockHashes, HashError>, Result<Hash32, HashError>)> {
+        let tx = &self.miner_tx;
+        let hashed = if tx.version == 1 { tx.range.clone() } else { tx.prefix_range.clone() };
+        let inside = hashed.start <= zeroed.start && zeroed.start <= zeroed.end && zeroed.end <= hashed.end;
+        if !inside || tx.gen_height() == Some(OVERRIDE_HEIGHT) {
+            return None;
+        }
+        let within = zeroed.start - hashed.start..zeroed.end - hashed.start;
+        let (first, first_zeroed) = keccak256_with_zeroed(&self.blob[hashed], within);
+        let hashes = self.hashes_from(self.miner_tx_hash_from(first), false);
+        let zeroed_id = self.hashes_from(self.miner_tx_hash_from(first_zeroed), false).map(|h| h.block_id);
+        Some((hashes, zeroed_id))
+    }
+
+    /// The hashes from the miner transaction's hash on.
+    fn hashes_from(&self, miner_tx_hash: Hash32, is_override: bool) -> Result<BlockHashes, HashError> {
         let tree_root = self.tree_root(miner_tx_hash);
 
         // Header (≤ 57 bytes) + root + count varint fit on the stack: no allocation per block.
@@ -110,8 +149,6 @@ impl Block<'_> {
         }
         let computed = keccak256(&buf[..len]);
 
-        let is_override =
-            self.miner_tx.gen_height() == Some(OVERRIDE_HEIGHT) && keccak256(self.blob).0 == OVERRIDE_BLOB_HASH;
         if is_override {
             return Ok(BlockHashes { block_id: OVERRIDE_ID, miner_tx_hash, tree_root, id_overridden: true });
         }

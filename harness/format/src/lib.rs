@@ -16,6 +16,7 @@
 //! ```
 
 pub mod block;
+pub mod digest;
 pub mod encode;
 pub mod error;
 pub mod extra;
@@ -27,6 +28,7 @@ pub mod varint;
 pub mod view;
 
 pub use block::{Block, BlockHeader, MinerTx, TxIn, TxOut, TxOutTarget};
+pub use digest::ChainDigest;
 pub use error::{ParseError, ParseErrorKind};
 pub use extra::{ExtraField, ExtraFieldKind, ParsedExtra};
 pub use file::FileError;

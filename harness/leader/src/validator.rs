@@ -23,7 +23,7 @@ use std::collections::VecDeque;
 use std::fmt;
 
 use dualrun_core::{Facts, Verdict, VerifierOutcome};
-use dualrun_format::{Block, Hash32};
+use dualrun_format::{Block, BlockHashes, Hash32, HashError};
 use ed25519_dalek::Signature;
 use serde::Serialize;
 
@@ -265,14 +265,22 @@ pub fn prepare(profile: &Profile, height: u64, blob: &[u8]) -> Prepared {
 
 fn prepare_parsed(profile: &Profile, blob: &[u8]) -> Result<ParsedFacts, String> {
     let block = Block::parse(blob).map_err(|e| e.to_string())?;
-    let block_id = block.hashes().map_err(|e| e.to_string())?.block_id;
-    let record = match record::find(&block) {
-        RecordSearch::Missing => RecordCheck::Missing,
-        RecordSearch::Malformed(why) => RecordCheck::Malformed(why),
-        RecordSearch::Several(n) => RecordCheck::Malformed(format!("{n} leader records; exactly one is allowed")),
+    let id_of = |ids: Result<BlockHashes, HashError>| ids.map(|h| h.block_id).map_err(|e| e.to_string());
+    let (block_id, record) = match record::find(&block) {
+        RecordSearch::Missing => (id_of(block.hashes())?, RecordCheck::Missing),
+        RecordSearch::Malformed(why) => (id_of(block.hashes())?, RecordCheck::Malformed(why)),
+        RecordSearch::Several(n) => {
+            (id_of(block.hashes())?, RecordCheck::Malformed(format!("{n} leader records; exactly one is allowed")))
+        }
         RecordSearch::One(r) => {
-            let signing_hash = record::signing_hash(blob, r.signature_offset).map_err(|e| e.to_string())?;
-            match profile.validator_index(&r.leader_id) {
+            // The id and the signing hash are hashed together: the bytes before the signature once.
+            let signature = r.signature_offset..r.signature_offset + record::SIGNATURE_LEN;
+            let (ids, signing) = block
+                .hashes_and_zeroed_id(signature)
+                .unwrap_or_else(|| (block.hashes(), record::signing_hash(blob, r.signature_offset)));
+            let block_id = id_of(ids)?;
+            let signing_hash = signing.map_err(|e| e.to_string())?;
+            let check = match profile.validator_index(&r.leader_id) {
                 None => RecordCheck::Unknown { leader_id: r.leader_id, signing_hash },
                 Some(index) => {
                     let message = record::message(&profile.network_id, &signing_hash);
@@ -280,7 +288,8 @@ fn prepare_parsed(profile: &Profile, blob: &[u8]) -> Result<ParsedFacts, String>
                     let signature_ok = profile.validators[index].public_key.verify_strict(&message, &signature).is_ok();
                     RecordCheck::Known { leader_id: r.leader_id, index, signing_hash, signature_ok }
                 }
-            }
+            };
+            (block_id, check)
         }
     };
     Ok(ParsedFacts {

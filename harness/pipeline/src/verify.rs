@@ -20,7 +20,7 @@ use crate::prepare::Prep;
 pub struct Answer {
     /// Its verdict or error.
     pub outcome: VerifierOutcome,
-    /// How long `verify` took.
+    /// How long `verify` took (the verifier's own measure, [`Verifier::took`], when it has one).
     pub elapsed: Duration,
     /// The verifier's state after it (see [`dualrun_core::VerifierState`]; empty for most verifiers).
     pub state: VerifierState,
@@ -66,6 +66,9 @@ fn run(
     interrupt: &AtomicBool,
 ) -> Option<VerifierStop> {
     for (batch, preps) in rx {
+        let upcoming: Vec<_> = batch.iter().map(|item| (&item.input, &item.env)).collect();
+        // Only a hint: a verifier that panics here is still asked for each block, and answers there.
+        let _ = std::panic::catch_unwind(AssertUnwindSafe(|| v.upcoming(&upcoming)));
         let mut answers = Vec::with_capacity(batch.len());
         for (item, prep) in batch.iter().zip(preps) {
             if interrupt.load(Ordering::Relaxed) {
@@ -95,5 +98,6 @@ fn guarded(v: &mut dyn Verifier, input: &BlockInput, prep: Prep, env: &ReplayEnv
             .unwrap_or_else(|| "panic".into());
         VerifierOutcome::Error(VerifierError::new(ErrorKind::Panic, msg))
     });
-    Answer { outcome, elapsed: t.elapsed(), state: v.state() }
+    let elapsed = t.elapsed();
+    Answer { outcome, elapsed: v.took().unwrap_or(elapsed), state: v.state() }
 }

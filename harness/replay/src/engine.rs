@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use dualrun_chaindb::{ChainDb, ChainDbError};
+use dualrun_chaindb::{ChainDb, ChainDbError, ChainDigest};
 use dualrun_core::ReasonMap;
 use dualrun_leader::validator::ChainContext;
 use dualrun_leader::Profile;
@@ -127,14 +127,18 @@ pub fn run(
     }
     // Genesis check first: a profile for another chain refuses the whole run.
     context_at(db, &cfg.profile, 0)?;
-    let digest = crate::inputs::chain_digest(db, cfg.from, last, cfg.threads)?;
-    let inputs = crate::inputs::inputs(db, &cfg, last, digest.current(), &verifiers)?;
+    let inputs = crate::inputs::inputs(db, &cfg, last, &verifiers)?;
     let profile = cfg.profile.clone();
+    let threads = cfg.threads;
     let session = Session {
         inputs,
         data_file: db.data_file().into(),
         last: Some(last),
         open: Box::new(move |start| Ok((LmdbRange::new(db, start, last), context_at(db, &profile, start)?))),
+        judged: Some(Box::new(move |from, next| match next.checked_sub(1).filter(|&last| last >= from) {
+            Some(last) => Ok(crate::inputs::chain_digest(db, from, last, threads)?),
+            None => Ok(ChainDigest::new()),
+        })),
     };
     run_session(session, cfg, verifiers, progress)
 }
@@ -152,6 +156,11 @@ pub struct Session<'a, S> {
     /// Opens the source at a height and builds the chain context of that height.
     #[allow(clippy::type_complexity)]
     pub open: Box<dyn FnOnce(u64) -> Result<(S, ChainContext), ReplayError> + 'a>,
+    /// A run over a fixed range: the chain digest of heights `from..next` as the source has them now,
+    /// which a resume checks against the checkpoint's before it goes on (`None`: a live run, whose
+    /// judged ids are in `ids.bin`).
+    #[allow(clippy::type_complexity)]
+    pub judged: Option<Box<dyn FnOnce(u64, u64) -> Result<ChainDigest, ReplayError> + 'a>>,
 }
 
 /// Runs a session into the run directory (created, or resumed with `cfg.resume`) and finishes it.
@@ -166,7 +175,7 @@ where
     S::Error: Into<ReplayError>,
 {
     let mode = verifiers.mode();
-    let Session { inputs, data_file, last, open } = session;
+    let Session { inputs, data_file, last, open, judged } = session;
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let mut manifest = Manifest::new(inputs, data_file, now);
     let (mut writer, checkpoint) = if cfg.resume {
@@ -187,6 +196,11 @@ where
         writer.write_manifest(&manifest)?;
     }
     let start = checkpoint.as_ref().map_or(cfg.from, |c| c.next_height);
+    // The chain digest is computed as blocks are judged: a resume first checks the chain still has the
+    // blocks judged before it, and goes on from their digest.
+    if let (Some(cp), Some(judged)) = (&checkpoint, judged) {
+        writer.continue_digest(cp, judged(cfg.from, start)?)?;
+    }
     if let Some(last) = last.filter(|l| start > l + 1) {
         // A live run resumed with an end below what it has judged: the run cannot be made to end there.
         return Err(ReplayError::Input(format!(
@@ -266,14 +280,18 @@ fn finish(
     if let Some(e) = source_error {
         return Err(e);
     }
-    // A live run names the range it has judged so far, with its chain digest.
+    // A live run names the range it has judged so far, with its chain digest; a run over a fixed range
+    // its digest once it is complete.
     let judged = next_height.saturating_sub(cfg.from);
     let last = last.unwrap_or(if judged == 0 { cfg.from } else { next_height - 1 });
-    if let Some((digest, blocks)) = sink.writer.judged_digest()? {
-        let chain = &mut manifest.inputs.chain;
+    let (digest, blocks) = sink.writer.judged_digest()?;
+    let chain = &mut manifest.inputs.chain;
+    if chain.live {
         (chain.to, chain.blocks, chain.chain_digest) = (last, blocks, digest);
-        manifest.inputs_digest = manifest.inputs.digest();
+    } else if complete {
+        chain.chain_digest = digest;
     }
+    manifest.inputs_digest = manifest.inputs.digest();
     let summary = Summary::from_stats(manifest.inputs.mode, cfg.from, last, &stats, complete, next_height);
     manifest.complete = complete;
     sink.writer.finish(&summary, manifest)?;

@@ -1,5 +1,5 @@
-//! What a replay is made from ([`Inputs`]) and the chain digest that names its range independently of
-//! the database's page layout.
+//! What a replay is made from ([`Inputs`]), and the chain digest of a height range read from the chain
+//! (what a resume checks the judged blocks against, and a merge names the whole range by).
 
 use dualrun_chaindb::{ChainDb, ChainDbError, ChainDigest};
 use dualrun_core::Verifier;
@@ -45,14 +45,9 @@ pub fn chain_digest(db: &ChainDb, from: u64, last: u64, threads: usize) -> Resul
 }
 
 /// The inputs of a replay of `cfg.from..=last` with these verifiers. The chain is named by its canonical
-/// directory (with the chain digest), so `--chain ./x`, `--chain x` or a symlink to it are one input.
-pub fn inputs(
-    db: &ChainDb,
-    cfg: &ReplayConfig,
-    last: u64,
-    digest: Hash32,
-    verifiers: &Verifiers,
-) -> Result<Inputs, FileError> {
+/// directory (and, once the run is complete, its chain digest, computed as the blocks are judged), so
+/// `--chain ./x`, `--chain x` or a symlink to it are one input.
+pub fn inputs(db: &ChainDb, cfg: &ReplayConfig, last: u64, verifiers: &Verifiers) -> Result<Inputs, FileError> {
     let dir = std::fs::canonicalize(db.dir()).map_err(FileError::at(db.dir()))?;
     let chain = ChainInputs {
         path: dir.display().to_string(),
@@ -61,7 +56,7 @@ pub fn inputs(
         from: cfg.from,
         to: last,
         blocks: last - cfg.from + 1,
-        chain_digest: digest,
+        chain_digest: Hash32::default(),
         live: false,
     };
     Ok(run_inputs(cfg, chain, verifiers))

@@ -25,6 +25,10 @@ pub struct Checkpoint {
     /// Length of `ids.bin` at the checkpoint (live runs; 0 otherwise).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub ids_bytes: u64,
+    /// The chain digest of the blocks judged before `next_height` (runs over a fixed range: a resume
+    /// checks the chain still has them, and goes on from it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judged_digest: Option<Hash32>,
     /// Counters at the checkpoint.
     pub stats: Stats,
     /// The whole range was replayed.

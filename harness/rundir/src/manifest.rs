@@ -164,14 +164,15 @@ impl Inputs {
         rest
     }
 
-    /// What a resume must find unchanged: everything, except for a live run the range's end and the
-    /// chain digest, which grow as it goes.
+    /// What a resume must find unchanged: everything but the chain digest, which is computed as the
+    /// blocks are judged (a resume checks the judged ones against the checkpoint instead), and for a
+    /// live run the range's end, which grows as it goes.
     pub fn stable(&self) -> Inputs {
         let mut stable = self.clone();
+        stable.chain.chain_digest = Hash32::default();
         if stable.chain.live {
             stable.chain.to = stable.chain.from;
             stable.chain.blocks = 0;
-            stable.chain.chain_digest = Hash32::default();
         }
         stable
     }
@@ -197,7 +198,8 @@ pub struct ChainInputs {
     pub to: u64,
     /// `to − from + 1`.
     pub blocks: u64,
-    /// Keccak-256 over the computed ids of `from..=to`.
+    /// Keccak-256 over the computed ids of `from..=to`: computed as the blocks are judged, so all zeros
+    /// until the run is complete (a live run: what it had judged when it last stopped).
     pub chain_digest: Hash32,
     /// A live run (`follow`): the range grows with the daemon's chain; `to`, `blocks` and
     /// `chain_digest` say what was judged when the run last stopped.

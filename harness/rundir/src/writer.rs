@@ -10,7 +10,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Seek, Write};
 use std::path::{Path, PathBuf};
 
-use dualrun_format::{keccak256, FileError, Hash32};
+use dualrun_format::{keccak256, ChainDigest, FileError, Hash32};
 use serde::Serialize;
 
 use crate::checkpoint::{Checkpoint, CHECKPOINT_FORMAT};
@@ -37,6 +37,8 @@ pub struct RunWriter {
     csv_bytes: u64,
     /// `ids.bin` and its length (live runs only).
     ids: Option<(BufWriter<File>, u64)>,
+    /// The chain digest of the judged blocks, computed on the way (runs over a fixed range).
+    judged: ChainDigest,
 }
 
 /// Writes `bytes` to `path` atomically: a temp file beside it, synced, renamed over it.
@@ -105,12 +107,13 @@ impl RunWriter {
         let ids = if manifest.inputs.chain.live { Some(open(IDS, b"")?) } else { None };
         // A checkpoint names the inputs a resume must find unchanged (for a live run, not its growing end).
         let inputs_digest = manifest.inputs.stable().digest();
-        Ok(RunWriter { dir: dir.into(), inputs_digest, jsonl, csv, jsonl_bytes, csv_bytes, ids })
+        let judged = ChainDigest::new();
+        Ok(RunWriter { dir: dir.into(), inputs_digest, jsonl, csv, jsonl_bytes, csv_bytes, ids, judged })
     }
 
     /// Reopens a run for `--resume`: checks the inputs are the same, truncates the record files to the
     /// last checkpoint (to nothing if it was killed before its first) and returns the manifest written
-    /// at the start and the checkpoint.
+    /// at the start and the checkpoint. A run over a fixed range then needs [`RunWriter::continue_digest`].
     pub fn resume(dir: &Path, inputs: &Inputs) -> Result<(RunWriter, Manifest, Option<Checkpoint>), RunDirError> {
         if !dir.join(MANIFEST).exists() {
             return Err(RunDirError::NothingToResume { dir: dir.into(), why: "no manifest.json in it".into() });
@@ -151,9 +154,29 @@ impl RunWriter {
         } else {
             None
         };
-        let writer =
-            RunWriter { dir: dir.into(), inputs_digest, jsonl, csv, jsonl_bytes: jsonl_len, csv_bytes: csv_len, ids };
+        let (jsonl_bytes, csv_bytes, judged) = (jsonl_len, csv_len, ChainDigest::new());
+        let writer = RunWriter { dir: dir.into(), inputs_digest, jsonl, csv, jsonl_bytes, csv_bytes, ids, judged };
         Ok((writer, manifest, cp))
+    }
+
+    /// For a resumed run over a fixed range: `judged` is the chain digest of the blocks the checkpoint
+    /// says were judged, computed from the chain as it is now. It must be the one the checkpoint recorded
+    /// (the chain did not change under the run); the digest then goes on from it.
+    pub fn continue_digest(&mut self, checkpoint: &Checkpoint, judged: ChainDigest) -> Result<(), RunDirError> {
+        let recorded = checkpoint.judged_digest.unwrap_or_default();
+        if judged.current() != recorded {
+            return Err(RunDirError::InputsChanged {
+                dir: self.dir.clone(),
+                differences: format!(
+                    "the chain changed under the run: the {} blocks it judged have chain digest {} now, {recorded} \
+                     when it checkpointed",
+                    judged.count(),
+                    judged.current()
+                ),
+            });
+        }
+        self.judged = judged;
+        Ok(())
     }
 
     /// Appends one record to both record files.
@@ -168,23 +191,28 @@ impl RunWriter {
         Ok(())
     }
 
-    /// Records the computed id of the next judged block (live runs; nothing otherwise).
+    /// Records the computed id of the next judged block (live runs: in `ids.bin`; others: in the chain
+    /// digest computed on the way).
     pub fn judged_id(&mut self, id: &Hash32) -> Result<(), RunDirError> {
-        if let Some((w, len)) = &mut self.ids {
-            w.write_all(&id.0).map_err(FileError::at(&self.dir.join(IDS)))?;
-            *len += 32;
+        match &mut self.ids {
+            Some((w, len)) => {
+                w.write_all(&id.0).map_err(FileError::at(&self.dir.join(IDS)))?;
+                *len += 32;
+            }
+            None => self.judged.push(id),
         }
         Ok(())
     }
 
-    /// The chain digest of the judged blocks (live runs: made from `ids.bin`, flushed first).
-    pub fn judged_digest(&mut self) -> Result<Option<(Hash32, u64)>, RunDirError> {
-        let Some((w, len)) = &mut self.ids else { return Ok(None) };
+    /// The chain digest of the judged blocks and their number (live runs: made from `ids.bin`, flushed
+    /// first).
+    pub fn judged_digest(&mut self) -> Result<(Hash32, u64), RunDirError> {
+        let Some((w, len)) = &mut self.ids else { return Ok((self.judged.current(), self.judged.count())) };
         let p = self.dir.join(IDS);
         w.flush().map_err(FileError::at(&p))?;
         let bytes = dualrun_format::file::read(&p)?;
         let bytes = &bytes[..(*len as usize).min(bytes.len())];
-        Ok(Some((keccak256(bytes), *len / 32)))
+        Ok((keccak256(bytes), *len / 32))
     }
 
     /// Makes everything written so far durable and records the checkpoint.
@@ -206,6 +234,7 @@ impl RunWriter {
             jsonl_bytes: self.jsonl_bytes,
             csv_bytes: self.csv_bytes,
             ids_bytes: self.ids.as_ref().map_or(0, |(_, len)| *len),
+            judged_digest: self.ids.is_none().then(|| self.judged.current()),
             stats: stats.clone(),
             complete,
             pending_reorg: None,

@@ -181,6 +181,33 @@ struct ScanRow {
     blob_bytes: usize,
 }
 
+impl ScanRow {
+    /// The CSV header of `chain scan`.
+    const CSV_HEADER: &'static str =
+        "height,block_id,prev_id,timestamp,major_version,minor_version,nonce,tx_count,miner_tx_hash,blob_bytes\n";
+
+    /// The row as a CSV line: numbers and hex ids only, so no field is ever quoted.
+    fn write_csv(&self, out: &mut Vec<u8>) {
+        use std::io::Write;
+        let r = self;
+        writeln!(
+            out,
+            "{},{},{},{},{},{},{},{},{},{}",
+            r.height,
+            r.block_id,
+            r.prev_id,
+            r.timestamp,
+            r.major_version,
+            r.minor_version,
+            r.nonce,
+            r.tx_count,
+            r.miner_tx_hash,
+            r.blob_bytes
+        )
+        .expect("writing into memory");
+    }
+}
+
 impl From<&ScannedBlock> for ScanRow {
     fn from(b: &ScannedBlock) -> Self {
         ScanRow {
@@ -202,17 +229,17 @@ fn scan(chain: &ChainArg, from: u64, to: Option<u64>, json: bool) -> Result<Outc
     let (db, _) = chain.open()?;
     let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let to = to.unwrap_or(u64::MAX);
-    let mismatches = if json {
-        compare::walk(&db, from, to, report_mismatch(&db), |b| {
-            serde_json::to_writer(&mut out, &ScanRow::from(b))?;
-            out.write_all(b"\n")
-        })?
-    } else {
-        let mut w = csv::Writer::from_writer(&mut out);
-        let n = compare::walk(&db, from, to, report_mismatch(&db), |b| w.serialize(ScanRow::from(b)))?;
-        w.flush()?;
-        n
+    // The rows are made on the hashing threads; this one reads the chain and writes them.
+    let json_row = |b: &ScannedBlock, out: &mut Vec<u8>| {
+        serde_json::to_writer(&mut *out, &ScanRow::from(b)).expect("a row serializes into memory");
+        out.push(b'\n');
     };
+    let csv_row = |b: &ScannedBlock, out: &mut Vec<u8>| ScanRow::from(b).write_csv(out);
+    if !json {
+        out.write_all(ScanRow::CSV_HEADER.as_bytes())?;
+    }
+    let render: &(dyn Fn(&ScannedBlock, &mut Vec<u8>) + Sync) = if json { &json_row } else { &csv_row };
+    let mismatches = compare::walk_rendered(&db, from, to, report_mismatch(&db), render, |rows| out.write_all(rows))?;
     out.flush()?;
     Ok(Outcome::clean_if(mismatches == 0))
 }
