@@ -105,6 +105,21 @@ fn init() -> Result<(), PythonError> {
     Ok(())
 }
 
+/// Runs `script` in the embedded interpreter — the one a `python:` verifier runs in — with `sys.argv`
+/// set to `argv`, and returns `str()` of the global `result` it leaves. Benchmarks time a bare loop
+/// here, so that the adapter's own cost is told apart from the interpreter's build.
+pub fn run_embedded(script: &std::ffi::CStr, argv: &[String]) -> Result<String, PythonError> {
+    init()?;
+    Python::attach(|py| -> PyResult<String> {
+        py.import("sys")?.setattr("argv", argv.to_vec())?;
+        let globals = PyDict::new(py);
+        py.run(script, Some(&globals), None)?;
+        let result = globals.get_item("result")?.ok_or_else(|| pyo3::exceptions::PyKeyError::new_err("result"))?;
+        Ok(result.str()?.to_string())
+    })
+    .map_err(|e| Python::attach(|py| PythonError(format_exception(py, &e))))
+}
+
 struct Request {
     seq: u64,
     block: BlockInput,

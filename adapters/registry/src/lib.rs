@@ -11,6 +11,7 @@
 //! [`leader_check`] is the built-in verifier's own command: a chain through the pipeline in ONLY mode,
 //! one CSV row per block; [`leader_forks`] applies fork choice to the competing blocks a node keeps.
 
+pub use dualrun_adapter_python as python;
 pub use dualrun_leader::verifier as builtin;
 pub mod leader_check;
 pub mod leader_forks;

@@ -1,10 +1,11 @@
-//! The ceiling of a legacy-only replay with the reference Python legacy: the same interpreter
-//! (`/usr/bin/python3.11`, the one dualrun embeds) calling `dualrun_legacy.verify_block` in a bare loop
-//! on the same blocks, with every argument built before the clock starts. What a replay adds on top —
-//! reading the chain, building the dicts, handing them to the interpreter thread, recording — is the
-//! adapter's own cost.
+//! The ceiling of a legacy-only replay with the reference Python legacy: `dualrun_legacy.verify_block`
+//! called in a bare loop on the same blocks, with every argument built before the clock starts — by
+//! Debian's `/usr/bin/python3.11`, and by the same CPython embedded as a `python:` verifier gets it (its
+//! shared `libpython3.11.so`, which runs this loop about a tenth slower than the statically linked
+//! executable). What a replay adds on top of the embedded loop — reading the chain, building the dicts,
+//! handing them to the interpreter thread, recording — is the adapter's own cost.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
@@ -35,30 +36,51 @@ for _ in range(3):
         verify(block, env)
     took = time.perf_counter() - t
     best = took if best is None else min(best, took)
-print(len(calls) / best)
+result = len(calls) / best
+print(result)
 "#;
 
-/// Blocks per second of the bare loop over heights `0..n` of `chain`, best of three.
-pub(crate) fn bare_python_rate(chain: &Path, n: u64, work: &Path) -> Result<f64> {
-    let db = dualrun_chaindb::ChainDb::open(chain)?;
-    let txn = db.read_txn()?;
-    let mut hex_lines = String::new();
-    for raw in db.blocks(&txn, 0, n - 1)? {
-        hex_lines.push_str(&hex::encode(raw?.blob));
-        hex_lines.push('\n');
+/// The bare loop over the blobs of heights `0..n` of a chain, ready to be timed.
+pub(crate) struct BareLoop {
+    blobs: PathBuf,
+    legacy_dir: PathBuf,
+}
+
+impl BareLoop {
+    /// Writes the blobs of heights `0..n` of `chain` for the loop (into `work`).
+    pub(crate) fn prepare(chain: &Path, n: u64, work: &Path) -> Result<BareLoop> {
+        let db = dualrun_chaindb::ChainDb::open(chain)?;
+        let txn = db.read_txn()?;
+        let mut hex_lines = String::new();
+        for raw in db.blocks(&txn, 0, n - 1)? {
+            hex_lines.push_str(&hex::encode(raw?.blob));
+            hex_lines.push('\n');
+        }
+        let blobs = work.join("legacy-loop-blobs.hex");
+        std::fs::write(&blobs, hex_lines)?;
+        Ok(BareLoop { blobs, legacy_dir: crate::workspace_target().join("../../adapters/python") })
     }
-    let blobs = work.join("legacy-loop-blobs.hex");
-    std::fs::write(&blobs, hex_lines)?;
-    let legacy_dir = crate::workspace_target().join("../../adapters/python");
-    let out = Command::new("/usr/bin/python3.11")
-        .args(["-I", "-c", LOOP])
-        .arg(&blobs)
-        .arg(&legacy_dir)
-        .output()
-        .context("running /usr/bin/python3.11")?;
-    if !out.status.success() {
-        bail!("the bare Python loop failed: {}", String::from_utf8_lossy(&out.stderr));
+
+    /// Blocks per second of the loop run by `/usr/bin/python3.11`, best of three.
+    pub(crate) fn executable_rate(&self) -> Result<f64> {
+        let out = Command::new("/usr/bin/python3.11")
+            .args(["-I", "-c", LOOP])
+            .arg(&self.blobs)
+            .arg(&self.legacy_dir)
+            .output()
+            .context("running /usr/bin/python3.11")?;
+        if !out.status.success() {
+            bail!("the bare Python loop failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        text.trim().parse().with_context(|| format!("the bare Python loop printed {text:?}"))
     }
-    let text = String::from_utf8_lossy(&out.stdout);
-    text.trim().parse().with_context(|| format!("the bare Python loop printed {text:?}"))
+
+    /// Blocks per second of the loop in the embedded interpreter, best of three.
+    pub(crate) fn embedded_rate(&self) -> Result<f64> {
+        let script = std::ffi::CString::new(LOOP).expect("no NUL in the loop");
+        let argv = ["-c".into(), self.blobs.display().to_string(), self.legacy_dir.display().to_string()];
+        let rate = dualrun_adapters::python::run_embedded(&script, &argv).map_err(|e| anyhow::anyhow!("{e}"))?;
+        rate.parse().with_context(|| format!("the embedded loop gave {rate:?}"))
+    }
 }

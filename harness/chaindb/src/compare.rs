@@ -137,6 +137,10 @@ fn walk_parts(
                             match scan_block(raw) {
                                 Ok(b) => {
                                     render(&b, &mut part.rendered);
+                                    if part.blocks.is_empty() {
+                                        // Room for the whole part at the first row's size: no copying as it grows.
+                                        part.rendered.reserve(part.rendered.len() * chunk.len());
+                                    }
                                     part.blocks.push(b);
                                 }
                                 Err(e) => {
