@@ -3,6 +3,7 @@
 //! the run ([`Verifier::stop_reason`]) ends its thread with a [`VerifierStop`] and sets the interrupt,
 //! so the run ends resumable before that block.
 
+use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
@@ -58,6 +59,10 @@ pub(crate) fn spawn<'scope>(
 
 /// Answers batch after batch. At an interrupt it stops between blocks and sends nothing more: the
 /// comparator ends at the last whole batch, and a resume judges the rest.
+///
+/// Each batch is announced to the verifier ([`Verifier::upcoming`]) as soon as it arrives, and before a
+/// batch is answered the batches already waiting are announced too: a verifier that works ahead on its
+/// own thread then never runs dry between batches.
 fn run(
     role: &'static str,
     mut v: Box<dyn Verifier>,
@@ -65,10 +70,18 @@ fn run(
     tx: SyncSender<Vec<Answer>>,
     interrupt: &AtomicBool,
 ) -> Option<VerifierStop> {
-    for (batch, preps) in rx {
-        let upcoming: Vec<_> = batch.iter().map(|item| (&item.input, &item.env)).collect();
-        // Only a hint: a verifier that panics here is still asked for each block, and answers there.
-        let _ = std::panic::catch_unwind(AssertUnwindSafe(|| v.upcoming(&upcoming)));
+    let mut waiting = VecDeque::new();
+    loop {
+        if waiting.is_empty() {
+            match rx.recv() {
+                Ok(work) => announce(v.as_mut(), work, &mut waiting),
+                Err(_) => return None,
+            }
+        }
+        while let Ok(work) = rx.try_recv() {
+            announce(v.as_mut(), work, &mut waiting);
+        }
+        let (batch, preps) = waiting.pop_front()?;
         let mut answers = Vec::with_capacity(batch.len());
         for (item, prep) in batch.iter().zip(preps) {
             if interrupt.load(Ordering::Relaxed) {
@@ -84,7 +97,14 @@ fn run(
             return None;
         }
     }
-    None
+}
+
+/// Tells the verifier a batch is coming ([`Verifier::upcoming`]) and keeps it in `waiting`.
+fn announce(v: &mut dyn Verifier, work: VerifierWork, waiting: &mut VecDeque<VerifierWork>) {
+    let upcoming: Vec<_> = work.0.iter().map(|item| (&item.input, &item.env)).collect();
+    // Only a hint: a verifier that panics here is still asked for each block, and answers there.
+    let _ = std::panic::catch_unwind(AssertUnwindSafe(|| v.upcoming(&upcoming)));
+    waiting.push_back(work);
 }
 
 /// Runs `verify` and turns a panic into an error outcome.
