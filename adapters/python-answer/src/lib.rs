@@ -17,11 +17,6 @@ pub fn format_exception(py: Python<'_>, e: &PyErr) -> String {
     formatted.unwrap_or_else(|_| e.to_string())
 }
 
-/// The env as the dict a Python verifier gets (ids as hex, `prev_id` `None` at height 0).
-pub fn env_dict<'py>(py: Python<'py>, e: &ReplayEnv) -> PyResult<Bound<'py, PyDict>> {
-    EnvDicts::default().dict(py, e)
-}
-
 /// Builds the env dicts of consecutive blocks (each a new dict: a verifier may keep or change it),
 /// reusing the Python objects the last one had where the values are the same: the network's strings,
 /// and the ints of the timestamp window, which moves on by one block at a time.

@@ -126,8 +126,8 @@ fn synthetic_chain(blocks: u64, dir: Option<PathBuf>) -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// Keccak-256 calls per second on one core, on 96-byte inputs (every input of the block-id rules is
-/// under Keccak's 136-byte rate, so each call is one permutation).
+/// Keccak-256 calls per second on one core, on 96-byte inputs: one Keccak-f permutation each (an input
+/// under Keccak's 136-byte rate).
 fn keccak_rate() -> f64 {
     let mut buf = [7u8; 96];
     let mut calls = 0u64;
@@ -159,25 +159,25 @@ fn all_cores(rate: fn() -> f64) -> f64 {
 /// the whole transaction), v2's hash of the three hashes (96 bytes; a null RingCT base's hash is a
 /// constant), the tree over n = tx count + 1 leaves (n − 1 hashes of 64 bytes), and the hashing blob.
 /// A 96-byte Keccak call (the rate measured) is one permutation.
-fn keccak_calls_per_block(dir: &Path) -> Result<f64> {
+fn keccak_permutations_per_block(dir: &Path) -> Result<f64> {
     let db = dualrun_chaindb::ChainDb::open(dir)?;
     let txn = db.read_txn()?;
     let permutations = |len: usize| (len / 136 + 1) as u64;
-    let (mut calls, mut blocks) = (0u64, 0u64);
+    let (mut total, mut blocks) = (0u64, 0u64);
     for raw in db.blocks(&txn, 0, u64::MAX)? {
         let raw = raw?;
         let b = Block::parse(raw.blob)?;
         let tx = &b.miner_tx;
-        calls += if tx.version == 1 {
+        total += if tx.version == 1 {
             permutations(tx.range.len())
         } else {
             let base = &raw.blob[tx.prefix_range.end..tx.range.end];
             permutations(tx.prefix_range.len()) + 1 + u64::from(base != [0u8]) * permutations(base.len())
         };
-        calls += b.tx_count() as u64 + permutations(b.header_bytes().len() + 32 + 10);
+        total += b.tx_count() as u64 + permutations(b.header_bytes().len() + 32 + 10);
         blocks += 1;
     }
-    Ok(calls as f64 / blocks as f64)
+    Ok(total as f64 / blocks as f64)
 }
 
 /// Blocks/s of a bare heed cursor walk over `blocks`, touching every blob.
@@ -315,8 +315,8 @@ fn scan(blocks: u64, chain_dir: Option<PathBuf>, small: u64) -> Result<()> {
     let full = fastest(3, || run_dualrun(&["chain", "scan", "--chain", chain]))?;
     let rate = (0..3).map(|_| keccak_rate()).fold(0f64, f64::max);
     let together = (0..3).map(|_| all_cores(keccak_rate)).fold(0f64, f64::max);
-    let calls = keccak_calls_per_block(&dir)?;
-    let ceiling = rate / calls;
+    let permutations = keccak_permutations_per_block(&dir)?;
+    let ceiling = rate / permutations;
     let (raw_rate, n) = raw_heed_rate(&dir)?;
     let full_rate = n as f64 / full.seconds;
 
@@ -325,11 +325,11 @@ fn scan(blocks: u64, chain_dir: Option<PathBuf>, small: u64) -> Result<()> {
         std::thread::available_parallelism().map(|p| p.get()).unwrap_or(1)
     );
     println!("  keccak-256, 96-byte inputs      {:>12.0} calls/s (one core; one permutation each)", rate);
-    println!("  keccak permutations per block   {:>12.2}", calls);
+    println!("  keccak permutations per block   {:>12.2}", permutations);
     println!("  hashing ceiling                 {:>12.0} blocks/s per core", ceiling);
     println!(
         "  hashing ceiling, every core     {:>12.0} blocks/s (measured together: {:.2} x one core)",
-        together / calls,
+        together / permutations,
         together / rate
     );
     println!("  raw heed iteration of `blocks`  {:>12.0} blocks/s", raw_rate);
@@ -343,7 +343,7 @@ fn scan(blocks: u64, chain_dir: Option<PathBuf>, small: u64) -> Result<()> {
         "  scan / (hashing ceiling x cores): {:.2} (goal >= 0.8; cores {cores_used})",
         full_rate / (ceiling * cores_used)
     );
-    println!("  scan / hashing ceiling of every core measured together: {:.2}", full_rate / (together / calls));
+    println!("  scan / hashing ceiling of every core measured together: {:.2}", full_rate / (together / permutations));
     println!("  peak RSS {n} / {small} blocks: {:.2}x", full.max_rss_kb as f64 / small_run.max_rss_kb as f64);
     Ok(())
 }

@@ -5,7 +5,7 @@
 use std::ops::Range;
 
 use crate::block::Block;
-use crate::hash::{keccak256, keccak256_concat, keccak256_with_zeroed, tree_hash, Hash32};
+use crate::hash::{keccak256, keccak256_concat, keccak256_with_zeroed, tree_hash, tree_hash_with_first, Hash32};
 use crate::varint;
 
 /// Height of the one mainnet block whose id the daemon forces (see [`Block::hashes`]).
@@ -128,15 +128,31 @@ impl Block<'_> {
         }
         let within = zeroed.start - hashed.start..zeroed.end - hashed.start;
         let (first, first_zeroed) = keccak256_with_zeroed(&self.blob[hashed], within);
-        let hashes = self.hashes_from(self.miner_tx_hash_from(first), false);
-        let zeroed_id = self.hashes_from(self.miner_tx_hash_from(first_zeroed), false).map(|h| h.block_id);
+        let (miner_tx_hash, zeroed_miner_tx_hash) =
+            (self.miner_tx_hash_from(first), self.miner_tx_hash_from(first_zeroed));
+        let (root, zeroed_root) = if self.tx_count() == 0 {
+            (miner_tx_hash, zeroed_miner_tx_hash)
+        } else {
+            let leaves: Vec<Hash32> = std::iter::once(miner_tx_hash).chain(self.tx_hashes()).collect();
+            tree_hash_with_first(&leaves, zeroed_miner_tx_hash)
+        };
+        let hashes = self.hashes_with_root(miner_tx_hash, root, false);
+        let zeroed_id = self.hashes_with_root(zeroed_miner_tx_hash, zeroed_root, false).map(|h| h.block_id);
         Some((hashes, zeroed_id))
     }
 
     /// The hashes from the miner transaction's hash on.
     fn hashes_from(&self, miner_tx_hash: Hash32, is_override: bool) -> Result<BlockHashes, HashError> {
-        let tree_root = self.tree_root(miner_tx_hash);
+        self.hashes_with_root(miner_tx_hash, self.tree_root(miner_tx_hash), is_override)
+    }
 
+    /// The hashes from the miner transaction's hash and the tree root on.
+    fn hashes_with_root(
+        &self,
+        miner_tx_hash: Hash32,
+        tree_root: Hash32,
+        is_override: bool,
+    ) -> Result<BlockHashes, HashError> {
         // Header (≤ 57 bytes) + root + count varint fit on the stack: no allocation per block.
         let mut buf = [0u8; 128];
         let mut len = 0;
