@@ -85,8 +85,20 @@ impl Block<'_> {
         if self.tx_count() == 0 {
             return miner_tx_hash;
         }
-        let leaves: Vec<Hash32> = std::iter::once(miner_tx_hash).chain(self.tx_hashes()).collect();
-        tree_hash(&leaves)
+        tree_hash(&self.leaves(miner_tx_hash))
+    }
+
+    /// The tree roots with `miner_tx_hash` as the first leaf and with `other` instead.
+    fn tree_roots(&self, miner_tx_hash: Hash32, other: Hash32) -> (Hash32, Hash32) {
+        if self.tx_count() == 0 {
+            return (miner_tx_hash, other);
+        }
+        tree_hash_with_first(&self.leaves(miner_tx_hash), other)
+    }
+
+    /// The tree hash's leaves: the miner transaction's hash, then the block's transaction hashes.
+    fn leaves(&self, miner_tx_hash: Hash32) -> Vec<Hash32> {
+        std::iter::once(miner_tx_hash).chain(self.tx_hashes()).collect()
     }
 
     /// The hashing blob: serialized header ‖ tree root ‖ varint(tx count + 1).
@@ -130,12 +142,7 @@ impl Block<'_> {
         let (first, first_zeroed) = keccak256_with_zeroed(&self.blob[hashed], within);
         let (miner_tx_hash, zeroed_miner_tx_hash) =
             (self.miner_tx_hash_from(first), self.miner_tx_hash_from(first_zeroed));
-        let (root, zeroed_root) = if self.tx_count() == 0 {
-            (miner_tx_hash, zeroed_miner_tx_hash)
-        } else {
-            let leaves: Vec<Hash32> = std::iter::once(miner_tx_hash).chain(self.tx_hashes()).collect();
-            tree_hash_with_first(&leaves, zeroed_miner_tx_hash)
-        };
+        let (root, zeroed_root) = self.tree_roots(miner_tx_hash, zeroed_miner_tx_hash);
         let hashes = self.hashes_with_root(miner_tx_hash, root, false);
         let zeroed_id = self.hashes_with_root(zeroed_miner_tx_hash, zeroed_root, false).map(|h| h.block_id);
         Some((hashes, zeroed_id))
