@@ -252,12 +252,17 @@ impl DualRun {
             // No chain database to replay from: the block becomes a golden vector (blob, context, env),
             // which `dualrun golden check` judges again.
             let vectors = self.out.with_file_name(format!("vector-{}", block.height));
-            let reproduce = format!(
-                "dualrun golden record --run {} --height {} --out {}",
-                self.out.display(),
-                block.height,
-                vectors.display()
-            );
+            let reproduce = dualrun_rundir::shell_line(&[
+                "dualrun".to_owned(),
+                "golden".into(),
+                "record".into(),
+                "--run".into(),
+                self.out.display().to_string(),
+                "--height".into(),
+                block.height.to_string(),
+                "--out".into(),
+                vectors.display().to_string(),
+            ]);
             let record = Record::of_judged(block, class, self.mode, reproduce);
             run.writer.write(&record).map_err(io_error)?;
             if let Some(hook) = &self.on_divergence {

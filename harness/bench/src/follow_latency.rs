@@ -113,7 +113,7 @@ fn scenario(work: &Path, blocks: u64, zmq: bool, poll: Duration) -> Result<()> {
         out: out.canonicalize()?,
         resume: false,
         threads: 2,
-        reproduce_prefix: "dualrun follow".into(),
+        reproduce_prefix: vec!["dualrun".into(), "follow".into()],
         interrupt: interrupt.clone(),
         metrics: None,
         shard: None,
@@ -124,6 +124,7 @@ fn scenario(work: &Path, blocks: u64, zmq: bool, poll: Duration) -> Result<()> {
         poll,
         connect_wait: Duration::from_secs(30),
         zmq: zmq.then(|| format!("tcp://127.0.0.1:{zmq_port}")),
+        inconsistent_give_up: dualrun_follow::INCONSISTENT_GIVE_UP,
     };
     let recorder = judged.clone();
     let follower = std::thread::spawn(move || {

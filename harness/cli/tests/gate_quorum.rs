@@ -222,7 +222,8 @@ fn a_key_is_rotated_only_by_the_quorum() {
     // From now on Carol's old key does not count and her new one does; the policy file still names the
     // old key: the ledger knows the rotation.
     let next = evaluation_digest(&t.ledger, &t.policy);
-    assert_eq!(approve(&t.ledger, carol, "primary", &next).code, 0);
+    let r = approve(&t.ledger, carol, "primary", &next);
+    assert_eq!(r.code, 1, "the rotated-out key is no operator now: refused, nothing written: {}", r.stderr);
     assert_eq!(approve(&t.ledger, alice, "primary", &next).code, 0);
     let r = force(&t.ledger, &t.policy, alice);
     assert_eq!(r.code, 1, "the old key's approval does not count, forced or not: {}", r.stderr);
@@ -329,4 +330,32 @@ fn verify_proves_every_quorum() {
         l.append(new_entry("rotate", Mode::Legacy, Mode::Legacy, Value::Null, extra), &a, "alice").unwrap();
     });
     assert!(p.contains("new_key_signature does not verify"), "{p}");
+}
+
+/// Where a quorum is pinned, an approval by a key outside it is refused with nothing written; one made
+/// before the pin (it counted for nothing, and the hash chain keeps it) is a finding of `verify
+/// --trusted-key` naming its line, and every entry after it is still verified.
+#[test]
+fn an_approval_outside_a_pinned_quorum_is_refused_and_an_earlier_one_is_a_finding() {
+    let t = setup();
+    let [alice, bob, carol] = &t.ops;
+    let digest = evaluation_digest(&t.ledger, &t.policy);
+    assert_eq!(approve(&t.ledger, &t.outsider, "shadow", &digest).code, 0, "no quorum pinned yet");
+    to_shadow_approved_by(&t, [alice, bob]);
+
+    let next = evaluation_digest(&t.ledger, &t.policy);
+    let before = std::fs::read(&t.ledger).unwrap();
+    let r = approve(&t.ledger, &t.outsider, "primary", &next);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("is not an operator of the ledger's quorum") && r.stderr.contains("nothing was written"));
+    assert_eq!(std::fs::read(&t.ledger).unwrap(), before, "nothing written");
+    assert_eq!(approve(&t.ledger, carol, "primary", &next).code, 0, "an operator still approves");
+
+    let trusted = ["--trusted-key", &alice.public, "--trusted-key", &bob.public, "--trusted-key", &carol.public];
+    let r = dualrun(&[&["gate", "verify", "--ledger", s(&t.ledger)][..], &trusted].concat());
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("6 entries verified; mode shadow"), "every entry after it is verified: {}", r.stdout);
+    let finding = format!("entry 1 (line 2): an approval signed by {}, which is not a trusted key", t.outsider.public);
+    assert!(r.stdout.contains(&finding), "{}", r.stdout);
+    verifies(&t.ledger);
 }

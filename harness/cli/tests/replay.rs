@@ -106,7 +106,7 @@ fn the_default_replay_finds_a_halt_exactly_at_each_injected_fault() {
     assert_eq!(first["env"]["timestamps"].as_array().unwrap().len(), 60);
     let reproduce = first["reproduce"].as_str().unwrap().to_owned();
     assert!(reproduce.starts_with("dualrun replay --chain "), "{reproduce}");
-    let args: Vec<String> = reproduce.split(' ').skip(1).map(|a| a.trim_matches('\'').to_owned()).collect();
+    let args: Vec<String> = shell_words(&reproduce).into_iter().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let r = dualrun(&args);
     assert_eq!(r.code, 1, "{}", r.stderr);

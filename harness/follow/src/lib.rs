@@ -25,7 +25,7 @@ use dualrun_pipeline::{context_with, ContextError, Verifiers};
 use dualrun_replay::{Progress, ReplayConfig, ReplayError, RunResult, Session};
 use dualrun_rundir::{files, ChainInputs, OrphanedBlock, ReorgEvent};
 
-pub use source::{DaemonSource, FollowError, REMEMBERED};
+pub use source::{DaemonSource, FollowError, INCONSISTENT_GIVE_UP, REMEMBERED};
 
 impl From<FollowError> for ReplayError {
     fn from(e: FollowError) -> ReplayError {
@@ -46,6 +46,9 @@ pub struct FollowConfig {
     pub connect_wait: Duration,
     /// The daemon's ZMQ publisher (`tcp://HOST:PORT`), for new-block notices.
     pub zmq: Option<String>,
+    /// How long a daemon may serve an inconsistent chain before following stops
+    /// ([`FollowError::Inconsistent`]).
+    pub inconsistent_give_up: Duration,
 }
 
 impl FollowConfig {
@@ -149,7 +152,7 @@ fn session(
     // block must build on the last of them).
     let judged = if cfg.resume { judged_tail(&cfg.out, cfg.from) } else { Vec::new() };
     let (profile, interrupt, metrics, to) = (cfg.profile.clone(), cfg.interrupt.clone(), cfg.metrics.clone(), cfg.to);
-    let (poll, wait) = (follow.poll, follow.connect_wait);
+    let (poll, wait, give_up) = (follow.poll, follow.connect_wait, follow.inconsistent_give_up);
     let session = Session {
         inputs,
         data_file: daemon.url().into(),
@@ -164,7 +167,8 @@ fn session(
             let source = DaemonSource::new(daemon, start, to, poll, interrupt)
                 .with_metrics(metrics)
                 .with_judged(judged)
-                .with_notices(notices);
+                .with_notices(notices)
+                .with_inconsistent_give_up(give_up);
             Ok((source, ctx))
         }),
         judged: None,
@@ -175,8 +179,13 @@ fn session(
 /// The ids of the last judged blocks (up to [`source::REMEMBERED`]), with their heights, as the
 /// checkpoint has them.
 fn judged_tail(dir: &Path, from: u64) -> Vec<(u64, Hash32)> {
-    let Ok(cp) = dualrun_rundir::Checkpoint::load(&dir.join(files::CHECKPOINT)) else { return Vec::new() };
-    let Ok(bytes) = std::fs::read(dir.join(files::IDS)) else { return Vec::new() };
+    use std::io::Read;
+    let Ok(cp) = dualrun_rundir::Checkpoint::load(dir) else { return Vec::new() };
+    let Ok(Some((file, _))) = files::open(dir, files::IDS) else { return Vec::new() };
+    let mut bytes = Vec::new();
+    if file.take(cp.ids_bytes).read_to_end(&mut bytes).is_err() {
+        return Vec::new();
+    }
     let end = usize::try_from(cp.ids_bytes).unwrap_or(0).min(bytes.len()) / 32;
     let start = end.saturating_sub(source::REMEMBERED);
     (start..end).map(|i| (from + i as u64, Hash32(bytes[i * 32..i * 32 + 32].try_into().expect("32 bytes")))).collect()

@@ -7,6 +7,13 @@
 //! the source finds the fork — the first height whose block is not the one judged, looking back over the
 //! blocks it remembers — and stops with [`FollowError::Reorg`], so the run can keep the judged blocks'
 //! records (as orphaned) and judge the new branch from the fork.
+//!
+//! A block whose parent is not the block handed out before it while that block is still on the daemon's
+//! chain is not a reorganization: the daemon serves an inconsistent chain (or changed between two
+//! calls). It is logged once, counted (`dualrun_daemon_inconsistent_total`) and asked again with backoff
+//! (0.25 s doubling to 10 s), which a reorganization in progress settles; still inconsistent after
+//! [`INCONSISTENT_GIVE_UP`] (`follow --inconsistent-seconds`), following stops with [`FollowError::Inconsistent`] naming the height and
+//! both ids (the run stays resumable).
 
 use std::collections::VecDeque;
 use std::ops::ControlFlow;
@@ -22,6 +29,8 @@ use dualrun_pipeline::{BlockSource, SourceBlock};
 
 /// The longest wait between two attempts to reach a daemon that does not answer.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// How long a daemon may keep serving an inconsistent chain before following stops, by default.
+pub const INCONSISTENT_GIVE_UP: Duration = Duration::from_secs(60);
 
 /// Why following stopped.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +51,24 @@ pub enum FollowError {
         orphaned: Vec<(u64, Hash32)>,
         /// The daemon's height when it was seen.
         daemon_height: u64,
+    },
+    /// The daemon kept serving, at `height`, a block whose parent is not the block it serves (and the run
+    /// judged) at `height − 1`.
+    #[error(
+        "the daemon serves an inconsistent chain: its block at height {height} names parent {parent_named}, but \
+         its block at height {} is {parent_served} (still so after {seconds} s of retries); the run is \
+         checkpointed: once the daemon serves a consistent chain, continue with --resume",
+        height - 1
+    )]
+    Inconsistent {
+        /// The height of the block that does not link.
+        height: u64,
+        /// The parent it names.
+        parent_named: Hash32,
+        /// The block the daemon serves (and the run judged) below it.
+        parent_served: Hash32,
+        /// How long it was retried.
+        seconds: u64,
     },
     /// The fork is deeper than the blocks the run remembers.
     #[error(
@@ -69,6 +96,8 @@ pub struct DaemonSource {
     recent: VecDeque<(u64, Hash32)>,
     /// New-block notices (ZMQ) that end a wait early; one subscription shared by the run's sessions.
     notices: Option<Arc<Mutex<Receiver<()>>>>,
+    /// How long an inconsistent chain is asked again before following stops.
+    give_up: Duration,
 }
 
 /// Blocks remembered for tracing a reorganization back to its fork.
@@ -77,7 +106,14 @@ pub const REMEMBERED: usize = 4096;
 impl DaemonSource {
     /// Blocks of `daemon` from `next` on (through `to`, if given), looking for new ones every `poll`.
     pub fn new(daemon: Daemon, next: u64, to: Option<u64>, poll: Duration, interrupt: Arc<AtomicBool>) -> Self {
-        DaemonSource { daemon, next, to, poll, interrupt, metrics: None, recent: VecDeque::new(), notices: None }
+        let (recent, give_up) = (VecDeque::new(), INCONSISTENT_GIVE_UP);
+        DaemonSource { daemon, next, to, poll, interrupt, metrics: None, recent, notices: None, give_up }
+    }
+
+    /// Stops following once the daemon has served an inconsistent chain this long.
+    pub fn with_inconsistent_give_up(mut self, give_up: Duration) -> Self {
+        self.give_up = give_up;
+        self
     }
 
     /// Reports the daemon's height and reachability here.
@@ -123,7 +159,16 @@ impl DaemonSource {
         if fork == self.recent.front().map_or(self.next, |(h, _)| *h) && self.recent.len() == REMEMBERED {
             return Ok(FollowError::DeepReorg { remembered: REMEMBERED, lowest: fork });
         }
-        let orphaned = self.recent.iter().filter(|(h, _)| *h >= fork).copied().collect();
+        let orphaned: Vec<(u64, Hash32)> = self.recent.iter().filter(|(h, _)| *h >= fork).copied().collect();
+        if orphaned.is_empty() {
+            // Every judged block is still the daemon's: not a reorganization, an inconsistency.
+            return Ok(FollowError::Inconsistent {
+                height: self.next,
+                parent_named: Hash32::default(),
+                parent_served: self.parent().unwrap_or_default(),
+                seconds: 0,
+            });
+        }
         Ok(FollowError::Reorg { fork, orphaned, daemon_height })
     }
 
@@ -156,6 +201,39 @@ impl DaemonSource {
         self.daemon_state(None);
         let wait = outage.failed(url, e);
         self.pause(wait);
+    }
+
+    /// The daemon served, at `height`, a block naming `parent_named` while it serves `parent_served`
+    /// below it: logged when first seen, counted, waited out with backoff; an error once it has lasted
+    /// the give-up time.
+    fn inconsistent(
+        &self,
+        since: &mut Option<(Instant, Duration)>,
+        height: u64,
+        parent_named: Hash32,
+        parent_served: Hash32,
+    ) -> Result<(), FollowError> {
+        if let Some(m) = &self.metrics {
+            m.inconsistent();
+        }
+        let (first, backoff) = since.get_or_insert_with(|| {
+            tracing::warn!(
+                height,
+                %parent_named,
+                %parent_served,
+                "the daemon serves a block that does not link to the block it serves below it; asking again with \
+                 backoff"
+            );
+            (Instant::now(), Duration::from_millis(250))
+        });
+        if first.elapsed() >= self.give_up {
+            let seconds = first.elapsed().as_secs();
+            return Err(FollowError::Inconsistent { height, parent_named, parent_served, seconds });
+        }
+        let wait = *backoff;
+        *backoff = (*backoff * 2).min(MAX_BACKOFF);
+        self.pause(wait);
+        Ok(())
     }
 
     fn daemon_state(&self, height: Option<u64>) {
@@ -205,6 +283,7 @@ impl BlockSource for DaemonSource {
     ) -> Result<(), FollowError> {
         let url = self.daemon.url().to_owned();
         let mut outage = Outage { since: None, backoff: Duration::from_millis(250) };
+        let mut inconsistency: Option<(Instant, Duration)> = None;
         loop {
             if self.stopped() || self.to.is_some_and(|t| self.next > t) {
                 return Ok(());
@@ -225,6 +304,11 @@ impl BlockSource for DaemonSource {
             if let Some(parent) = self.parent() {
                 if (available == self.next && tip != parent) || available < self.next {
                     match self.reorg(available) {
+                        Ok(FollowError::Inconsistent { height, parent_served, .. }) => {
+                            // get_info's tip is not the block served at its height: asked again.
+                            self.inconsistent(&mut inconsistency, height, tip, parent_served)?;
+                            continue;
+                        }
                         Ok(reorg) => return Err(reorg),
                         Err(e) => {
                             self.wait_out(&mut outage, &url, &e);
@@ -252,6 +336,10 @@ impl BlockSource for DaemonSource {
                         break;
                     }
                     match self.reorg(available) {
+                        Ok(FollowError::Inconsistent { height, parent_served, .. }) => {
+                            self.inconsistent(&mut inconsistency, height, header.prev_hash, parent_served)?;
+                            break;
+                        }
                         Ok(reorg) => return Err(reorg),
                         Err(e) => {
                             self.wait_out(&mut outage, &url, &e);
@@ -259,6 +347,7 @@ impl BlockSource for DaemonSource {
                         }
                     }
                 }
+                inconsistency = None;
                 self.remember(self.next, header.hash);
                 out.push(SourceBlock { height: self.next, blob: blob.into(), stored_id: header.hash });
                 self.next += 1;

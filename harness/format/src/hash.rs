@@ -80,6 +80,20 @@ pub fn keccak256(data: &[u8]) -> Hash32 {
     Hash32(Keccak256::digest(data).into())
 }
 
+/// Keccak-256 of everything `r` yields, read in pieces (a large file is never held whole).
+pub fn keccak256_reader(mut r: impl std::io::Read) -> std::io::Result<Hash32> {
+    let mut h = Keccak256::new();
+    let mut buf = [0u8; 1 << 16];
+    loop {
+        match r.read(&mut buf) {
+            Ok(0) => return Ok(Hash32(h.finalize().into())),
+            Ok(n) => h.update(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Keccak-256 of `data`, and of `data` with the bytes of `zeroed` set to zero: the bytes before
 /// `zeroed` are absorbed once for both.
 pub fn keccak256_with_zeroed(data: &[u8], zeroed: std::ops::Range<usize>) -> (Hash32, Hash32) {

@@ -326,11 +326,16 @@ pub struct VerifyReport {
     /// The last entry's hash: an auditor who keeps it can later tell a ledger cut short
     /// (`gate verify --expect-head`).
     pub head: Hash32,
+    /// Entries that are sound but were not expected, each naming its entry and line: an approval signed
+    /// by a key that is not trusted (it counts toward no quorum; the ledger's hash chain keeps it).
+    pub findings: Vec<String>,
 }
 
 /// Audits a ledger: canonical form, the hash chain, every signature (and, if given, that every key is
 /// trusted), a legal sequence of modes, and that the evidence each entry relied on is unchanged. Returns
-/// the first bad entry as an error.
+/// the first bad entry as an error. An approval by a key that is not trusted is a finding of the report,
+/// not an error: it moves nothing and the hash chain forbids removing it, so the entries after it are
+/// still verified — but a promotion or rotation that counted it is an error.
 pub fn verify(path: &Path, trusted: &[VerifyingKey], check_evidence: bool) -> Result<VerifyReport, LedgerError> {
     let bytes = std::fs::read(path).map_err(dualrun_format::FileError::at(path))?;
     let bad_at = |index: usize, problem: &str| LedgerError::Bad {
@@ -364,6 +369,9 @@ pub fn verify(path: &Path, trusted: &[VerifyingKey], check_evidence: bool) -> Re
     let mut mode: Option<Mode> = None;
     let mut count = 0;
     let mut seen: Vec<Map<String, Value>> = Vec::new();
+    let mut findings = Vec::new();
+    // Sequence numbers of approvals signed by an untrusted key: no quorum may count them.
+    let mut untrusted_approvals = std::collections::BTreeSet::new();
     // Lines end in exactly one '\n': a '\r' anywhere is an edit.
     for (i, line) in text.strip_suffix('\n').unwrap_or(text).split('\n').enumerate() {
         let bad = |problem: String| LedgerError::Bad { file: path.into(), index: i, line: i + 1, problem };
@@ -407,12 +415,30 @@ pub fn verify(path: &Path, trusted: &[VerifyingKey], check_evidence: bool) -> Re
         if key.verify_strict(&message(&hash), &Signature::from_bytes(&sig)).is_err() {
             return Err(bad("the signature does not verify with the entry's public key".into()));
         }
-        if !trusted.is_empty() && !trusted.contains(&key) {
-            return Err(bad(format!("signed by {}, which is not a trusted key", hex::encode(key_bytes))));
-        }
         let to = e.get("to").and_then(mode_of).ok_or_else(|| bad("`to` is not a mode".into()))?;
         let from = e.get("from").and_then(mode_of);
         let action = e.get("action").and_then(Value::as_str).unwrap_or("");
+        if !trusted.is_empty() && !trusted.contains(&key) {
+            if action != "approve" {
+                return Err(bad(format!("signed by {}, which is not a trusted key", hex::encode(key_bytes))));
+            }
+            untrusted_approvals.insert(i as u64);
+            findings.push(format!(
+                "{}: entry {i} (line {}): an approval signed by {}, which is not a trusted key; it counts toward no \
+                 quorum",
+                path.display(),
+                i + 1,
+                hex::encode(key_bytes)
+            ));
+        }
+        let counted = e.get("quorum").and_then(|q| q.get("approved_by")).and_then(Value::as_array);
+        if let Some(n) =
+            counted.into_iter().flatten().filter_map(Value::as_u64).find(|n| untrusted_approvals.contains(n))
+        {
+            return Err(bad(format!(
+                "its quorum counts the approval of entry #{n}, signed by a key that is not trusted"
+            )));
+        }
         let legal = match (action, mode, from) {
             ("init", None, None) => to == Mode::Legacy,
             ("promote", Some(m), Some(f)) => f == m && f.next() == Some(to),
@@ -442,5 +468,5 @@ pub fn verify(path: &Path, trusted: &[VerifyingKey], check_evidence: bool) -> Re
         count += 1;
         seen.push(e);
     }
-    Ok(VerifyReport { entries: count, mode: mode.expect("at least one entry"), head: prev_hash })
+    Ok(VerifyReport { entries: count, mode: mode.expect("at least one entry"), head: prev_hash, findings })
 }

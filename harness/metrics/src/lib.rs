@@ -14,6 +14,7 @@
 //! | `dualrun_verify_seconds` | histogram | `verifier` |
 //! | `dualrun_judged_height`, `dualrun_daemon_height`, `dualrun_lag_blocks` | gauge | — |
 //! | `dualrun_reorgs_total` | counter | — |
+//! | `dualrun_daemon_inconsistent_total` | counter | — (each time the daemon served a block that does not link to the one below it) |
 //! | `dualrun_daemon_up` | gauge | — |
 //! | `dualrun_mode_info` | gauge (1) | `mode` |
 //! | `process_cpu_seconds_total`, `process_resident_memory_bytes`, `process_virtual_memory_bytes`, `process_open_fds`, `process_start_time_seconds` | | — |
@@ -73,6 +74,7 @@ pub struct Metrics {
     daemon_height: Gauge,
     lag_blocks: Gauge,
     reorgs: Counter,
+    inconsistent: Counter,
     daemon_up: Gauge,
     process: process::ProcessMetrics,
 }
@@ -115,6 +117,12 @@ impl Metrics {
         registry.register("dualrun_lag_blocks", "Blocks the daemon has that are not judged yet", lag_blocks.clone());
         let reorgs = Counter::default();
         registry.register("dualrun_reorgs", "Reorganizations of the daemon's chain seen", reorgs.clone());
+        let inconsistent = Counter::default();
+        registry.register(
+            "dualrun_daemon_inconsistent",
+            "Times the daemon served a block whose parent is not the block it serves below it",
+            inconsistent.clone(),
+        );
         let daemon_up = Gauge::default();
         registry.register("dualrun_daemon_up", "1 when the last call to the daemon succeeded", daemon_up.clone());
         let mode_info = Family::<ModeLabel, Gauge>::default();
@@ -145,6 +153,7 @@ impl Metrics {
             daemon_height,
             lag_blocks,
             reorgs,
+            inconsistent,
             daemon_up,
             process,
         }
@@ -202,6 +211,11 @@ impl Metrics {
     /// A reorganization was seen.
     pub fn reorg(&self) {
         self.reorgs.inc();
+    }
+
+    /// The daemon served a block that does not link to the block it serves below it.
+    pub fn inconsistent(&self) {
+        self.inconsistent.inc();
     }
 
     fn update_lag(&self) {

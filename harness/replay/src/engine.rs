@@ -73,8 +73,9 @@ pub struct ReplayConfig {
     pub resume: bool,
     /// Threads for the prepare stage and the chain digest.
     pub threads: usize,
-    /// The start of a command that replays one block (`--from H --to H --out DIR` is appended).
-    pub reproduce_prefix: String,
+    /// The words of a command that replays one block, `dualrun` first (`--from H --to H --out DIR` is
+    /// appended, and the line shell-quoted: [`dualrun_rundir::shell_line`]).
+    pub reproduce_prefix: Vec<String>,
     /// Set to stop; the run ends resumable.
     pub interrupt: Arc<AtomicBool>,
     /// Metrics to update as blocks are judged (`--metrics`).

@@ -1,8 +1,11 @@
 //! [`merge`]: the shard runs of one whole range (`replay --shard I/N`) made into one run directory that is
 //! the single run's: the same inputs (the whole range, its chain digest recomputed from the chain), the
 //! records in height order — byte-identical to a single replay's — and counters and latency histograms
-//! summed from the shards' final checkpoints. The merged manifest names each shard by its manifest
-//! digest. Shards that are not one run, not finished, edited, missing or overlapping are refused, named.
+//! summed from the shards' final checkpoints — each shard's checkpoint must give exactly the summary its
+//! manifest digests, and that summary's counts must be its records' (so no count comes from a file
+//! nobody digested), and the merged record counts are counted from the records written. The merged
+//! manifest names each shard by its manifest digest. Shards that are not one run, not finished, edited,
+//! missing or overlapping are refused, named; so is a merged directory inside a shard's.
 
 use std::path::{Path, PathBuf};
 
@@ -63,9 +66,23 @@ fn read_shard(dir: &Path) -> Result<ShardOf, MergeError> {
     let bad = |problem: String| MergeError::Shard { dir: dir.into(), problem };
     let run = RunDir::open(dir).map_err(|e| bad(e.to_string()))?;
     let shard = run.manifest.inputs.shard.ok_or_else(|| bad("not a shard (made without replay --shard)".into()))?;
-    let cp = Checkpoint::load(&run.path.join(files::CHECKPOINT)).map_err(|e| bad(e.to_string()))?;
+    let cp = Checkpoint::load(&run.path).map_err(|e| bad(e.to_string()))?;
     if !cp.complete {
         return Err(bad("its checkpoint is not complete".into()));
+    }
+    // The counters are taken from the checkpoint (it alone keeps the latency histograms whole), which no
+    // manifest digests: they must be exactly those of the digested summary, whose counts RunDir::open
+    // has checked against the records.
+    let s = &run.summary;
+    let derived = Summary::from_stats(s.mode, s.range.from, s.range.to, &cp.stats, s.complete, s.range.next_height);
+    let as_json = |s: &Summary| serde_json::to_value(s).expect("summaries serialize");
+    if let Some((field, summary, checkpoint)) = dualrun_rundir::differences(&as_json(s), &as_json(&derived)).first() {
+        return Err(bad(format!(
+            "{} disagrees with its digested {}: {field} is {summary} there, {checkpoint} by the checkpoint's \
+             counters (the checkpoint was edited); refusing to merge counts nobody signed",
+            files::CHECKPOINT,
+            files::SUMMARY
+        )));
     }
     Ok(ShardOf { run, shard, stats: cp.stats })
 }
@@ -126,6 +143,17 @@ fn check(mut shards: Vec<ShardOf>) -> Result<Vec<ShardOf>, MergeError> {
 /// Merges the shard runs in `dirs` into a new run directory `out`.
 pub fn merge(dirs: &[PathBuf], out: &Path, threads: usize) -> Result<Merged, MergeError> {
     let shards = check(dirs.iter().map(|d| read_shard(d)).collect::<Result<Vec<_>, _>>()?)?;
+    let target = resolved(out);
+    if let Some(s) = shards.iter().find(|s| target.starts_with(&s.run.path)) {
+        return Err(MergeError::Shard {
+            dir: s.run.path.clone(),
+            problem: format!(
+                "--out {} is inside this shard's run directory, which must stay as it was signed; choose a \
+                 directory outside every shard",
+                out.display()
+            ),
+        });
+    }
     let first = &shards[0];
     let whole = first.shard;
     // The single run's inputs: the whole range, named by its chain digest read from the chain again.
@@ -141,12 +169,16 @@ pub fn merge(dirs: &[PathBuf], out: &Path, threads: usize) -> Result<Merged, Mer
     let mut manifest = Manifest::new(inputs, first.run.manifest.data_file.clone(), started);
     let mut writer = RunWriter::create(out, &manifest)?;
     let mut stats = Stats::default();
+    let mut counted = Stats::default();
     for s in &shards {
         for record in s.run.records()? {
             writer.write(&record)?;
+            counted.add(record.class);
         }
         stats.merge(&s.stats);
     }
+    // The merged counts are the records written.
+    stats.records = counted.records;
     let next = whole.to + 1;
     writer.checkpoint(next, &stats, false)?;
     let summary = Summary::from_stats(manifest.inputs.mode, whole.from, whole.to, &stats, true, next);
@@ -164,4 +196,24 @@ pub fn merge(dirs: &[PathBuf], out: &Path, threads: usize) -> Result<Merged, Mer
     writer.finish(&summary, manifest)?;
     writer.checkpoint(next, &stats, true)?;
     Ok(Merged { summary, shards: runs })
+}
+
+/// `path` with its longest existing ancestor made canonical (the rest appended as given), so that a
+/// directory not made yet can be compared with canonical ones.
+fn resolved(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut rest = Vec::new();
+    let mut at = absolute.as_path();
+    loop {
+        if let Ok(canonical) = std::fs::canonicalize(at) {
+            return rest.iter().rev().fold(canonical, |p, c| p.join(c));
+        }
+        match (at.parent(), at.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                at = parent;
+            }
+            _ => return absolute,
+        }
+    }
 }

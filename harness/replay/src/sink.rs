@@ -37,7 +37,7 @@ pub(crate) struct RecordSink<'a> {
     pub(crate) mode: Mode,
     /// The run directory (reproduce lines name a sibling).
     pub(crate) out: PathBuf,
-    pub(crate) reproduce_prefix: String,
+    pub(crate) reproduce_prefix: Vec<String>,
     pub(crate) progress: &'a mut dyn Progress,
     pub(crate) first_record: Option<FirstRecord>,
     pub(crate) session: Instant,
@@ -55,7 +55,7 @@ impl<'a> RecordSink<'a> {
         stats: Stats,
         mode: Mode,
         out: PathBuf,
-        reproduce_prefix: String,
+        reproduce_prefix: Vec<String>,
         progress: &'a mut dyn Progress,
     ) -> Self {
         let now = Instant::now();
@@ -83,7 +83,10 @@ impl<'a> RecordSink<'a> {
 
     fn reproduce(&self, height: u64) -> String {
         let out = self.out.with_file_name(format!("reproduce-{height}"));
-        format!("{} --from {height} --to {height} --out {}", self.reproduce_prefix, out.display())
+        let mut argv = self.reproduce_prefix.clone();
+        let h = height.to_string();
+        argv.extend(["--from".into(), h.clone(), "--to".into(), h, "--out".into(), out.display().to_string()]);
+        dualrun_rundir::shell_line(&argv)
     }
 }
 

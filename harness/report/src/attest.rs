@@ -16,15 +16,15 @@
 //! The signature is Ed25519 over DSSE's PAE (see [`pae`]); its `keyid` is the public key in hex. Nothing
 //! in the file depends on the time of signing, so the same run and key always give the same bytes.
 //!
-//! [`sign`] refuses a run that is incomplete or whose files differ from its manifest; [`verify`] checks
-//! the envelope, a signature (by a trusted key when any are given) and every file of the directory,
-//! reporting every file that differs, is missing or is not covered. [`AttestError::is_finding`] tells a
+//! [`sign`] refuses a run with any problem (incomplete, files that differ from its manifest, an entry a
+//! run directory may not hold); [`verify`] checks the envelope, a signature (by a trusted key when any
+//! are given) and the directory as a closed set: every subject as signed, and any other entry — a file,
+//! a symbolic link, a subdirectory, a FIFO — a finding naming it. [`AttestError::is_finding`] tells a
 //! run that fails verification from a verification that could not be made.
 //!
 //! [DSSE]: https://github.com/secure-systems-lab/dsse/blob/master/envelope.md
 
 use std::collections::BTreeSet;
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use base64::engine::general_purpose::STANDARD;
@@ -38,9 +38,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 /// The attestation's file name in the run directory.
-pub const FILE: &str = "attestation.dsse.json";
-/// The temporary file [`sign`] writes before renaming it to [`FILE`]: never a subject.
-const TEMP_FILE: &str = "attestation.dsse.tmp";
+pub const FILE: &str = dualrun_rundir::files::ATTESTATION;
 /// The envelope's `payloadType`.
 pub const PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
 /// The statement's `_type`.
@@ -64,14 +62,6 @@ pub enum AttestError {
         dir: PathBuf,
         /// Everything wrong with the run.
         problems: Vec<Problem>,
-    },
-    /// [`sign`] found a file whose name is not UTF-8, so a statement cannot name it.
-    #[error("{dir}: {name:?} is not a UTF-8 file name, so the attestation cannot name it")]
-    UnnamedFile {
-        /// The run directory.
-        dir: PathBuf,
-        /// The file's name.
-        name: OsString,
     },
     /// [`verify`] found no attestation.
     #[error("{file}: no attestation (the run was not signed)")]
@@ -152,10 +142,7 @@ pub fn sign(run_dir: &Path, key: &KeyFile) -> Result<PathBuf, AttestError> {
     if !problems.is_empty() {
         return Err(AttestError::Incomplete { dir: run.path, problems });
     }
-    let (names, unnamed) = covered_files(&run.path)?;
-    if let Some(name) = unnamed.into_iter().next() {
-        return Err(AttestError::UnnamedFile { dir: run.path, name });
-    }
+    let names = covered_files(&run.path)?;
     let mut subjects = Vec::with_capacity(names.len());
     for name in names {
         let path = run.path.join(&name);
@@ -208,25 +195,18 @@ fn statement(run: &RunDir, key: &KeyFile, subjects: &[(String, String)]) -> Valu
     })
 }
 
-/// The regular files of `dir` an attestation covers (everything but the attestation and its temporary
-/// file; not subdirectories or symbolic links), sorted by name, and the names that are not UTF-8.
-fn covered_files(dir: &Path) -> Result<(Vec<String>, Vec<OsString>), FileError> {
+/// The files of a run directory an attestation covers: every entry but the attestation, sorted by name.
+/// [`sign`] calls it on a run without problems, so each is a regular file the format defines.
+fn covered_files(dir: &Path) -> Result<Vec<String>, FileError> {
     let mut names = Vec::new();
-    let mut unnamed = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(FileError::at(dir))? {
-        let entry = entry.map_err(FileError::at(dir))?;
-        if !entry.file_type().map_err(FileError::at(&entry.path()))?.is_file() {
-            continue;
-        }
-        match entry.file_name().into_string() {
-            Ok(name) if name == FILE || name == TEMP_FILE => {}
-            Ok(name) => names.push(name),
-            Err(name) => unnamed.push(name),
+        let name = entry.map_err(FileError::at(dir))?.file_name().to_string_lossy().into_owned();
+        if name != FILE {
+            names.push(name);
         }
     }
     names.sort();
-    unnamed.sort();
-    Ok((names, unnamed))
+    Ok(names)
 }
 
 /// SHA-256 of a file's bytes, lowercase hex (read in pieces: record files can be large).
@@ -358,8 +338,9 @@ fn subjects_of(subject: Value) -> Result<Vec<(String, String)>, String> {
     Ok(out)
 }
 
-/// One finding per subject that differs, is missing or is not a regular file, then one per regular file
-/// of the directory that is not a subject.
+/// One finding per subject that differs, is missing or is not a regular file, then one per entry of the
+/// directory that is not a subject (a signed run directory is a closed set: any file, link, subdirectory
+/// or special file added is named).
 fn compare(dir: &Path, subjects: &[(String, String)]) -> Result<Vec<String>, AttestError> {
     let mut findings = Vec::new();
     for (name, want) in subjects {
@@ -367,7 +348,8 @@ fn compare(dir: &Path, subjects: &[(String, String)]) -> Result<Vec<String>, Att
         match std::fs::symlink_metadata(&path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => findings.push(format!("{name}: missing")),
             Err(e) => return Err(FileError::new(&path, e).into()),
-            Ok(meta) if !meta.file_type().is_file() => findings.push(format!("{name}: not a regular file")),
+            Ok(meta) if !meta.file_type().is_file() => findings
+                .push(format!("{name}: {}, not a regular file", dualrun_format::file::describe_kind(meta.file_type()))),
             Ok(_) => {
                 let got = sha256_of(&path).map_err(FileError::at(&path))?;
                 if got != *want {
@@ -377,13 +359,22 @@ fn compare(dir: &Path, subjects: &[(String, String)]) -> Result<Vec<String>, Att
         }
     }
     let listed: BTreeSet<&str> = subjects.iter().map(|(name, _)| name.as_str()).collect();
-    let (names, unnamed) = covered_files(dir)?;
-    for name in names.iter().filter(|n| !listed.contains(n.as_str())) {
-        findings.push(format!("{name}: not covered by the attestation"));
+    let mut others = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(FileError::at(dir))? {
+        let entry = entry.map_err(FileError::at(dir))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name == FILE || listed.contains(name.as_str()) {
+            continue;
+        }
+        let kind = entry.file_type().map_err(FileError::at(&entry.path()))?;
+        others.push(format!(
+            "{}: {} not covered by the attestation",
+            name.escape_debug(),
+            dualrun_format::file::describe_kind(kind)
+        ));
     }
-    for name in unnamed {
-        findings.push(format!("{}: not covered by the attestation", name.to_string_lossy()));
-    }
+    others.sort();
+    findings.extend(others);
     Ok(findings)
 }
 
@@ -402,18 +393,13 @@ mod tests {
     }
 
     #[test]
-    fn only_regular_files_other_than_the_attestation_are_covered() {
+    fn every_entry_but_the_attestation_is_covered() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path();
-        for name in ["b.json", "a.txt", FILE, TEMP_FILE] {
+        for name in ["b.json", "a.txt", FILE] {
             std::fs::write(dir.join(name), name).unwrap();
         }
-        std::fs::create_dir(dir.join("sub")).unwrap();
-        std::fs::write(dir.join("sub").join("c.txt"), "c").unwrap();
-        std::os::unix::fs::symlink(dir.join("a.txt"), dir.join("link.txt")).unwrap();
-        let (names, unnamed) = covered_files(dir).unwrap();
-        assert_eq!(names, ["a.txt", "b.json"]);
-        assert!(unnamed.is_empty());
+        assert_eq!(covered_files(dir).unwrap(), ["a.txt", "b.json"]);
         assert_eq!(sha256_of(&dir.join("a.txt")).unwrap(), hex::encode(Sha256::digest(b"a.txt")));
     }
 }

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use dualrun_core::RecordClass;
-use dualrun_rundir::{files, Manifest, Orphans, Problem, Record, ReorgEvent, RunDir, Side, Summary};
+use dualrun_rundir::{files, Manifest, Orphans, Problem, Record, RecordsRead, ReorgEvent, RunDir, Side, Summary};
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -16,9 +16,6 @@ use crate::charts;
 pub const DETAILED_RECORDS: usize = 1000;
 /// Rows per run in the page; beyond it the page says how many more the CSV has.
 pub const MAX_ROWS: usize = 200_000;
-/// Files made from a finished run (this report, its summary, the attestation): not listed among the
-/// run's files, so writing one never changes another.
-const DERIVED: [&str; 3] = ["report.html", "report.md", crate::attest::FILE];
 
 /// The whole report.
 #[derive(Debug, Serialize)]
@@ -197,31 +194,36 @@ impl RunView {
         // Without a summary the manifest may still say what was run.
         let manifest = run.as_ref().map(|r| r.manifest.clone()).or_else(|| read_manifest(path));
         let summary = run.as_ref().map(|r| r.summary.clone());
-        let records = match &run {
-            Some(r) => r.records().unwrap_or_else(|e| {
+        // Every readable record is shown and counted; each line that is not one is named. The summary's
+        // counts are shown only as a problem when they are not the records'.
+        let read = match &run {
+            Some(r) => r.read_records().unwrap_or_else(|e| {
                 problems.push(e.to_string());
-                Vec::new()
+                RecordsRead::default()
             }),
-            None => Vec::new(),
+            None => RecordsRead::default(),
         };
+        let mut found = read.problems();
+        // A killed session's summary is older than its records: counts are compared for finished runs.
+        if let Some(s) = summary.as_ref().filter(|s| s.complete) {
+            found.extend(dualrun_rundir::count_problems(s, &read));
+        }
+        for p in found.iter().map(ToString::to_string) {
+            if !problems.contains(&p) {
+                problems.push(p);
+            }
+        }
+        let counted = read.counts();
         let counts = RecordClass::ALL
             .iter()
             .map(|c| ClassCount {
                 class: c.as_str(),
-                count: summary.as_ref().map_or(0, |s| s.count(*c)),
+                count: counted.get(c).copied().unwrap_or(0),
                 colour: charts::class_css(*c),
                 divergence: c.is_divergence(),
             })
             .collect::<Vec<_>>();
-        if let Some(s) = &summary {
-            if s.records != records.len() as u64 && problems.is_empty() {
-                problems.push(format!(
-                    "the summary counts {} records, divergences.jsonl has {}",
-                    s.records,
-                    records.len()
-                ));
-            }
-        }
+        let records = &read.records;
         let records_total: u64 = counts.iter().map(|c| c.count).sum();
         let mut banner = Banner::of(problems, records_total, 1);
         if summary.as_ref().is_some_and(|s| !s.complete) {
@@ -232,11 +234,11 @@ impl RunView {
             path: path.display().to_string(),
             inputs: manifest.as_ref().map(input_rows).unwrap_or_default(),
             files: file_rows(path, manifest.as_ref(), run.is_some(), &unverified),
-            facts: summary.as_ref().map(|s| fact_rows(s, &reorgs)).unwrap_or_default(),
-            charts: summary.as_ref().map(|s| chart_list(s, &records)).unwrap_or_default(),
+            facts: summary.as_ref().map(|s| fact_rows(s, records.len(), &reorgs)).unwrap_or_default(),
+            charts: summary.as_ref().map(|s| chart_list(s, records, &counted)).unwrap_or_default(),
             records_shown: records.len().min(MAX_ROWS),
             records_total: records.len(),
-            table: table(&records, &Orphans::from_events(&reorgs)),
+            table: table(records, &Orphans::from_events(&reorgs)),
             counts,
             banner,
             name,
@@ -245,7 +247,7 @@ impl RunView {
 }
 
 fn read_manifest(dir: &Path) -> Option<Manifest> {
-    std::fs::read(dir.join(files::MANIFEST)).ok().and_then(|b| serde_json::from_slice(&b).ok())
+    files::read_json_bytes(dir, files::MANIFEST).ok().and_then(|b| serde_json::from_slice(&b).ok())
 }
 
 fn input_rows(m: &Manifest) -> Vec<(String, String)> {
@@ -293,13 +295,13 @@ fn input_rows(m: &Manifest) -> Vec<(String, String)> {
     rows
 }
 
-fn fact_rows(s: &Summary, reorgs: &[ReorgEvent]) -> Vec<(String, String)> {
+fn fact_rows(s: &Summary, records: usize, reorgs: &[ReorgEvent]) -> Vec<(String, String)> {
     let mut rows = vec![
         ("mode".to_owned(), s.mode.to_string()),
         ("heights".into(), format!("{}..={}", s.range.from, s.range.to)),
         ("blocks judged".into(), s.blocks.to_string()),
         ("complete".into(), if s.complete { "yes".into() } else { format!("no: next height {}", s.range.next_height) }),
-        ("records".into(), s.records.to_string()),
+        ("records".into(), records.to_string()),
         ("authoritative".into(), format!("{} accept, {} reject", s.authoritative.accept, s.authoritative.reject)),
         ("sessions".into(), s.sessions.to_string()),
         ("rate".into(), format!("{:.0} blocks/s over {:.2} s", s.blocks_per_second, s.elapsed_seconds)),
@@ -319,11 +321,11 @@ fn fact_rows(s: &Summary, reorgs: &[ReorgEvent]) -> Vec<(String, String)> {
     rows
 }
 
-fn chart_list(s: &Summary, records: &[Record]) -> Vec<(String, String)> {
-    let at: Vec<(u64, RecordClass)> = records.iter().map(|r| (r.height, r.class)).collect();
+fn chart_list(s: &Summary, records: &[(usize, Record)], counted: &BTreeMap<RecordClass, u64>) -> Vec<(String, String)> {
+    let at: Vec<(u64, RecordClass)> = records.iter().map(|(_, r)| (r.height, r.class)).collect();
     let mut charts = vec![
         ("records along the chain".to_owned(), charts::along_height(s.range.from, s.range.to, &at)),
-        ("records by class".into(), charts::classes(s)),
+        ("records by class".into(), charts::classes(counted)),
     ];
     for (role, l) in [("legacy", &s.latency.legacy), ("candidate", &s.latency.candidate)] {
         if let Some(l) = l {
@@ -334,20 +336,21 @@ fn chart_list(s: &Summary, records: &[Record]) -> Vec<(String, String)> {
     charts
 }
 
-/// Every file of the run directory with its digest. A digested file the run's check found as the manifest
-/// lists it is not hashed a second time (`checked`: the check ran; `unverified`: what it found changed or
-/// missing).
+/// Every entry of the run directory with its digest. A digested file the run's check found as the
+/// manifest lists it is not hashed a second time (`checked`: the check ran; `unverified`: what it found
+/// changed or missing). An entry a run directory may not hold is listed, never read.
 fn file_rows(dir: &Path, manifest: Option<&Manifest>, checked: bool, unverified: &BTreeSet<String>) -> Vec<FileRow> {
     let listed: BTreeMap<String, String> = manifest
         .and_then(|m| m.files.as_ref())
         .map(|f| f.iter().map(|(k, v)| (k.clone(), v.to_string())).collect())
         .unwrap_or_default();
+    let strays: BTreeMap<String, files::Stray> =
+        files::strays(dir).unwrap_or_default().into_iter().map(|s| (s.name.clone(), s)).collect();
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .map(|rd| {
             rd.filter_map(Result::ok)
-                .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
                 .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| !DERIVED.contains(&n.as_str()))
+                .filter(|n| !files::DERIVED.contains(&n.as_str()))
                 .collect()
         })
         .unwrap_or_default();
@@ -357,31 +360,35 @@ fn file_rows(dir: &Path, manifest: Option<&Manifest>, checked: bool, unverified:
     names
         .into_iter()
         .map(|name| {
-            let path = dir.join(&name);
+            if let Some(stray) = strays.get(&name) {
+                let check = if stray.defined { "not a regular file" } else { "not part of a run" };
+                return FileRow { bytes: None, keccak256: None, check, name };
+            }
             if let (true, false, Some(want)) = (checked, unverified.contains(&name), listed.get(&name)) {
-                let bytes = std::fs::metadata(&path).ok().map(|m| m.len());
+                let bytes = std::fs::symlink_metadata(dir.join(&name)).ok().map(|m| m.len());
                 return FileRow { bytes, keccak256: Some(want.clone()), check: "ok", name };
             }
-            let bytes = std::fs::read(&path).ok();
-            let keccak256 = bytes.as_ref().map(|b| dualrun_format::keccak256(b).to_string());
+            let opened = files::open(dir, &name).ok().flatten();
+            let bytes = opened.as_ref().map(|(_, len)| *len);
+            let keccak256 = opened.and_then(|(f, _)| dualrun_format::keccak256_reader(f).ok()).map(|h| h.to_string());
             let check = match (listed.get(&name), &keccak256) {
                 (Some(_), None) => "missing",
                 (Some(want), Some(got)) if want == got => "ok",
                 (Some(_), Some(_)) => "changed",
                 (None, _) => "not digested",
             };
-            FileRow { bytes: bytes.map(|b| b.len() as u64), keccak256, check, name }
+            FileRow { bytes, keccak256, check, name }
         })
         .collect()
 }
 
 /// The table's data: rows (compact arrays), the reproduce prefixes they share, and the full detail of
 /// the first [`DETAILED_RECORDS`].
-fn table(records: &[Record], orphans: &Orphans) -> Value {
+fn table(records: &[(usize, Record)], orphans: &Orphans) -> Value {
     let mut prefixes: Vec<String> = Vec::new();
     let mut rows = Vec::with_capacity(records.len().min(MAX_ROWS));
     let mut details = Vec::new();
-    for (line, r) in records.iter().enumerate().take(MAX_ROWS) {
+    for (shown, (line, r)) in records.iter().enumerate().take(MAX_ROWS) {
         let (prefix, suffix) = match r.reproduce.rfind(" --from ") {
             Some(i) => r.reproduce.split_at(i),
             None => ("", r.reproduce.as_str()),
@@ -406,10 +413,10 @@ fn table(records: &[Record], orphans: &Orphans) -> Value {
             r.authoritative.verdict.as_str(),
             p,
             suffix,
-            line + 1,
-            orphans.contains(line as u64, r.height, &r.block_id)
+            line,
+            orphans.contains(*line as u64 - 1, r.height, &r.block_id)
         ]));
-        if line < DETAILED_RECORDS {
+        if shown < DETAILED_RECORDS {
             details.push(json!({
                 "legacy": r.legacy, "candidate": r.candidate, "authoritative": r.authoritative,
                 "differing_facts": r.differing_facts, "stored_id": r.stored_id, "env": r.env, "blob": r.blob,

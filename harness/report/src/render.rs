@@ -15,10 +15,39 @@ const MARKDOWN_RECORDS: usize = 10;
 #[error("rendering the report: {0:#}")]
 pub struct RenderError(#[from] minijinja::Error);
 
+/// Escapes a value for Markdown (a PR comment, rendered by a code host): `<`, `>` and `&` as HTML
+/// entities (so no tag, comment or entity of a value reaches the page), Markdown's control characters
+/// backslash-escaped (no emphasis, code span, link, image, heading, strikethrough or table cell boundary
+/// comes from a value) and line breaks as spaces (a value stays in its line or cell).
+pub fn markdown_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\r' | '\n' => out.push(' '),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' | '#' | '!' | '$' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 fn environment() -> Result<Environment<'static>, RenderError> {
     let mut env = Environment::new();
-    // A Markdown table cell: a `|` or a line break in a reason would end it.
-    env.add_filter("cell", |v: String| v.replace('|', "\\|").replace(['\r', '\n'], " "));
+    // Every value written into the Markdown summary is escaped for Markdown; the HTML page's are
+    // HTML-escaped (the default for `.html` templates).
+    env.set_formatter(|out, state, value| {
+        if state.name() != "report.md" || value.is_safe() {
+            return minijinja::escape_formatter(out, state, value);
+        }
+        let text = if value.is_none() || value.is_undefined() { String::new() } else { value.to_string() };
+        out.write_str(&markdown_escape(&text)).map_err(minijinja::Error::from)
+    });
     env.add_template("report.html", include_str!("../templates/report.html"))?;
     env.add_template("report.md", include_str!("../templates/report.md"))?;
     Ok(env)

@@ -101,8 +101,6 @@ fn finished_run(dir: &Path) {
     w.checkpoint(10, &stats, true).unwrap();
     std::fs::write(dir.join(files::LOG), "replay 0..=9: 1 halt\n").unwrap();
     std::fs::write(dir.join("report.md"), "# Run\n\n1 halt.\n").unwrap();
-    std::fs::create_dir(dir.join("plots")).unwrap();
-    std::fs::write(dir.join("plots").join("latency.svg"), "<svg/>").unwrap();
 }
 
 /// The files a signed [`finished_run`] attests, sorted.
@@ -246,11 +244,26 @@ fn a_changed_extra_or_deleted_file_is_a_finding_naming_it() {
     copy_dir(&signed, &copy);
     std::fs::write(copy.join("extra.txt"), "added later\n").unwrap();
     let e = finding(&copy);
-    assert!(e.contains("extra.txt: not covered by the attestation"), "{e}");
-    // A file in a subdirectory is not a file of the run.
+    assert!(e.contains("extra.txt: a regular file not covered by the attestation"), "{e}");
+    // A signed run directory is a closed set: a subdirectory, a symbolic link (even under a name a run
+    // directory defines, which readers would otherwise consume) and a FIFO are each named.
     std::fs::remove_file(copy.join("extra.txt")).unwrap();
+    std::fs::create_dir(copy.join("plots")).unwrap();
     std::fs::write(copy.join("plots").join("more.svg"), "<svg/>").unwrap();
-    attest::verify(&copy, &[]).unwrap();
+    std::os::unix::fs::symlink(copy.join("divergences.jsonl"), copy.join(files::REORGS)).unwrap();
+    let fifo = std::ffi::CString::new(copy.join("pipe").into_os_string().into_encoded_bytes()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    let e = finding(&copy);
+    for entry in ["plots: a directory", "reorgs.jsonl: a symbolic link", "pipe: a FIFO"] {
+        assert!(e.contains(&format!("{entry} not covered by the attestation")), "{entry}: {e}");
+    }
+    // A subject replaced by a link to an identical copy is not the file signed.
+    let copy = tmp.path().join("linked");
+    copy_dir(&signed, &copy);
+    std::fs::rename(copy.join(files::CSV), tmp.path().join("csv-elsewhere")).unwrap();
+    std::os::unix::fs::symlink(tmp.path().join("csv-elsewhere"), copy.join(files::CSV)).unwrap();
+    let e = finding(&copy);
+    assert!(e.contains("divergences.csv: a symbolic link, not a regular file"), "{e}");
 
     let copy = tmp.path().join("deleted");
     copy_dir(&signed, &copy);

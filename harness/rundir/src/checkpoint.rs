@@ -44,8 +44,8 @@ fn is_zero(n: &u64) -> bool {
 }
 
 impl Checkpoint {
-    /// Reads a `checkpoint.json`.
-    pub fn load(path: &std::path::Path) -> Result<Checkpoint, crate::RunDirError> {
-        crate::reader::read_json(path)
+    /// Reads the `checkpoint.json` of the run directory `dir`.
+    pub fn load(dir: &std::path::Path) -> Result<Checkpoint, crate::RunDirError> {
+        crate::reader::read_json(dir, crate::files::CHECKPOINT)
     }
 }

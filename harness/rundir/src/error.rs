@@ -91,4 +91,53 @@ pub enum Problem {
     /// A file the manifest lists is not there.
     #[error("{0} is missing")]
     Missing(String),
+    /// An entry a run directory may not hold: a name the format does not define, or a defined name that
+    /// is not a regular file.
+    #[error("{}", describe_stray(.0))]
+    Stray(crate::files::Stray),
+    /// A file that decides how the records read, present but not digested by the manifest.
+    #[error("{0} is not digested by the manifest: it was added after the run")]
+    Undigested(&'static str),
+    /// The directory or a file in it could not be read.
+    #[error("{0}")]
+    Unreadable(String),
+    /// A line of `divergences.jsonl` that is not a record.
+    #[error("divergences.jsonl line {line}: {why}")]
+    UnreadableRecord {
+        /// Its line number (from 1).
+        line: usize,
+        /// Why it is not a record.
+        why: String,
+    },
+    /// A count of `summary.json` that is not what the records say.
+    #[error(
+        "summary.json says {field} = {summary}, but divergences.jsonl holds {records}: a count is trusted only \
+         when the records agree (summary.json or the records were edited)"
+    )]
+    CountDisagrees {
+        /// The summary's field (`records`, `divergences.halt`…).
+        field: String,
+        /// What the summary says.
+        summary: u64,
+        /// What the records say.
+        records: u64,
+    },
+}
+
+fn describe_stray(s: &crate::files::Stray) -> String {
+    let name = crate::reader::clip(&s.name);
+    if s.defined {
+        format!(
+            "{name} is {}, not a regular file: a run directory's files are never read through links or from \
+             special files",
+            s.kind
+        )
+    } else {
+        format!(
+            "{name} ({}) is not part of a run directory, which holds only {} and {}: move it out",
+            s.kind,
+            crate::files::WRITTEN.join(", "),
+            crate::files::DERIVED.join(", ")
+        )
+    }
 }

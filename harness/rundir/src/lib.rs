@@ -33,12 +33,12 @@ pub use error::{Problem, RunDirError};
 pub use manifest::{
     ChainInputs, EnvInputs, Inputs, Manifest, ProfileInputs, Shard, ShardRun, Tool, FORMAT, FORMAT_VERSION,
 };
-pub use reader::RunDir;
-pub use record::{Authoritative, JudgedBlock, Record, Side, CSV_HEADER};
+pub use reader::{count_problems, RecordsRead, RunDir};
+pub use record::{shell_line, Authoritative, JudgedBlock, Record, Side, CSV_HEADER};
 pub use reorg::{OrphanedBlock, Orphans, ReorgEvent};
 pub use stats::{Histogram, Stats};
 pub use summary::{
     ClassCounts, ErrorCounts, InputCounts, Latencies, Latency, LatencyBucket, Range, Summary, VerdictCounts,
     VerifiersRun,
 };
-pub use writer::{rewind_live, write_atomic, RunWriter, CHECKPOINT_EVERY, CHECKPOINT_EVERY_BLOCKS};
+pub use writer::{differences, rewind_live, write_atomic, RunWriter, CHECKPOINT_EVERY, CHECKPOINT_EVERY_BLOCKS};

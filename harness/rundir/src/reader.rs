@@ -1,16 +1,20 @@
-//! [`RunDir`]: reading a run directory back, typed and checked.
+//! [`RunDir`]: reading a run directory back, typed and checked. Every reader goes through here, so the
+//! rules hold everywhere at once: only the files the format defines are read, each as a regular file
+//! (never through a symbolic link) and bounded; a run directory is a closed set (any other entry is a
+//! [`Problem`]); and a summary's counts are trusted only when the records say the same.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use dualrun_core::RecordClass;
 use dualrun_format::{FileError, Hash32};
 use serde::de::DeserializeOwned;
 
 use crate::error::{Problem, RunDirError};
-use crate::files::{DIGESTED, JSONL, MANIFEST, SUMMARY};
+use crate::files::{self, DIGESTED, JSONL, MANIFEST, REORGS, SUMMARY};
 use crate::manifest::{Manifest, FORMAT, FORMAT_VERSION};
 use crate::record::Record;
 use crate::summary::Summary;
-use crate::writer::digest_of;
 
 /// A run directory as read: its manifest and summary, typed. Records are read on demand.
 #[derive(Debug, Clone)]
@@ -25,19 +29,57 @@ pub struct RunDir {
     pub manifest_digest: Hash32,
 }
 
-pub(crate) fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, RunDirError> {
-    parse_json(path, &dualrun_format::file::read(path)?)
+/// The records of a run as far as they can be read: every readable record, and each line that is not one.
+#[derive(Debug, Clone, Default)]
+pub struct RecordsRead {
+    /// The readable records, in file order, each with its line number.
+    pub records: Vec<(usize, Record)>,
+    /// Each line that is not a record: its number and why (a short message; nothing of the line is
+    /// echoed beyond a short escaped excerpt).
+    pub unreadable: Vec<(usize, String)>,
+}
+
+impl RecordsRead {
+    /// Each line that is not a record, as a problem naming it.
+    pub fn problems(&self) -> Vec<Problem> {
+        self.unreadable.iter().map(|(line, why)| Problem::UnreadableRecord { line: *line, why: why.clone() }).collect()
+    }
+
+    /// Records by class, as counted from the readable records.
+    pub fn counts(&self) -> BTreeMap<RecordClass, u64> {
+        let mut counts = BTreeMap::new();
+        for (_, r) in &self.records {
+            *counts.entry(r.class).or_default() += 1;
+        }
+        counts
+    }
+}
+
+/// `name` of `dir` as a `T`.
+pub(crate) fn read_json<T: DeserializeOwned>(dir: &Path, name: &str) -> Result<T, RunDirError> {
+    parse_json(&dir.join(name), &files::read_json_bytes(dir, name)?)
 }
 
 fn parse_json<T: DeserializeOwned>(path: &Path, bytes: &[u8]) -> Result<T, RunDirError> {
-    serde_json::from_slice(bytes).map_err(|e| RunDirError::Corrupt { file: path.into(), message: e.to_string() })
+    serde_json::from_slice(bytes).map_err(|e| RunDirError::Corrupt { file: path.into(), message: clip(&e.to_string()) })
+}
+
+/// A parser's message cut to a few hundred characters and escaped: a message may quote the file (an
+/// unknown variant's whole string), and nothing a file holds is echoed beyond a short excerpt.
+pub(crate) fn clip(message: &str) -> String {
+    const MAX: usize = 300;
+    let mut out: String = message.chars().take(MAX).flat_map(char::escape_debug).collect();
+    if message.chars().nth(MAX).is_some() {
+        out.push_str(&format!("… ({} bytes)", message.len()));
+    }
+    out
 }
 
 pub(crate) fn check_format(file: &Path, m: &Manifest) -> Result<(), RunDirError> {
     if m.format != FORMAT || m.format_version != FORMAT_VERSION {
         return Err(RunDirError::UnknownFormat {
             file: file.into(),
-            found: format!("{} version {}", m.format, m.format_version),
+            found: clip(&format!("{} version {}", m.format, m.format_version)),
             known: format!("{FORMAT} version {FORMAT_VERSION}"),
         });
     }
@@ -45,8 +87,9 @@ pub(crate) fn check_format(file: &Path, m: &Manifest) -> Result<(), RunDirError>
 }
 
 impl RunDir {
-    /// Reads and validates a finished run: a known format, complete, and every digested file as the
-    /// manifest lists it. The first problem is the error.
+    /// Reads and validates a finished run: a known format, complete, a closed set of regular files, every
+    /// digested file as the manifest lists it, and a summary whose counts are the records'. The first
+    /// problem is the error.
     pub fn open(path: &Path) -> Result<RunDir, RunDirError> {
         let run = RunDir::load(path)?;
         match run.problems().into_iter().next() {
@@ -59,14 +102,14 @@ impl RunDir {
     pub fn load(path: &Path) -> Result<RunDir, RunDirError> {
         let path = std::fs::canonicalize(path).map_err(FileError::at(path))?;
         let manifest_file = path.join(MANIFEST);
-        if !manifest_file.exists() {
+        if std::fs::symlink_metadata(&manifest_file).is_err() {
             return Err(RunDirError::NotARun { dir: path });
         }
         // One read: the digest names exactly the bytes parsed.
-        let bytes = dualrun_format::file::read(&manifest_file)?;
+        let bytes = files::read_json_bytes(&path, MANIFEST)?;
         let manifest: Manifest = parse_json(&manifest_file, &bytes)?;
         check_format(&manifest_file, &manifest)?;
-        let summary: Summary = read_json(&path.join(SUMMARY))?;
+        let summary: Summary = read_json(&path, SUMMARY)?;
         let manifest_digest = dualrun_format::keccak256(&bytes);
         Ok(RunDir { path, manifest, summary, manifest_digest })
     }
@@ -80,30 +123,77 @@ impl RunDir {
         if !self.summary.complete {
             problems.push(Problem::SummaryIncomplete);
         }
-        match &self.manifest.files {
-            None => problems.extend(DIGESTED.iter().map(|name| Problem::NoDigest(name))),
-            Some(files) => {
-                for name in DIGESTED {
-                    if !files.contains_key(name) {
-                        problems.push(Problem::NoDigest(name));
-                    }
+        match files::strays(&self.path) {
+            Ok(strays) => problems.extend(strays.into_iter().map(Problem::Stray)),
+            Err(e) => problems.push(Problem::Unreadable(e.to_string())),
+        }
+        self.digest_problems(&mut problems);
+        if problems.is_empty() {
+            // Counts are checked against a finished, untouched run's records: before that they may
+            // legitimately differ (a killed session's summary is older than its records).
+            match self.read_records() {
+                Ok(read) => {
+                    problems.extend(read.problems());
+                    problems.extend(count_problems(&self.summary, &read));
                 }
-                for (name, want) in files {
-                    match digest_of(&self.path.join(name)) {
-                        Ok(got) if got == *want => {}
-                        Ok(_) => problems.push(Problem::Changed(name.clone())),
-                        Err(_) => problems.push(Problem::Missing(name.clone())),
-                    }
-                }
+                Err(e) => problems.push(Problem::Unreadable(e.to_string())),
             }
         }
         problems
     }
 
+    fn digest_problems(&self, problems: &mut Vec<Problem>) {
+        let Some(listed) = &self.manifest.files else {
+            problems.extend(DIGESTED.iter().map(|name| Problem::NoDigest(name)));
+            return;
+        };
+        for name in DIGESTED {
+            if !listed.contains_key(name) {
+                problems.push(Problem::NoDigest(name));
+            }
+        }
+        // Reorganizations decide which records are orphaned: a reorgs.jsonl the manifest does not
+        // digest was added after the run.
+        if !listed.contains_key(REORGS) && std::fs::symlink_metadata(self.path.join(REORGS)).is_ok() {
+            problems.push(Problem::Undigested(REORGS));
+        }
+        for (name, want) in listed {
+            if !files::is_defined(name) {
+                problems.push(Problem::Changed(clip(name)));
+                continue;
+            }
+            match files::digest(&self.path, name) {
+                Ok(got) if got == *want => {}
+                Ok(_) => problems.push(Problem::Changed(name.clone())),
+                Err(e) if e.io.kind() == std::io::ErrorKind::NotFound => problems.push(Problem::Missing(name.clone())),
+                // A link or a special file in place of a digested file: already a stray.
+                Err(_) => {}
+            }
+        }
+    }
+
     /// Every record, in file order. A line that is not a record is an error naming the line.
     pub fn records(&self) -> Result<Vec<Record>, RunDirError> {
-        let file = self.path.join(JSONL);
-        json_lines(&file, &dualrun_format::file::read_to_string(&file)?, "a record")
+        let read = self.read_records()?;
+        if let Some((line, why)) = read.unreadable.first() {
+            return Err(RunDirError::Corrupt { file: self.path.join(JSONL), message: format!("line {line}: {why}") });
+        }
+        Ok(read.records.into_iter().map(|(_, r)| r).collect())
+    }
+
+    /// Every readable record and every line that is not one (a report shows what can be read and names
+    /// the rest). A missing or unreadable file is an error.
+    pub fn read_records(&self) -> Result<RecordsRead, RunDirError> {
+        let parsed = files::parse_lines(&self.path, JSONL, |n, line| {
+            serde_json::from_slice::<Record>(line)
+                .map(|r| (n, r))
+                .map_err(|e| format!("not a record: {}", clip(&e.to_string())))
+        })?;
+        let Some((records, unreadable)) = parsed else {
+            let file = self.path.join(JSONL);
+            return Err(FileError::new(&file, std::io::Error::from(std::io::ErrorKind::NotFound)).into());
+        };
+        Ok(RecordsRead { records, unreadable })
     }
 
     /// Both verifiers ran, so the run compared blocks.
@@ -112,15 +202,37 @@ impl RunDir {
     }
 }
 
-/// Each line of `text` (the contents of `file`) as a `T`; a line that is not one is an error naming it.
-pub(crate) fn json_lines<T: DeserializeOwned>(file: &Path, text: &str, what: &str) -> Result<Vec<T>, RunDirError> {
-    text.lines()
-        .enumerate()
-        .map(|(i, line)| {
-            serde_json::from_str(line).map_err(|e| RunDirError::Corrupt {
-                file: file.into(),
-                message: format!("line {}: not {what}: {e}", i + 1),
-            })
-        })
-        .collect()
+/// Each count of `summary` that is not what the readable records say.
+pub fn count_problems(summary: &Summary, read: &RecordsRead) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let counted = read.counts();
+    for class in RecordClass::ALL {
+        let records = counted.get(&class).copied().unwrap_or(0);
+        if summary.count(class) != records {
+            problems.push(Problem::CountDisagrees {
+                field: Summary::field_of(class),
+                summary: summary.count(class),
+                records,
+            });
+        }
+    }
+    let total = read.records.len() as u64;
+    if summary.records != total {
+        problems.push(Problem::CountDisagrees { field: "records".into(), summary: summary.records, records: total });
+    }
+    problems
+}
+
+/// Each line of the file `name` of `dir` as a `T` (none when there is no such file); a line that is not
+/// one is an error naming it.
+pub(crate) fn json_lines<T: DeserializeOwned>(dir: &Path, name: &str, what: &str) -> Result<Vec<T>, RunDirError> {
+    let parsed =
+        files::parse_lines(dir, name, |_, line| serde_json::from_slice(line).map_err(|e| clip(&e.to_string())))?;
+    let (values, bad) = parsed.unwrap_or_default();
+    match bad.into_iter().next() {
+        Some((line, why)) => {
+            Err(RunDirError::Corrupt { file: dir.join(name), message: format!("line {line}: not {what}: {why}") })
+        }
+        None => Ok(values),
+    }
 }

@@ -176,6 +176,25 @@ impl Record {
     }
 }
 
+/// `argv` as one line a POSIX shell (and Python's `shlex.split`) reads back as exactly these words: a
+/// word of only `A-Za-z0-9` and `+-./:@_=,` is left as it is, every other word is single-quoted, a `'`
+/// in it written `'"'"'`. (Single quotes only: a double-quoted word with backslash escapes, which some
+/// quoting libraries emit, is read differently by `shlex.split` than by a shell.)
+pub fn shell_line<S: AsRef<str>>(argv: &[S]) -> String {
+    let word = |w: &str| -> String {
+        let plain = !w.is_empty()
+            && w.bytes().all(|b| {
+                b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.' | b'/' | b':' | b'@' | b'_' | b'=' | b',')
+            });
+        if plain {
+            w.to_owned()
+        } else {
+            format!("'{}'", w.replace('\'', "'\"'\"'"))
+        }
+    };
+    argv.iter().map(|w| word(w.as_ref())).collect::<Vec<_>>().join(" ")
+}
+
 /// The header line of `divergences.csv`.
 pub const CSV_HEADER: &str =
     "height,block_id,class,legacy_verdict,legacy_reason,candidate_verdict,candidate_reason,authoritative_verdict,mode,note";
@@ -221,5 +240,18 @@ impl Record {
     /// The JSON line (without newline).
     pub fn json_line(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("records serialize")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_line;
+
+    #[test]
+    fn a_shell_line_quotes_every_word_that_needs_it() {
+        assert_eq!(shell_line(&["dualrun", "replay", "--from", "7"]), "dualrun replay --from 7");
+        assert_eq!(shell_line(&["--out", "a b;c"]), "--out 'a b;c'");
+        assert_eq!(shell_line(&["q'; touch X", ""]), "'q'\"'\"'; touch X' ''");
+        assert_eq!(shell_line(&["$(id)", "`id`", "a\nb"]), "'$(id)' '`id`' 'a\nb'");
     }
 }

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use dualrun_format::{FileError, Hash32};
+use dualrun_format::Hash32;
 use serde::{Deserialize, Serialize};
 
 use crate::error::RunDirError;
@@ -39,13 +39,7 @@ pub struct OrphanedBlock {
 impl ReorgEvent {
     /// The events of a run (none when it saw none).
     pub fn read_all(dir: &Path) -> Result<Vec<ReorgEvent>, RunDirError> {
-        let path = dir.join(REORGS);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(FileError::new(&path, e).into()),
-        };
-        crate::reader::json_lines(&path, &text, "a reorganization")
+        crate::reader::json_lines(dir, REORGS, "a reorganization")
     }
 
     /// Appends the event to `reorgs.jsonl` unless it is already its last line (a rewind finished after a

@@ -209,6 +209,18 @@ impl Summary {
         }
     }
 
+    /// The summary's field that counts `class` (`divergences.halt`, `errors.legacy_error`…).
+    pub fn field_of(class: RecordClass) -> String {
+        let group = if class.is_divergence() {
+            "divergences"
+        } else if class.is_error() {
+            "errors"
+        } else {
+            "inputs"
+        };
+        format!("{group}.{}", class.as_str())
+    }
+
     /// `(class, count)` of every class with records, most severe first.
     pub fn nonzero(&self) -> impl Iterator<Item = (RecordClass, u64)> + '_ {
         RecordClass::ALL.into_iter().map(|c| (c, self.count(c))).filter(|(_, n)| *n > 0)

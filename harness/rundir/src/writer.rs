@@ -63,10 +63,6 @@ pub(crate) fn pretty(v: &impl Serialize) -> Vec<u8> {
     s
 }
 
-pub(crate) fn digest_of(path: &Path) -> Result<Hash32, FileError> {
-    Ok(keccak256(&dualrun_format::file::read(path)?))
-}
-
 fn csv_header() -> String {
     format!("{CSV_HEADER}\n")
 }
@@ -118,7 +114,7 @@ impl RunWriter {
         if !dir.join(MANIFEST).exists() {
             return Err(RunDirError::NothingToResume { dir: dir.into(), why: "no manifest.json in it".into() });
         }
-        let manifest: Manifest = crate::reader::read_json(&dir.join(MANIFEST))?;
+        let manifest: Manifest = crate::reader::read_json(dir, MANIFEST)?;
         crate::reader::check_format(&dir.join(MANIFEST), &manifest)?;
         let (was, now) = (manifest.inputs.stable(), inputs.stable());
         if was != now {
@@ -128,7 +124,7 @@ impl RunWriter {
         let inputs_digest = now.digest();
         let cp_path = dir.join(CHECKPOINT);
         let cp: Option<Checkpoint> = if cp_path.exists() {
-            let cp: Checkpoint = crate::reader::read_json(&cp_path)?;
+            let cp: Checkpoint = crate::reader::read_json(dir, CHECKPOINT)?;
             if cp.format != CHECKPOINT_FORMAT {
                 return Err(RunDirError::Corrupt { file: cp_path, message: format!("unknown format {:?}", cp.format) });
             }
@@ -140,6 +136,7 @@ impl RunWriter {
             }
             let mut cp = cp;
             finish_pending_reorg(dir, &mut cp)?;
+            check_counts(dir, &cp)?;
             Some(cp)
         } else {
             None
@@ -252,15 +249,51 @@ impl RunWriter {
         write_atomic(&self.dir.join(SUMMARY), &summary.to_bytes())?;
         let mut files = std::collections::BTreeMap::new();
         for name in DIGESTED {
-            files.insert(name.to_owned(), digest_of(&self.dir.join(name))?);
+            files.insert(name.to_owned(), crate::files::digest(&self.dir, name)?);
         }
         // A live run's reorganizations decide which records are orphaned: digested like the records.
         if self.dir.join(REORGS).exists() {
-            files.insert(REORGS.to_owned(), digest_of(&self.dir.join(REORGS))?);
+            files.insert(REORGS.to_owned(), crate::files::digest(&self.dir, REORGS)?);
         }
         manifest.files = Some(files);
         Ok(write_atomic(&self.dir.join(MANIFEST), &pretty(&manifest))?)
     }
+}
+
+/// Refuses a checkpoint whose record counts are not those of the records it keeps (the first
+/// `jsonl_bytes` of `divergences.jsonl`): a resume continues from counts only when the records agree.
+fn check_counts(dir: &Path, cp: &Checkpoint) -> Result<(), RunDirError> {
+    use dualrun_format::file::{BoundedLines, Line};
+    use std::io::Read;
+    let path = dir.join(JSONL);
+    let corrupt = |message: String| RunDirError::Corrupt { file: dir.join(CHECKPOINT), message };
+    let mut counted = std::collections::BTreeMap::new();
+    if let Some((file, _)) = crate::files::open(dir, JSONL)? {
+        let reader = std::io::BufReader::new(file.take(cp.jsonl_bytes));
+        for line in BoundedLines::new(reader, crate::files::MAX_LINE_BYTES) {
+            let (n, text) = match line.map_err(FileError::at(&path))? {
+                (n, Line::Text(text)) => (n, text),
+                (n, Line::TooLong { bytes }) => {
+                    return Err(corrupt(format!("divergences.jsonl line {n} ({bytes} bytes) is not a record")))
+                }
+            };
+            let record: crate::Record = serde_json::from_slice(&text).map_err(|e| {
+                corrupt(format!("divergences.jsonl line {n} is not a record: {}", crate::reader::clip(&e.to_string())))
+            })?;
+            *counted.entry(record.class).or_insert(0u64) += 1;
+        }
+    }
+    for class in dualrun_core::RecordClass::ALL {
+        let (kept, says) = (counted.get(&class).copied().unwrap_or(0), cp.stats.count(class));
+        if kept != says {
+            return Err(corrupt(format!(
+                "stats.records.{} = {says}, but the records it keeps in divergences.jsonl hold {kept}: refusing to \
+                 resume from counts the records do not agree with",
+                class.as_str()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Opens a record file for appending at `len` bytes (checked to be there), rewriting the header when
@@ -288,7 +321,24 @@ fn reopen(p: &Path, len: u64, header: &[u8]) -> Result<BufWriter<File>, RunDirEr
 
 /// Names the input keys that differ, e.g. `profile.digest: was "…", now "…"`.
 pub(crate) fn describe_changes(old: &serde_json::Value, new: &serde_json::Value) -> String {
-    fn walk(prefix: &str, a: Option<&serde_json::Value>, b: Option<&serde_json::Value>, out: &mut Vec<String>) {
+    let diffs: Vec<String> =
+        differences(old, new).into_iter().map(|(path, a, b)| format!("{path}: was {a}, now {b}")).collect();
+    if diffs.is_empty() {
+        "unknown difference".into()
+    } else {
+        diffs.join("; ")
+    }
+}
+
+/// Every leaf where two JSON values differ: its dotted path (`divergences.halt`) and both values as JSON
+/// (`absent` where one has none), in key order.
+pub fn differences(a: &serde_json::Value, b: &serde_json::Value) -> Vec<(String, String, String)> {
+    fn walk(
+        prefix: &str,
+        a: Option<&serde_json::Value>,
+        b: Option<&serde_json::Value>,
+        out: &mut Vec<(String, String, String)>,
+    ) {
         match (a, b) {
             (Some(serde_json::Value::Object(x)), Some(serde_json::Value::Object(y))) => {
                 let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
@@ -299,21 +349,16 @@ pub(crate) fn describe_changes(old: &serde_json::Value, new: &serde_json::Value)
                     walk(&p, x.get(k), y.get(k), out);
                 }
             }
-            (a, b) if a != b => out.push(format!(
-                "{prefix}: was {}, now {}",
-                a.map_or("absent".into(), |v| v.to_string()),
-                b.map_or("absent".into(), |v| v.to_string())
-            )),
+            (a, b) if a != b => {
+                let show = |v: Option<&serde_json::Value>| v.map_or("absent".into(), |v| v.to_string());
+                out.push((prefix.to_owned(), show(a), show(b)));
+            }
             _ => {}
         }
     }
     let mut diffs = Vec::new();
-    walk("", Some(old), Some(new), &mut diffs);
-    if diffs.is_empty() {
-        "unknown difference".into()
-    } else {
-        diffs.join("; ")
-    }
+    walk("", Some(a), Some(b), &mut diffs);
+    diffs
 }
 
 /// Takes a stopped live run back to the fork of `event` after its daemon's chain reorganized, and
@@ -323,9 +368,9 @@ pub(crate) fn describe_changes(old: &serde_json::Value, new: &serde_json::Value)
 /// it. A kill anywhere leaves a state the next resume finishes. Orphaned blocks the run never judged are
 /// dropped from the event; with none left nothing changes.
 pub fn rewind_live(dir: &Path, mut event: ReorgEvent) -> Result<(), RunDirError> {
-    let manifest: Manifest = crate::reader::read_json(&dir.join(MANIFEST))?;
+    let manifest: Manifest = crate::reader::read_json(dir, MANIFEST)?;
     let cp_path = dir.join(CHECKPOINT);
-    let mut cp: Checkpoint = crate::reader::read_json(&cp_path)?;
+    let mut cp: Checkpoint = crate::reader::read_json(dir, CHECKPOINT)?;
     let from = manifest.inputs.chain.from;
     event.orphaned.retain(|o| o.height < cp.next_height);
     let Some(fork) = event.orphaned.first().map(|o| o.height) else { return Ok(()) };

@@ -154,7 +154,9 @@ fn a_resume_truncates_to_the_checkpoint_and_refuses_other_inputs() {
     let mut w = RunWriter::create(&dir, &manifest()).unwrap();
     let [first, second]: [Record; 2] = records().try_into().unwrap();
     w.write(&first).unwrap();
-    w.checkpoint(4, &Stats::default(), false).unwrap();
+    let mut stats = Stats::default();
+    stats.add(first.class);
+    w.checkpoint(4, &stats, false).unwrap();
     w.write(&second).unwrap(); // after the checkpoint: dropped by the resume
     drop(w);
 
@@ -200,7 +202,7 @@ fn a_rewind_to_a_fork_is_one_step_a_kill_cannot_split() {
 
     // A kill right after the first step: the checkpoint holds the event, reorgs.jsonl does not yet.
     let cp_path = dir.join(files::CHECKPOINT);
-    let mut cp = Checkpoint::load(&cp_path).unwrap();
+    let mut cp = Checkpoint::load(&dir).unwrap();
     (cp.next_height, cp.ids_bytes) = (3, 3 * 32);
     cp.pending_reorg = Some(ReorgEvent { records_before: 2, ..event.clone() });
     std::fs::write(&cp_path, serde_json::to_vec_pretty(&cp).unwrap()).unwrap();
@@ -222,4 +224,124 @@ fn a_rewind_to_a_fork_is_one_step_a_kill_cannot_split() {
     // nothing changes.
     rewind_live(&dir, event).unwrap();
     assert_eq!(ReorgEvent::read_all(&dir).unwrap().len(), 1);
+}
+
+/// A run directory is a closed set of regular files: an added file, a link (even under a name the format
+/// defines), a subdirectory or a FIFO each make it unusable, named; a linked file is never read.
+#[test]
+fn a_run_directory_is_a_closed_set_of_regular_files() {
+    use dualrun_rundir::files::Stray;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    finished_run(&dir);
+    assert_eq!(RunDir::open(&dir).unwrap().problems(), vec![]);
+
+    let secret = tmp.path().join("secret.txt");
+    std::fs::write(&secret, "TOP-SECRET-CONTENT\n").unwrap();
+    std::os::unix::fs::symlink(&secret, dir.join(files::REORGS)).unwrap();
+    std::fs::write(dir.join("notes.txt"), "mine").unwrap();
+    std::fs::create_dir(dir.join("sub")).unwrap();
+    let fifo = std::ffi::CString::new(dir.join("pipe").into_os_string().into_encoded_bytes()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+
+    let problems = RunDir::load(&dir).unwrap().problems();
+    let stray =
+        |name: &str, kind: &'static str, defined: bool| Problem::Stray(Stray { name: name.into(), kind, defined });
+    assert_eq!(
+        problems,
+        vec![
+            stray("notes.txt", "a regular file", false),
+            stray("pipe", "a FIFO", false),
+            stray(files::REORGS, "a symbolic link", true),
+            stray("sub", "a directory", false),
+            Problem::Undigested(files::REORGS),
+        ]
+    );
+    let e = RunDir::open(&dir).unwrap_err().to_string();
+    assert!(e.contains("notes.txt (a regular file) is not part of a run directory"), "{e}");
+    let link = problems[2].to_string();
+    assert!(link.contains("reorgs.jsonl is a symbolic link, not a regular file"), "{link}");
+
+    // A record file replaced by a link to another file: refused by every read, its target never echoed.
+    std::fs::rename(dir.join(files::JSONL), tmp.path().join("moved.jsonl")).unwrap();
+    std::os::unix::fs::symlink(&secret, dir.join(files::JSONL)).unwrap();
+    let run = RunDir::load(&dir).unwrap();
+    let e = run.records().unwrap_err().to_string();
+    assert!(e.contains("a symbolic link, which is never followed") && !e.contains("TOP-SECRET"), "{e}");
+    let all: Vec<String> = run.problems().iter().map(ToString::to_string).collect();
+    assert!(all.iter().all(|p| !p.contains("TOP-SECRET")), "{all:?}");
+    assert!(dualrun_rundir::ReorgEvent::read_all(&dir).is_err(), "a linked reorgs.jsonl is not read");
+}
+
+/// A summary's counts are believed only when the records say the same: an edit of summary.json whose
+/// digest was fixed up too is a problem naming the field.
+#[test]
+fn a_summary_count_the_records_do_not_back_is_a_problem_naming_the_field() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    finished_run(&dir);
+    let summary_file = dir.join(files::SUMMARY);
+    let mut summary: serde_json::Value = serde_json::from_slice(&std::fs::read(&summary_file).unwrap()).unwrap();
+    summary["divergences"]["halt"] = 0.into();
+    summary["records"] = 1.into();
+    std::fs::write(&summary_file, serde_json::to_vec_pretty(&summary).unwrap()).unwrap();
+    let manifest_file = dir.join(files::MANIFEST);
+    let mut manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(&manifest_file).unwrap()).unwrap();
+    manifest["files"][files::SUMMARY] =
+        dualrun_format::keccak256(&std::fs::read(&summary_file).unwrap()).to_string().into();
+    std::fs::write(&manifest_file, serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
+
+    let problems = RunDir::load(&dir).unwrap().problems();
+    assert_eq!(
+        problems,
+        vec![
+            Problem::CountDisagrees { field: "divergences.halt".into(), summary: 0, records: 1 },
+            Problem::CountDisagrees { field: "records".into(), summary: 1, records: 2 },
+        ]
+    );
+    let e = RunDir::open(&dir).unwrap_err().to_string();
+    assert!(e.contains("summary.json says divergences.halt = 0, but divergences.jsonl holds 1"), "{e}");
+}
+
+/// Every readable record is read; each line that is not one is named by number; a line past the cap is
+/// reported without being held.
+#[test]
+fn unreadable_lines_are_named_and_the_rest_is_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    finished_run(&dir);
+    let jsonl = dir.join(files::JSONL);
+    let text = std::fs::read_to_string(&jsonl).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    std::fs::write(&jsonl, format!("{{\"height\": \"\x1b[31m{}\n{}\n", "x".repeat(5000), lines[1])).unwrap();
+    let read = RunDir::load(&dir).unwrap().read_records().unwrap();
+    assert_eq!(read.records.len(), 1);
+    assert_eq!(read.records[0].0, 2, "the record's line number");
+    assert_eq!(read.unreadable.len(), 1);
+    let (line, why) = &read.unreadable[0];
+    assert_eq!(*line, 1);
+    assert!(why.starts_with("not a record:") && why.len() < 400 && !why.contains('\x1b'), "{why}");
+    let e = RunDir::load(&dir).unwrap().records().unwrap_err().to_string();
+    assert!(e.contains("line 1: not a record"), "{e}");
+}
+
+/// A resume continues from the checkpoint's counts only when the records it keeps agree.
+#[test]
+fn a_resume_refuses_a_checkpoint_whose_counts_the_records_do_not_back() {
+    use dualrun_rundir::Checkpoint;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    let mut w = RunWriter::create(&dir, &manifest()).unwrap();
+    let mut stats = Stats::default();
+    for r in records() {
+        stats.add(r.class);
+        w.write(&r).unwrap();
+    }
+    w.checkpoint(5, &stats, false).unwrap();
+    drop(w);
+    let mut cp = Checkpoint::load(&dir).unwrap();
+    cp.stats.records.clear();
+    std::fs::write(dir.join(files::CHECKPOINT), serde_json::to_vec_pretty(&cp).unwrap()).unwrap();
+    let e = RunWriter::resume(&dir, &inputs()).err().unwrap().to_string();
+    assert!(e.contains("stats.records.halt = 0, but the records it keeps in divergences.jsonl hold 1"), "{e}");
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Result};
 use clap::Args;
-use dualrun_follow::FollowConfig;
+use dualrun_follow::{FollowConfig, FollowError};
 use dualrun_monerod::rpc::Daemon;
 use dualrun_rundir::{files, Manifest};
 
@@ -36,6 +36,10 @@ pub(crate) struct FollowArgs {
     /// How long to wait for the daemon to answer at start, in seconds.
     #[arg(long, value_name = "S", default_value_t = 30)]
     connect_seconds: u64,
+    /// How long the daemon may serve a block that does not link to the block it serves below it
+    /// (asked again with backoff meanwhile) before following stops with exit 1, in seconds.
+    #[arg(long, value_name = "S", default_value_t = 60)]
+    inconsistent_seconds: u64,
     #[command(flatten)]
     run: RunArgs,
 }
@@ -55,7 +59,7 @@ pub(crate) fn run(a: FollowArgs) -> Result<Outcome> {
     };
     let source = SourceArgs {
         command: "follow",
-        source: format!("--daemon {}", a.daemon),
+        source: vec!["--daemon".into(), a.daemon.clone()],
         profile_path: &profile_path,
         from,
         to: a.to,
@@ -78,10 +82,20 @@ pub(crate) fn run(a: FollowArgs) -> Result<Outcome> {
         poll: Duration::from_millis(a.poll_ms.max(1)),
         connect_wait,
         zmq: a.zmq.clone(),
+        inconsistent_give_up: Duration::from_secs(a.inconsistent_seconds),
     };
     let mut make_verifiers =
         || (ready.make_verifiers)().map_err(|e| dualrun_replay::ReplayError::Input(format!("{e:#}")));
-    let result = dualrun_follow::run(follow, ready.cfg, &mut make_verifiers, &mut Reporter::new())?;
+    let result = match dualrun_follow::run(follow, ready.cfg, &mut make_verifiers, &mut Reporter::new()) {
+        // An input finding about the daemon, not a failure to run: said, exit 1, resumable.
+        Err(dualrun_replay::ReplayError::Source(e))
+            if matches!(e.downcast_ref::<FollowError>(), Some(FollowError::Inconsistent { .. })) =>
+        {
+            eprintln!("dualrun: {e}");
+            return Ok(Outcome::Finding);
+        }
+        result => result?,
+    };
     print_closing(&result, "followed")?;
     Ok(outcome(&result))
 }

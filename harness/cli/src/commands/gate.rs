@@ -437,6 +437,19 @@ fn approve(path: &Path, key: &Path, subject: Approval, reason: &str, operator: O
             (mode, quorum::rotation_digest(old, new).to_string(), format!("the rotation of {old} to {new}"))
         }
     };
+    // Where a quorum is pinned, only its operators' approvals count: one by any other key would stay in
+    // the ledger forever (its hash chain forbids removing it) and count for nothing.
+    if let Some(q) = quorum::pinned(&ledger.entries) {
+        if !q.operators.contains(&key.public_key_hex()) {
+            eprintln!(
+                "dualrun: not approved: {} ({}) is not an operator of the ledger's quorum ({}); nothing was written",
+                key.id,
+                key.public_key_hex(),
+                q.operators.join(", ")
+            );
+            return Ok(Outcome::Finding);
+        }
+    }
     let mut extra = serde_json::Map::new();
     extra.insert("approves".into(), json!(digest));
     let entry = NewEntry::bare("approve", Some(mode), to, reason, extra);
@@ -529,7 +542,10 @@ fn verify(path: &Path, trusted: &[String], skip_evidence: bool, expect_head: Opt
                 }
             }
             outln!("{}: {} entries verified; mode {}; head {}", path.display(), r.entries, r.mode, r.head)?;
-            Ok(Outcome::Clean)
+            for finding in &r.findings {
+                outln!("{finding}")?;
+            }
+            Ok(Outcome::clean_if(r.findings.is_empty()))
         }
         Err(e @ dualrun_gate::LedgerError::Bad { .. }) => {
             outln!("{e}")?;

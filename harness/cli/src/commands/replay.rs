@@ -60,7 +60,7 @@ pub(crate) fn run(a: ReplayArgs) -> Result<Outcome> {
     });
     let source = SourceArgs {
         command: "replay",
-        source: format!("--chain {}", a.chain.path_for_commands(&db)),
+        source: vec!["--chain".into(), a.chain.path_for_commands(&db)],
         profile_path: &profile_path,
         from,
         to,

@@ -89,7 +89,8 @@ pub(crate) struct Ready {
 /// Where the blocks come from, as a reproduce line names it (`replay --chain DIR`, `follow --daemon URL`).
 pub(crate) struct SourceArgs<'a> {
     pub(crate) command: &'a str,
-    pub(crate) source: String,
+    /// The source's arguments (`--chain DIR`), one word each.
+    pub(crate) source: Vec<String>,
     pub(crate) profile_path: &'a Path,
     pub(crate) from: u64,
     pub(crate) to: Option<u64>,
@@ -154,21 +155,23 @@ impl RunArgs {
             Verifiers::new(mode, legacy, candidate).map_err(anyhow::Error::msg)
         });
 
-        let mut reproduce = format!(
-            "dualrun {} {} --profile {} --legacy '{}' --candidate '{}' --mode {} --now {}",
-            src.command,
-            src.source,
-            src.profile_path.display(),
-            legacy_spec,
-            self.candidate,
-            self.mode,
-            self.now.describe()
-        );
+        // Words, quoted once when a record's line is made (dualrun_rundir::shell_line).
+        let mut reproduce: Vec<String> = vec!["dualrun".into(), src.command.into()];
+        reproduce.extend(src.source.iter().cloned());
+        for (flag, value) in [
+            ("--profile", src.profile_path.display().to_string()),
+            ("--legacy", legacy_spec.to_string()),
+            ("--candidate", self.candidate.to_string()),
+            ("--mode", self.mode.to_string()),
+            ("--now", self.now.describe()),
+        ] {
+            reproduce.extend([flag.into(), value]);
+        }
         for p in &self.python_path {
-            reproduce.push_str(&format!(" --python-path {}", p.display()));
+            reproduce.extend(["--python-path".into(), p.display().to_string()]);
         }
         if let Some(m) = &self.reason_map {
-            reproduce.push_str(&format!(" --reason-map {}", m.display()));
+            reproduce.extend(["--reason-map".into(), m.display().to_string()]);
         }
         let settings = serde_json::json!({
             "timeout_seconds": self.timeout,

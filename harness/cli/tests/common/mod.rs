@@ -59,6 +59,22 @@ pub fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// The words Python's `shlex.split` reads from a shell line (what a user copying a reproduce line gets).
+pub fn shell_words(line: &str) -> Vec<String> {
+    let out = Command::new("/usr/bin/python3.11")
+        .args(["-c", "import json, shlex, sys; print(json.dumps(shlex.split(sys.stdin.read())))"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            child.stdin.take().unwrap().write_all(line.as_bytes())?;
+            child.wait_with_output()
+        })
+        .expect("run python3.11");
+    assert!(out.status.success(), "shlex.split failed on {line:?}");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// A real monerod (Debian's 0.18) in regtest, offline, on loopback ports of its own, in a fresh data
 /// dir. Killed when dropped unless stopped cleanly first.
 pub struct Monerod {
