@@ -9,7 +9,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use ureq::Agent;
 
-/// A daemon at a base URL such as `http://127.0.0.1:18081`.
+/// A daemon at a base URL such as `http://127.0.0.1:18081`. Clones share one connection pool.
+#[derive(Clone)]
 pub struct Daemon {
     base: String,
     agent: Agent,

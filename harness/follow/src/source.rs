@@ -151,7 +151,7 @@ impl DaemonSource {
     fn reorg(&self, daemon_height: u64) -> Result<FollowError, RpcError> {
         let mut fork = self.next;
         for &(h, id) in self.recent.iter().rev() {
-            if h < daemon_height && self.daemon.block_header_by_height(h)?.hash == id {
+            if h < daemon_height && self.call(move |d| d.block_header_by_height(h))?.hash == id {
                 break;
             }
             fork = h;
@@ -176,6 +176,38 @@ impl DaemonSource {
         self.interrupt.load(Ordering::Relaxed)
     }
 
+    /// One call to the daemon, made on a thread of its own and waited for only until the run is
+    /// interrupted: a daemon that answers slowly (or drips an answer forever) never holds Ctrl-C; the
+    /// abandoned call ends by its own timeout. An interrupted call is an error the caller handles as any
+    /// other, and then sees the interrupt.
+    fn call<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Daemon) -> Result<T, RpcError> + Send + 'static,
+    ) -> Result<T, RpcError> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let daemon = self.daemon.clone();
+        std::thread::Builder::new()
+            .name("dualrun-rpc".into())
+            .spawn(move || {
+                let _ = tx.send(f(&daemon));
+            })
+            .map_err(|e| RpcError::Unreachable { url: self.daemon.url().into(), detail: e.to_string() })?;
+        loop {
+            match rx.recv_timeout(Duration::from_millis(50)) {
+                Ok(answer) => return answer,
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    let detail = "the call's thread ended without an answer".into();
+                    return Err(RpcError::Unreachable { url: self.daemon.url().into(), detail });
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) if self.stopped() => {
+                    let detail = "interrupted while waiting for the daemon's answer".into();
+                    return Err(RpcError::Unreachable { url: self.daemon.url().into(), detail });
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            }
+        }
+    }
+
     /// Sleeps up to `d`, waking early at an interrupt or a new-block notice.
     fn pause(&self, d: Duration) {
         let until = Instant::now() + d;
@@ -198,6 +230,10 @@ impl DaemonSource {
 
     /// The daemon did not answer: said (log, `dualrun_daemon_up`), and waited out with the outage's backoff.
     fn wait_out(&self, outage: &mut Outage, url: &str, e: &RpcError) {
+        if self.stopped() {
+            // The call was cut by the interrupt: not an outage.
+            return;
+        }
         self.daemon_state(None);
         let wait = outage.failed(url, e);
         self.pause(wait);
@@ -288,7 +324,7 @@ impl BlockSource for DaemonSource {
             if self.stopped() || self.to.is_some_and(|t| self.next > t) {
                 return Ok(());
             }
-            let (available, tip) = match self.daemon.get_info() {
+            let (available, tip) = match self.call(|d| d.get_info()) {
                 Ok(info) => {
                     outage.answered(&url, info.height);
                     self.daemon_state(Some(info.height));
@@ -319,8 +355,10 @@ impl BlockSource for DaemonSource {
             }
             let mut out = Vec::new();
             while self.next < available && out.len() < batch && !self.to.is_some_and(|t| self.next > t) {
-                let (blob, header) = match self.daemon.block(self.next) {
+                let next = self.next;
+                let (blob, header) = match self.call(move |d| d.block(next)) {
                     Ok(b) => b,
+                    Err(_) if self.stopped() => break,
                     Err(e) => {
                         self.daemon_state(None);
                         let wait = outage.failed(&url, &e);

@@ -331,6 +331,31 @@ pub struct VerifyReport {
     pub findings: Vec<String>,
 }
 
+/// The key that signed entry `e` (whose hash is `hash`): its `public_key`, a valid Ed25519 key whose
+/// signature over the hash verifies, both in their one lowercase-hex spelling.
+fn signer(e: &Map<String, Value>, hash: &Hash32) -> Result<VerifyingKey, String> {
+    let key_bytes: [u8; 32] = e
+        .get("public_key")
+        .and_then(Value::as_str)
+        .and_then(|h| hex::decode(h).ok())
+        .and_then(|b| b.try_into().ok())
+        .ok_or("public_key is not 32 bytes of hex")?;
+    let key = VerifyingKey::from_bytes(&key_bytes).map_err(|_| "public_key is not a valid Ed25519 key")?;
+    let sig_hex = e.get("signature").and_then(Value::as_str).unwrap_or("");
+    let sig: [u8; 64] =
+        hex::decode(sig_hex).ok().and_then(|b| b.try_into().ok()).ok_or("signature is not 64 bytes of hex")?;
+    // The signature is outside the hash: only its one (lowercase) spelling is accepted.
+    if hex::encode(sig) != sig_hex
+        || hex::encode(key_bytes) != e.get("public_key").and_then(Value::as_str).unwrap_or("")
+    {
+        return Err("signature or public_key is not in lowercase hex (the entry was edited)".into());
+    }
+    if key.verify_strict(&message(hash), &Signature::from_bytes(&sig)).is_err() {
+        return Err("the signature does not verify with the entry's public key".into());
+    }
+    Ok(key)
+}
+
 /// Audits a ledger: canonical form, the hash chain, every signature (and, if given, that every key is
 /// trusted), a legal sequence of modes, and that the evidence each entry relied on is unchanged. Returns
 /// the first bad entry as an error. An approval by a key that is not trusted is a finding of the report,
@@ -393,28 +418,8 @@ pub fn verify(path: &Path, trusted: &[VerifyingKey], check_evidence: bool) -> Re
         if e.get("prev_hash").and_then(Value::as_str) != Some(prev_hash.to_string().as_str()) {
             return Err(bad("prev_hash is not the previous entry's hash (the chain is broken)".into()));
         }
-        let key_bytes: [u8; 32] = e
-            .get("public_key")
-            .and_then(Value::as_str)
-            .and_then(|h| hex::decode(h).ok())
-            .and_then(|b| b.try_into().ok())
-            .ok_or_else(|| bad("public_key is not 32 bytes of hex".into()))?;
-        let key =
-            VerifyingKey::from_bytes(&key_bytes).map_err(|_| bad("public_key is not a valid Ed25519 key".into()))?;
-        let sig_hex = e.get("signature").and_then(Value::as_str).unwrap_or("");
-        let sig: [u8; 64] = hex::decode(sig_hex)
-            .ok()
-            .and_then(|b| b.try_into().ok())
-            .ok_or_else(|| bad("signature is not 64 bytes of hex".into()))?;
-        // The signature is outside the hash: only its one (lowercase) spelling is accepted.
-        if hex::encode(sig) != sig_hex
-            || hex::encode(key_bytes) != e.get("public_key").and_then(Value::as_str).unwrap_or("")
-        {
-            return Err(bad("signature or public_key is not in lowercase hex (the entry was edited)".into()));
-        }
-        if key.verify_strict(&message(&hash), &Signature::from_bytes(&sig)).is_err() {
-            return Err(bad("the signature does not verify with the entry's public key".into()));
-        }
+        let key = signer(&e, &hash).map_err(bad)?;
+        let key_bytes = key.to_bytes();
         let to = e.get("to").and_then(mode_of).ok_or_else(|| bad("`to` is not a mode".into()))?;
         let from = e.get("from").and_then(mode_of);
         let action = e.get("action").and_then(Value::as_str).unwrap_or("");

@@ -1,14 +1,25 @@
-//! The `/metrics` endpoint: a small HTTP/1.1 responder on its own thread. It answers `GET /metrics`
-//! (and `GET /`) with the text exposition, anything else with 404, reads at most 8 KiB of request and
-//! gives each read and write 5 seconds, one connection at a time on a thread of its own: a scraper can
-//! never stall a run.
+//! The `/metrics` endpoint: hyper's HTTP/1.1 server on a tokio runtime of its own thread. It answers
+//! `GET /metrics` (and `GET /`) with the text exposition, anything else with 404 or 405. Every
+//! connection is a task of its own, so idle or slow clients never delay a scrape: a client that has not
+//! sent its request headers within [`HEADER_TIMEOUT`] is dropped, and no connection lives longer than
+//! [`CONNECTION_LIMIT`]. A scraper can never stall a run (the run does not wait on this thread).
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+
 use crate::Metrics;
+
+/// How long a client has to send its request headers.
+pub(crate) const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest a connection (kept alive across scrapes) lives.
+pub(crate) const CONNECTION_LIMIT: Duration = Duration::from_secs(120);
 
 /// Why the endpoint could not start.
 #[derive(Debug, thiserror::Error)]
@@ -40,50 +51,110 @@ impl MetricsServer {
 
 /// Serves `metrics` at `http://ADDR/metrics` until the process ends.
 pub fn serve(addr: &str, metrics: Arc<Metrics>) -> Result<MetricsServer, ServeError> {
+    let bind = |source| ServeError::Bind { addr: addr.into(), source };
     let parsed: SocketAddr = addr.parse().map_err(|_| ServeError::BadAddress(addr.into()))?;
-    let listener = TcpListener::bind(parsed).map_err(|source| ServeError::Bind { addr: addr.into(), source })?;
-    let local = listener.local_addr().map_err(|source| ServeError::Bind { addr: addr.into(), source })?;
+    let listener = std::net::TcpListener::bind(parsed).map_err(bind)?;
+    let local = listener.local_addr().map_err(bind)?;
+    listener.set_nonblocking(true).map_err(bind)?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build().map_err(bind)?;
     std::thread::Builder::new()
         .name("dualrun-metrics".into())
-        .spawn(move || {
-            for stream in listener.incoming().flatten() {
-                if let Err(e) = answer(stream, &metrics) {
-                    tracing::debug!(error = %e, "metrics request failed");
-                }
-            }
-        })
-        .map_err(|source| ServeError::Bind { addr: addr.into(), source })?;
+        .spawn(move || runtime.block_on(accept(listener, metrics)))
+        .map_err(bind)?;
     tracing::info!(addr = %local, "serving metrics at /metrics");
     Ok(MetricsServer { addr: local })
 }
 
-fn answer(mut stream: TcpStream, metrics: &Metrics) -> std::io::Result<()> {
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    stream.set_write_timeout(Some(Duration::from_secs(5)))?;
-    let mut request = Vec::with_capacity(1024);
-    let mut buf = [0u8; 1024];
-    while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < 8192 {
-        let n = stream.read(&mut buf)?;
-        if n == 0 {
-            break;
+async fn accept(listener: std::net::TcpListener, metrics: Arc<Metrics>) {
+    let listener = match tokio::net::TcpListener::from_std(listener) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!(error = %e, "the metrics endpoint could not start");
+            return;
         }
-        request.extend_from_slice(&buf[..n]);
-    }
-    let line = request.split(|b| *b == b'\n').next().unwrap_or_default();
-    let line = String::from_utf8_lossy(line);
-    let mut parts = line.split_whitespace();
-    let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    let path = path.split('?').next().unwrap_or("");
-    let (status, content_type, body) = match (method, path) {
-        ("GET", "/metrics" | "/") => ("200 OK", "text/plain; version=0.0.4; charset=utf-8", metrics.encode()),
-        ("GET", _) => ("404 Not Found", "text/plain; charset=utf-8", "not found: try /metrics\n".to_owned()),
-        _ => ("405 Method Not Allowed", "text/plain; charset=utf-8", "only GET\n".to_owned()),
     };
-    let head = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes())?;
-    stream.write_all(body.as_bytes())?;
-    stream.flush()
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of file descriptors and the like: wait a little rather than spin.
+                tracing::debug!(error = %e, "accepting a metrics connection failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let metrics = metrics.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let metrics = metrics.clone();
+                async move { Ok::<_, Infallible>(answer(&req, &metrics)) }
+            });
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), service);
+            if let Ok(Err(e)) = tokio::time::timeout(CONNECTION_LIMIT, connection).await {
+                tracing::debug!(error = %e, "metrics connection ended");
+            }
+        });
+    }
+}
+
+fn answer(req: &Request<Incoming>, metrics: &Metrics) -> Response<Full<Bytes>> {
+    const TEXT: &str = "text/plain; charset=utf-8";
+    let (status, content_type, body) = match (req.method(), req.uri().path()) {
+        (&Method::GET, "/metrics" | "/") => {
+            (StatusCode::OK, "text/plain; version=0.0.4; charset=utf-8", metrics.encode())
+        }
+        (&Method::GET, _) => (StatusCode::NOT_FOUND, TEXT, "not found: try /metrics\n".to_owned()),
+        _ => (StatusCode::METHOD_NOT_ALLOWED, TEXT, "only GET\n".to_owned()),
+    };
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response.headers_mut().insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static(content_type));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use std::time::Instant;
+
+    use super::*;
+
+    fn scrape(addr: SocketAddr, path: &str) -> String {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text).unwrap();
+        text
+    }
+
+    /// A scrape is answered at once while 100 idle connections (that never send a request) are open,
+    /// and those are dropped by the server on its own after the header timeout.
+    #[test]
+    fn a_scrape_answers_within_a_second_beside_100_idle_connections() {
+        let server = serve("127.0.0.1:0", Arc::new(Metrics::new(dualrun_core::Mode::Shadow))).unwrap();
+        let addr = server.local_addr();
+        let idle: Vec<TcpStream> = (0..100).map(|_| TcpStream::connect(addr).unwrap()).collect();
+        let started = Instant::now();
+        let text = scrape(addr, "/metrics");
+        let took = started.elapsed();
+        assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
+        assert!(text.contains("dualrun_mode_info{mode=\"shadow\"} 1"), "{text}");
+        assert!(took < Duration::from_secs(1), "the scrape took {took:?} beside 100 idle connections");
+        assert!(scrape(addr, "/nothing").starts_with("HTTP/1.1 404"));
+
+        // The idle clients are closed by the server (read returns end of file), not kept forever.
+        let mut first = idle.into_iter().next().unwrap();
+        first.set_read_timeout(Some(HEADER_TIMEOUT + Duration::from_secs(10))).unwrap();
+        let mut buf = [0u8; 256];
+        let closed = Instant::now();
+        let n = first.read(&mut buf).unwrap_or(0);
+        let answer = String::from_utf8_lossy(&buf[..n]);
+        assert!(n == 0 || answer.starts_with("HTTP/1.1 408"), "an idle client was answered {answer:?}");
+        assert!(closed.elapsed() < HEADER_TIMEOUT + Duration::from_secs(5), "closed after {:?}", closed.elapsed());
+    }
 }

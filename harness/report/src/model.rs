@@ -187,10 +187,18 @@ impl RunView {
                 None
             }
         };
-        let reorgs = ReorgEvent::read_all(path).unwrap_or_else(|e| {
-            problems.push(e.to_string());
+        // Reorganizations mark records orphaned: read only when the manifest digests them (one added
+        // after the run is a problem above, and marks nothing).
+        let digested =
+            |name: &str| run.as_ref().and_then(|r| r.manifest.files.as_ref()).is_some_and(|f| f.contains_key(name));
+        let reorgs = if digested(files::REORGS) {
+            ReorgEvent::read_all(path).unwrap_or_else(|e| {
+                problems.push(e.to_string());
+                Vec::new()
+            })
+        } else {
             Vec::new()
-        });
+        };
         // Without a summary the manifest may still say what was run.
         let manifest = run.as_ref().map(|r| r.manifest.clone()).or_else(|| read_manifest(path));
         let summary = run.as_ref().map(|r| r.summary.clone());

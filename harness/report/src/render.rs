@@ -17,8 +17,8 @@ pub struct RenderError(#[from] minijinja::Error);
 
 /// Escapes a value for Markdown (a PR comment, rendered by a code host): `<`, `>` and `&` as HTML
 /// entities (so no tag, comment or entity of a value reaches the page), Markdown's control characters
-/// backslash-escaped (no emphasis, code span, link, image, heading, strikethrough or table cell boundary
-/// comes from a value) and line breaks as spaces (a value stays in its line or cell).
+/// backslash-escaped (no emphasis, code span, link, image, heading, strikethrough, math or table cell
+/// boundary comes from a value; `!` needs none: with `[` escaped it starts no image) and line breaks as spaces (a value stays in its line or cell).
 pub fn markdown_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -27,7 +27,7 @@ pub fn markdown_escape(text: &str) -> String {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '\r' | '\n' => out.push(' '),
-            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' | '#' | '!' | '$' => {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' | '#' | '$' => {
                 out.push('\\');
                 out.push(c);
             }
@@ -94,4 +94,18 @@ pub fn markdown(report: &Report) -> Result<String, RenderError> {
         report => context! { runs, ..minijinja::Value::from_serialize(report) },
         title => title(report),
     })?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::markdown_escape;
+
+    #[test]
+    fn markdown_escaping_leaves_no_tag_comment_link_or_cell_break() {
+        assert_eq!(
+            markdown_escape("x|y <!-- <img src=x> &amp; *b* _i_ `c` [l](u) ![i](u) # ~s~ $m$ \\ a\nb"),
+            "x\\|y &lt;!-- &lt;img src=x&gt; &amp;amp; \\*b\\* \\_i\\_ \\`c\\` \\[l\\](u) !\\[i\\](u) \\# \\~s\\~ \\$m\\$ \\\\ a b"
+        );
+        assert_eq!(markdown_escape("leader.missing 0..=200"), "leader.missing 0..=200");
+    }
 }

@@ -2,6 +2,8 @@
 //! Helpers shared by the command-line tests: run the real `dualrun` binary and find the repo's files.
 #![allow(dead_code)]
 
+pub mod fake_daemon;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

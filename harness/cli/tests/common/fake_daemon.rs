@@ -1,0 +1,141 @@
+//! A fake monerod for the tests that need a daemon to misbehave in ways a real one will not on demand:
+//! it serves a scripted main chain over JSON-RPC (`get_info`, `get_block`, `get_block_header_by_height`)
+//! on a loopback port, and can answer `get_block` from a height on by dripping a byte every half second
+//! forever.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+/// One block as the fake daemon serves it: its blob and its header (as `get_block` reports it).
+#[derive(Clone)]
+pub struct ServedBlock {
+    pub blob: Vec<u8>,
+    pub header: Value,
+}
+
+/// Blocks `0..=to` of the bundled sample chain, as a daemon holding it would serve them.
+pub fn sample_blocks(to: u64) -> Vec<ServedBlock> {
+    let db = dualrun_chaindb::ChainDb::open(&super::sample_dir()).unwrap();
+    let txn = db.read_txn().unwrap();
+    db.blocks(&txn, 0, to)
+        .unwrap()
+        .map(|b| {
+            let b = b.unwrap();
+            let block = dualrun_format::Block::parse(b.blob).unwrap();
+            let id = block.hashes().unwrap().block_id;
+            let h = &block.header;
+            let header = json!({
+                "height": b.height, "hash": id.to_string(), "prev_hash": h.prev_id.to_string(),
+                "timestamp": h.timestamp, "major_version": h.major_version, "minor_version": h.minor_version,
+                "nonce": h.nonce,
+            });
+            ServedBlock { blob: b.blob.to_vec(), header }
+        })
+        .collect()
+}
+
+/// A running fake daemon; stopped when dropped.
+pub struct FakeDaemon {
+    pub url: String,
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for FakeDaemon {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+impl FakeDaemon {
+    /// Serves `chain` as the daemon's main chain (its height is `chain.len()`); `get_block` at or above
+    /// `drip_from` answers one byte every half second, never finishing.
+    pub fn start(chain: Vec<ServedBlock>, drip_from: Option<u64>) -> FakeDaemon {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let stop = Arc::new(AtomicBool::new(false));
+        let chain = Arc::new(chain);
+        let flag = stop.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if flag.load(Ordering::SeqCst) {
+                    return;
+                }
+                let Ok(stream) = stream else { continue };
+                let (chain, flag) = (chain.clone(), flag.clone());
+                std::thread::spawn(move || {
+                    let _ = serve(stream, &chain, drip_from, &flag);
+                });
+            }
+        });
+        FakeDaemon { url, stop }
+    }
+}
+
+fn serve(
+    mut stream: TcpStream,
+    chain: &[ServedBlock],
+    drip_from: Option<u64>,
+    stop: &AtomicBool,
+) -> std::io::Result<()> {
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    loop {
+        let mut length = 0usize;
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        loop {
+            let mut header = String::new();
+            reader.read_line(&mut header)?;
+            let header = header.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = header.split_once(':') {
+                if k.eq_ignore_ascii_case("content-length") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body)?;
+        let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let height = request["params"]["height"].as_u64().unwrap_or(0);
+        let result = match request["method"].as_str().unwrap_or("") {
+            "get_info" => json!({
+                "height": chain.len(), "top_block_hash": chain.last().map_or(Value::Null, |b| b.header["hash"].clone()),
+                "nettype": "fakechain", "status": "OK",
+            }),
+            "get_block" if drip_from.is_some_and(|d| height >= d) => {
+                write!(stream, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n")?;
+                while !stop.load(Ordering::SeqCst) {
+                    stream.write_all(b" ")?;
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+                return Ok(());
+            }
+            "get_block" => match chain.get(height as usize) {
+                Some(b) => json!({ "blob": hex::encode(&b.blob), "block_header": b.header, "status": "OK" }),
+                None => json!({ "status": "Requested block height is greater than the current top" }),
+            },
+            "get_block_header_by_height" => match chain.get(height as usize) {
+                Some(b) => json!({ "block_header": b.header, "status": "OK" }),
+                None => json!({ "status": "Requested block height is greater than the current top" }),
+            },
+            other => json!({ "status": format!("fake daemon: no method {other}") }),
+        };
+        let answer = serde_json::to_vec(&json!({ "jsonrpc": "2.0", "id": "0", "result": result })).unwrap();
+        write!(
+            stream,
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            answer.len()
+        )?;
+        stream.write_all(&answer)?;
+    }
+}
