@@ -107,18 +107,71 @@ pub struct Producer<'d> {
     pub first: u64,
 }
 
-fn retry<T>(what: &str, patience: Duration, op: impl FnMut() -> Result<T, RpcError>) -> Result<T, ProduceError> {
+/// The longest one call to the daemon may take.
+const MAX_CALL: Duration = Duration::from_secs(30);
+
+/// `op` on `daemon`, retried while the daemon is unreachable or busy, all within `patience`: a hard bound
+/// (each attempt's timeout is the time left, so a daemon that never answers costs `patience`, not a
+/// call timeout more).
+fn retry<T>(
+    daemon: &Daemon,
+    what: &str,
+    patience: Duration,
+    op: impl Fn(&Daemon) -> Result<T, RpcError>,
+) -> Result<T, ProduceError> {
     let start = Instant::now();
-    retry_transient(patience, Duration::from_millis(200), Duration::from_secs(5), op)
-        .map_err(|source| ProduceError::Rpc { what: what.into(), seconds: start.elapsed().as_secs_f64(), source })
+    let deadline = start + patience;
+    retry_transient(patience, Duration::from_millis(200), Duration::from_secs(5), || {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(RpcError::Timeout { url: daemon.url().into(), method: what.into() });
+        }
+        op(&daemon.with_timeout(left.min(MAX_CALL)))
+    })
+    .map_err(|source| ProduceError::Rpc { what: what.into(), seconds: start.elapsed().as_secs_f64(), source })
+}
+
+/// Asking the daemon again for something it does not give yet: backoff from 200 ms doubling to 2 s, the
+/// difference said once, an error once `patience` has passed.
+struct Waiting {
+    since: Instant,
+    patience: Duration,
+    pause: Duration,
+    said: bool,
+}
+
+impl Waiting {
+    fn new(patience: Duration) -> Waiting {
+        Waiting { since: Instant::now(), patience, pause: Duration::from_millis(200), said: false }
+    }
+
+    /// Waits before the next try, or gives up naming `differs`.
+    fn again(&mut self, differs: &str) -> Result<(), ProduceError> {
+        if !self.said {
+            tracing::warn!("{differs}; asking again");
+            self.said = true;
+        }
+        let waited = self.since.elapsed();
+        if waited + self.pause > self.patience {
+            return Err(ProduceError::Refused(format!(
+                "{differs}, still after {:.1} s (--wait-seconds {}); nothing was signed",
+                waited.as_secs_f64(),
+                self.patience.as_secs()
+            )));
+        }
+        std::thread::sleep(self.pause);
+        self.pause = (self.pause * 2).min(Duration::from_secs(2));
+        Ok(())
+    }
 }
 
 impl<'d> Producer<'d> {
     /// Waits for the daemon, checks its genesis against the profile and the faults against the heights
     /// this run produces.
     pub fn start(daemon: &'d Daemon, req: ProduceRequest) -> Result<Producer<'d>, ProduceError> {
-        let info = retry(&format!("waiting for the daemon at {}", daemon.url()), req.patience, || daemon.get_info())?;
-        let genesis = retry("reading block 0", req.patience, || daemon.block_header_by_height(0))?;
+        let info =
+            retry(daemon, &format!("waiting for the daemon at {}", daemon.url()), req.patience, |d| d.get_info())?;
+        let genesis = retry(daemon, "reading block 0", req.patience, |d| d.block_header_by_height(0))?;
         req.profile.check_genesis(&genesis.hash)?;
         let first = info.height;
         let activation = req.profile.activation_height;
@@ -141,22 +194,35 @@ impl<'d> Producer<'d> {
         Ok(Producer { daemon, req, first })
     }
 
-    /// Produces and submits the next block.
+    /// Produces and submits the next block. A template that does not build on the daemon's tip (the tip
+    /// moved between the two calls, or a daemon that disagrees with itself) is asked for again with
+    /// backoff, said once, and given up after `--wait-seconds` (exit 2 naming both); nothing is signed
+    /// before the template's parent and height are the tip's id and height + 1.
     pub fn produce_one(&self) -> Result<Produced, ProduceError> {
         let (daemon, patience) = (self.daemon, self.req.patience);
+        let wallet = self.req.wallet_address.as_str();
+        let mut waiting = Waiting::new(patience);
         loop {
-            let template =
-                retry("get_block_template", patience, || daemon.get_block_template(&self.req.wallet_address, RESERVE))?;
+            let template = retry(daemon, "get_block_template", patience, |d| d.get_block_template(wallet, RESERVE))?;
             let height = template.height;
-            let parent = retry("get_last_block_header", patience, || daemon.last_block_header())?;
-            if parent.hash != template.prev_hash {
-                continue; // the tip moved under us; take a fresh template
+            let parent = retry(daemon, "get_last_block_header", patience, |d| d.last_block_header())?;
+            if parent.hash != template.prev_hash || Some(height) != parent.height.checked_add(1) {
+                let differs = format!(
+                    "the daemon's block template (height {height}, prev_hash {}) does not build on its tip (height {}, \
+                     id {})",
+                    template.prev_hash, parent.height, parent.hash
+                );
+                waiting.again(&differs)?;
+                continue;
             }
             let mut blob = template.blob.clone();
             let off = template.reserved_offset;
-            if off < 2 || off + RESERVE > blob.len() || blob[off - 2] != 0x02 || blob[off - 1] as usize != RESERVE {
+            let nonce = off.checked_sub(2).and_then(|start| blob.get(start..off.checked_add(RESERVE)?));
+            if !nonce.is_some_and(|n| n[0] == 0x02 && usize::from(n[1]) == RESERVE) {
                 return Err(ProduceError::Refused(format!(
-                    "height {height}: the template's reserved bytes are not a {RESERVE}-byte extra nonce at offset {off}"
+                    "height {height}: the template's reserved_offset {off} does not point at a {RESERVE}-byte extra \
+                     nonce inside its {}-byte blob",
+                    blob.len()
                 )));
             }
             let timestamp = Block::parse(&blob)
@@ -170,8 +236,10 @@ impl<'d> Producer<'d> {
             let mut leader = None;
             if height >= self.req.profile.activation_height {
                 let Some(signer) = self.signer(height, timestamp, parent.timestamp, fault)? else {
-                    // Failover or the minimum interval will allow one of our keys later: wait.
+                    // Failover or the minimum interval will allow one of our keys later: a wait for time
+                    // to pass, not for the daemon.
                     std::thread::sleep(Duration::from_millis(500));
+                    waiting = Waiting::new(patience);
                     continue;
                 };
                 let p = &self.req.profile;
@@ -254,7 +322,7 @@ impl<'d> Producer<'d> {
         self.daemon
             .submit_block(&second)
             .map_err(|e| refused(format!("the daemon rejected the competing block: {e}")))?;
-        let tip = retry("get_last_block_header", self.req.patience, || self.daemon.last_block_header())?;
+        let tip = retry(self.daemon, "get_last_block_header", self.req.patience, |d| d.last_block_header())?;
         if tip.hash != kept.block_id {
             return Err(refused(format!("the daemon switched to the competing block {competitor}")));
         }
@@ -315,7 +383,7 @@ impl<'d> Producer<'d> {
         self.daemon
             .submit_block(blob)
             .map_err(|e| ProduceError::Refused(format!("the daemon rejected the block for height {height}: {e}")))?;
-        let tip = retry("get_last_block_header", self.req.patience, || self.daemon.last_block_header())?;
+        let tip = retry(self.daemon, "get_last_block_header", self.req.patience, |d| d.last_block_header())?;
         if tip.hash != block_id {
             return Err(ProduceError::Refused(format!(
                 "height {height}: the daemon accepted block {block_id} but kept it off its main chain (its tip is {} at height {})",

@@ -174,6 +174,11 @@ impl Daemon {
         Daemon { base: base.trim_end_matches('/').to_owned(), agent }
     }
 
+    /// The same daemon with calls that time out after `timeout`.
+    pub fn with_timeout(&self, timeout: Duration) -> Daemon {
+        Daemon::new(&self.base, timeout)
+    }
+
     /// The daemon's RPC base URL.
     pub fn url(&self) -> &str {
         &self.base

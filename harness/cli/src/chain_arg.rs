@@ -55,3 +55,12 @@ impl ChainArg {
 pub(crate) fn threads(given: Option<usize>) -> usize {
     given.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1)
 }
+
+/// The one rule for a height range given as `--from`/`--to`, in every command: `--to` may not be below
+/// `--from`.
+pub(crate) fn check_range(from: u64, to: Option<u64>) -> Result<()> {
+    match to {
+        Some(to) if to < from => bail!("--to {to} is below --from {from}"),
+        _ => Ok(()),
+    }
+}

@@ -13,4 +13,4 @@ pub mod vector;
 
 pub use run::{check, Difference};
 pub use runner::{run_dir, run_vectors, GoldenReport, Status, VectorResult};
-pub use vector::{load_dir, Vector, VectorError};
+pub use vector::{load_dir, load_dir_noting, SameFile, Vector, VectorError, MAX_VECTOR_BYTES};

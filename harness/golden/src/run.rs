@@ -152,12 +152,17 @@ fn differences<T: PartialEq + std::fmt::Debug>(field: &'static str, expected: &[
 
 /// Runs a finality vector: the tally's rows against the expected ones, in order.
 pub fn check_finality(c: &crate::vector::FinalityCase) -> Result<Vec<Difference>, String> {
-    use dualrun_leader::finality::{tally, FiledVote};
+    use dualrun_leader::finality::{tally, FiledVote, VoteSource};
     let profile = vector_profile(&c.profile)?;
     let rule = profile.finality.ok_or("the vector's profile has no [leader.finality]")?;
     let main: Vec<(u64, dualrun_format::Hash32)> = c.main.iter().map(|m| (m.height, m.block_id)).collect();
-    let votes: Vec<FiledVote> =
-        c.votes.iter().enumerate().map(|(i, v)| FiledVote { vote: v.clone(), source: format!("vote #{i}") }).collect();
+    let file: std::sync::Arc<std::path::Path> = std::sync::Arc::from(std::path::Path::new("(vector votes)"));
+    let votes: Vec<FiledVote> = c
+        .votes
+        .iter()
+        .enumerate()
+        .map(|(i, v)| FiledVote { vote: v.clone(), source: VoteSource { file: file.clone(), line: i + 1 } })
+        .collect();
     let rows: Vec<crate::vector::FinalityRow> = tally(&profile, rule, &main, &votes, 1)
         .rows
         .into_iter()

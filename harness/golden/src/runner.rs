@@ -88,7 +88,7 @@ pub fn run_vectors(dir: &Path, loaded: Vec<LoadedVector>, mut parity: Option<(&s
     let mut results = Vec::with_capacity(loaded.len());
     for (path, vector) in loaded {
         digested.extend(path.display().to_string().into_bytes());
-        digested.extend(std::fs::read(&path).unwrap_or_default());
+        digested.extend(crate::vector::read_vector_bytes(&path).unwrap_or_default());
         let rel = path.strip_prefix(dir).unwrap_or(&path).display().to_string();
         let (name, kind, status) = match vector {
             Err(e) => (rel.clone(), "unreadable", Status::Fail(e.to_string())),

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use dualrun_format::file::{read_capped, Links};
 use dualrun_format::{keccak256, Hash32};
 use serde::{Deserialize, Serialize};
 
@@ -321,48 +322,116 @@ impl Vector {
         hex::decode(&c.block.blob).map(Some).map_err(|e| format!("block.blob is not hex: {e}"))
     }
 
-    /// Reads one vector file and checks its schema and block blob.
+    /// Reads one vector file (a regular file of at most [`MAX_VECTOR_BYTES`], checked before and while
+    /// reading) and checks its schema and block blob.
     pub fn read(path: &Path) -> Result<Vector, VectorError> {
-        let text = std::fs::read_to_string(path).map_err(dualrun_format::FileError::at(path))?;
-        let value: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| VectorError::Parse { file: path.into(), message: e.to_string() })?;
+        let bytes = read_vector_bytes(path)?;
+        let value: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| VectorError::Parse { file: path.into(), message: clip(&e.to_string()) })?;
         match value.get("schema").and_then(|s| s.as_str()) {
             Some(SCHEMA) => {}
-            Some(other) => return Err(VectorError::Schema { file: path.into(), schema: other.into() }),
+            Some(other) => return Err(VectorError::Schema { file: path.into(), schema: clip(other) }),
             None => return Err(VectorError::Parse { file: path.into(), message: "no \"schema\" field".into() }),
         }
         let v: Vector = serde_json::from_value(value)
-            .map_err(|e| VectorError::Parse { file: path.into(), message: e.to_string() })?;
+            .map_err(|e| VectorError::Parse { file: path.into(), message: clip(&e.to_string()) })?;
         v.blob().map_err(|message| VectorError::Invalid { file: path.into(), message })?;
         Ok(v)
     }
 }
 
+/// The largest vector file read: a vector is one block (at most 16 MiB as a blob, far less in practice)
+/// and its expectations. A larger file, or anything that is not a regular file (a FIFO, a device such as
+/// `/dev/zero`, a directory named `*.json`), fails naming it before it is read.
+pub const MAX_VECTOR_BYTES: u64 = 16 << 20;
+
+/// The bytes of a vector file, bounded (see [`MAX_VECTOR_BYTES`]); a link to a vector is followed.
+pub fn read_vector_bytes(path: &Path) -> Result<Vec<u8>, dualrun_format::FileError> {
+    read_capped(path, Links::Follow, MAX_VECTOR_BYTES, "a golden vector")
+}
+
+/// A parser's message, cut short and escaped: it may quote the file.
+fn clip(message: &str) -> String {
+    dualrun_format::file::excerpt(message.as_bytes(), 300).trim_matches('"').to_owned()
+}
+
 /// A vector file and what reading it gave.
 pub type LoadedVector = (PathBuf, Result<Vector, VectorError>);
 
+/// A path under a vector directory that is a file or directory already walked under another path (a
+/// symbolic link, a hard link, a bind mount): walked and counted once, under its first path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SameFile {
+    /// The path not walked again.
+    pub path: PathBuf,
+    /// The path it was walked as.
+    pub same_as: PathBuf,
+    /// A directory (else a file).
+    pub directory: bool,
+}
+
 /// Every `*.json` file under `dir` (recursively, sorted by path), each read or failed on its own: one
-/// bad file never hides the others.
+/// bad file never hides the others. See [`load_dir_noting`].
 pub fn load_dir(dir: &Path) -> Result<Vec<LoadedVector>, VectorError> {
-    let mut files = Vec::new();
+    Ok(load_dir_noting(dir)?.0)
+}
+
+/// [`load_dir`], and the paths that were the same file or directory as one walked before. Each real
+/// directory is walked once and each real file counted once (by device and inode), so links to `.` or
+/// to another vector neither loop nor count twice; entries are visited in name order, so which path
+/// counts is the same every time. A `*.json` entry that is not a regular file is a vector that fails.
+pub fn load_dir_noting(dir: &Path) -> Result<(Vec<LoadedVector>, Vec<SameFile>), VectorError> {
+    use std::collections::HashMap;
+    use std::os::unix::fs::MetadataExt;
+    let key = |m: &std::fs::Metadata| (m.dev(), m.ino());
+    let root = std::fs::metadata(dir).map_err(dualrun_format::FileError::at(dir))?;
+    let mut dirs: HashMap<(u64, u64), PathBuf> = HashMap::from([(key(&root), dir.to_path_buf())]);
+    let mut seen_files: HashMap<(u64, u64), PathBuf> = HashMap::new();
+    let (mut files, mut same) = (Vec::new(), Vec::new());
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let entries = std::fs::read_dir(&d).map_err(dualrun_format::FileError::at(&d))?;
-        for e in entries {
-            let path = e.map_err(dualrun_format::FileError::at(&d))?.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|x| x == "json") {
-                files.push(path);
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(&d)
+            .map_err(dualrun_format::FileError::at(&d))?
+            .map(|e| e.map(|e| e.path()))
+            .collect::<Result<_, _>>()
+            .map_err(dualrun_format::FileError::at(&d))?;
+        entries.sort();
+        let mut subdirs = Vec::new();
+        for path in entries {
+            // A link is followed to see what it is; a broken one is a vector that fails, if named so.
+            let meta = std::fs::metadata(&path).ok();
+            if let Some(m) = meta.as_ref().filter(|m| m.is_dir()) {
+                match dirs.get(&key(m)) {
+                    Some(first) => same.push(SameFile { path, same_as: first.clone(), directory: true }),
+                    None => {
+                        dirs.insert(key(m), path.clone());
+                        subdirs.push(path);
+                    }
+                }
+                continue;
             }
+            if path.extension().is_none_or(|x| x != "json") {
+                continue;
+            }
+            if let Some(m) = meta.as_ref().filter(|m| m.is_file()) {
+                if let Some(first) = seen_files.get(&key(m)) {
+                    same.push(SameFile { path, same_as: first.clone(), directory: false });
+                    continue;
+                }
+                seen_files.insert(key(m), path.clone());
+            }
+            files.push(path);
         }
+        // Depth first, in name order.
+        stack.extend(subdirs.into_iter().rev());
     }
     files.sort();
-    Ok(files
+    let loaded = files
         .into_iter()
         .map(|f| {
             let v = Vector::read(&f);
             (f, v)
         })
-        .collect())
+        .collect();
+    Ok((loaded, same))
 }

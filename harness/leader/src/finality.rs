@@ -11,7 +11,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 use dualrun_format::Hash32;
@@ -46,9 +45,11 @@ impl Fraction {
         Ok(Fraction { num, den })
     }
 
-    /// The fewest votes of `n` validators that satisfy `v · den ≥ num · n`.
+    /// The fewest votes of `n` validators that satisfy `v · den ≥ num · n`: exact for any fraction (the
+    /// product is taken in 128 bits; the answer is at most `n`, since `num ≤ den`).
     pub fn required(self, n: u64) -> u64 {
-        (self.num * n).div_ceil(self.den)
+        let votes = (u128::from(self.num) * u128::from(n)).div_ceil(u128::from(self.den));
+        u64::try_from(votes).expect("num <= den, so at most n votes")
     }
 }
 
@@ -172,30 +173,82 @@ pub struct FiledVote {
     /// The vote.
     pub vote: Vote,
     /// Its file and line, for findings.
-    pub source: String,
+    pub source: VoteSource,
 }
 
-/// Reads a votes file (JSON lines; blank lines are allowed). A line that is not a vote is an error
-/// naming the file and the line, never skipped.
-pub fn read_votes(path: &Path) -> Result<Vec<FiledVote>, VotesError> {
-    let f = std::fs::File::open(path).map_err(dualrun_format::FileError::at(path))?;
-    let mut votes = Vec::new();
-    for (i, line) in std::io::BufReader::new(f).lines().enumerate() {
-        let line = line.map_err(dualrun_format::FileError::at(path))?;
-        if line.trim().is_empty() {
+/// Where a vote is: its file (shared by every vote of the file) and line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VoteSource {
+    /// The votes file.
+    pub file: std::sync::Arc<Path>,
+    /// The line, from 1.
+    pub line: usize,
+}
+
+impl fmt::Display for VoteSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file.display(), self.line)
+    }
+}
+
+/// The longest line of a votes file: a vote is about 300 bytes (a validator id, two hashes in hex). A
+/// longer line is an error naming it, never held.
+pub const MAX_VOTE_LINE: usize = 16 << 10;
+/// The most votes held at once (for the heights judged): about 200 bytes each in memory. Beyond it the
+/// command asks for a narrower `--from`/`--to` rather than growing without bound.
+pub const MAX_VOTES: usize = 4_000_000;
+
+/// An id or name from a file, for a message: a short escaped excerpt, with its length when cut.
+pub fn shown(value: &str) -> String {
+    dualrun_format::file::excerpt(value.as_bytes(), 64)
+}
+
+/// Reads a votes file (JSON lines; blank lines are allowed) into `votes`, keeping the votes for `heights`
+/// (the others are read and checked, not kept). The file must be a regular file (a device such as
+/// `/dev/zero`, a FIFO or a directory is refused before reading), each line at most [`MAX_VOTE_LINE`]
+/// bytes, and at most [`MAX_VOTES`] kept in all. A line that is not a vote is an error naming the file
+/// and the line, never skipped.
+pub fn read_votes(
+    path: &Path,
+    heights: std::ops::RangeInclusive<u64>,
+    votes: &mut Vec<FiledVote>,
+) -> Result<(), VotesError> {
+    use dualrun_format::file::{open_regular, BoundedLines, Line, Links};
+    let (f, _) = open_regular(path, Links::Follow)?;
+    let file: std::sync::Arc<Path> = std::sync::Arc::from(path);
+    for line in BoundedLines::new(std::io::BufReader::new(f), MAX_VOTE_LINE) {
+        let (n, line) = line.map_err(dualrun_format::FileError::at(path))?;
+        let bad = |problem: String| VotesError::Line { file: path.into(), line: n, problem };
+        let text = match line {
+            Line::Text(t) => t,
+            Line::TooLong { bytes } => {
+                return Err(bad(format!("{bytes} bytes: a vote is one line of at most {MAX_VOTE_LINE} bytes")))
+            }
+        };
+        if text.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let bad = |problem: String| VotesError::Line { file: path.into(), line: i + 1, problem };
-        let vote: Vote = serde_json::from_str(&line).map_err(|e| bad(format!("not a vote: {e}")))?;
+        let vote: Vote =
+            serde_json::from_slice(&text).map_err(|e| bad(format!("not a vote: {}", shown(&e.to_string()))))?;
         if vote.signature.len() != 128
             || hex::decode(&vote.signature).is_err()
             || vote.signature.to_lowercase() != vote.signature
         {
             return Err(bad("signature must be 128 lowercase hex digits".into()));
         }
-        votes.push(FiledVote { vote, source: format!("{}:{}", path.display(), i + 1) });
+        if !heights.contains(&vote.height) {
+            continue;
+        }
+        if votes.len() == MAX_VOTES {
+            return Err(bad(format!(
+                "more than {MAX_VOTES} votes for heights {}..={}: judge a narrower range with --from and --to",
+                heights.start(),
+                heights.end()
+            )));
+        }
+        votes.push(FiledVote { vote, source: VoteSource { file: file.clone(), line: n } });
     }
-    Ok(votes)
+    Ok(())
 }
 
 /// A block's verdict, or a finding in the votes.
@@ -326,12 +379,12 @@ pub fn tally(
                 None => out.rows.push(finding(
                     v.vote.block_id,
                     "finality.unknown_validator",
-                    format!("{:?} is not a validator of the profile ({})", v.vote.validator, v.source),
+                    format!("{} is not a validator of the profile ({})", shown(&v.vote.validator), v.source),
                 )),
                 Some(false) => out.rows.push(finding(
                     v.vote.block_id,
                     "finality.bad_signature",
-                    format!("{:?}'s signature does not verify ({})", v.vote.validator, v.source),
+                    format!("{}'s signature does not verify ({})", shown(&v.vote.validator), v.source),
                 )),
                 Some(true) => {}
             }
@@ -346,8 +399,12 @@ pub fn tally(
                     v.vote.block_id,
                     "finality.equivocation",
                     format!(
-                        "{:?} voted for {} ({}) and {} ({})",
-                        v.vote.validator, seen.vote.block_id, seen.source, v.vote.block_id, v.source
+                        "{} voted for {} ({}) and {} ({})",
+                        shown(&v.vote.validator),
+                        seen.vote.block_id,
+                        seen.source,
+                        v.vote.block_id,
+                        v.source
                     ),
                 ));
                 out.equivocations.push(Equivocation {
@@ -384,9 +441,26 @@ mod tests {
         assert_eq!([1, 2, 3, 4, 5, 6, 7].map(|n| two_thirds.required(n)), [1, 2, 2, 3, 4, 4, 5]);
         assert_eq!(Fraction::parse("1/1").unwrap().required(4), 4);
         assert_eq!(Fraction::parse("1/2").unwrap().required(4), 2);
-        for bad in ["0/3", "4/3", "2/0", "two/3", "2", "-1/3"] {
+        for bad in ["0/3", "4/3", "2/0", "two/3", "2", "-1/3", "18446744073709551616/18446744073709551617"] {
             assert!(Fraction::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    /// Fractions whose `num · n` overflows 64 bits are exact: a quorum of all is all, 0.67 of 3 is 3,
+    /// never the 1 a wrapped product gave.
+    #[test]
+    fn quorum_arithmetic_is_exact_near_u64_max() {
+        let max = u64::MAX;
+        let all = Fraction::parse(&format!("{max}/{max}")).unwrap();
+        assert_eq!([1, 3, 4, 100].map(|n| all.required(n)), [1, 3, 4, 100]);
+        let point_67 = Fraction::parse("6700000000000000000/10000000000000000000").unwrap();
+        assert_eq!([1, 3, 100].map(|n| point_67.required(n)), [1, 3, 67]);
+        let just_under_all = Fraction { num: max - 1, den: max };
+        assert_eq!(just_under_all.required(3), 3);
+        assert_eq!(just_under_all.required(max), max - 1);
+        let tiny = Fraction { num: 1, den: max };
+        assert_eq!(tiny.required(3), 1);
+        assert_eq!(all.required(max), max);
     }
 
     #[test]

@@ -226,6 +226,7 @@ impl From<&ScannedBlock> for ScanRow {
 }
 
 fn scan(chain: &ChainArg, from: u64, to: Option<u64>, json: bool) -> Result<Outcome> {
+    crate::chain_arg::check_range(from, to)?;
     let (db, _) = chain.open()?;
     let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let to = to.unwrap_or(u64::MAX);

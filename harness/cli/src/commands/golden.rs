@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use dualrun_core::{Verifier, VerifierOutcome};
-use dualrun_golden::vector::{load_dir, Case, LoadedVector, Vector};
+use dualrun_golden::vector::{load_dir_noting, Case, LoadedVector, Vector};
 use dualrun_golden::{GoldenReport, Status};
 use dualrun_leader::Profile;
 use dualrun_rundir::RunDir;
@@ -109,7 +109,11 @@ fn check_dir(a: CheckArgs) -> Result<Outcome> {
     if !a.dir.is_dir() {
         bail!("{}: not a directory of golden vectors", a.dir.display());
     }
-    let loaded = load_dir(&a.dir)?;
+    let (loaded, same_files) = load_dir_noting(&a.dir)?;
+    for s in &same_files {
+        let what = if s.directory { "directory" } else { "file" };
+        outln!("note: {} is the same {what} as {}: counted once", s.path.display(), s.same_as.display())?;
+    }
     if loaded.is_empty() {
         bail!("{}: no vectors (*.json) found; an empty gate passes nothing", a.dir.display());
     }

@@ -210,19 +210,21 @@ fn finality(a: FinalityArgs) -> Result<Outcome> {
             profile.source.display()
         );
     };
-    let mut votes = Vec::new();
-    for path in &a.votes {
-        votes.extend(dualrun_leader::finality::read_votes(path)?);
-    }
+    crate::chain_arg::check_range(a.from.unwrap_or(0), a.to)?;
     let (db, _) = a.chain.open()?;
     let from = a.from.unwrap_or(rule.activation_height).max(rule.activation_height);
+    let to = a.to.unwrap_or(u64::MAX);
+    let mut votes = Vec::new();
+    for path in &a.votes {
+        dualrun_leader::finality::read_votes(path, from..=to, &mut votes)?;
+    }
     // The genesis check every chain command makes (a profile for another chain is refused).
     dualrun_pipeline::context_at(&db, &profile, 0)?;
     let mut main = Vec::new();
     dualrun_chaindb::compare::walk(
         &db,
         from,
-        a.to.unwrap_or(u64::MAX),
+        to,
         |_| {},
         |b| {
             main.push((b.height, b.block_id));
@@ -252,6 +254,7 @@ fn finality(a: FinalityArgs) -> Result<Outcome> {
 fn check(a: CheckArgs) -> Result<Outcome> {
     let profile = Arc::new(Profile::load(&a.chain.profile(a.profile.as_deref())?)?);
     let (db, _) = a.chain.open()?;
+    crate::chain_arg::check_range(a.from, a.to)?;
     let req = CheckRequest { profile, from: a.from, to: a.to, now: a.now, threads: threads(a.threads) };
     let out = std::io::BufWriter::new(std::io::stdout().lock());
     let rejected = leader_check::check(&db, &req, out)?;
@@ -290,7 +293,8 @@ fn produce(a: ProduceArgs) -> Result<Outcome> {
         })
         .collect();
     let competes = a.competes.iter().map(|c| (c.height, c.kind)).collect();
-    let daemon = Daemon::new(&a.daemon, Duration::from_secs(30));
+    // --wait-seconds bounds every wait, a single call to the daemon included.
+    let daemon = Daemon::new(&a.daemon, Duration::from_secs(a.wait_seconds.clamp(1, 30)));
     let req = ProduceRequest {
         profile,
         keys,

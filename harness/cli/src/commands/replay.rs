@@ -79,9 +79,7 @@ pub(crate) fn run(a: ReplayArgs) -> Result<Outcome> {
 
 /// A shard count that leaves every shard a block.
 fn shard_count(count: u32, (from, to): (u64, u64)) -> Result<u32> {
-    if to < from {
-        bail!("--to {to} is below --from {from}");
-    }
+    crate::chain_arg::check_range(from, Some(to))?;
     let blocks = to - from + 1;
     if count == 0 || u64::from(count) > blocks {
         bail!("{count} shards of {blocks} blocks (heights {from}..={to}): give 1 to {blocks} shards");

@@ -72,12 +72,36 @@ pub(crate) fn run(a: ReportArgs) -> Result<Outcome> {
 }
 
 fn write_report(a: &RenderArgs) -> Result<Outcome> {
-    let out = match (&a.out, a.runs.as_slice()) {
+    // One section per run: the same directory given twice (under any spelling) is counted once.
+    let mut runs: Vec<PathBuf> = Vec::new();
+    let mut seen: Vec<PathBuf> = Vec::new();
+    for run in &a.runs {
+        let canonical = std::fs::canonicalize(run).unwrap_or_else(|_| run.clone());
+        if let Some(i) = seen.iter().position(|s| *s == canonical) {
+            outln!("note: {} is the run {} given again: counted once", run.display(), runs[i].display())?;
+            continue;
+        }
+        seen.push(canonical);
+        runs.push(run.clone());
+    }
+    let out = match (&a.out, runs.as_slice()) {
         (Some(o), _) => o.clone(),
-        (None, [one]) => one.join("report.html"),
+        (None, [one]) => one.join(files::REPORT_HTML),
         (None, _) => bail!("several run directories: say where the report goes with --out FILE.html"),
     };
-    let report = Report::gather(&a.runs, a.ledger.as_deref());
+    for (file, allowed) in [(Some(&out), files::REPORT_HTML), (a.markdown.as_ref(), files::REPORT_MD)] {
+        let Some(file) = file else { continue };
+        let parent = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let inside = std::fs::canonicalize(parent).ok().filter(|p| seen.contains(p));
+        if inside.is_some() && file.file_name().is_none_or(|n| n != allowed) {
+            bail!(
+                "{}: inside a run directory a report is written only as {allowed} (a run directory holds only the \
+                 files its format defines; its own files are never overwritten): write it elsewhere",
+                file.display()
+            );
+        }
+    }
+    let report = Report::gather(&runs, a.ledger.as_deref());
     write(&out, render::html(&report)?.as_bytes())?;
     if let Some(md) = &a.markdown {
         write(md, render::markdown(&report)?.as_bytes())?;
@@ -100,7 +124,7 @@ fn write(path: &Path, bytes: &[u8]) -> Result<()> {
 /// Writes `RUN_DIR/report.html` for a run just made; returns its path. A report that cannot be written
 /// does not fail the run: the caller says so.
 pub(crate) fn for_replay(run: &Path) -> Result<PathBuf> {
-    let out = run.join("report.html");
+    let out = run.join(files::REPORT_HTML);
     let report = Report::gather(&[run.to_path_buf()], None);
     write(&out, render::html(&report)?.as_bytes())?;
     Ok(out)

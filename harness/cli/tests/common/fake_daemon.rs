@@ -1,11 +1,12 @@
 //! A fake monerod for the tests that need a daemon to misbehave in ways a real one will not on demand:
-//! it serves a scripted main chain over JSON-RPC (`get_info`, `get_block`, `get_block_header_by_height`)
-//! on a loopback port, and can answer `get_block` from a height on by dripping a byte every half second
-//! forever.
+//! it serves a scripted main chain over JSON-RPC (`get_info`, `get_block`, `get_block_header_by_height`,
+//! `get_last_block_header`, a scripted `get_block_template`, `submit_block` counted) on a loopback port;
+//! it can answer `get_block` from a height on by dripping a byte every half second forever, or never
+//! answer at all.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,10 +40,26 @@ pub fn sample_blocks(to: u64) -> Vec<ServedBlock> {
         .collect()
 }
 
+/// How the fake daemon behaves.
+#[derive(Clone, Default)]
+pub struct Script {
+    /// Its main chain (its height is the length).
+    pub chain: Vec<ServedBlock>,
+    /// `get_block` at or above this height drips forever.
+    pub drip_from: Option<u64>,
+    /// What `get_block_template` answers (its `result`).
+    pub template: Option<Value>,
+    /// Accept connections and never answer.
+    pub silent: bool,
+}
+
 /// A running fake daemon; stopped when dropped.
 pub struct FakeDaemon {
     pub url: String,
     stop: Arc<AtomicBool>,
+    /// Requests answered, and `submit_block` calls among them.
+    pub calls: Arc<AtomicUsize>,
+    pub submits: Arc<AtomicUsize>,
 }
 
 impl Drop for FakeDaemon {
@@ -52,36 +69,51 @@ impl Drop for FakeDaemon {
 }
 
 impl FakeDaemon {
-    /// Serves `chain` as the daemon's main chain (its height is `chain.len()`); `get_block` at or above
-    /// `drip_from` answers one byte every half second, never finishing.
+    /// Serves `chain` as the daemon's main chain; `get_block` at or above `drip_from` drips forever.
     pub fn start(chain: Vec<ServedBlock>, drip_from: Option<u64>) -> FakeDaemon {
+        FakeDaemon::scripted(Script { chain, drip_from, ..Script::default() })
+    }
+
+    /// Serves as `script` says.
+    pub fn scripted(script: Script) -> FakeDaemon {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let stop = Arc::new(AtomicBool::new(false));
-        let chain = Arc::new(chain);
-        let flag = stop.clone();
+        let (calls, submits) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let script = Arc::new(script);
+        let (flag, counted, submitted) = (stop.clone(), calls.clone(), submits.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 if flag.load(Ordering::SeqCst) {
                     return;
                 }
                 let Ok(stream) = stream else { continue };
-                let (chain, flag) = (chain.clone(), flag.clone());
+                let (script, flag, counted, submitted) =
+                    (script.clone(), flag.clone(), counted.clone(), submitted.clone());
                 std::thread::spawn(move || {
-                    let _ = serve(stream, &chain, drip_from, &flag);
+                    if script.silent {
+                        while !flag.load(Ordering::SeqCst) {
+                            std::thread::sleep(Duration::from_millis(100));
+                        }
+                        drop(stream);
+                        return;
+                    }
+                    let _ = serve(stream, &script, &flag, &counted, &submitted);
                 });
             }
         });
-        FakeDaemon { url, stop }
+        FakeDaemon { url, stop, calls, submits }
     }
 }
 
 fn serve(
     mut stream: TcpStream,
-    chain: &[ServedBlock],
-    drip_from: Option<u64>,
+    script: &Script,
     stop: &AtomicBool,
+    calls: &AtomicUsize,
+    submits: &AtomicUsize,
 ) -> std::io::Result<()> {
+    let (chain, drip_from) = (&script.chain, script.drip_from);
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut reader = BufReader::new(stream.try_clone()?);
     loop {
@@ -107,6 +139,7 @@ fn serve(
         reader.read_exact(&mut body)?;
         let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         let height = request["params"]["height"].as_u64().unwrap_or(0);
+        calls.fetch_add(1, Ordering::SeqCst);
         let result = match request["method"].as_str().unwrap_or("") {
             "get_info" => json!({
                 "height": chain.len(), "top_block_hash": chain.last().map_or(Value::Null, |b| b.header["hash"].clone()),
@@ -128,6 +161,15 @@ fn serve(
                 Some(b) => json!({ "block_header": b.header, "status": "OK" }),
                 None => json!({ "status": "Requested block height is greater than the current top" }),
             },
+            "get_last_block_header" => match chain.last() {
+                Some(b) => json!({ "block_header": b.header, "status": "OK" }),
+                None => json!({ "status": "no blocks" }),
+            },
+            "get_block_template" => script.template.clone().unwrap_or(json!({ "status": "no template" })),
+            "submit_block" => {
+                submits.fetch_add(1, Ordering::SeqCst);
+                json!({ "status": "OK" })
+            }
             other => json!({ "status": format!("fake daemon: no method {other}") }),
         };
         let answer = serde_json::to_vec(&json!({ "jsonrpc": "2.0", "id": "0", "result": result })).unwrap();
