@@ -10,6 +10,7 @@
 //! stderr is capped per block and per run.
 
 pub mod bounded;
+pub mod family;
 
 use std::any::Any;
 use std::collections::BTreeMap;
@@ -42,9 +43,12 @@ impl std::fmt::Display for ExecError {
 impl std::error::Error for ExecError {}
 
 /// One running child, in a process group of its own: a terminal's Ctrl-C (which dualrun handles by
-/// finishing the blocks in flight) does not reach it, and a kill reaches everything `sh -c` started.
+/// finishing the blocks in flight) does not reach it; and a kill reaches everything `sh -c` started,
+/// whether it stayed in the group or not (its [`family`]).
 struct Running {
     child: Child,
+    /// The child's family name ([`family::VAR`]).
+    family: String,
     /// Request lines go to a writer thread, so a child that stops reading cannot block the replay: its
     /// answer then times out and the child is killed. Dropped (closing stdin) to ask it to exit.
     stdin: Option<Sender<String>>,
@@ -59,10 +63,12 @@ impl Running {
             libc::kill(-(self.child.id() as i32), libc::SIGKILL);
         }
         let _ = self.child.kill();
-        match self.child.wait() {
+        let status = match self.child.wait() {
             Ok(status) => status.to_string(),
             Err(e) => format!("unknown status ({e})"),
-        }
+        };
+        family::end(&self.family);
+        status
     }
 }
 
@@ -107,9 +113,11 @@ impl ExecVerifier {
     }
 
     fn spawn(&self) -> Result<(Running, Value), ExecError> {
+        let family = family::new_family();
         let mut child = Command::new("sh")
             .arg("-c")
             .arg(&self.command)
+            .env(family::VAR, &family)
             .process_group(0)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -155,7 +163,7 @@ impl ExecVerifier {
                 }
             })
             .map_err(|e| ExecError(format!("cannot start a writer thread: {e}")))?;
-        let running = Running { child, stdin: Some(req_tx), lines };
+        let running = Running { child, family, stdin: Some(req_tx), lines };
         let hello = match running.lines.recv_timeout(self.timeout) {
             Ok(Ok(line)) => line,
             Ok(Err(e)) => return Err(ExecError(format!("{}: reading its hello line: {e}", self.spec))),
@@ -372,7 +380,7 @@ impl Verifier for ExecVerifier {
             return self.error(ErrorKind::Crash, format!("cannot write the request; the process ended: {status}"));
         }
         let started = Instant::now();
-        let answer = running.lines.recv_timeout(self.timeout);
+        let answer = await_answer(running, started + self.timeout);
         match answer {
             Ok(line) => match parse_answer(line, seq) {
                 Ok(outcome) => outcome,
@@ -397,6 +405,27 @@ impl Verifier for ExecVerifier {
     }
 }
 
+/// The next answer line, waiting until `deadline`. A child that exits without answering is a crash at
+/// once (`Disconnected`), even when a process it started still holds its stdout open (which would
+/// otherwise keep the line reader waiting into a timeout).
+fn await_answer(running: &mut Running, deadline: Instant) -> Result<std::io::Result<String>, RecvTimeoutError> {
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match running.lines.recv_timeout(left.min(Duration::from_millis(100))) {
+            Err(RecvTimeoutError::Timeout) if !left.is_zero() => {
+                if matches!(running.child.try_wait(), Ok(Some(_))) {
+                    // An answer written just before exiting still counts.
+                    return running
+                        .lines
+                        .recv_timeout(Duration::from_millis(50))
+                        .map_err(|_| RecvTimeoutError::Disconnected);
+                }
+            }
+            other => return other,
+        }
+    }
+}
+
 impl Drop for ExecVerifier {
     fn drop(&mut self) {
         if let Some(mut r) = self.running.take() {
@@ -405,6 +434,8 @@ impl Drop for ExecVerifier {
             let deadline = Instant::now() + Duration::from_secs(2);
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = r.child.try_wait() {
+                    // What it started and left behind goes with it.
+                    family::end(&r.family);
                     return;
                 }
                 std::thread::sleep(Duration::from_millis(20));

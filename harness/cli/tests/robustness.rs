@@ -270,3 +270,61 @@ fn a_report_counts_a_run_once_and_never_overwrites_its_files() {
     }
     assert_eq!(std::fs::read(run.join("manifest.json")).unwrap(), manifest, "untouched");
 }
+
+/// Processes whose command line holds `marker` (as `sleep MARKER`), alive now.
+fn alive_with(marker: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().filter_map(Result::ok) {
+        let Ok(cmdline) = std::fs::read(e.path().join("cmdline")) else { continue };
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        let state = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+        let zombie = state.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z'));
+        if cmdline.contains(marker) && !zombie {
+            found.push(format!("{} {cmdline}", e.file_name().to_string_lossy()));
+        }
+    }
+    found
+}
+
+/// An `exec:` child whose descendants escape its process group with `setsid` (one of them holding its
+/// stdout): when the child exits without answering, the block is a crash (not a timeout), and no
+/// descendant outlives dualrun.
+#[test]
+fn exec_descendants_that_escape_with_setsid_end_with_the_child() {
+    let tmp = tempfile::tempdir().unwrap();
+    let marker = format!("98{}.6543", std::process::id() % 1000);
+    let script = tmp.path().join("escaper.py");
+    std::fs::write(
+        &script,
+        format!(
+            r#"import json, os, subprocess, sys
+print(json.dumps({{"protocol": "dualrun-exec/v1", "name": "escaper", "version": "1"}}), flush=True)
+quiet = dict(stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+subprocess.Popen(["setsid", "sleep", "{marker}"], **quiet)
+subprocess.Popen(["setsid", "sh", "-c", "sleep {marker}; :"], stdin=subprocess.DEVNULL)  # keeps our stdout
+for line in sys.stdin:
+    req = json.loads(line)
+    if req["block"]["height"] == 3:
+        os._exit(3)
+    print(json.dumps({{"id": req["id"], "verdict": "accept", "facts": {{}}}}), flush=True)
+"#
+        ),
+    )
+    .unwrap();
+    let spec = format!("exec:/usr/bin/python3.11 {}", s(&script));
+    let out = tmp.path().join("run");
+    let r = bounded(
+        &["replay", "--to", "6", "--legacy", &spec, "--timeout", "60", "--out", s(&out)],
+        Duration::from_secs(50),
+    );
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let csv = std::fs::read_to_string(out.join("divergences.csv")).unwrap();
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    assert_eq!(rows.len(), 1, "{csv}");
+    assert!(
+        rows[0].starts_with("3,") && rows[0].contains(",legacy_error,error,crash,"),
+        "a crash, not a timeout: {csv}"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(alive_with(&marker), Vec::<String>::new(), "descendants outlived dualrun");
+}
