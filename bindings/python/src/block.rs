@@ -36,8 +36,9 @@ pub(crate) fn view_error(py: Python<'_>, e: &ViewError) -> PyErr {
 
 /// `block_id(blob) -> (block id, miner-tx hash)`, lowercase hex, computed as monerod computes them.
 #[pyfunction]
-pub(crate) fn block_id(py: Python<'_>, blob: &[u8]) -> PyResult<(String, String)> {
-    let block = Block::parse(blob).map_err(|e| parse_error(py, &e))?;
+pub(crate) fn block_id(py: Python<'_>, blob: &Bound<'_, PyAny>) -> PyResult<(String, String)> {
+    let blob = crate::bytes_like(blob)?;
+    let block = Block::parse(&blob).map_err(|e| parse_error(py, &e))?;
     let hashes = block.hashes().map_err(|e| block_error(py, e.to_string(), None))?;
     Ok((hashes.block_id.to_string(), hashes.miner_tx_hash.to_string()))
 }
@@ -45,7 +46,8 @@ pub(crate) fn block_id(py: Python<'_>, blob: &[u8]) -> PyResult<(String, String)
 /// `parse_block(blob) -> dict`: the fields `dualrun chain show` prints, less what the database stores
 /// beside the blob (height, stored id, block_info).
 #[pyfunction]
-pub(crate) fn parse_block<'py>(py: Python<'py>, blob: &[u8]) -> PyResult<Bound<'py, PyAny>> {
-    let view = BlockView::of(blob).map_err(|e| view_error(py, &e))?;
+pub(crate) fn parse_block<'py>(py: Python<'py>, blob: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    let blob = crate::bytes_like(blob)?;
+    let view = BlockView::of(&blob).map_err(|e| view_error(py, &e))?;
     crate::to_python(py, &view)
 }

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::{Duration, Instant};
 
 use dualrun_core::{
@@ -149,9 +149,8 @@ impl Run {
     }
 }
 
-/// The mode table in process, writing a run directory.
-#[pyclass(module = "dualrun._native")]
-pub(crate) struct DualRun {
+/// A DualRun's state: the mode table in process, writing a run directory.
+struct Node {
     mode: Mode,
     profile: Arc<NetworkProfile>,
     legacy: Option<Side>,
@@ -167,7 +166,7 @@ pub(crate) struct DualRun {
     closed: bool,
 }
 
-impl DualRun {
+impl Node {
     fn inputs(&self, from: u64) -> Inputs {
         let chain = ChainInputs {
             path: format!("python:{}", self.name),
@@ -289,12 +288,9 @@ fn parse_mode(mode: &str) -> PyResult<Mode> {
     })
 }
 
-#[pymethods]
-impl DualRun {
-    #[new]
-    #[pyo3(signature = (legacy, candidate = None, mode = "shadow", records = None, profile = None, on_divergence = None, reasons = None, name = "python-node", resume = false))]
+impl Node {
     #[allow(clippy::too_many_arguments)]
-    fn new(
+    fn create(
         py: Python<'_>,
         legacy: Option<&Bound<'_, PyAny>>,
         candidate: Option<&Bound<'_, PyAny>>,
@@ -338,7 +334,7 @@ impl DualRun {
         }
         let reasons = ReasonMap::from_pairs(reasons.unwrap_or_default());
         let name = name.to_owned();
-        Ok(DualRun {
+        Ok(Node {
             mode,
             profile,
             legacy,
@@ -353,29 +349,15 @@ impl DualRun {
         })
     }
 
-    /// The mode: `legacy`, `shadow`, `primary` or `only`.
-    #[getter]
-    fn mode(&self) -> &'static str {
-        self.mode.as_str()
-    }
-
-    /// The run directory.
-    #[getter]
-    fn records(&self) -> String {
-        self.out.display().to_string()
-    }
-
-    /// Judges the block `blob` at `height` with both sides under the mode and returns the verdict that
-    /// stands. `env` (`{"prev_id", "timestamps", "now"}`) gives the chain before the block; needed for
-    /// the first block above height 0, optional after (the run follows the blocks it accepts).
-    #[pyo3(signature = (blob, height, env = None))]
     fn validate(
         &mut self,
         py: Python<'_>,
-        blob: &[u8],
+        blob: &Bound<'_, PyAny>,
         height: u64,
         env: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Verdict> {
+        let blob = crate::bytes_like(blob)?;
+        let blob = blob.as_ref();
         self.check_height(height)?;
         let given = EnvArg::parse(env)?;
         let ctx = match (&given.prev_id, &self.run.as_ref().expect("started").ctx) {
@@ -429,7 +411,6 @@ impl DualRun {
         Ok(Verdict { verdict: decision.authoritative, facts: facts.unwrap_or_default() })
     }
 
-    /// Counters so far: blocks judged, authoritative accepts and rejects, records by class.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let stats = self.run.as_ref().map(Run::stats_now).unwrap_or_default();
         let d = PyDict::new(py);
@@ -452,8 +433,6 @@ impl DualRun {
         Ok(d)
     }
 
-    /// Finishes the run directory (records durable, summary, file digests, complete) and returns the
-    /// summary. A run closed before any block covers no heights.
     fn close<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         if self.closed {
             return Err(PyRuntimeError::new_err(format!(
@@ -470,15 +449,138 @@ impl DualRun {
         let summary = finish(&mut run)?;
         crate::to_python(py, &summary)
     }
+}
+
+/// The mode table in process, writing a run directory. Safe to share between threads: calls are taken
+/// one at a time (a thread waits for another's call with the GIL released); a call from inside one of
+/// its own calls on the same thread (its `on_divergence` hook calling it) is refused with a
+/// `RuntimeError` saying so.
+#[pyclass(module = "dualrun._native", frozen)]
+pub(crate) struct DualRun {
+    mode: Mode,
+    out: PathBuf,
+    node: Mutex<Node>,
+    /// The thread inside a call, if any.
+    holder: Mutex<Option<std::thread::ThreadId>>,
+}
+
+/// A DualRun's state, held for one call.
+struct Held<'a> {
+    node: MutexGuard<'a, Node>,
+    holder: &'a Mutex<Option<std::thread::ThreadId>>,
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        *self.holder.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+}
+
+impl DualRun {
+    /// The state, for one call: at once if free; after the other thread's call (waiting with the GIL
+    /// released) if another thread is in one; refused if this thread is.
+    fn hold(&self, py: Python<'_>) -> PyResult<Held<'_>> {
+        let me = std::thread::current().id();
+        let node = match self.node.try_lock() {
+            Ok(node) => node,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => {
+                if *self.holder.lock().unwrap_or_else(PoisonError::into_inner) == Some(me) {
+                    return Err(PyRuntimeError::new_err(
+                        "this DualRun is already in a call on this thread (its on_divergence hook called it?): a \
+                         DualRun cannot be called from inside one of its own calls",
+                    ));
+                }
+                // Wait for the other thread's call with the GIL released (it may need the GIL to finish).
+                let holder = &self.holder;
+                loop {
+                    py.detach(|| {
+                        while holder.lock().unwrap_or_else(PoisonError::into_inner).is_some() {
+                            std::thread::sleep(Duration::from_millis(1));
+                        }
+                    });
+                    match self.node.try_lock() {
+                        Ok(node) => break node,
+                        Err(TryLockError::Poisoned(p)) => break p.into_inner(),
+                        Err(TryLockError::WouldBlock) => std::thread::yield_now(),
+                    }
+                }
+            }
+        };
+        *self.holder.lock().unwrap_or_else(PoisonError::into_inner) = Some(me);
+        Ok(Held { node, holder: &self.holder })
+    }
+}
+
+#[pymethods]
+impl DualRun {
+    #[new]
+    #[pyo3(signature = (legacy, candidate = None, mode = "shadow", records = None, profile = None, on_divergence = None, reasons = None, name = "python-node", resume = false))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        legacy: Option<&Bound<'_, PyAny>>,
+        candidate: Option<&Bound<'_, PyAny>>,
+        mode: &str,
+        records: Option<PathBuf>,
+        profile: Option<&Profile>,
+        on_divergence: Option<Py<PyAny>>,
+        reasons: Option<BTreeMap<String, String>>,
+        name: &str,
+        resume: bool,
+    ) -> PyResult<Self> {
+        let node = Node::create(py, legacy, candidate, mode, records, profile, on_divergence, reasons, name, resume)?;
+        let (mode, out) = (node.mode, node.out.clone());
+        Ok(DualRun { mode, out, node: Mutex::new(node), holder: Mutex::new(None) })
+    }
+
+    /// The mode: `legacy`, `shadow`, `primary` or `only`.
+    #[getter]
+    fn mode(&self) -> &'static str {
+        self.mode.as_str()
+    }
+
+    /// The run directory.
+    #[getter]
+    fn records(&self) -> String {
+        self.out.display().to_string()
+    }
+
+    /// Judges the block `blob` (any bytes-like object) at `height` with both sides under the mode and
+    /// returns the verdict that stands. `env` (`{"prev_id", "timestamps", "now"}`) gives the chain before
+    /// the block; needed for the first block above height 0, optional after (the run follows the blocks
+    /// it accepts).
+    #[pyo3(signature = (blob, height, env = None))]
+    fn validate(
+        &self,
+        py: Python<'_>,
+        blob: &Bound<'_, PyAny>,
+        height: u64,
+        env: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Verdict> {
+        self.hold(py)?.node.validate(py, blob, height, env)
+    }
+
+    /// Counters so far: blocks judged, authoritative accepts and rejects, records by class.
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        self.hold(py)?.node.stats(py)
+    }
+
+    /// Finishes the run directory (records durable, summary, file digests, complete) and returns the
+    /// summary. A run closed before any block covers no heights.
+    fn close<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.hold(py)?.node.close(py)
+    }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {
         slf
     }
 
     #[pyo3(signature = (*_args))]
-    fn __exit__(&mut self, py: Python<'_>, _args: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<bool> {
-        if !self.closed {
-            self.close(py)?;
+    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<bool> {
+        let mut held = self.hold(py)?;
+        if !held.node.closed {
+            held.node.close(py)?;
         }
         Ok(false)
     }

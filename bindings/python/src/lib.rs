@@ -27,6 +27,25 @@ pub(crate) fn to_python<'py, T: serde::Serialize + ?Sized>(py: Python<'py>, valu
     py.import("json")?.call_method1("loads", (text,))
 }
 
+/// The bytes of any bytes-like object: `bytes` as they are, anything else with the buffer protocol
+/// (`bytearray`, `memoryview`, `array.array`…) copied through `memoryview`. Anything else — an `int`,
+/// which `bytes()` would take for a length, or a `str` — is a `TypeError` naming its type.
+pub(crate) fn bytes_like<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<std::borrow::Cow<'a, [u8]>> {
+    use pyo3::types::PyBytes;
+    if let Ok(b) = obj.cast::<PyBytes>() {
+        return Ok(std::borrow::Cow::Borrowed(b.as_bytes()));
+    }
+    let builtins = obj.py().import("builtins")?;
+    let view = builtins.getattr("memoryview")?.call1((obj,)).map_err(|_| {
+        let name = obj.get_type().name().map_or_else(|_| "?".to_owned(), |n| n.to_string());
+        pyo3::exceptions::PyTypeError::new_err(format!(
+            "a bytes-like object (bytes, bytearray, memoryview) is required, not {name}"
+        ))
+    })?;
+    let bytes = builtins.getattr("bytes")?.call1((view,))?;
+    Ok(std::borrow::Cow::Owned(bytes.cast::<PyBytes>()?.as_bytes().to_vec()))
+}
+
 #[pymodule]
 #[pyo3(name = "_native")]
 fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {

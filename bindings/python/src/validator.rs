@@ -143,7 +143,9 @@ impl LeaderValidator {
     /// Judges the block `blob` at `height`; `env` is the chain before it: `{"prev_id": hex (None at
     /// height 0), "timestamps": [up to 60, oldest first], "now": unix time (default: the block's own)}`.
     #[pyo3(signature = (blob, height, env = None))]
-    fn judge(&self, blob: &[u8], height: u64, env: Option<&Bound<'_, PyDict>>) -> PyResult<Verdict> {
+    fn judge(&self, blob: &Bound<'_, PyAny>, height: u64, env: Option<&Bound<'_, PyDict>>) -> PyResult<Verdict> {
+        let blob = crate::bytes_like(blob)?;
+        let blob = blob.as_ref();
         let env = EnvArg::parse(env)?;
         let ctx = env.context(height)?;
         let prepared = validator::prepare(&self.profile, height, blob);
@@ -158,11 +160,13 @@ impl LeaderValidator {
     fn judge_many(
         &self,
         py: Python<'_>,
-        blobs: Vec<Vec<u8>>,
+        blobs: Vec<Bound<'_, PyAny>>,
         height: u64,
         env: Option<&Bound<'_, PyDict>>,
         threads: Option<usize>,
     ) -> PyResult<Vec<Verdict>> {
+        let blobs: Vec<Vec<u8>> =
+            blobs.iter().map(|b| crate::bytes_like(b).map(std::borrow::Cow::into_owned)).collect::<PyResult<_>>()?;
         let env = EnvArg::parse(env)?;
         let mut ctx = env.context(height)?;
         let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));

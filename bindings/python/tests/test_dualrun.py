@@ -380,3 +380,55 @@ def test_a_failing_hook_loses_no_record(
     assert len(seen) == shadow_run.summary["records"] > 0
     assert all(isinstance(u.exc_value, RuntimeError) for u in seen)
     assert (tmp_path / "run" / "divergences.csv").read_bytes() == (shadow_run.dir / "divergences.csv").read_bytes()
+
+
+def test_a_dualrun_shared_by_threads_takes_one_call_at_a_time(tmp_path, sample_chain, sample_profile, reference_legacy, read_records):
+    """Two threads validating through one DualRun: no pyo3 "Already borrowed", each call whole; a call
+    from inside its own hook is refused, saying why."""
+    import threading
+    import time
+
+    profile = dualrun.Profile.load(sample_profile)
+    blobs = [blob for _, blob in dualrun.ChainReader(sample_chain)]
+    in_legacy = threading.Event()
+
+    def slow_legacy(blob, height, env):
+        if height == 1:
+            in_legacy.set()
+            time.sleep(0.3)  # the other thread calls meanwhile
+        return reference_legacy(blob, height, env)
+
+    run = dualrun.DualRun(slow_legacy, mode="shadow", records=tmp_path / "run", profile=profile)
+    run.validate(blobs[0], 0)
+    errors: list[BaseException] = []
+
+    def first():
+        try:
+            run.validate(blobs[1], 1)
+        except BaseException as e:  # noqa: BLE001 - the test reports whatever was raised
+            errors.append(e)
+
+    t = threading.Thread(target=first)
+    t.start()
+    assert in_legacy.wait(10)
+    stats = run.stats()  # waits for the other thread's call, instead of "Already borrowed"
+    t.join()
+    assert errors == []
+    assert stats["blocks"] == 2
+    for height in range(2, len(blobs)):
+        run.validate(blobs[height], height)
+    assert run.close()["blocks"] == len(blobs)
+
+    calls: list[str] = []
+
+    def reentrant_hook(record):
+        try:
+            hooked.stats()
+        except RuntimeError as e:
+            calls.append(str(e))
+
+    hooked = dualrun.DualRun(reference_legacy, mode="shadow", records=tmp_path / "hooked", profile=profile, on_divergence=reentrant_hook)
+    for height, blob in enumerate(blobs[:71]):
+        hooked.validate(blob, height)
+    hooked.close()
+    assert calls and "cannot be called from inside one of its own calls" in calls[0], calls

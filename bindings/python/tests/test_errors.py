@@ -198,3 +198,28 @@ def test_dualrun_needs_a_profile(tmp_path: Path, reference_legacy):
     # No candidate LeaderValidator and no profile: nothing says which network the run is on.
     with pytest.raises((ValueError, TypeError)):
         dualrun.DualRun(reference_legacy, candidate=reference_legacy, records=tmp_path / "run")
+
+
+def test_chain_reader_on_a_file_says_it_is_a_file(tmp_path: Path):
+    file = tmp_path / "chain.txt"
+    file.write_text("not a chain")
+    with pytest.raises(dualrun.ChainError) as info:
+        dualrun.ChainReader(file)
+    assert "a regular file, not a chain directory" in str(info.value), str(info.value)
+    assert "no such directory" not in str(info.value)
+
+
+def test_blobs_are_any_bytes_like_object(real_blob, sample_profile):
+    import array
+
+    want = dualrun.block_id(real_blob)
+    for like in (bytearray(real_blob), memoryview(real_blob), array.array("B", real_blob), memoryview(bytearray(real_blob))):
+        assert dualrun.block_id(like) == want, type(like)
+        assert dualrun.parse_block(like)["block_id"] == want[0]
+    validator = dualrun.LeaderValidator(dualrun.Profile.load(sample_profile))
+    env = {"prev_id": "00" * 32, "timestamps": [], "now": 0}
+    assert validator.judge(bytearray(real_blob), 61, env) == validator.judge(real_blob, 61, env)
+    assert validator.judge_many([memoryview(real_blob)], 61, env) == [validator.judge(real_blob, 61, env)]
+    for not_bytes in (5, "00ff", None, [1, 2]):
+        with pytest.raises(TypeError, match="bytes-like object"):
+            dualrun.block_id(not_bytes)

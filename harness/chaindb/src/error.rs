@@ -12,6 +12,15 @@ pub enum ChainDbError {
         path: PathBuf,
     },
 
+    /// A path that exists but is not a directory (nor a `data.mdb` file).
+    #[error("{path}: {kind}, not a chain directory (give the directory holding data.mdb, or a node's data directory)")]
+    NotADirectory {
+        /// The path.
+        path: PathBuf,
+        /// What it is (`a regular file`, `a FIFO`…).
+        kind: &'static str,
+    },
+
     /// The directory holds no `data.mdb`, nor does its `lmdb/` or `fake/lmdb/`.
     #[error("{path}: not a chain database directory (no data.mdb in it, nor in lmdb/ or fake/lmdb/)")]
     NoDataFile {

@@ -91,8 +91,13 @@ fn resolve(path: &Path) -> Result<PathBuf, ChainDbError> {
     if path.is_file() && path.file_name().is_some_and(|n| n == "data.mdb") {
         return Ok(path.parent().unwrap_or(Path::new(".")).to_path_buf());
     }
-    if !path.is_dir() {
-        return Err(ChainDbError::NotFound { path: path.to_path_buf() });
+    match std::fs::metadata(path) {
+        Err(_) => return Err(ChainDbError::NotFound { path: path.to_path_buf() }),
+        Ok(m) if !m.is_dir() => {
+            let kind = dualrun_format::file::describe_kind(m.file_type());
+            return Err(ChainDbError::NotADirectory { path: path.to_path_buf(), kind });
+        }
+        Ok(_) => {}
     }
     [path.to_path_buf(), path.join("lmdb"), path.join("fake").join("lmdb")]
         .into_iter()

@@ -89,6 +89,12 @@ fn missing_and_non_lmdb_inputs() {
     assert!(matches!(e, ChainDbError::NotFound { .. }), "{e}");
     assert!(e.to_string().contains("nope"));
 
+    let file = tmp.path().join("a-file");
+    std::fs::write(&file, b"not a chain").unwrap();
+    let e = ChainDb::open(&file).err().unwrap();
+    assert!(matches!(e, ChainDbError::NotADirectory { kind: "a regular file", .. }), "{e}");
+    assert!(e.to_string().contains("a regular file, not a chain directory"), "{e}");
+
     let e = ChainDb::open(tmp.path()).err().unwrap();
     assert!(matches!(e, ChainDbError::NoDataFile { .. }), "{e}");
 

@@ -1,7 +1,8 @@
 """The native part of the ``dualrun`` package (Rust, pyo3). Everything here is re-exported by
 ``dualrun``; import it from there.
 
-Block blobs are ``bytes``; ids and hashes are lowercase hex ``str``. Heights are ``int``.
+Block blobs are any bytes-like object (``bytes``, ``bytearray``, ``memoryview``…) where they are taken,
+and ``bytes`` where they are given; ids and hashes are lowercase hex ``str``. Heights are ``int``.
 """
 
 import os
@@ -12,6 +13,7 @@ from typing import Any, Literal, final
 from typing_extensions import Self, TypeAlias
 
 _StrPath: TypeAlias = str | os.PathLike[str]
+_Blob: TypeAlias = bytes | bytearray | memoryview
 _Env: TypeAlias = Mapping[str, Any]
 _Facts: TypeAlias = Mapping[str, str]
 _Answer: TypeAlias = Verdict | dict[str, Any] | bool
@@ -43,11 +45,11 @@ class ChainError(OSError):
     a table missing, an unsupported schema, an inconsistent entry, a height beyond the tip, a database a
     running process holds. ``str(e)`` names the file, and the table and height where there are any."""
 
-def block_id(blob: bytes) -> tuple[str, str]:
+def block_id(blob: _Blob) -> tuple[str, str]:
     """``(block id, miner tx hash)`` of a raw block blob, as monerod computes them (mainnet block 202612
     gets its forced id). Raises :class:`BlockError` on a blob that does not parse strictly."""
 
-def parse_block(blob: bytes) -> dict[str, Any]:
+def parse_block(blob: _Blob) -> dict[str, Any]:
     """The block as ``dualrun chain show`` prints it, without the database's fields (``height``,
     ``stored_id``, ``block_info``), keys in the same order::
 
@@ -140,7 +142,7 @@ class LeaderValidator:
     @property
     def profile(self) -> Profile:
         """The profile it judges with."""
-    def judge(self, blob: bytes, height: int, env: _Env | None = None) -> Verdict:
+    def judge(self, blob: _Blob, height: int, env: _Env | None = None) -> Verdict:
         """Judges one block at ``height``.
 
         ``env``: ``{"prev_id": hex | None, "timestamps": [int], "now": int}`` — the id of block
@@ -153,7 +155,7 @@ class LeaderValidator:
         """
     def judge_many(
         self,
-        blobs: Sequence[bytes],
+        blobs: Sequence[_Blob],
         height: int,
         env: _Env | None = None,
         threads: int | None = None,
@@ -242,7 +244,7 @@ class DualRun:
         - ``resume``: reopen the run in ``records`` (as left by a node that stopped) instead of starting
           one.
         """
-    def validate(self, blob: bytes, height: int, env: _Env | None = None) -> Verdict:
+    def validate(self, blob: _Blob, height: int, env: _Env | None = None) -> Verdict:
         """Judges one block under the mode and returns the authoritative verdict.
 
         - LEGACY: the legacy's verdict; it fails closed (reject ``dualrun.fail_closed``) when the legacy
