@@ -6,7 +6,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::fake_daemon::{sample_blocks, FakeDaemon};
@@ -38,20 +38,6 @@ fn report(run: &Path, dir: &Path) -> (String, String) {
     let r = dualrun(&["report", s(run), "--out", s(&html), "--markdown", s(&md)]);
     assert!(r.code < 2, "{}{}", r.stdout, r.stderr);
     (read(&html), read(&md))
-}
-
-fn wait_exit(child: &mut Child, within: Duration, what: &str) -> i32 {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status.code().unwrap_or(-1);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("{what} did not end within {within:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// `merge` takes no count from a file nobody digested: a shard checkpoint whose counters were zeroed, or

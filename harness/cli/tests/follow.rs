@@ -89,20 +89,6 @@ fn chain_of(dir: &Path) -> serde_json::Value {
     manifest["inputs"]["chain"].clone()
 }
 
-fn wait_exit(child: &mut Child, what: &str) -> i32 {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status.code().unwrap_or(-1);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("{what} did not end within 90 s");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 #[test]
 fn live_records_equal_a_cold_replay_through_a_kill_and_a_daemon_restart() {
     let tmp = tempfile::tempdir().unwrap();
@@ -134,7 +120,7 @@ fn live_records_equal_a_cold_replay_through_a_kill_and_a_daemon_restart() {
     let mut daemon = Monerod::start_at(&node, rpc_port, true);
     daemon.wait_ready();
     produce(&url, &net, 6, &["17:not-scheduled"]);
-    let code = wait_exit(&mut second, "the resumed follow");
+    let code = wait_exit(&mut second, Duration::from_secs(90), "the resumed follow");
     let said = std::fs::read_to_string(&log2).unwrap();
     assert_eq!(code, 1, "complete with records:\n{said}");
     let run_log = std::fs::read_to_string(live.join("run.log")).unwrap();
@@ -222,7 +208,7 @@ fn metrics_pass_promtool_and_sigterm_stops_resumable() {
     unsafe {
         libc::kill(child.id() as i32, libc::SIGTERM);
     }
-    let code = wait_exit(&mut child, "follow after SIGTERM");
+    let code = wait_exit(&mut child, Duration::from_secs(90), "follow after SIGTERM");
     let said = std::fs::read_to_string(&log).unwrap();
     assert_eq!(code, 2, "{said}");
     assert!(said.contains("--resume"), "{said}");
@@ -267,7 +253,7 @@ fn a_reorganization_keeps_the_orphaned_records_and_judges_the_new_branch() {
     assert_eq!(daemon.rpc().pop_blocks(3).unwrap(), 4, "the daemon's tip is back at 3");
     // A different block at 4 (a leader fault), so the new branch differs from the judged one.
     produce(&url, &net, 7, &["4:unknown"]);
-    let code = wait_exit(&mut child, "follow");
+    let code = wait_exit(&mut child, Duration::from_secs(90), "follow");
     let said = std::fs::read_to_string(&log).unwrap();
     assert_eq!(code, 1, "{said}");
 
@@ -330,7 +316,7 @@ fn zmq_notices_wake_follow_at_once() {
     std::thread::sleep(Duration::from_millis(1500));
     let made = Instant::now();
     produce(&url, &net, 5, &[]);
-    let code = wait_exit(&mut child, "follow with ZMQ");
+    let code = wait_exit(&mut child, Duration::from_secs(90), "follow with ZMQ");
     let said = std::fs::read_to_string(&log).unwrap();
     assert_eq!(code, 0, "{said}");
     assert!(made.elapsed() < Duration::from_secs(20), "took {:?}: the notices did not wake it\n{said}", made.elapsed());

@@ -192,16 +192,26 @@ impl<R: io::BufRead> Iterator for BoundedLines<R> {
     }
 }
 
-/// A short, escaped excerpt of `bytes` for an error message: at most `max` characters, control and
-/// non-UTF-8 bytes escaped, with the whole length when it was cut (`"abc…" (500000000 bytes)`). Nothing a
-/// file holds is echoed beyond it.
+/// A short, escaped excerpt of `bytes` for an error message, quoted: at most `max` characters, control
+/// and non-UTF-8 bytes escaped, with the whole length when it was cut (`"abc…" (500000000 bytes)`).
+/// Nothing a file holds is echoed beyond it.
 pub fn excerpt(bytes: &[u8], max: usize) -> String {
     let text = String::from_utf8_lossy(&bytes[..bytes.len().min(max * 4)]);
-    let mut out: String = text.chars().take(max).flat_map(char::escape_debug).collect();
-    if text.chars().count() > max || bytes.len() > max * 4 {
-        out = format!("\"{out}…\" ({} bytes)", bytes.len());
+    let cut = text.chars().count() > max || bytes.len() > max * 4;
+    let shown: String = text.chars().take(max).flat_map(char::escape_debug).collect();
+    if cut {
+        format!("\"{shown}…\" ({} bytes)", bytes.len())
     } else {
-        out = format!("\"{out}\"");
+        format!("\"{shown}\"")
+    }
+}
+
+/// A message (a parser's, which may quote the input) cut to `max` characters and escaped, unquoted,
+/// with its whole length when it was cut (`expected … (500000123 bytes)`).
+pub fn clip(message: &str, max: usize) -> String {
+    let mut out: String = message.chars().take(max).flat_map(char::escape_debug).collect();
+    if message.chars().nth(max).is_some() {
+        out.push_str(&format!("… ({} bytes)", message.len()));
     }
     out
 }
@@ -253,6 +263,8 @@ mod tests {
 
     #[test]
     fn an_excerpt_is_short_and_escaped() {
+        assert_eq!(clip("unknown variant `\u{1b}[2J`", 100), "unknown variant `\\u{1b}[2J`");
+        assert_eq!(clip(&"y".repeat(500), 3), "yyy… (500 bytes)");
         assert_eq!(excerpt(b"ab\x1b[31m", 40), "\"ab\\u{1b}[31m\"");
         let long = vec![b'x'; 1000];
         assert_eq!(excerpt(&long, 4), "\"xxxx…\" (1000 bytes)");

@@ -352,7 +352,7 @@ pub fn read_vector_bytes(path: &Path) -> Result<Vec<u8>, dualrun_format::FileErr
 
 /// A parser's message, cut short and escaped: it may quote the file.
 fn clip(message: &str) -> String {
-    dualrun_format::file::excerpt(message.as_bytes(), 300).trim_matches('"').to_owned()
+    dualrun_format::file::clip(message, 300)
 }
 
 /// A vector file and what reading it gave.

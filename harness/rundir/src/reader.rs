@@ -67,12 +67,7 @@ fn parse_json<T: DeserializeOwned>(path: &Path, bytes: &[u8]) -> Result<T, RunDi
 /// A parser's message cut to a few hundred characters and escaped: a message may quote the file (an
 /// unknown variant's whole string), and nothing a file holds is echoed beyond a short excerpt.
 pub(crate) fn clip(message: &str) -> String {
-    const MAX: usize = 300;
-    let mut out: String = message.chars().take(MAX).flat_map(char::escape_debug).collect();
-    if message.chars().nth(MAX).is_some() {
-        out.push_str(&format!("… ({} bytes)", message.len()));
-    }
-    out
+    dualrun_format::file::clip(message, 300)
 }
 
 pub(crate) fn check_format(file: &Path, m: &Manifest) -> Result<(), RunDirError> {

@@ -61,6 +61,21 @@ pub fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// Waits for `child` to exit and returns its exit code; kills it and fails the test past `within`.
+pub fn wait_exit(child: &mut std::process::Child, within: std::time::Duration, what: &str) -> i32 {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code().unwrap_or(-1);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{what} did not end within {within:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 /// The words Python's `shlex.split` reads from a shell line (what a user copying a reproduce line gets).
 pub fn shell_words(line: &str) -> Vec<String> {
     let out = Command::new("/usr/bin/python3.11")
