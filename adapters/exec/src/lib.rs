@@ -188,16 +188,18 @@ impl ExecVerifier {
             Err(_) => {
                 let status = running.kill();
                 return Err(ExecError(format!(
-                    "{}: the hello line is not JSON: {hello:?} (killed: {status})",
-                    self.spec
+                    "{}: the hello line is not JSON: {} (killed: {status})",
+                    self.spec,
+                    dualrun_format::file::excerpt(hello.as_bytes(), 200)
                 )));
             }
         };
         if hello.get("protocol").and_then(Value::as_str) != Some(PROTOCOL) {
             running.kill();
             return Err(ExecError(format!(
-                "{}: the hello line does not say \"protocol\": \"{PROTOCOL}\": {hello}",
-                self.spec
+                "{}: the hello line does not say \"protocol\": \"{PROTOCOL}\": {}",
+                self.spec,
+                dualrun_format::file::excerpt(hello.to_string().as_bytes(), 200)
             )));
         }
         Ok((running, hello))
