@@ -207,9 +207,7 @@ impl Node {
             run.checkpoint()?;
             return Ok(run);
         }
-        let old: Manifest =
-            serde_json::from_slice(&dualrun_format::file::read(&self.out.join(MANIFEST)).map_err(io_error)?)
-                .map_err(|e| io_error(format!("{}: not a run manifest: {e}", self.out.join(MANIFEST).display())))?;
+        let old = Manifest::load(&self.out).map_err(io_error)?;
         let first = old.inputs.chain.from;
         let mut manifest = Manifest::new(self.inputs(first), data_file, old.started_unix);
         let (writer, _, checkpoint) = RunWriter::resume(&self.out, &manifest.inputs).map_err(io_error)?;

@@ -3,7 +3,7 @@
 //! byte-identical. An input that is gone or changed is named (exit 2); a record that differs is named
 //! (exit 1).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
@@ -110,7 +110,7 @@ fn rerun_into(original: &RunDir, out: &Path) -> Result<RunDir> {
 fn compare(original: &RunDir, again: &RunDir) -> Result<Outcome> {
     let orphans = Orphans::of(&original.path)?;
     for name in RECORD_FILES {
-        let (a, b) = (read(&original.path.join(name))?, read(&again.path.join(name))?);
+        let (a, b) = (read(&original.path, name)?, read(&again.path, name)?);
         let a = if orphans.is_empty() { a } else { without_orphans(&a, name, &orphans) };
         if a == b {
             continue;
@@ -158,8 +158,14 @@ fn record_key(line: &str, name: &str) -> Option<(u64, Hash32)> {
     Some((v["height"].as_u64()?, v["block_id"].as_str()?.parse().ok()?))
 }
 
-fn read(p: &PathBuf) -> Result<String> {
-    std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))
+/// A record file of a run directory, opened as every reader opens one (no link followed).
+fn read(dir: &Path, name: &str) -> Result<String> {
+    use std::io::Read;
+    let path = dir.join(name);
+    let (mut file, _) = files::open(dir, name)?.with_context(|| format!("{}: missing", path.display()))?;
+    let mut text = String::new();
+    file.read_to_string(&mut text).with_context(|| format!("reading {}", path.display()))?;
+    Ok(text)
 }
 
 /// What differs between a recorded line and the re-run's: for records, the height, class and each

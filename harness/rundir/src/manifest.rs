@@ -63,6 +63,14 @@ pub struct ShardRun {
 }
 
 impl Manifest {
+    /// Reads the `manifest.json` of the run directory `dir` (finished or not), checking its format, as
+    /// every reader does (see [`crate::files`]): no link followed, bounded.
+    pub fn load(dir: &std::path::Path) -> Result<Manifest, crate::RunDirError> {
+        let manifest: Manifest = crate::reader::read_json(dir, crate::files::MANIFEST)?;
+        crate::reader::check_format(&dir.join(crate::files::MANIFEST), &manifest)?;
+        Ok(manifest)
+    }
+
     /// The manifest a new run starts with: this dualrun, not complete, no file digests yet.
     pub fn new(inputs: Inputs, data_file: PathBuf, started_unix: u64) -> Manifest {
         Manifest {

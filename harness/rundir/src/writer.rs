@@ -114,8 +114,7 @@ impl RunWriter {
         if !dir.join(MANIFEST).exists() {
             return Err(RunDirError::NothingToResume { dir: dir.into(), why: "no manifest.json in it".into() });
         }
-        let manifest: Manifest = crate::reader::read_json(dir, MANIFEST)?;
-        crate::reader::check_format(&dir.join(MANIFEST), &manifest)?;
+        let manifest = Manifest::load(dir)?;
         let (was, now) = (manifest.inputs.stable(), inputs.stable());
         if was != now {
             let differences = describe_changes(&was.to_value(), &now.to_value());

@@ -7,7 +7,7 @@ use anyhow::{bail, Result};
 use clap::Args;
 use dualrun_follow::{FollowConfig, FollowError};
 use dualrun_monerod::rpc::Daemon;
-use dualrun_rundir::{files, Manifest};
+use dualrun_rundir::Manifest;
 
 use super::session::{outcome, print_closing, Prepared, Reporter, RunArgs, SourceArgs};
 use crate::Outcome;
@@ -103,7 +103,7 @@ pub(crate) fn run(a: FollowArgs) -> Result<Outcome> {
 /// The first height of the run being resumed.
 fn resumed_from(out: Option<&PathBuf>) -> Result<u64> {
     let Some(out) = out else { bail!("--resume needs --out") };
-    let manifest: Manifest = serde_json::from_slice(&std::fs::read(out.join(files::MANIFEST))?)?;
+    let manifest = Manifest::load(out)?;
     if !manifest.inputs.chain.live {
         bail!("{}: not a run of `follow` (resume it with `dualrun replay … --resume`)", out.display());
     }
