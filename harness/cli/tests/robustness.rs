@@ -228,20 +228,24 @@ fn leader_produce_refuses_a_lying_template_within_its_wait() {
     assert!(r.took < Duration::from_secs(15), "a silent daemon held produce for {:?}", r.took);
 }
 
-/// One rule for ranges: `chain scan`, `leader check` and `leader finality` refuse `--to` below
-/// `--from` as `replay` does.
+/// One rule for ranges: `chain scan`, `leader check`, `leader finality` and `follow` refuse `--to` below
+/// `--from` as `replay` does, before anything is made (no run directory left behind).
 #[test]
 fn every_command_refuses_a_range_that_ends_before_it_starts() {
+    let tmp = tempfile::tempdir().unwrap();
     for args in [
         vec!["replay", "--from", "5", "--to", "2"],
+        vec!["follow", "--daemon", "http://127.0.0.1:9", "--from", "5", "--to", "2"],
         vec!["chain", "scan", "--from", "5", "--to", "2"],
         vec!["leader", "check", "--from", "5", "--to", "2", "--csv"],
     ] {
-        let r = dualrun(&args);
-        assert_eq!(r.code, 2, "{args:?}: {}", r.stdout);
-        assert!(r.stderr.contains("--to 2 is below --from 5"), "{args:?}: {}", r.stderr);
-        assert!(r.stdout.is_empty(), "{args:?} printed {}", r.stdout);
+        let out = Command::new(env!("CARGO_BIN_EXE_dualrun")).args(&args).current_dir(tmp.path()).output().unwrap();
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stdout}");
+        assert!(stderr.contains("--to 2 is below --from 5"), "{args:?}: {stderr}");
+        assert!(stdout.is_empty(), "{args:?} printed {stdout}");
     }
+    assert!(!tmp.path().join("reports").exists(), "a refused range left a run directory");
 }
 
 /// A run given twice is one section; a report is never written over a run's own files.

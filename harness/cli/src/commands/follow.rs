@@ -45,6 +45,9 @@ pub(crate) struct FollowArgs {
 }
 
 pub(crate) fn run(a: FollowArgs) -> Result<Outcome> {
+    if let Some(from) = a.from {
+        crate::chain_arg::check_range(from, a.to)?;
+    }
     let profile_path = match &a.profile {
         Some(p) => p.clone(),
         None => crate::embedded::profile()?,

@@ -40,6 +40,8 @@ pub(crate) struct ReplayArgs {
 }
 
 pub(crate) fn run(a: ReplayArgs) -> Result<Outcome> {
+    // Before anything is made: a range that cannot be run leaves no run directory behind.
+    crate::chain_arg::check_range(a.from, a.to)?;
     let profile_path = a.chain.profile(a.profile.as_deref())?;
     let (db, _) = a.chain.open()?;
     let tip = db.read_txn().and_then(|t| db.tip_height(&t))?;
