@@ -8,12 +8,15 @@
 //! - [`allowlist`]: known divergences excused, with justification, author and expiry;
 //! - [`evaluate`]: criteria, each with its value, threshold and outcome; pass / fail / inconclusive;
 //!   and the evaluation's digest, which operators approve;
-//! - [`quorum`]: M-of-N operator approvals for every promotion, and key rotation.
+//! - [`quorum`]: M-of-N operator approvals for every promotion, and key rotation;
+//! - [`operate`]: an operator's moves — promote, rollback, approve, rotate — under the ledger's lock,
+//!   each returning the entry appended or a typed refusal.
 
 pub mod allowlist;
 pub mod evaluate;
 pub mod evidence;
 pub mod ledger;
+pub mod operate;
 pub mod policy;
 pub mod quorum;
 

@@ -5,13 +5,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
 use dualrun_core::Mode;
-use dualrun_gate::allowlist::Allowlist;
-use dualrun_gate::evaluate::GoldenResult;
-use dualrun_gate::evidence::EvidenceRun;
-use dualrun_gate::ledger::{self, Ledger, NewEntry};
-use dualrun_gate::policy::Policy;
-use dualrun_gate::quorum::{self, Quorum};
-use dualrun_gate::{evaluate, Evaluation, EvaluationInput, GateOutcome};
+use dualrun_gate::ledger::{self, Ledger};
+use dualrun_gate::operate::{self, Approval, EvaluationRequest, Operator, Refusal};
+use dualrun_gate::{Evaluation, GateOutcome};
 use dualrun_leader::keys::KeyFile;
 use serde_json::json;
 
@@ -179,6 +175,20 @@ pub(crate) struct EvalArgs {
     json: bool,
 }
 
+impl EvalArgs {
+    fn request(&self) -> EvaluationRequest {
+        EvaluationRequest {
+            ledger: self.ledger.clone(),
+            policy: self.policy.clone(),
+            golden: self.golden.clone(),
+            evidence: self.evidence.clone(),
+            to: self.to,
+            allowlist: self.allowlist.clone(),
+            strict: self.strict,
+        }
+    }
+}
+
 pub(crate) fn run(cmd: GateCommand) -> Result<Outcome> {
     match cmd {
         GateCommand::Init { ledger, key, operator } => {
@@ -189,21 +199,54 @@ pub(crate) fn run(cmd: GateCommand) -> Result<Outcome> {
         }
         GateCommand::Status { ledger, json } => status(&ledger, json),
         GateCommand::Evaluate(a) => {
-            let (eval, ..) = run_evaluation(&a)?;
-            Ok(print_evaluation(&eval, a.json)?)
+            let evaluated = operate::evaluate_request(&a.request())?;
+            Ok(print_evaluation(&evaluated.evaluation, a.json)?)
         }
-        GateCommand::Promote { eval, key, reason, force, operator } => promote(&eval, &key, &reason, force, operator),
-        GateCommand::Rollback { ledger, to, key, reason, operator } => rollback(&ledger, to, &key, &reason, operator),
+        GateCommand::Promote { eval, key, reason, force, operator } => {
+            let key = KeyFile::read(&key)?;
+            promote(&eval, &Operator { key: &key, name: operator.as_deref(), reason: &reason }, force)
+        }
+        GateCommand::Rollback { ledger, to, key, reason, operator } => {
+            let key = KeyFile::read(&key)?;
+            let by = Operator { key: &key, name: operator.as_deref(), reason: &reason };
+            let e = operate::rollback(&ledger, to, &by)?;
+            let from = field(&e, "from").as_str().unwrap_or("-");
+            outln!("{}: rolled back {from} -> {to} (entry #{})", ledger.display(), field(&e, "seq"))?;
+            Ok(Outcome::Clean)
+        }
         GateCommand::Approve { ledger, key, to, evaluation_digest, rotation, reason, operator } => {
             let subject = match (to.zip(evaluation_digest), rotation) {
                 (Some((to, digest)), None) => Approval::Promotion { to, digest },
                 (None, Some(r)) => Approval::Rotation(r),
                 _ => bail!("give --to MODE --evaluation-digest HASH, or --rotation OLD_HEX:NEW_HEX"),
             };
-            approve(&ledger, &key, subject, &reason, operator)
+            let key = KeyFile::read(&key)?;
+            let by = Operator { key: &key, name: operator.as_deref(), reason: &reason };
+            match operate::approve(&ledger, subject, &by)? {
+                Ok(a) => {
+                    let name = operator.unwrap_or_else(|| key.id.clone());
+                    let (what, digest, seq) = (&a.what, &a.digest, field(&a.entry, "seq"));
+                    outln!(
+                        "{}: {name} ({}) approved {what}, digest {digest} (entry #{seq})",
+                        ledger.display(),
+                        key.public_key_hex()
+                    )?;
+                    Ok(Outcome::Clean)
+                }
+                Err(refusal) => refused(&refusal),
+            }
         }
         GateCommand::Rotate { ledger, key, new_key, policy, reason, operator } => {
-            rotate(&ledger, &key, &new_key, policy.as_deref(), &reason, operator)
+            let (key, new_key) = (KeyFile::read(&key)?, KeyFile::read(&new_key)?);
+            let by = Operator { key: &key, name: operator.as_deref(), reason: &reason };
+            match operate::rotate(&ledger, &new_key, policy.as_deref(), &by)? {
+                Ok(e) => {
+                    let (old, new) = (key.public_key_hex(), new_key.public_key_hex());
+                    outln!("{}: rotated {old} -> {new} (entry #{})", ledger.display(), field(&e, "seq"))?;
+                    Ok(Outcome::Clean)
+                }
+                Err(refusal) => refused(&refusal),
+            }
         }
         GateCommand::Repair { ledger } => {
             match ledger::repair(&ledger)? {
@@ -256,38 +299,6 @@ fn printable(s: &str) -> String {
     s.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
 }
 
-fn run_evaluation(a: &EvalArgs) -> Result<(Evaluation, Policy, Option<GoldenResult>, Vec<EvidenceRun>)> {
-    let ledger = Ledger::open(&a.ledger)?;
-    let policy = match &a.policy {
-        Some(p) => Policy::load(p)?,
-        None => Policy::builtin(),
-    };
-    let from = ledger.mode();
-    let to = match a.to.or(from.next()) {
-        Some(t) => t,
-        None => bail!("{}: the ledger is already in `only`; there is no next mode", a.ledger.display()),
-    };
-    // The same runner and the same skip rule as `golden check`: the gate passes only what CI passes.
-    let golden = match a.golden.as_deref() {
-        Some(dir) => Some(GoldenResult::from_report(&dualrun_golden::run_dir(dir, None)?)),
-        None => None,
-    };
-    let allowlist = a.allowlist.as_deref().map(Allowlist::load).transpose()?;
-    let evidence: Vec<EvidenceRun> = a.evidence.iter().map(|d| EvidenceRun::load(d)).collect();
-    let last_profile = ledger.last_profile_digest();
-    let eval = evaluate(&EvaluationInput {
-        from,
-        to,
-        policy: &policy,
-        evidence: &evidence,
-        golden: golden.as_ref(),
-        allowlist: allowlist.as_ref(),
-        strict: a.strict,
-        expected_profile: last_profile.as_deref(),
-    });
-    Ok((eval, policy, golden, evidence))
-}
-
 fn print_evaluation(e: &Evaluation, as_json: bool) -> Result<Outcome> {
     if as_json {
         outln!("{}", serde_json::to_string_pretty(e).expect("serializes"))?;
@@ -313,216 +324,40 @@ fn print_evaluation(e: &Evaluation, as_json: bool) -> Result<Outcome> {
     })
 }
 
-fn promote(a: &EvalArgs, key: &Path, reason: &str, force: bool, operator: Option<String>) -> Result<Outcome> {
-    if reason.trim().is_empty() {
-        bail!("--reason must say why");
-    }
-    let key = KeyFile::read(key)?;
-    // Held from reading the mode to appending: no other operator's entry can come in between.
-    let _lock = Ledger::lock(&a.ledger)?;
-    let (eval, policy, golden, evidence) = run_evaluation(a)?;
-    let verdict = print_evaluation(&eval, a.json)?;
-    let next = eval.from.next();
-    if next != Some(eval.to) {
-        bail!(
-            "promotion moves exactly one step forward: {} -> {}",
-            eval.from,
-            next.map_or("-".into(), |m| m.to_string())
-        );
-    }
-    if eval.outcome != GateOutcome::Pass && !force {
-        eprintln!("dualrun: not promoted: the evaluation is {}; nothing was written", eval.outcome);
-        return Ok(verdict);
-    }
-    let mut ledger = Ledger::open(&a.ledger)?;
-    // A quorum (the policy's, or the one the ledger already holds its promotions to) must have approved
-    // this very evaluation: forcing past a failing evaluation does not skip it.
-    let mut extra = serde_json::Map::new();
-    if let Some(q) = Quorum::for_ledger(policy.quorum.as_ref(), &ledger.entries).map_err(anyhow::Error::msg)? {
-        let approved = quorum::approvals(&ledger.entries, &eval.evaluation_digest, eval.to, &q.operators);
-        if approved.len() < q.approvals {
-            eprintln!(
-                "dualrun: not promoted: the quorum needs {} approvals of evaluation {} by distinct operators and has \
-                 {}; nothing was written. Each operator approves with: dualrun gate approve --ledger {} --key KEY \
-                 --to {} --evaluation-digest {}",
-                q.approvals,
-                eval.evaluation_digest,
-                approved.len(),
+fn promote(a: &EvalArgs, by: &Operator<'_>, force: bool) -> Result<Outcome> {
+    let promotion = operate::promote(&a.request(), by, force)?;
+    let verdict = print_evaluation(&promotion.evaluation, a.json)?;
+    let eval = &promotion.evaluation;
+    match promotion.moved {
+        Ok(e) => {
+            outln!(
+                "{}: promoted {} -> {}{} (entry #{})",
                 a.ledger.display(),
+                eval.from,
                 eval.to,
-                eval.evaluation_digest
-            );
-            return Ok(Outcome::Finding);
+                if eval.outcome != GateOutcome::Pass { " as a FORCED OVERRIDE" } else { "" },
+                field(&e, "seq")
+            )?;
+            Ok(Outcome::Clean)
         }
-        extra.insert("quorum".into(), quorum::record(&q, &q.operators, &approved));
-    }
-    // The evidence exactly as it was evaluated.
-    let evidence = evidence.iter().map(EvidenceRun::ledger_record).collect();
-    let entry = NewEntry {
-        action: "promote",
-        from: Some(eval.from),
-        to: eval.to,
-        reason: reason.into(),
-        override_: eval.outcome != GateOutcome::Pass,
-        policy: json!({ "digest": policy.digest, "path": policy.path }),
-        evidence,
-        golden: serde_json::to_value(&golden)?,
-        evaluation: serde_json::to_value(&eval)?,
-        extra,
-    };
-    let operator = operator.unwrap_or_else(|| key.id.clone());
-    let e = ledger.append(entry, &key, &operator)?;
-    outln!(
-        "{}: promoted {} -> {}{} (entry #{})",
-        a.ledger.display(),
-        eval.from,
-        eval.to,
-        if eval.outcome != GateOutcome::Pass { " as a FORCED OVERRIDE" } else { "" },
-        e.get("seq").unwrap_or(&serde_json::Value::Null)
-    )?;
-    Ok(Outcome::Clean)
-}
-
-fn rollback(path: &Path, to: Mode, key: &Path, reason: &str, operator: Option<String>) -> Result<Outcome> {
-    if reason.trim().is_empty() {
-        bail!("--reason must say why");
-    }
-    let key = KeyFile::read(key)?;
-    let _lock = Ledger::lock(path)?;
-    let mut ledger = Ledger::open(path)?;
-    let from = ledger.mode();
-    if to >= from {
-        bail!("{}: rollback goes to an earlier mode; the ledger is in {from}", path.display());
-    }
-    let operator = operator.unwrap_or_else(|| key.id.clone());
-    let entry = NewEntry::bare("rollback", Some(from), to, reason, serde_json::Map::new());
-    let e = ledger.append(entry, &key, &operator)?;
-    outln!(
-        "{}: rolled back {from} -> {to} (entry #{})",
-        path.display(),
-        e.get("seq").unwrap_or(&serde_json::Value::Null)
-    )?;
-    Ok(Outcome::Clean)
-}
-
-/// What an operator approves.
-enum Approval {
-    /// A promotion into `to` on the evaluation with this digest.
-    Promotion { to: Mode, digest: String },
-    /// A key rotation, `OLD_HEX:NEW_HEX`.
-    Rotation(String),
-}
-
-fn approve(path: &Path, key: &Path, subject: Approval, reason: &str, operator: Option<String>) -> Result<Outcome> {
-    let key = KeyFile::read(key)?;
-    let _lock = Ledger::lock(path)?;
-    let mut ledger = Ledger::open(path)?;
-    let mode = ledger.mode();
-    let (to, digest, what) = match subject {
-        Approval::Promotion { to, digest } => {
-            if mode.next() != Some(to) {
-                bail!("{}: the ledger is in {mode}; a promotion from it goes to {}", path.display(), next_name(mode));
-            }
-            if quorum::parse_digest(&digest).is_none() {
-                bail!("--evaluation-digest {digest:?}: expected the 64 lowercase hex digits `gate evaluate` prints");
-            }
-            (to, digest, format!("the promotion {mode} -> {to}"))
+        // Refused on the evaluation itself: the evaluation's exit code.
+        Err(refusal @ Refusal::NotPassed { .. }) => {
+            eprintln!("dualrun: {refusal}");
+            Ok(verdict)
         }
-        Approval::Rotation(r) => {
-            let Some((old, new)) =
-                r.split_once(':').filter(|(o, n)| quorum::parse_key(o).is_some() && quorum::parse_key(n).is_some())
-            else {
-                bail!("--rotation {r:?}: expected OLD_HEX:NEW_HEX, two Ed25519 public keys in lowercase hex")
-            };
-            (mode, quorum::rotation_digest(old, new).to_string(), format!("the rotation of {old} to {new}"))
-        }
-    };
-    // Where a quorum is pinned, only its operators' approvals count: one by any other key would stay in
-    // the ledger forever (its hash chain forbids removing it) and count for nothing.
-    if let Some(q) = quorum::pinned(&ledger.entries) {
-        if !q.operators.contains(&key.public_key_hex()) {
-            eprintln!(
-                "dualrun: not approved: {} ({}) is not an operator of the ledger's quorum ({}); nothing was written",
-                key.id,
-                key.public_key_hex(),
-                q.operators.join(", ")
-            );
-            return Ok(Outcome::Finding);
-        }
+        Err(refusal) => refused(&refusal),
     }
-    let mut extra = serde_json::Map::new();
-    extra.insert("approves".into(), json!(digest));
-    let entry = NewEntry::bare("approve", Some(mode), to, reason, extra);
-    let operator = operator.unwrap_or_else(|| key.id.clone());
-    let e = ledger.append(entry, &key, &operator)?;
-    outln!(
-        "{}: {operator} ({}) approved {what}, digest {digest} (entry #{})",
-        path.display(),
-        key.public_key_hex(),
-        e.get("seq").unwrap_or(&serde_json::Value::Null)
-    )?;
-    Ok(Outcome::Clean)
 }
 
-fn next_name(mode: Mode) -> String {
-    mode.next().map_or_else(|| "nowhere (it is the last mode)".into(), |m| m.to_string())
+/// A move refused on its merits: said on stderr, exit 1.
+fn refused(refusal: &Refusal) -> Result<Outcome> {
+    eprintln!("dualrun: {refusal}");
+    Ok(Outcome::Finding)
 }
 
-fn rotate(
-    path: &Path,
-    key: &Path,
-    new_key: &Path,
-    policy: Option<&Path>,
-    reason: &str,
-    operator: Option<String>,
-) -> Result<Outcome> {
-    if reason.trim().is_empty() {
-        bail!("--reason must say why");
-    }
-    let (old_key, new_key) = (KeyFile::read(key)?, KeyFile::read(new_key)?);
-    let policy = policy.map(Policy::load).transpose()?;
-    let _lock = Ledger::lock(path)?;
-    let mut ledger = Ledger::open(path)?;
-    let Some(q) = Quorum::for_ledger(policy.as_ref().and_then(|p| p.quorum.as_ref()), &ledger.entries)
-        .map_err(anyhow::Error::msg)?
-    else {
-        bail!(
-            "{}: no quorum: give a policy with [quorum] (a key is rotated by the quorum it belongs to)",
-            path.display()
-        )
-    };
-    let (old, new) = (old_key.public_key_hex(), new_key.public_key_hex());
-    if !q.operators.contains(&old) {
-        bail!("{old} is not one of the quorum's operators");
-    }
-    if q.operators.contains(&new) {
-        bail!("{new} is already one of the quorum's operators");
-    }
-    let digest = quorum::rotation_digest(&old, &new);
-    let mode = ledger.mode();
-    let approved = quorum::approvals(&ledger.entries, &digest.to_string(), mode, &q.operators);
-    if approved.len() < q.approvals {
-        eprintln!(
-            "dualrun: not rotated: the quorum needs {} approvals of this rotation and has {}; nothing was written. \
-             Each operator approves with: dualrun gate approve --ledger {} --key KEY --rotation {old}:{new}",
-            q.approvals,
-            approved.len(),
-            path.display()
-        );
-        return Ok(Outcome::Finding);
-    }
-    let proof = ed25519_dalek::Signer::sign(&new_key.signing_key, &quorum::rotation_message(&digest));
-    let mut extra = serde_json::Map::new();
-    extra.insert("old_key".into(), json!(old));
-    extra.insert("new_key".into(), json!(new));
-    extra.insert("new_key_signature".into(), json!(hex::encode(proof.to_bytes())));
-    extra.insert("quorum".into(), quorum::record(&q, &q.operators, &approved));
-    let mut entry = NewEntry::bare("rotate", Some(mode), mode, reason, extra);
-    entry.policy = policy.as_ref().map_or(serde_json::Value::Null, |p| json!({ "digest": p.digest, "path": p.path }));
-    let operator = operator.unwrap_or_else(|| new_key.id.clone());
-    let e = ledger.append(entry, &old_key, &operator)?;
-    outln!("{}: rotated {old} -> {new} (entry #{})", path.display(), e.get("seq").unwrap_or(&serde_json::Value::Null))?;
-    Ok(Outcome::Clean)
+/// A ledger entry's field as the messages show it.
+fn field<'a>(e: &'a serde_json::Map<String, serde_json::Value>, key: &str) -> &'a serde_json::Value {
+    e.get(key).unwrap_or(&serde_json::Value::Null)
 }
 
 fn verify(path: &Path, trusted: &[String], skip_evidence: bool, expect_head: Option<&str>) -> Result<Outcome> {
