@@ -6,11 +6,13 @@
 //!   runs the pipeline and finishes the run;
 //! - [`inputs`]: what a run is made from, and the chain digest that names the range;
 //! - [`sink`]: the record stage — records, counters, checkpoints and progress;
-//! - [`merge`]: shard runs of one range made into the single run's directory.
+//! - [`merge`]: shard runs of one range made into the single run's directory;
+//! - [`rerun`]: a finished run's inputs checked and replayed again, the records compared.
 
 pub mod engine;
 pub mod inputs;
 pub mod merge;
+pub mod rerun;
 pub mod sink;
 
 pub use engine::{run, run_session, ReplayConfig, ReplayError, RunEnd, RunResult, Session};

@@ -245,6 +245,10 @@ impl RunWriter {
 
     /// Writes `summary.json` and the manifest with the record and summary files' digests.
     pub fn finish(&mut self, summary: &Summary, mut manifest: Manifest) -> Result<(), RunDirError> {
+        // The digests name the records written, not what a buffer still holds.
+        for (w, name) in [(&mut self.jsonl, JSONL), (&mut self.csv, CSV)] {
+            w.flush().map_err(FileError::at(&self.dir.join(name)))?;
+        }
         write_atomic(&self.dir.join(SUMMARY), &summary.to_bytes())?;
         let mut files = std::collections::BTreeMap::new();
         for name in DIGESTED {

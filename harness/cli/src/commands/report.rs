@@ -159,9 +159,6 @@ fn verify(run: &Path, trusted: &[String], rerun: bool) -> Result<Outcome> {
     crate::rerun::check(run)
 }
 
-/// The file names a rerun compares.
-pub(crate) const RECORD_FILES: [&str; 2] = [files::JSONL, files::CSV];
-
 /// Reads a finished, untouched run (a rerun needs its records as recorded).
 pub(crate) fn finished_run(run: &Path) -> Result<RunDir> {
     RunDir::open(run).with_context(|| format!("{}: cannot re-run it", run.display()))
