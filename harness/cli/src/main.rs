@@ -17,7 +17,6 @@ mod commands;
 mod embedded;
 mod outcome;
 mod rerun;
-mod watch;
 
 use outcome::Outcome;
 
@@ -66,12 +65,12 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let code = match watch::take_child_end() {
+    let code = match dualrun_watch::take_child_end() {
         Ok(_) => report(run(cli)),
-        Err(e) => report(Err(e)),
+        Err(e) => report(Err(e.into())),
     };
     // A watched child's last act: the parent then knows the run ended on its own terms.
-    watch::returned(code);
+    dualrun_watch::returned(code);
     ExitCode::from(code)
 }
 

@@ -81,7 +81,7 @@ impl OtherImplementation<'_> {
             &self.a.python_path,
             std::env::temp_dir(),
         )?;
-        Ok(crate::watch::legacy(dualrun_adapters::build(self.spec, "legacy", &ctx)?))
+        Ok(dualrun_watch::legacy(dualrun_adapters::build(self.spec, "legacy", &ctx)?))
     }
 
     fn judge(
@@ -102,9 +102,9 @@ impl OtherImplementation<'_> {
 }
 
 fn check_dir(a: CheckArgs) -> Result<Outcome> {
-    if a.legacy.as_deref().is_some_and(crate::watch::needed) && !crate::watch::is_child() {
+    if a.legacy.as_deref().is_some_and(dualrun_watch::needed) && !dualrun_watch::is_child() {
         // The other implementation runs in process: the check runs in a watched child (see `watch`).
-        return crate::watch::run_child(&[], None);
+        return Ok(Outcome::Exited(dualrun_watch::run_child(std::env::args_os().skip(1).collect(), None)?));
     }
     if !a.dir.is_dir() {
         bail!("{}: not a directory of golden vectors", a.dir.display());

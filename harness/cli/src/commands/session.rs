@@ -120,14 +120,15 @@ impl RunArgs {
                 PathBuf::from("reports").join(format!("{}-{}", UtcTime::from_unix(secs).stamp(), self.mode))
             }
         };
-        if self.mode.runs_legacy() && crate::watch::needed(&legacy_spec) && !crate::watch::is_child() {
+        if self.mode.runs_legacy() && dualrun_watch::needed(&legacy_spec) && !dualrun_watch::is_child() {
             // The legacy runs in process: the run goes on in a watched child (see `watch`), told the run
             // directory.
             let mut extra = src.child_args;
             if self.out.is_none() {
                 extra.extend(["--out".into(), out.clone().into_os_string()]);
             }
-            return Ok(Prepared::Watched(crate::watch::run_child(&extra, Some(&out))?));
+            let args = std::env::args_os().skip(1).chain(extra).collect();
+            return Ok(Prepared::Watched(Outcome::Exited(dualrun_watch::run_child(args, Some(&out))?)));
         }
         if !self.resume {
             RunWriter::check_empty(&out)?;
@@ -146,7 +147,7 @@ impl RunArgs {
         let make_verifiers = Box::new(move || -> Result<Verifiers> {
             let legacy = mode
                 .runs_legacy()
-                .then(|| dualrun_adapters::build(&legacy_spec_owned, "legacy", &ctx).map(crate::watch::legacy))
+                .then(|| dualrun_adapters::build(&legacy_spec_owned, "legacy", &ctx).map(dualrun_watch::legacy))
                 .transpose()?;
             let candidate = mode
                 .runs_candidate()
@@ -215,7 +216,7 @@ fn interrupt_on_ctrl_c() -> Arc<AtomicBool> {
         } else if first_at.elapsed() > Duration::from_millis(500) {
             // A second stop: now. (Within half a second it is the first one arriving twice to a watched
             // child: from a service manager to the whole group, and from the parent passing it on.)
-            crate::watch::returned(2);
+            dualrun_watch::returned(2);
             std::process::exit(2);
         }
     });

@@ -1,4 +1,5 @@
-//! The watch over a replay that runs foreign code in this process (a `python:` legacy).
+//! The watch over a run that hosts foreign code in its process (a `python:` legacy): [`run_child`] in
+//! the parent, [`take_child_end`], [`legacy`] and [`returned`] in the child.
 //!
 //! Such a legacy can end the process in ways no exception reaches: `_exit` from C, a segfault in an
 //! extension, `os.exec*`. An exit status of 0 or 1 from a process that never finished its run would read as
@@ -27,10 +28,31 @@ use std::process::Command;
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use anyhow::{bail, Context, Result};
 use dualrun_core::{BlockInput, CallWatch, ReplayEnv, Stateless, Verifier, VerifierIdentity, VerifierOutcome};
 
-use crate::Outcome;
+/// Why a watched run could not be started, or how it ended without finishing.
+#[derive(Debug, thiserror::Error)]
+pub enum WatchError {
+    /// A system call of the watch failed (the watch file, starting or waiting for the child).
+    #[error("{what}: {source}")]
+    System {
+        /// What was being done.
+        what: String,
+        /// What the system said.
+        source: std::io::Error,
+    },
+    /// The watch file this process was handed is not one (`DUALRUN_WATCH_FD` set by someone else).
+    #[error("{0}")]
+    NotAWatchFile(String),
+    /// The child ended without finishing: how, where the legacy was, and what to do.
+    #[error("{0}")]
+    Unfinished(String),
+}
+
+fn system(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> WatchError {
+    let what = what.into();
+    move |source| WatchError::System { what, source }
+}
 
 /// The environment variable naming the watch file's descriptor in the child.
 const WATCH_FD: &str = "DUALRUN_WATCH_FD";
@@ -67,27 +89,29 @@ impl CallWatch for Marks {
 }
 
 /// Whether a replay with this legacy must run watched: the legacy runs in this process.
-pub(crate) fn needed(legacy_spec: &str) -> bool {
+pub fn needed(legacy_spec: &str) -> bool {
     legacy_spec.starts_with("python:")
 }
 
 /// In the child: takes the watch file the parent passed (and removes the variable, so nothing the
 /// legacy starts inherits it). `true` when this process is a watched child.
-pub(crate) fn take_child_end() -> Result<bool> {
+pub fn take_child_end() -> Result<bool, WatchError> {
     let Some(value) = std::env::var_os(WATCH_FD) else { return Ok(false) };
     std::env::remove_var(WATCH_FD);
-    let fd: i32 =
-        value.to_str().and_then(|v| v.parse().ok()).filter(|fd| *fd > 2).with_context(|| {
-            format!("{WATCH_FD}={value:?}: not a file descriptor (it is set by dualrun for itself)")
-        })?;
+    let not_it = |why: String| WatchError::NotAWatchFile(format!("{why} (it is set by dualrun for itself)"));
+    let fd: i32 = value
+        .to_str()
+        .and_then(|v| v.parse().ok())
+        .filter(|fd| *fd > 2)
+        .ok_or_else(|| not_it(format!("{WATCH_FD}={value:?}: not a file descriptor")))?;
     // SAFETY: fcntl on any integer is defined; F_GETFD fails on a descriptor that is not open.
     if unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } != 0 {
-        bail!("{WATCH_FD}={fd}: not an open file descriptor (it is set by dualrun for itself)");
+        return Err(not_it(format!("{WATCH_FD}={fd}: not an open file descriptor")));
     }
     // SAFETY: the descriptor is open, and this is its only owner in this process.
     let file = unsafe { File::from_raw_fd(fd) };
     if !file.metadata().is_ok_and(|m| m.is_file() && m.len() >= WATCH_LEN) {
-        bail!("{WATCH_FD}={fd}: not the watch file (it is set by dualrun for itself)");
+        return Err(not_it(format!("{WATCH_FD}={fd}: not the watch file")));
     }
     // SAFETY: a shared, writable mapping of the file's first bytes (it is at least WATCH_LEN long), never
     // unmapped: it lives as long as the process, like the `&'static` made from it. A page-aligned address
@@ -102,7 +126,7 @@ pub(crate) fn take_child_end() -> Result<bool> {
             0,
         );
         if p == libc::MAP_FAILED {
-            bail!("{WATCH_FD}={fd}: cannot map the watch file: {}", std::io::Error::last_os_error());
+            return Err(system(format!("{WATCH_FD}={fd}: mapping the watch file"))(std::io::Error::last_os_error()));
         }
         &*(p as *const AtomicU64)
     };
@@ -116,20 +140,20 @@ pub(crate) fn take_child_end() -> Result<bool> {
 const WATCH_LEN: u64 = 8;
 
 /// In the child: the process is about to exit with `code` on its own terms.
-pub(crate) fn returned(code: u8) {
+pub fn returned(code: u8) {
     if let Some(m) = CHILD.get() {
         m.mark(RETURNED, u64::from(code));
     }
 }
 
 /// Whether this process is a watched child.
-pub(crate) fn is_child() -> bool {
+pub fn is_child() -> bool {
     CHILD.get().is_some()
 }
 
 /// In the child: has each call of the legacy marked in the watch file — by the legacy itself where its
 /// calls run, or around each `verify` (unwrapped when unwatched).
-pub(crate) fn legacy(mut v: Box<dyn Verifier>) -> Box<dyn Verifier> {
+pub fn legacy(mut v: Box<dyn Verifier>) -> Box<dyn Verifier> {
     match CHILD.get() {
         Some(marks) => {
             let itself = v.watch_calls(marks.clone());
@@ -191,15 +215,16 @@ impl Verifier for Watched {
     }
 }
 
-/// In the parent: runs this command again as a watched child (with `extra` arguments) and reports how it
-/// ended. `run_dir` is the replay's run directory, for the `--resume` advice (none for `golden check`).
-pub(crate) fn run_child(extra: &[OsString], run_dir: Option<&Path>) -> Result<Outcome> {
+/// In the parent: runs this executable again with `args` as a watched child and returns the exit code
+/// it chose, or how it ended without finishing. `run_dir` is the replay's run directory, for the
+/// `--resume` advice (none for `golden check`).
+pub fn run_child(args: Vec<OsString>, run_dir: Option<&Path>) -> Result<u8, WatchError> {
     let file = anonymous_file()?;
-    file.set_len(WATCH_LEN).context("sizing the replay's watch file")?;
+    file.set_len(WATCH_LEN).map_err(system("sizing the replay's watch file"))?;
     let fd = file.as_raw_fd();
-    let exe = std::env::current_exe().context("finding this executable to run the replay in a child")?;
+    let exe = std::env::current_exe().map_err(system("finding this executable to run the replay in a child"))?;
     let mut cmd = Command::new(&exe);
-    cmd.args(std::env::args_os().skip(1)).args(extra).env(WATCH_FD, fd.to_string()).process_group(0);
+    cmd.args(args).env(WATCH_FD, fd.to_string()).process_group(0);
     // SAFETY: getpid has no preconditions.
     let parent = unsafe { libc::getpid() };
     // SAFETY: only async-signal-safe system calls between fork and exec.
@@ -228,15 +253,15 @@ pub(crate) fn run_child(extra: &[OsString], run_dir: Option<&Path>) -> Result<Ou
             }
         }
     });
-    let mut child = cmd.spawn().with_context(|| format!("starting {}", exe.display()))?;
+    let mut child = cmd.spawn().map_err(system(format!("starting {}", exe.display())))?;
     CHILD_PID.store(child.id() as i32, Ordering::SeqCst);
-    let status = child.wait().context("waiting for the replay child")?;
+    let status = child.wait().map_err(system("waiting for the replay child"))?;
     let mut buf = [0u8; 8];
     let word = file.read_exact_at(&mut buf, 0).map_or(0, |()| u64::from_le_bytes(buf));
     let (state, value) = (word >> STATE_SHIFT, word & ((1 << STATE_SHIFT) - 1));
     if state == RETURNED {
         if let Some(code) = status.code().filter(|c| u64::try_from(*c) == Ok(value)) {
-            return Ok(Outcome::Exited(code as u8));
+            return Ok(code as u8);
         }
     }
     let how = match (status.code(), status.signal()) {
@@ -251,17 +276,19 @@ pub(crate) fn run_child(extra: &[OsString], run_dir: Option<&Path>) -> Result<Ou
         ),
         None => "nothing was decided: fix it and run the command again".into(),
     };
-    match state {
-        VERIFYING => bail!("the legacy terminated the process at height {value} ({how}), without finishing; {resume}"),
-        VERIFIED => {
-            bail!("the process ended ({how}) after the legacy verified height {value}, without finishing; {resume}")
+    Err(WatchError::Unfinished(match state {
+        VERIFYING => {
+            format!("the legacy terminated the process at height {value} ({how}), without finishing; {resume}")
         }
-        _ => bail!("the process ended ({how}) before the legacy verified a block, without finishing; {resume}"),
-    }
+        VERIFIED => {
+            format!("the process ended ({how}) after the legacy verified height {value}, without finishing; {resume}")
+        }
+        _ => format!("the process ended ({how}) before the legacy verified a block, without finishing; {resume}"),
+    }))
 }
 
 /// A file with no name (`O_TMPFILE`, or unlinked at once), so nothing is left on disk whatever happens.
-fn anonymous_file() -> Result<File> {
+fn anonymous_file() -> Result<File, WatchError> {
     let dir = std::env::temp_dir();
     let unnamed =
         std::fs::OpenOptions::new().read(true).write(true).mode(0o600).custom_flags(libc::O_TMPFILE).open(&dir);
@@ -275,8 +302,8 @@ fn anonymous_file() -> Result<File> {
         .create_new(true)
         .mode(0o600)
         .open(&path)
-        .with_context(|| format!("creating the replay's watch file {}", path.display()))?;
-    std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
+        .map_err(system(format!("creating the replay's watch file {}", path.display())))?;
+    std::fs::remove_file(&path).map_err(system(format!("removing {}", path.display())))?;
     Ok(file)
 }
 
@@ -292,4 +319,27 @@ fn signal_name(sig: i32) -> String {
     }
     // SAFETY: a non-null strsignal result is a NUL-terminated string.
     unsafe { std::ffi::CStr::from_ptr(s) }.to_string_lossy().into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_python_legacy_needs_the_watch() {
+        assert!(needed("python:dualrun_legacy"));
+        assert!(!needed("exec:python3 -m v") && !needed("builtin:leader-v1") && !needed("monerod:http://x"));
+    }
+
+    /// A `DUALRUN_WATCH_FD` this dualrun did not set is refused, naming it, and never mapped.
+    #[test]
+    fn a_watch_variable_that_is_not_a_watch_file_is_refused() {
+        for value in ["stdin", "1", "987654"] {
+            std::env::set_var(WATCH_FD, value);
+            let e = take_child_end().unwrap_err().to_string();
+            assert!(e.contains(WATCH_FD) && e.contains("it is set by dualrun for itself"), "{value}: {e}");
+            assert!(std::env::var_os(WATCH_FD).is_none(), "the variable is taken, not left for children");
+        }
+        assert!(!is_child());
+    }
 }
