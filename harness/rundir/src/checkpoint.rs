@@ -46,6 +46,6 @@ fn is_zero(n: &u64) -> bool {
 impl Checkpoint {
     /// Reads the `checkpoint.json` of the run directory `dir`.
     pub fn load(dir: &std::path::Path) -> Result<Checkpoint, crate::RunDirError> {
-        crate::reader::read_json(dir, crate::files::CHECKPOINT)
+        crate::access::read_json(dir, crate::files::CHECKPOINT)
     }
 }

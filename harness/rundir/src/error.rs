@@ -125,7 +125,7 @@ pub enum Problem {
 }
 
 fn describe_stray(s: &crate::files::Stray) -> String {
-    let name = crate::reader::clip(&s.name);
+    let name = dualrun_format::file::clip(&s.name, 300);
     if s.defined {
         format!(
             "{name} is {}, not a regular file: a run directory's files are never read through links or from \

@@ -17,6 +17,7 @@
 //! differ from the manifest's, each with a typed [`RunDirError`]. [`RunDir::load`] reads without judging
 //! and [`RunDir::problems`] lists everything wrong at once (the gate shows them all).
 
+mod access;
 mod checkpoint;
 mod error;
 pub mod files;
@@ -28,6 +29,7 @@ mod stats;
 mod summary;
 mod writer;
 
+pub use access::differences;
 pub use checkpoint::Checkpoint;
 pub use error::{Problem, RunDirError};
 pub use manifest::{
@@ -41,4 +43,4 @@ pub use summary::{
     ClassCounts, ErrorCounts, InputCounts, Latencies, Latency, LatencyBucket, Range, Summary, VerdictCounts,
     VerifiersRun,
 };
-pub use writer::{differences, rewind_live, write_atomic, RunWriter, CHECKPOINT_EVERY, CHECKPOINT_EVERY_BLOCKS};
+pub use writer::{rewind_live, write_atomic, RunWriter, CHECKPOINT_EVERY, CHECKPOINT_EVERY_BLOCKS};

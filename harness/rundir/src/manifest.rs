@@ -66,9 +66,21 @@ impl Manifest {
     /// Reads the `manifest.json` of the run directory `dir` (finished or not), checking its format, as
     /// every reader does (see [`crate::files`]): no link followed, bounded.
     pub fn load(dir: &std::path::Path) -> Result<Manifest, crate::RunDirError> {
-        let manifest: Manifest = crate::reader::read_json(dir, crate::files::MANIFEST)?;
-        crate::reader::check_format(&dir.join(crate::files::MANIFEST), &manifest)?;
+        let manifest: Manifest = crate::access::read_json(dir, crate::files::MANIFEST)?;
+        manifest.check_format(&dir.join(crate::files::MANIFEST))?;
         Ok(manifest)
+    }
+
+    /// Refuses a manifest of a format this dualrun does not read (`file` names it in the error).
+    pub fn check_format(&self, file: &std::path::Path) -> Result<(), crate::RunDirError> {
+        if self.format != FORMAT || self.format_version != FORMAT_VERSION {
+            return Err(crate::RunDirError::UnknownFormat {
+                file: file.into(),
+                found: crate::access::clip(&format!("{} version {}", self.format, self.format_version)),
+                known: format!("{FORMAT} version {FORMAT_VERSION}"),
+            });
+        }
+        Ok(())
     }
 
     /// The manifest a new run starts with: this dualrun, not complete, no file digests yet.
@@ -187,7 +199,7 @@ impl Inputs {
 
     /// What differs from `old`, key by key (`profile.digest: was "…", now "…"`); empty when nothing does.
     pub fn changes_from(&self, old: &Inputs) -> String {
-        crate::writer::describe_changes(&old.to_value(), &self.to_value())
+        crate::access::describe_changes(&old.to_value(), &self.to_value())
     }
 }
 

@@ -8,11 +8,11 @@ use std::path::{Path, PathBuf};
 
 use dualrun_core::RecordClass;
 use dualrun_format::{FileError, Hash32};
-use serde::de::DeserializeOwned;
 
+use crate::access::{clip, parse_json, read_json};
 use crate::error::{Problem, RunDirError};
 use crate::files::{self, DIGESTED, JSONL, MANIFEST, REORGS, SUMMARY};
-use crate::manifest::{Manifest, FORMAT, FORMAT_VERSION};
+use crate::manifest::Manifest;
 use crate::record::Record;
 use crate::summary::Summary;
 
@@ -55,32 +55,6 @@ impl RecordsRead {
     }
 }
 
-/// `name` of `dir` as a `T`.
-pub(crate) fn read_json<T: DeserializeOwned>(dir: &Path, name: &str) -> Result<T, RunDirError> {
-    parse_json(&dir.join(name), &files::read_json_bytes(dir, name)?)
-}
-
-fn parse_json<T: DeserializeOwned>(path: &Path, bytes: &[u8]) -> Result<T, RunDirError> {
-    serde_json::from_slice(bytes).map_err(|e| RunDirError::Corrupt { file: path.into(), message: clip(&e.to_string()) })
-}
-
-/// A parser's message cut to a few hundred characters and escaped: a message may quote the file (an
-/// unknown variant's whole string), and nothing a file holds is echoed beyond a short excerpt.
-pub(crate) fn clip(message: &str) -> String {
-    dualrun_format::file::clip(message, 300)
-}
-
-pub(crate) fn check_format(file: &Path, m: &Manifest) -> Result<(), RunDirError> {
-    if m.format != FORMAT || m.format_version != FORMAT_VERSION {
-        return Err(RunDirError::UnknownFormat {
-            file: file.into(),
-            found: clip(&format!("{} version {}", m.format, m.format_version)),
-            known: format!("{FORMAT} version {FORMAT_VERSION}"),
-        });
-    }
-    Ok(())
-}
-
 impl RunDir {
     /// Reads and validates a finished run: a known format, complete, a closed set of regular files, every
     /// digested file as the manifest lists it, and a summary whose counts are the records'. The first
@@ -103,7 +77,7 @@ impl RunDir {
         // One read: the digest names exactly the bytes parsed.
         let bytes = files::read_json_bytes(&path, MANIFEST)?;
         let manifest: Manifest = parse_json(&manifest_file, &bytes)?;
-        check_format(&manifest_file, &manifest)?;
+        manifest.check_format(&manifest_file)?;
         let summary: Summary = read_json(&path, SUMMARY)?;
         let manifest_digest = dualrun_format::keccak256(&bytes);
         Ok(RunDir { path, manifest, summary, manifest_digest })
@@ -216,18 +190,4 @@ pub fn count_problems(summary: &Summary, read: &RecordsRead) -> Vec<Problem> {
         problems.push(Problem::CountDisagrees { field: "records".into(), summary: summary.records, records: total });
     }
     problems
-}
-
-/// Each line of the file `name` of `dir` as a `T` (none when there is no such file); a line that is not
-/// one is an error naming it.
-pub(crate) fn json_lines<T: DeserializeOwned>(dir: &Path, name: &str, what: &str) -> Result<Vec<T>, RunDirError> {
-    let parsed =
-        files::parse_lines(dir, name, |_, line| serde_json::from_slice(line).map_err(|e| clip(&e.to_string())))?;
-    let (values, bad) = parsed.unwrap_or_default();
-    match bad.into_iter().next() {
-        Some((line, why)) => {
-            Err(RunDirError::Corrupt { file: dir.join(name), message: format!("line {line}: not {what}: {why}") })
-        }
-        None => Ok(values),
-    }
 }

@@ -39,7 +39,7 @@ pub struct OrphanedBlock {
 impl ReorgEvent {
     /// The events of a run (none when it saw none).
     pub fn read_all(dir: &Path) -> Result<Vec<ReorgEvent>, RunDirError> {
-        crate::reader::json_lines(dir, REORGS, "a reorganization")
+        crate::access::json_lines(dir, REORGS, "a reorganization")
     }
 
     /// Appends the event to `reorgs.jsonl` unless it is already its last line (a rewind finished after a
@@ -49,7 +49,7 @@ impl ReorgEvent {
             return Ok(());
         }
         let line = serde_json::to_vec(self).expect("serializes");
-        crate::writer::append_line(dir, REORGS, &line)
+        crate::access::append_line(dir, REORGS, &line)
     }
 }
 

@@ -228,6 +228,6 @@ impl Summary {
 
     /// Pretty JSON with a final newline, as written.
     pub fn to_bytes(&self) -> Vec<u8> {
-        crate::writer::pretty(self)
+        crate::access::pretty(self)
     }
 }

@@ -11,8 +11,8 @@ use std::io::{BufWriter, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use dualrun_format::{keccak256, ChainDigest, FileError, Hash32};
-use serde::Serialize;
 
+use crate::access::{describe_changes, pretty};
 use crate::checkpoint::{Checkpoint, CHECKPOINT_FORMAT};
 use crate::error::RunDirError;
 use crate::files::{CHECKPOINT, CSV, DIGESTED, IDS, JSONL, LOG, MANIFEST, REORGS, SUMMARY};
@@ -54,13 +54,6 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
         }
     }
     Ok(())
-}
-
-/// Pretty JSON with a final newline: how the run directory's JSON files are written.
-pub(crate) fn pretty(v: &impl Serialize) -> Vec<u8> {
-    let mut s = serde_json::to_vec_pretty(v).expect("serializes");
-    s.push(b'\n');
-    s
 }
 
 fn csv_header() -> String {
@@ -123,7 +116,7 @@ impl RunWriter {
         let inputs_digest = now.digest();
         let cp_path = dir.join(CHECKPOINT);
         let cp: Option<Checkpoint> = if cp_path.exists() {
-            let cp: Checkpoint = crate::reader::read_json(dir, CHECKPOINT)?;
+            let cp: Checkpoint = crate::access::read_json(dir, CHECKPOINT)?;
             if cp.format != CHECKPOINT_FORMAT {
                 return Err(RunDirError::Corrupt { file: cp_path, message: format!("unknown format {:?}", cp.format) });
             }
@@ -281,7 +274,7 @@ fn check_counts(dir: &Path, cp: &Checkpoint) -> Result<(), RunDirError> {
                 }
             };
             let record: crate::Record = serde_json::from_slice(&text).map_err(|e| {
-                corrupt(format!("divergences.jsonl line {n} is not a record: {}", crate::reader::clip(&e.to_string())))
+                corrupt(format!("divergences.jsonl line {n} is not a record: {}", crate::access::clip(&e.to_string())))
             })?;
             *counted.entry(record.class).or_insert(0u64) += 1;
         }
@@ -322,48 +315,6 @@ fn reopen(p: &Path, len: u64, header: &[u8]) -> Result<BufWriter<File>, RunDirEr
     Ok(BufWriter::with_capacity(1 << 16, f))
 }
 
-/// Names the input keys that differ, e.g. `profile.digest: was "…", now "…"`.
-pub(crate) fn describe_changes(old: &serde_json::Value, new: &serde_json::Value) -> String {
-    let diffs: Vec<String> =
-        differences(old, new).into_iter().map(|(path, a, b)| format!("{path}: was {a}, now {b}")).collect();
-    if diffs.is_empty() {
-        "unknown difference".into()
-    } else {
-        diffs.join("; ")
-    }
-}
-
-/// Every leaf where two JSON values differ: its dotted path (`divergences.halt`) and both values as JSON
-/// (`absent` where one has none), in key order.
-pub fn differences(a: &serde_json::Value, b: &serde_json::Value) -> Vec<(String, String, String)> {
-    fn walk(
-        prefix: &str,
-        a: Option<&serde_json::Value>,
-        b: Option<&serde_json::Value>,
-        out: &mut Vec<(String, String, String)>,
-    ) {
-        match (a, b) {
-            (Some(serde_json::Value::Object(x)), Some(serde_json::Value::Object(y))) => {
-                let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
-                keys.sort();
-                keys.dedup();
-                for k in keys {
-                    let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
-                    walk(&p, x.get(k), y.get(k), out);
-                }
-            }
-            (a, b) if a != b => {
-                let show = |v: Option<&serde_json::Value>| v.map_or("absent".into(), |v| v.to_string());
-                out.push((prefix.to_owned(), show(a), show(b)));
-            }
-            _ => {}
-        }
-    }
-    let mut diffs = Vec::new();
-    walk("", Some(a), Some(b), &mut diffs);
-    diffs
-}
-
 /// Takes a stopped live run back to the fork of `event` after its daemon's chain reorganized, and
 /// records the event in `reorgs.jsonl`. The checkpoint is rewritten first, with the event pending and the
 /// next height at the fork (`ids.bin` is cut to it when the run is resumed; the record files are not
@@ -371,9 +322,9 @@ pub fn differences(a: &serde_json::Value, b: &serde_json::Value) -> Vec<(String,
 /// it. A kill anywhere leaves a state the next resume finishes. Orphaned blocks the run never judged are
 /// dropped from the event; with none left nothing changes.
 pub fn rewind_live(dir: &Path, mut event: ReorgEvent) -> Result<(), RunDirError> {
-    let manifest: Manifest = crate::reader::read_json(dir, MANIFEST)?;
+    let manifest = Manifest::load(dir)?;
     let cp_path = dir.join(CHECKPOINT);
-    let mut cp: Checkpoint = crate::reader::read_json(dir, CHECKPOINT)?;
+    let mut cp: Checkpoint = crate::access::read_json(dir, CHECKPOINT)?;
     let from = manifest.inputs.chain.from;
     event.orphaned.retain(|o| o.height < cp.next_height);
     let Some(fork) = event.orphaned.first().map(|o| o.height) else { return Ok(()) };
@@ -395,13 +346,4 @@ fn finish_pending_reorg(dir: &Path, cp: &mut Checkpoint) -> Result<(), RunDirErr
     let Some(event) = cp.pending_reorg.take() else { return Ok(()) };
     event.append_once(dir)?;
     Ok(write_atomic(&dir.join(CHECKPOINT), &pretty(cp))?)
-}
-
-/// Appends one line to `name` in `dir` and makes it durable.
-pub(crate) fn append_line(dir: &Path, name: &str, line: &[u8]) -> Result<(), RunDirError> {
-    let p = dir.join(name);
-    let mut f = OpenOptions::new().create(true).append(true).open(&p).map_err(FileError::at(&p))?;
-    f.write_all(line).map_err(FileError::at(&p))?;
-    f.write_all(b"\n").map_err(FileError::at(&p))?;
-    Ok(f.sync_all().map_err(FileError::at(&p))?)
 }
