@@ -10,11 +10,11 @@ use anyhow::{bail, Context, Result};
 use dualrun_replay::rerun::{self, Comparison};
 use dualrun_rundir::RunDir;
 
-use crate::commands::report::finished_run;
 use crate::Outcome;
 
 pub(crate) fn check(run: &Path) -> Result<Outcome> {
-    let original = finished_run(run)?;
+    // A finished, untouched run: a re-run needs its records as recorded.
+    let original = RunDir::open(run).with_context(|| format!("{}: cannot re-run it", run.display()))?;
     rerun::check_inputs(&original.manifest)?;
     // Beside the run: records name the run directory's parent in their reproduce lines, so only a
     // re-run there can give the same bytes. Removed afterwards.

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
-use crate::profile::id_problem;
+use crate::id::id_problem;
 
 /// The `format` value of every key file.
 pub const FORMAT: &str = "dualrun-key/v1";

@@ -14,8 +14,11 @@
 //!   signature: parallelisable) and a stateful [`validator::judge`] over the chain context;
 //! - [`verifier`]: the validator as a dualrun verifier (`builtin:leader-v1`).
 
+pub mod context;
 pub mod finality;
+pub mod finality_rule;
 pub mod fork_choice;
+pub mod id;
 pub mod keys;
 pub mod profile;
 pub mod record;

@@ -26,10 +26,8 @@ use dualrun_format::{keccak256, Hash32};
 use ed25519_dalek::VerifyingKey;
 use serde::Deserialize;
 
-use crate::finality::{FinalityRule, Fraction};
-
-/// Longest validator id, in bytes.
-pub const MAX_ID_LEN: usize = 32;
+use crate::finality_rule::{FinalityRule, Fraction};
+pub use crate::id::{id_problem, MAX_ID_LEN};
 
 /// How the scheduled validator of a height is chosen (see [`crate::schedule`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -170,17 +168,6 @@ struct RawValidator {
     public_key: String,
 }
 
-/// Why a leader id is not acceptable, if it is not: 1..=32 bytes of ASCII `[A-Za-z0-9._-]`.
-pub fn id_problem(id: &[u8]) -> Option<String> {
-    if id.is_empty() || id.len() > MAX_ID_LEN {
-        return Some(format!("id is {} bytes; it must be 1..={MAX_ID_LEN}", id.len()));
-    }
-    if let Some(b) = id.iter().find(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))) {
-        return Some(format!("id contains byte 0x{b:02x}; allowed are A-Z a-z 0-9 . _ -"));
-    }
-    None
-}
-
 fn hex_array<const N: usize>(s: &str) -> Result<[u8; N], String> {
     let bytes = hex::decode(s).map_err(|e| format!("not hex ({e}): {s:?}"))?;
     bytes.try_into().map_err(|b: Vec<u8>| format!("{} bytes, expected {N} ({} hex characters)", b.len(), 2 * N))
@@ -189,7 +176,7 @@ fn hex_array<const N: usize>(s: &str) -> Result<[u8; N], String> {
 impl Profile {
     /// The env of the block `ctx` is positioned at: this profile's network fields, the previous id and
     /// timestamps, and `now`. The one place a [`ReplayEnv`] is made.
-    pub fn env(&self, ctx: &crate::validator::ChainContext, now: u64) -> ReplayEnv {
+    pub fn env(&self, ctx: &crate::context::ChainContext, now: u64) -> ReplayEnv {
         ReplayEnv {
             now,
             network_name: self.name.clone(),

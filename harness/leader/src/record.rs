@@ -8,7 +8,7 @@
 use dualrun_format::{extra, Block, Hash32, HashError};
 use ed25519_dalek::{Signature, Signer, SigningKey};
 
-use crate::profile::id_problem;
+use crate::id::id_problem;
 
 /// First payload byte of a leader record.
 pub const MAGIC: u8 = 0xCA;

@@ -19,7 +19,6 @@
 //! rules against the [`ChainContext`] in height order, and [`ChainContext::advance`] moves the context
 //! along the chain. Nothing reads the clock: `now` is passed in.
 
-use std::collections::VecDeque;
 use std::fmt;
 
 use dualrun_core::{Facts, Verdict, VerifierOutcome};
@@ -27,14 +26,13 @@ use dualrun_format::{Block, BlockHashes, Hash32, HashError};
 use ed25519_dalek::Signature;
 use serde::Serialize;
 
-use crate::profile::Profile;
-use crate::record::{self, RecordSearch};
-use crate::schedule;
+pub use crate::context::{ChainContext, TIMESTAMP_WINDOW};
 
 /// How far ahead of `now` a timestamp may be (`CRYPTONOTE_BLOCK_FUTURE_TIME_LIMIT`).
 pub const FUTURE_TIME_LIMIT: u64 = 7200;
-/// How many previous timestamps the median rule uses (`BLOCKCHAIN_TIMESTAMP_CHECK_WINDOW`).
-pub const TIMESTAMP_WINDOW: usize = 60;
+use crate::profile::Profile;
+use crate::record::{self, RecordSearch};
+use crate::schedule;
 
 /// The reason codes, in rule order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -301,85 +299,6 @@ fn prepare_parsed(profile: &Profile, blob: &[u8]) -> Result<ParsedFacts, String>
     })
 }
 
-/// What the validator remembers of the chain so far: the previous id and up to 60 previous timestamps.
-/// It follows the chain as stored, whatever the verdicts: each block is judged against its real parent.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ChainContext {
-    next_height: u64,
-    prev_id: Option<Hash32>,
-    timestamps: VecDeque<u64>,
-}
-
-impl ChainContext {
-    /// The context before block 0.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// The height the context expects next.
-    pub fn next_height(&self) -> u64 {
-        self.next_height
-    }
-
-    /// The id of block `next_height − 1`, if known.
-    pub fn prev_id(&self) -> Option<Hash32> {
-        self.prev_id
-    }
-
-    /// The newest timestamp in the window, if any.
-    pub fn prev_timestamp(&self) -> Option<u64> {
-        self.timestamps.back().copied()
-    }
-
-    /// The previous timestamps the median rule sees (oldest first, at most 60).
-    pub fn timestamps(&self) -> impl ExactSizeIterator<Item = u64> + '_ {
-        self.timestamps.iter().copied()
-    }
-
-    /// A context for judging `next_height`, from the id of block `next_height − 1` and the timestamps of
-    /// the blocks before it (oldest first; only the last 60 are kept).
-    pub fn resume(next_height: u64, prev_id: Hash32, timestamps: impl IntoIterator<Item = u64>) -> Self {
-        let mut ctx = ChainContext { next_height, prev_id: Some(prev_id), timestamps: VecDeque::new() };
-        for t in timestamps {
-            ctx.push_timestamp(t);
-        }
-        ctx
-    }
-
-    fn push_timestamp(&mut self, t: u64) {
-        if self.timestamps.len() == TIMESTAMP_WINDOW {
-            self.timestamps.pop_front();
-        }
-        self.timestamps.push_back(t);
-    }
-
-    /// Moves past a block with this id and timestamp.
-    pub fn advance(&mut self, block_id: Hash32, timestamp: u64) {
-        self.prev_id = Some(block_id);
-        self.push_timestamp(timestamp);
-        self.next_height += 1;
-    }
-
-    /// Moves past a block whose blob does not parse: its stored id becomes the previous id, and no
-    /// timestamp enters the window (there is none to read).
-    pub fn advance_unparsed(&mut self, stored_id: Hash32) {
-        self.prev_id = Some(stored_id);
-        self.next_height += 1;
-    }
-
-    /// Median of the window as Monero computes it (`epee::misc_utils::median`): the middle value, or
-    /// for an even count the mean of the two middle values rounded down. `None` below 60 timestamps.
-    pub fn median_timestamp(&self) -> Option<u64> {
-        if self.timestamps.len() < TIMESTAMP_WINDOW {
-            return None;
-        }
-        let mut v: Vec<u64> = self.timestamps.iter().copied().collect();
-        v.sort_unstable();
-        let n = v.len() / 2;
-        Some(if v.len() % 2 == 1 { v[n] } else { v[n - 1] / 2 + v[n] / 2 + (v[n - 1] % 2 + v[n] % 2) / 2 })
-    }
-}
-
 fn reject(reason: ReasonCode, detail: String, facts: LeaderFacts) -> Judgement {
     Judgement { verdict: LeaderVerdict::Reject { reason, detail }, facts }
 }
@@ -412,10 +331,10 @@ pub fn judge(profile: &Profile, ctx: &ChainContext, prepared: &Prepared, now: u6
     if height == 0 {
         return Judgement { verdict: LeaderVerdict::Accept, facts };
     }
-    debug_assert_eq!(ctx.next_height, height, "judging with the context of another height");
-    match ctx.prev_id {
-        Some(prev) if ctx.next_height == height && p.prev_id == prev => {}
-        Some(prev) if ctx.next_height == height => {
+    debug_assert_eq!(ctx.next_height(), height, "judging with the context of another height");
+    match ctx.prev_id() {
+        Some(prev) if ctx.next_height() == height && p.prev_id == prev => {}
+        Some(prev) if ctx.next_height() == height => {
             return reject(
                 ReasonCode::BlockPrevMismatch,
                 format!("prev_id {} but block {} is {prev}", p.prev_id, height - 1),

@@ -1,17 +1,14 @@
 //! [`run`]: one replay session, from the range check to the finished run directory.
 
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 
 use dualrun_chaindb::{ChainDb, ChainDbError, ChainDigest};
-use dualrun_core::ReasonMap;
 use dualrun_leader::validator::ChainContext;
-use dualrun_leader::Profile;
-use dualrun_pipeline::{context_at, BlockSource, ContextError, LmdbRange, NowMode, Pipeline, Verifiers};
+use dualrun_pipeline::{context_at, BlockSource, ContextError, LmdbRange, Pipeline, Verifiers};
 use dualrun_rundir::Inputs;
 use dualrun_rundir::{Manifest, RunDirError, RunWriter, Summary};
 
+pub use crate::config::ReplayConfig;
 use crate::sink::{FirstRecord, Progress, RecordSink};
 
 /// Why a replay could not be done.
@@ -50,38 +47,6 @@ pub enum ReplayError {
     /// Another block source failed (a daemon that cannot be reached…).
     #[error(transparent)]
     Source(Box<dyn std::error::Error + Send + Sync>),
-}
-
-/// What to replay and how.
-#[derive(Clone)]
-pub struct ReplayConfig {
-    /// The network profile.
-    pub profile: Arc<Profile>,
-    /// First height.
-    pub from: u64,
-    /// Last height (default: the tip).
-    pub to: Option<u64>,
-    /// Where `now` comes from.
-    pub now: NowMode,
-    /// Legacy reasons → codes.
-    pub reasons: ReasonMap,
-    /// Anything else that must match for a resume (timeouts, reason map digest…).
-    pub settings: serde_json::Value,
-    /// The run directory.
-    pub out: PathBuf,
-    /// Continue the run in `out` from its checkpoint.
-    pub resume: bool,
-    /// Threads for the prepare stage and the chain digest.
-    pub threads: usize,
-    /// The words of a command that replays one block, `dualrun` first (`--from H --to H --out DIR` is
-    /// appended, and the line shell-quoted: [`dualrun_rundir::shell_line`]).
-    pub reproduce_prefix: Vec<String>,
-    /// Set to stop; the run ends resumable.
-    pub interrupt: Arc<AtomicBool>,
-    /// Metrics to update as blocks are judged (`--metrics`).
-    pub metrics: Option<Arc<dualrun_metrics::Metrics>>,
-    /// The shard of a whole range this run is (`from`/`to` are then the shard's own range).
-    pub shard: Option<dualrun_rundir::Shard>,
 }
 
 /// How a session ended.

@@ -7,7 +7,7 @@ use dualrun_format::{FileError, Hash32};
 use dualrun_pipeline::{block_id_of, Verifiers};
 use dualrun_rundir::{ChainInputs, EnvInputs, Inputs, ProfileInputs};
 
-use crate::engine::ReplayConfig;
+use crate::config::ReplayConfig;
 
 /// The chain digest of `from..=last` (computed ids). Ids are computed window by window (64 Ki blocks,
 /// so memory stays flat), each window split over `threads` threads with their own read transactions,

@@ -9,6 +9,7 @@
 //! - [`merge`]: shard runs of one range made into the single run's directory;
 //! - [`rerun`]: a finished run's inputs checked and replayed again, the records compared.
 
+mod config;
 pub mod engine;
 pub mod inputs;
 pub mod merge;

@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use dualrun_leader::keys::KeyFile;
 use dualrun_report::{attest, render, Report};
-use dualrun_rundir::{files, RunDir};
+use dualrun_rundir::files;
 
 use crate::Outcome;
 
@@ -157,9 +157,4 @@ fn verify(run: &Path, trusted: &[String], rerun: bool) -> Result<Outcome> {
         return Ok(Outcome::Clean);
     }
     crate::rerun::check(run)
-}
-
-/// Reads a finished, untouched run (a rerun needs its records as recorded).
-pub(crate) fn finished_run(run: &Path) -> Result<RunDir> {
-    RunDir::open(run).with_context(|| format!("{}: cannot re-run it", run.display()))
 }
