@@ -140,3 +140,37 @@ fn case_and_line_ending_edits_are_detected_and_floats_round_trip() {
     std::fs::write(&edited, "").unwrap();
     assert!(verify(&edited, &[], false).unwrap_err().to_string().contains("entry 0"));
 }
+
+/// A ledger written by an earlier dualrun (every kind of entry: init, approvals of a promotion and of a
+/// rotation, a promotion on a quorum, a rotation, a forced promotion, a rollback) still verifies with
+/// its operators' keys and reads back as written: the ledger format is pinned.
+#[test]
+fn a_ledger_written_by_an_earlier_dualrun_verifies_and_reads_back_byte_for_byte() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let path = dir.join("ledger-v1.jsonl");
+    let keys: Vec<ed25519_dalek::VerifyingKey> = std::fs::read_to_string(dir.join("ledger-v1.keys"))
+        .unwrap()
+        .lines()
+        .map(|h| dualrun_gate::quorum::parse_key(h).unwrap())
+        .collect();
+    let r = verify(&path, &keys, false).unwrap();
+    assert_eq!((r.entries, r.mode, r.findings.len()), (11, Mode::Legacy, 0));
+    assert_eq!(r.head.to_string(), "85689198c24fe652efeed5ef05fc98d30bbb1126aa0d75df84e0e4379cec8c5e");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let ledger = Ledger::open(&path).unwrap();
+    let actions: Vec<String> = ledger
+        .entries
+        .iter()
+        .map(|e| serde_json::to_value(e).unwrap()["action"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "init", "approve", "approve", "promote", "approve", "approve", "rotate", "approve", "approve", "promote",
+            "rollback"
+        ]
+    );
+    for (line, e) in text.lines().zip(&ledger.entries) {
+        assert_eq!(serde_json::to_string(e).unwrap(), line, "an entry reads back as written");
+    }
+}
