@@ -10,9 +10,10 @@ use std::path::{Path, PathBuf};
 
 use common::{dualrun, s, Run};
 use dualrun_core::Mode;
+use dualrun_gate::entry::{Action, Entry, QuorumRecord};
 use dualrun_gate::ledger::{verify, Ledger, NewEntry};
 use dualrun_leader::keys::KeyFile;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 struct Operator {
     key: PathBuf,
@@ -67,7 +68,7 @@ fn force(ledger: &Path, policy: &Path, op: &Operator) -> Run {
     dualrun(&[&["gate", "promote"][..], &args].concat())
 }
 
-fn entries(ledger: &Path) -> Vec<Map<String, Value>> {
+fn entries(ledger: &Path) -> Vec<Entry> {
     Ledger::open(ledger).unwrap().entries
 }
 
@@ -129,11 +130,12 @@ fn a_promotion_needs_m_distinct_listed_approvals_of_its_evaluation() {
     let r = promote(&t.ledger, &t.policy, alice);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let last = entries(&t.ledger).pop().unwrap();
-    assert_eq!((last["action"].as_str(), last["to"].as_str()), (Some("promote"), Some("shadow")));
-    assert_eq!(last["evaluation"]["evaluation_digest"], json!(digest));
-    assert_eq!(last["quorum"]["approvals"], 2);
+    assert_eq!((last.action, last.to), (Action::Promote, Mode::Shadow));
+    assert_eq!(last.evaluation_digest(), Some(digest.as_str()));
+    let quorum = last.quorum.expect("the quorum it met");
+    assert_eq!(quorum.approvals, 2);
     // Alice's first approval (#1) and Bob's (#5): her repeat, the outsider's and the other digest's are not.
-    assert_eq!(last["quorum"]["approved_by"], json!([1, 5]));
+    assert_eq!(quorum.approved_by, [1, 5]);
     verifies(&t.ledger);
 }
 
@@ -216,7 +218,7 @@ fn a_key_is_rotated_only_by_the_quorum() {
     let r = rotate();
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let last = entries(&t.ledger).pop().unwrap();
-    assert_eq!((last["action"].as_str(), last["public_key"].as_str()), (Some("rotate"), Some(carol.public.as_str())));
+    assert_eq!((last.action, last.public_key.as_str()), (Action::Rotate, carol.public.as_str()));
     verifies(&t.ledger);
 
     // From now on Carol's old key does not count and her new one does; the policy file still names the
@@ -232,18 +234,26 @@ fn a_key_is_rotated_only_by_the_quorum() {
     let r = force(&t.ledger, &t.policy, alice);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let last = entries(&t.ledger).pop().unwrap();
-    assert_eq!((last["to"].as_str(), last["override"].as_bool()), (Some("primary"), Some(true)));
+    assert_eq!((last.to, last.override_), (Mode::Primary, true));
     verifies(&t.ledger);
 }
 
-fn new_entry(action: &'static str, from: Mode, to: Mode, evaluation: Value, extra: Map<String, Value>) -> NewEntry {
-    let mut e = NewEntry::bare(action, Some(from), to, "test", extra);
-    e.evaluation = evaluation;
+/// What a forged entry carries besides its move.
+#[derive(Default)]
+struct Extra {
+    approves: Option<String>,
+    quorum: Option<QuorumRecord>,
+    rotation: Option<(String, String, String)>,
+}
+
+fn new_entry(action: Action, from: Mode, to: Mode, evaluation: Value, extra: Extra) -> NewEntry {
+    let mut e = NewEntry::bare(action, Some(from), to, "test");
+    (e.evaluation, e.approves, e.quorum, e.rotation) = (evaluation, extra.approves, extra.quorum, extra.rotation);
     e
 }
 
-fn approval(digest: &str) -> Map<String, Value> {
-    Map::from_iter([("approves".to_owned(), json!(digest))])
+fn approval(digest: &str) -> Extra {
+    Extra { approves: Some(digest.into()), ..Extra::default() }
 }
 
 /// Entries signed properly but claiming a quorum they did not meet: `gate verify` finds each from the
@@ -255,8 +265,9 @@ fn verify_proves_every_quorum() {
     let ops: Vec<String> = [&a, &b, &c].iter().map(|k| k.public_key_hex()).collect();
     let digest = "cd".repeat(32);
     let evaluation = json!({ "evaluation_digest": digest });
-    let quorum = |approved_by: Value| {
-        Map::from_iter([("quorum".to_owned(), json!({ "approvals": 2, "operators": ops, "approved_by": approved_by }))])
+    let quorum = |approved_by: Vec<u64>| Extra {
+        quorum: Some(QuorumRecord { approvals: 2, operators: ops.clone(), approved_by }),
+        ..Extra::default()
     };
     let problem = |build: &dyn Fn(&mut Ledger)| -> String {
         let path = tmp.path().join(format!("l{}.jsonl", std::fs::read_dir(tmp.path()).unwrap().count()));
@@ -268,10 +279,11 @@ fn verify_proves_every_quorum() {
         }
     };
     let approve = |l: &mut Ledger, k: &KeyFile, d: &str| {
-        l.append(new_entry("approve", Mode::Legacy, Mode::Shadow, Value::Null, approval(d)), k, "op").unwrap();
+        l.append(new_entry(Action::Approve, Mode::Legacy, Mode::Shadow, Value::Null, approval(d)), k, "op").unwrap();
     };
-    let promote = |l: &mut Ledger, extra: Map<String, Value>| {
-        l.append(new_entry("promote", Mode::Legacy, Mode::Shadow, evaluation.clone(), extra), &a, "alice").unwrap();
+    let promote = |l: &mut Ledger, extra: Extra| {
+        l.append(new_entry(Action::Promote, Mode::Legacy, Mode::Shadow, evaluation.clone(), extra), &a, "alice")
+            .unwrap();
     };
 
     // Met: two distinct listed operators approved the promotion's digest.
@@ -279,7 +291,7 @@ fn verify_proves_every_quorum() {
         problem(&|l| {
             approve(l, &a, &digest);
             approve(l, &b, &digest);
-            promote(l, quorum(json!([1, 2])));
+            promote(l, quorum(vec![1, 2]));
         }),
         ""
     );
@@ -287,35 +299,39 @@ fn verify_proves_every_quorum() {
     let p = problem(&|l| {
         approve(l, &a, &digest);
         approve(l, &a, &digest);
-        promote(l, quorum(json!([1, 2])));
+        promote(l, quorum(vec![1, 2]));
     });
     assert!(p.contains("entry 3") && p.contains("approved_by names entry #2"), "{p}");
     // Too few.
     let p = problem(&|l| {
         approve(l, &a, &digest);
-        promote(l, quorum(json!([1])));
+        promote(l, quorum(vec![1]));
     });
     assert!(p.contains("needed 2 approvals") && p.contains("had 1"), "{p}");
     // Approvals of another digest.
     let p = problem(&|l| {
         approve(l, &a, &digest);
         approve(l, &b, &"ef".repeat(32));
-        promote(l, quorum(json!([1, 2])));
+        promote(l, quorum(vec![1, 2]));
     });
     assert!(p.contains("approved_by names entry #2"), "{p}");
     // A later promotion without the quorum the ledger holds its promotions to.
     let p = problem(&|l| {
         approve(l, &a, &digest);
         approve(l, &b, &digest);
-        promote(l, quorum(json!([1, 2])));
-        l.append(new_entry("promote", Mode::Shadow, Mode::Primary, evaluation.clone(), Map::new()), &a, "alice")
-            .unwrap();
+        promote(l, quorum(vec![1, 2]));
+        l.append(
+            new_entry(Action::Promote, Mode::Shadow, Mode::Primary, evaluation.clone(), Extra::default()),
+            &a,
+            "alice",
+        )
+        .unwrap();
     });
     assert!(p.contains("entry 4") && p.contains("records no quorum"), "{p}");
     // A vacuous quorum (no approval needed, no operator) cannot be recorded, nor pin the ledger.
     let p = problem(&|l| {
-        let empty = json!({ "approvals": 0, "operators": [], "approved_by": [] });
-        promote(l, Map::from_iter([("quorum".to_owned(), empty)]));
+        let empty = QuorumRecord { approvals: 0, operators: vec![], approved_by: vec![] };
+        promote(l, Extra { quorum: Some(empty), ..Extra::default() });
     });
     assert!(p.contains("a quorum that cannot be one") && p.contains("at least 1"), "{p}");
     // An approval that names no digest.
@@ -323,11 +339,9 @@ fn verify_proves_every_quorum() {
     assert!(p.contains("must name the digest"), "{p}");
     // A rotation whose new key did not sign.
     let p = problem(&|l| {
-        let mut extra = quorum(json!([]));
-        extra.insert("old_key".into(), json!(ops[0]));
-        extra.insert("new_key".into(), json!(c.public_key_hex()));
-        extra.insert("new_key_signature".into(), json!("00".repeat(64)));
-        l.append(new_entry("rotate", Mode::Legacy, Mode::Legacy, Value::Null, extra), &a, "alice").unwrap();
+        let mut extra = quorum(vec![]);
+        extra.rotation = Some((ops[0].clone(), c.public_key_hex(), "00".repeat(64)));
+        l.append(new_entry(Action::Rotate, Mode::Legacy, Mode::Legacy, Value::Null, extra), &a, "alice").unwrap();
     });
     assert!(p.contains("new_key_signature does not verify"), "{p}");
 }

@@ -14,12 +14,12 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use dualrun_core::Mode;
-use dualrun_format::{keccak256, Hash32};
+use dualrun_format::Hash32;
 use dualrun_leader::keys::KeyFile;
 use ed25519_dalek::{Signature, Signer, VerifyingKey};
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
-const DOMAIN: &str = "dualrun/ledger/v1";
+use crate::entry::{Action, Entry, QuorumRecord, DOMAIN};
 
 /// A ledger that cannot be read, written or verified.
 #[derive(Debug, thiserror::Error)]
@@ -62,30 +62,17 @@ pub struct Ledger {
     /// The ledger file.
     pub path: PathBuf,
     /// The entries, oldest first.
-    pub entries: Vec<Map<String, Value>>,
-}
-
-fn entry_hash(entry: &Map<String, Value>) -> Hash32 {
-    let mut body = entry.clone();
-    body.remove("hash");
-    body.remove("signature");
-    let mut bytes = format!("{DOMAIN}\n").into_bytes();
-    bytes.extend(serde_json::to_vec(&Value::Object(body)).expect("serializes"));
-    keccak256(&bytes)
+    pub entries: Vec<Entry>,
 }
 
 fn message(hash: &Hash32) -> Vec<u8> {
     [DOMAIN.as_bytes(), &hash.0].concat()
 }
 
-fn mode_of(v: &Value) -> Option<Mode> {
-    v.as_str().and_then(|s| s.parse().ok())
-}
-
 /// What a new entry says (the ledger adds sequence, chain, time, key, hash and signature).
 pub struct NewEntry {
-    /// `init`, `promote` or `rollback`.
-    pub action: &'static str,
+    /// What it does.
+    pub action: Action,
     /// The mode left (`None` for `init`).
     pub from: Option<Mode>,
     /// The mode entered.
@@ -102,21 +89,18 @@ pub struct NewEntry {
     pub golden: Value,
     /// The gate's evaluation (null if none).
     pub evaluation: Value,
-    /// Fields of the entry's own kind, after `evaluation`: an approval's `approves`, a rotation's keys,
-    /// the quorum a promotion or rotation met.
-    pub extra: Map<String, Value>,
+    /// An approval's digest.
+    pub approves: Option<String>,
+    /// A rotation: the old key, the new key and the new key's signature of the rotation.
+    pub rotation: Option<(String, String, String)>,
+    /// The quorum a promotion or rotation met.
+    pub quorum: Option<QuorumRecord>,
 }
 
 impl NewEntry {
     /// An entry that relies on no evaluation (init, rollback, approve, rotate): no policy, evidence,
-    /// golden results or evaluation; `extra` holds its own fields.
-    pub fn bare(
-        action: &'static str,
-        from: Option<Mode>,
-        to: Mode,
-        reason: impl Into<String>,
-        extra: Map<String, Value>,
-    ) -> NewEntry {
+    /// golden results or evaluation, nor fields of its own kind (set them after).
+    pub fn bare(action: Action, from: Option<Mode>, to: Mode, reason: impl Into<String>) -> NewEntry {
         NewEntry {
             action,
             from,
@@ -127,7 +111,9 @@ impl NewEntry {
             evidence: vec![],
             golden: Value::Null,
             evaluation: Value::Null,
-            extra,
+            approves: None,
+            rotation: None,
+            quorum: None,
         }
     }
 }
@@ -158,23 +144,9 @@ impl Ledger {
         let text = std::fs::read_to_string(path).map_err(dualrun_format::FileError::at(path))?;
         let mut entries = Vec::new();
         for (i, line) in text.lines().enumerate() {
-            let v: Value = serde_json::from_str(line).map_err(|e| LedgerError::Bad {
-                file: path.into(),
-                index: entries.len(),
-                line: i + 1,
-                problem: format!("not JSON: {e}"),
-            })?;
-            match v {
-                Value::Object(m) => entries.push(m),
-                _ => {
-                    return Err(LedgerError::Bad {
-                        file: path.into(),
-                        index: entries.len(),
-                        line: i + 1,
-                        problem: "not an object".into(),
-                    })
-                }
-            }
+            let bad = |problem: String| LedgerError::Bad { file: path.into(), index: i, line: i + 1, problem };
+            let v: Value = serde_json::from_str(line).map_err(|e| bad(format!("not JSON: {e}")))?;
+            entries.push(serde_json::from_value(v).map_err(|e| bad(format!("not a ledger entry: {e}")))?);
         }
         if entries.is_empty() {
             return Err(LedgerError::Empty { file: path.into() });
@@ -193,7 +165,7 @@ impl Ledger {
             Err(e) => return Err(dualrun_format::FileError::new(path, e).into()),
         }
         let mut l = Ledger { path: path.into(), entries: Vec::new() };
-        let first = l.append(NewEntry::bare("init", None, Mode::Legacy, "ledger started", Map::new()), key, operator);
+        let first = l.append(NewEntry::bare(Action::Init, None, Mode::Legacy, "ledger started"), key, operator);
         if let Err(e) = first {
             // Nothing was there before: leave nothing behind.
             let _ = std::fs::remove_file(path);
@@ -205,13 +177,7 @@ impl Ledger {
     /// The current mode: the `to` of the last transition (`legacy` if there is none); approvals and
     /// rotations do not move it.
     pub fn mode(&self) -> Mode {
-        self.entries
-            .iter()
-            .rev()
-            .find(|e| !matches!(e.get("action").and_then(Value::as_str), Some("approve" | "rotate")))
-            .and_then(|e| e.get("to"))
-            .and_then(mode_of)
-            .unwrap_or(Mode::Legacy)
+        self.entries.iter().rev().find(|e| e.action.moves()).map_or(Mode::Legacy, |e| e.to)
     }
 
     /// The profile digest of the newest evidence the ledger relied on.
@@ -219,44 +185,48 @@ impl Ledger {
         self.entries
             .iter()
             .rev()
-            .flat_map(|e| e.get("evidence").and_then(Value::as_array).cloned().unwrap_or_default())
+            .flat_map(|e| e.evidence.iter())
             .find_map(|ev| ev["profile_digest"].as_str().map(str::to_owned))
     }
 
     /// Signs and appends an entry (the file is appended and synced; nothing else is rewritten).
-    pub fn append(&mut self, e: NewEntry, key: &KeyFile, operator: &str) -> Result<&Map<String, Value>, LedgerError> {
-        let prev_hash = self
-            .entries
-            .last()
-            .and_then(|p| p.get("hash").and_then(Value::as_str).map(str::to_owned))
-            .unwrap_or_else(|| Hash32::ZERO.to_string());
+    pub fn append(&mut self, e: NewEntry, key: &KeyFile, operator: &str) -> Result<&Entry, LedgerError> {
+        let prev_hash = self.entries.last().map_or_else(|| Hash32::ZERO.to_string(), |p| p.hash.clone());
         let time_unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let entry = json!({
-            "seq": self.entries.len(),
-            "prev_hash": prev_hash,
-            "time_unix": time_unix,
-            "action": e.action,
-            "from": e.from,
-            "to": e.to,
-            "operator": operator,
-            "public_key": key.public_key_hex(),
-            "reason": e.reason,
-            "override": e.override_,
-            "policy": e.policy,
-            "evidence": e.evidence,
-            "golden": e.golden,
-            "evaluation": e.evaluation,
-        });
-        let Value::Object(mut map) = entry else { unreachable!() };
-        map.extend(e.extra);
-        let hash = entry_hash(&map);
-        let sig = key.signing_key.sign(&message(&hash));
-        map.insert("hash".into(), json!(hash.to_string()));
-        map.insert("signature".into(), json!(hex::encode(sig.to_bytes())));
-        let mut line = serde_json::to_string(&Value::Object(map.clone())).expect("serializes");
+        let (old_key, new_key, new_key_signature) = match e.rotation {
+            Some((old, new, sig)) => (Some(old), Some(new), Some(sig)),
+            None => (None, None, None),
+        };
+        let mut entry = Entry {
+            seq: self.entries.len() as u64,
+            prev_hash,
+            time_unix,
+            action: e.action,
+            from: e.from,
+            to: e.to,
+            operator: operator.into(),
+            public_key: key.public_key_hex(),
+            reason: e.reason,
+            override_: e.override_,
+            policy: e.policy,
+            evidence: e.evidence,
+            golden: e.golden,
+            evaluation: e.evaluation,
+            approves: e.approves,
+            old_key,
+            new_key,
+            new_key_signature,
+            quorum: e.quorum,
+            hash: String::new(),
+            signature: String::new(),
+        };
+        let hash = entry.computed_hash();
+        entry.hash = hash.to_string();
+        entry.signature = hex::encode(key.signing_key.sign(&message(&hash)).to_bytes());
+        let mut line = entry.line();
         line.push('\n');
         append_all_or_nothing(&self.path, line.as_bytes())?;
-        self.entries.push(map);
+        self.entries.push(entry);
         Ok(self.entries.last().expect("just pushed"))
     }
 }
@@ -333,21 +303,15 @@ pub struct VerifyReport {
 
 /// The key that signed entry `e` (whose hash is `hash`): its `public_key`, a valid Ed25519 key whose
 /// signature over the hash verifies, both in their one lowercase-hex spelling.
-fn signer(e: &Map<String, Value>, hash: &Hash32) -> Result<VerifyingKey, String> {
-    let key_bytes: [u8; 32] = e
-        .get("public_key")
-        .and_then(Value::as_str)
-        .and_then(|h| hex::decode(h).ok())
-        .and_then(|b| b.try_into().ok())
-        .ok_or("public_key is not 32 bytes of hex")?;
+fn signer(e: &Entry, hash: &Hash32) -> Result<VerifyingKey, String> {
+    let key_bytes: [u8; 32] =
+        hex::decode(&e.public_key).ok().and_then(|b| b.try_into().ok()).ok_or("public_key is not 32 bytes of hex")?;
     let key = VerifyingKey::from_bytes(&key_bytes).map_err(|_| "public_key is not a valid Ed25519 key")?;
-    let sig_hex = e.get("signature").and_then(Value::as_str).unwrap_or("");
+    let sig_hex = e.signature.as_str();
     let sig: [u8; 64] =
         hex::decode(sig_hex).ok().and_then(|b| b.try_into().ok()).ok_or("signature is not 64 bytes of hex")?;
     // The signature is outside the hash: only its one (lowercase) spelling is accepted.
-    if hex::encode(sig) != sig_hex
-        || hex::encode(key_bytes) != e.get("public_key").and_then(Value::as_str).unwrap_or("")
-    {
+    if hex::encode(sig) != sig_hex || hex::encode(key_bytes) != e.public_key {
         return Err("signature or public_key is not in lowercase hex (the entry was edited)".into());
     }
     if key.verify_strict(&message(hash), &Signature::from_bytes(&sig)).is_err() {
@@ -393,7 +357,7 @@ pub fn verify(path: &Path, trusted: &[VerifyingKey], check_evidence: bool) -> Re
     let mut prev_hash = Hash32::ZERO;
     let mut mode: Option<Mode> = None;
     let mut count = 0;
-    let mut seen: Vec<Map<String, Value>> = Vec::new();
+    let mut seen: Vec<Entry> = Vec::new();
     let mut findings = Vec::new();
     // Sequence numbers of approvals signed by an untrusted key: no quorum may count them.
     let mut untrusted_approvals = std::collections::BTreeSet::new();
@@ -401,30 +365,26 @@ pub fn verify(path: &Path, trusted: &[VerifyingKey], check_evidence: bool) -> Re
     for (i, line) in text.strip_suffix('\n').unwrap_or(text).split('\n').enumerate() {
         let bad = |problem: String| LedgerError::Bad { file: path.into(), index: i, line: i + 1, problem };
         let v: Value = serde_json::from_str(line).map_err(|e| bad(format!("not JSON: {e}")))?;
-        if serde_json::to_string(&v).expect("serializes") != line {
+        let e: Entry = serde_json::from_value(v).map_err(|e| bad(format!("not a ledger entry: {e}")))?;
+        // Canonical: the entry serializes back to the very line (no reordered key, no other spelling).
+        if e.line() != line {
             return Err(bad("not in canonical form (the line was edited)".into()));
         }
-        let Value::Object(e) = v else { return Err(bad("not an object".into())) };
-        if e.get("seq").and_then(Value::as_u64) != Some(i as u64) {
-            return Err(bad(format!(
-                "seq is {}, expected {i} (entries removed, inserted or reordered)",
-                e.get("seq").unwrap_or(&Value::Null)
-            )));
+        if e.seq != i as u64 {
+            return Err(bad(format!("seq is {}, expected {i} (entries removed, inserted or reordered)", e.seq)));
         }
-        let hash = entry_hash(&e);
-        if e.get("hash").and_then(Value::as_str) != Some(hash.to_string().as_str()) {
+        let hash = e.computed_hash();
+        if e.hash != hash.to_string() {
             return Err(bad("its hash does not match its content (the entry was edited)".into()));
         }
-        if e.get("prev_hash").and_then(Value::as_str) != Some(prev_hash.to_string().as_str()) {
+        if e.prev_hash != prev_hash.to_string() {
             return Err(bad("prev_hash is not the previous entry's hash (the chain is broken)".into()));
         }
         let key = signer(&e, &hash).map_err(bad)?;
         let key_bytes = key.to_bytes();
-        let to = e.get("to").and_then(mode_of).ok_or_else(|| bad("`to` is not a mode".into()))?;
-        let from = e.get("from").and_then(mode_of);
-        let action = e.get("action").and_then(Value::as_str).unwrap_or("");
+        let (to, from, action) = (e.to, e.from, e.action);
         if !trusted.is_empty() && !trusted.contains(&key) {
-            if action != "approve" {
+            if action != Action::Approve {
                 return Err(bad(format!("signed by {}, which is not a trusted key", hex::encode(key_bytes))));
             }
             untrusted_approvals.insert(i as u64);
@@ -436,21 +396,19 @@ pub fn verify(path: &Path, trusted: &[VerifyingKey], check_evidence: bool) -> Re
                 hex::encode(key_bytes)
             ));
         }
-        let counted = e.get("quorum").and_then(|q| q.get("approved_by")).and_then(Value::as_array);
-        if let Some(n) =
-            counted.into_iter().flatten().filter_map(Value::as_u64).find(|n| untrusted_approvals.contains(n))
-        {
+        let counted = e.quorum.iter().flat_map(|q| q.approved_by.iter());
+        if let Some(n) = counted.copied().find(|n| untrusted_approvals.contains(n)) {
             return Err(bad(format!(
                 "its quorum counts the approval of entry #{n}, signed by a key that is not trusted"
             )));
         }
         let legal = match (action, mode, from) {
-            ("init", None, None) => to == Mode::Legacy,
-            ("promote", Some(m), Some(f)) => f == m && f.next() == Some(to),
-            ("rollback", Some(m), Some(f)) => f == m && to < f,
+            (Action::Init, None, None) => to == Mode::Legacy,
+            (Action::Promote, Some(m), Some(f)) => f == m && f.next() == Some(to),
+            (Action::Rollback, Some(m), Some(f)) => f == m && to < f,
             // An approval is of the next move (or, for a rotation, of the mode as it is); neither moves.
-            ("approve", Some(m), Some(f)) => f == m && (f.next() == Some(to) || to == m),
-            ("rotate", Some(m), Some(f)) => f == m && to == m,
+            (Action::Approve, Some(m), Some(f)) => f == m && (f.next() == Some(to) || to == m),
+            (Action::Rotate, Some(m), Some(f)) => f == m && to == m,
             _ => false,
         };
         if !legal {
@@ -461,12 +419,12 @@ pub fn verify(path: &Path, trusted: &[VerifyingKey], check_evidence: bool) -> Re
             )));
         }
         if check_evidence {
-            for ev in e.get("evidence").and_then(Value::as_array).into_iter().flatten() {
+            for ev in &e.evidence {
                 crate::evidence::recheck(ev).map_err(&bad)?;
             }
         }
         crate::quorum::check_entry(&seen, &e).map_err(&bad)?;
-        if !matches!(action, "approve" | "rotate") {
+        if action.moves() {
             mode = Some(to);
         }
         prev_hash = hash;

@@ -1,6 +1,7 @@
 //! The mode gate: LEGACY → SHADOW → PRIMARY → ONLY only on evidence, rollback at once, and an audit
 //! trail anyone can verify offline.
 //!
+//! - [`entry`]: a ledger entry, typed (its action, fields and canonical form);
 //! - [`ledger`]: the append-only ledger of mode transitions, each entry hash-chained to the previous
 //!   and signed with an operator's Ed25519 key; [`ledger::verify`] checks all of it;
 //! - [`policy`]: what a forward move requires, per transition;
@@ -13,6 +14,7 @@
 //!   each returning the entry appended or a typed refusal.
 
 pub mod allowlist;
+pub mod entry;
 pub mod evaluate;
 pub mod evidence;
 pub mod ledger;
@@ -20,5 +22,6 @@ pub mod operate;
 pub mod policy;
 pub mod quorum;
 
+pub use entry::{Action, Entry};
 pub use evaluate::{evaluate, Criterion, Evaluation, EvaluationInput, GateOutcome};
 pub use ledger::{Ledger, LedgerError};

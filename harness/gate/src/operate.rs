@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 
 use dualrun_core::Mode;
 use dualrun_leader::keys::KeyFile;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::allowlist::{Allowlist, AllowlistError};
+use crate::entry::{Action, Entry};
 use crate::evaluate::{evaluate, Evaluation, EvaluationInput, GateOutcome, GoldenResult};
 use crate::evidence::EvidenceRun;
 use crate::ledger::{Ledger, LedgerError, NewEntry};
@@ -98,7 +99,7 @@ pub enum Refusal {
 }
 
 /// What a move did: the entry appended, or why nothing was.
-pub type Moved = Result<Map<String, Value>, Refusal>;
+pub type Moved = Result<Entry, Refusal>;
 
 /// What an evaluation reads: the ledger, the policy, the evidence, the golden vectors and allowlist.
 #[derive(Debug, Clone, Default)]
@@ -216,7 +217,7 @@ pub fn promote(r: &EvaluationRequest, by: &Operator<'_>, force: bool) -> Result<
         return Ok(Promotion { moved: Err(Refusal::NotPassed { outcome: eval.outcome }), evaluation: eval });
     }
     let mut ledger = Ledger::open(&r.ledger)?;
-    let mut extra = Map::new();
+    let mut quorum = None;
     if let Some(q) = Quorum::for_ledger(policy.quorum.as_ref(), &ledger.entries).map_err(GateError::Invalid)? {
         let approved = quorum::approvals(&ledger.entries, &eval.evaluation_digest, eval.to, &q.operators);
         if approved.len() < q.approvals {
@@ -229,11 +230,11 @@ pub fn promote(r: &EvaluationRequest, by: &Operator<'_>, force: bool) -> Result<
             };
             return Ok(Promotion { moved: Err(refusal), evaluation: eval });
         }
-        extra.insert("quorum".into(), quorum::record(&q, &q.operators, &approved));
+        quorum = Some(quorum::record(&q, &q.operators, &approved));
     }
     // The evidence exactly as it was evaluated.
     let entry = NewEntry {
-        action: "promote",
+        action: Action::Promote,
         from: Some(eval.from),
         to: eval.to,
         reason: by.reason.into(),
@@ -242,14 +243,16 @@ pub fn promote(r: &EvaluationRequest, by: &Operator<'_>, force: bool) -> Result<
         evidence: evidence.iter().map(EvidenceRun::ledger_record).collect(),
         golden: serde_json::to_value(&golden).expect("golden results serialize"),
         evaluation: serde_json::to_value(&eval).expect("evaluations serialize"),
-        extra,
+        approves: None,
+        rotation: None,
+        quorum,
     };
     let appended = ledger.append(entry, by.key, &by.name())?.clone();
     Ok(Promotion { evaluation: eval, moved: Ok(appended) })
 }
 
 /// Rolls the ledger back to an earlier mode: always allowed, on no evidence, recorded.
-pub fn rollback(path: &Path, to: Mode, by: &Operator<'_>) -> Result<Map<String, Value>, GateError> {
+pub fn rollback(path: &Path, to: Mode, by: &Operator<'_>) -> Result<Entry, GateError> {
     by.check_reason()?;
     let _lock = Ledger::lock(path)?;
     let mut ledger = Ledger::open(path)?;
@@ -260,7 +263,7 @@ pub fn rollback(path: &Path, to: Mode, by: &Operator<'_>) -> Result<Map<String, 
             path.display()
         )));
     }
-    let entry = NewEntry::bare("rollback", Some(from), to, by.reason, Map::new());
+    let entry = NewEntry::bare(Action::Rollback, Some(from), to, by.reason);
     Ok(ledger.append(entry, by.key, &by.name())?.clone())
 }
 
@@ -280,7 +283,7 @@ pub enum Approval {
 /// What an approval approved, in words (`the promotion shadow -> primary`), and its digest.
 pub struct Approved {
     /// The entry appended.
-    pub entry: Map<String, Value>,
+    pub entry: Entry,
     /// What was approved, in words.
     pub what: String,
     /// The digest approved.
@@ -327,9 +330,8 @@ pub fn approve(path: &Path, subject: Approval, by: &Operator<'_>) -> Result<Resu
             return Ok(Err(Refusal::NotAnOperator { id: by.key.id.clone(), key, operators: q.operators }));
         }
     }
-    let mut extra = Map::new();
-    extra.insert("approves".into(), json!(digest));
-    let entry = NewEntry::bare("approve", Some(mode), to, by.reason, extra);
+    let mut entry = NewEntry::bare(Action::Approve, Some(mode), to, by.reason);
+    entry.approves = Some(digest.clone());
     let entry = ledger.append(entry, by.key, &by.name())?.clone();
     Ok(Ok(Approved { entry, what, digest }))
 }
@@ -364,12 +366,9 @@ pub fn rotate(path: &Path, new_key: &KeyFile, policy: Option<&Path>, by: &Operat
         return Ok(Err(Refusal::RotationNotApproved { needed, has, old, new, ledger }));
     }
     let proof = ed25519_dalek::Signer::sign(&new_key.signing_key, &quorum::rotation_message(&digest));
-    let mut extra = Map::new();
-    extra.insert("old_key".into(), json!(old));
-    extra.insert("new_key".into(), json!(new));
-    extra.insert("new_key_signature".into(), json!(hex::encode(proof.to_bytes())));
-    extra.insert("quorum".into(), quorum::record(&q, &q.operators, &approved));
-    let mut entry = NewEntry::bare("rotate", Some(mode), mode, by.reason, extra);
+    let mut entry = NewEntry::bare(Action::Rotate, Some(mode), mode, by.reason);
+    entry.rotation = Some((old, new, hex::encode(proof.to_bytes())));
+    entry.quorum = Some(quorum::record(&q, &q.operators, &approved));
     entry.policy = policy.as_ref().map_or(Value::Null, |p| json!({ "digest": p.digest, "path": p.path }));
     // The new key's holder is the operator now: named by it unless a name is given.
     let operator = by.name.map_or_else(|| new_key.id.clone(), str::to_owned);
@@ -408,14 +407,10 @@ mod tests {
         assert_eq!(std::fs::read(&path).unwrap(), before, "nothing written");
 
         let forced = promote(&request, &by, true).unwrap().moved.unwrap();
-        assert_eq!((forced["action"].as_str(), forced["to"].as_str()), (Some("promote"), Some("shadow")));
-        assert_eq!(forced["override"], true);
-        assert_eq!(forced["operator"], "alice");
+        assert_eq!((forced.action, forced.to, forced.override_), (Action::Promote, Mode::Shadow, true));
+        assert_eq!(forced.operator, "alice");
         let back = rollback(&path, Mode::Legacy, &Operator { name: Some("ops"), ..by }).unwrap();
-        assert_eq!(
-            (back["from"].as_str(), back["to"].as_str(), back["operator"].as_str()),
-            (Some("shadow"), Some("legacy"), Some("ops"))
-        );
+        assert_eq!((back.from, back.to, back.operator.as_str()), (Some(Mode::Shadow), Mode::Legacy, "ops"));
         let report = crate::ledger::verify(&path, &[], false).unwrap();
         assert_eq!((report.entries, report.mode), (3, Mode::Legacy));
     }
@@ -440,7 +435,7 @@ mod tests {
             (approved.what.as_str(), approved.digest.as_str()),
             ("the promotion legacy -> shadow", digest.as_str())
         );
-        assert_eq!(approved.entry["approves"], digest.as_str());
+        assert_eq!(approved.entry.approves.as_deref(), Some(digest.as_str()));
         assert_eq!(crate::ledger::verify(&path, &[], false).unwrap().entries, 2);
     }
 }

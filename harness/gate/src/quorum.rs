@@ -15,7 +15,8 @@ use dualrun_core::Mode;
 use dualrun_format::{keccak256, Hash32};
 use ed25519_dalek::{Signature, VerifyingKey};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+
+use crate::entry::{Action, Entry, QuorumRecord};
 
 /// A policy's quorum.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,7 +55,7 @@ impl Quorum {
 
     /// The quorum a move recorded in `entries` is held to: the ledger's pinned one, which this policy
     /// quorum (if any) may raise but not lower or re-staff. `Ok(None)`: no quorum anywhere.
-    pub fn for_ledger(policy: Option<&Quorum>, entries: &[Map<String, Value>]) -> Result<Option<Quorum>, String> {
+    pub fn for_ledger(policy: Option<&Quorum>, entries: &[Entry]) -> Result<Option<Quorum>, String> {
         match (policy, pinned(entries)) {
             (None, pinned) => Ok(pinned),
             (Some(q), None) => Ok(Some(q.clone())),
@@ -94,27 +95,19 @@ pub fn parse_digest(text: &str) -> Option<Hash32> {
     text.parse().ok()
 }
 
-fn action(e: &Map<String, Value>) -> &str {
-    e.get("action").and_then(Value::as_str).unwrap_or("")
-}
-
-fn text<'a>(e: &'a Map<String, Value>, key: &str) -> &'a str {
-    e.get(key).and_then(Value::as_str).unwrap_or("")
+/// An optional text field, empty when absent.
+fn text(field: &Option<String>) -> &str {
+    field.as_deref().unwrap_or("")
 }
 
 /// Replaces the old key by the new one in `operators` when `e` is a rotation.
-fn apply_rotation(operators: &mut [String], e: &Map<String, Value>) {
-    if action(e) == "rotate" {
-        let (old, new) = (text(e, "old_key"), text(e, "new_key"));
+fn apply_rotation(operators: &mut [String], e: &Entry) {
+    if e.action == Action::Rotate {
+        let (old, new) = (text(&e.old_key), text(&e.new_key));
         for op in operators.iter_mut().filter(|op| **op == old) {
             *op = new.to_owned();
         }
     }
-}
-
-/// Whether an entry moves the mode (after it, earlier approvals no longer count).
-fn is_transition(e: &Map<String, Value>) -> bool {
-    matches!(action(e), "init" | "promote" | "rollback")
 }
 
 /// What a rotation of `old` to `new` is approved as, and what the new key signs to prove it holds it.
@@ -130,32 +123,36 @@ pub fn rotation_message(digest: &Hash32) -> Vec<u8> {
 /// The approvals that count for `digest` (an evaluation, or a rotation) into `to`: entries after the
 /// last transition, `approve` entries for that digest and mode, by a listed operator, one per key.
 /// Returns their sequence numbers.
-pub fn approvals(entries: &[Map<String, Value>], digest: &str, to: Mode, operators: &[String]) -> Vec<u64> {
-    let since = entries.iter().rposition(is_transition).map_or(0, |i| i + 1);
+pub fn approvals(entries: &[Entry], digest: &str, to: Mode, operators: &[String]) -> Vec<u64> {
+    let since = entries.iter().rposition(|e| e.action.moves()).map_or(0, |i| i + 1);
     let mut keys = BTreeSet::new();
     entries[since..]
         .iter()
-        .filter(|e| action(e) == "approve" && text(e, "approves") == digest && text(e, "to") == to.as_str())
-        .filter(|e| operators.iter().any(|op| op == text(e, "public_key")))
-        .filter(|e| keys.insert(text(e, "public_key").to_owned()))
-        .filter_map(|e| e.get("seq").and_then(Value::as_u64))
+        .filter(|e| e.action == Action::Approve && text(&e.approves) == digest && e.to == to)
+        .filter(|e| operators.contains(&e.public_key))
+        .filter(|e| keys.insert(e.public_key.clone()))
+        .map(|e| e.seq)
         .collect()
 }
 
 /// What a `promote` or `rotate` entry records of the quorum it met.
-pub fn record(quorum: &Quorum, operators: &[String], approved_by: &[u64]) -> Value {
-    json!({ "approvals": quorum.approvals, "operators": operators, "approved_by": approved_by })
+pub fn record(quorum: &Quorum, operators: &[String], approved_by: &[u64]) -> QuorumRecord {
+    QuorumRecord {
+        approvals: quorum.approvals as u64,
+        operators: operators.to_vec(),
+        approved_by: approved_by.to_vec(),
+    }
 }
 
 /// The quorum the ledger holds its promotions to: pinned by the first promotion or rotation that met
 /// one (trust on first use: an auditor checks who signed it with `gate verify --trusted-key`), with every
 /// later rotation applied. `None` until then.
-pub fn pinned(entries: &[Map<String, Value>]) -> Option<Quorum> {
+pub fn pinned(entries: &[Entry]) -> Option<Quorum> {
     let mut pinned: Option<Quorum> = None;
     for e in entries {
-        if let Some(m) = e.get("quorum").and_then(|q| q.get("approvals")).and_then(Value::as_u64) {
-            let m = (m as usize).max(pinned.as_ref().map_or(0, |p| p.approvals));
-            let operators = pinned.take().map_or_else(|| recorded_operators(e), |p| p.operators);
+        if let Some(q) = &e.quorum {
+            let m = (q.approvals as usize).max(pinned.as_ref().map_or(0, |p| p.approvals));
+            let operators = pinned.take().map_or_else(|| q.operators.clone(), |p| p.operators);
             pinned = Some(Quorum { approvals: m, operators });
         }
         if let Some(p) = &mut pinned {
@@ -168,42 +165,36 @@ pub fn pinned(entries: &[Map<String, Value>]) -> Option<Quorum> {
 /// Checks one entry against the entries before it (`gate verify`): an `approve` names a digest; a
 /// `promote` or `rotate` that records a quorum met it with approvals that exist and count; none lifts
 /// the quorum an earlier promotion had; a `rotate` is signed by the old key and proven by the new one.
-pub fn check_entry(before: &[Map<String, Value>], e: &Map<String, Value>) -> Result<(), String> {
-    match action(e) {
-        "approve" => {
-            if parse_digest(text(e, "approves")).is_none() {
+pub fn check_entry(before: &[Entry], e: &Entry) -> Result<(), String> {
+    match e.action {
+        Action::Approve => {
+            if parse_digest(text(&e.approves)).is_none() {
                 return Err("an approval must name the digest it approves (`approves`: 64 lowercase hex)".into());
             }
             Ok(())
         }
-        "promote" => {
-            let digest = e.get("evaluation").and_then(|v| v.get("evaluation_digest")).and_then(Value::as_str);
-            check_quorum(before, e, digest.unwrap_or(""), "promotion")
-        }
-        "rotate" => {
-            let (old, new) = (text(e, "old_key"), text(e, "new_key"));
-            if text(e, "public_key") != old {
+        Action::Promote => check_quorum(before, e, e.evaluation_digest().unwrap_or(""), "promotion"),
+        Action::Rotate => {
+            let (old, new) = (text(&e.old_key), text(&e.new_key));
+            if e.public_key != old {
                 return Err("a rotation must be signed by the key it replaces".into());
             }
             let new_key = parse_key(new).ok_or("new_key is not an Ed25519 public key in lowercase hex")?;
             let digest = rotation_digest(old, new);
-            let sig: [u8; 64] = hex::decode(text(e, "new_key_signature"))
+            let sig: [u8; 64] = hex::decode(text(&e.new_key_signature))
                 .ok()
                 .and_then(|b| b.try_into().ok())
                 .ok_or("new_key_signature is not 64 bytes of hex")?;
             if new_key.verify_strict(&rotation_message(&digest), &Signature::from_bytes(&sig)).is_err() {
                 return Err("new_key_signature does not verify: the new key was not proven".into());
             }
-            if e.get("quorum").is_none() {
-                return Err("a rotation needs a quorum".into());
-            }
-            let operators = recorded_operators(e);
-            if !operators.iter().any(|op| op == old) {
+            let Some(q) = &e.quorum else { return Err("a rotation needs a quorum".into()) };
+            if !q.operators.iter().any(|op| op == old) {
                 return Err(format!("{old} is not an operator of the quorum it rotates"));
             }
             check_quorum(before, e, &digest.to_string(), "rotation")
         }
-        _ => Ok(()),
+        Action::Init | Action::Rollback => Ok(()),
     }
 }
 
@@ -212,21 +203,16 @@ pub fn same_set(a: &[String], b: &[String]) -> bool {
     a.iter().collect::<BTreeSet<_>>() == b.iter().collect::<BTreeSet<_>>()
 }
 
-fn recorded_operators(e: &Map<String, Value>) -> Vec<String> {
-    let ops = e.get("quorum").and_then(|q| q.get("operators")).and_then(Value::as_array);
-    ops.into_iter().flatten().filter_map(|v| v.as_str().map(str::to_owned)).collect()
-}
-
-fn check_quorum(before: &[Map<String, Value>], e: &Map<String, Value>, digest: &str, what: &str) -> Result<(), String> {
+fn check_quorum(before: &[Entry], e: &Entry, digest: &str, what: &str) -> Result<(), String> {
     let pinned = pinned(before);
-    let Some(q) = e.get("quorum") else {
+    let Some(q) = &e.quorum else {
         return match pinned {
             None => Ok(()),
             Some(p) => Err(format!("this {what} records no quorum, but the ledger's need {} approvals", p.approvals)),
         };
     };
-    let m = q.get("approvals").and_then(Value::as_u64).ok_or("quorum.approvals is not a number")? as usize;
-    let operators = recorded_operators(e);
+    let m = usize::try_from(q.approvals).map_err(|_| "quorum.approvals is out of range".to_owned())?;
+    let operators = q.operators.clone();
     // A recorded quorum is held to what a policy's may be: at least one approval, no more than the
     // operators, each a real key once (a vacuous quorum would otherwise pin a ledger that needs none).
     if let Some(problem) = (Quorum { approvals: m, operators: operators.clone() }).problem() {
@@ -240,10 +226,8 @@ fn check_quorum(before: &[Map<String, Value>], e: &Map<String, Value>, digest: &
             return Err(format!("this {what} names other operators than the ledger's quorum"));
         }
     }
-    let to: Mode = text(e, "to").parse().map_err(|_| "`to` is not a mode".to_owned())?;
-    let counted = approvals(before, digest, to, &operators);
-    let claimed: BTreeSet<u64> =
-        q.get("approved_by").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_u64).collect();
+    let counted = approvals(before, digest, e.to, &operators);
+    let claimed: BTreeSet<u64> = q.approved_by.iter().copied().collect();
     let real: BTreeSet<u64> = counted.iter().copied().collect();
     if let Some(bogus) = claimed.difference(&real).next() {
         return Err(format!("quorum.approved_by names entry #{bogus}, which is not a counting approval of {digest}"));

@@ -5,29 +5,18 @@ use std::path::Path;
 
 use dualrun_core::Mode;
 use dualrun_gate::ledger::{verify, Ledger, NewEntry};
+use dualrun_gate::Action;
 use dualrun_leader::keys::KeyFile;
-use serde_json::Value;
 
-fn entry(action: &'static str, from: Mode, to: Mode) -> NewEntry {
-    NewEntry {
-        action,
-        from: Some(from),
-        to,
-        reason: format!("{action} {from} -> {to}"),
-        override_: false,
-        policy: Value::Null,
-        evidence: vec![],
-        golden: Value::Null,
-        evaluation: Value::Null,
-        extra: serde_json::Map::new(),
-    }
+fn entry(action: Action, from: Mode, to: Mode) -> NewEntry {
+    NewEntry::bare(action, Some(from), to, format!("{action} {from} -> {to}"))
 }
 
 fn walk(path: &Path, key: &KeyFile) {
     let mut l = Ledger::init(path, key, "alice").unwrap();
-    l.append(entry("promote", Mode::Legacy, Mode::Shadow), key, "alice").unwrap();
-    l.append(entry("promote", Mode::Shadow, Mode::Primary), key, "alice").unwrap();
-    l.append(entry("rollback", Mode::Primary, Mode::Shadow), key, "alice").unwrap();
+    l.append(entry(Action::Promote, Mode::Legacy, Mode::Shadow), key, "alice").unwrap();
+    l.append(entry(Action::Promote, Mode::Shadow, Mode::Primary), key, "alice").unwrap();
+    l.append(entry(Action::Rollback, Mode::Primary, Mode::Shadow), key, "alice").unwrap();
 }
 
 #[test]
@@ -92,7 +81,7 @@ fn reordering_removing_and_foreign_keys_are_detected() {
     let forged_path = tmp.path().join("forged.jsonl");
     std::fs::copy(&path, &forged_path).unwrap();
     forged.path = forged_path.clone();
-    forged.append(entry("promote", Mode::Shadow, Mode::Primary), &other, "mallory").unwrap();
+    forged.append(entry(Action::Promote, Mode::Shadow, Mode::Primary), &other, "mallory").unwrap();
     assert!(
         verify(&forged_path, &[], false).is_ok(),
         "a well-formed entry by another key verifies without trust anchors"
@@ -107,7 +96,7 @@ fn illegal_sequences_are_refused() {
     let key = KeyFile::generate("alice").unwrap();
     let mut l = Ledger::init(&path, &key, "alice").unwrap();
     // Two steps at once is not a promotion; the ledger writes what it is told, the audit refuses it.
-    l.append(entry("promote", Mode::Legacy, Mode::Primary), &key, "alice").unwrap();
+    l.append(entry(Action::Promote, Mode::Legacy, Mode::Primary), &key, "alice").unwrap();
     let e = verify(&path, &[], false).unwrap_err().to_string();
     assert!(e.contains("entry 1") && e.contains("not a legal transition"), "{e}");
 }
@@ -119,7 +108,7 @@ fn case_and_line_ending_edits_are_detected_and_floats_round_trip() {
     let key = KeyFile::generate("alice").unwrap();
     let mut l = Ledger::init(&path, &key, "alice").unwrap();
     // Evaluations carry floats (error rates, latency ratios): they must verify exactly as written.
-    let mut e = entry("promote", Mode::Legacy, Mode::Shadow);
+    let mut e = entry(Action::Promote, Mode::Legacy, Mode::Shadow);
     e.evaluation = serde_json::json!({ "ratios": [2.1763668430335097, 0.1 + 0.2, 1e-300, 123456.789012345678] });
     l.append(e, &key, "alice").unwrap();
     verify(&path, &[], false).unwrap();

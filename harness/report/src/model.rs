@@ -455,41 +455,34 @@ impl LedgerView {
     }
 }
 
-fn ledger_row(e: &serde_json::Map<String, Value>) -> LedgerRow {
-    let text = |k: &str| match e.get(k) {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Null) | None => String::new(),
-        Some(v) => v.to_string(),
-    };
-    let from = text("from");
+fn ledger_row(e: &dualrun_gate::Entry) -> LedgerRow {
     let evidence = e
-        .get("evidence")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .map(|ev| {
-                    let get = |k: &str| ev.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
-                    format!("{} (manifest {})", get("run"), get("manifest_digest"))
-                })
-                .collect()
+        .evidence
+        .iter()
+        .map(|ev| {
+            let get = |k: &str| ev.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+            format!("{} (manifest {})", get("run"), get("manifest_digest"))
         })
-        .unwrap_or_default();
-    let evaluation = match e.get("evaluation") {
-        Some(Value::Object(o)) => o
+        .collect();
+    let evaluation = match &e.evaluation {
+        Value::Object(o) => o
             .get("outcome")
             .map_or_else(|| "evaluated".to_owned(), |v| v.as_str().map_or_else(|| v.to_string(), str::to_owned)),
         _ => "none".into(),
     };
     LedgerRow {
-        seq: text("seq"),
-        action: text("action"),
-        transition: if from.is_empty() { format!("→ {}", text("to")) } else { format!("{from} → {}", text("to")) },
-        operator: text("operator"),
-        public_key: text("public_key"),
-        reason: text("reason"),
-        override_: e.get("override").and_then(Value::as_bool).unwrap_or(false),
+        seq: e.seq.to_string(),
+        action: e.action.to_string(),
+        transition: match e.from {
+            None => format!("→ {}", e.to),
+            Some(from) => format!("{from} → {}", e.to),
+        },
+        operator: e.operator.clone(),
+        public_key: e.public_key.clone(),
+        reason: e.reason.clone(),
+        override_: e.override_,
         evidence,
         evaluation,
-        time_unix: text("time_unix"),
+        time_unix: e.time_unix.to_string(),
     }
 }

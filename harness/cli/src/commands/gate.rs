@@ -210,8 +210,8 @@ pub(crate) fn run(cmd: GateCommand) -> Result<Outcome> {
             let key = KeyFile::read(&key)?;
             let by = Operator { key: &key, name: operator.as_deref(), reason: &reason };
             let e = operate::rollback(&ledger, to, &by)?;
-            let from = field(&e, "from").as_str().unwrap_or("-");
-            outln!("{}: rolled back {from} -> {to} (entry #{})", ledger.display(), field(&e, "seq"))?;
+            let from = e.from.map_or_else(|| "-".to_owned(), |m| m.to_string());
+            outln!("{}: rolled back {from} -> {to} (entry #{})", ledger.display(), e.seq)?;
             Ok(Outcome::Clean)
         }
         GateCommand::Approve { ledger, key, to, evaluation_digest, rotation, reason, operator } => {
@@ -225,7 +225,7 @@ pub(crate) fn run(cmd: GateCommand) -> Result<Outcome> {
             match operate::approve(&ledger, subject, &by)? {
                 Ok(a) => {
                     let name = operator.unwrap_or_else(|| key.id.clone());
-                    let (what, digest, seq) = (&a.what, &a.digest, field(&a.entry, "seq"));
+                    let (what, digest, seq) = (&a.what, &a.digest, a.entry.seq);
                     outln!(
                         "{}: {name} ({}) approved {what}, digest {digest} (entry #{seq})",
                         ledger.display(),
@@ -242,7 +242,7 @@ pub(crate) fn run(cmd: GateCommand) -> Result<Outcome> {
             match operate::rotate(&ledger, &new_key, policy.as_deref(), &by)? {
                 Ok(e) => {
                     let (old, new) = (key.public_key_hex(), new_key.public_key_hex());
-                    outln!("{}: rotated {old} -> {new} (entry #{})", ledger.display(), field(&e, "seq"))?;
+                    outln!("{}: rotated {old} -> {new} (entry #{})", ledger.display(), e.seq)?;
                     Ok(Outcome::Clean)
                 }
                 Err(refusal) => refused(&refusal),
@@ -279,16 +279,15 @@ fn status(path: &Path, as_json: bool) -> Result<Outcome> {
         outln!("mode     {}", l.mode())?;
         outln!("entries  {}", l.entries.len())?;
         // Ledger fields are anyone's text: escaped, so no control character reaches the terminal.
-        let field = |k: &str, default: &str| printable(last.get(k).and_then(|v| v.as_str()).unwrap_or(default));
         outln!(
             "last     #{} {} {} -> {} by {} ({}): {}",
-            last.get("seq").unwrap_or(&serde_json::Value::Null),
-            field("action", ""),
-            field("from", "-"),
-            field("to", ""),
-            field("operator", ""),
-            if last.get("override") == Some(&serde_json::Value::Bool(true)) { "OVERRIDE" } else { "on evidence" },
-            field("reason", "")
+            last.seq,
+            last.action,
+            last.from.map_or_else(|| "-".to_owned(), |m| m.to_string()),
+            last.to,
+            printable(&last.operator),
+            if last.override_ { "OVERRIDE" } else { "on evidence" },
+            printable(&last.reason)
         )?;
     }
     Ok(Outcome::Clean)
@@ -336,7 +335,7 @@ fn promote(a: &EvalArgs, by: &Operator<'_>, force: bool) -> Result<Outcome> {
                 eval.from,
                 eval.to,
                 if eval.outcome != GateOutcome::Pass { " as a FORCED OVERRIDE" } else { "" },
-                field(&e, "seq")
+                e.seq
             )?;
             Ok(Outcome::Clean)
         }
@@ -355,11 +354,6 @@ fn refused(refusal: &Refusal) -> Result<Outcome> {
     Ok(Outcome::Finding)
 }
 
-/// A ledger entry's field as the messages show it.
-fn field<'a>(e: &'a serde_json::Map<String, serde_json::Value>, key: &str) -> &'a serde_json::Value {
-    e.get(key).unwrap_or(&serde_json::Value::Null)
-}
-
 fn verify(path: &Path, trusted: &[String], skip_evidence: bool, expect_head: Option<&str>) -> Result<Outcome> {
     let keys = super::trusted_keys(trusted)?;
     match ledger::verify(path, &keys, !skip_evidence) {
@@ -367,7 +361,7 @@ fn verify(path: &Path, trusted: &[String], skip_evidence: bool, expect_head: Opt
             if let Some(want) = expect_head {
                 // The expected head must be one of the entries: a later ledger may have grown since.
                 let l = Ledger::open(path)?;
-                let present = l.entries.iter().any(|e| e.get("hash").and_then(|h| h.as_str()) == Some(want));
+                let present = l.entries.iter().any(|e| e.hash == want);
                 if !present {
                     outln!(
                         "{}: no entry has the expected head hash {want}: entries were removed from the end",
