@@ -33,7 +33,13 @@ impl EvidenceRun {
         let mut records = Vec::new();
         let run = match RunDir::load(&dir) {
             Ok(run) => {
-                problems.extend(run.problems().iter().map(ToString::to_string));
+                // The records are read once, for the run's problems and for the evaluation.
+                let read = run.read_records();
+                let found = match &read {
+                    Ok(read) => run.problems_with(read),
+                    Err(_) => run.problems(),
+                };
+                problems.extend(found.iter().map(ToString::to_string));
                 let stored = run.summary.inputs.stored_id_mismatch;
                 if stored > 0 {
                     problems.push(format!(
@@ -41,7 +47,7 @@ impl EvidenceRun {
                          corrupt or edited, so the run cannot vouch for it"
                     ));
                 }
-                match run.records() {
+                match read.and_then(|read| read.into_records(&run.path)) {
                     Ok(r) => records = r.into_iter().map(|r| (r.block_id, r.class)).collect(),
                     Err(e) => problems.push(e.to_string()),
                 }

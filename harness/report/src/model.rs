@@ -172,9 +172,17 @@ impl RunView {
         let mut problems = Vec::new();
         // The files whose digest is not the manifest's (the only ones hashed again below).
         let mut unverified = BTreeSet::new();
+        // The records are read once: for the run's problems and for the page.
+        let mut read_result = None;
         let run = match RunDir::load(path) {
             Ok(run) => {
-                for p in run.problems() {
+                let read = run.read_records();
+                let found = match &read {
+                    Ok(read) => run.problems_with(read),
+                    Err(_) => run.problems(),
+                };
+                read_result = Some(read);
+                for p in found {
                     if let Problem::Changed(f) | Problem::Missing(f) = &p {
                         unverified.insert(f.clone());
                     }
@@ -204,11 +212,12 @@ impl RunView {
         let summary = run.as_ref().map(|r| r.summary.clone());
         // Every readable record is shown and counted; each line that is not one is named. The summary's
         // counts are shown only as a problem when they are not the records'.
-        let read = match &run {
-            Some(r) => r.read_records().unwrap_or_else(|e| {
+        let read = match read_result {
+            Some(Ok(read)) => read,
+            Some(Err(e)) => {
                 problems.push(e.to_string());
                 RecordsRead::default()
-            }),
+            }
             None => RecordsRead::default(),
         };
         let mut found = read.problems();

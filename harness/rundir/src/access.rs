@@ -32,8 +32,9 @@ pub(crate) fn clip(message: &str) -> String {
 /// Each line of the file `name` of `dir` as a `T` (none when there is no such file); a line that is not
 /// one is an error naming it.
 pub(crate) fn json_lines<T: DeserializeOwned>(dir: &Path, name: &str, what: &str) -> Result<Vec<T>, RunDirError> {
-    let parsed =
-        files::parse_lines(dir, name, |_, line| serde_json::from_slice(line).map_err(|e| clip(&e.to_string())))?;
+    let parsed = files::parse_lines(dir, name, u64::MAX, |_, line| {
+        serde_json::from_slice(line).map_err(|e| clip(&e.to_string()))
+    })?;
     let (values, bad) = parsed.unwrap_or_default();
     match bad.into_iter().next() {
         Some((line, why)) => {

@@ -101,23 +101,31 @@ pub fn digest(dir: &Path, name: &str) -> Result<dualrun_format::Hash32, FileErro
     dualrun_format::keccak256_reader(file).map_err(FileError::at(&path))
 }
 
-/// The lines of the file `name` of `dir`, numbered from 1, each at most [`MAX_LINE_BYTES`] (a longer one
-/// is [`Line::TooLong`]); `None` when there is no such file.
-pub fn lines(dir: &Path, name: &str) -> Result<Option<BoundedLines<BufReader<std::fs::File>>>, FileError> {
-    Ok(open(dir, name)?.map(|(f, _)| BoundedLines::new(BufReader::with_capacity(1 << 16, f), MAX_LINE_BYTES)))
+/// The lines of the first `limit` bytes of the file `name` of `dir`, numbered from 1, each at most
+/// [`MAX_LINE_BYTES`] (a longer one is [`Line::TooLong`]); `None` when there is no such file.
+pub fn lines(
+    dir: &Path,
+    name: &str,
+    limit: u64,
+) -> Result<Option<BoundedLines<BufReader<std::io::Take<std::fs::File>>>>, FileError> {
+    use std::io::Read;
+    let lines = |f: std::fs::File| BoundedLines::new(BufReader::with_capacity(1 << 16, f.take(limit)), MAX_LINE_BYTES);
+    Ok(open(dir, name)?.map(|(f, _)| lines(f)))
 }
 
-/// Each line of the file `name` of `dir` parsed by `parse` (given its line number): the values in file
-/// order, and the unreadable lines as `(line number, why)`; `None` when there is no such file.
+/// Each line of the first `limit` bytes of the file `name` of `dir` parsed by `parse` (given its line
+/// number): the values in file order, and the unreadable lines as `(line number, why)`; `None` when there
+/// is no such file.
 #[allow(clippy::type_complexity)]
 pub(crate) fn parse_lines<T>(
     dir: &Path,
     name: &str,
+    limit: u64,
     mut parse: impl FnMut(usize, &[u8]) -> Result<T, String>,
 ) -> Result<Option<(Vec<T>, Vec<(usize, String)>)>, FileError> {
     let path = dir.join(name);
     let (mut values, mut bad) = (Vec::new(), Vec::new());
-    let Some(lines) = lines(dir, name)? else { return Ok(None) };
+    let Some(lines) = lines(dir, name, limit)? else { return Ok(None) };
     for line in lines {
         match line.map_err(FileError::at(&path))? {
             (n, Line::Text(text)) => match parse(n, &text) {

@@ -45,6 +45,15 @@ impl RecordsRead {
         self.unreadable.iter().map(|(line, why)| Problem::UnreadableRecord { line: *line, why: why.clone() }).collect()
     }
 
+    /// The records, when every line of the run directory `dir`'s record file is one; else an error
+    /// naming the first line that is not.
+    pub fn into_records(self, dir: &Path) -> Result<Vec<Record>, RunDirError> {
+        if let Some((line, why)) = self.unreadable.first() {
+            return Err(RunDirError::Corrupt { file: dir.join(JSONL), message: format!("line {line}: {why}") });
+        }
+        Ok(self.records.into_iter().map(|(_, r)| r).collect())
+    }
+
     /// Records by class, as counted from the readable records.
     pub fn counts(&self) -> BTreeMap<RecordClass, u64> {
         let mut counts = BTreeMap::new();
@@ -85,6 +94,16 @@ impl RunDir {
 
     /// Everything that keeps this run from being a finished, untouched run (empty when it is one).
     pub fn problems(&self) -> Vec<Problem> {
+        self.problems_given(None)
+    }
+
+    /// [`RunDir::problems`], with the records already read by [`RunDir::read_records`]: a reader that
+    /// needs them anyway (a report, the gate) reads them once.
+    pub fn problems_with(&self, read: &RecordsRead) -> Vec<Problem> {
+        self.problems_given(Some(read))
+    }
+
+    fn problems_given(&self, read: Option<&RecordsRead>) -> Vec<Problem> {
         let mut problems = Vec::new();
         if !self.manifest.complete {
             problems.push(Problem::ManifestIncomplete);
@@ -100,12 +119,16 @@ impl RunDir {
         if problems.is_empty() {
             // Counts are checked against a finished, untouched run's records: before that they may
             // legitimately differ (a killed session's summary is older than its records).
-            match self.read_records() {
-                Ok(read) => {
-                    problems.extend(read.problems());
-                    problems.extend(count_problems(&self.summary, &read));
-                }
-                Err(e) => problems.push(Problem::Unreadable(e.to_string())),
+            let mut count = |read: &RecordsRead| {
+                problems.extend(read.problems());
+                problems.extend(count_problems(&self.summary, read));
+            };
+            match read {
+                Some(read) => count(read),
+                None => match self.read_records() {
+                    Ok(read) => count(&read),
+                    Err(e) => problems.push(Problem::Unreadable(e.to_string())),
+                },
             }
         }
         problems
@@ -143,32 +166,33 @@ impl RunDir {
 
     /// Every record, in file order. A line that is not a record is an error naming the line.
     pub fn records(&self) -> Result<Vec<Record>, RunDirError> {
-        let read = self.read_records()?;
-        if let Some((line, why)) = read.unreadable.first() {
-            return Err(RunDirError::Corrupt { file: self.path.join(JSONL), message: format!("line {line}: {why}") });
-        }
-        Ok(read.records.into_iter().map(|(_, r)| r).collect())
+        self.read_records()?.into_records(&self.path)
     }
 
     /// Every readable record and every line that is not one (a report shows what can be read and names
     /// the rest). A missing or unreadable file is an error.
     pub fn read_records(&self) -> Result<RecordsRead, RunDirError> {
-        let parsed = files::parse_lines(&self.path, JSONL, |n, line| {
-            serde_json::from_slice::<Record>(line)
-                .map(|r| (n, r))
-                .map_err(|e| format!("not a record: {}", clip(&e.to_string())))
-        })?;
-        let Some((records, unreadable)) = parsed else {
+        records_in(&self.path, u64::MAX)?.ok_or_else(|| {
             let file = self.path.join(JSONL);
-            return Err(FileError::new(&file, std::io::Error::from(std::io::ErrorKind::NotFound)).into());
-        };
-        Ok(RecordsRead { records, unreadable })
+            FileError::new(&file, std::io::Error::from(std::io::ErrorKind::NotFound)).into()
+        })
     }
 
     /// Both verifiers ran, so the run compared blocks.
     pub fn compared(&self) -> bool {
         self.summary.verifiers_run.compared()
     }
+}
+
+/// The records in the first `limit` bytes of the run directory `dir`'s `divergences.jsonl` (`None` when
+/// it has none): what [`RunDir::read_records`] and a resume's count check read.
+pub(crate) fn records_in(dir: &Path, limit: u64) -> Result<Option<RecordsRead>, FileError> {
+    let parsed = files::parse_lines(dir, JSONL, limit, |n, line| {
+        serde_json::from_slice::<Record>(line)
+            .map(|r| (n, r))
+            .map_err(|e| format!("not a record: {}", clip(&e.to_string())))
+    })?;
+    Ok(parsed.map(|(records, unreadable)| RecordsRead { records, unreadable }))
 }
 
 /// Each count of `summary` that is not what the readable records say.

@@ -259,26 +259,12 @@ impl RunWriter {
 /// Refuses a checkpoint whose record counts are not those of the records it keeps (the first
 /// `jsonl_bytes` of `divergences.jsonl`): a resume continues from counts only when the records agree.
 fn check_counts(dir: &Path, cp: &Checkpoint) -> Result<(), RunDirError> {
-    use dualrun_format::file::{BoundedLines, Line};
-    use std::io::Read;
-    let path = dir.join(JSONL);
     let corrupt = |message: String| RunDirError::Corrupt { file: dir.join(CHECKPOINT), message };
-    let mut counted = std::collections::BTreeMap::new();
-    if let Some((file, _)) = crate::files::open(dir, JSONL)? {
-        let reader = std::io::BufReader::new(file.take(cp.jsonl_bytes));
-        for line in BoundedLines::new(reader, crate::files::MAX_LINE_BYTES) {
-            let (n, text) = match line.map_err(FileError::at(&path))? {
-                (n, Line::Text(text)) => (n, text),
-                (n, Line::TooLong { bytes }) => {
-                    return Err(corrupt(format!("divergences.jsonl line {n} ({bytes} bytes) is not a record")))
-                }
-            };
-            let record: crate::Record = serde_json::from_slice(&text).map_err(|e| {
-                corrupt(format!("divergences.jsonl line {n} is not a record: {}", crate::access::clip(&e.to_string())))
-            })?;
-            *counted.entry(record.class).or_insert(0u64) += 1;
-        }
+    let read = crate::reader::records_in(dir, cp.jsonl_bytes)?.unwrap_or_default();
+    if let Some((line, why)) = read.unreadable.first() {
+        return Err(corrupt(format!("divergences.jsonl line {line} is {why}")));
     }
+    let counted = read.counts();
     for class in dualrun_core::RecordClass::ALL {
         let (kept, says) = (counted.get(&class).copied().unwrap_or(0), cp.stats.count(class));
         if kept != says {
