@@ -287,66 +287,6 @@ fn parse_mode(mode: &str) -> PyResult<Mode> {
 }
 
 impl Node {
-    #[allow(clippy::too_many_arguments)]
-    fn create(
-        py: Python<'_>,
-        legacy: Option<&Bound<'_, PyAny>>,
-        candidate: Option<&Bound<'_, PyAny>>,
-        mode: &str,
-        records: Option<PathBuf>,
-        profile: Option<&Profile>,
-        on_divergence: Option<Py<PyAny>>,
-        reasons: Option<BTreeMap<String, String>>,
-        name: &str,
-        resume: bool,
-    ) -> PyResult<Self> {
-        let mode = parse_mode(mode)?;
-        let out =
-            records.ok_or_else(|| PyValueError::new_err("records=PATH (the run directory to write) is required"))?;
-        let profile = match (profile, candidate.and_then(|c| c.cast::<LeaderValidator>().ok())) {
-            (Some(p), _) => p.inner.clone(),
-            (None, Some(v)) => v.get().profile.clone(),
-            (None, None) => {
-                return Err(PyValueError::new_err("profile= is required unless the candidate is a LeaderValidator"))
-            }
-        };
-        let legacy = match legacy.filter(|l| !l.is_none()) {
-            Some(l) if mode.runs_legacy() => Some(Side::of(py, l)?),
-            Some(_) => None,
-            None if mode.runs_legacy() => {
-                return Err(PyValueError::new_err(format!("mode {mode} runs the legacy: give legacy=")))
-            }
-            None => None,
-        };
-        let candidate = match candidate.filter(|c| !c.is_none()) {
-            _ if !mode.runs_candidate() => None,
-            Some(c) => Some(Side::of(py, c)?),
-            None => Some(Side::Builtin(LeaderVerifier::new(profile.clone()))),
-        };
-        if resume {
-            if !out.join(MANIFEST).exists() {
-                return Err(PyValueError::new_err(format!("resume=True: {} holds no run", out.display())));
-            }
-        } else {
-            RunWriter::check_empty(&out).map_err(io_error)?;
-        }
-        let reasons = ReasonMap::from_pairs(reasons.unwrap_or_default());
-        let name = name.to_owned();
-        Ok(Node {
-            mode,
-            profile,
-            legacy,
-            candidate,
-            on_divergence,
-            reasons,
-            out,
-            name,
-            resume,
-            run: None,
-            closed: false,
-        })
-    }
-
     fn validate(
         &mut self,
         py: Python<'_>,
@@ -527,9 +467,52 @@ impl DualRun {
         name: &str,
         resume: bool,
     ) -> PyResult<Self> {
-        let node = Node::create(py, legacy, candidate, mode, records, profile, on_divergence, reasons, name, resume)?;
-        let (mode, out) = (node.mode, node.out.clone());
-        Ok(DualRun { mode, out, node: Mutex::new(node), holder: Mutex::new(None) })
+        let mode = parse_mode(mode)?;
+        let out =
+            records.ok_or_else(|| PyValueError::new_err("records=PATH (the run directory to write) is required"))?;
+        let profile = match (profile, candidate.and_then(|c| c.cast::<LeaderValidator>().ok())) {
+            (Some(p), _) => p.inner.clone(),
+            (None, Some(v)) => v.get().profile.clone(),
+            (None, None) => {
+                return Err(PyValueError::new_err("profile= is required unless the candidate is a LeaderValidator"))
+            }
+        };
+        let legacy = match legacy.filter(|l| !l.is_none()) {
+            Some(l) if mode.runs_legacy() => Some(Side::of(py, l)?),
+            Some(_) => None,
+            None if mode.runs_legacy() => {
+                return Err(PyValueError::new_err(format!("mode {mode} runs the legacy: give legacy=")))
+            }
+            None => None,
+        };
+        let candidate = match candidate.filter(|c| !c.is_none()) {
+            _ if !mode.runs_candidate() => None,
+            Some(c) => Some(Side::of(py, c)?),
+            None => Some(Side::Builtin(LeaderVerifier::new(profile.clone()))),
+        };
+        if resume {
+            if !out.join(MANIFEST).exists() {
+                return Err(PyValueError::new_err(format!("resume=True: {} holds no run", out.display())));
+            }
+        } else {
+            RunWriter::check_empty(&out).map_err(io_error)?;
+        }
+        let reasons = ReasonMap::from_pairs(reasons.unwrap_or_default());
+        let name = name.to_owned();
+        let node = Node {
+            mode,
+            profile,
+            legacy,
+            candidate,
+            on_divergence,
+            reasons,
+            out,
+            name,
+            resume,
+            run: None,
+            closed: false,
+        };
+        Ok(DualRun { mode, out: node.out.clone(), node: Mutex::new(node), holder: Mutex::new(None) })
     }
 
     /// The mode: `legacy`, `shadow`, `primary` or `only`.
