@@ -14,6 +14,8 @@ use ureq::Agent;
 pub struct Daemon {
     base: String,
     agent: Agent,
+    /// A timeout for every call in place of the agent's (see [`Daemon::with_timeout`]).
+    timeout: Option<Duration>,
 }
 
 /// A failed JSON-RPC call.
@@ -171,12 +173,12 @@ impl Daemon {
     pub fn new(base: &str, timeout: Duration) -> Daemon {
         let agent: Agent =
             Agent::config_builder().timeout_global(Some(timeout)).http_status_as_error(false).build().into();
-        Daemon { base: base.trim_end_matches('/').to_owned(), agent }
+        Daemon { base: base.trim_end_matches('/').to_owned(), agent, timeout: None }
     }
 
-    /// The same daemon with calls that time out after `timeout`.
+    /// The same daemon (and connection pool) with calls that time out after `timeout`.
     pub fn with_timeout(&self, timeout: Duration) -> Daemon {
-        Daemon::new(&self.base, timeout)
+        Daemon { timeout: Some(timeout), ..self.clone() }
     }
 
     /// The daemon's RPC base URL.
@@ -188,7 +190,11 @@ impl Daemon {
         let url = format!("{}/json_rpc", self.base);
         let err_url = || self.base.clone();
         let body = json!({ "jsonrpc": "2.0", "id": "0", "method": method, "params": params });
-        let mut resp = self.agent.post(&url).send_json(&body).map_err(|e| match e {
+        let request = match self.timeout {
+            Some(t) => self.agent.post(&url).config().timeout_global(Some(t)).build(),
+            None => self.agent.post(&url),
+        };
+        let mut resp = request.send_json(&body).map_err(|e| match e {
             ureq::Error::StatusCode(status) => RpcError::Status { url: err_url(), method: method.into(), status },
             ureq::Error::Timeout(_) => RpcError::Timeout { url: err_url(), method: method.into() },
             other => RpcError::Unreachable { url: err_url(), detail: other.to_string() },
