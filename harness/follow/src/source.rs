@@ -147,8 +147,9 @@ impl DaemonSource {
 
     /// The fork: walks back over the remembered blocks until the daemon's block at a height is the one
     /// judged there. A daemon that does not answer meanwhile is an `Err`: the walk is tried again once it
-    /// does, rather than taking a block it could not see for an orphan.
-    fn reorg(&self, daemon_height: u64) -> Result<FollowError, RpcError> {
+    /// does, rather than taking a block it could not see for an orphan. `None` when every judged block is
+    /// still the daemon's: no reorganization, an inconsistency.
+    fn reorg(&self, daemon_height: u64) -> Result<Option<FollowError>, RpcError> {
         let mut fork = self.next;
         for &(h, id) in self.recent.iter().rev() {
             if h < daemon_height && self.call(move |d| d.block_header_by_height(h))?.hash == id {
@@ -157,19 +158,14 @@ impl DaemonSource {
             fork = h;
         }
         if fork == self.recent.front().map_or(self.next, |(h, _)| *h) && self.recent.len() == REMEMBERED {
-            return Ok(FollowError::DeepReorg { remembered: REMEMBERED, lowest: fork });
+            return Ok(Some(FollowError::DeepReorg { remembered: REMEMBERED, lowest: fork }));
         }
         let orphaned: Vec<(u64, Hash32)> = self.recent.iter().filter(|(h, _)| *h >= fork).copied().collect();
         if orphaned.is_empty() {
             // Every judged block is still the daemon's: not a reorganization, an inconsistency.
-            return Ok(FollowError::Inconsistent {
-                height: self.next,
-                parent_named: Hash32::default(),
-                parent_served: self.parent().unwrap_or_default(),
-                seconds: 0,
-            });
+            return Ok(None);
         }
-        Ok(FollowError::Reorg { fork, orphaned, daemon_height })
+        Ok(Some(FollowError::Reorg { fork, orphaned, daemon_height }))
     }
 
     fn stopped(&self) -> bool {
@@ -239,16 +235,16 @@ impl DaemonSource {
         self.pause(wait);
     }
 
-    /// The daemon served, at `height`, a block naming `parent_named` while it serves `parent_served`
-    /// below it: logged when first seen, counted, waited out with backoff; an error once it has lasted
+    /// The daemon served, at the next height, a block naming `parent_named` while it serves
+    /// `parent_served` below it: logged when first seen, counted, waited out with backoff; an error once it has lasted
     /// the give-up time.
     fn inconsistent(
         &self,
         since: &mut Option<(Instant, Duration)>,
-        height: u64,
         parent_named: Hash32,
         parent_served: Hash32,
     ) -> Result<(), FollowError> {
+        let height = self.next;
         if let Some(m) = &self.metrics {
             m.inconsistent();
         }
@@ -340,12 +336,12 @@ impl BlockSource for DaemonSource {
             if let Some(parent) = self.parent() {
                 if (available == self.next && tip != parent) || available < self.next {
                     match self.reorg(available) {
-                        Ok(FollowError::Inconsistent { height, parent_served, .. }) => {
+                        Ok(None) => {
                             // get_info's tip is not the block served at its height: asked again.
-                            self.inconsistent(&mut inconsistency, height, tip, parent_served)?;
+                            self.inconsistent(&mut inconsistency, tip, parent)?;
                             continue;
                         }
-                        Ok(reorg) => return Err(reorg),
+                        Ok(Some(reorg)) => return Err(reorg),
                         Err(e) => {
                             self.wait_out(&mut outage, &url, &e);
                             continue;
@@ -374,11 +370,12 @@ impl BlockSource for DaemonSource {
                         break;
                     }
                     match self.reorg(available) {
-                        Ok(FollowError::Inconsistent { height, parent_served, .. }) => {
-                            self.inconsistent(&mut inconsistency, height, header.prev_hash, parent_served)?;
+                        Ok(None) => {
+                            let parent = self.parent().unwrap_or_default();
+                            self.inconsistent(&mut inconsistency, header.prev_hash, parent)?;
                             break;
                         }
-                        Ok(reorg) => return Err(reorg),
+                        Ok(Some(reorg)) => return Err(reorg),
                         Err(e) => {
                             self.wait_out(&mut outage, &url, &e);
                             break;
