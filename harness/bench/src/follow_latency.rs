@@ -131,7 +131,7 @@ fn scenario(work: &Path, blocks: u64, zmq: bool, poll: Duration) -> Result<()> {
         let mut make = || {
             let v = |p: &Arc<Profile>| Box::new(dualrun_adapters::builtin::LeaderVerifier::new(p.clone())) as _;
             Verifiers::new(Mode::Shadow, Some(v(&profile)), Some(v(&profile)))
-                .map_err(dualrun_replay::ReplayError::Input)
+                .map_err(|e| dualrun_replay::ReplayError::Input(e.to_string()))
         };
         dualrun_follow::run(follow, cfg, &mut make, &mut Recorder(recorder))
     });

@@ -13,7 +13,7 @@ pub mod reasons;
 pub mod time;
 pub mod verifier;
 
-pub use mode::{decide, Decision, Mode, RecordClass};
+pub use mode::{decide, Decision, Mode, ModeParseError, RecordClass};
 pub use reasons::ReasonMap;
 pub use time::UtcTime;
 pub use verifier::{

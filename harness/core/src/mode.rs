@@ -76,13 +76,18 @@ impl fmt::Display for Mode {
     }
 }
 
+/// A mode name that is not one of the four.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ModeParseError {
+    /// The name given, which names no mode.
+    #[error("unknown mode {0:?}: expected legacy, shadow, primary or only")]
+    Unknown(String),
+}
+
 impl FromStr for Mode {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Mode, String> {
-        Mode::ALL
-            .into_iter()
-            .find(|m| m.as_str() == s)
-            .ok_or_else(|| format!("unknown mode {s:?}: expected legacy, shadow, primary or only"))
+    type Err = ModeParseError;
+    fn from_str(s: &str) -> Result<Mode, ModeParseError> {
+        Mode::ALL.into_iter().find(|m| m.as_str() == s).ok_or_else(|| ModeParseError::Unknown(s.to_owned()))
     }
 }
 
@@ -283,4 +288,18 @@ pub fn decide(
         ),
     };
     Decision { authoritative, source, records, differing_facts }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_mode_is_named() {
+        assert_eq!(
+            "sideways".parse::<Mode>().unwrap_err().to_string(),
+            "unknown mode \"sideways\": expected legacy, shadow, primary or only"
+        );
+        assert_eq!("primary".parse::<Mode>(), Ok(Mode::Primary));
+    }
 }

@@ -61,7 +61,85 @@ pub struct ExtraError {
     /// Offset in the extra of the field that failed (its tag byte).
     pub offset: usize,
     /// Why the field did not parse.
-    pub reason: String,
+    pub reason: ExtraFieldError,
+}
+
+/// Why one tx_extra field did not parse. Serializes as its message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExtraFieldError {
+    /// A varint (a length, a count, a depth) that cannot be read.
+    #[error("{} {what} varint at offset {offset}", varint_problem(.problem))]
+    Varint {
+        /// What the varint is (`nonce`, `merge-mining depth`, …).
+        what: &'static str,
+        /// Where the varint starts in the extra.
+        offset: usize,
+        /// Why it cannot be read.
+        problem: VarintError,
+    },
+    /// A `varint length ‖ bytes` field whose length runs past the end of the extra.
+    #[error("{what} length {len} exceeds the {remaining} remaining bytes")]
+    LengthExceedsRemaining {
+        /// What the field is.
+        what: &'static str,
+        /// The length the field states.
+        len: u64,
+        /// The bytes left after the length.
+        remaining: usize,
+    },
+    /// Padding with a byte that is not zero.
+    #[error("non-zero byte in padding at offset {offset}")]
+    NonZeroPadding {
+        /// Where the non-zero byte is in the extra.
+        offset: usize,
+    },
+    /// Padding longer than [`PADDING_MAX`] (tag included).
+    #[error("padding of {len} bytes exceeds {PADDING_MAX}")]
+    PaddingTooLong {
+        /// The padding's length, tag included.
+        len: usize,
+    },
+    /// A tx public key field with fewer than 32 bytes after its tag.
+    #[error("truncated tx public key")]
+    TruncatedPubKey,
+    /// An extra nonce longer than [`NONCE_MAX`].
+    #[error("nonce length {len} exceeds {NONCE_MAX}")]
+    NonceTooLong {
+        /// The nonce's length.
+        len: usize,
+    },
+    /// A merge-mining field that is not `varint depth ‖ 32-byte merkle root`.
+    #[error("merge-mining field of {len} bytes is not depth ‖ 32-byte root")]
+    MergeMiningShape {
+        /// The field's payload length.
+        len: usize,
+    },
+    /// More additional public keys than the bytes left can hold.
+    #[error("{count} additional pubkeys exceed the remaining bytes")]
+    TooManyAdditionalPubKeys {
+        /// The count the field states.
+        count: u64,
+    },
+    /// A tag that is neither Monero's nor a known X-Cash one.
+    #[error("unknown tag 0x{tag:02x}")]
+    UnknownTag {
+        /// The tag byte.
+        tag: u8,
+    },
+}
+
+fn varint_problem(e: &VarintError) -> &'static str {
+    match e {
+        VarintError::Truncated => "truncated",
+        VarintError::Overflow => "overflowing",
+        VarintError::NonCanonical => "non-canonical",
+    }
+}
+
+impl Serialize for ExtraFieldError {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
 }
 
 /// The fields that parsed, and where and why parsing stopped if it did.
@@ -118,28 +196,21 @@ pub fn parse(extra: &[u8]) -> ParsedExtra<'_> {
     ParsedExtra { extra, fields, error }
 }
 
-fn read_varint(extra: &[u8], at: usize, what: &str) -> Result<(u64, usize), String> {
-    varint::read(&extra[at..], 64).map_err(|e| {
-        let why = match e {
-            VarintError::Truncated => "truncated",
-            VarintError::Overflow => "overflowing",
-            VarintError::NonCanonical => "non-canonical",
-        };
-        format!("{why} {what} varint at offset {at}")
-    })
+fn read_varint(extra: &[u8], at: usize, what: &'static str) -> Result<(u64, usize), ExtraFieldError> {
+    varint::read(&extra[at..], 64).map_err(|problem| ExtraFieldError::Varint { what, offset: at, problem })
 }
 
 /// `varint length ‖ bytes`, starting at `at`; returns the payload range.
-fn length_prefixed(extra: &[u8], at: usize, what: &str) -> Result<Range<usize>, String> {
+fn length_prefixed(extra: &[u8], at: usize, what: &'static str) -> Result<Range<usize>, ExtraFieldError> {
     let (len, n) = read_varint(extra, at, what)?;
     let start = at + n;
     if len > (extra.len() - start) as u64 {
-        return Err(format!("{what} length {len} exceeds the {} remaining bytes", extra.len() - start));
+        return Err(ExtraFieldError::LengthExceedsRemaining { what, len, remaining: extra.len() - start });
     }
     Ok(start..start + len as usize)
 }
 
-fn parse_field(extra: &[u8], at: usize) -> Result<ExtraField, String> {
+fn parse_field(extra: &[u8], at: usize) -> Result<ExtraField, ExtraFieldError> {
     let tag = extra[at];
     let body = at + 1;
     let field = |kind, payload: Range<usize>, end: usize| ExtraField { tag, kind, range: at..end, payload };
@@ -147,16 +218,16 @@ fn parse_field(extra: &[u8], at: usize) -> Result<ExtraField, String> {
         0x00 => {
             let zeros = &extra[body..];
             if let Some(i) = zeros.iter().position(|&b| b != 0) {
-                return Err(format!("non-zero byte in padding at offset {}", body + i));
+                return Err(ExtraFieldError::NonZeroPadding { offset: body + i });
             }
             if zeros.len() + 1 > PADDING_MAX {
-                return Err(format!("padding of {} bytes exceeds {PADDING_MAX}", zeros.len() + 1));
+                return Err(ExtraFieldError::PaddingTooLong { len: zeros.len() + 1 });
             }
             Ok(field(ExtraFieldKind::Padding, body..extra.len(), extra.len()))
         }
         0x01 => {
             if extra.len() - body < 32 {
-                return Err("truncated tx public key".into());
+                return Err(ExtraFieldError::TruncatedPubKey);
             }
             Ok(field(ExtraFieldKind::PubKey, body..body + 32, body + 32))
         }
@@ -170,7 +241,7 @@ fn parse_field(extra: &[u8], at: usize) -> Result<ExtraField, String> {
                     return Ok(field(ExtraFieldKind::NonceRawLength, p.clone(), p.end));
                 }
                 match result {
-                    Ok(p) => Err(format!("nonce length {} exceeds {NONCE_MAX}", p.len())),
+                    Ok(p) => Err(ExtraFieldError::NonceTooLong { len: p.len() }),
                     Err(e) => Err(e),
                 }
             }
@@ -179,7 +250,7 @@ fn parse_field(extra: &[u8], at: usize) -> Result<ExtraField, String> {
             let p = length_prefixed(extra, body, "merge-mining")?;
             let (_depth, n) = read_varint(&extra[..p.end], p.start, "merge-mining depth")?;
             if p.len() != n + 32 {
-                return Err(format!("merge-mining field of {} bytes is not depth ‖ 32-byte root", p.len()));
+                return Err(ExtraFieldError::MergeMiningShape { len: p.len() });
             }
             Ok(field(ExtraFieldKind::MergeMining, p.clone(), p.end))
         }
@@ -187,7 +258,7 @@ fn parse_field(extra: &[u8], at: usize) -> Result<ExtraField, String> {
             let (count, n) = read_varint(extra, body, "additional pubkeys count")?;
             let start = body + n;
             if count.saturating_mul(32) > (extra.len() - start) as u64 {
-                return Err(format!("{count} additional pubkeys exceed the remaining bytes"));
+                return Err(ExtraFieldError::TooManyAdditionalPubKeys { count });
             }
             let end = start + count as usize * 32;
             Ok(field(ExtraFieldKind::AdditionalPubKeys, start..end, end))
@@ -201,7 +272,7 @@ fn parse_field(extra: &[u8], at: usize) -> Result<ExtraField, String> {
             let p = length_prefixed(extra, body, "field")?;
             Ok(field(kind, p.clone(), p.end))
         }
-        _ => Err(format!("unknown tag 0x{tag:02x}")),
+        _ => Err(ExtraFieldError::UnknownTag { tag }),
     }
 }
 
@@ -233,7 +304,8 @@ mod tests {
         assert_eq!(kinds(&p), [ExtraFieldKind::PubKey]);
         let err = p.error.as_ref().unwrap();
         assert_eq!(err.offset, 33);
-        assert_eq!(err.reason, "unknown tag 0x09");
+        assert_eq!(err.reason, ExtraFieldError::UnknownTag { tag: 0x09 });
+        assert_eq!(err.reason.to_string(), "unknown tag 0x09");
         assert_eq!(p.unparsed(), &[0x09, 0x01, 0x00]);
     }
 
@@ -256,7 +328,10 @@ mod tests {
     #[test]
     fn padding_rules() {
         assert!(parse(&[0x00, 0x00, 0x00]).error.is_none());
-        assert_eq!(parse(&[0x00, 0x00, 0x01]).error.unwrap().reason, "non-zero byte in padding at offset 2");
+        assert_eq!(
+            parse(&[0x00, 0x00, 0x01]).error.unwrap().reason.to_string(),
+            "non-zero byte in padding at offset 2"
+        );
         let mut long = vec![0u8; 255];
         assert!(parse(&long).error.is_none());
         long.push(0);
@@ -277,6 +352,19 @@ mod tests {
             [ExtraFieldKind::MergeMining, ExtraFieldKind::AdditionalPubKeys, ExtraFieldKind::MysteriousMinergate]
         );
         assert!(parse(&[0x03, 34, 0x00]).error.is_some());
+    }
+
+    /// The messages are part of the output (`block show`, records): they read as they always have.
+    #[test]
+    fn field_error_messages() {
+        let reason = |e: &[u8]| parse(e).error.expect("an error").reason.to_string();
+        assert_eq!(reason(&[0x02, 0x05, 0x01]), "nonce length 5 exceeds the 1 remaining bytes");
+        assert_eq!(reason(&[0x02, 0x80]), "truncated nonce varint at offset 1");
+        assert_eq!(reason(&[0x01, 0x00]), "truncated tx public key");
+        assert_eq!(reason(&[0x04, 0x02, 0x00]), "2 additional pubkeys exceed the remaining bytes");
+        assert_eq!(reason(&[0x03, 0x01, 0x00]), "merge-mining field of 1 bytes is not depth ‖ 32-byte root");
+        assert_eq!(reason(&[0x03, 0x02, 0x80, 0x00]), "non-canonical merge-mining depth varint at offset 2");
+        assert_eq!(reason(&[0x00; 256]), "padding of 256 bytes exceeds 255");
     }
 
     #[test]

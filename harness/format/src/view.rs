@@ -118,7 +118,7 @@ impl BlockView {
             .collect();
         let unparsed = parsed.error.as_ref().map(|e| ExtraUnparsedView {
             offset: e.offset,
-            reason: e.reason.clone(),
+            reason: e.reason.to_string(),
             bytes: hex::encode(parsed.unparsed()),
         });
         Ok(BlockView {

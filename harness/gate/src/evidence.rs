@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use dualrun_core::RecordClass;
 use dualrun_format::Hash32;
 use dualrun_rundir::RunDir;
+
+use crate::problem::EvidenceProblem;
 use serde_json::{json, Value};
 
 /// One run directory given as evidence.
@@ -115,18 +117,19 @@ impl EvidenceRun {
 }
 
 /// Re-checks a ledger's evidence record against the run directory as it is now.
-pub fn recheck(record: &Value) -> Result<(), String> {
-    let dir = PathBuf::from(record["run"].as_str().ok_or("the evidence record names no run")?);
+pub fn recheck(record: &Value) -> Result<(), EvidenceProblem> {
+    let dir = PathBuf::from(record["run"].as_str().ok_or(EvidenceProblem::NoRun)?);
+    let run = || dir.display().to_string();
     if !dir.join(dualrun_rundir::files::MANIFEST).exists() {
-        return Err(format!("evidence run {} is not there any more", dir.display()));
+        return Err(EvidenceProblem::Gone { run: run() });
     }
     let now = EvidenceRun::load(&dir);
     let digest = now.run.as_ref().map(|r| r.manifest_digest.to_string()).unwrap_or_default();
     if digest != record["manifest_digest"].as_str().unwrap_or("") {
-        return Err(format!("evidence run {}: manifest.json changed since it was recorded", dir.display()));
+        return Err(EvidenceProblem::ManifestChanged { run: run() });
     }
     if let Some(p) = now.problems.first() {
-        return Err(format!("evidence run {}: {p}", dir.display()));
+        return Err(EvidenceProblem::Problem { run: run(), problem: p.clone() });
     }
     Ok(())
 }

@@ -20,6 +20,7 @@ use ed25519_dalek::{Signature, Signer, VerifyingKey};
 use serde_json::Value;
 
 use crate::entry::{Action, Entry, QuorumRecord, DOMAIN};
+use crate::problem::EntryProblem;
 
 /// A ledger that cannot be read, written or verified.
 #[derive(Debug, thiserror::Error)]
@@ -43,7 +44,8 @@ pub enum LedgerError {
         /// The entry's line number, from 1.
         line: usize,
         /// What is wrong with the entry.
-        problem: String,
+        #[source]
+        problem: EntryProblem,
     },
     /// The file holds no entries.
     #[error("{file}: the ledger is empty")]
@@ -144,9 +146,9 @@ impl Ledger {
         let text = std::fs::read_to_string(path).map_err(dualrun_format::FileError::at(path))?;
         let mut entries = Vec::new();
         for (i, line) in text.lines().enumerate() {
-            let bad = |problem: String| LedgerError::Bad { file: path.into(), index: i, line: i + 1, problem };
-            let v: Value = serde_json::from_str(line).map_err(|e| bad(format!("not JSON: {e}")))?;
-            entries.push(serde_json::from_value(v).map_err(|e| bad(format!("not a ledger entry: {e}")))?);
+            let bad = |problem| LedgerError::Bad { file: path.into(), index: i, line: i + 1, problem };
+            let v: Value = serde_json::from_str(line).map_err(|e| bad(EntryProblem::NotJson(e)))?;
+            entries.push(serde_json::from_value(v).map_err(|e| bad(EntryProblem::NotAnEntry(e)))?);
         }
         if entries.is_empty() {
             return Err(LedgerError::Empty { file: path.into() });
@@ -303,19 +305,19 @@ pub struct VerifyReport {
 
 /// The key that signed entry `e` (whose hash is `hash`): its `public_key`, a valid Ed25519 key whose
 /// signature over the hash verifies, both in their one lowercase-hex spelling.
-fn signer(e: &Entry, hash: &Hash32) -> Result<VerifyingKey, String> {
+fn signer(e: &Entry, hash: &Hash32) -> Result<VerifyingKey, EntryProblem> {
     let key_bytes: [u8; 32] =
-        hex::decode(&e.public_key).ok().and_then(|b| b.try_into().ok()).ok_or("public_key is not 32 bytes of hex")?;
-    let key = VerifyingKey::from_bytes(&key_bytes).map_err(|_| "public_key is not a valid Ed25519 key")?;
+        hex::decode(&e.public_key).ok().and_then(|b| b.try_into().ok()).ok_or(EntryProblem::PublicKeyNotHex)?;
+    let key = VerifyingKey::from_bytes(&key_bytes).map_err(|_| EntryProblem::PublicKeyInvalid)?;
     let sig_hex = e.signature.as_str();
     let sig: [u8; 64] =
-        hex::decode(sig_hex).ok().and_then(|b| b.try_into().ok()).ok_or("signature is not 64 bytes of hex")?;
+        hex::decode(sig_hex).ok().and_then(|b| b.try_into().ok()).ok_or(EntryProblem::SignatureNotHex)?;
     // The signature is outside the hash: only its one (lowercase) spelling is accepted.
     if hex::encode(sig) != sig_hex || hex::encode(key_bytes) != e.public_key {
-        return Err("signature or public_key is not in lowercase hex (the entry was edited)".into());
+        return Err(EntryProblem::NotLowercase);
     }
     if key.verify_strict(&message(hash), &Signature::from_bytes(&sig)).is_err() {
-        return Err("the signature does not verify with the entry's public key".into());
+        return Err(EntryProblem::SignatureFails);
     }
     Ok(key)
 }
@@ -327,32 +329,20 @@ fn signer(e: &Entry, hash: &Hash32) -> Result<VerifyingKey, String> {
 /// still verified — but a promotion or rotation that counted it is an error.
 pub fn verify(path: &Path, trusted: &[VerifyingKey], check_evidence: bool) -> Result<VerifyReport, LedgerError> {
     let bytes = std::fs::read(path).map_err(dualrun_format::FileError::at(path))?;
-    let bad_at = |index: usize, problem: &str| LedgerError::Bad {
-        file: path.into(),
-        index,
-        line: index + 1,
-        problem: problem.into(),
-    };
+    let bad_at = |index: usize, problem| LedgerError::Bad { file: path.into(), index, line: index + 1, problem };
     if bytes.is_empty() {
-        return Err(bad_at(0, "the ledger is empty (entries were removed)"));
+        return Err(bad_at(0, EntryProblem::EmptyFile));
     }
     let text = match std::str::from_utf8(&bytes) {
         Ok(t) => t,
         Err(e) => {
             let index = bytes[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count();
-            return Err(bad_at(index, "not UTF-8 text (the entry was edited)"));
+            return Err(bad_at(index, EntryProblem::NotUtf8));
         }
     };
     if !text.ends_with('\n') {
         let n = text.split('\n').count() - 1;
-        return Err(bad_at(
-            n,
-            &format!(
-                "incomplete last entry: its line is not terminated (a write cut short); \
-                 `dualrun gate repair --ledger {}` removes it and nothing else",
-                path.display()
-            ),
-        ));
+        return Err(bad_at(n, EntryProblem::Unterminated { ledger: path.display().to_string() }));
     }
     let mut prev_hash = Hash32::ZERO;
     let mut mode: Option<Mode> = None;
@@ -363,29 +353,29 @@ pub fn verify(path: &Path, trusted: &[VerifyingKey], check_evidence: bool) -> Re
     let mut untrusted_approvals = std::collections::BTreeSet::new();
     // Lines end in exactly one '\n': a '\r' anywhere is an edit.
     for (i, line) in text.strip_suffix('\n').unwrap_or(text).split('\n').enumerate() {
-        let bad = |problem: String| LedgerError::Bad { file: path.into(), index: i, line: i + 1, problem };
-        let v: Value = serde_json::from_str(line).map_err(|e| bad(format!("not JSON: {e}")))?;
-        let e: Entry = serde_json::from_value(v).map_err(|e| bad(format!("not a ledger entry: {e}")))?;
+        let bad = |problem| LedgerError::Bad { file: path.into(), index: i, line: i + 1, problem };
+        let v: Value = serde_json::from_str(line).map_err(|e| bad(EntryProblem::NotJson(e)))?;
+        let e: Entry = serde_json::from_value(v).map_err(|e| bad(EntryProblem::NotAnEntry(e)))?;
         // Canonical: the entry serializes back to the very line (no reordered key, no other spelling).
         if e.line() != line {
-            return Err(bad("not in canonical form (the line was edited)".into()));
+            return Err(bad(EntryProblem::NotCanonical));
         }
         if e.seq != i as u64 {
-            return Err(bad(format!("seq is {}, expected {i} (entries removed, inserted or reordered)", e.seq)));
+            return Err(bad(EntryProblem::Seq { found: e.seq, expected: i }));
         }
         let hash = e.computed_hash();
         if e.hash != hash.to_string() {
-            return Err(bad("its hash does not match its content (the entry was edited)".into()));
+            return Err(bad(EntryProblem::Hash));
         }
         if e.prev_hash != prev_hash.to_string() {
-            return Err(bad("prev_hash is not the previous entry's hash (the chain is broken)".into()));
+            return Err(bad(EntryProblem::BrokenChain));
         }
         let key = signer(&e, &hash).map_err(bad)?;
         let key_bytes = key.to_bytes();
         let (to, from, action) = (e.to, e.from, e.action);
         if !trusted.is_empty() && !trusted.contains(&key) {
             if action != Action::Approve {
-                return Err(bad(format!("signed by {}, which is not a trusted key", hex::encode(key_bytes))));
+                return Err(bad(EntryProblem::Untrusted { key: hex::encode(key_bytes) }));
             }
             untrusted_approvals.insert(i as u64);
             findings.push(format!(
@@ -398,9 +388,7 @@ pub fn verify(path: &Path, trusted: &[VerifyingKey], check_evidence: bool) -> Re
         }
         let counted = e.quorum.iter().flat_map(|q| q.approved_by.iter());
         if let Some(n) = counted.copied().find(|n| untrusted_approvals.contains(n)) {
-            return Err(bad(format!(
-                "its quorum counts the approval of entry #{n}, signed by a key that is not trusted"
-            )));
+            return Err(bad(EntryProblem::CountsUntrusted { seq: n }));
         }
         let legal = match (action, mode, from) {
             (Action::Init, None, None) => to == Mode::Legacy,
@@ -412,15 +400,11 @@ pub fn verify(path: &Path, trusted: &[VerifyingKey], check_evidence: bool) -> Re
             _ => false,
         };
         if !legal {
-            return Err(bad(format!(
-                "{action} from {} to {to} is not a legal transition (the ledger was in {})",
-                from.map_or("nothing".into(), |m| m.to_string()),
-                mode.map_or("no mode".into(), |m| m.to_string())
-            )));
+            return Err(bad(EntryProblem::IllegalTransition { action, from, to, mode }));
         }
         if check_evidence {
             for ev in &e.evidence {
-                crate::evidence::recheck(ev).map_err(&bad)?;
+                crate::evidence::recheck(ev).map_err(|p| bad(p.into()))?;
             }
         }
         crate::quorum::check_entry(&seen, &e).map_err(&bad)?;

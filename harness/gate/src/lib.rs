@@ -10,6 +10,7 @@
 //! - [`evaluate`]: criteria, each with its value, threshold and outcome; pass / fail / inconclusive;
 //!   and the evaluation's digest, which operators approve;
 //! - [`quorum`]: M-of-N operator approvals for every promotion, and key rotation;
+//! - [`problem`]: why an entry fails the audit, typed;
 //! - [`operate`]: an operator's moves — promote, rollback, approve, rotate — under the ledger's lock,
 //!   each returning the entry appended or a typed refusal.
 
@@ -20,8 +21,10 @@ pub mod evidence;
 pub mod ledger;
 pub mod operate;
 pub mod policy;
+pub mod problem;
 pub mod quorum;
 
 pub use entry::{Action, Entry};
 pub use evaluate::{evaluate, Criterion, Evaluation, EvaluationInput, GateOutcome};
 pub use ledger::{Ledger, LedgerError};
+pub use problem::{EntryProblem, EvidenceProblem};

@@ -32,6 +32,9 @@ pub enum GateError {
     /// The golden vectors could not be read.
     #[error(transparent)]
     Golden(#[from] dualrun_golden::VectorError),
+    /// The policy's quorum conflicts with the ledger's.
+    #[error(transparent)]
+    Quorum(#[from] crate::quorum::QuorumConflict),
     /// A request that is not a move: its words say what is wrong.
     #[error("{0}")]
     Invalid(String),
@@ -218,7 +221,7 @@ pub fn promote(r: &EvaluationRequest, by: &Operator<'_>, force: bool) -> Result<
     }
     let mut ledger = Ledger::open(&r.ledger)?;
     let mut quorum = None;
-    if let Some(q) = Quorum::for_ledger(policy.quorum.as_ref(), &ledger.entries).map_err(GateError::Invalid)? {
+    if let Some(q) = Quorum::for_ledger(policy.quorum.as_ref(), &ledger.entries)? {
         let approved = quorum::approvals(&ledger.entries, &eval.evaluation_digest, eval.to, &q.operators);
         if approved.len() < q.approvals {
             let refusal = Refusal::PromotionNotApproved {
@@ -343,9 +346,7 @@ pub fn rotate(path: &Path, new_key: &KeyFile, policy: Option<&Path>, by: &Operat
     let policy = policy.map(Policy::load).transpose()?;
     let _lock = Ledger::lock(path)?;
     let mut ledger = Ledger::open(path)?;
-    let Some(q) = Quorum::for_ledger(policy.as_ref().and_then(|p| p.quorum.as_ref()), &ledger.entries)
-        .map_err(GateError::Invalid)?
-    else {
+    let Some(q) = Quorum::for_ledger(policy.as_ref().and_then(|p| p.quorum.as_ref()), &ledger.entries)? else {
         return Err(GateError::Invalid(format!(
             "{}: no quorum: give a policy with [quorum] (a key is rotated by the quorum it belongs to)",
             path.display()

@@ -17,6 +17,26 @@ use ed25519_dalek::{Signature, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
 use crate::entry::{Action, Entry, QuorumRecord};
+use crate::problem::EntryProblem;
+
+/// A policy's quorum that the ledger's pinned quorum does not allow.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QuorumConflict {
+    /// The policy names other operators than the ledger's (rotations applied).
+    #[error(
+        "the policy's quorum.operators are not the ledger's operators (a ledger keeps the operators its first \
+         quorum named; keys change only by rotation)"
+    )]
+    OtherOperators,
+    /// The policy asks for fewer approvals than the ledger's quorum.
+    #[error("the policy asks for {policy} approvals, but the ledger's quorum is {ledger}: a quorum is never lowered")]
+    Lowered {
+        /// The policy's approvals.
+        policy: usize,
+        /// The ledger's.
+        ledger: usize,
+    },
+}
 
 /// A policy's quorum.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,7 +75,7 @@ impl Quorum {
 
     /// The quorum a move recorded in `entries` is held to: the ledger's pinned one, which this policy
     /// quorum (if any) may raise but not lower or re-staff. `Ok(None)`: no quorum anywhere.
-    pub fn for_ledger(policy: Option<&Quorum>, entries: &[Entry]) -> Result<Option<Quorum>, String> {
+    pub fn for_ledger(policy: Option<&Quorum>, entries: &[Entry]) -> Result<Option<Quorum>, QuorumConflict> {
         match (policy, pinned(entries)) {
             (None, pinned) => Ok(pinned),
             (Some(q), None) => Ok(Some(q.clone())),
@@ -66,15 +86,10 @@ impl Quorum {
                     apply_rotation(&mut ops, e);
                 }
                 if !same_set(&ops, &p.operators) {
-                    return Err("the policy's quorum.operators are not the ledger's operators (a ledger keeps the \
-                                operators its first quorum named; keys change only by rotation)"
-                        .into());
+                    return Err(QuorumConflict::OtherOperators);
                 }
                 if q.approvals < p.approvals {
-                    return Err(format!(
-                        "the policy asks for {} approvals, but the ledger's quorum is {}: a quorum is never lowered",
-                        q.approvals, p.approvals
-                    ));
+                    return Err(QuorumConflict::Lowered { policy: q.approvals, ledger: p.approvals });
                 }
                 Ok(Some(Quorum { approvals: q.approvals, operators: p.operators }))
             }
@@ -165,11 +180,11 @@ pub fn pinned(entries: &[Entry]) -> Option<Quorum> {
 /// Checks one entry against the entries before it (`gate verify`): an `approve` names a digest; a
 /// `promote` or `rotate` that records a quorum met it with approvals that exist and count; none lifts
 /// the quorum an earlier promotion had; a `rotate` is signed by the old key and proven by the new one.
-pub fn check_entry(before: &[Entry], e: &Entry) -> Result<(), String> {
+pub fn check_entry(before: &[Entry], e: &Entry) -> Result<(), EntryProblem> {
     match e.action {
         Action::Approve => {
             if parse_digest(text(&e.approves)).is_none() {
-                return Err("an approval must name the digest it approves (`approves`: 64 lowercase hex)".into());
+                return Err(EntryProblem::ApprovalWithoutDigest);
             }
             Ok(())
         }
@@ -177,20 +192,20 @@ pub fn check_entry(before: &[Entry], e: &Entry) -> Result<(), String> {
         Action::Rotate => {
             let (old, new) = (text(&e.old_key), text(&e.new_key));
             if e.public_key != old {
-                return Err("a rotation must be signed by the key it replaces".into());
+                return Err(EntryProblem::RotationNotByOldKey);
             }
-            let new_key = parse_key(new).ok_or("new_key is not an Ed25519 public key in lowercase hex")?;
+            let new_key = parse_key(new).ok_or(EntryProblem::NewKeyInvalid)?;
             let digest = rotation_digest(old, new);
             let sig: [u8; 64] = hex::decode(text(&e.new_key_signature))
                 .ok()
                 .and_then(|b| b.try_into().ok())
-                .ok_or("new_key_signature is not 64 bytes of hex")?;
+                .ok_or(EntryProblem::NewKeySignatureNotHex)?;
             if new_key.verify_strict(&rotation_message(&digest), &Signature::from_bytes(&sig)).is_err() {
-                return Err("new_key_signature does not verify: the new key was not proven".into());
+                return Err(EntryProblem::NewKeyNotProven);
             }
-            let Some(q) = &e.quorum else { return Err("a rotation needs a quorum".into()) };
+            let Some(q) = &e.quorum else { return Err(EntryProblem::RotationWithoutQuorum) };
             if !q.operators.iter().any(|op| op == old) {
-                return Err(format!("{old} is not an operator of the quorum it rotates"));
+                return Err(EntryProblem::RotatesNonOperator { key: old.to_owned() });
             }
             check_quorum(before, e, &digest.to_string(), "rotation")
         }
@@ -203,37 +218,37 @@ pub fn same_set(a: &[String], b: &[String]) -> bool {
     a.iter().collect::<BTreeSet<_>>() == b.iter().collect::<BTreeSet<_>>()
 }
 
-fn check_quorum(before: &[Entry], e: &Entry, digest: &str, what: &str) -> Result<(), String> {
+fn check_quorum(before: &[Entry], e: &Entry, digest: &str, what: &'static str) -> Result<(), EntryProblem> {
     let pinned = pinned(before);
     let Some(q) = &e.quorum else {
         return match pinned {
             None => Ok(()),
-            Some(p) => Err(format!("this {what} records no quorum, but the ledger's need {} approvals", p.approvals)),
+            Some(p) => Err(EntryProblem::NoQuorum { what, needed: p.approvals }),
         };
     };
-    let m = usize::try_from(q.approvals).map_err(|_| "quorum.approvals is out of range".to_owned())?;
+    let m = usize::try_from(q.approvals).map_err(|_| EntryProblem::ApprovalsOutOfRange)?;
     let operators = q.operators.clone();
     // A recorded quorum is held to what a policy's may be: at least one approval, no more than the
     // operators, each a real key once (a vacuous quorum would otherwise pin a ledger that needs none).
     if let Some(problem) = (Quorum { approvals: m, operators: operators.clone() }).problem() {
-        return Err(format!("this {what} records a quorum that cannot be one: {problem}"));
+        return Err(EntryProblem::NotAQuorum { what, problem });
     }
     if let Some(p) = pinned {
         if m < p.approvals {
-            return Err(format!("this {what} was held to {m} approvals, but the ledger's need {}", p.approvals));
+            return Err(EntryProblem::QuorumLowered { what, held: m, needed: p.approvals });
         }
         if !same_set(&operators, &p.operators) {
-            return Err(format!("this {what} names other operators than the ledger's quorum"));
+            return Err(EntryProblem::OtherOperators { what });
         }
     }
     let counted = approvals(before, digest, e.to, &operators);
     let claimed: BTreeSet<u64> = q.approved_by.iter().copied().collect();
     let real: BTreeSet<u64> = counted.iter().copied().collect();
     if let Some(bogus) = claimed.difference(&real).next() {
-        return Err(format!("quorum.approved_by names entry #{bogus}, which is not a counting approval of {digest}"));
+        return Err(EntryProblem::BogusApproval { seq: *bogus, digest: digest.to_owned() });
     }
     if claimed.len() < m {
-        return Err(format!("the {what} needed {m} approvals of {digest} and had {}", claimed.len()));
+        return Err(EntryProblem::TooFewApprovals { what, needed: m, digest: digest.to_owned(), had: claimed.len() });
     }
     Ok(())
 }

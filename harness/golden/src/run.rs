@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use dualrun_leader::validator::{self, ChainContext, Judgement, LeaderVerdict as Verdict};
-use dualrun_leader::Profile;
+use dualrun_leader::{Profile, ProfileError};
 
 use dualrun_core::{decide, ErrorKind, Facts, Mode, ReasonMap, Verdict as CoreVerdict, VerifierError, VerifierOutcome};
 
@@ -20,21 +20,47 @@ pub struct Difference {
     pub actual: String,
 }
 
+/// Why a vector's case cannot be run: its profile, block, context or an outcome it states is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum CaseError {
+    /// The vector's profile is not a usable profile.
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+    /// `block.blob` has uppercase hex digits.
+    #[error("block.blob must be lowercase hex")]
+    UppercaseBlob,
+    /// `block.blob` is not hex.
+    #[error("block.blob is not hex: {0}")]
+    BlobNotHex(#[source] hex::FromHexError),
+    /// A block above height 0 without `context.prev_id`.
+    #[error("context.prev_id is required above height 0")]
+    MissingPrevId,
+    /// An outcome's `error` names no error kind.
+    #[error("unknown error kind {0:?}")]
+    UnknownErrorKind(String),
+    /// An outcome's `verdict` names no verdict.
+    #[error("unknown verdict {0:?}")]
+    UnknownVerdict(String),
+    /// An outcome with both a `verdict` and an `error`, or neither.
+    #[error("an outcome has either a \"verdict\" or an \"error\"")]
+    NotVerdictXorError,
+}
+
 fn show<T: std::fmt::Display>(v: &Option<T>) -> String {
     v.as_ref().map_or("(none)".into(), |v| v.to_string())
 }
 
 /// Judges a leader vector's block with the leader validator.
-pub fn judge(v: &LeaderCase) -> Result<Judgement, String> {
-    let profile = Profile::parse(v.profile.as_bytes(), Path::new("(vector profile)")).map_err(|e| e.to_string())?;
+pub fn judge(v: &LeaderCase) -> Result<Judgement, CaseError> {
+    let profile = vector_profile(&v.profile)?;
     if v.block.blob.bytes().any(|b| b.is_ascii_uppercase()) {
-        return Err("block.blob must be lowercase hex".into());
+        return Err(CaseError::UppercaseBlob);
     }
-    let blob = hex::decode(&v.block.blob).map_err(|e| format!("block.blob is not hex: {e}"))?;
+    let blob = hex::decode(&v.block.blob).map_err(CaseError::BlobNotHex)?;
     let ctx = match v.context.prev_id {
         Some(prev) => ChainContext::resume(v.block.height, prev, v.context.timestamps.iter().copied()),
         None if v.block.height == 0 => ChainContext::new(),
-        None => return Err("context.prev_id is required above height 0".into()),
+        None => return Err(CaseError::MissingPrevId),
     };
     let prepared = validator::prepare(&profile, v.block.height, &blob);
     Ok(validator::judge(&profile, &ctx, &prepared, v.env.now))
@@ -50,7 +76,7 @@ pub fn check(case: &Case) -> Result<Vec<Difference>, String> {
     }
 }
 
-fn outcome(spec: &OutcomeSpec) -> Result<VerifierOutcome, String> {
+fn outcome(spec: &OutcomeSpec) -> Result<VerifierOutcome, CaseError> {
     match (&spec.verdict, &spec.error) {
         (None, Some(kind)) => {
             let kind = match kind.as_str() {
@@ -58,7 +84,7 @@ fn outcome(spec: &OutcomeSpec) -> Result<VerifierOutcome, String> {
                 "crash" => ErrorKind::Crash,
                 "protocol" => ErrorKind::Protocol,
                 "panic" => ErrorKind::Panic,
-                other => return Err(format!("unknown error kind {other:?}")),
+                other => return Err(CaseError::UnknownErrorKind(other.to_owned())),
             };
             Ok(VerifierOutcome::Error(VerifierError::new(kind, "from the vector")))
         }
@@ -68,20 +94,20 @@ fn outcome(spec: &OutcomeSpec) -> Result<VerifierOutcome, String> {
                 "reject" => {
                     CoreVerdict::Reject { reason: spec.reason.clone().unwrap_or_default(), detail: String::new() }
                 }
-                other => return Err(format!("unknown verdict {other:?}")),
+                other => return Err(CaseError::UnknownVerdict(other.to_owned())),
             };
             let facts: Facts = spec.facts.clone();
             Ok(VerifierOutcome::Verdict { verdict, facts })
         }
-        _ => Err("an outcome has either a \"verdict\" or an \"error\"".into()),
+        _ => Err(CaseError::NotVerdictXorError),
     }
 }
 
 /// Runs a mode vector through the mode table.
 pub fn check_mode(c: &ModeCase) -> Result<Vec<Difference>, String> {
-    let mode: Mode = c.mode.parse()?;
-    let legacy = c.legacy.as_ref().map(outcome).transpose()?;
-    let candidate = c.candidate.as_ref().map(outcome).transpose()?;
+    let mode = c.mode.parse::<Mode>().map_err(|e| e.to_string())?;
+    let legacy = c.legacy.as_ref().map(outcome).transpose().map_err(|e| e.to_string())?;
+    let candidate = c.candidate.as_ref().map(outcome).transpose().map_err(|e| e.to_string())?;
     if mode.runs_legacy() != legacy.is_some() || mode.runs_candidate() != candidate.is_some() {
         return Err(format!(
             "mode {mode} runs legacy: {}, candidate: {}; the vector does not match",
@@ -107,7 +133,7 @@ pub fn check_mode(c: &ModeCase) -> Result<Vec<Difference>, String> {
 
 /// Runs a leader vector.
 pub fn check_leader(v: &LeaderCase) -> Result<Vec<Difference>, String> {
-    let j = judge(v)?;
+    let j = judge(v).map_err(|e| e.to_string())?;
     let (verdict, reason) = match &j.verdict {
         Verdict::Accept => ("accept", None),
         Verdict::Reject { reason, .. } => ("reject", Some(reason.as_str().to_owned())),
@@ -139,8 +165,8 @@ pub fn check_leader(v: &LeaderCase) -> Result<Vec<Difference>, String> {
     Ok(diffs)
 }
 
-fn vector_profile(text: &str) -> Result<Profile, String> {
-    Profile::parse(text.as_bytes(), Path::new("(vector profile)")).map_err(|e| e.to_string())
+fn vector_profile(text: &str) -> Result<Profile, ProfileError> {
+    Profile::parse(text.as_bytes(), Path::new("(vector profile)"))
 }
 
 fn differences<T: PartialEq + std::fmt::Debug>(field: &'static str, expected: &[T], actual: &[T]) -> Vec<Difference> {
@@ -153,7 +179,7 @@ fn differences<T: PartialEq + std::fmt::Debug>(field: &'static str, expected: &[
 /// Runs a finality vector: the tally's rows against the expected ones, in order.
 pub fn check_finality(c: &crate::vector::FinalityCase) -> Result<Vec<Difference>, String> {
     use dualrun_leader::finality::{tally, FiledVote, VoteSource};
-    let profile = vector_profile(&c.profile)?;
+    let profile = vector_profile(&c.profile).map_err(|e| e.to_string())?;
     let rule = profile.finality.ok_or("the vector's profile has no [leader.finality]")?;
     let main: Vec<(u64, dualrun_format::Hash32)> = c.main.iter().map(|m| (m.height, m.block_id)).collect();
     let file: std::sync::Arc<std::path::Path> = std::sync::Arc::from(std::path::Path::new("(vector votes)"));
@@ -184,7 +210,7 @@ pub fn check_finality(c: &crate::vector::FinalityCase) -> Result<Vec<Difference>
 /// Runs a fork-choice vector: each sibling judged in the context, its rank, and the canonical one.
 pub fn check_fork_choice(c: &crate::vector::ForkChoiceCase) -> Result<Vec<Difference>, String> {
     use dualrun_leader::fork_choice;
-    let profile = vector_profile(&c.profile)?;
+    let profile = vector_profile(&c.profile).map_err(|e| e.to_string())?;
     let prev = c.context.prev_id.ok_or("context.prev_id is required")?;
     let ctx = ChainContext::resume(c.height, prev, c.context.timestamps.iter().copied());
     let mut proposals = Vec::new();

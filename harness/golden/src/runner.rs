@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use dualrun_core::{BlockFields, BlockInput, Verdict, VerifierOutcome};
 use dualrun_format::{keccak256, Block, Hash32};
-use dualrun_leader::{ChainContext, Profile};
+use dualrun_leader::{ChainContext, Profile, ProfileError};
 
 use crate::run::{check, Difference};
 use crate::vector::{load_dir, Case, LeaderCase, LoadedVector, VectorError};
@@ -71,10 +71,25 @@ impl GoldenReport {
     }
 }
 
+/// Why another implementation could not judge a vector: whatever error that implementation (an
+/// adapter, the built-in validator) has.
+pub type ParityError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Another implementation that judges leader vectors too (`golden check --legacy`): given a vector's
 /// case, its block input, env and profile, its outcome, or why it could not run.
-pub type Parity<'a> =
-    dyn FnMut(&LeaderCase, &BlockInput, &dualrun_core::ReplayEnv, &Profile) -> Result<VerifierOutcome, String> + 'a;
+pub type Parity<'a> = dyn FnMut(&LeaderCase, &BlockInput, &dualrun_core::ReplayEnv, &Profile) -> Result<VerifierOutcome, ParityError>
+    + 'a;
+
+/// Why a leader vector gives no input for another implementation.
+#[derive(Debug, thiserror::Error)]
+pub enum AdapterInputError {
+    /// The vector's profile is not a usable profile.
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+    /// `block.blob` is not hex.
+    #[error("block.blob: {0}")]
+    BlobNotHex(#[source] hex::FromHexError),
+}
 
 /// Runs every vector under `dir`; with `parity` (a name for messages and the implementation), leader
 /// vectors are also judged by that other implementation and must agree.
@@ -121,7 +136,10 @@ fn judge(rel: &str, case: &Case, parity: Option<(&str, &mut Parity<'_>)>) -> Sta
         Ok(_) => {}
     }
     let (Case::Leader(c), Some((name, parity))) = (case, parity) else { return Status::Pass };
-    let outcome = adapter_inputs(c).and_then(|(input, env, profile)| parity(c, &input, &env, &profile));
+    let outcome = match adapter_inputs(c) {
+        Err(e) => Err(ParityError::from(e)),
+        Ok((input, env, profile)) => parity(c, &input, &env, &profile),
+    };
     match outcome {
         Err(e) => Status::Fail(format!("{rel}: cannot run through {name}: {e}")),
         Ok(o) => match parity_differences(c, &o) {
@@ -140,9 +158,9 @@ fn describe(diffs: &[Difference]) -> String {
 }
 
 /// The block input, env and profile a leader vector describes, for running it through an adapter.
-pub fn adapter_inputs(c: &LeaderCase) -> Result<(BlockInput, dualrun_core::ReplayEnv, Profile), String> {
-    let profile = Profile::parse(c.profile.as_bytes(), Path::new("(vector profile)")).map_err(|e| e.to_string())?;
-    let blob = hex::decode(&c.block.blob).map_err(|e| format!("block.blob: {e}"))?;
+pub fn adapter_inputs(c: &LeaderCase) -> Result<(BlockInput, dualrun_core::ReplayEnv, Profile), AdapterInputError> {
+    let profile = Profile::parse(c.profile.as_bytes(), Path::new("(vector profile)"))?;
+    let blob = hex::decode(&c.block.blob).map_err(AdapterInputError::BlobNotHex)?;
     let fields = Block::parse(&blob).ok().map(|b| BlockFields::from_block(&b));
     let ctx = match c.context.prev_id {
         Some(prev) => ChainContext::resume(c.block.height, prev, c.context.timestamps.iter().copied()),

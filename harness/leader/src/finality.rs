@@ -64,14 +64,22 @@ pub enum VoteFault {
     Equivocation,
 }
 
+/// A vote fault name that is not one of the three.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VoteFaultParseError {
+    /// The name given, which names no vote fault.
+    #[error("unknown vote fault {0:?} (vote-missing, vote-bad-sig, equivocation)")]
+    Unknown(String),
+}
+
 impl std::str::FromStr for VoteFault {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = VoteFaultParseError;
+    fn from_str(s: &str) -> Result<Self, VoteFaultParseError> {
         match s {
             "vote-missing" => Ok(VoteFault::Missing),
             "vote-bad-sig" => Ok(VoteFault::BadSignature),
             "equivocation" => Ok(VoteFault::Equivocation),
-            _ => Err(format!("unknown vote fault {s:?} (vote-missing, vote-bad-sig, equivocation)")),
+            _ => Err(VoteFaultParseError::Unknown(s.to_owned())),
         }
     }
 }
@@ -405,5 +413,11 @@ mod tests {
              0201000000000000\
              abababababababababababababababababababababababababababababababab"
         );
+    }
+
+    #[test]
+    fn an_unknown_vote_fault_is_named() {
+        let e = "vote-late".parse::<VoteFault>().unwrap_err();
+        assert_eq!(e.to_string(), "unknown vote fault \"vote-late\" (vote-missing, vote-bad-sig, equivocation)");
     }
 }

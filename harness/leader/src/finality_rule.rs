@@ -3,6 +3,26 @@
 
 use std::fmt;
 
+/// A quorum that is not a fraction `num/den` with 0 < num ≤ den.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FractionError {
+    /// No `/` between a numerator and a denominator.
+    #[error("{0:?} is not a fraction num/den (e.g. \"2/3\")")]
+    NoSlash(String),
+    /// The numerator or the denominator is not a whole number that fits in 64 bits.
+    #[error("{input:?} is not a fraction of whole numbers num/den")]
+    NotWholeNumbers {
+        /// The fraction given.
+        input: String,
+        /// Why the first part that is not a whole number does not parse.
+        #[source]
+        source: std::num::ParseIntError,
+    },
+    /// A zero numerator or denominator, or a numerator above the denominator.
+    #[error("{0:?}: a quorum is a fraction with 0 < num <= den")]
+    OutOfRange(String),
+}
+
 /// A quorum fraction `num/den` (0 < num ≤ den).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fraction {
@@ -14,14 +34,14 @@ pub struct Fraction {
 
 impl Fraction {
     /// Parses `"num/den"`.
-    pub fn parse(s: &str) -> Result<Fraction, String> {
-        let (a, b) = s.split_once('/').ok_or_else(|| format!("{s:?} is not a fraction num/den (e.g. \"2/3\")"))?;
-        let (num, den): (u64, u64) = match (a.trim().parse(), b.trim().parse()) {
-            (Ok(n), Ok(d)) => (n, d),
-            _ => return Err(format!("{s:?} is not a fraction of whole numbers num/den")),
+    pub fn parse(s: &str) -> Result<Fraction, FractionError> {
+        let (a, b) = s.split_once('/').ok_or_else(|| FractionError::NoSlash(s.to_owned()))?;
+        let whole = |part: &str| {
+            part.trim().parse::<u64>().map_err(|source| FractionError::NotWholeNumbers { input: s.to_owned(), source })
         };
+        let (num, den) = (whole(a)?, whole(b)?);
         if num == 0 || den == 0 || num > den {
-            return Err(format!("{s:?}: a quorum is a fraction with 0 < num <= den"));
+            return Err(FractionError::OutOfRange(s.to_owned()));
         }
         Ok(Fraction { num, den })
     }
@@ -80,5 +100,16 @@ mod tests {
         let tiny = Fraction { num: 1, den: max };
         assert_eq!(tiny.required(3), 1);
         assert_eq!(all.required(max), max);
+    }
+
+    #[test]
+    fn quorum_messages() {
+        let message = |s: &str| Fraction::parse(s).unwrap_err().to_string();
+        assert_eq!(message("2"), "\"2\" is not a fraction num/den (e.g. \"2/3\")");
+        assert_eq!(message("two/3"), "\"two/3\" is not a fraction of whole numbers num/den");
+        assert_eq!(message("2/x"), "\"2/x\" is not a fraction of whole numbers num/den");
+        assert_eq!(message("4/3"), "\"4/3\": a quorum is a fraction with 0 < num <= den");
+        let e = Fraction::parse("-1/3").unwrap_err();
+        assert!(std::error::Error::source(&e).is_some(), "the integer error is the source");
     }
 }

@@ -28,4 +28,4 @@ pub mod validator;
 pub mod verifier;
 
 pub use profile::{Profile, ProfileError, ScheduleKind};
-pub use validator::{ChainContext, Judgement, LeaderFacts, LeaderVerdict, Prepared, ReasonCode};
+pub use validator::{ChainContext, Judgement, LeaderFacts, LeaderVerdict, PrepareError, Prepared, ReasonCode};

@@ -168,9 +168,52 @@ struct RawValidator {
     public_key: String,
 }
 
-fn hex_array<const N: usize>(s: &str) -> Result<[u8; N], String> {
-    let bytes = hex::decode(s).map_err(|e| format!("not hex ({e}): {s:?}"))?;
-    bytes.try_into().map_err(|b: Vec<u8>| format!("{} bytes, expected {N} ({} hex characters)", b.len(), 2 * N))
+/// A profile field that is not the hex of a fixed number of bytes (`network_id`, `genesis_id`, a key).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum HexFieldError {
+    /// Not hex at all.
+    #[error("not hex ({source}): {text:?}")]
+    NotHex {
+        /// The field's value.
+        text: String,
+        /// Why it does not decode.
+        #[source]
+        source: hex::FromHexError,
+    },
+    /// Hex of the wrong number of bytes.
+    #[error("{len} bytes, expected {expected} ({} hex characters)", 2 * .expected)]
+    WrongLength {
+        /// The bytes the hex decodes to.
+        len: usize,
+        /// The bytes the field has.
+        expected: usize,
+    },
+}
+
+/// A key file that does not sign for a validator of the profile.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignerError {
+    /// The key's id is not a validator's id.
+    #[error("key id {id:?} is not a validator of profile {profile}")]
+    NotAValidator {
+        /// The key file's id.
+        id: String,
+        /// The profile file.
+        profile: PathBuf,
+    },
+    /// The validator with the key's id has another public key.
+    #[error("the public key of {id:?} differs from the one in profile {profile}")]
+    KeyMismatch {
+        /// The key file's id.
+        id: String,
+        /// The profile file.
+        profile: PathBuf,
+    },
+}
+
+fn hex_array<const N: usize>(s: &str) -> Result<[u8; N], HexFieldError> {
+    let bytes = hex::decode(s).map_err(|source| HexFieldError::NotHex { text: s.to_owned(), source })?;
+    bytes.try_into().map_err(|b: Vec<u8>| HexFieldError::WrongLength { len: b.len(), expected: N })
 }
 
 impl Profile {
@@ -190,16 +233,12 @@ impl Profile {
 
     /// The index of the validator a key file signs for; refuses a key whose id is not a validator or
     /// whose public key is not the profile's.
-    pub fn signer_index(&self, key: &crate::keys::KeyFile) -> Result<usize, String> {
+    pub fn signer_index(&self, key: &crate::keys::KeyFile) -> Result<usize, SignerError> {
         let i = self
             .validator_index(&key.id)
-            .ok_or_else(|| format!("key id {:?} is not a validator of profile {}", key.id, self.source.display()))?;
+            .ok_or_else(|| SignerError::NotAValidator { id: key.id.clone(), profile: self.source.clone() })?;
         if self.validators[i].public_key != key.verifying_key() {
-            return Err(format!(
-                "the public key of {:?} differs from the one in profile {}",
-                key.id,
-                self.source.display()
-            ));
+            return Err(SignerError::KeyMismatch { id: key.id.clone(), profile: self.source.clone() });
         }
         Ok(i)
     }
@@ -220,8 +259,10 @@ impl Profile {
         let field =
             |field: &str, problem: String| ProfileError::Field { file: file.clone(), field: field.into(), problem };
 
-        let network_id = hex_array::<16>(&raw.network.network_id).map_err(|p| field("network.network_id", p))?;
-        let genesis_id = Hash32(hex_array::<32>(&raw.network.genesis_id).map_err(|p| field("network.genesis_id", p))?);
+        let network_id =
+            hex_array::<16>(&raw.network.network_id).map_err(|p| field("network.network_id", p.to_string()))?;
+        let genesis_id =
+            Hash32(hex_array::<32>(&raw.network.genesis_id).map_err(|p| field("network.genesis_id", p.to_string()))?);
         let schedule = match raw.leader.schedule.as_str() {
             "fixed" => ScheduleKind::Fixed,
             "round-robin" => ScheduleKind::RoundRobin,
@@ -257,7 +298,7 @@ impl Profile {
                 ));
             }
             let key_field = format!("leader.validators[{i}].public_key");
-            let bytes = hex_array::<32>(&v.public_key).map_err(|p| field(&key_field, p))?;
+            let bytes = hex_array::<32>(&v.public_key).map_err(|p| field(&key_field, p.to_string()))?;
             let public_key = VerifyingKey::from_bytes(&bytes)
                 .map_err(|_| field(&key_field, "not a valid Ed25519 public key (not a curve point)".into()))?;
             if public_key.is_weak() {
@@ -271,7 +312,7 @@ impl Profile {
         let finality = match &raw.leader.finality {
             None => None,
             Some(f) => {
-                let quorum = Fraction::parse(&f.quorum).map_err(|p| field("leader.finality.quorum", p))?;
+                let quorum = Fraction::parse(&f.quorum).map_err(|p| field("leader.finality.quorum", p.to_string()))?;
                 if f.activation_height < raw.leader.activation_height {
                     return Err(field(
                         "leader.finality.activation_height",

@@ -39,28 +39,55 @@ pub enum RecordSearch {
     /// Exactly one well-formed record.
     One(LeaderRecord),
     /// One record that is not well formed: why.
-    Malformed(String),
+    Malformed(RecordError),
     /// More than one record (the count).
     Several(usize),
 }
 
+/// Why a leader record (a payload starting with [`MAGIC`]) is not well formed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError {
+    /// The payload is the magic byte alone.
+    #[error("record ends after its magic byte")]
+    EndsAfterMagic,
+    /// The payload ends inside the id its length byte announces.
+    #[error("record of {len} bytes is shorter than its id")]
+    ShorterThanId {
+        /// The payload's length.
+        len: usize,
+    },
+    /// The id is not a valid leader id (empty, too long, or not printable ASCII): why.
+    #[error("{0}")]
+    InvalidId(String),
+    /// The payload ends before the end of the signature.
+    #[error("record of {len} bytes has no room for the {SIGNATURE_LEN}-byte signature")]
+    NoRoomForSignature {
+        /// The payload's length.
+        len: usize,
+    },
+    /// A byte after the signature is not zero.
+    #[error("non-zero padding byte at record offset {offset}")]
+    NonZeroPadding {
+        /// The byte's offset in the payload.
+        offset: usize,
+    },
+}
+
 /// Checks one record payload; `payload_offset` is where it starts in the blob.
-fn parse_payload(payload: &[u8], payload_offset: usize) -> Result<LeaderRecord, String> {
-    let id_len = *payload.get(1).ok_or("record ends after its magic byte")? as usize;
-    let id = payload
-        .get(2..2 + id_len)
-        .ok_or_else(|| format!("record of {} bytes is shorter than its id", payload.len()))?;
+fn parse_payload(payload: &[u8], payload_offset: usize) -> Result<LeaderRecord, RecordError> {
+    let id_len = *payload.get(1).ok_or(RecordError::EndsAfterMagic)? as usize;
+    let id = payload.get(2..2 + id_len).ok_or(RecordError::ShorterThanId { len: payload.len() })?;
     if let Some(p) = id_problem(id) {
-        return Err(p);
+        return Err(RecordError::InvalidId(p));
     }
     let sig_at = 2 + id_len;
     let signature: [u8; SIGNATURE_LEN] = payload
         .get(sig_at..sig_at + SIGNATURE_LEN)
-        .ok_or_else(|| format!("record of {} bytes has no room for the 64-byte signature", payload.len()))?
+        .ok_or(RecordError::NoRoomForSignature { len: payload.len() })?
         .try_into()
         .expect("64 bytes");
     if let Some(i) = payload[sig_at + SIGNATURE_LEN..].iter().position(|&b| b != 0) {
-        return Err(format!("non-zero padding byte at record offset {}", sig_at + SIGNATURE_LEN + i));
+        return Err(RecordError::NonZeroPadding { offset: sig_at + SIGNATURE_LEN + i });
     }
     Ok(LeaderRecord {
         leader_id: String::from_utf8(id.to_vec()).expect("checked ASCII"),
@@ -135,4 +162,22 @@ pub fn sign_in_place(
     let sig: Signature = key.sign(&message(network_id, &hash));
     blob[signature_offset..signature_offset + SIGNATURE_LEN].copy_from_slice(&sig.to_bytes());
     Ok(hash)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_record_messages() {
+        let message = |p: &[u8]| parse_payload(p, 0).unwrap_err().to_string();
+        assert_eq!(message(&[MAGIC]), "record ends after its magic byte");
+        assert_eq!(message(&[MAGIC, 5, b'a']), "record of 3 bytes is shorter than its id");
+        assert_eq!(message(&[MAGIC, 1, b'a', 0, 0]), "record of 5 bytes has no room for the 64-byte signature");
+        let mut p = vec![MAGIC, 1, b'a'];
+        p.extend([0; SIGNATURE_LEN + 2]);
+        p[3 + SIGNATURE_LEN + 1] = 1;
+        assert_eq!(message(&p), "non-zero padding byte at record offset 68");
+        assert_eq!(message(&[MAGIC, 0]), id_problem(b"").expect("an empty id is a problem"));
+    }
 }

@@ -65,24 +65,47 @@ impl FaultKind {
     }
 }
 
+/// A `--fault` (`HEIGHT:KIND`) or a fault kind that cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FaultParseError {
+    /// No `:` between a height and a kind.
+    #[error("expected HEIGHT:KIND, got {0:?}")]
+    NotHeightKind(String),
+    /// The height is not a whole number.
+    #[error("bad height {height:?} in {input:?}")]
+    BadHeight {
+        /// The height given.
+        height: String,
+        /// The whole `HEIGHT:KIND` given.
+        input: String,
+        /// Why the height does not parse.
+        #[source]
+        source: std::num::ParseIntError,
+    },
+    /// The kind names no fault.
+    #[error("unknown fault kind {0:?} (missing, unknown, not-scheduled, bad-signature, malformed)")]
+    UnknownKind(String),
+}
+
 impl FromStr for FaultKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = FaultParseError;
+    fn from_str(s: &str) -> Result<Self, FaultParseError> {
         match s {
             "missing" => Ok(FaultKind::Missing),
             "unknown" => Ok(FaultKind::Unknown),
             "not-scheduled" => Ok(FaultKind::NotScheduled),
             "bad-signature" => Ok(FaultKind::BadSignature),
             "malformed" => Ok(FaultKind::Malformed),
-            _ => Err(format!("unknown fault kind {s:?} (missing, unknown, not-scheduled, bad-signature, malformed)")),
+            _ => Err(FaultParseError::UnknownKind(s.to_owned())),
         }
     }
 }
 
 /// `HEIGHT:KIND`.
-pub fn parse_fault(s: &str) -> Result<(u64, FaultKind), String> {
-    let (h, k) = s.split_once(':').ok_or_else(|| format!("expected HEIGHT:KIND, got {s:?}"))?;
-    let height = h.parse().map_err(|_| format!("bad height {h:?} in {s:?}"))?;
+pub fn parse_fault(s: &str) -> Result<(u64, FaultKind), FaultParseError> {
+    let (h, k) = s.split_once(':').ok_or_else(|| FaultParseError::NotHeightKind(s.to_owned()))?;
+    let height =
+        h.parse().map_err(|source| FaultParseError::BadHeight { height: h.to_owned(), input: s.to_owned(), source })?;
     Ok((height, k.parse()?))
 }
 
@@ -123,4 +146,21 @@ pub fn fill_record(
         blob[sig_at + SIGNATURE_LEN / 2] ^= 0x01;
     }
     Ok(Some(id.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fault_messages() {
+        let message = |s: &str| parse_fault(s).unwrap_err().to_string();
+        assert_eq!(message("5"), "expected HEIGHT:KIND, got \"5\"");
+        assert_eq!(message("x:missing"), "bad height \"x\" in \"x:missing\"");
+        assert_eq!(
+            message("5:late"),
+            "unknown fault kind \"late\" (missing, unknown, not-scheduled, bad-signature, malformed)"
+        );
+        assert_eq!(parse_fault("5:not-scheduled"), Ok((5, FaultKind::NotScheduled)));
+    }
 }

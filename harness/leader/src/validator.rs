@@ -22,7 +22,7 @@
 use std::fmt;
 
 use dualrun_core::{Facts, Verdict, VerifierOutcome};
-use dualrun_format::{Block, BlockHashes, Hash32, HashError};
+use dualrun_format::{Block, BlockHashes, Hash32, HashError, ParseError};
 use ed25519_dalek::Signature;
 use serde::Serialize;
 
@@ -235,13 +235,24 @@ pub struct ParsedFacts {
     pub record: RecordCheck,
 }
 
+/// Why a blob yields no [`ParsedFacts`]: it does not parse, or the daemon would give it no id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PrepareError {
+    /// The blob does not parse as a block.
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    /// The block (or its copy with the signature zeroed) has no id.
+    #[error(transparent)]
+    Hash(#[from] HashError),
+}
+
 /// The stateless half of validation, for one block.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Prepared {
     /// The block's height.
     pub height: u64,
     /// `Err` holds why the blob does not parse (or hash).
-    pub parsed: Result<ParsedFacts, String>,
+    pub parsed: Result<ParsedFacts, PrepareError>,
 }
 
 impl Prepared {
@@ -261,12 +272,12 @@ pub fn prepare(profile: &Profile, height: u64, blob: &[u8]) -> Prepared {
     Prepared { height, parsed: prepare_parsed(profile, blob) }
 }
 
-fn prepare_parsed(profile: &Profile, blob: &[u8]) -> Result<ParsedFacts, String> {
-    let block = Block::parse(blob).map_err(|e| e.to_string())?;
-    let id_of = |ids: Result<BlockHashes, HashError>| ids.map(|h| h.block_id).map_err(|e| e.to_string());
+fn prepare_parsed(profile: &Profile, blob: &[u8]) -> Result<ParsedFacts, PrepareError> {
+    let block = Block::parse(blob)?;
+    let id_of = |ids: Result<BlockHashes, HashError>| ids.map(|h| h.block_id);
     let (block_id, record) = match record::find(&block) {
         RecordSearch::Missing => (id_of(block.hashes())?, RecordCheck::Missing),
-        RecordSearch::Malformed(why) => (id_of(block.hashes())?, RecordCheck::Malformed(why)),
+        RecordSearch::Malformed(why) => (id_of(block.hashes())?, RecordCheck::Malformed(why.to_string())),
         RecordSearch::Several(n) => {
             (id_of(block.hashes())?, RecordCheck::Malformed(format!("{n} leader records; exactly one is allowed")))
         }
@@ -277,7 +288,7 @@ fn prepare_parsed(profile: &Profile, blob: &[u8]) -> Result<ParsedFacts, String>
                 .hashes_and_zeroed_id(signature)
                 .unwrap_or_else(|| (block.hashes(), record::signing_hash(blob, r.signature_offset)));
             let block_id = id_of(ids)?;
-            let signing_hash = signing.map_err(|e| e.to_string())?;
+            let signing_hash = signing?;
             let check = match profile.validator_index(&r.leader_id) {
                 None => RecordCheck::Unknown { leader_id: r.leader_id, signing_hash },
                 Some(index) => {
@@ -312,7 +323,7 @@ pub fn judge(profile: &Profile, ctx: &ChainContext, prepared: &Prepared, now: u6
     let height = prepared.height;
     let p = match &prepared.parsed {
         Ok(p) => p,
-        Err(why) => return reject(ReasonCode::BlockMalformed, why.clone(), LeaderFacts::default()),
+        Err(why) => return reject(ReasonCode::BlockMalformed, why.to_string(), LeaderFacts::default()),
     };
     let mut facts = LeaderFacts { block_id: Some(p.block_id), ..LeaderFacts::default() };
     if let RecordCheck::Known { leader_id, signing_hash, .. } | RecordCheck::Unknown { leader_id, signing_hash } =

@@ -35,17 +35,32 @@ impl NowMode {
     }
 }
 
+/// A `--now` that is neither `block` nor `fixed:UNIX_SECONDS`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NowModeParseError {
+    /// Neither `block` nor starting with `fixed:`.
+    #[error("expected `block` or `fixed:UNIX_SECONDS`, got {0:?}")]
+    Unknown(String),
+    /// `fixed:` followed by something that is not a unix time.
+    #[error("expected `block` or `fixed:UNIX_SECONDS`, got {input:?}")]
+    BadTime {
+        /// The whole value given.
+        input: String,
+        /// Why the time does not parse.
+        #[source]
+        source: std::num::ParseIntError,
+    },
+}
+
 impl std::str::FromStr for NowMode {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "block" => Ok(NowMode::Block),
-            _ => s
-                .strip_prefix("fixed:")
-                .and_then(|t| t.parse().ok())
-                .map(NowMode::Fixed)
-                .ok_or_else(|| format!("expected `block` or `fixed:UNIX_SECONDS`, got {s:?}")),
+    type Err = NowModeParseError;
+    fn from_str(s: &str) -> Result<Self, NowModeParseError> {
+        if s == "block" {
+            return Ok(NowMode::Block);
         }
+        let t = s.strip_prefix("fixed:").ok_or_else(|| NowModeParseError::Unknown(s.to_owned()))?;
+        let t = t.parse().map_err(|source| NowModeParseError::BadTime { input: s.to_owned(), source })?;
+        Ok(NowMode::Fixed(t))
     }
 }
 
@@ -109,4 +124,18 @@ pub fn context_with(
     }
     timestamps.reverse();
     Ok(ChainContext::resume(from, prev_id, timestamps))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn now_mode_messages() {
+        assert_eq!("fixed:12".parse::<NowMode>(), Ok(NowMode::Fixed(12)));
+        for bad in ["wall", "fixed:soon"] {
+            let e = bad.parse::<NowMode>().unwrap_err();
+            assert_eq!(e.to_string(), format!("expected `block` or `fixed:UNIX_SECONDS`, got {bad:?}"));
+        }
+    }
 }

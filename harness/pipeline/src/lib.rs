@@ -42,12 +42,31 @@ use dualrun_leader::{ChainContext, Profile};
 
 pub use assemble::{Batch, Item};
 pub use compare::Judged;
-pub use context::{block_id_of, context_at, context_with, ContextError, NowMode};
+pub use context::{block_id_of, context_at, context_with, ContextError, NowMode, NowModeParseError};
 pub use source::{BlockSource, LmdbRange, SourceBlock};
 pub use verify::{Answer, VerifierStop};
 
 /// Blocks per batch between stages.
 pub const BATCH: usize = 256;
+
+/// Verifiers that are not the ones their mode runs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifiersError {
+    /// A verifier the mode does not run was given, or one it runs is missing.
+    #[error("mode {mode} needs {}", verifiers_needed(.mode))]
+    ModeMismatch {
+        /// The mode.
+        mode: Mode,
+    },
+}
+
+fn verifiers_needed(mode: &Mode) -> &'static str {
+    match mode {
+        Mode::Legacy => "a legacy verifier and no candidate",
+        Mode::Only => "a candidate and no legacy verifier",
+        _ => "both verifiers",
+    }
+}
 
 /// The two verifiers of a mode: exactly those the mode runs.
 pub struct Verifiers {
@@ -62,16 +81,9 @@ impl Verifiers {
         mode: Mode,
         legacy: Option<Box<dyn Verifier>>,
         candidate: Option<Box<dyn Verifier>>,
-    ) -> Result<Verifiers, String> {
+    ) -> Result<Verifiers, VerifiersError> {
         if mode.runs_legacy() != legacy.is_some() || mode.runs_candidate() != candidate.is_some() {
-            return Err(format!(
-                "mode {mode} needs {}",
-                match mode {
-                    Mode::Legacy => "a legacy verifier and no candidate",
-                    Mode::Only => "a candidate and no legacy verifier",
-                    _ => "both verifiers",
-                }
-            ));
+            return Err(VerifiersError::ModeMismatch { mode });
         }
         Ok(Verifiers { mode, legacy, candidate })
     }
@@ -256,4 +268,17 @@ fn spawn<'scope, T: Send + 'scope>(
     f: impl FnOnce() -> T + Send + 'scope,
 ) -> std::thread::ScopedJoinHandle<'scope, T> {
     std::thread::Builder::new().name(name).spawn_scoped(s, f).expect("spawning a pipeline thread")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verifiers_a_mode_does_not_run_are_refused() {
+        let message = |mode| Verifiers::new(mode, None, None).err().expect("refused").to_string();
+        assert_eq!(message(Mode::Legacy), "mode legacy needs a legacy verifier and no candidate");
+        assert_eq!(message(Mode::Shadow), "mode shadow needs both verifiers");
+        assert_eq!(message(Mode::Only), "mode only needs a candidate and no legacy verifier");
+    }
 }

@@ -117,11 +117,11 @@ pub fn lines(
 /// number): the values in file order, and the unreadable lines as `(line number, why)`; `None` when there
 /// is no such file.
 #[allow(clippy::type_complexity)]
-pub(crate) fn parse_lines<T>(
+pub(crate) fn parse_lines<T, E: std::fmt::Display>(
     dir: &Path,
     name: &str,
     limit: u64,
-    mut parse: impl FnMut(usize, &[u8]) -> Result<T, String>,
+    mut parse: impl FnMut(usize, &[u8]) -> Result<T, E>,
 ) -> Result<Option<(Vec<T>, Vec<(usize, String)>)>, FileError> {
     let path = dir.join(name);
     let (mut values, mut bad) = (Vec::new(), Vec::new());
@@ -130,7 +130,7 @@ pub(crate) fn parse_lines<T>(
         match line.map_err(FileError::at(&path))? {
             (n, Line::Text(text)) => match parse(n, &text) {
                 Ok(v) => values.push(v),
-                Err(why) => bad.push((n, why)),
+                Err(why) => bad.push((n, why.to_string())),
             },
             (n, Line::TooLong { bytes }) => {
                 bad.push((n, format!("a line of {bytes} bytes, longer than the {MAX_LINE_BYTES} a line may be")))

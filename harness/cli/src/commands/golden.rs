@@ -89,7 +89,7 @@ impl OtherImplementation<'_> {
         input: &dualrun_core::BlockInput,
         env: &dualrun_core::ReplayEnv,
         profile: &Profile,
-    ) -> Result<VerifierOutcome, String> {
+    ) -> Result<VerifierOutcome, dualrun_golden::runner::ParityError> {
         if self.spec.starts_with("builtin:") {
             let mut v = self.build(profile.clone()).map_err(|e| format!("{e:#}"))?;
             return Ok(v.verify(input, None, env));

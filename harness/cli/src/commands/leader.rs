@@ -41,7 +41,7 @@ impl FromStr for Fault {
         let height = h.parse().map_err(|_| format!("bad height {h:?} in {s:?}"))?;
         let kind = match k.parse::<VoteFault>() {
             Ok(v) => AnyFault::Votes(v),
-            Err(_) => AnyFault::Block(testchain::parse_fault(s)?.1),
+            Err(_) => AnyFault::Block(testchain::parse_fault(s).map_err(|e| e.to_string())?.1),
         };
         Ok(Fault { height, kind })
     }
