@@ -9,6 +9,6 @@ pub mod producer;
 pub mod rpc;
 pub mod verifier;
 
-pub use producer::{Compete, ProduceError, ProduceRequest, Produced, Producer, REGTEST_ADDRESS};
+pub use producer::{Compete, CompeteParseError, ProduceError, ProduceRequest, Produced, Producer, REGTEST_ADDRESS};
 pub use rpc::{retry_transient, Daemon, DaemonHeader, RpcError, Template};
 pub use verifier::MonerodVerifier;

@@ -67,13 +67,21 @@ pub enum Compete {
     Failover,
 }
 
+/// A `--compete` kind that names no competing block.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CompeteParseError {
+    /// The kind given, which is neither `same-leader` nor `failover`.
+    #[error("unknown competing block {0:?} (same-leader, failover)")]
+    Unknown(String),
+}
+
 impl std::str::FromStr for Compete {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = CompeteParseError;
+    fn from_str(s: &str) -> Result<Self, CompeteParseError> {
         match s {
             "same-leader" => Ok(Compete::SameLeader),
             "failover" => Ok(Compete::Failover),
-            _ => Err(format!("unknown competing block {s:?} (same-leader, failover)")),
+            _ => Err(CompeteParseError::Unknown(s.to_owned())),
         }
     }
 }
@@ -287,7 +295,7 @@ impl<'d> Producer<'d> {
                 None,
                 Some((&p.validators[index].id, &key.signing_key)),
             )
-            .map_err(refused)?;
+            .map_err(|e| refused(e.to_string()))?;
             Ok(blob)
         };
         let leader = sign(template.clone(), scheduled)?;
@@ -309,7 +317,8 @@ impl<'d> Producer<'d> {
                         "failover needs failover_seconds > 0 and two validators in the profile".into(),
                     ));
                 }
-                let moved = with_timestamp(&template, prev_timestamp + p.failover_seconds).map_err(refused)?;
+                let moved = with_timestamp(&template, prev_timestamp + p.failover_seconds)
+                    .map_err(|e| refused(e.to_string()))?;
                 (sign(moved, (scheduled + 1) % p.validators.len())?, leader)
             }
         };
@@ -402,17 +411,59 @@ impl<'d> Producer<'d> {
     }
 }
 
+/// Why a template's timestamp cannot be changed in place.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum RetimeError {
+    /// The template does not parse.
+    #[error(transparent)]
+    Parse(#[from] dualrun_format::ParseError),
+    /// The new timestamp does not encode to as many bytes as the old one (or a version is not one byte).
+    #[error("timestamp {new} does not fit where {old} was")]
+    DoesNotFit {
+        /// The timestamp asked for.
+        new: u64,
+        /// The template's timestamp.
+        old: u64,
+    },
+}
+
 /// `blob` with its header timestamp set to `timestamp`, which must encode to as many bytes as the old
 /// one (so every offset in the blob stays where the template put it).
-fn with_timestamp(blob: &[u8], timestamp: u64) -> Result<Vec<u8>, String> {
+fn with_timestamp(blob: &[u8], timestamp: u64) -> Result<Vec<u8>, RetimeError> {
     let varint_len = dualrun_format::varint::encoded_len;
-    let old = Block::parse(blob).map_err(|e| e.to_string())?.header.timestamp;
+    let old = Block::parse(blob)?.header.timestamp;
     // The header is two one-byte versions, then the timestamp varint.
     if blob[0] >= 0x80 || blob[1] >= 0x80 || varint_len(old) != varint_len(timestamp) {
-        return Err(format!("timestamp {timestamp} does not fit where {old} was"));
+        return Err(RetimeError::DoesNotFit { new: timestamp, old });
     }
     let mut out = blob[..2].to_vec();
     dualrun_format::varint::write(&mut out, timestamp);
     out.extend_from_slice(&blob[2 + varint_len(old)..]);
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compete_messages() {
+        assert_eq!(
+            "sideways".parse::<Compete>().unwrap_err().to_string(),
+            "unknown competing block \"sideways\" (same-leader, failover)"
+        );
+        assert_eq!("failover".parse::<Compete>(), Ok(Compete::Failover));
+        assert_eq!("same-leader".parse::<Compete>(), Ok(Compete::SameLeader));
+    }
+
+    #[test]
+    fn retime_messages() {
+        let genesis = dualrun_format::encode::genesis_blob(10000);
+        assert_eq!(Block::parse(&genesis).unwrap().header.timestamp, 0);
+        assert_eq!(with_timestamp(&genesis, 200).unwrap_err().to_string(), "timestamp 200 does not fit where 0 was");
+        let moved = with_timestamp(&genesis, 100).unwrap();
+        assert_eq!(Block::parse(&moved).unwrap().header.timestamp, 100);
+        let cut = &genesis[..genesis.len() - 1];
+        assert_eq!(with_timestamp(cut, 100).unwrap_err().to_string(), Block::parse(cut).unwrap_err().to_string());
+    }
 }

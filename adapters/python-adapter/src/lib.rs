@@ -59,9 +59,25 @@ impl std::fmt::Display for PythonError {
 
 impl std::error::Error for PythonError {}
 
+/// Why the embedded interpreter did not start (kept: every later load is refused the same way).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum InitError {
+    /// The build-time installation's home could not be set in the interpreter's config.
+    #[error("could not set the embedded Python's home")]
+    Home,
+    /// `Py_InitializeFromConfig` failed.
+    #[error("the embedded Python ({python}) did not start: {message}")]
+    Start {
+        /// The interpreter built against (`PYO3_PYTHON`).
+        python: &'static str,
+        /// CPython's error message (`unknown error` when it gives none).
+        message: String,
+    },
+}
+
 /// Starts the embedded interpreter once: isolated, with the build-time installation's home.
 fn init() -> Result<(), PythonError> {
-    static INIT: OnceLock<Result<(), String>> = OnceLock::new();
+    static INIT: OnceLock<Result<(), InitError>> = OnceLock::new();
     INIT.get_or_init(|| unsafe {
         use pyo3::ffi;
         if ffi::Py_IsInitialized() != 0 {
@@ -74,25 +90,25 @@ fn init() -> Result<(), PythonError> {
         let status = ffi::PyConfig_SetBytesString(&mut config, &mut config.home, home.as_ptr());
         if ffi::PyStatus_Exception(status) != 0 {
             ffi::PyConfig_Clear(&mut config);
-            return Err("could not set the embedded Python's home".into());
+            return Err(InitError::Home);
         }
         config.install_signal_handlers = 0;
         let status = ffi::Py_InitializeFromConfig(&config);
         ffi::PyConfig_Clear(&mut config);
         if ffi::PyStatus_Exception(status) != 0 {
-            let msg = if status.err_msg.is_null() {
+            let message = if status.err_msg.is_null() {
                 "unknown error".to_owned()
             } else {
                 std::ffi::CStr::from_ptr(status.err_msg).to_string_lossy().into_owned()
             };
-            return Err(format!("the embedded Python ({}) did not start: {msg}", env!("DUALRUN_PYTHON")));
+            return Err(InitError::Start { python: env!("DUALRUN_PYTHON"), message });
         }
         // Let other threads take the GIL.
         ffi::PyEval_SaveThread();
         Ok(())
     })
     .clone()
-    .map_err(PythonError)?;
+    .map_err(|e| PythonError(e.to_string()))?;
     // The loader must have found the libpython we were built against.
     let running = Python::attach(|_py| Python::version_str().split_whitespace().next().unwrap_or("").to_owned());
     if running != env!("DUALRUN_PYTHON_VERSION") {
@@ -620,5 +636,17 @@ impl Drop for PythonVerifier {
     /// Calls still queued are not run: nobody waits for their answers.
     fn drop(&mut self) {
         self.drop_through.store(u64::MAX, Ordering::SeqCst);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn init_messages() {
+        assert_eq!(InitError::Home.to_string(), "could not set the embedded Python's home");
+        let start = InitError::Start { python: "/usr/bin/python3.11", message: "unknown error".into() };
+        assert_eq!(start.to_string(), "the embedded Python (/usr/bin/python3.11) did not start: unknown error");
     }
 }

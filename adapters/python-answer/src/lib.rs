@@ -80,60 +80,137 @@ impl EnvDicts {
     }
 }
 
-fn protocol(msg: String) -> VerifierOutcome {
-    VerifierOutcome::Error(VerifierError::new(ErrorKind::Protocol, msg))
+/// Why a Python verifier's answer is not one the protocol allows: a `protocol` error with this message.
+#[derive(Debug, thiserror::Error)]
+enum AnswerError {
+    /// Neither `True`/`False` nor a dict: the answer's type name.
+    #[error("returned a {0}; expected True/False or a dict with \"verdict\"")]
+    NotBoolOrDict(String),
+    /// A dict without `verdict`, or with `verdict` None.
+    #[error("the answer has no \"verdict\"")]
+    NoVerdict,
+    /// `verdict`, `reason` or `detail` is neither a string nor None.
+    #[error("\"{key}\" is not a string")]
+    NotAString {
+        /// The key.
+        key: String,
+        /// Why its value is not a string.
+        #[source]
+        source: PyErr,
+    },
+    /// `verdict` is a string other than `accept` and `reject`.
+    #[error("\"verdict\" is {0:?}; expected \"accept\" or \"reject\"")]
+    UnknownVerdict(String),
+    /// `facts` is neither a dict nor None.
+    #[error("\"facts\" is not a dict")]
+    FactsNotADict,
+    /// `facts` has a key or a value that is not a string.
+    #[error("\"facts\" must map strings to strings")]
+    FactsNotStrings(#[source] PyErr),
 }
 
 /// What a Python verifier's answer means: `True`/`False`, or a dict with `verdict` (`accept` or
 /// `reject`), `reason`, `detail` and `facts` (strings to strings); anything else is a `protocol` error.
 pub fn interpret(answer: &Bound<'_, PyAny>) -> VerifierOutcome {
+    match read_answer(answer) {
+        Ok((verdict, facts)) => VerifierOutcome::Verdict { verdict, facts },
+        Err(e) => VerifierOutcome::Error(VerifierError::new(ErrorKind::Protocol, e.to_string())),
+    }
+}
+
+/// The verdict and facts of an answer (see [`interpret`]), or why it has none.
+fn read_answer(answer: &Bound<'_, PyAny>) -> Result<(Verdict, Facts), AnswerError> {
     if let Ok(b) = answer.cast::<PyBool>() {
         let verdict = if b.is_true() {
             Verdict::Accept
         } else {
             Verdict::Reject { reason: "rejected".into(), detail: String::new() }
         };
-        return VerifierOutcome::Verdict { verdict, facts: Facts::new() };
+        return Ok((verdict, Facts::new()));
     }
     let Ok(d) = answer.cast::<PyDict>() else {
         let ty = answer.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
-        return protocol(format!("returned a {ty}; expected True/False or a dict with \"verdict\""));
+        return Err(AnswerError::NotBoolOrDict(ty));
     };
     let py = answer.py();
-    let get_str = |key: &Bound<'_, PyString>| -> Result<Option<String>, String> {
+    let get_str = |key: &Bound<'_, PyString>| -> Result<Option<String>, AnswerError> {
         match d.get_item(key) {
             Ok(Some(v)) if v.is_none() => Ok(None),
-            Ok(Some(v)) => v.extract::<String>().map(Some).map_err(|_| format!("\"{key}\" is not a string")),
+            Ok(Some(v)) => v
+                .extract::<String>()
+                .map(Some)
+                .map_err(|source| AnswerError::NotAString { key: key.to_string(), source }),
             _ => Ok(None),
         }
     };
-    let verdict = match get_str(intern!(py, "verdict")) {
-        Ok(Some(v)) => v,
-        Ok(None) => return protocol("the answer has no \"verdict\"".into()),
-        Err(e) => return protocol(e),
-    };
+    let verdict = get_str(intern!(py, "verdict"))?.ok_or(AnswerError::NoVerdict)?;
     let (reason, detail) = match (get_str(intern!(py, "reason")), get_str(intern!(py, "detail"))) {
         (Ok(r), Ok(d)) => (r.unwrap_or_default(), d.unwrap_or_default()),
-        (Err(e), _) | (_, Err(e)) => return protocol(e),
+        (Err(e), _) | (_, Err(e)) => return Err(e),
     };
     let verdict = match verdict.as_str() {
         "accept" => Verdict::Accept,
         "reject" => Verdict::Reject { reason, detail },
-        other => return protocol(format!("\"verdict\" is {other:?}; expected \"accept\" or \"reject\"")),
+        _ => return Err(AnswerError::UnknownVerdict(verdict)),
     };
     let mut facts = Facts::new();
     if let Ok(Some(f)) = d.get_item(intern!(py, "facts")) {
         if !f.is_none() {
-            let Ok(fd) = f.cast::<PyDict>() else { return protocol("\"facts\" is not a dict".into()) };
+            let Ok(fd) = f.cast::<PyDict>() else { return Err(AnswerError::FactsNotADict) };
             for (k, v) in fd.iter() {
                 match (k.extract::<String>(), v.extract::<String>()) {
                     (Ok(k), Ok(v)) => {
                         facts.insert(k, v);
                     }
-                    _ => return protocol("\"facts\" must map strings to strings".into()),
+                    (Err(e), _) | (_, Err(e)) => return Err(AnswerError::FactsNotStrings(e)),
                 }
             }
         }
     }
-    VerifierOutcome::Verdict { verdict, facts }
+    Ok((verdict, facts))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `protocol` message `interpret` gives `answer` (Python source), or `None` for a verdict.
+    fn message(answer: &str) -> Option<String> {
+        Python::initialize();
+        Python::attach(|py| {
+            let code = std::ffi::CString::new(answer).expect("no NUL");
+            let answer = py.eval(&code, None, None).expect("the answer evaluates");
+            match interpret(&answer) {
+                VerifierOutcome::Error(e) => {
+                    assert_eq!(e.kind, ErrorKind::Protocol);
+                    Some(e.message)
+                }
+                VerifierOutcome::Verdict { .. } => None,
+            }
+        })
+    }
+
+    #[test]
+    fn answer_messages() {
+        assert_eq!(message("1").as_deref(), Some("returned a int; expected True/False or a dict with \"verdict\""));
+        assert_eq!(message("{}").as_deref(), Some("the answer has no \"verdict\""));
+        assert_eq!(message("{'verdict': None}").as_deref(), Some("the answer has no \"verdict\""));
+        assert_eq!(message("{'verdict': 1}").as_deref(), Some("\"verdict\" is not a string"));
+        assert_eq!(
+            message("{'verdict': 'reject', 'reason': 1, 'detail': 2}").as_deref(),
+            Some("\"reason\" is not a string")
+        );
+        assert_eq!(message("{'verdict': 'reject', 'detail': b''}").as_deref(), Some("\"detail\" is not a string"));
+        assert_eq!(
+            message("{'verdict': 'maybe'}").as_deref(),
+            Some("\"verdict\" is \"maybe\"; expected \"accept\" or \"reject\"")
+        );
+        assert_eq!(message("{'verdict': 'accept', 'facts': []}").as_deref(), Some("\"facts\" is not a dict"));
+        assert_eq!(
+            message("{'verdict': 'accept', 'facts': {'a': 1}}").as_deref(),
+            Some("\"facts\" must map strings to strings")
+        );
+        assert_eq!(message("{'verdict': 'accept', 'facts': None}"), None);
+        assert_eq!(message("False"), None);
+    }
 }

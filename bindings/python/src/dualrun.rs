@@ -25,8 +25,8 @@ use dualrun_pipeline::NowMode;
 use dualrun_python_answer::{format_exception, interpret, EnvDicts};
 use dualrun_rundir::files::MANIFEST;
 use dualrun_rundir::{
-    ChainInputs, EnvInputs, Inputs, JudgedBlock, Manifest, ProfileInputs, Record, RunWriter, Stats, Summary,
-    CHECKPOINT_EVERY, CHECKPOINT_EVERY_BLOCKS,
+    ChainInputs, EmbeddedSettings, EnvInputs, Inputs, JudgedBlock, Manifest, ProfileInputs, Record, RunSettings,
+    RunWriter, Stats, Summary, CHECKPOINT_EVERY, CHECKPOINT_EVERY_BLOCKS,
 };
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -178,7 +178,7 @@ impl Node {
             chain_digest: Hash32::default(),
             live: true,
         };
-        let reasons: BTreeMap<&str, &str> = self.reasons.pairs().collect();
+        let reasons: BTreeMap<String, String> = self.reasons.pairs().map(|(a, b)| (a.into(), b.into())).collect();
         Inputs {
             chain,
             profile: ProfileInputs {
@@ -190,7 +190,7 @@ impl Node {
             legacy: self.legacy.as_ref().map(Side::identity),
             candidate: self.candidate.as_ref().map(Side::identity),
             env: EnvInputs { now: NowMode::Block.describe() },
-            settings: serde_json::json!({ "driver": "python DualRun", "reasons": reasons }),
+            settings: RunSettings::Embedded(EmbeddedSettings { driver: "python DualRun".into(), reasons }),
             shard: None,
         }
     }

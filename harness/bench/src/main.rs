@@ -738,7 +738,7 @@ fn synthetic_run(dir: &Path, records: u64) -> Result<u64> {
                     "files": { "dualrun_legacy.py": keccak256(b"legacy").to_string() } },
         "candidate": { "spec": "builtin:leader-v1", "description": "dualrun built-in leader-v1", "files": {} },
         "env": { "now": "block" },
-        "settings": { "timeout_ms": 10000 },
+        "settings": { "python_path": [], "reason_map": null, "timeout_seconds": 30.0 },
     }))?;
     let mut manifest = Manifest::new(inputs, chain.join("data.mdb"), 1_795_000_000);
     let mut writer = RunWriter::create(dir, &manifest)?;

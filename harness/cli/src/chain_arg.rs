@@ -28,14 +28,6 @@ impl ChainArg {
         }
     }
 
-    /// The chain as a later command should name it (the materialized sample's directory if none given).
-    pub(crate) fn path_for_commands(&self, db: &ChainDb) -> String {
-        match &self.chain {
-            Some(p) => p.display().to_string(),
-            None => db.dir().display().to_string(),
-        }
-    }
-
     /// Opens the chain; returns it with a label for messages.
     pub(crate) fn open(&self) -> Result<(ChainDb, String)> {
         let (path, label) = match &self.chain {

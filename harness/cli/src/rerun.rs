@@ -44,7 +44,7 @@ pub(crate) fn check(run: &Path) -> Result<Outcome> {
 
 /// Runs `dualrun` again with the manifest's inputs.
 fn rerun_into(original: &RunDir, out: &Path) -> Result<RunDir> {
-    let args = rerun::command_line(&original.manifest.inputs, out);
+    let args = dualrun_replay::command::rerun_args(&original.manifest.inputs, out)?;
     let output = Command::new(std::env::current_exe().context("finding this executable")?)
         .args(args)
         .output()

@@ -5,9 +5,11 @@ use std::path::Path;
 use dualrun_leader::validator::{self, ChainContext, Judgement, LeaderVerdict as Verdict};
 use dualrun_leader::{Profile, ProfileError};
 
-use dualrun_core::{decide, ErrorKind, Facts, Mode, ReasonMap, Verdict as CoreVerdict, VerifierError, VerifierOutcome};
+use dualrun_core::{
+    decide, ErrorKind, Facts, Mode, ModeParseError, ReasonMap, Verdict as CoreVerdict, VerifierError, VerifierOutcome,
+};
 
-use crate::vector::{Case, ExpectedFacts, LeaderCase, ModeCase, OutcomeSpec};
+use crate::vector::{BlobError, Case, ExpectedFacts, LeaderCase, ModeCase, OutcomeSpec};
 
 /// One way the validator's answer differs from the vector.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,21 +22,45 @@ pub struct Difference {
     pub actual: String,
 }
 
-/// Why a vector's case cannot be run: its profile, block, context or an outcome it states is unusable.
+/// Why a vector's case cannot be run: its profile, mode, block, context or an outcome it states is
+/// unusable.
 #[derive(Debug, thiserror::Error)]
 pub enum CaseError {
     /// The vector's profile is not a usable profile.
     #[error(transparent)]
     Profile(#[from] ProfileError),
-    /// `block.blob` has uppercase hex digits.
-    #[error("block.blob must be lowercase hex")]
-    UppercaseBlob,
-    /// `block.blob` is not hex.
-    #[error("block.blob is not hex: {0}")]
-    BlobNotHex(#[source] hex::FromHexError),
-    /// A block above height 0 without `context.prev_id`.
+    /// A finality vector's profile has no `[leader.finality]`.
+    #[error("the vector's profile has no [leader.finality]")]
+    NoFinality,
+    /// A leader vector's `block.blob` is not lowercase hex.
+    #[error(transparent)]
+    Blob(#[from] BlobError),
+    /// A fork-choice vector's sibling blob is not hex.
+    #[error("blocks[{index}] is not hex: {source}")]
+    SiblingNotHex {
+        /// The sibling's index in `blocks`.
+        index: usize,
+        /// Why it does not decode.
+        #[source]
+        source: hex::FromHexError,
+    },
+    /// A leader vector's block above height 0 without `context.prev_id`.
     #[error("context.prev_id is required above height 0")]
     MissingPrevId,
+    /// A fork-choice vector without `context.prev_id` (its siblings' parent).
+    #[error("context.prev_id is required")]
+    NoParent,
+    /// A mode vector's `mode` names no mode.
+    #[error(transparent)]
+    Mode(#[from] ModeParseError),
+    /// A mode vector whose outcomes are not the verifiers its mode runs (an outcome for a verifier the
+    /// mode does not run, or none for one it does).
+    #[error(
+        "mode {0} runs legacy: {legacy}, candidate: {candidate}; the vector does not match",
+        legacy = .0.runs_legacy(),
+        candidate = .0.runs_candidate()
+    )]
+    ModeMismatch(Mode),
     /// An outcome's `error` names no error kind.
     #[error("unknown error kind {0:?}")]
     UnknownErrorKind(String),
@@ -53,10 +79,7 @@ fn show<T: std::fmt::Display>(v: &Option<T>) -> String {
 /// Judges a leader vector's block with the leader validator.
 pub fn judge(v: &LeaderCase) -> Result<Judgement, CaseError> {
     let profile = vector_profile(&v.profile)?;
-    if v.block.blob.bytes().any(|b| b.is_ascii_uppercase()) {
-        return Err(CaseError::UppercaseBlob);
-    }
-    let blob = hex::decode(&v.block.blob).map_err(CaseError::BlobNotHex)?;
+    let blob = v.blob()?;
     let ctx = match v.context.prev_id {
         Some(prev) => ChainContext::resume(v.block.height, prev, v.context.timestamps.iter().copied()),
         None if v.block.height == 0 => ChainContext::new(),
@@ -67,7 +90,7 @@ pub fn judge(v: &LeaderCase) -> Result<Judgement, CaseError> {
 }
 
 /// Runs a vector: `Ok(differences)` (empty when it passes), or `Err` when it cannot run.
-pub fn check(case: &Case) -> Result<Vec<Difference>, String> {
+pub fn check(case: &Case) -> Result<Vec<Difference>, CaseError> {
     match case {
         Case::Leader(c) => check_leader(c),
         Case::Mode(c) => check_mode(c),
@@ -104,16 +127,12 @@ fn outcome(spec: &OutcomeSpec) -> Result<VerifierOutcome, CaseError> {
 }
 
 /// Runs a mode vector through the mode table.
-pub fn check_mode(c: &ModeCase) -> Result<Vec<Difference>, String> {
-    let mode = c.mode.parse::<Mode>().map_err(|e| e.to_string())?;
-    let legacy = c.legacy.as_ref().map(outcome).transpose().map_err(|e| e.to_string())?;
-    let candidate = c.candidate.as_ref().map(outcome).transpose().map_err(|e| e.to_string())?;
+pub fn check_mode(c: &ModeCase) -> Result<Vec<Difference>, CaseError> {
+    let mode = c.mode.parse::<Mode>()?;
+    let legacy = c.legacy.as_ref().map(outcome).transpose()?;
+    let candidate = c.candidate.as_ref().map(outcome).transpose()?;
     if mode.runs_legacy() != legacy.is_some() || mode.runs_candidate() != candidate.is_some() {
-        return Err(format!(
-            "mode {mode} runs legacy: {}, candidate: {}; the vector does not match",
-            mode.runs_legacy(),
-            mode.runs_candidate()
-        ));
+        return Err(CaseError::ModeMismatch(mode));
     }
     let reasons = ReasonMap::from_pairs(c.reason_map.clone());
     let d = decide(mode, legacy.as_ref(), candidate.as_ref(), &reasons);
@@ -132,8 +151,8 @@ pub fn check_mode(c: &ModeCase) -> Result<Vec<Difference>, String> {
 }
 
 /// Runs a leader vector.
-pub fn check_leader(v: &LeaderCase) -> Result<Vec<Difference>, String> {
-    let j = judge(v).map_err(|e| e.to_string())?;
+pub fn check_leader(v: &LeaderCase) -> Result<Vec<Difference>, CaseError> {
+    let j = judge(v)?;
     let (verdict, reason) = match &j.verdict {
         Verdict::Accept => ("accept", None),
         Verdict::Reject { reason, .. } => ("reject", Some(reason.as_str().to_owned())),
@@ -177,10 +196,10 @@ fn differences<T: PartialEq + std::fmt::Debug>(field: &'static str, expected: &[
 }
 
 /// Runs a finality vector: the tally's rows against the expected ones, in order.
-pub fn check_finality(c: &crate::vector::FinalityCase) -> Result<Vec<Difference>, String> {
+pub fn check_finality(c: &crate::vector::FinalityCase) -> Result<Vec<Difference>, CaseError> {
     use dualrun_leader::finality::{tally, FiledVote, VoteSource};
-    let profile = vector_profile(&c.profile).map_err(|e| e.to_string())?;
-    let rule = profile.finality.ok_or("the vector's profile has no [leader.finality]")?;
+    let profile = vector_profile(&c.profile)?;
+    let rule = profile.finality.ok_or(CaseError::NoFinality)?;
     let main: Vec<(u64, dualrun_format::Hash32)> = c.main.iter().map(|m| (m.height, m.block_id)).collect();
     let file: std::sync::Arc<std::path::Path> = std::sync::Arc::from(std::path::Path::new("(vector votes)"));
     let votes: Vec<FiledVote> = c
@@ -208,14 +227,14 @@ pub fn check_finality(c: &crate::vector::FinalityCase) -> Result<Vec<Difference>
 }
 
 /// Runs a fork-choice vector: each sibling judged in the context, its rank, and the canonical one.
-pub fn check_fork_choice(c: &crate::vector::ForkChoiceCase) -> Result<Vec<Difference>, String> {
+pub fn check_fork_choice(c: &crate::vector::ForkChoiceCase) -> Result<Vec<Difference>, CaseError> {
     use dualrun_leader::fork_choice;
-    let profile = vector_profile(&c.profile).map_err(|e| e.to_string())?;
-    let prev = c.context.prev_id.ok_or("context.prev_id is required")?;
+    let profile = vector_profile(&c.profile)?;
+    let prev = c.context.prev_id.ok_or(CaseError::NoParent)?;
     let ctx = ChainContext::resume(c.height, prev, c.context.timestamps.iter().copied());
     let mut proposals = Vec::new();
     for (i, hex_blob) in c.blocks.iter().enumerate() {
-        let blob = hex::decode(hex_blob).map_err(|e| format!("blocks[{i}] is not hex: {e}"))?;
+        let blob = hex::decode(hex_blob).map_err(|source| CaseError::SiblingNotHex { index: i, source })?;
         let prepared = validator::prepare(&profile, c.height, &blob);
         let judgement = validator::judge(&profile, &ctx, &prepared, prepared.timestamp().unwrap_or(0));
         let proposal = fork_choice::proposal(&profile, &prepared, &judgement)
@@ -226,4 +245,79 @@ pub fn check_fork_choice(c: &crate::vector::ForkChoiceCase) -> Result<Vec<Differ
     let mut out = differences("ranks", &c.expected.ranks, &ranks);
     out.extend(differences("canonical", &[c.expected.canonical], &[fork_choice::canonical(&proposals)]));
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crafted::{finality_v1_vectors, fork_choice_v1_vectors, leader_v1_vectors, mode_v1_vectors};
+
+    fn spec(verdict: Option<&str>, error: Option<&str>) -> OutcomeSpec {
+        OutcomeSpec {
+            verdict: verdict.map(Into::into),
+            reason: None,
+            facts: Default::default(),
+            error: error.map(Into::into),
+        }
+    }
+
+    fn first(vectors: Vec<crate::Vector>) -> Case {
+        vectors.into_iter().next().expect("a crafted vector").case
+    }
+
+    #[test]
+    fn case_messages() {
+        let message = |case: &Case| check(case).unwrap_err().to_string();
+
+        let Case::Mode(mode) = first(mode_v1_vectors()) else { panic!("a mode vector") };
+        let with = |f: &dyn Fn(&mut ModeCase)| {
+            let mut c = mode.clone();
+            f(&mut c);
+            Case::Mode(c)
+        };
+        assert_eq!(
+            message(&with(&|c| c.mode = "sideways".into())),
+            "unknown mode \"sideways\": expected legacy, shadow, primary or only"
+        );
+        assert_eq!(
+            message(&with(&|c| {
+                c.mode = "legacy".into();
+                c.legacy = Some(spec(Some("accept"), None));
+                c.candidate = Some(spec(Some("accept"), None));
+            })),
+            "mode legacy runs legacy: true, candidate: false; the vector does not match"
+        );
+        let outcome_of = |o: OutcomeSpec| with(&move |c| c.legacy = Some(o.clone()));
+        assert_eq!(message(&outcome_of(spec(None, Some("slow")))), "unknown error kind \"slow\"");
+        assert_eq!(message(&outcome_of(spec(Some("maybe"), None))), "unknown verdict \"maybe\"");
+        assert_eq!(message(&outcome_of(spec(None, None))), "an outcome has either a \"verdict\" or an \"error\"");
+
+        let Case::Leader(leader) = first(leader_v1_vectors()) else { panic!("a leader vector") };
+        let mut c = leader.clone();
+        c.block.blob = c.block.blob.to_uppercase();
+        assert_eq!(message(&Case::Leader(c)), "block.blob must be lowercase hex");
+        let mut c = leader.clone();
+        c.block.blob.push('0');
+        assert_eq!(message(&Case::Leader(c)), "block.blob is not hex: Odd number of digits");
+        let mut c = leader.clone();
+        c.context.prev_id = None;
+        assert!(c.block.height > 0);
+        assert_eq!(message(&Case::Leader(c)), "context.prev_id is required above height 0");
+        let mut c = leader.clone();
+        c.profile = "not a profile".into();
+        assert!(message(&Case::Leader(c)).starts_with("(vector profile): not valid profile TOML: "));
+
+        let Case::Finality(finality) = first(finality_v1_vectors()) else { panic!("a finality vector") };
+        let mut c = finality.clone();
+        c.profile = leader.profile.clone();
+        assert_eq!(message(&Case::Finality(c)), "the vector's profile has no [leader.finality]");
+
+        let Case::ForkChoice(fork) = first(fork_choice_v1_vectors()) else { panic!("a fork-choice vector") };
+        let mut c = fork.clone();
+        c.context.prev_id = None;
+        assert_eq!(message(&Case::ForkChoice(c)), "context.prev_id is required");
+        let mut c = fork.clone();
+        c.blocks[1] = "zz".into();
+        assert_eq!(message(&Case::ForkChoice(c)), "blocks[1] is not hex: Invalid character 'z' at position 0");
+    }
 }

@@ -290,13 +290,35 @@ pub enum VectorError {
         schema: String,
     },
     /// The vector's block blob is not lowercase hex.
-    #[error("{file}: {message}")]
+    #[error("{file}: {source}")]
     Invalid {
         /// The file.
         file: PathBuf,
-        /// What is wrong.
-        message: String,
+        /// What is wrong with the blob.
+        #[source]
+        source: BlobError,
     },
+}
+
+/// Why a leader vector's `block.blob` gives no block bytes.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BlobError {
+    /// `block.blob` has uppercase hex digits.
+    #[error("block.blob must be lowercase hex")]
+    Uppercase,
+    /// `block.blob` is not hex.
+    #[error("block.blob is not hex: {0}")]
+    NotHex(#[source] hex::FromHexError),
+}
+
+impl LeaderCase {
+    /// The block's bytes: `block.blob`, checked to be lowercase hex.
+    pub fn blob(&self) -> Result<Vec<u8>, BlobError> {
+        if self.block.blob.bytes().any(|b| b.is_ascii_uppercase()) {
+            return Err(BlobError::Uppercase);
+        }
+        hex::decode(&self.block.blob).map_err(BlobError::NotHex)
+    }
 }
 
 impl Vector {
@@ -314,12 +336,9 @@ impl Vector {
     }
 
     /// The case's block blob (leader vectors), checked to be lowercase hex.
-    pub fn blob(&self) -> Result<Option<Vec<u8>>, String> {
+    pub fn blob(&self) -> Result<Option<Vec<u8>>, BlobError> {
         let Case::Leader(c) = &self.case else { return Ok(None) };
-        if c.block.blob.bytes().any(|b| b.is_ascii_uppercase()) {
-            return Err("block.blob must be lowercase hex".into());
-        }
-        hex::decode(&c.block.blob).map(Some).map_err(|e| format!("block.blob is not hex: {e}"))
+        c.blob().map(Some)
     }
 
     /// Reads one vector file (a regular file of at most [`MAX_VECTOR_BYTES`], checked before and while
@@ -335,7 +354,7 @@ impl Vector {
         }
         let v: Vector = serde_json::from_value(value)
             .map_err(|e| VectorError::Parse { file: path.into(), message: clip(&e.to_string()) })?;
-        v.blob().map_err(|message| VectorError::Invalid { file: path.into(), message })?;
+        v.blob().map_err(|source| VectorError::Invalid { file: path.into(), source })?;
         Ok(v)
     }
 }
@@ -434,4 +453,26 @@ pub fn load_dir_noting(dir: &Path) -> Result<(Vec<LoadedVector>, Vec<SameFile>),
         })
         .collect();
     Ok((loaded, same))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blob_messages() {
+        let mut v = crate::crafted::leader_v1_vectors().remove(0);
+        let Case::Leader(c) = &mut v.case else { panic!("a leader vector") };
+        let blob = c.block.blob.clone();
+        c.block.blob = blob.to_uppercase();
+        assert_eq!(v.blob().unwrap_err().to_string(), "block.blob must be lowercase hex");
+        let Case::Leader(c) = &mut v.case else { panic!("a leader vector") };
+        c.block.blob = format!("{blob}0");
+        assert_eq!(v.blob().unwrap_err().to_string(), "block.blob is not hex: Odd number of digits");
+        let Case::Leader(c) = &mut v.case else { panic!("a leader vector") };
+        c.block.blob = blob.clone();
+        assert_eq!(v.blob(), Ok(Some(hex::decode(&blob).unwrap())));
+        let invalid = VectorError::Invalid { file: "v.json".into(), source: BlobError::Uppercase };
+        assert_eq!(invalid.to_string(), "v.json: block.blob must be lowercase hex");
+    }
 }

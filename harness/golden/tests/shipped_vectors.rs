@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use dualrun_golden::vector::{Case, LeaderCase};
+use dualrun_golden::vector::{BlobError, Case, LeaderCase};
 use dualrun_golden::{check, load_dir, Vector, VectorError};
 use dualrun_leader::ReasonCode;
 
@@ -162,7 +162,7 @@ fn unreadable_and_foreign_files_are_errors_each_on_its_own() {
     assert!(loaded[0].1.is_ok());
     assert!(matches!(loaded[1].1, Err(VectorError::Parse { .. })));
     assert!(matches!(&loaded[2].1, Err(VectorError::Schema { schema, .. }) if schema == "dualrun-golden/v9"));
-    assert!(matches!(&loaded[3].1, Err(VectorError::Invalid { message, .. }) if message.contains("lowercase")));
+    assert!(matches!(&loaded[3].1, Err(VectorError::Invalid { source: BlobError::Uppercase, .. })));
 }
 
 #[test]
@@ -195,3 +195,39 @@ fn the_finality_and_fork_choice_sets_cover_every_code_and_outcome() {
     }
     assert_eq!(seen.len(), 4, "{seen:?}");
 }
+
+/// Every shipped vector file, byte for byte: Keccak-256 over each file's path (from golden-vectors/) and
+/// bytes, in path order. A change to any vector shows here and is made on purpose: regenerate, review
+/// the difference, then update the pin.
+#[test]
+fn the_shipped_vectors_are_pinned() {
+    fn files(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                files(&path, out);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    let root = shipped_dir("");
+    let mut all = Vec::new();
+    files(&root, &mut all);
+    all.sort();
+    let mut bytes = Vec::new();
+    for path in &all {
+        bytes.extend_from_slice(path.strip_prefix(&root).unwrap().to_str().unwrap().as_bytes());
+        bytes.push(0);
+        bytes.extend_from_slice(&std::fs::read(path).unwrap());
+        bytes.push(0);
+    }
+    assert_eq!(
+        (all.len(), dualrun_format::keccak256(&bytes).to_string()),
+        (PINNED_FILES, PINNED_DIGEST.to_owned()),
+        "the shipped golden vectors changed"
+    );
+}
+
+const PINNED_FILES: usize = 99;
+const PINNED_DIGEST: &str = "d79b715b1c95845ae9faecb3a324c4099d63f15f5b24ab5ff32915fcf6df37aa";

@@ -134,14 +134,37 @@ pub fn message(network_id: &[u8; 16], signing_hash: &Hash32) -> [u8; 65] {
     m
 }
 
+/// Why a record payload cannot be built for a leader id in the bytes reserved for it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PayloadError {
+    /// The id is not a valid leader id (empty, too long, or not printable ASCII).
+    #[error("{id:?}: {problem}")]
+    InvalidId {
+        /// The id given.
+        id: String,
+        /// Why it is not valid.
+        problem: String,
+    },
+    /// The record is longer than the bytes reserved for it.
+    #[error("a record for {id:?} needs {need} bytes; only {reserve} are reserved")]
+    TooLong {
+        /// The id given.
+        id: String,
+        /// The bytes the record needs.
+        need: usize,
+        /// The bytes reserved.
+        reserve: usize,
+    },
+}
+
 /// A record payload with a zero signature, `reserve` bytes long (zero padded).
-pub fn unsigned_payload(leader_id: &str, reserve: usize) -> Result<Vec<u8>, String> {
-    if let Some(p) = id_problem(leader_id.as_bytes()) {
-        return Err(format!("{leader_id:?}: {p}"));
+pub fn unsigned_payload(leader_id: &str, reserve: usize) -> Result<Vec<u8>, PayloadError> {
+    if let Some(problem) = id_problem(leader_id.as_bytes()) {
+        return Err(PayloadError::InvalidId { id: leader_id.to_owned(), problem });
     }
     let need = 2 + leader_id.len() + SIGNATURE_LEN;
     if need > reserve {
-        return Err(format!("a record for {leader_id:?} needs {need} bytes; only {reserve} are reserved"));
+        return Err(PayloadError::TooLong { id: leader_id.to_owned(), need, reserve });
     }
     let mut p = vec![0u8; reserve];
     p[0] = MAGIC;
@@ -179,5 +202,15 @@ mod tests {
         p[3 + SIGNATURE_LEN + 1] = 1;
         assert_eq!(message(&p), "non-zero padding byte at record offset 68");
         assert_eq!(message(&[MAGIC, 0]), id_problem(b"").expect("an empty id is a problem"));
+    }
+
+    #[test]
+    fn payload_messages() {
+        let message = |id: &str, reserve: usize| unsigned_payload(id, reserve).unwrap_err().to_string();
+        assert_eq!(message("", RESERVE), "\"\": id is 0 bytes; it must be 1..=32");
+        assert_eq!(message("a b", RESERVE), "\"a b\": id contains byte 0x20; allowed are A-Z a-z 0-9 . _ -");
+        assert_eq!(message("leader-1", 70), "a record for \"leader-1\" needs 74 bytes; only 70 are reserved");
+        let p = unsigned_payload("leader-1", 74).unwrap();
+        assert_eq!(p[..10], [MAGIC, 8, b'l', b'e', b'a', b'd', b'e', b'r', b'-', b'1']);
     }
 }

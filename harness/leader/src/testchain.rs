@@ -3,18 +3,27 @@
 
 use std::str::FromStr;
 
+use dualrun_format::HashError;
 use ed25519_dalek::SigningKey;
 
-use crate::record::{self, MAGIC, SIGNATURE_LEN};
+use crate::record::{self, PayloadError, MAGIC, SIGNATURE_LEN};
+
+/// Faults (`--fault`) that cannot be one per height.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FaultMapError {
+    /// Two faults given for one height.
+    #[error("--fault: two faults for height {0}")]
+    TwoForHeight(u64),
+}
 
 /// Faults by height; two for one height are refused.
 pub fn fault_map(
     faults: impl IntoIterator<Item = (u64, FaultKind)>,
-) -> Result<std::collections::BTreeMap<u64, FaultKind>, String> {
+) -> Result<std::collections::BTreeMap<u64, FaultKind>, FaultMapError> {
     let mut map = std::collections::BTreeMap::new();
     for (height, kind) in faults {
         if map.insert(height, kind).is_some() {
-            return Err(format!("--fault: two faults for height {height}"));
+            return Err(FaultMapError::TwoForHeight(height));
         }
     }
     Ok(map)
@@ -109,6 +118,29 @@ pub fn parse_fault(s: &str) -> Result<(u64, FaultKind), FaultParseError> {
     Ok((height, k.parse()?))
 }
 
+/// Why [`fill_record`] cannot write the record asked for.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FillError {
+    /// A `malformed` fault's record (an id one byte over the limit) does not fit in the reserved bytes.
+    #[error("a malformed record needs {need} reserved bytes")]
+    MalformedTooLong {
+        /// The bytes it needs.
+        need: usize,
+    },
+    /// A record with an id (honest, `not-scheduled`, `bad-signature`) was asked for without a signer.
+    #[error("this record needs a signer")]
+    NoSigner,
+    /// A signed record (`unknown`) was asked for without a key to sign it with.
+    #[error("this record needs a signing key")]
+    NoKey,
+    /// The signer's id gives no record payload in the reserved bytes.
+    #[error(transparent)]
+    Payload(#[from] PayloadError),
+    /// The block with the record has no signing hash.
+    #[error(transparent)]
+    Hash(#[from] HashError),
+}
+
 /// Fills the `reserve` bytes at `at` in `blob` (an extra nonce's payload) with a leader record: signed by
 /// `signer` (its id and key) when `fault` is `None`, or the given fault. The signer is the scheduled
 /// validator for honest and bad-signature blocks, an unscheduled one for not-scheduled, any key for
@@ -120,7 +152,7 @@ pub fn fill_record(
     network_id: &[u8; 16],
     fault: Option<FaultKind>,
     signer: Option<(&str, &SigningKey)>,
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, FillError> {
     let area = &mut blob[at..at + reserve];
     area.fill(0);
     let id = match fault {
@@ -128,7 +160,7 @@ pub fn fill_record(
         Some(FaultKind::Malformed) => {
             let long = crate::profile::MAX_ID_LEN + 1;
             if 2 + long + SIGNATURE_LEN > reserve {
-                return Err(format!("a malformed record needs {} reserved bytes", 2 + long + SIGNATURE_LEN));
+                return Err(FillError::MalformedTooLong { need: 2 + long + SIGNATURE_LEN });
             }
             area[0] = MAGIC;
             area[1] = long as u8;
@@ -136,12 +168,12 @@ pub fn fill_record(
             return Ok(None);
         }
         Some(FaultKind::Unknown) => UNKNOWN_ID,
-        _ => signer.ok_or("this record needs a signer")?.0,
+        _ => signer.ok_or(FillError::NoSigner)?.0,
     };
-    let key = signer.ok_or("this record needs a signing key")?.1;
+    let key = signer.ok_or(FillError::NoKey)?.1;
     area.copy_from_slice(&record::unsigned_payload(id, reserve)?);
     let sig_at = at + 2 + id.len();
-    record::sign_in_place(blob, sig_at, network_id, key).map_err(|e| e.to_string())?;
+    record::sign_in_place(blob, sig_at, network_id, key)?;
     if fault == Some(FaultKind::BadSignature) {
         blob[sig_at + SIGNATURE_LEN / 2] ^= 0x01;
     }
@@ -162,5 +194,33 @@ mod tests {
             "unknown fault kind \"late\" (missing, unknown, not-scheduled, bad-signature, malformed)"
         );
         assert_eq!(parse_fault("5:not-scheduled"), Ok((5, FaultKind::NotScheduled)));
+    }
+
+    #[test]
+    fn fault_map_messages() {
+        let faults = [(5, FaultKind::Missing), (6, FaultKind::Unknown), (5, FaultKind::Malformed)];
+        assert_eq!(fault_map(faults).unwrap_err().to_string(), "--fault: two faults for height 5");
+        assert_eq!(fault_map(faults[..2].iter().copied()).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn fill_messages() {
+        let key = SigningKey::from_bytes(&[7; 32]);
+        let message = |reserve: usize, fault: Option<FaultKind>, signer: Option<(&str, &SigningKey)>| {
+            fill_record(&mut [0; 200], 10, reserve, &[0; 16], fault, signer).unwrap_err().to_string()
+        };
+        assert_eq!(message(record::RESERVE, None, None), "this record needs a signer");
+        assert_eq!(message(record::RESERVE, Some(FaultKind::BadSignature), None), "this record needs a signer");
+        assert_eq!(message(record::RESERVE, Some(FaultKind::Unknown), None), "this record needs a signing key");
+        assert_eq!(message(90, Some(FaultKind::Malformed), None), "a malformed record needs 99 reserved bytes");
+        assert_eq!(
+            message(record::RESERVE, None, Some(("a b", &key))),
+            "\"a b\": id contains byte 0x20; allowed are A-Z a-z 0-9 . _ -"
+        );
+        assert_eq!(
+            message(80, Some(FaultKind::Unknown), Some(("leader-1", &key))),
+            "a record for \"not-a-validator\" needs 81 bytes; only 80 are reserved"
+        );
+        assert_eq!(FillError::from(HashError::ReservedId).to_string(), HashError::ReservedId.to_string());
     }
 }

@@ -22,16 +22,13 @@ pub struct ReplayConfig {
     /// Legacy reasons → codes.
     pub reasons: ReasonMap,
     /// Anything else that must match for a resume (timeouts, reason map digest…).
-    pub settings: serde_json::Value,
+    pub settings: dualrun_rundir::RunSettings,
     /// The run directory.
     pub out: PathBuf,
     /// Continue the run in `out` from its checkpoint.
     pub resume: bool,
     /// Threads for the prepare stage and the chain digest.
     pub threads: usize,
-    /// The words of a command that replays one block, `dualrun` first (`--from H --to H --out DIR` is
-    /// appended, and the line shell-quoted: [`dualrun_rundir::shell_line`]).
-    pub reproduce_prefix: Vec<String>,
     /// Set to stop; the run ends resumable.
     pub interrupt: Arc<AtomicBool>,
     /// Metrics to update as blocks are judged (`--metrics`).

@@ -191,7 +191,8 @@ where
         m.set_judged_height(judged);
     }
 
-    let mut sink = RecordSink::new(writer, stats, mode, cfg.out.clone(), cfg.reproduce_prefix.clone(), progress);
+    let command = crate::command::words(&manifest.inputs).ok();
+    let mut sink = RecordSink::new(writer, stats, mode, cfg.out.clone(), command, progress);
     sink.metrics = cfg.metrics.clone();
     sink.checkpoint_each_batch = manifest.inputs.chain.live;
     let mut ended = SessionEnd { next_height: start, source_error: None, verifier_stop: None };

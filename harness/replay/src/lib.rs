@@ -5,10 +5,12 @@
 //! - [`engine`]: [`run`] — checks the range, names the inputs, opens or resumes the run directory,
 //!   runs the pipeline and finishes the run;
 //! - [`inputs`]: what a run is made from, and the chain digest that names the range;
+//! - [`command`]: the `dualrun` command a run's inputs stand for (reproduce lines, re-runs);
 //! - [`sink`]: the record stage — records, counters, checkpoints and progress;
 //! - [`merge`]: shard runs of one range made into the single run's directory;
 //! - [`rerun`]: a finished run's inputs checked and replayed again, the records compared.
 
+pub mod command;
 mod config;
 pub mod engine;
 pub mod inputs;

@@ -1,13 +1,12 @@
 //! `report verify --rerun`, as logic: a finished run's inputs checked present and unchanged
-//! ([`check_inputs`]), the arguments that replay them again ([`command_line`]), and the re-run's records
+//! ([`check_inputs`]), the arguments that replay them again ([`crate::command::rerun_args`]), and the re-run's records
 //! compared with the recorded ones ([`compare`]): identical, or where they first differ. The command line
 //! runs the process and prints.
 
-use std::ffi::OsString;
 use std::path::Path;
 
 use dualrun_format::{FileError, Hash32};
-use dualrun_rundir::{files, Inputs, Manifest, Orphans, RunDir, RunDirError};
+use dualrun_rundir::{files, Manifest, Orphans, RunDir, RunDirError};
 
 /// A run that cannot be re-run, or whose re-run cannot be compared.
 #[derive(Debug, thiserror::Error)]
@@ -15,6 +14,9 @@ pub enum RerunError {
     /// An input of the run is gone or changed (named).
     #[error("{0}")]
     Input(String),
+    /// The run was not made by a command.
+    #[error(transparent)]
+    NotACommand(#[from] crate::command::NotACommand),
     /// A file could not be read.
     #[error(transparent)]
     File(#[from] FileError),
@@ -29,6 +31,7 @@ pub const RECORD_FILES: [&str; 2] = [files::JSONL, files::CSV];
 /// The chain, the profile and every file a verifier was made of must still be there and the same.
 pub fn check_inputs(m: &Manifest) -> Result<(), RerunError> {
     let i = &m.inputs;
+    crate::command::words(i)?;
     // A live run's chain is its daemon, asked again by the re-run itself.
     if !i.chain.live && !Path::new(&i.chain.path).exists() {
         return Err(RerunError::Input(format!("the chain {} is gone; a re-run needs the same chain", i.chain.path)));
@@ -54,45 +57,6 @@ pub fn check_inputs(m: &Manifest) -> Result<(), RerunError> {
         }
     }
     Ok(())
-}
-
-/// The `dualrun` arguments that replay `inputs` again into `out`: `follow` from the daemon for a live
-/// run, `replay` of the chain otherwise, with the profile, mode, `now`, range, verifiers and settings.
-pub fn command_line(inputs: &Inputs, out: &Path) -> Vec<OsString> {
-    let i = inputs;
-    let mut args: Vec<OsString> = Vec::new();
-    let mut push = |words: &[&str]| args.extend(words.iter().map(OsString::from));
-    if i.chain.live {
-        push(&["follow", "--daemon", &i.chain.path]);
-    } else {
-        push(&["replay", "--chain", &i.chain.path]);
-    }
-    push(&["--profile"]);
-    args.push(i.profile.path.clone().into_os_string());
-    let mut push = |words: &[&str]| args.extend(words.iter().map(OsString::from));
-    push(&["--mode", &i.mode.to_string(), "--now", &i.env.now]);
-    push(&["--from", &i.chain.from.to_string(), "--to", &i.chain.to.to_string()]);
-    if let Some(l) = &i.legacy {
-        push(&["--legacy", &l.spec]);
-    }
-    if let Some(c) = &i.candidate {
-        push(&["--candidate", &c.spec]);
-    }
-    let s = &i.settings;
-    if let Some(t) = s.get("timeout_seconds").and_then(serde_json::Value::as_f64) {
-        push(&["--timeout", &t.to_string()]);
-    }
-    if let Some(p) = s.get("reason_map").and_then(|r| r.get("path")).and_then(serde_json::Value::as_str) {
-        push(&["--reason-map", p]);
-    }
-    for p in s.get("python_path").and_then(serde_json::Value::as_array).into_iter().flatten() {
-        if let Some(p) = p.as_str() {
-            push(&["--python-path", p]);
-        }
-    }
-    args.push("--out".into());
-    args.push(out.as_os_str().to_owned());
-    args
 }
 
 /// How a re-run's records compare with the recorded ones.
@@ -212,73 +176,15 @@ fn describe(recorded: Option<&str>, again: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dualrun_core::{Mode, VerifierIdentity};
-    use dualrun_rundir::{ChainInputs, EnvInputs, ProfileInputs, RunWriter, Stats, Summary};
-
-    fn inputs(live: bool) -> Inputs {
-        Inputs {
-            chain: ChainInputs {
-                path: if live { "http://127.0.0.1:18081".into() } else { "/chains/a b".into() },
-                schema_version: 5,
-                genesis_id: Hash32([1; 32]),
-                from: 3,
-                to: 9,
-                blocks: 7,
-                chain_digest: Hash32([2; 32]),
-                live,
-            },
-            profile: ProfileInputs { path: "/p.toml".into(), digest: Hash32([3; 32]), network: "net".into() },
-            mode: Mode::Shadow,
-            legacy: Some(VerifierIdentity {
-                spec: "python:m".into(),
-                description: String::new(),
-                files: Default::default(),
-            }),
-            candidate: None,
-            env: EnvInputs { now: "block".into() },
-            settings: serde_json::json!({ "timeout_seconds": 2.5, "python_path": ["/x y"], "reason_map": { "path": "/r.toml" } }),
-            shard: None,
-        }
-    }
-
-    #[test]
-    fn the_command_line_replays_the_manifests_inputs() {
-        let words = |i: &Inputs| -> Vec<String> {
-            command_line(i, Path::new("/out")).into_iter().map(|w| w.into_string().unwrap()).collect()
-        };
-        assert_eq!(
-            words(&inputs(false)),
-            [
-                "replay",
-                "--chain",
-                "/chains/a b",
-                "--profile",
-                "/p.toml",
-                "--mode",
-                "shadow",
-                "--now",
-                "block",
-                "--from",
-                "3",
-                "--to",
-                "9",
-                "--legacy",
-                "python:m",
-                "--timeout",
-                "2.5",
-                "--reason-map",
-                "/r.toml",
-                "--python-path",
-                "/x y",
-                "--out",
-                "/out",
-            ]
-        );
-        assert_eq!(words(&inputs(true))[..3], ["follow", "--daemon", "http://127.0.0.1:18081"]);
-    }
+    use dualrun_core::Mode;
+    use dualrun_rundir::{RunWriter, Stats, Summary};
 
     fn finished(dir: &Path, lines: &[&str]) -> RunDir {
-        let manifest = Manifest::new(inputs(false), "/chains/a b/data.mdb".into(), 1);
+        let manifest = Manifest::new(
+            crate::command::tests::inputs(false, crate::command::tests::settings(2.5)),
+            "/chains/a b/data.mdb".into(),
+            1,
+        );
         let mut w = RunWriter::create(dir, &manifest).unwrap();
         let mut stats = Stats::default();
         let record: dualrun_rundir::Record = serde_json::from_str(RECORD).unwrap();

@@ -37,7 +37,9 @@ pub(crate) struct RecordSink<'a> {
     pub(crate) mode: Mode,
     /// The run directory (reproduce lines name a sibling).
     pub(crate) out: PathBuf,
-    pub(crate) reproduce_prefix: Vec<String>,
+    /// The words of the command the run's inputs stand for ([`crate::command::words`]); none for a run
+    /// no command makes.
+    pub(crate) command: Option<Vec<String>>,
     pub(crate) progress: &'a mut dyn Progress,
     pub(crate) first_record: Option<FirstRecord>,
     pub(crate) session: Instant,
@@ -55,7 +57,7 @@ impl<'a> RecordSink<'a> {
         stats: Stats,
         mode: Mode,
         out: PathBuf,
-        reproduce_prefix: Vec<String>,
+        command: Option<Vec<String>>,
         progress: &'a mut dyn Progress,
     ) -> Self {
         let now = Instant::now();
@@ -64,7 +66,7 @@ impl<'a> RecordSink<'a> {
             stats,
             mode,
             out,
-            reproduce_prefix,
+            command,
             progress,
             first_record: None,
             session: now,
@@ -83,10 +85,7 @@ impl<'a> RecordSink<'a> {
 
     fn reproduce(&self, height: u64) -> String {
         let out = self.out.with_file_name(format!("reproduce-{height}"));
-        let mut argv = self.reproduce_prefix.clone();
-        let h = height.to_string();
-        argv.extend(["--from".into(), h.clone(), "--to".into(), h, "--out".into(), out.display().to_string()]);
-        dualrun_rundir::shell_line(&argv)
+        self.command.as_ref().map_or_else(String::new, |words| crate::command::reproduce_line(words, height, &out))
     }
 }
 

@@ -77,6 +77,15 @@ pub enum AttestError {
         /// What is wrong with it.
         problem: String,
     },
+    /// The statement's subjects are not the files of a run directory, each named once with its SHA-256.
+    #[error("{file}: not a dualrun run attestation: {problem}")]
+    Subjects {
+        /// The attestation.
+        file: PathBuf,
+        /// What is wrong with the subjects. The message says it whole, so it is not also the source: a
+        /// chain of causes printed with `{:#}` (as `report verify` does) says it once.
+        problem: SubjectError,
+    },
     /// No signature of the envelope verifies.
     #[error("{file}: bad signature: {problem}")]
     BadSignature {
@@ -109,6 +118,25 @@ impl AttestError {
     pub fn is_finding(&self) -> bool {
         matches!(self, AttestError::BadSignature { .. } | AttestError::Untrusted { .. } | AttestError::Mismatch { .. })
     }
+}
+
+/// Why a statement's `subject` list is not the files of a run directory, each named once with its
+/// SHA-256.
+#[derive(Debug, thiserror::Error)]
+pub enum SubjectError {
+    /// `subject` is not a list of `{name, digest}` objects.
+    #[error("subject: {0}")]
+    NotSubjects(#[source] serde_json::Error),
+    /// A subject's name is not a plain file name of the run directory (empty, `.`, `..`, a path, or
+    /// the attestation itself).
+    #[error("subject {0:?} is not a file of the run directory")]
+    NotAFile(String),
+    /// A name listed more than once.
+    #[error("subject {0:?} is listed twice")]
+    Twice(String),
+    /// A subject without a SHA-256 in lowercase hex.
+    #[error("subject {0:?} has no sha256 digest in lowercase hex")]
+    NoSha256(String),
 }
 
 fn join_problems(problems: &[Problem]) -> String {
@@ -265,7 +293,8 @@ pub fn verify(run_dir: &Path, trusted: &[VerifyingKey]) -> Result<Verified, Atte
     if field("predicateType") != PREDICATE_TYPE {
         return Err(malformed(format!("predicateType is {:?}, expected {PREDICATE_TYPE:?}", field("predicateType"))));
     }
-    let subjects = subjects_of(statement.get("subject").cloned().unwrap_or(Value::Null)).map_err(malformed)?;
+    let subjects = subjects_of(statement.get("subject").cloned().unwrap_or(Value::Null))
+        .map_err(|problem| AttestError::Subjects { file: file.clone(), problem })?;
 
     let findings = compare(run_dir, &subjects)?;
     if !findings.is_empty() {
@@ -318,20 +347,20 @@ fn check_signature(s: &EnvelopeSignature, message: &[u8]) -> Result<VerifyingKey
 }
 
 /// The statement's subjects as `(name, sha256)`, each a plain file name, named once, with a SHA-256.
-fn subjects_of(subject: Value) -> Result<Vec<(String, String)>, String> {
-    let subjects: Vec<Subject> = serde_json::from_value(subject).map_err(|e| format!("subject: {e}"))?;
+fn subjects_of(subject: Value) -> Result<Vec<(String, String)>, SubjectError> {
+    let subjects: Vec<Subject> = serde_json::from_value(subject).map_err(SubjectError::NotSubjects)?;
     let mut seen = BTreeSet::new();
     let mut out = Vec::with_capacity(subjects.len());
     for s in subjects {
         if s.name.is_empty() || s.name == "." || s.name == ".." || s.name.contains(['/', '\0']) || s.name == FILE {
-            return Err(format!("subject {:?} is not a file of the run directory", s.name));
+            return Err(SubjectError::NotAFile(s.name));
         }
         if !seen.insert(s.name.clone()) {
-            return Err(format!("subject {:?} is listed twice", s.name));
+            return Err(SubjectError::Twice(s.name));
         }
         let sha256 = s.digest.get("sha256").cloned().unwrap_or_default();
         if sha256.len() != 64 || !sha256.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-            return Err(format!("subject {:?} has no sha256 digest in lowercase hex", s.name));
+            return Err(SubjectError::NoSha256(s.name));
         }
         out.push((s.name, sha256));
     }
@@ -401,5 +430,37 @@ mod tests {
         }
         assert_eq!(covered_files(dir).unwrap(), ["a.txt", "b.json"]);
         assert_eq!(sha256_of(&dir.join("a.txt")).unwrap(), hex::encode(Sha256::digest(b"a.txt")));
+    }
+
+    #[test]
+    fn subject_messages() {
+        let message = |subject: Value| subjects_of(subject).unwrap_err().to_string();
+        let sha = "ab".repeat(32);
+        let one = |name: &str, sha256: &str| json!({ "name": name, "digest": { "sha256": sha256 } });
+        assert_eq!(message(json!("x")), "subject: invalid type: string \"x\", expected a sequence");
+        assert_eq!(message(Value::Null), "subject: invalid type: null, expected a sequence");
+        for name in ["", ".", "..", "a/b", "a\0b", FILE] {
+            assert_eq!(
+                message(json!([one(name, &sha)])),
+                format!("subject {name:?} is not a file of the run directory")
+            );
+        }
+        assert_eq!(message(json!([one("a", &sha), one("a", &sha)])), "subject \"a\" is listed twice");
+        assert_eq!(
+            message(json!([one("a", &sha.to_uppercase())])),
+            "subject \"a\" has no sha256 digest in lowercase hex"
+        );
+        assert_eq!(
+            message(json!([{ "name": "a", "digest": {} }])),
+            "subject \"a\" has no sha256 digest in lowercase hex"
+        );
+        assert_eq!(subjects_of(json!([one("a", &sha)])).unwrap(), [("a".to_owned(), sha.clone())]);
+        let e =
+            AttestError::Subjects { file: "attestation.dsse.json".into(), problem: SubjectError::Twice("a".into()) };
+        assert_eq!(
+            e.to_string(),
+            "attestation.dsse.json: not a dualrun run attestation: subject \"a\" is listed twice"
+        );
+        assert!(std::error::Error::source(&e).is_none(), "a chain printed with {{:#}} says the problem once");
     }
 }

@@ -33,7 +33,8 @@ pub use access::differences;
 pub use checkpoint::Checkpoint;
 pub use error::{Problem, RunDirError};
 pub use manifest::{
-    ChainInputs, EnvInputs, Inputs, Manifest, ProfileInputs, Shard, ShardRun, Tool, FORMAT, FORMAT_VERSION,
+    ChainInputs, CommandSettings, EmbeddedSettings, EnvInputs, Inputs, Manifest, ProfileInputs, ReasonMapInput,
+    RunSettings, Shard, ShardRun, Tool, FORMAT, FORMAT_VERSION,
 };
 pub use reader::{count_problems, RecordsRead, RunDir};
 pub use record::{shell_line, Authoritative, JudgedBlock, Record, Side, CSV_HEADER};

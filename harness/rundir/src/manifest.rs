@@ -132,10 +132,58 @@ pub struct Inputs {
     /// The ambient inputs.
     pub env: EnvInputs,
     /// Everything else that changes records (timeouts, reason map).
-    pub settings: serde_json::Value,
+    pub settings: RunSettings,
     /// The shard of a whole range this run is (`replay --shard I/N`); `chain` names the shard's own range.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<Shard>,
+}
+
+/// What else a run's records depend on, by what made the run. Written untagged: the JSON is the
+/// variant's fields alone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum RunSettings {
+    /// A run of `dualrun replay` or `dualrun follow`.
+    Command(CommandSettings),
+    /// A run driven block by block from Python (`dualrun.DualRun`): there is no command to run again.
+    Embedded(EmbeddedSettings),
+}
+
+/// The settings of a `replay` or `follow` run (field order: the on-disk order).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandSettings {
+    /// Seconds a verifier may take for one block (`--timeout`).
+    pub timeout_seconds: f64,
+    /// Directories added to the embedded Python's module path (`--python-path`), as given.
+    pub python_path: Vec<PathBuf>,
+    /// The reason map (`--reason-map`), if one was given.
+    pub reason_map: Option<ReasonMapInput>,
+}
+
+impl CommandSettings {
+    /// `--timeout`'s default: a command line leaves it out.
+    pub const DEFAULT_TIMEOUT_SECONDS: f64 = 30.0;
+}
+
+/// A reason map a run used: where it was read from and the digest of its bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonMapInput {
+    /// The file, as given.
+    pub path: PathBuf,
+    /// Keccak-256 of the file's bytes (empty when it could not be read).
+    pub digest: String,
+}
+
+/// The settings of a run driven from Python.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmbeddedSettings {
+    /// What drove it (`python DualRun`).
+    pub driver: String,
+    /// Its reason map: legacy reason → code.
+    pub reasons: BTreeMap<String, String>,
 }
 
 /// One of `count` contiguous shards of the heights `from..=to` (see [`Shard::range`]).
@@ -243,4 +291,31 @@ pub struct ProfileInputs {
 pub struct EnvInputs {
     /// `block` or `fixed:UNIX`.
     pub now: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The settings' JSON is what runs made before the settings were typed hold, byte for byte (their
+    /// inputs digests depend on it), and reads back as the same variant.
+    #[test]
+    fn settings_keep_their_spelling() {
+        let command = RunSettings::Command(CommandSettings {
+            timeout_seconds: 2.5,
+            python_path: vec!["/x y".into()],
+            reason_map: Some(ReasonMapInput { path: "/r.toml".into(), digest: "ab".into() }),
+        });
+        let text = r#"{"timeout_seconds":2.5,"python_path":["/x y"],"reason_map":{"path":"/r.toml","digest":"ab"}}"#;
+        assert_eq!(serde_json::to_string(&command).unwrap(), text);
+        assert_eq!(serde_json::from_str::<RunSettings>(text).unwrap(), command);
+        let embedded = RunSettings::Embedded(EmbeddedSettings {
+            driver: "python DualRun".into(),
+            reasons: [("bad pow".to_owned(), "pow.invalid".to_owned())].into(),
+        });
+        let text = r#"{"driver":"python DualRun","reasons":{"bad pow":"pow.invalid"}}"#;
+        assert_eq!(serde_json::to_string(&embedded).unwrap(), text);
+        assert_eq!(serde_json::from_str::<RunSettings>(text).unwrap(), embedded);
+        assert!(serde_json::from_str::<RunSettings>(r#"{"timeout_ms":10}"#).is_err(), "unknown settings are refused");
+    }
 }

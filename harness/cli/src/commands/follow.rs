@@ -61,8 +61,6 @@ pub(crate) fn run(a: FollowArgs) -> Result<Outcome> {
         (None, false) => dualrun_follow::daemon_height(&daemon, connect_wait)?,
     };
     let source = SourceArgs {
-        command: "follow",
-        source: vec!["--daemon".into(), a.daemon.clone()],
         profile_path: &profile_path,
         from,
         to: a.to,

@@ -58,7 +58,8 @@ impl FromStr for CompeteArg {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         let (h, k) = s.split_once(':').ok_or_else(|| format!("expected HEIGHT:KIND, got {s:?}"))?;
-        Ok(CompeteArg { height: h.parse().map_err(|_| format!("bad height {h:?} in {s:?}"))?, kind: k.parse()? })
+        let height = h.parse().map_err(|_| format!("bad height {h:?} in {s:?}"))?;
+        Ok(CompeteArg { height, kind: k.parse::<Compete>().map_err(|e| e.to_string())? })
     }
 }
 

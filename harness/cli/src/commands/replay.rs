@@ -60,15 +60,7 @@ pub(crate) fn run(a: ReplayArgs) -> Result<Outcome> {
         let (f, t) = s.range();
         (f, Some(t))
     });
-    let source = SourceArgs {
-        command: "replay",
-        source: vec!["--chain".into(), a.chain.path_for_commands(&db)],
-        profile_path: &profile_path,
-        from,
-        to,
-        child_args: vec![],
-        shard,
-    };
+    let source = SourceArgs { profile_path: &profile_path, from, to, child_args: vec![], shard };
     let mut ready = match a.run.prepare(source)? {
         Prepared::Watched(outcome) => return Ok(outcome),
         Prepared::Ready(ready) => *ready,

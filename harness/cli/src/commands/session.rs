@@ -15,7 +15,7 @@ use dualrun_core::{Mode, ReasonMap, UtcTime};
 use dualrun_leader::Profile;
 use dualrun_pipeline::{NowMode, Verifiers};
 use dualrun_replay::{Progress, ReplayConfig, RunEnd, RunResult};
-use dualrun_rundir::{files, RunWriter, Stats};
+use dualrun_rundir::{files, CommandSettings, ReasonMapInput, RunSettings, RunWriter, Stats};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::chain_arg::threads;
@@ -52,7 +52,7 @@ pub(crate) struct RunArgs {
     #[arg(long, default_value = "block")]
     now: NowMode,
     /// Seconds a verifier may take for one block before it counts as a timeout error.
-    #[arg(long, default_value_t = 30.0)]
+    #[arg(long, default_value_t = CommandSettings::DEFAULT_TIMEOUT_SECONDS)]
     pub(crate) timeout: f64,
     /// How log lines are written, on stderr and in run.log.
     #[arg(long, value_enum, default_value = "text")]
@@ -86,11 +86,8 @@ pub(crate) struct Ready {
     pub(crate) make_verifiers: Box<dyn FnMut() -> Result<Verifiers>>,
 }
 
-/// Where the blocks come from, as a reproduce line names it (`replay --chain DIR`, `follow --daemon URL`).
+/// The part of a run its command resolved: the profile, the range, and what a watched child needs.
 pub(crate) struct SourceArgs<'a> {
-    pub(crate) command: &'a str,
-    /// The source's arguments (`--chain DIR`), one word each.
-    pub(crate) source: Vec<String>,
     pub(crate) profile_path: &'a Path,
     pub(crate) from: u64,
     pub(crate) to: Option<u64>,
@@ -156,31 +153,13 @@ impl RunArgs {
             Verifiers::new(mode, legacy, candidate).map_err(anyhow::Error::msg)
         });
 
-        // Words, quoted once when a record's line is made (dualrun_rundir::shell_line).
-        let mut reproduce: Vec<String> = vec!["dualrun".into(), src.command.into()];
-        reproduce.extend(src.source.iter().cloned());
-        for (flag, value) in [
-            ("--profile", src.profile_path.display().to_string()),
-            ("--legacy", legacy_spec.to_string()),
-            ("--candidate", self.candidate.to_string()),
-            ("--mode", self.mode.to_string()),
-            ("--now", self.now.describe()),
-        ] {
-            reproduce.extend([flag.into(), value]);
-        }
-        for p in &self.python_path {
-            reproduce.extend(["--python-path".into(), p.display().to_string()]);
-        }
-        if let Some(m) = &self.reason_map {
-            reproduce.extend(["--reason-map".into(), m.display().to_string()]);
-        }
-        let settings = serde_json::json!({
-            "timeout_seconds": self.timeout,
-            "python_path": self.python_path,
-            "reason_map": self.reason_map.as_ref().map(|p| {
-                let digest = std::fs::read(p).map(|b| dualrun_format::keccak256(&b).to_string()).unwrap_or_default();
-                serde_json::json!({ "path": p, "digest": digest })
+        let settings = RunSettings::Command(CommandSettings {
+            python_path: self.python_path.clone(),
+            reason_map: self.reason_map.as_ref().map(|p| ReasonMapInput {
+                digest: std::fs::read(p).map(|b| dualrun_format::keccak256(&b).to_string()).unwrap_or_default(),
+                path: p.clone(),
             }),
+            timeout_seconds: self.timeout,
         });
         let cfg = ReplayConfig {
             profile,
@@ -192,7 +171,6 @@ impl RunArgs {
             out,
             resume: self.resume,
             threads: threads(self.threads),
-            reproduce_prefix: reproduce,
             interrupt: interrupt_on_ctrl_c(),
             metrics: super::serve_metrics(self.metrics.as_deref(), self.mode)?,
             shard: src.shard,

@@ -1,0 +1,644 @@
+//! The gate on real replay evidence: init → shadow → refused → primary → rollback, an auditor's
+//! verify, evidence edited after the fact; and the golden-vector gate failing the way CI needs.
+
+use std::path::Path;
+
+use crate::common::*;
+
+fn replay(out: &Path, mode: &str) {
+    let r = dualrun(&["replay", "--mode", mode, "--out", s(out)]);
+    assert!(r.code == 0 || r.code == 1, "{}", r.stderr);
+}
+
+fn golden_dir() -> std::path::PathBuf {
+    repo().join("golden-vectors")
+}
+
+/// A key `ops.key` and a ledger started with it in `dir`, and a SHADOW replay of the sample in `dir/run`.
+fn ledger_and_run(dir: &Path) -> std::path::PathBuf {
+    let ledger = dir.join("ledger.jsonl");
+    assert_eq!(dualrun(&["keygen", "--id", "ops", "--out", s(&dir.join("ops.key"))]).code, 0);
+    assert_eq!(
+        dualrun(&["gate", "init", "--ledger", s(&ledger), "--key", s(&dir.join("ops.key")), "--operator", "ops"]).code,
+        0
+    );
+    replay(&dir.join("run"), "shadow");
+    ledger
+}
+
+#[test]
+fn the_full_walk_on_real_replays_and_an_audit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = |n: &str| tmp.path().join(n);
+    let ledger = t("ledger.jsonl");
+    let (golden, alice_key, policy, allow_file) = (
+        s(&golden_dir()).to_owned(),
+        s(&t("alice.key")).to_owned(),
+        s(&t("policy.toml")).to_owned(),
+        s(&t("allow.toml")).to_owned(),
+    );
+    let (shadow_run, primary_run) = (s(&t("shadow-run")).to_owned(), s(&t("primary-run")).to_owned());
+    assert_eq!(dualrun(&["keygen", "--id", "alice", "--out", s(&t("alice.key"))]).code, 0);
+    let r = dualrun(&["gate", "init", "--ledger", s(&ledger), "--key", s(&t("alice.key")), "--operator", "alice"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let status = dualrun(&["gate", "status", "--ledger", s(&ledger), "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!((v["mode"].as_str(), v["entries"].as_u64()), (Some("legacy"), Some(1)));
+    assert_eq!(v["last"]["action"], "init");
+
+    replay(&t("shadow-run"), "shadow");
+    let evidence = ["--evidence", shadow_run.as_str()];
+
+    // Without golden vectors the move to SHADOW is inconclusive (exit 3), and says why.
+    let mut args = vec!["gate", "evaluate", "--ledger", s(&ledger)];
+    args.extend(evidence);
+    let r = dualrun(&args);
+    assert_eq!(r.code, 3, "{}", r.stdout);
+    assert!(r.stdout.contains("inconclusive") && r.stdout.contains("no golden vectors given"), "{}", r.stdout);
+
+    // With them it passes; promote.
+    let mut args = vec![
+        "gate",
+        "promote",
+        "--ledger",
+        s(&ledger),
+        "--golden",
+        &golden,
+        "--key",
+        &alice_key,
+        "--reason",
+        "golden vectors pass",
+    ];
+    args.extend(evidence);
+    let r = dualrun(&args);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("promoted legacy -> shadow"), "{}", r.stdout);
+
+    // SHADOW -> PRIMARY is refused: the ten halts at the injected faults. Nothing is written.
+    std::fs::write(t("policy.toml"), "[to_primary]\nmin_blocks = 100\n").unwrap();
+    let before = std::fs::read(&ledger).unwrap();
+    let mut args = vec!["gate", "promote", "--ledger", s(&ledger), "--policy", &policy, "--golden", &golden];
+    args.extend(["--key", alice_key.as_str(), "--reason", "try"]);
+    args.extend(evidence);
+    let r = dualrun(&args);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(r.stdout.contains("max_divergences") && r.stdout.contains("10, need <= 0"), "{}", r.stdout);
+    assert_eq!(std::fs::read(&ledger).unwrap(), before, "a refused promotion writes nothing");
+
+    // An allowlist that excuses the ten halts, with justification, author and expiry: PRIMARY.
+    let csv = std::fs::read_to_string(t("shadow-run").join("divergences.csv")).unwrap();
+    let mut allow = String::new();
+    for l in csv.lines().skip(1) {
+        let f: Vec<&str> = l.split(',').collect();
+        allow.push_str(&format!(
+            "[[entries]]\nblock_id = \"{}\"\nclass = \"{}\"\njustification = \"injected fault\"\nauthor = \"alice\"\nexpires_height = 1000\n\n",
+            f[1], f[2]
+        ));
+    }
+    std::fs::write(t("allow.toml"), allow).unwrap();
+    let mut args = vec!["gate", "promote", "--ledger", s(&ledger), "--policy", &policy, "--golden", &golden];
+    args.extend(["--allowlist", allow_file.as_str(), "--key", alice_key.as_str(), "--reason", "faults are known"]);
+    args.extend(evidence);
+    let r = dualrun(&args);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("10 excused by the allowlist"), "{}", r.stdout);
+
+    // Any active allowlist entry blocks PRIMARY -> ONLY.
+    replay(&t("primary-run"), "primary");
+    let r = dualrun(&[
+        "gate",
+        "evaluate",
+        "--ledger",
+        s(&ledger),
+        "--policy",
+        &policy,
+        "--golden",
+        &golden,
+        "--allowlist",
+        &allow_file,
+        "--evidence",
+        &primary_run,
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(r.stdout.contains("fail         no_active_allowlist_entries"), "{}", r.stdout);
+
+    // Rollback to any earlier mode: always allowed, recorded.
+    let r = dualrun(&[
+        "gate",
+        "rollback",
+        "--ledger",
+        s(&ledger),
+        "--to",
+        "legacy",
+        "--key",
+        s(&t("alice.key")),
+        "--reason",
+        "drill",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value =
+        serde_json::from_str(&dualrun(&["gate", "status", "--ledger", s(&ledger), "--json"]).stdout).unwrap();
+    assert_eq!((v["mode"].as_str(), v["entries"].as_u64()), (Some("legacy"), Some(4)));
+    assert_eq!(v["last"]["action"], "rollback");
+
+    audit_the_walk(tmp.path(), &ledger, &golden, &shadow_run);
+}
+
+/// The audit of the ledger the full walk left in `dir`: trusted keys, a ledger cut short, evidence
+/// edited after the fact.
+fn audit_the_walk(dir: &Path, ledger: &Path, golden: &str, shadow_run: &str) {
+    let t = |n: &str| dir.join(n);
+    // An auditor verifies it all, trusting alice's key only.
+    let alice =
+        std::fs::read_to_string(t("alice.key")).unwrap().split("public_key = \"").nth(1).unwrap()[..64].to_owned();
+    let r = dualrun(&["gate", "verify", "--ledger", s(ledger), "--trusted-key", &alice]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("4 entries verified; mode legacy"), "{}", r.stdout);
+    // The head an audit prints catches a ledger cut short later.
+    let head = r.stdout.trim_end().rsplit(' ').next().unwrap().to_owned();
+    let text = std::fs::read_to_string(ledger).unwrap();
+    let cut = t("cut.jsonl");
+    std::fs::write(&cut, text.lines().take(3).map(|l| format!("{l}\n")).collect::<String>()).unwrap();
+    assert_eq!(
+        dualrun(&["gate", "verify", "--ledger", s(&cut), "--skip-evidence"]).code,
+        0,
+        "a prefix is a valid ledger by itself"
+    );
+    let r = dualrun(&["gate", "verify", "--ledger", s(&cut), "--skip-evidence", "--expect-head", &head]);
+    assert_eq!(r.code, 1);
+    assert!(r.stdout.contains("entries were removed from the end"), "{}", r.stdout);
+    assert_eq!(dualrun(&["keygen", "--id", "bob", "--out", s(&t("bob.key"))]).code, 0);
+    let bob = std::fs::read_to_string(t("bob.key")).unwrap().split("public_key = \"").nth(1).unwrap()[..64].to_owned();
+    let r = dualrun(&["gate", "verify", "--ledger", s(ledger), "--trusted-key", &bob]);
+    assert_eq!(r.code, 1);
+    assert!(r.stdout.contains("entry 0") && r.stdout.contains("not a trusted key"), "{}", r.stdout);
+
+    // Evidence edited after the fact: the entry that relied on it fails the audit.
+    let csv_path = t("shadow-run").join("divergences.csv");
+    let edited = std::fs::read_to_string(&csv_path).unwrap().replacen("halt", "fact", 1);
+    std::fs::write(&csv_path, edited).unwrap();
+    let r = dualrun(&["gate", "verify", "--ledger", s(ledger)]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stdout.contains("entry 1") && r.stdout.contains("divergences.csv was changed after the run"),
+        "{}",
+        r.stdout
+    );
+    // ... and it no longer counts as evidence.
+    let r = dualrun(&["gate", "evaluate", "--ledger", s(ledger), "--golden", golden, "--evidence", shadow_run]);
+    assert_eq!(r.code, 1);
+    assert!(r.stdout.contains("divergences.csv was changed after the run"), "{}", r.stdout);
+}
+
+#[test]
+fn forced_promotions_are_recorded_as_overrides_and_incomplete_runs_are_not_evidence() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = |n: &str| tmp.path().join(n);
+    let ledger = t("ledger.jsonl");
+    dualrun(&["keygen", "--id", "ops", "--out", s(&t("ops.key"))]);
+    dualrun(&["gate", "init", "--ledger", s(&ledger), "--key", s(&t("ops.key")), "--operator", "ops"]);
+    // A run killed before the end is not evidence: its manifest still says `"complete": false`, as it
+    // does from the start of a run until its end.
+    let out = t("partial");
+    replay(&out, "shadow");
+    let manifest = std::fs::read_to_string(out.join("manifest.json")).unwrap();
+    assert!(manifest.contains("\"complete\": true"));
+    std::fs::write(out.join("manifest.json"), manifest.replace("\"complete\": true", "\"complete\": false")).unwrap();
+    let r = dualrun(&["gate", "evaluate", "--ledger", s(&ledger), "--golden", s(&golden_dir()), "--evidence", s(&out)]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(r.stdout.contains("the run is not complete"), "{}", r.stdout);
+    // --force promotes without passing, and the ledger says so.
+    let r = dualrun(&[
+        "gate",
+        "promote",
+        "--ledger",
+        s(&ledger),
+        "--key",
+        s(&t("ops.key")),
+        "--reason",
+        "emergency",
+        "--force",
+        "--evidence",
+        s(&out),
+    ]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("FORCED OVERRIDE"), "{}", r.stdout);
+    let v: serde_json::Value =
+        serde_json::from_str(&dualrun(&["gate", "status", "--ledger", s(&ledger), "--json"]).stdout).unwrap();
+    assert_eq!(v["last"]["override"], true);
+    assert_eq!(v["mode"], "shadow");
+}
+
+#[test]
+fn golden_check_fails_on_mismatch_unreadable_files_and_unexpected_skips_with_junit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("vectors");
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = golden_dir().join("leader-v1");
+    let pick = |prefix: &str| {
+        std::fs::read_dir(&src)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix))
+            .unwrap()
+    };
+    // A passing vector, a vector expecting another reason, an unreadable one, a skip without reason,
+    // and a skip with one.
+    std::fs::copy(pick("too-soon-"), dir.join("a-pass.json")).unwrap();
+    let text = std::fs::read_to_string(pick("round-robin-not-scheduled-")).unwrap();
+    std::fs::write(dir.join("b-mismatch.json"), text.replace("\"leader.not_scheduled\"", "\"leader.bad_signature\""))
+        .unwrap();
+    std::fs::write(dir.join("c-broken.json"), "{ this is not json").unwrap();
+    let skip = |reason: &str| text.replacen("\"provenance\"", &format!("\"skip\": \"{reason}\",\n  \"provenance\""), 1);
+    std::fs::write(dir.join("d-skip-no-reason.json"), skip("")).unwrap();
+    std::fs::write(dir.join("e-skip.json"), skip("waiting for protocol v2")).unwrap();
+
+    let junit = tmp.path().join("junit.xml");
+    let r = dualrun(&["golden", "check", s(&dir), "--junit", s(&junit)]);
+    assert_eq!(r.code, 1);
+    assert!(r.stdout.lines().any(|l| l == "golden: 1 passed, 3 failed, 1 skipped"), "{}", r.stdout);
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert_eq!(xml.matches("<testcase").count(), 5);
+    assert_eq!(xml.matches("<failure").count(), 3);
+    assert!(xml.contains("reason: expected leader.bad_signature, got leader.not_scheduled"), "{xml}");
+    assert!(xml.contains("c-broken.json: not a golden vector"), "{xml}");
+    assert!(xml.contains("skipped without a written reason"), "{xml}");
+    assert!(xml.contains("<skipped message=\"waiting for protocol v2\""), "{xml}");
+
+    // The shipped set passes, also through the built-in validator as a second implementation.
+    let r = dualrun(&["golden", "check", s(&golden_dir()), "--legacy", "builtin:leader-v1"]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    // The reference legacy knows no leaders: parity with it fails exactly on the leader rules.
+    let r = dualrun(&["golden", "check", s(&golden_dir().join("leader-v1")), "--legacy", "python:dualrun_legacy"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stdout.contains("python:dualrun_legacy: verdict: expected reject, got accept"), "{}", r.stdout);
+
+    // An unknown schema version fails.
+    std::fs::write(
+        dir.join("f-future.json"),
+        std::fs::read_to_string(pick("too-soon-")).unwrap().replace("dualrun-golden/v1", "dualrun-golden/v2"),
+    )
+    .unwrap();
+    let r = dualrun(&["golden", "check", s(&dir)]);
+    assert!(r.stdout.contains("unknown schema \"dualrun-golden/v2\""), "{}", r.stdout);
+}
+
+#[test]
+fn a_divergence_becomes_a_vector() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    replay(&run, "shadow");
+    let out = tmp.path().join("recorded");
+    let r = dualrun(&["golden", "record", "--run", s(&run), "--height", "70", "--out", s(&out)]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let file = std::path::PathBuf::from(r.stdout.trim());
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(v["kind"], "leader-v1");
+    assert_eq!(v["block"]["height"], 70);
+    assert_eq!(v["expected"]["verdict"], "accept", "the legacy's verdict is the expected one");
+    assert_eq!(v["provenance"]["height"], 70);
+    assert!(v["provenance"]["source"].as_str().unwrap().contains(s(&run)));
+    // The candidate still disagrees: the vector fails, naming what differs.
+    let r = dualrun(&["golden", "check", s(&out)]);
+    assert_eq!(r.code, 1);
+    assert!(r.stdout.contains("verdict: expected accept, got reject"), "{}", r.stdout);
+    let r = dualrun(&["golden", "record", "--run", s(&run), "--height", "71", "--out", s(&out)]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("no record at height 71"), "{}", r.stderr);
+}
+
+#[test]
+fn allowlist_hygiene_profile_pinning_and_invalid_allowlists() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = |n: &str| tmp.path().join(n);
+    let ledger = ledger_and_run(tmp.path());
+    dualrun(&[
+        "gate",
+        "promote",
+        "--ledger",
+        s(&ledger),
+        "--golden",
+        s(&golden_dir()),
+        "--key",
+        s(&t("ops.key")),
+        "--reason",
+        "r",
+        "--evidence",
+        s(&t("run")),
+    ]);
+    std::fs::write(t("policy.toml"), "[to_primary]\nmin_blocks = 100\nmax_divergences = 10\n").unwrap();
+
+    // A block id that is not one is refused (a typo must not silently match nothing).
+    std::fs::write(
+        t("allow.toml"),
+        "[[entries]]\nblock_id = \"00\"\nclass = \"halt\"\njustification = \"j\"\nauthor = \"a\"\nexpires_date = \"2999-01-01\"\n",
+    )
+    .unwrap();
+    let r = dualrun(&[
+        "gate",
+        "evaluate",
+        "--ledger",
+        s(&ledger),
+        "--evidence",
+        s(&t("run")),
+        "--allowlist",
+        s(&t("allow.toml")),
+    ]);
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert!(r.stderr.contains("allow.toml") && r.stderr.contains("block_id"), "{}", r.stderr);
+    // An entry that matches nothing: reported, and a failure under --strict.
+    std::fs::write(
+        t("allow.toml"),
+        "[[entries]]\nblock_id = \"0000000000000000000000000000000000000000000000000000000000000000\"\nclass = \"halt\"\njustification = \"j\"\nauthor = \"a\"\nexpires_date = \"2999-01-01\"\n",
+    )
+    .unwrap();
+    let (policy, golden, run, allow) = (t("policy.toml"), golden_dir(), t("run"), t("allow.toml"));
+    let base = [
+        "gate",
+        "evaluate",
+        "--ledger",
+        s(&ledger),
+        "--policy",
+        s(&policy),
+        "--golden",
+        s(&golden),
+        "--evidence",
+        s(&run),
+        "--allowlist",
+        s(&allow),
+    ];
+    let r = dualrun(&base);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert!(r.stdout.contains("allowlist_hygiene") && r.stdout.contains("never matched"), "{}", r.stdout);
+    let mut strict = base.to_vec();
+    strict.push("--strict");
+    let r = dualrun(&strict);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+
+    // Evidence made with another profile (here: the same one with a comment added) is refused.
+    let other = t("other-profile.toml");
+    std::fs::write(
+        &other,
+        format!("# edited\n{}", std::fs::read_to_string(sample_dir().join("profile.toml")).unwrap()),
+    )
+    .unwrap();
+    let r = dualrun(&["replay", "--profile", s(&other), "--out", s(&t("other-run"))]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let r = dualrun(&[
+        "gate",
+        "evaluate",
+        "--ledger",
+        s(&ledger),
+        "--policy",
+        s(&t("policy.toml")),
+        "--golden",
+        s(&golden_dir()),
+        "--evidence",
+        s(&t("other-run")),
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(r.stdout.contains("made with profile"), "{}", r.stdout);
+
+    // A split cannot be allowlisted.
+    std::fs::write(t("bad.toml"), "[[entries]]\nblock_id = \"0000000000000000000000000000000000000000000000000000000000000000\"\nclass = \"split\"\njustification = \"j\"\nauthor = \"a\"\nexpires_height = 9\n").unwrap();
+    let r = dualrun(&[
+        "gate",
+        "evaluate",
+        "--ledger",
+        s(&ledger),
+        "--evidence",
+        s(&t("run")),
+        "--allowlist",
+        s(&t("bad.toml")),
+    ]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("a split is never excused"), "{}", r.stderr);
+}
+
+#[test]
+fn the_same_evidence_twice_counts_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = |n: &str| tmp.path().join(n);
+    let ledger = ledger_and_run(tmp.path());
+    std::fs::write(t("policy.toml"), "[to_shadow]\nmin_blocks = 300\n").unwrap();
+    let r = dualrun(&[
+        "gate",
+        "evaluate",
+        "--ledger",
+        s(&ledger),
+        "--policy",
+        s(&t("policy.toml")),
+        "--golden",
+        s(&golden_dir()),
+        "--evidence",
+        s(&t("run")),
+        s(&t("run")),
+    ]);
+    assert_eq!(r.code, 3, "201 blocks, not 402: {}", r.stdout);
+    assert!(r.stdout.contains("min_blocks                  201"), "{}", r.stdout);
+}
+
+/// The gate's golden criterion and `golden check` share one runner: a vector skipped without a written
+/// reason fails both, and a vector skipped with one is counted as skipped by both.
+#[test]
+fn the_gate_refuses_golden_vectors_that_ci_refuses() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ledger = ledger_and_run(tmp.path());
+    let run = tmp.path().join("run");
+    let golden = tmp.path().join("golden");
+    std::fs::create_dir(&golden).unwrap();
+    let vectors: Vec<_> =
+        std::fs::read_dir(golden_dir().join("leader-v1")).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut picked = vectors.iter().filter(|p| p.extension().is_some_and(|x| x == "json"));
+    for (reason, path) in [("\"   \"", picked.next().unwrap()), ("\"fixed upstream in v2\"", picked.next().unwrap())] {
+        let text = std::fs::read_to_string(path).unwrap();
+        let skipped = text.replacen("\"schema\":", &format!("\"skip\": {reason},\n  \"schema\":"), 1);
+        std::fs::write(golden.join(path.file_name().unwrap()), skipped).unwrap();
+    }
+    let evaluate = |dir: &Path| {
+        dualrun(&["gate", "evaluate", "--ledger", s(&ledger), "--golden", s(dir), "--evidence", s(&run), "--json"])
+    };
+
+    let ci = dualrun(&["golden", "check", s(&golden)]);
+    assert_eq!(ci.code, 1, "{}", ci.stdout);
+    assert!(ci.stdout.contains("golden: 0 passed, 1 failed, 1 skipped"), "{}", ci.stdout);
+    let gate = evaluate(&golden);
+    assert_eq!(gate.code, 1, "the gate must fail what CI fails: {}", gate.stdout);
+    let v: serde_json::Value = serde_json::from_str(&gate.stdout).unwrap();
+    let golden_criterion = v["criteria"].as_array().unwrap().iter().find(|c| c["name"] == "require_golden").unwrap();
+    assert_eq!(golden_criterion["outcome"], "fail");
+    assert_eq!(
+        (golden_criterion["value"]["failed"].as_u64(), golden_criterion["value"]["skipped"].as_u64()),
+        (Some(1), Some(1))
+    );
+
+    // With a written reason only, CI passes nothing (exit 0, one skip) and the gate has no pass to
+    // rely on: inconclusive, not pass.
+    let unexplained = std::fs::read_dir(&golden)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| std::fs::read_to_string(p).unwrap().contains("\"skip\": \"   \""))
+        .unwrap();
+    std::fs::remove_file(unexplained).unwrap();
+    assert_eq!(dualrun(&["golden", "check", s(&golden)]).code, 0);
+    let v: serde_json::Value = serde_json::from_str(&evaluate(&golden).stdout).unwrap();
+    let golden_criterion = v["criteria"].as_array().unwrap().iter().find(|c| c["name"] == "require_golden").unwrap();
+    assert_eq!(golden_criterion["outcome"], "inconclusive");
+}
+
+/// A line cut short by a crash is named by `verify` with the command that mends it; `repair` removes
+/// that line and nothing else.
+#[test]
+fn an_incomplete_last_entry_is_named_and_repaired() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ledger = ledger_and_run(tmp.path());
+    let complete = std::fs::read(&ledger).unwrap();
+    let mut cut = complete.clone();
+    cut.extend_from_slice(br#"{"seq":1,"prev_hash":"ab"#);
+    std::fs::write(&ledger, &cut).unwrap();
+    let r = dualrun(&["gate", "verify", "--ledger", s(&ledger)]);
+    assert_eq!(r.code, 1);
+    assert!(r.stdout.contains("incomplete last entry") && r.stdout.contains("gate repair --ledger"), "{}", r.stdout);
+    let r = dualrun(&["gate", "repair", "--ledger", s(&ledger)]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("removed an incomplete last entry (24 bytes)"), "{}", r.stdout);
+    assert_eq!(std::fs::read(&ledger).unwrap(), complete);
+    let r = dualrun(&["gate", "repair", "--ledger", s(&ledger)]);
+    assert!(r.stdout.contains("nothing to repair"), "{}", r.stdout);
+    assert_eq!(dualrun(&["gate", "verify", "--ledger", s(&ledger)]).code, 0);
+}
+
+/// Two `gate init` racing for one path: never two winners (the loser exits 2, "already exists").
+#[test]
+fn racing_inits_have_one_winner() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = tmp.path().join("ops.key");
+    assert_eq!(dualrun(&["keygen", "--id", "ops", "--out", s(&key)]).code, 0);
+    let exe = env!("CARGO_BIN_EXE_dualrun");
+    for round in 0..100 {
+        let ledger = tmp.path().join(format!("ledger-{round}.jsonl"));
+        let spawn = || {
+            std::process::Command::new(exe)
+                .args(["gate", "init", "--ledger", s(&ledger), "--key", s(&key), "--operator", "ops"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let (a, b) = (spawn(), spawn());
+        let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+        let codes = [a.status.code(), b.status.code()];
+        assert!(codes.contains(&Some(0)) && codes.contains(&Some(2)), "round {round}: exit codes {codes:?}");
+        let loser = if a.status.code() == Some(2) { &a } else { &b };
+        assert!(String::from_utf8_lossy(&loser.stderr).contains("already exists"), "round {round}");
+        assert_eq!(std::fs::read_to_string(&ledger).unwrap().lines().count(), 1, "round {round}: one entry");
+    }
+}
+
+/// A threshold of `nan` (every comparison false) or `inf` (everything passes) is refused, naming the
+/// key; `--from` above `--to` is refused too.
+#[test]
+fn non_finite_thresholds_and_reversed_ranges_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ledger = ledger_and_run(tmp.path());
+    for (value, shown) in [("nan", "NaN"), ("inf", "inf"), ("-inf", "-inf")] {
+        let policy = tmp.path().join("policy.toml");
+        std::fs::write(&policy, format!("[to_primary]\nmax_error_rate = {value}\n")).unwrap();
+        let r = dualrun(&[
+            "gate",
+            "evaluate",
+            "--ledger",
+            s(&ledger),
+            "--policy",
+            s(&policy),
+            "--evidence",
+            s(&tmp.path().join("run")),
+        ]);
+        assert_eq!(r.code, 2, "{value}: {}", r.stdout);
+        assert!(
+            r.stderr.contains(&format!("to_primary.max_error_rate = {shown}: thresholds must be finite")),
+            "{}",
+            r.stderr
+        );
+    }
+    let r = dualrun(&["replay", "--from", "10", "--to", "5", "--out", s(&tmp.path().join("reversed"))]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("--to 5 is below --from 10"), "{}", r.stderr);
+}
+
+/// Evidence in which the legacy and the candidate are the same verifier agrees by construction: the
+/// gate refuses it (`evidence.independent`) and writes nothing.
+#[test]
+fn a_verifier_compared_with_itself_is_not_evidence() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ledger = ledger_and_run(tmp.path());
+    let (key, golden) = (tmp.path().join("ops.key"), golden_dir());
+    let forced = ["gate", "promote", "--ledger", s(&ledger), "--key", s(&key), "--reason", "drill", "--force"];
+    assert_eq!(dualrun(&forced).code, 0, "to shadow");
+    let same = tmp.path().join("same-run");
+    let r = dualrun(&["replay", "--legacy", "builtin:leader-v1", "--out", s(&same)]);
+    assert_eq!(r.code, 0, "the candidate agrees with itself: {}", r.stdout);
+    let policy = tmp.path().join("policy.toml");
+    std::fs::write(&policy, "[to_primary]\nmin_blocks = 100\n").unwrap();
+    let before = std::fs::read(&ledger).unwrap();
+    let r = dualrun(&[
+        "gate",
+        "promote",
+        "--ledger",
+        s(&ledger),
+        "--policy",
+        s(&policy),
+        "--golden",
+        s(&golden),
+        "--evidence",
+        s(&same),
+        "--key",
+        s(&key),
+        "--reason",
+        "looks clean",
+    ]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("evidence.independent") && r.stdout.contains("compared with itself"), "{}", r.stdout);
+    assert_eq!(std::fs::read(&ledger).unwrap(), before, "nothing written");
+    // The same policy on evidence from two implementations passes that criterion.
+    let r = dualrun(&[
+        "gate",
+        "evaluate",
+        "--ledger",
+        s(&ledger),
+        "--policy",
+        s(&policy),
+        "--golden",
+        s(&golden),
+        "--evidence",
+        s(&tmp.path().join("run")),
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let c = v["criteria"].as_array().unwrap().iter().find(|c| c["name"] == "evidence.independent").unwrap().clone();
+    assert_eq!(c["outcome"], "pass");
+}
+
+/// Ledger fields are anyone's text: `gate status` escapes control characters instead of sending them to
+/// the terminal.
+#[test]
+fn status_escapes_control_characters() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ledger = ledger_and_run(tmp.path());
+    let key = tmp.path().join("ops.key");
+    let r = dualrun(&["gate", "rollback", "--ledger", s(&ledger), "--to", "legacy", "--key", s(&key), "--reason", "x"]);
+    assert_eq!(r.code, 2, "nothing to roll back from legacy");
+    let promote =
+        ["gate", "promote", "--ledger", s(&ledger), "--key", s(&key), "--force", "--operator", "ev\u{1b}[2Jil"];
+    let mut args = promote.to_vec();
+    args.extend(["--reason", "clear\u{1b}[31m\rscreen\u{7}"]);
+    assert_eq!(dualrun(&args).code, 0);
+    let r = dualrun(&["gate", "status", "--ledger", s(&ledger)]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stdout.chars().any(|c| c.is_control() && c != '\n'), "{:?}", r.stdout);
+    assert!(
+        r.stdout.contains("by ev\\u{1b}[2Jil") && r.stdout.contains("clear\\u{1b}[31m\\rscreen\\u{7}"),
+        "{}",
+        r.stdout
+    );
+}

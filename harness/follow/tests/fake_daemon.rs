@@ -1,0 +1,115 @@
+//! `follow` as a library against a fake daemon serving the bundled sample chain: a followed range gives
+//! the records and the chain digest a cold replay of the same blocks gives (live == cold), and a daemon
+//! whose chain does not link stops the run at the first block it cannot place, resumable, naming it.
+#![allow(unused_crate_dependencies)]
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use dualrun_core::{Mode, ReasonMap, Verifier};
+use dualrun_follow::{FollowConfig, FollowError};
+use dualrun_leader::verifier::LeaderVerifier;
+use dualrun_leader::Profile;
+use dualrun_pipeline::{NowMode, Verifiers};
+use dualrun_replay::{Progress, ReplayConfig, ReplayError, RunEnd};
+use dualrun_rundir::{CommandSettings, RunDir, RunSettings, Stats};
+use dualrun_testkit::fake_daemon::{sample_blocks, FakeDaemon};
+use dualrun_testkit::run_files::jsonl_without_reproduce;
+use dualrun_testkit::verifiers::AcceptAll;
+
+struct Quiet;
+
+impl Progress for Quiet {
+    fn begin(&mut self, _: u64, _: Option<u64>, _: Option<u64>) {}
+    fn advance(&mut self, _: u64, _: &Stats) {}
+    fn end(&mut self) {}
+}
+
+fn profile() -> Arc<Profile> {
+    Arc::new(Profile::load(&dualrun_testkit::sample_dir().join("profile.toml")).unwrap())
+}
+
+fn config(out: &Path, from: u64, to: u64) -> ReplayConfig {
+    ReplayConfig {
+        profile: profile(),
+        from,
+        to: Some(to),
+        now: NowMode::Block,
+        reasons: ReasonMap::default(),
+        settings: RunSettings::Command(CommandSettings {
+            timeout_seconds: CommandSettings::DEFAULT_TIMEOUT_SECONDS,
+            python_path: vec![],
+            reason_map: None,
+        }),
+        out: out.to_path_buf(),
+        resume: false,
+        threads: 2,
+        interrupt: Arc::new(AtomicBool::new(false)),
+        metrics: None,
+        shard: None,
+    }
+}
+
+fn verifiers() -> Verifiers {
+    let candidate = Box::new(LeaderVerifier::new(profile())) as Box<dyn Verifier>;
+    Verifiers::new(Mode::Shadow, Some(Box::new(AcceptAll)), Some(candidate)).unwrap()
+}
+
+fn follow_config(url: &str) -> FollowConfig {
+    FollowConfig {
+        url: url.into(),
+        rpc_timeout: Duration::from_secs(10),
+        poll: Duration::from_millis(20),
+        connect_wait: Duration::from_secs(10),
+        zmq: None,
+        inconsistent_give_up: Duration::from_secs(2),
+    }
+}
+
+fn follow(url: &str, out: &Path, from: u64, to: u64) -> Result<dualrun_replay::RunResult, ReplayError> {
+    dualrun_follow::run(follow_config(url), config(out, from, to), &mut || Ok(verifiers()), &mut Quiet)
+}
+
+#[test]
+fn a_followed_range_is_what_a_cold_replay_of_it_records() {
+    let tmp = tempfile::tempdir().unwrap();
+    let daemon = FakeDaemon::start(sample_blocks(120), None);
+    let live: PathBuf = tmp.path().join("live");
+    let followed = follow(&daemon.url, &live, 62, 100).unwrap();
+    assert!(matches!(followed.end, RunEnd::Complete));
+
+    let cold = tmp.path().join("cold");
+    let chain = dualrun_testkit::sample_copy();
+    let db = dualrun_chaindb::ChainDb::open(chain.path()).unwrap();
+    let replayed = dualrun_replay::run(&db, config(&cold, 62, 100), verifiers(), &mut Quiet).unwrap();
+
+    assert_eq!(followed.summary.blocks, 39);
+    assert_eq!(followed.summary.records, replayed.summary.records);
+    assert!(followed.summary.records > 0, "the sample's faults between 62 and 100 are recorded");
+    assert_eq!(jsonl_without_reproduce(&live), jsonl_without_reproduce(&cold), "the same records");
+    let (live, cold) = (RunDir::load(&live).unwrap(), RunDir::load(&cold).unwrap());
+    assert_eq!(live.manifest.inputs.chain.chain_digest, cold.manifest.inputs.chain.chain_digest);
+    assert!(live.manifest.inputs.chain.live && !cold.manifest.inputs.chain.live);
+}
+
+#[test]
+fn a_chain_that_does_not_link_stops_at_the_block_it_cannot_place() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut chain = sample_blocks(71);
+    let unlinked = chain.pop().unwrap(); // block 71 served as block 70: its parent is 70, not 69
+    chain[70] = unlinked;
+    chain[70].header["height"] = 70.into();
+    let daemon = FakeDaemon::start(chain, None);
+    let out = tmp.path().join("live");
+    let err = follow(&daemon.url, &out, 62, 75).unwrap_err();
+    let ReplayError::Source(source) = err else { panic!("a source error, not {err}") };
+    let inconsistent = source.downcast::<FollowError>().expect("a follow error");
+    let said = inconsistent.to_string();
+    assert!(matches!(*inconsistent, FollowError::Inconsistent { .. }), "{said}");
+    assert!(said.contains("its block at height 70 names parent"), "{said}");
+    let checkpoint: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("checkpoint.json")).unwrap()).unwrap();
+    assert_eq!(checkpoint["next_height"], 70, "judged up to 69, resumable");
+}
