@@ -107,6 +107,13 @@ pub struct Produced {
     pub competitor: Option<Hash32>,
 }
 
+impl Produced {
+    /// The verdict protocol v1 should give the block (what `leader produce --record` writes).
+    pub fn expected(&self) -> testchain::ExpectedVerdict {
+        testchain::ExpectedVerdict::of(self.height, self.block_id, self.fault, self.leader.clone())
+    }
+}
+
 /// A producer connected to a daemon whose chain is the profile's.
 pub struct Producer<'d> {
     daemon: &'d Daemon,
@@ -454,6 +461,23 @@ mod tests {
         );
         assert_eq!("failover".parse::<Compete>(), Ok(Compete::Failover));
         assert_eq!("same-leader".parse::<Compete>(), Ok(Compete::SameLeader));
+    }
+
+    /// A faulty block is expected rejected with its fault's reason, an honest one accepted.
+    #[test]
+    fn a_produced_blocks_expected_verdict() {
+        let produced = |fault| Produced {
+            height: 70,
+            block_id: Hash32([7; 32]),
+            fault,
+            leader: Some("leader-1".into()),
+            votes: vec![],
+            competitor: None,
+        };
+        let honest = produced(None).expected();
+        assert_eq!((honest.height, honest.block_id, honest.reason), (70, Hash32([7; 32]), None));
+        assert_eq!(honest.leader_id.as_deref(), Some("leader-1"));
+        assert_eq!(produced(Some(FaultKind::NotScheduled)).expected().reason, Some("leader.not_scheduled"));
     }
 
     #[test]

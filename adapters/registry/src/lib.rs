@@ -8,13 +8,10 @@
 //! | `exec:COMMAND` | a child process speaking JSON lines (`dualrun-adapter-exec`) |
 //! | `monerod:URL` | a scratch monerod judging by `submit_block` (`dualrun-monerod`) |
 //!
-//! [`leader_check`] is the built-in verifier's own command: a chain through the pipeline in ONLY mode,
-//! one CSV row per block; [`leader_forks`] applies fork choice to the competing blocks a node keeps.
+//! The leader tools (`leader check`, `leader forks`) are `dualrun-leader-tools`'.
 
 pub use dualrun_adapter_python as python;
 pub use dualrun_leader::verifier as builtin;
-pub mod leader_check;
-pub mod leader_forks;
 
 use std::path::PathBuf;
 use std::sync::Arc;

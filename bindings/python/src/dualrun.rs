@@ -25,8 +25,8 @@ use dualrun_pipeline::NowMode;
 use dualrun_python_answer::{format_exception, interpret, EnvDicts};
 use dualrun_rundir::files::MANIFEST;
 use dualrun_rundir::{
-    ChainInputs, EmbeddedSettings, EnvInputs, Inputs, JudgedBlock, Manifest, ProfileInputs, Record, RunSettings,
-    RunWriter, Stats, Summary, CHECKPOINT_EVERY, CHECKPOINT_EVERY_BLOCKS,
+    ChainInputs, Elapsed, EmbeddedSettings, EnvInputs, Inputs, JudgedBlock, Manifest, Observer, ProfileInputs,
+    Recorder, RunEvent, RunSettings, RunWriter, Stats, Summary,
 };
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -121,31 +121,41 @@ struct Block<'a> {
 
 /// The run directory being written.
 struct Run {
-    writer: RunWriter,
+    /// The record stage `replay` and `follow` use: counts, records, checkpoints.
+    recorder: Recorder,
     manifest: Manifest,
-    stats: Stats,
     /// The first height of the run.
     from: u64,
     /// The height the next block must have.
     next_height: u64,
     /// The chain the node has taken, as far as known (`None` until an env or block 0 gives it).
     ctx: Option<ChainContext>,
-    session: Instant,
-    since_checkpoint: (u64, Instant),
 }
 
 impl Run {
     fn stats_now(&self) -> Stats {
-        let mut s = self.stats.clone();
-        s.elapsed_ms += self.session.elapsed().as_millis() as u64;
-        s
+        self.recorder.stats_now()
     }
 
     fn checkpoint(&mut self) -> PyResult<()> {
-        let stats = self.stats_now();
-        self.writer.checkpoint(self.next_height, &stats, false).map_err(io_error)?;
-        self.since_checkpoint = (0, Instant::now());
-        Ok(())
+        self.recorder.checkpoint(self.next_height, &mut ()).map_err(io_error)
+    }
+}
+
+/// The `on_divergence` hook as an observer of the run: called with each record as it is written. A hook
+/// that fails is reported as unraisable: the record is written and counted whatever it does.
+struct Hook<'a, 'py> {
+    py: Python<'py>,
+    hook: Option<&'a Py<PyAny>>,
+}
+
+impl Observer for Hook<'_, '_> {
+    fn observe(&mut self, event: &RunEvent<'_>) {
+        let (RunEvent::Recorded { record }, Some(hook)) = (event, self.hook) else { return };
+        let called = crate::to_python(self.py, record).and_then(|value| hook.call1(self.py, (value,)));
+        if let Err(e) = called {
+            e.write_unraisable(self.py, Some(hook.bind(self.py)));
+        }
     }
 }
 
@@ -203,7 +213,7 @@ impl Node {
         if !self.resume {
             let manifest = Manifest::new(self.inputs(from), data_file, started_unix);
             let writer = RunWriter::create(&self.out, &manifest).map_err(io_error)?;
-            let mut run = new_run(writer, manifest, Stats::default(), from, from);
+            let mut run = new_run(writer, manifest, Stats::default(), self.mode, from, from);
             run.checkpoint()?;
             return Ok(run);
         }
@@ -214,7 +224,7 @@ impl Node {
         manifest.complete = false;
         writer.write_manifest(&manifest).map_err(io_error)?;
         let (stats, next) = checkpoint.map_or((Stats::default(), first), |c| (c.stats, c.next_height));
-        let mut run = new_run(writer, manifest, stats, first, next);
+        let mut run = new_run(writer, manifest, stats, self.mode, first, next);
         run.checkpoint()?;
         Ok(run)
     }
@@ -241,43 +251,34 @@ impl Node {
         Ok(())
     }
 
-    /// Writes the records of a judged block and calls the hook with each.
-    fn record(&mut self, py: Python<'_>, block: &JudgedBlock<'_>) -> PyResult<()> {
-        let run = self.run.as_mut().expect("started");
-        for class in block.classes() {
-            run.stats.add(class);
-            // No chain database to replay from: the block becomes a golden vector (blob, context, env),
-            // which `dualrun golden check` judges again.
-            let vectors = self.out.with_file_name(format!("vector-{}", block.height));
-            let reproduce = dualrun_rundir::shell_line(&[
+    /// Records a judged block through the run's recorder, the hook observing each record.
+    fn record(&mut self, py: Python<'_>, block: &JudgedBlock<'_>, elapsed: Elapsed) -> PyResult<()> {
+        // No chain database to replay from: the block becomes a golden vector (blob, context, env),
+        // which `dualrun golden check` judges again.
+        let out = &self.out;
+        let reproduce = |height: u64| {
+            let vectors = out.with_file_name(format!("vector-{height}"));
+            dualrun_rundir::shell_line(&[
                 "dualrun".to_owned(),
                 "golden".into(),
                 "record".into(),
                 "--run".into(),
-                self.out.display().to_string(),
+                out.display().to_string(),
                 "--height".into(),
-                block.height.to_string(),
+                height.to_string(),
                 "--out".into(),
                 vectors.display().to_string(),
-            ]);
-            let record = Record::of_judged(block, class, self.mode, reproduce);
-            run.writer.write(&record).map_err(io_error)?;
-            if let Some(hook) = &self.on_divergence {
-                let value = crate::to_python(py, &record)?;
-                if let Err(e) = hook.call1(py, (value,)) {
-                    // The record is written and counted: a failing hook must not lose the verdict.
-                    e.write_unraisable(py, Some(hook.bind(py)));
-                }
-            }
-        }
-        Ok(())
+            ])
+        };
+        let mut hook = Hook { py, hook: self.on_divergence.as_ref() };
+        let run = self.run.as_mut().expect("started");
+        run.recorder.judged(block, elapsed, reproduce, &mut hook).map_err(io_error)
     }
 }
 
-fn new_run(writer: RunWriter, manifest: Manifest, mut stats: Stats, from: u64, next_height: u64) -> Run {
+fn new_run(writer: RunWriter, manifest: Manifest, mut stats: Stats, mode: Mode, from: u64, next_height: u64) -> Run {
     stats.sessions += 1;
-    let now = Instant::now();
-    Run { writer, manifest, stats, from, next_height, ctx: None, session: now, since_checkpoint: (0, now) }
+    Run { recorder: Recorder::new(writer, stats, mode), manifest, from, next_height, ctx: None }
 }
 
 fn parse_mode(mode: &str) -> PyResult<Mode> {
@@ -315,8 +316,6 @@ impl Node {
             decide(self.mode, legacy.as_ref().map(|a| &a.0), candidate.as_ref().map(|a| &a.0), &self.reasons);
         let block_id = id_of(facts, blob);
         let accepted = decision.authoritative.is_accept();
-        let run = self.run.as_mut().expect("started");
-        run.stats.judged(legacy.as_ref().map(|a| a.1), candidate.as_ref().map(|a| a.1), accepted);
         let judged = JudgedBlock {
             height,
             block_id,
@@ -327,19 +326,17 @@ impl Node {
             candidate: candidate.as_ref().map(|a| &a.0),
             decision: &decision,
         };
-        self.record(py, &judged)?;
+        let elapsed = Elapsed { legacy: legacy.as_ref().map(|a| a.1), candidate: candidate.as_ref().map(|a| a.1) };
+        self.record(py, &judged, elapsed)?;
         let run = self.run.as_mut().expect("started");
         let mut ctx = ctx;
         if accepted {
-            run.writer.judged_id(&block_id).map_err(io_error)?;
+            run.recorder.writer.judged_id(&block_id).map_err(io_error)?;
             advance(&mut ctx, facts, blob);
             run.next_height = height + 1;
         }
         run.ctx = Some(ctx);
-        run.since_checkpoint.0 += 1;
-        if run.since_checkpoint.0 >= CHECKPOINT_EVERY_BLOCKS || run.since_checkpoint.1.elapsed() >= CHECKPOINT_EVERY {
-            run.checkpoint()?;
-        }
+        run.recorder.batch_done(run.next_height, &mut ()).map_err(io_error)?;
         // The verdict that stands, with the facts of the side it came from.
         let facts = match decision.source {
             dualrun_core::mode::Source::Legacy => legacy.as_ref().and_then(|a| a.0.facts().cloned()),
@@ -575,16 +572,16 @@ impl DualRun {
 /// checkpoint marked complete (a kill in between leaves a run `resume=True` reopens).
 fn finish(run: &mut Run) -> PyResult<Summary> {
     let stats = run.stats_now();
-    run.writer.checkpoint(run.next_height, &stats, false).map_err(io_error)?;
+    run.recorder.writer.checkpoint(run.next_height, &stats, false).map_err(io_error)?;
     let mut manifest = run.manifest.clone();
-    let (digest, blocks) = run.writer.judged_digest().map_err(io_error)?;
+    let (digest, blocks) = run.recorder.writer.judged_digest().map_err(io_error)?;
     let last = if blocks == 0 { run.from } else { run.next_height - 1 };
     let chain = &mut manifest.inputs.chain;
     (chain.to, chain.blocks, chain.chain_digest) = (last, blocks, digest);
     manifest.inputs_digest = manifest.inputs.digest();
     manifest.complete = true;
     let summary = Summary::from_stats(manifest.inputs.mode, run.from, last, &stats, true, run.next_height);
-    run.writer.finish(&summary, manifest).map_err(io_error)?;
-    run.writer.checkpoint(run.next_height, &stats, true).map_err(io_error)?;
+    run.recorder.writer.finish(&summary, manifest).map_err(io_error)?;
+    run.recorder.writer.checkpoint(run.next_height, &stats, true).map_err(io_error)?;
     Ok(summary)
 }

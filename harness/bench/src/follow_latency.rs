@@ -17,8 +17,8 @@ use dualrun_leader::keys::KeyFile;
 use dualrun_leader::Profile;
 use dualrun_monerod::{Daemon, ProduceRequest, Producer};
 use dualrun_pipeline::{NowMode, Verifiers};
-use dualrun_replay::{Progress, ReplayConfig};
-use dualrun_rundir::Stats;
+use dualrun_replay::ReplayConfig;
+use dualrun_rundir::{Observer, RunEvent};
 
 struct Monerod(Child);
 
@@ -61,20 +61,23 @@ struct Judged {
 
 struct Recorder(Arc<Mutex<Judged>>);
 
-impl Progress for Recorder {
-    fn begin(&mut self, first: u64, _last: Option<u64>, _resumed_at: Option<u64>) {
-        self.0.lock().expect("not poisoned").next = first;
-    }
-    fn advance(&mut self, next_height: u64, _stats: &Stats) {
-        let now = Instant::now();
-        let mut j = self.0.lock().expect("not poisoned");
-        while j.next < next_height {
-            let h = j.next;
-            j.at.push((h, now));
-            j.next += 1;
+impl Observer for Recorder {
+    fn observe(&mut self, event: &RunEvent<'_>) {
+        match event {
+            RunEvent::Started { first, .. } => self.0.lock().expect("not poisoned").next = *first,
+            // A live run checkpoints every batch: its blocks are judged and durable.
+            RunEvent::Checkpointed { next_height, .. } => {
+                let now = Instant::now();
+                let mut j = self.0.lock().expect("not poisoned");
+                while j.next < *next_height {
+                    let h = j.next;
+                    j.at.push((h, now));
+                    j.next += 1;
+                }
+            }
+            _ => {}
         }
     }
-    fn end(&mut self) {}
 }
 
 /// One scenario: `blocks` produced as fast as the daemon takes them while follow runs.
@@ -118,7 +121,6 @@ fn scenario(work: &Path, blocks: u64, zmq: bool, poll: Duration) -> Result<()> {
         resume: false,
         threads: 2,
         interrupt: interrupt.clone(),
-        metrics: None,
         shard: None,
     };
     let follow = FollowConfig {
@@ -128,6 +130,7 @@ fn scenario(work: &Path, blocks: u64, zmq: bool, poll: Duration) -> Result<()> {
         connect_wait: Duration::from_secs(30),
         zmq: zmq.then(|| format!("tcp://127.0.0.1:{zmq_port}")),
         inconsistent_give_up: dualrun_follow::INCONSISTENT_GIVE_UP,
+        metrics: None,
     };
     let recorder = judged.clone();
     let follower = std::thread::spawn(move || {

@@ -4,7 +4,8 @@
 //! modifying anything in it (read-only, no lock file; a directory whose lock a live process holds is
 //! refused with an explanation), dispatches on the schema (Monero v5, X-Cash v3), iterates blocks by
 //! height with their stored `block_info` records, and checks every stored id against the id computed
-//! from the blob ([`scan`]); it compares chains with each other and with checkpoints ([`compare`]). It also writes new databases in the same schema, for synthetic chains and
+//! from the blob ([`scan`], with the rows `chain scan` makes); it compares chains with each other and with checkpoints ([`compare`]), and shows a
+//! stored block as JSON ([`show`]). It also writes new databases in the same schema, for synthetic chains and
 //! tests ([`writer`]); it never writes to a database it did not create.
 
 pub mod comparators;
@@ -16,6 +17,7 @@ mod meta;
 mod reader;
 pub mod scan;
 pub mod schema;
+pub mod show;
 pub mod writer;
 
 pub use dualrun_format::ChainDigest;

@@ -23,5 +23,5 @@ pub(crate) fn holder(lock_file: &Path) -> std::io::Result<Option<i32>> {
     if rc != 0 {
         return Err(std::io::Error::last_os_error());
     }
-    Ok((fl.l_type != libc::F_UNLCK as _).then_some(fl.l_pid))
+    Ok((fl.l_type != libc::F_UNLCK as libc::c_short).then_some(fl.l_pid))
 }

@@ -1,4 +1,5 @@
-//! Checking a stored block: parse its blob, compute its ids, compare with what the node stored.
+//! Checking a stored block: parse its blob, compute its ids, compare with what the node stored; and the
+//! row `chain scan` makes of it ([`ScanRow`], as CSV or a JSON line: [`ScanFormat`]).
 
 use dualrun_format::{Block, Hash32, HashError, ParseError};
 use serde::Serialize;
@@ -87,4 +88,135 @@ pub fn scan_block(raw: &RawBlock) -> Result<ScannedBlock, BlockError> {
         miner_tx_hash: hashes.miner_tx_hash,
         blob_bytes: raw.blob.len(),
     })
+}
+
+/// A `chain scan` row: a checked block without its stored id. It serializes (as a JSON line) with the
+/// columns of the CSV header ([`ScanRow::CSV_HEADER`]), in that order.
+#[derive(Debug, Clone, Copy)]
+pub struct ScanRow<'a>(pub &'a ScannedBlock);
+
+impl ScanRow<'_> {
+    /// The CSV header of `chain scan`.
+    pub const CSV_HEADER: &'static str =
+        "height,block_id,prev_id,timestamp,major_version,minor_version,nonce,tx_count,miner_tx_hash,blob_bytes\n";
+
+    /// Appends the row as a CSV line: numbers and hex ids only, so no field is ever quoted.
+    pub fn write_csv(&self, out: &mut Vec<u8>) {
+        use std::io::Write;
+        let b = self.0;
+        writeln!(
+            out,
+            "{},{},{},{},{},{},{},{},{},{}",
+            b.height,
+            b.block_id,
+            b.prev_id,
+            b.timestamp,
+            b.major_version,
+            b.minor_version,
+            b.nonce,
+            b.tx_count,
+            b.miner_tx_hash,
+            b.blob_bytes
+        )
+        .expect("writing into memory");
+    }
+
+    /// Appends the row as a JSON line.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        serde_json::to_writer(&mut *out, self).expect("a row serializes into memory");
+        out.push(b'\n');
+    }
+}
+
+impl Serialize for ScanRow<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let b = self.0;
+        let mut row = s.serialize_struct("ScanRow", 10)?;
+        row.serialize_field("height", &b.height)?;
+        row.serialize_field("block_id", &b.block_id)?;
+        row.serialize_field("prev_id", &b.prev_id)?;
+        row.serialize_field("timestamp", &b.timestamp)?;
+        row.serialize_field("major_version", &b.major_version)?;
+        row.serialize_field("minor_version", &b.minor_version)?;
+        row.serialize_field("nonce", &b.nonce)?;
+        row.serialize_field("tx_count", &b.tx_count)?;
+        row.serialize_field("miner_tx_hash", &b.miner_tx_hash)?;
+        row.serialize_field("blob_bytes", &b.blob_bytes)?;
+        row.end()
+    }
+}
+
+/// How `chain scan` writes its rows: CSV with a header, or JSON lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScanFormat {
+    /// CSV, [`ScanRow::CSV_HEADER`] first.
+    Csv,
+    /// One JSON object a line, no header.
+    Json,
+}
+
+impl ScanFormat {
+    /// What comes before the first row.
+    pub fn header(self) -> &'static str {
+        match self {
+            ScanFormat::Csv => ScanRow::CSV_HEADER,
+            ScanFormat::Json => "",
+        }
+    }
+
+    /// Appends a block's row.
+    pub fn render(self, b: &ScannedBlock, out: &mut Vec<u8>) {
+        match self {
+            ScanFormat::Csv => ScanRow(b).write_csv(out),
+            ScanFormat::Json => ScanRow(b).write_json(out),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block() -> ScannedBlock {
+        ScannedBlock {
+            height: 7,
+            block_id: Hash32([1; 32]),
+            stored_id: Hash32([9; 32]),
+            prev_id: Hash32([2; 32]),
+            timestamp: 1_700_000_000,
+            major_version: 16,
+            minor_version: 16,
+            nonce: 42,
+            tx_count: 3,
+            miner_tx_hash: Hash32([3; 32]),
+            blob_bytes: 129,
+        }
+    }
+
+    /// The CSV line has the header's columns, in its order; the stored id is no column.
+    #[test]
+    fn a_csv_row_matches_the_header() {
+        let mut line = Vec::new();
+        ScanFormat::Csv.render(&block(), &mut line);
+        let line = String::from_utf8(line).unwrap();
+        let header = ScanFormat::Csv.header();
+        assert_eq!(line.split(',').count(), header.split(',').count());
+        assert!(line.ends_with('\n') && header.ends_with('\n'));
+        let (one, two, three) = ("01".repeat(32), "02".repeat(32), "03".repeat(32));
+        assert_eq!(line, format!("7,{one},{two},1700000000,16,16,42,3,{three},129\n"));
+    }
+
+    /// A JSON line has the header's columns as keys, in its order, and no header before it.
+    #[test]
+    fn a_json_row_has_the_headers_keys() {
+        let mut line = Vec::new();
+        ScanFormat::Json.render(&block(), &mut line);
+        assert_eq!(line.last(), Some(&b'\n'));
+        let row: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&line).unwrap();
+        let keys: Vec<&str> = row.keys().map(String::as_str).collect();
+        assert_eq!(keys.join(",") + "\n", ScanRow::CSV_HEADER);
+        assert_eq!(row["block_id"], "01".repeat(32));
+        assert_eq!(ScanFormat::Json.header(), "");
+    }
 }

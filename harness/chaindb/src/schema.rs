@@ -35,6 +35,14 @@ impl Schema {
         }
     }
 
+    /// The node whose database it is, for people: `Monero 0.18` or `X-Cash`.
+    pub fn node(self) -> &'static str {
+        match self {
+            Schema::MoneroV5 => "Monero 0.18",
+            Schema::XcashV3 => "X-Cash",
+        }
+    }
+
     /// Size of one `block_info` record.
     pub fn info_size(self) -> usize {
         match self {
@@ -121,6 +129,12 @@ pub struct InfoRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn schemas_name_their_node() {
+        assert_eq!((Schema::MoneroV5.node(), Schema::MoneroV5.version()), ("Monero 0.18", 5));
+        assert_eq!((Schema::XcashV3.node(), Schema::XcashV3.version()), ("X-Cash", 3));
+    }
 
     #[test]
     fn records_round_trip_in_both_layouts() {

@@ -22,8 +22,8 @@ use std::time::Duration;
 use dualrun_format::Hash32;
 use dualrun_monerod::rpc::{retry_transient, Daemon, RpcError};
 use dualrun_pipeline::{context_with, ContextError, Verifiers};
-use dualrun_replay::{Progress, ReplayConfig, ReplayError, RunResult, Session};
-use dualrun_rundir::{files, ChainInputs, OrphanedBlock, ReorgEvent};
+use dualrun_replay::{ReplayConfig, ReplayError, RunResult, Session};
+use dualrun_rundir::{files, ChainInputs, Observer, OrphanedBlock, ReorgEvent, RunEvent};
 
 pub use source::{DaemonSource, FollowError, INCONSISTENT_GIVE_UP, REMEMBERED};
 
@@ -49,6 +49,9 @@ pub struct FollowConfig {
     /// How long a daemon may serve an inconsistent chain before following stops
     /// ([`FollowError::Inconsistent`]).
     pub inconsistent_give_up: Duration,
+    /// The metrics the daemon's health is reported to (its height, reachability, inconsistencies); the
+    /// run's own events reach them through the run's observer.
+    pub metrics: Option<Arc<dualrun_metrics::Metrics>>,
 }
 
 impl FollowConfig {
@@ -72,13 +75,13 @@ pub fn run(
     follow: FollowConfig,
     mut cfg: ReplayConfig,
     make_verifiers: &mut dyn FnMut() -> Result<Verifiers, ReplayError>,
-    progress: &mut dyn Progress,
+    observer: &mut dyn Observer,
 ) -> Result<RunResult, ReplayError> {
     if let Some(to) = cfg.to.filter(|t| *t < cfg.from) {
         return Err(ReplayError::Input(format!("--to {to} is below --from {}", cfg.from)));
     }
     let height = daemon_height(&follow.daemon(), follow.connect_wait).map_err(ReplayError::from)?;
-    if let Some(m) = &cfg.metrics {
+    if let Some(m) = &follow.metrics {
         m.daemon(Some(height));
     }
     // One subscription for the whole run, whatever the sessions.
@@ -89,7 +92,7 @@ pub fn run(
         None => None,
     };
     loop {
-        let result = session(&follow, cfg.clone(), make_verifiers()?, notices.clone(), progress);
+        let result = session(&follow, cfg.clone(), make_verifiers()?, notices.clone(), observer);
         let Err(ReplayError::Source(e)) = result else { return result };
         match e.downcast::<FollowError>().map(|e| *e) {
             Ok(FollowError::Reorg { fork, orphaned, daemon_height }) => {
@@ -109,9 +112,8 @@ pub fn run(
                      judging the new branch from the fork"
                 );
                 // The checkpoint, the event and the cut of ids.bin as one step a kill cannot split.
-                dualrun_rundir::rewind_live(&cfg.out, event)?;
-                if let Some(m) = &cfg.metrics {
-                    m.reorg();
+                if let Some(recorded) = dualrun_rundir::rewind_live(&cfg.out, event)? {
+                    observer.observe(&RunEvent::Reorganized { event: &recorded });
                 }
                 if cfg.interrupt.load(std::sync::atomic::Ordering::SeqCst) {
                     return Err(ReplayError::Input(format!(
@@ -134,7 +136,7 @@ fn session(
     cfg: ReplayConfig,
     verifiers: Verifiers,
     notices: Option<Arc<Mutex<Receiver<()>>>>,
-    progress: &mut dyn Progress,
+    observer: &mut dyn Observer,
 ) -> Result<RunResult, ReplayError> {
     let daemon = follow.daemon();
     let chain = ChainInputs {
@@ -151,7 +153,8 @@ fn session(
     // On resume the blocks judged last are what a reorganization is traced back through (and the next
     // block must build on the last of them).
     let judged = if cfg.resume { judged_tail(&cfg.out, cfg.from) } else { Vec::new() };
-    let (profile, interrupt, metrics, to) = (cfg.profile.clone(), cfg.interrupt.clone(), cfg.metrics.clone(), cfg.to);
+    let (profile, interrupt, metrics, to) =
+        (cfg.profile.clone(), cfg.interrupt.clone(), follow.metrics.clone(), cfg.to);
     let (poll, wait, give_up) = (follow.poll, follow.connect_wait, follow.inconsistent_give_up);
     let session = Session {
         inputs,
@@ -173,7 +176,7 @@ fn session(
         }),
         judged: None,
     };
-    dualrun_replay::run_session(session, cfg, verifiers, progress)
+    dualrun_replay::run_session(session, cfg, verifiers, observer)
 }
 
 /// The ids of the last judged blocks (up to [`source::REMEMBERED`]), with their heights, as the

@@ -13,19 +13,11 @@ use dualrun_follow::{FollowConfig, FollowError};
 use dualrun_leader::verifier::LeaderVerifier;
 use dualrun_leader::Profile;
 use dualrun_pipeline::{NowMode, Verifiers};
-use dualrun_replay::{Progress, ReplayConfig, ReplayError, RunEnd};
-use dualrun_rundir::{CommandSettings, RunDir, RunSettings, Stats};
+use dualrun_replay::{ReplayConfig, ReplayError, RunEnd};
+use dualrun_rundir::{CommandSettings, RunDir, RunSettings};
 use dualrun_testkit::fake_daemon::{sample_blocks, FakeDaemon};
 use dualrun_testkit::run_files::jsonl_without_reproduce;
 use dualrun_testkit::verifiers::AcceptAll;
-
-struct Quiet;
-
-impl Progress for Quiet {
-    fn begin(&mut self, _: u64, _: Option<u64>, _: Option<u64>) {}
-    fn advance(&mut self, _: u64, _: &Stats) {}
-    fn end(&mut self) {}
-}
 
 fn profile() -> Arc<Profile> {
     Arc::new(Profile::load(&dualrun_testkit::sample_dir().join("profile.toml")).unwrap())
@@ -47,7 +39,6 @@ fn config(out: &Path, from: u64, to: u64) -> ReplayConfig {
         resume: false,
         threads: 2,
         interrupt: Arc::new(AtomicBool::new(false)),
-        metrics: None,
         shard: None,
     }
 }
@@ -65,11 +56,12 @@ fn follow_config(url: &str) -> FollowConfig {
         connect_wait: Duration::from_secs(10),
         zmq: None,
         inconsistent_give_up: Duration::from_secs(2),
+        metrics: None,
     }
 }
 
 fn follow(url: &str, out: &Path, from: u64, to: u64) -> Result<dualrun_replay::RunResult, ReplayError> {
-    dualrun_follow::run(follow_config(url), config(out, from, to), &mut || Ok(verifiers()), &mut Quiet)
+    dualrun_follow::run(follow_config(url), config(out, from, to), &mut || Ok(verifiers()), &mut ())
 }
 
 #[test]
@@ -83,7 +75,7 @@ fn a_followed_range_is_what_a_cold_replay_of_it_records() {
     let cold = tmp.path().join("cold");
     let chain = dualrun_testkit::sample_copy();
     let db = dualrun_chaindb::ChainDb::open(chain.path()).unwrap();
-    let replayed = dualrun_replay::run(&db, config(&cold, 62, 100), verifiers(), &mut Quiet).unwrap();
+    let replayed = dualrun_replay::run(&db, config(&cold, 62, 100), verifiers(), &mut ()).unwrap();
 
     assert_eq!(followed.summary.blocks, 39);
     assert_eq!(followed.summary.records, replayed.summary.records);

@@ -140,4 +140,55 @@ impl Entry {
     pub fn evaluation_digest(&self) -> Option<&str> {
         self.evaluation.get("evaluation_digest").and_then(Value::as_str)
     }
+
+    /// One line for people: `#SEQ ACTION FROM -> TO by OPERATOR (on evidence|OVERRIDE): REASON`. The
+    /// operator and the reason are anyone's text: every control character in them is escaped, so none
+    /// reaches a terminal.
+    pub fn summary(&self) -> String {
+        format!(
+            "#{} {} {} -> {} by {} ({}): {}",
+            self.seq,
+            self.action,
+            self.from.map_or_else(|| "-".to_owned(), |m| m.to_string()),
+            self.to,
+            printable(&self.operator),
+            if self.override_ { "OVERRIDE" } else { "on evidence" },
+            printable(&self.reason)
+        )
+    }
+}
+
+/// `s` with every control character escaped (`\u{1b}`, `\n`), the rest as it is.
+fn printable(s: &str) -> String {
+    s.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A signed first entry, made a promotion.
+    fn entry() -> Entry {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("ledger.jsonl");
+        let key = dualrun_leader::keys::KeyFile::generate("alice").unwrap();
+        let first = crate::Ledger::init(&path, &key, "alice").unwrap().entries.remove(0);
+        let reason = "drill".to_owned();
+        Entry { seq: 3, action: Action::Promote, from: Some(Mode::Shadow), to: Mode::Primary, reason, ..first }
+    }
+
+    #[test]
+    fn a_summary_escapes_control_characters() {
+        assert_eq!(entry().summary(), "#3 promote shadow -> primary by alice (on evidence): drill");
+        let e = Entry {
+            action: Action::Init,
+            from: None,
+            to: Mode::Legacy,
+            override_: true,
+            operator: "\u{1b}[31mmallory".into(),
+            reason: "line\nbreak\tü".into(),
+            ..entry()
+        };
+        assert_eq!(e.summary(), "#3 init - -> legacy by \\u{1b}[31mmallory (OVERRIDE): line\\nbreak\\tü");
+    }
 }

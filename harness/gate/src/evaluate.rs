@@ -52,6 +52,20 @@ pub struct Criterion {
     pub note: String,
 }
 
+impl Criterion {
+    /// The value as the text report shows it: a golden run's counts in words, a string as it is,
+    /// anything else as JSON.
+    pub fn value_text(&self) -> String {
+        match &self.value {
+            Value::Object(o) if o.contains_key("passed") => {
+                format!("{} passed, {} failed, {} skipped", o["passed"], o["failed"], o["skipped"])
+            }
+            Value::String(s) => s.clone(),
+            v => v.to_string(),
+        }
+    }
+}
+
 /// The golden-vector results an evaluation may rely on.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GoldenResult {
@@ -470,4 +484,24 @@ fn golden_criterion(golden: Option<&GoldenResult>) -> Criterion {
         Some(g) => (json!(g), GateOutcome::Pass, String::new()),
     };
     crit("require_golden", value, "all vectors pass".into(), outcome, note)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn criterion_values_as_text() {
+        let c = |value: Value| Criterion {
+            name: "x".into(),
+            value,
+            threshold: String::new(),
+            outcome: GateOutcome::Pass,
+            note: String::new(),
+        };
+        assert_eq!(c(json!({"passed": 3, "failed": 0, "skipped": 1})).value_text(), "3 passed, 0 failed, 1 skipped");
+        assert_eq!(c(json!("none")).value_text(), "none");
+        assert_eq!(c(json!(12)).value_text(), "12");
+        assert_eq!(c(json!({"halt": 2})).value_text(), "{\"halt\":2}");
+    }
 }

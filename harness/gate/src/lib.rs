@@ -12,9 +12,12 @@
 //! - [`quorum`]: M-of-N operator approvals for every promotion, and key rotation;
 //! - [`problem`]: why an entry fails the audit, typed;
 //! - [`operate`]: an operator's moves — promote, rollback, approve, rotate — under the ledger's lock,
-//!   each returning the entry appended or a typed refusal.
+//!   each returning the entry appended or a typed refusal;
+//! - [`audit`]: a ledger as `gate status` and `gate verify` report it (the state that verifies; the
+//!   audit with the expected head).
 
 pub mod allowlist;
+pub mod audit;
 pub mod entry;
 pub mod evaluate;
 pub mod evidence;

@@ -211,6 +211,22 @@ pub enum SignerError {
     },
 }
 
+/// A key file given to sign for a profile (`--key`) that cannot be read, or does not sign for it.
+#[derive(Debug, thiserror::Error)]
+pub enum SignerFileError {
+    /// The key file cannot be read.
+    #[error(transparent)]
+    Key(#[from] crate::keys::KeyError),
+    /// The key is not a validator's key.
+    #[error("{file}: {error}")]
+    NotASigner {
+        /// The key file.
+        file: PathBuf,
+        /// Why it does not sign for the profile.
+        error: SignerError,
+    },
+}
+
 fn hex_array<const N: usize>(s: &str) -> Result<[u8; N], HexFieldError> {
     let bytes = hex::decode(s).map_err(|source| HexFieldError::NotHex { text: s.to_owned(), source })?;
     bytes.try_into().map_err(|b: Vec<u8>| HexFieldError::WrongLength { len: b.len(), expected: N })
@@ -241,6 +257,21 @@ impl Profile {
             return Err(SignerError::KeyMismatch { id: key.id.clone(), profile: self.source.clone() });
         }
         Ok(i)
+    }
+
+    /// Reads the key files at `paths`, each with the index of the validator it signs for (see
+    /// [`Profile::signer_index`]), in the order given.
+    pub fn signers(&self, paths: &[PathBuf]) -> Result<Vec<(usize, crate::keys::KeyFile)>, SignerFileError> {
+        paths
+            .iter()
+            .map(|path| {
+                let key = crate::keys::KeyFile::read(path)?;
+                let index = self
+                    .signer_index(&key)
+                    .map_err(|error| SignerFileError::NotASigner { file: path.clone(), error })?;
+                Ok((index, key))
+            })
+            .collect()
     }
 
     /// Reads and checks the profile file at `path`.
@@ -355,5 +386,45 @@ impl Profile {
     /// Index of the validator with this id.
     pub fn validator_index(&self, id: &str) -> Option<usize> {
         self.validators.iter().position(|v| v.id == id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use super::Profile;
+    use crate::keys::KeyFile;
+
+    fn sample(file: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../sample").join(file)
+    }
+
+    /// Key files come back with their validator's index, in the order given; a key of no validator is
+    /// refused naming its file, an unreadable one as the key reader says.
+    #[test]
+    fn signers_are_indexed_and_refused_with_their_file() {
+        let profile = Profile::load(&sample("profile.toml")).unwrap();
+        let keys = [sample("keys/throwaway-test-leader-3.key"), sample("keys/throwaway-test-leader-1.key")];
+        let signers = profile.signers(&keys).unwrap();
+        let got: Vec<(usize, &str)> = signers.iter().map(|(i, k)| (*i, k.id.as_str())).collect();
+        assert_eq!(got, [(2, "leader-3"), (0, "leader-1")]);
+
+        let tmp = tempfile::tempdir().unwrap();
+        let stranger = tmp.path().join("stranger.key");
+        KeyFile::generate("stranger").unwrap().write_new(&stranger).unwrap();
+        let e = profile.signers(&[keys[0].clone(), stranger.clone()]).unwrap_err().to_string();
+        let profile_file = sample("profile.toml");
+        assert_eq!(
+            e,
+            format!(
+                "{}: key id \"stranger\" is not a validator of profile {}",
+                stranger.display(),
+                profile_file.display()
+            )
+        );
+        let missing = tmp.path().join("missing.key");
+        let e = profile.signers(&[missing]).unwrap_err();
+        assert!(matches!(e, super::SignerFileError::Key(_)), "{e}");
     }
 }

@@ -1,9 +1,13 @@
 //! Writing leader records into blocks for test chains: honest ones, and faulty ones on purpose (the
-//! `--fault HEIGHT:KIND` of `leader produce` and of synthetic chains).
+//! `--fault HEIGHT:KIND` of `leader produce` and of synthetic chains), and the verdict each block is
+//! expected to get, written as the CSV `chain synth --record` and `leader produce --record` write
+//! ([`ExpectedVerdictWriter`]: the columns of `leader check`).
 
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use dualrun_format::HashError;
+use dualrun_format::{Hash32, HashError};
 use ed25519_dalek::SigningKey;
 
 use crate::record::{self, PayloadError, MAGIC, SIGNATURE_LEN};
@@ -112,10 +116,100 @@ impl FromStr for FaultKind {
 
 /// `HEIGHT:KIND`.
 pub fn parse_fault(s: &str) -> Result<(u64, FaultKind), FaultParseError> {
+    let (height, kind) = height_and_kind(s)?;
+    Ok((height, kind.parse()?))
+}
+
+/// The height of a `HEIGHT:KIND` (of `--fault`, `--compete`), and the kind as text.
+pub fn height_and_kind(s: &str) -> Result<(u64, &str), FaultParseError> {
     let (h, k) = s.split_once(':').ok_or_else(|| FaultParseError::NotHeightKind(s.to_owned()))?;
     let height =
         h.parse().map_err(|source| FaultParseError::BadHeight { height: h.to_owned(), input: s.to_owned(), source })?;
-    Ok((height, k.parse()?))
+    Ok((height, k))
+}
+
+/// The verdict protocol v1 should give a test-chain block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpectedVerdict {
+    /// The block's height.
+    pub height: u64,
+    /// The block's id.
+    pub block_id: Hash32,
+    /// `None` = accept.
+    pub reason: Option<&'static str>,
+    /// The leader id the block's record carries, if it carries a valid one.
+    pub leader_id: Option<String>,
+}
+
+impl ExpectedVerdict {
+    /// The expected verdict of a block built with `fault` (`None`: an honest block).
+    pub fn of(height: u64, block_id: Hash32, fault: Option<FaultKind>, leader_id: Option<String>) -> ExpectedVerdict {
+        ExpectedVerdict { height, block_id, reason: fault.map(FaultKind::expected_reason), leader_id }
+    }
+}
+
+/// A row of the expected-verdict CSV; the field order is the header, `leader check`'s columns.
+#[derive(serde::Serialize)]
+struct ExpectedRow<'a> {
+    height: u64,
+    block_id: Hash32,
+    verdict: &'static str,
+    reason: &'static str,
+    leader_id: &'a str,
+}
+
+/// A file for a test chain's outputs (expected verdicts, votes) that cannot be created.
+#[derive(Debug, thiserror::Error)]
+#[error("creating {file}")]
+pub struct CreateError {
+    /// The file.
+    pub file: PathBuf,
+    /// Why it cannot be created.
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// Writes expected verdicts as CSV `height,block_id,verdict,reason,leader_id` (`accept` with empty
+/// reason, or `reject` with the fault's reason code; an empty leader id when the record carries none),
+/// the header before the first row.
+pub struct ExpectedVerdictWriter<W: Write> {
+    out: csv::Writer<W>,
+}
+
+impl ExpectedVerdictWriter<std::fs::File> {
+    /// Creates (or truncates) the file at `path`.
+    pub fn create(path: &Path) -> Result<Self, CreateError> {
+        let file = std::fs::File::create(path).map_err(|source| CreateError { file: path.to_path_buf(), source })?;
+        Ok(ExpectedVerdictWriter::new(file))
+    }
+}
+
+impl<W: Write> ExpectedVerdictWriter<W> {
+    /// Writes to `out`.
+    pub fn new(out: W) -> Self {
+        ExpectedVerdictWriter { out: csv::Writer::from_writer(out) }
+    }
+
+    /// Writes one block's row (after the header, for the first).
+    pub fn write(&mut self, e: &ExpectedVerdict) -> Result<(), csv::Error> {
+        self.out.serialize(ExpectedRow {
+            height: e.height,
+            block_id: e.block_id,
+            verdict: if e.reason.is_some() { "reject" } else { "accept" },
+            reason: e.reason.unwrap_or(""),
+            leader_id: e.leader_id.as_deref().unwrap_or(""),
+        })
+    }
+
+    /// Writes out what is buffered.
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+
+    /// Flushes and returns the output.
+    pub fn into_inner(self) -> Result<W, csv::Error> {
+        self.out.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+    }
 }
 
 /// Why [`fill_record`] cannot write the record asked for.
@@ -194,6 +288,43 @@ mod tests {
             "unknown fault kind \"late\" (missing, unknown, not-scheduled, bad-signature, malformed)"
         );
         assert_eq!(parse_fault("5:not-scheduled"), Ok((5, FaultKind::NotScheduled)));
+    }
+
+    #[test]
+    fn heights_and_kinds_split() {
+        assert_eq!(height_and_kind("7:same-leader"), Ok((7, "same-leader")));
+        assert_eq!(height_and_kind("7:"), Ok((7, "")));
+        assert_eq!(height_and_kind("7").unwrap_err().to_string(), "expected HEIGHT:KIND, got \"7\"");
+        assert_eq!(height_and_kind("-1:x").unwrap_err().to_string(), "bad height \"-1\" in \"-1:x\"");
+    }
+
+    /// The header once, before the first row; an accepted block has an empty reason, a block without a
+    /// valid record an empty leader id.
+    #[test]
+    fn expected_verdicts_are_written_with_leader_checks_columns() {
+        let id = |b: u8| Hash32([b; 32]);
+        let mut w = ExpectedVerdictWriter::new(Vec::new());
+        w.write(&ExpectedVerdict::of(0, id(1), None, None)).unwrap();
+        w.write(&ExpectedVerdict::of(61, id(2), None, Some("leader-1".into()))).unwrap();
+        w.write(&ExpectedVerdict::of(62, id(3), Some(FaultKind::BadSignature), Some("leader-2".into()))).unwrap();
+        w.write(&ExpectedVerdict::of(63, id(4), Some(FaultKind::Missing), None)).unwrap();
+        let text = String::from_utf8(w.into_inner().unwrap()).unwrap();
+        let (a, b, c, d) = ("01".repeat(32), "02".repeat(32), "03".repeat(32), "04".repeat(32));
+        assert_eq!(
+            text,
+            format!(
+                "height,block_id,verdict,reason,leader_id\n0,{a},accept,,\n61,{b},accept,,leader-1\n\
+                 62,{c},reject,leader.bad_signature,leader-2\n63,{d},reject,leader.missing,\n"
+            )
+        );
+        assert_eq!(String::from_utf8(ExpectedVerdictWriter::new(Vec::new()).into_inner().unwrap()).unwrap(), "");
+    }
+
+    #[test]
+    fn an_expected_verdict_file_that_cannot_be_created_is_named() {
+        let e = ExpectedVerdictWriter::create(Path::new("/nonexistent-dir/x.csv")).err().unwrap();
+        assert!(e.to_string() == "creating /nonexistent-dir/x.csv", "{e}");
+        assert!(std::error::Error::source(&e).is_some());
     }
 
     #[test]

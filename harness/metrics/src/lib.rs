@@ -25,7 +25,7 @@ mod server;
 use std::sync::atomic::AtomicU64;
 
 use dualrun_core::{ErrorKind, Mode, RecordClass, VerifierOutcome};
-use dualrun_pipeline::Judged;
+use dualrun_rundir::{Elapsed, JudgedBlock, Observer, RunEvent};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -160,17 +160,18 @@ impl Metrics {
     }
 
     /// Counts one judged block and the records written for it.
-    pub fn judged(&self, j: &Judged<'_>, records: &[RecordClass]) {
-        for (verifier, answer) in [("legacy", j.legacy), ("candidate", j.candidate)] {
-            let Some(a) = answer else { continue };
+    pub fn judged(&self, block: &JudgedBlock<'_>, elapsed: Elapsed) {
+        let answers = [("legacy", block.legacy, elapsed.legacy), ("candidate", block.candidate, elapsed.candidate)];
+        for (verifier, outcome, took) in answers {
+            let Some(outcome) = outcome else { continue };
             let label = VerifierLabel { verifier };
             self.blocks.get_or_create(&label).inc();
-            self.verify_seconds.get_or_create(&label).observe(a.elapsed.as_secs_f64());
-            if let VerifierOutcome::Error(e) = &a.outcome {
+            self.verify_seconds.get_or_create(&label).observe(took.unwrap_or_default().as_secs_f64());
+            if let VerifierOutcome::Error(e) = outcome {
                 self.errors.get_or_create(&ErrorLabels { verifier, kind: kind_str(e.kind) }).inc();
             }
         }
-        for class in records {
+        for class in block.classes() {
             match class {
                 RecordClass::Fallback => {
                     self.fallbacks.inc();
@@ -185,7 +186,7 @@ impl Metrics {
                 _ => {}
             }
         }
-        self.set_judged_height(j.item.input.height);
+        self.set_judged_height(block.height);
     }
 
     /// The last height judged (also after a resume, before any block).
@@ -275,3 +276,71 @@ fn kind_str(kind: ErrorKind) -> &'static str {
 
 /// An `f64` gauge (process metrics).
 pub(crate) type FloatGauge = Gauge<f64, AtomicU64>;
+
+/// The metrics as an observer of a run's events (the daemon's health is reported by the source itself:
+/// [`Metrics::daemon`], [`Metrics::inconsistent`]).
+pub struct MetricsObserver(pub std::sync::Arc<Metrics>);
+
+impl Observer for MetricsObserver {
+    fn observe(&mut self, event: &RunEvent<'_>) {
+        match event {
+            // The blocks below where a run starts (or resumes) count as judged: a live run starting at
+            // the daemon's height lags by nothing.
+            RunEvent::Started { first, resumed_at, .. } => {
+                if let Some(judged) = resumed_at.unwrap_or(*first).checked_sub(1) {
+                    self.0.set_judged_height(judged);
+                }
+            }
+            RunEvent::Judged { block, elapsed } => self.0.judged(block, *elapsed),
+            RunEvent::Reorganized { .. } => self.0.reorg(),
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use dualrun_core::{decide, ReasonMap};
+    use dualrun_format::Hash32;
+    use dualrun_testkit::verifiers::{accept, env, reject};
+
+    use super::*;
+
+    /// The run's events move the metrics a scrape shows: where a run starts, each judged block's
+    /// verifier counts and latencies, its divergence, a reorganization.
+    #[test]
+    fn the_run_events_move_the_metrics() {
+        let metrics = Arc::new(Metrics::new(Mode::Shadow));
+        let mut observer = MetricsObserver(metrics.clone());
+        observer.observe(&RunEvent::Started { first: 100, last: None, resumed_at: None });
+        metrics.daemon(Some(105));
+        let text = metrics.encode();
+        assert!(text.contains("dualrun_judged_height 99\n"), "{text}");
+        assert!(text.contains("dualrun_lag_blocks 5\n"), "{text}");
+
+        let (env, accept, reject) = (env(), accept(), reject("leader.missing"));
+        let decision = decide(Mode::Shadow, Some(&accept), Some(&reject), &ReasonMap::default());
+        let block = JudgedBlock {
+            height: 100,
+            block_id: Hash32([2; 32]),
+            stored_id: Hash32([2; 32]),
+            blob: &[],
+            env: &env,
+            legacy: Some(&accept),
+            candidate: Some(&reject),
+            decision: &decision,
+        };
+        let elapsed = Elapsed { legacy: Some(Duration::from_millis(3)), candidate: Some(Duration::from_micros(40)) };
+        observer.observe(&RunEvent::Judged { block: &block, elapsed });
+        let text = metrics.encode();
+        assert!(text.contains("dualrun_blocks_total{verifier=\"legacy\"} 1\n"), "{text}");
+        assert!(text.contains("dualrun_blocks_total{verifier=\"candidate\"} 1\n"), "{text}");
+        assert!(text.contains("dualrun_divergences_total{class=\"halt\"} 1\n"), "{text}");
+        assert!(text.contains("dualrun_judged_height 100\n"), "{text}");
+        assert!(text.contains("dualrun_lag_blocks 4\n"), "{text}");
+        assert!(text.contains("dualrun_verify_seconds_sum{verifier=\"legacy\"} 0.003\n"), "{text}");
+    }
+}

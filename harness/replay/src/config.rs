@@ -31,8 +31,6 @@ pub struct ReplayConfig {
     pub threads: usize,
     /// Set to stop; the run ends resumable.
     pub interrupt: Arc<AtomicBool>,
-    /// Metrics to update as blocks are judged (`--metrics`).
-    pub metrics: Option<Arc<dualrun_metrics::Metrics>>,
     /// The shard of a whole range this run is (`from`/`to` are then the shard's own range).
     pub shard: Option<dualrun_rundir::Shard>,
 }

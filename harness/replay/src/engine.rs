@@ -6,10 +6,10 @@ use dualrun_chaindb::{ChainDb, ChainDbError, ChainDigest};
 use dualrun_leader::validator::ChainContext;
 use dualrun_pipeline::{context_at, BlockSource, ContextError, LmdbRange, Pipeline, Verifiers};
 use dualrun_rundir::Inputs;
-use dualrun_rundir::{Manifest, RunDirError, RunWriter, Summary};
+use dualrun_rundir::{FirstRecord, Manifest, Observer, Recorder, RunDirError, RunEvent, RunWriter, Summary};
 
 pub use crate::config::ReplayConfig;
-use crate::sink::{FirstRecord, Progress, RecordSink};
+use crate::sink::RecordSink;
 
 /// Why a replay could not be done.
 #[derive(Debug, thiserror::Error)]
@@ -81,7 +81,7 @@ pub fn run(
     db: &ChainDb,
     cfg: ReplayConfig,
     verifiers: Verifiers,
-    progress: &mut dyn Progress,
+    observer: &mut dyn Observer,
 ) -> Result<RunResult, ReplayError> {
     let tip = db.read_txn().and_then(|t| db.tip_height(&t))?;
     if cfg.from > tip {
@@ -106,7 +106,7 @@ pub fn run(
             None => Ok(ChainDigest::new()),
         })),
     };
-    run_session(session, cfg, verifiers, progress)
+    run_session(session, cfg, verifiers, observer)
 }
 
 /// What a session reads: the inputs it names and, once the start height is known (a resume starts at
@@ -134,7 +134,7 @@ pub fn run_session<S>(
     session: Session<'_, S>,
     cfg: ReplayConfig,
     verifiers: Verifiers,
-    progress: &mut dyn Progress,
+    observer: &mut dyn Observer,
 ) -> Result<RunResult, ReplayError>
 where
     S: BlockSource,
@@ -186,15 +186,12 @@ where
     verifiers.restore(&stats.verifier_state);
     writer.checkpoint(start, &stats, false)?;
     tracing::info!(dir = %cfg.out.display(), first = cfg.from, last = ?last, start, mode = %mode, "run starting");
-    progress.begin(cfg.from, last, resumed_at);
-    if let (Some(m), Some(judged)) = (&cfg.metrics, start.checked_sub(1)) {
-        m.set_judged_height(judged);
-    }
+    observer.observe(&RunEvent::Started { first: cfg.from, last, resumed_at });
 
     let command = crate::command::words(&manifest.inputs).ok();
-    let mut sink = RecordSink::new(writer, stats, mode, cfg.out.clone(), command, progress);
-    sink.metrics = cfg.metrics.clone();
-    sink.checkpoint_each_batch = manifest.inputs.chain.live;
+    let mut recorder = Recorder::new(writer, stats, mode);
+    recorder.checkpoint_each_batch = manifest.inputs.chain.live;
+    let mut sink = RecordSink::new(recorder, cfg.out.clone(), command, observer);
     let mut ended = SessionEnd { next_height: start, source_error: None, verifier_stop: None };
     if last.is_none_or(|l| start <= l) {
         let pipeline = Pipeline {
@@ -232,12 +229,12 @@ fn finish(
     ended: SessionEnd,
 ) -> Result<RunResult, ReplayError> {
     let SessionEnd { next_height, source_error, verifier_stop } = ended;
-    let stats = sink.stats_now();
+    let stats = sink.recorder.stats_now();
     // Every block judged is complete, whatever came after; an interrupt before that leaves it resumable.
     // A live run without an end is never complete: it stops resumable.
     let complete = source_error.is_none() && verifier_stop.is_none() && last.is_some_and(|l| next_height > l);
-    sink.writer.checkpoint(next_height, &stats, false)?;
-    sink.progress.end();
+    sink.recorder.writer.checkpoint(next_height, &stats, false)?;
+    sink.observer.observe(&RunEvent::Stopped { next_height, complete });
     // A verifier that stopped the run is said first: the source may have failed only because the run
     // was stopping.
     if let Some(stop) = verifier_stop {
@@ -251,7 +248,7 @@ fn finish(
     // its digest once it is complete.
     let judged = next_height.saturating_sub(cfg.from);
     let last = last.unwrap_or(if judged == 0 { cfg.from } else { next_height - 1 });
-    let (digest, blocks) = sink.writer.judged_digest()?;
+    let (digest, blocks) = sink.recorder.writer.judged_digest()?;
     let chain = &mut manifest.inputs.chain;
     if chain.live {
         (chain.to, chain.blocks, chain.chain_digest) = (last, blocks, digest);
@@ -261,11 +258,17 @@ fn finish(
     manifest.inputs_digest = manifest.inputs.digest();
     let summary = Summary::from_stats(manifest.inputs.mode, cfg.from, last, &stats, complete, next_height);
     manifest.complete = complete;
-    sink.writer.finish(&summary, manifest)?;
+    sink.recorder.writer.finish(&summary, manifest)?;
     if complete {
-        sink.writer.checkpoint(next_height, &stats, true)?;
+        sink.recorder.writer.checkpoint(next_height, &stats, true)?;
     }
     let end = if complete { RunEnd::Complete } else { RunEnd::Interrupted { next_height } };
     tracing::info!(blocks = stats.blocks, records = stats.total_records(), complete, "replay finished");
-    Ok(RunResult { end, dir: cfg.out, summary, first_record: sink.first_record, already_complete: false })
+    Ok(RunResult {
+        end,
+        dir: cfg.out,
+        summary,
+        first_record: sink.recorder.first_record().cloned(),
+        already_complete: false,
+    })
 }

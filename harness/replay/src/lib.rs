@@ -6,7 +6,8 @@
 //!   runs the pipeline and finishes the run;
 //! - [`inputs`]: what a run is made from, and the chain digest that names the range;
 //! - [`command`]: the `dualrun` command a run's inputs stand for (reproduce lines, re-runs);
-//! - [`sink`]: the record stage — records, counters, checkpoints and progress;
+//! - [`sink`]: the record stage — the pipeline's judged blocks to the run's [`dualrun_rundir::Recorder`],
+//!   each step an event to the run's [`dualrun_rundir::Observer`];
 //! - [`merge`]: shard runs of one range made into the single run's directory;
 //! - [`rerun`]: a finished run's inputs checked and replayed again, the records compared.
 
@@ -19,4 +20,3 @@ pub mod rerun;
 pub mod sink;
 
 pub use engine::{run, run_session, ReplayConfig, ReplayError, RunEnd, RunResult, Session};
-pub use sink::Progress;

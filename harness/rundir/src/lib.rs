@@ -12,6 +12,8 @@
 //! | `reorgs.jsonl` | [`ReorgEvent`] | live runs: each reorganization, its fork and orphaned blocks |
 //! | `run.log` | — | the run's log lines (not digested: it is for people) |
 //!
+//! A run's record stage is the [`Recorder`] (count, write records, checkpoint), telling each step to an
+//! [`Observer`] as a [`RunEvent`] — the one stream every progress display, metric and hook reads.
 //! Writing goes through [`RunWriter`] (create, resume, append records, checkpoint, finish); reading through
 //! [`RunDir::open`], which refuses a format it does not know, an incomplete run and files whose digests
 //! differ from the manifest's, each with a typed [`RunDirError`]. [`RunDir::load`] reads without judging
@@ -20,10 +22,12 @@
 mod access;
 mod checkpoint;
 mod error;
+pub mod event;
 pub mod files;
 mod manifest;
 mod reader;
 mod record;
+mod recorder;
 mod reorg;
 mod stats;
 mod summary;
@@ -32,12 +36,14 @@ mod writer;
 pub use access::differences;
 pub use checkpoint::Checkpoint;
 pub use error::{Problem, RunDirError};
+pub use event::{Elapsed, Observer, RunEvent};
 pub use manifest::{
     ChainInputs, CommandSettings, EmbeddedSettings, EnvInputs, Inputs, Manifest, ProfileInputs, ReasonMapInput,
     RunSettings, Shard, ShardRun, Tool, FORMAT, FORMAT_VERSION,
 };
 pub use reader::{count_problems, RecordsRead, RunDir};
 pub use record::{shell_line, Authoritative, JudgedBlock, Record, Side, CSV_HEADER};
+pub use recorder::{FirstRecord, Recorder};
 pub use reorg::{OrphanedBlock, Orphans, ReorgEvent};
 pub use stats::{Histogram, Stats};
 pub use summary::{

@@ -166,6 +166,13 @@ impl CommandSettings {
     pub const DEFAULT_TIMEOUT_SECONDS: f64 = 30.0;
 }
 
+/// The settings of a command line that leaves `--timeout`, `--python-path` and `--reason-map` out.
+impl Default for CommandSettings {
+    fn default() -> Self {
+        CommandSettings { timeout_seconds: Self::DEFAULT_TIMEOUT_SECONDS, python_path: vec![], reason_map: None }
+    }
+}
+
 /// A reason map a run used: where it was read from and the digest of its bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

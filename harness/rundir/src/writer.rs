@@ -306,14 +306,14 @@ fn reopen(p: &Path, len: u64, header: &[u8]) -> Result<BufWriter<File>, RunDirEr
 /// next height at the fork (`ids.bin` is cut to it when the run is resumed; the record files are not
 /// touched: the orphaned blocks' records stay); then the event is appended; then the checkpoint clears
 /// it. A kill anywhere leaves a state the next resume finishes. Orphaned blocks the run never judged are
-/// dropped from the event; with none left nothing changes.
-pub fn rewind_live(dir: &Path, mut event: ReorgEvent) -> Result<(), RunDirError> {
+/// dropped from the event; with none left nothing changes (`None`). Returns the event as recorded.
+pub fn rewind_live(dir: &Path, mut event: ReorgEvent) -> Result<Option<ReorgEvent>, RunDirError> {
     let manifest = Manifest::load(dir)?;
     let cp_path = dir.join(CHECKPOINT);
     let mut cp: Checkpoint = crate::access::read_json(dir, CHECKPOINT)?;
     let from = manifest.inputs.chain.from;
     event.orphaned.retain(|o| o.height < cp.next_height);
-    let Some(fork) = event.orphaned.first().map(|o| o.height) else { return Ok(()) };
+    let Some(fork) = event.orphaned.first().map(|o| o.height) else { return Ok(None) };
     if !manifest.inputs.chain.live || fork < from {
         return Err(RunDirError::Corrupt {
             file: cp_path,
@@ -322,9 +322,10 @@ pub fn rewind_live(dir: &Path, mut event: ReorgEvent) -> Result<(), RunDirError>
     }
     event.records_before = cp.stats.total_records();
     (cp.next_height, cp.ids_bytes, cp.complete) = (fork, (fork - from) * 32, false);
-    cp.pending_reorg = Some(event);
+    cp.pending_reorg = Some(event.clone());
     write_atomic(&cp_path, &pretty(&cp))?;
-    finish_pending_reorg(dir, &mut cp)
+    finish_pending_reorg(dir, &mut cp)?;
+    Ok(Some(event))
 }
 
 /// Appends a checkpoint's pending reorganization to `reorgs.jsonl` (once) and clears it.

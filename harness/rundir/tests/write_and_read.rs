@@ -349,3 +349,56 @@ fn a_resume_refuses_a_checkpoint_whose_counts_the_records_do_not_back() {
     let e = RunWriter::resume(&dir, &inputs()).err().unwrap().to_string();
     assert!(e.contains("stats.records.halt = 0, but the records it keeps in divergences.jsonl hold 1"), "{e}");
 }
+
+/// The record stage tells each step as an event, in order: a block judged, then each of its records as
+/// written; a checkpoint when one is made — and what it writes is what the events said.
+#[test]
+fn the_recorder_tells_each_step_as_it_writes_it() {
+    use dualrun_core::{decide, ReasonMap};
+    use dualrun_rundir::{Elapsed, JudgedBlock, Observer, Recorder, RunEvent};
+
+    #[derive(Default)]
+    struct Told(Vec<String>);
+    impl Observer for Told {
+        fn observe(&mut self, event: &RunEvent<'_>) {
+            self.0.push(match event {
+                RunEvent::Judged { block, elapsed } => format!("judged {} {:?}", block.height, elapsed.legacy),
+                RunEvent::Recorded { record } => format!("recorded {} {}", record.height, record.class),
+                RunEvent::Checkpointed { next_height, stats } => format!("checkpoint {next_height} {}", stats.blocks),
+                other => format!("{other:?}"),
+            });
+        }
+    }
+
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    let writer = RunWriter::create(&dir, &manifest()).unwrap();
+    let mut recorder = Recorder::new(writer, Stats::default(), Mode::Shadow);
+    use dualrun_testkit::verifiers::{accept, env, reject};
+    let (env, accept, reject) = (env(), accept(), reject("leader.missing"));
+    let decision = decide(Mode::Shadow, Some(&accept), Some(&reject), &ReasonMap::default());
+    // A halt, and the stored id is not the blob's: two records for one block.
+    let block = JudgedBlock {
+        height: 3,
+        block_id: hash(5),
+        stored_id: hash(6),
+        blob: &[1, 2, 3],
+        env: &env,
+        legacy: Some(&accept),
+        candidate: Some(&reject),
+        decision: &decision,
+    };
+    let elapsed = Elapsed { legacy: Some(std::time::Duration::from_millis(2)), candidate: None };
+    let mut told = Told::default();
+    recorder.judged(&block, elapsed, |h| format!("again {h}"), &mut told).unwrap();
+    recorder.checkpoint(4, &mut told).unwrap();
+    assert_eq!(told.0, ["judged 3 Some(2ms)", "recorded 3 halt", "recorded 3 stored_id_mismatch", "checkpoint 4 1"]);
+    assert_eq!(recorder.first_record().map(|r| (r.height, r.reproduce.as_str())), Some((3, "again 3")));
+    let stats = recorder.stats_now();
+    assert_eq!((stats.blocks, stats.total_records()), (1, 2));
+    let checkpoint: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join(files::CHECKPOINT)).unwrap()).unwrap();
+    assert_eq!(checkpoint["next_height"], 4);
+    let written = std::fs::read_to_string(dir.join(files::JSONL)).unwrap();
+    assert_eq!(written.lines().count(), 2, "both records are in the file the events named");
+}

@@ -17,15 +17,19 @@
 //!   reserved-bytes nonce with its raw one-byte length (0x80), which strict extra parsing rejects.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use dualrun_chaindb::writer::{ChainWriter, NewBlock};
 use dualrun_chaindb::{ChainDbError, ChainDigest, InfoRecord, Schema};
 use dualrun_format::block::{BlockHeader, TxOut, TxOutTarget};
 use dualrun_format::{encode, Block, Hash32};
-use dualrun_leader::testchain::{self, FaultKind};
-use dualrun_leader::{schedule, Profile};
+use dualrun_leader::profile::SignerFileError;
+use dualrun_leader::testchain::{self, FaultKind, FaultMapError, FaultParseError};
+use dualrun_leader::{schedule, Profile, ProfileError};
 use ed25519_dalek::SigningKey;
+
+/// The verdict protocol v1 should give a synthetic block.
+pub use dualrun_leader::testchain::ExpectedVerdict;
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -51,19 +55,6 @@ pub struct LeaderSpec {
     pub faults: BTreeMap<u64, FaultKind>,
 }
 
-/// The verdict protocol v1 should give a synthetic block.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExpectedVerdict {
-    /// The block's height.
-    pub height: u64,
-    /// The block's id.
-    pub block_id: Hash32,
-    /// `None` = accept.
-    pub reason: Option<&'static str>,
-    /// The leader id the block's record carries, if it carries a valid one.
-    pub leader_id: Option<String>,
-}
-
 /// Why a spec cannot be generated.
 #[derive(Debug, thiserror::Error)]
 pub enum SynthError {
@@ -75,7 +66,48 @@ pub enum SynthError {
     Spec(String),
 }
 
+/// Why the files given for a [`LeaderSpec`] (`chain synth --profile --key --fault`) make none.
+#[derive(Debug, thiserror::Error)]
+pub enum LeaderSpecError {
+    /// The profile cannot be read.
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+    /// A key file cannot be read, or is not a validator's.
+    #[error(transparent)]
+    Key(#[from] SignerFileError),
+    /// A validator has no key file.
+    #[error("no --key for validator {0:?}: synthetic chains need every key")]
+    MissingKey(String),
+    /// A `--fault` that is not `HEIGHT:KIND`.
+    #[error("--fault: {0}")]
+    Fault(FaultParseError),
+    /// Two faults for one height.
+    #[error(transparent)]
+    FaultMap(#[from] FaultMapError),
+}
+
 impl LeaderSpec {
+    /// The spec the files give: the profile at `profile`, a key file for every validator (in any
+    /// order), and the faults (`HEIGHT:KIND`, one per height).
+    pub fn from_files(profile: &Path, keys: &[PathBuf], faults: &[String]) -> Result<LeaderSpec, LeaderSpecError> {
+        let profile = Profile::load(profile)?;
+        let mut by_index = vec![None; profile.validators.len()];
+        for (i, key) in profile.signers(keys)? {
+            by_index[i] = Some(key.signing_key);
+        }
+        let keys = by_index
+            .into_iter()
+            .zip(&profile.validators)
+            .map(|(k, v)| k.ok_or_else(|| LeaderSpecError::MissingKey(v.id.clone())))
+            .collect::<Result<Vec<_>, _>>()?;
+        let parsed = faults
+            .iter()
+            .map(|f| testchain::parse_fault(f).map_err(LeaderSpecError::Fault))
+            .collect::<Result<Vec<_>, _>>()?;
+        let faults = testchain::fault_map(parsed)?;
+        Ok(LeaderSpec { profile, keys, faults })
+    }
+
     fn check(&self, schema: Schema, blocks: u64) -> Result<(), SynthError> {
         let p = &self.profile;
         if self.keys.len() != p.validators.len() {
@@ -285,12 +317,7 @@ impl BlockFactory {
             timestamp: block.header.timestamp,
             major_version: block.header.major_version,
             tx_count: block.tx_count(),
-            expected: ExpectedVerdict {
-                height: h,
-                block_id: id,
-                reason: fault.map(FaultKind::expected_reason),
-                leader_id,
-            },
+            expected: ExpectedVerdict::of(h, id, fault, leader_id),
             blob,
         };
         self.prev_timestamp = out.timestamp;
@@ -354,4 +381,41 @@ pub fn generate(dir: &Path, spec: SynthSpec, mut progress: impl FnMut(u64)) -> R
     }
     writer.finish()?;
     Ok(SynthReport { blocks, tip_id, chain_digest: digest.current(), blob_bytes, tx_hashes, expected })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(file: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../sample").join(file)
+    }
+
+    fn key(n: u8) -> PathBuf {
+        sample(&format!("keys/throwaway-test-leader-{n}.key"))
+    }
+
+    /// Keys in any order land at their validator's index; every validator needs one; faults are
+    /// `HEIGHT:KIND`, one per height.
+    #[test]
+    fn a_leader_spec_from_files() {
+        let profile = sample("profile.toml");
+        let spec = LeaderSpec::from_files(&profile, &[key(3), key(1), key(2)], &["70:missing".into()]).unwrap();
+        let public: Vec<_> = spec.keys.iter().map(SigningKey::verifying_key).collect();
+        let validators: Vec<_> = spec.profile.validators.iter().map(|v| v.public_key).collect();
+        assert_eq!(public, validators);
+        assert_eq!(spec.faults, BTreeMap::from([(70, FaultKind::Missing)]));
+
+        let message = |keys: &[PathBuf], faults: &[&str]| {
+            let faults: Vec<String> = faults.iter().map(|f| f.to_string()).collect();
+            LeaderSpec::from_files(&profile, keys, &faults).unwrap_err().to_string()
+        };
+        assert_eq!(
+            message(&[key(1), key(2)], &[]),
+            "no --key for validator \"leader-3\": synthetic chains need every key"
+        );
+        let all = [key(1), key(2), key(3)];
+        assert_eq!(message(&all, &["70"]), "--fault: expected HEIGHT:KIND, got \"70\"");
+        assert_eq!(message(&all, &["70:missing", "70:unknown"]), "--fault: two faults for height 70");
+    }
 }

@@ -9,7 +9,7 @@ use dualrun_follow::{FollowConfig, FollowError};
 use dualrun_monerod::rpc::Daemon;
 use dualrun_rundir::Manifest;
 
-use super::session::{outcome, print_closing, Prepared, Reporter, RunArgs, SourceArgs};
+use super::session::{observed, outcome, print_closing, Prepared, RunArgs, SourceArgs};
 use crate::Outcome;
 
 #[derive(Args)]
@@ -84,10 +84,12 @@ pub(crate) fn run(a: FollowArgs) -> Result<Outcome> {
         connect_wait,
         zmq: a.zmq.clone(),
         inconsistent_give_up: Duration::from_secs(a.inconsistent_seconds),
+        metrics: ready.metrics.clone(),
     };
     let mut make_verifiers =
         || (ready.make_verifiers)().map_err(|e| dualrun_replay::ReplayError::Input(format!("{e:#}")));
-    let result = match dualrun_follow::run(follow, ready.cfg, &mut make_verifiers, &mut Reporter::new()) {
+    let followed = observed(ready.metrics, |o| dualrun_follow::run(follow, ready.cfg, &mut make_verifiers, o));
+    let result = match followed {
         // An input finding about the daemon, not a failure to run: said, exit 1, resumable.
         Err(dualrun_replay::ReplayError::Source(e))
             if matches!(e.downcast_ref::<FollowError>(), Some(FollowError::Inconsistent { .. })) =>

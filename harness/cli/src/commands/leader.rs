@@ -1,67 +1,23 @@
 //! `dualrun leader …`: judge a chain under protocol v1, and produce leader-signed blocks on a daemon.
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::Result;
 use clap::{Args, Subcommand};
-use dualrun_adapters::leader_check::{self, CheckRequest};
-use dualrun_format::Hash32;
-use dualrun_leader::finality::VoteFault;
-use dualrun_leader::keys::KeyFile;
-use dualrun_leader::testchain::{self, FaultKind};
+use dualrun_leader::testchain::FaultKind;
 use dualrun_leader::Profile;
-use dualrun_monerod::{Compete, Daemon, ProduceRequest, Producer};
+use dualrun_leader_tools::check::{self, CheckRequest};
+use dualrun_leader_tools::finality::{self, FinalityRequest};
+use dualrun_leader_tools::forks;
+use dualrun_leader_tools::produce::{CompeteAt, Faults, ProduceFault, ProduceFiles};
+use dualrun_monerod::{Daemon, ProduceRequest, Producer};
 use dualrun_pipeline::NowMode;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::chain_arg::{threads, ChainArg};
 use crate::Outcome;
-
-/// `HEIGHT:KIND` on the command line: a faulty block, or a fault in the committee's votes.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Fault {
-    height: u64,
-    kind: AnyFault,
-}
-
-#[derive(Debug, Clone, Copy)]
-enum AnyFault {
-    Block(FaultKind),
-    Votes(VoteFault),
-}
-
-impl FromStr for Fault {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let (h, k) = s.split_once(':').ok_or_else(|| format!("expected HEIGHT:KIND, got {s:?}"))?;
-        let height = h.parse().map_err(|_| format!("bad height {h:?} in {s:?}"))?;
-        let kind = match k.parse::<VoteFault>() {
-            Ok(v) => AnyFault::Votes(v),
-            Err(_) => AnyFault::Block(testchain::parse_fault(s).map_err(|e| e.to_string())?.1),
-        };
-        Ok(Fault { height, kind })
-    }
-}
-
-/// `HEIGHT:KIND` for `--compete`.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct CompeteArg {
-    height: u64,
-    kind: Compete,
-}
-
-impl FromStr for CompeteArg {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let (h, k) = s.split_once(':').ok_or_else(|| format!("expected HEIGHT:KIND, got {s:?}"))?;
-        let height = h.parse().map_err(|_| format!("bad height {h:?} in {s:?}"))?;
-        Ok(CompeteArg { height, kind: k.parse::<Compete>().map_err(|e| e.to_string())? })
-    }
-}
 
 #[derive(Subcommand)]
 pub(crate) enum LeaderCommand {
@@ -163,11 +119,11 @@ pub(crate) struct ProduceArgs {
     /// Build a faulty block at HEIGHT on purpose: missing, unknown, not-scheduled, bad-signature, malformed;
     /// or fault the committee's votes for it: vote-missing, vote-bad-sig, equivocation.
     #[arg(long = "fault", value_name = "HEIGHT:KIND")]
-    faults: Vec<Fault>,
+    faults: Vec<ProduceFault>,
     /// Submit a competing block at HEIGHT: same-leader (a second block by the scheduled leader, submitted
     /// second) or failover (the rank-1 validator's block submitted first, then the scheduled leader's).
     #[arg(long = "compete", value_name = "HEIGHT:KIND")]
-    competes: Vec<CompeteArg>,
+    competes: Vec<CompeteAt>,
     /// Write the committee's finality votes (every --key votes for every block it produces) as JSON lines.
     #[arg(long, value_name = "FILE")]
     votes: Option<PathBuf>,
@@ -191,63 +147,24 @@ pub(crate) fn run(cmd: LeaderCommand) -> Result<Outcome> {
 fn forks(a: ForksArgs) -> Result<Outcome> {
     let profile = Profile::load(&a.chain.profile(a.profile.as_deref())?)?;
     let (db, _) = a.chain.open()?;
-    let rows = dualrun_adapters::leader_forks::forks(&db, &profile)?;
-    let out = std::io::BufWriter::new(std::io::stdout().lock());
-    let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(out);
-    // The header even when there is no row: a script reads an empty table, not nothing.
-    w.write_record(["height", "block_id", "parent_id", "main_chain", "verdict", "reason", "rank", "canonical"])?;
-    for row in &rows {
-        w.serialize(row)?;
-    }
-    w.flush()?;
-    Ok(Outcome::clean_if(rows.iter().all(|r| r.verdict != "finding")))
+    let rows = forks::forks(&db, &profile)?;
+    forks::write_csv(&rows, std::io::BufWriter::new(std::io::stdout().lock()))?;
+    Ok(Outcome::clean_if(forks::no_findings(&rows)))
 }
 
 fn finality(a: FinalityArgs) -> Result<Outcome> {
     let profile = Profile::load(&a.chain.profile(a.profile.as_deref())?)?;
-    let Some(rule) = profile.finality else {
-        anyhow::bail!(
-            "{}: no [leader.finality] table: the profile does not say what makes a block final",
-            profile.source.display()
-        );
-    };
+    let rule = finality::rule(&profile)?;
     crate::chain_arg::check_range(a.from.unwrap_or(0), a.to)?;
     let (db, _) = a.chain.open()?;
-    let from = a.from.unwrap_or(rule.activation_height).max(rule.activation_height);
-    let to = a.to.unwrap_or(u64::MAX);
-    let mut votes = Vec::new();
-    for path in &a.votes {
-        dualrun_leader::finality::read_votes(path, from..=to, &mut votes)?;
-    }
-    // The genesis check every chain command makes (a profile for another chain is refused).
-    dualrun_pipeline::context_at(&db, &profile, 0)?;
-    let mut main = Vec::new();
-    dualrun_chaindb::compare::walk(
-        &db,
-        from,
-        to,
-        |_| {},
-        |b| {
-            main.push((b.height, b.block_id));
-            Ok::<(), std::convert::Infallible>(())
-        },
-    )?;
-    let tally = dualrun_leader::finality::tally(&profile, rule, &main, &votes, threads(a.threads));
-    let mut w = csv::Writer::from_writer(std::io::BufWriter::new(std::io::stdout().lock()));
-    for row in &tally.rows {
-        w.serialize(row)?;
-        if !row.detail.is_empty() {
-            eprintln!("dualrun: height {}: {}: {}", row.height, row.reason, row.detail);
-        }
-    }
-    w.flush()?;
+    let req = FinalityRequest { from: a.from, to: a.to, votes: &a.votes, threads: threads(a.threads) };
+    let tally = finality::tally_chain(&db, &profile, rule, &req)?;
+    let out = std::io::BufWriter::new(std::io::stdout().lock());
+    finality::write_csv(&tally, out, |row| {
+        eprintln!("dualrun: height {}: {}: {}", row.height, row.reason, row.detail)
+    })?;
     if let Some(path) = &a.evidence {
-        let mut text = String::new();
-        for e in &tally.equivocations {
-            text.push_str(&serde_json::to_string(e)?);
-            text.push('\n');
-        }
-        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+        finality::write_evidence(path, &tally)?;
     }
     Ok(Outcome::clean_if(tally.clean()))
 }
@@ -258,65 +175,29 @@ fn check(a: CheckArgs) -> Result<Outcome> {
     crate::chain_arg::check_range(a.from, a.to)?;
     let req = CheckRequest { profile, from: a.from, to: a.to, now: a.now, threads: threads(a.threads) };
     let out = std::io::BufWriter::new(std::io::stdout().lock());
-    let rejected = leader_check::check(&db, &req, out)?;
+    let rejected = check::check(&db, &req, out)?;
     Ok(Outcome::clean_if(rejected == 0))
-}
-
-/// One expected-verdict row of `--record`.
-#[derive(serde::Serialize)]
-struct ProducedRow {
-    height: u64,
-    block_id: Hash32,
-    verdict: &'static str,
-    reason: &'static str,
-    leader_id: String,
 }
 
 fn produce(a: ProduceArgs) -> Result<Outcome> {
     let profile = Profile::load(&a.profile)?;
-    let mut keys = Vec::new();
-    for path in &a.keys {
-        let key = KeyFile::read(path)?;
-        let index = profile.signer_index(&key).map_err(|e| anyhow!("{}: {e}", path.display()))?;
-        keys.push((index, key));
-    }
-    let block_faults = a.faults.iter().filter_map(|f| match f.kind {
-        AnyFault::Block(k) => Some((f.height, k)),
-        AnyFault::Votes(_) => None,
-    });
-    let faults = testchain::fault_map(block_faults).map_err(anyhow::Error::msg)?;
-    let vote_faults = a
-        .faults
-        .iter()
-        .filter_map(|f| match f.kind {
-            AnyFault::Votes(v) => Some((f.height, v)),
-            AnyFault::Block(_) => None,
-        })
-        .collect();
+    let keys = profile.signers(&a.keys)?;
+    let faults = Faults::of(&a.faults)?;
     let competes = a.competes.iter().map(|c| (c.height, c.kind)).collect();
     // --wait-seconds bounds every wait, a single call to the daemon included.
     let daemon = Daemon::new(&a.daemon, Duration::from_secs(a.wait_seconds.clamp(1, 30)));
     let req = ProduceRequest {
         profile,
         keys,
-        faults,
+        faults: faults.blocks,
         blocks: a.blocks,
         wallet_address: a.wallet_address.clone(),
         patience: Duration::from_secs(a.wait_seconds),
-        vote_faults,
+        vote_faults: faults.votes,
         competes,
     };
     let producer = Producer::start(&daemon, req)?;
-    let mut votes = match &a.votes {
-        Some(p) => Some(std::io::BufWriter::new(
-            std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
-        )),
-        None => None,
-    };
-    let mut record = match &a.record {
-        Some(p) => Some(csv::Writer::from_path(p).with_context(|| format!("creating {}", p.display()))?),
-        None => None,
-    };
+    let mut files = ProduceFiles::create(a.votes.as_deref(), a.record.as_deref())?;
     let bar = ProgressBar::new(a.blocks).with_style(
         ProgressStyle::with_template("{spinner} {pos}/{len} blocks [{elapsed_precise}] {per_sec} {msg}")
             .expect("valid template"),
@@ -329,33 +210,15 @@ fn produce(a: ProduceArgs) -> Result<Outcome> {
         if bar.is_hidden() && (i + 1) % 10 == 0 {
             eprintln!("dualrun: produced {}/{} blocks, tip height {}", i + 1, a.blocks, p.height);
         }
-        if let Some(w) = votes.as_mut() {
-            for v in &p.votes {
-                serde_json::to_writer(&mut *w, v)?;
-                w.write_all(b"\n")?;
+        files.write(&p)?;
+        if let Some(id) = p.competitor {
+            let kept =
+                format!("height {}: kept {}, competing block {id} kept off the main chain", p.height, p.block_id);
+            if bar.is_hidden() {
+                eprintln!("dualrun: {kept}");
+            } else {
+                bar.println(kept);
             }
-            w.flush()?;
-        }
-        if let (Some(id), false) = (p.competitor, bar.is_hidden()) {
-            bar.println(format!(
-                "height {}: kept {}, competing block {id} kept off the main chain",
-                p.height, p.block_id
-            ));
-        } else if let Some(id) = p.competitor {
-            eprintln!(
-                "dualrun: height {}: kept {}, competing block {id} kept off the main chain",
-                p.height, p.block_id
-            );
-        }
-        if let Some(w) = record.as_mut() {
-            w.serialize(ProducedRow {
-                height: p.height,
-                block_id: p.block_id,
-                verdict: if p.fault.is_some() { "reject" } else { "accept" },
-                reason: p.fault.map_or("", FaultKind::expected_reason),
-                leader_id: p.leader.unwrap_or_default(),
-            })?;
-            w.flush()?;
         }
         if a.interval_seconds > 0.0 && i + 1 < a.blocks {
             std::thread::sleep(Duration::from_secs_f64(a.interval_seconds));

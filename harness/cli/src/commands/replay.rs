@@ -6,7 +6,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use dualrun_rundir::Shard;
 
-use super::session::{outcome, print_closing, Prepared, Reporter, RunArgs, SourceArgs};
+use super::session::{observed, outcome, print_closing, Prepared, RunArgs, SourceArgs};
 use crate::chain_arg::ChainArg;
 use crate::Outcome;
 
@@ -66,7 +66,7 @@ pub(crate) fn run(a: ReplayArgs) -> Result<Outcome> {
         Prepared::Ready(ready) => *ready,
     };
     let verifiers = (ready.make_verifiers)()?;
-    let result = dualrun_replay::run(&db, ready.cfg, verifiers, &mut Reporter::new())?;
+    let result = observed(ready.metrics, |o| dualrun_replay::run(&db, ready.cfg, verifiers, o))?;
     print_closing(&result, "replayed")?;
     Ok(outcome(&result))
 }

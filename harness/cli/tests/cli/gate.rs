@@ -642,3 +642,67 @@ fn status_escapes_control_characters() {
         r.stdout
     );
 }
+
+/// `gate approve`, `promote` and `rotate` under a policy's `[quorum]`, as an operator types them: exit 0
+/// with what was done, 1 refused with what is missing and how to approve it (nothing written), 2 for a
+/// request that is no move; an approval by a key an auditor does not trust is a finding of `gate verify`
+/// (exit 1). What counts toward a quorum is the gate crate's test (harness/gate/tests/quorum.rs).
+#[test]
+fn approvals_and_rotations_on_the_command_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = |n: &str| tmp.path().join(n);
+    let key = |id: &str| s(&t(&format!("{id}.key"))).to_owned();
+    let keygen = |id: &str| {
+        let r = dualrun(&["keygen", "--id", id, "--out", &key(id)]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        r.stdout.split_whitespace().nth(1).expect("ID <public key>").to_owned()
+    };
+    let [alice, carol, carol2, mallory] = ["alice", "carol", "carol-2", "mallory"].map(keygen);
+    let policy = t("policy.toml");
+    let quorum = format!("[quorum]\napprovals = 1\noperators = [\"{alice}\", \"{carol}\"]\n");
+    std::fs::write(&policy, format!("[to_shadow]\nrequire_golden = false\n\n{quorum}")).unwrap();
+    let ledger = t("ledger.jsonl");
+    let l = s(&ledger);
+    let (alice_key, carol_key, carol2_key) = (key("alice"), key("carol"), key("carol-2"));
+    assert_eq!(dualrun(&["gate", "init", "--ledger", l, "--key", &alice_key, "--operator", "alice"]).code, 0);
+    let r = dualrun(&["gate", "evaluate", "--ledger", l, "--policy", s(&policy), "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout));
+    let digest = v["evaluation_digest"].as_str().expect("evaluate --json names the evaluation_digest").to_owned();
+    let approve = |id: &str, subject: &[&str]| {
+        dualrun(&[&["gate", "approve", "--ledger", l, "--key", &key(id)][..], subject].concat())
+    };
+    let promote = ["gate", "promote", "--ledger", l, "--policy", s(&policy), "--key", &alice_key];
+    let promote = [&promote[..], &["--reason", "on approvals"]].concat();
+
+    let before = std::fs::read(&ledger).unwrap();
+    let r = dualrun(&promote);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let how = format!("needs 1 approvals of evaluation {digest} by distinct operators and has 0; nothing was written");
+    assert!(r.stderr.contains(&how) && r.stderr.contains("dualrun gate approve --ledger"), "{}", r.stderr);
+    assert_eq!(std::fs::read(&ledger).unwrap(), before);
+    let r = approve("alice", &["--to", "shadow", "--evaluation-digest", "not-a-digest"]);
+    assert!(r.code == 2 && r.stderr.contains("expected the 64 lowercase hex digits"), "{}", r.stderr);
+    assert_eq!(approve("mallory", &["--to", "shadow", "--evaluation-digest", &digest]).code, 0, "no quorum pinned yet");
+    let r = approve("alice", &["--to", "shadow", "--evaluation-digest", &digest]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains(&format!("alice ({alice}) approved the promotion legacy -> shadow, digest {digest}")));
+    let r = dualrun(&promote);
+    assert!(r.code == 0 && r.stdout.contains("promoted legacy -> shadow (entry #3)"), "{}{}", r.stdout, r.stderr);
+
+    let rotate = ["gate", "rotate", "--ledger", l, "--key", &carol_key, "--new-key", &carol2_key];
+    let rotate = [&rotate[..], &["--reason", "laptop lost"]].concat();
+    let r = dualrun(&rotate);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("needs 1 approvals of this rotation and has 0"), "{}", r.stderr);
+    assert!(r.stderr.contains(&format!("--rotation {carol}:{carol2}")), "how to approve it: {}", r.stderr);
+    let r = approve("mallory", &["--rotation", &format!("{carol}:{carol2}")]);
+    assert!(r.code == 1 && r.stderr.contains("is not an operator of the ledger's quorum"), "{}", r.stderr);
+    assert_eq!(approve("alice", &["--rotation", &format!("{carol}:{carol2}")]).code, 0);
+    let r = dualrun(&rotate);
+    assert!(r.code == 0 && r.stdout.contains(&format!("rotated {carol} -> {carol2}")), "{}{}", r.stdout, r.stderr);
+
+    assert_eq!(dualrun(&["gate", "verify", "--ledger", l]).code, 0);
+    let r = dualrun(&["gate", "verify", "--ledger", l, "--trusted-key", &alice, "--trusted-key", &carol]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains(&format!("entry 1 (line 2): an approval signed by {mallory}")), "{}", r.stdout);
+}

@@ -11,7 +11,6 @@ mod evidence_integrity;
 mod finality;
 mod forks;
 mod gate;
-mod gate_quorum;
 mod house;
 mod leader_commands;
 mod replay;

@@ -1,8 +1,11 @@
 //! What `replay` and `follow` share: the verifier, mode and output options ([`RunArgs`]), preparing a
 //! run (the watched child for an in-process legacy, the run directory, logging, adapters, Ctrl-C, the
-//! inputs' settings and the reproduce line), progress, and the closing message.
+//! settings), the run's observers ([`progress`] and the metrics), and the closing message
+//! ([`closing`]).
 
-use std::io::IsTerminal;
+mod closing;
+mod progress;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -13,13 +16,16 @@ use clap::{Args, ValueEnum};
 use dualrun_adapters::{builtin, REFERENCE_LEGACY};
 use dualrun_core::{Mode, ReasonMap, UtcTime};
 use dualrun_leader::Profile;
+use dualrun_metrics::{Metrics, MetricsObserver};
 use dualrun_pipeline::{NowMode, Verifiers};
-use dualrun_replay::{Progress, ReplayConfig, RunEnd, RunResult};
-use dualrun_rundir::{files, CommandSettings, ReasonMapInput, RunSettings, RunWriter, Stats};
-use indicatif::{ProgressBar, ProgressStyle};
+use dualrun_replay::ReplayConfig;
+use dualrun_rundir::{files, CommandSettings, Observer, ReasonMapInput, RunSettings, RunWriter};
 
 use crate::chain_arg::threads;
 use crate::Outcome;
+
+pub(crate) use closing::{outcome, print_closing};
+use progress::{init_logging, Reporter};
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub(crate) enum LogFormat {
@@ -84,6 +90,16 @@ pub(crate) enum Prepared {
 pub(crate) struct Ready {
     pub(crate) cfg: ReplayConfig,
     pub(crate) make_verifiers: Box<dyn FnMut() -> Result<Verifiers>>,
+    /// The metrics `--metrics` serves.
+    pub(crate) metrics: Option<Arc<Metrics>>,
+}
+
+/// Runs `run` with the run's observers: the progress display, and the metrics when served.
+pub(crate) fn observed<R>(metrics: Option<Arc<Metrics>>, run: impl FnOnce(&mut dyn Observer) -> R) -> R {
+    let mut reporter = Reporter::new();
+    let mut metrics = metrics.map(MetricsObserver);
+    let mut observers: [&mut dyn Observer; 2] = [&mut reporter, &mut metrics];
+    run(&mut observers)
 }
 
 /// The part of a run its command resolved: the profile, the range, and what a watched child needs.
@@ -172,10 +188,10 @@ impl RunArgs {
             resume: self.resume,
             threads: threads(self.threads),
             interrupt: interrupt_on_ctrl_c(),
-            metrics: super::serve_metrics(self.metrics.as_deref(), self.mode)?,
             shard: src.shard,
         };
-        Ok(Prepared::Ready(Box::new(Ready { cfg, make_verifiers })))
+        let metrics = super::serve_metrics(self.metrics.as_deref(), self.mode)?;
+        Ok(Prepared::Ready(Box::new(Ready { cfg, make_verifiers, metrics })))
     }
 }
 
@@ -199,161 +215,4 @@ fn interrupt_on_ctrl_c() -> Arc<AtomicBool> {
         }
     });
     interrupt
-}
-
-/// The exit code of a finished session.
-pub(crate) fn outcome(result: &RunResult) -> Outcome {
-    match result.end {
-        RunEnd::Interrupted { .. } => Outcome::Incomplete,
-        RunEnd::Complete => Outcome::clean_if(result.summary.records == 0),
-    }
-}
-
-/// Shows progress: a bar on a terminal, a log line every 10 s otherwise.
-pub(crate) struct Reporter {
-    bar: Option<ProgressBar>,
-    first: u64,
-    last: Option<u64>,
-    started: Instant,
-    last_line: Instant,
-}
-
-impl Reporter {
-    pub(crate) fn new() -> Reporter {
-        Reporter { bar: None, first: 0, last: None, started: Instant::now(), last_line: Instant::now() }
-    }
-}
-
-impl Progress for Reporter {
-    fn begin(&mut self, first: u64, last: Option<u64>, resumed_at: Option<u64>) {
-        self.first = first;
-        self.last = last;
-        let range = last.map_or(format!("{first}.., live"), |l| format!("{first}..={l}"));
-        if let Some(h) = resumed_at {
-            tracing::info!("resuming at height {h} (range {range})");
-            eprintln!("dualrun: resuming at height {h} (range {range})");
-        }
-        // A bar for a range with an end; a live run logs a line every 10 s instead.
-        if let (true, Some(last)) = (std::io::stderr().is_terminal(), last) {
-            let bar = ProgressBar::new(last - first + 1).with_style(
-                ProgressStyle::with_template(
-                    "{spinner} {pos}/{len} blocks [{elapsed_precise}, ETA {eta}] {per_sec} {msg}",
-                )
-                .expect("valid template"),
-            );
-            if let Some(h) = resumed_at {
-                bar.set_position(h - first);
-                bar.reset_eta();
-            }
-            self.bar = Some(bar);
-        }
-    }
-
-    fn advance(&mut self, next_height: u64, stats: &Stats) {
-        let records = stats.total_records();
-        if let Some(bar) = &self.bar {
-            bar.set_position(next_height - self.first);
-            bar.set_message(format!("{records} records"));
-        } else if self.last_line.elapsed() >= Duration::from_secs(10) {
-            self.last_line = Instant::now();
-            let rate = stats.blocks as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
-            tracing::info!(
-                height = next_height.saturating_sub(1),
-                last = self.last,
-                blocks_per_second = rate as u64,
-                records,
-                "progress"
-            );
-        }
-    }
-
-    fn end(&mut self) {
-        if let Some(bar) = self.bar.take() {
-            bar.finish_and_clear();
-        }
-    }
-}
-
-pub(crate) fn init_logging(format: LogFormat, log_file: &Path) -> Result<()> {
-    use tracing_subscriber::layer::SubscriberExt;
-    use tracing_subscriber::util::SubscriberInitExt;
-    use tracing_subscriber::{fmt, EnvFilter, Layer};
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log_file)
-        .with_context(|| format!("opening {}", log_file.display()))?;
-    let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let (stderr_layer, file_layer) = match format {
-        LogFormat::Text => (
-            fmt::layer()
-                .with_writer(std::io::stderr)
-                .with_ansi(std::io::stderr().is_terminal())
-                .with_target(false)
-                .boxed(),
-            fmt::layer().with_writer(file).with_ansi(false).boxed(),
-        ),
-        LogFormat::Json => {
-            (fmt::layer().json().with_writer(std::io::stderr).boxed(), fmt::layer().json().with_writer(file).boxed())
-        }
-    };
-    // Terminal: warnings only (the progress bar and the closing summary say the rest); the file: all.
-    let stderr_filter = if std::io::stderr().is_terminal() { EnvFilter::new("warn") } else { filter() };
-    tracing_subscriber::registry()
-        .with(stderr_layer.with_filter(stderr_filter))
-        .with(file_layer.with_filter(filter()))
-        .try_init()
-        .ok();
-    Ok(())
-}
-
-/// The closing message: what was judged, where the records are, how to resume or reproduce, the report.
-pub(crate) fn print_closing(r: &RunResult, verb: &str) -> Result<()> {
-    let s = &r.summary;
-    let dir = r.dir.display();
-    if r.already_complete {
-        outln!("{dir}: this run is already complete; nothing to do")?;
-    }
-    let found: Vec<String> = s.nonzero().map(|(class, n)| format!("{class} {n}")).collect();
-    outln!(
-        "{verb} {} blocks (heights {}..={}) in {} mode: {} records{}",
-        s.blocks,
-        s.range.from,
-        s.range.to,
-        s.mode,
-        s.records,
-        if found.is_empty() { String::new() } else { format!(" ({})", found.join(", ")) }
-    )?;
-    if !s.verifiers_run.candidate {
-        outln!("  legacy mode: the candidate was not run, so nothing was compared")?;
-    }
-    if !s.verifiers_run.legacy {
-        outln!("  only mode: the legacy verifier was not run, so nothing was compared")?;
-    }
-    outln!("  run directory  {dir}/")?;
-    outln!("  records        {dir}/{}, {dir}/{} (blob and env of each)", files::CSV, files::JSONL)?;
-    outln!(
-        "  summary        {dir}/{}   manifest {dir}/{}   log {dir}/{}",
-        files::SUMMARY,
-        files::MANIFEST,
-        files::LOG
-    )?;
-    if let RunEnd::Interrupted { next_height } = r.end {
-        outln!("  interrupted before height {next_height}: continue with the same command and --out {dir} --resume")?;
-    }
-    if let Some(first) = &r.first_record {
-        outln!(
-            "  reproduce the first ({} at height {}; every record has its own `reproduce` line):",
-            first.class,
-            first.height
-        )?;
-        outln!("    {}", first.reproduce)?;
-    }
-    // The auditor's view of the run: a report a person opens in a browser (deterministic: rewriting it
-    // for a run already complete gives the same file).
-    match super::report::for_replay(&r.dir) {
-        Ok(path) => outln!("  report         {} (open it in a browser)", path.display())?,
-        Err(e) => eprintln!("dualrun: warning: the HTML report was not written: {e:#}"),
-    }
-    Ok(())
 }

@@ -8,10 +8,9 @@ use std::sync::Arc;
 use dualrun_chaindb::{ChainDb, ChainDbError};
 use dualrun_core::{Mode, ReasonMap, VerdictKind};
 use dualrun_format::Hash32;
+use dualrun_leader::verifier::LeaderVerifier;
 use dualrun_leader::Profile;
 use dualrun_pipeline::{context_at, ContextError, Judged, LmdbRange, NowMode, Pipeline, Sink, Verifiers};
-
-use crate::builtin::LeaderVerifier;
 
 /// Why a chain could not be checked.
 #[derive(Debug, thiserror::Error)]
@@ -97,4 +96,42 @@ pub fn check(db: &ChainDb, req: &CheckRequest, out: impl Write) -> Result<u64, C
     }
     sink.out.flush().map_err(csv::Error::from)?;
     Ok(sink.rejected)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> (&'static ChainDb, Arc<Profile>) {
+        let (db, profile) = crate::sample();
+        (db, Arc::new(profile))
+    }
+
+    /// The sample chain judged gives the verdicts its producer expected, byte for byte, and counts the
+    /// rejected blocks.
+    #[test]
+    fn the_sample_gets_its_expected_verdicts() {
+        let (db, profile) = sample();
+        let req = CheckRequest { profile, from: 0, to: None, now: NowMode::Block, threads: 2 };
+        let mut out = Vec::new();
+        let rejected = check(db, &req, &mut out).unwrap();
+        let expected = std::fs::read_to_string(dualrun_testkit::sample_dir().join("leader-expected.csv")).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), expected);
+        assert_eq!(rejected, expected.lines().filter(|l| l.contains(",reject,")).count() as u64);
+        assert!(rejected > 0);
+    }
+
+    /// A range past the tip is refused naming it; a range is cut at the tip.
+    #[test]
+    fn ranges_end_at_the_tip() {
+        let (db, profile) = sample();
+        let req = |from, to| CheckRequest { profile: profile.clone(), from, to, now: NowMode::Block, threads: 1 };
+        let e = check(db, &req(1000, None), Vec::new()).unwrap_err().to_string();
+        assert!(e.ends_with("height 1000 is beyond the tip (the chain has heights 0..=200)"), "{e}");
+        let mut out = Vec::new();
+        check(db, &req(199, Some(1000)), &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let heights: Vec<&str> = text.lines().skip(1).map(|l| l.split(',').next().unwrap()).collect();
+        assert_eq!(heights, ["199", "200"]);
+    }
 }

@@ -2,9 +2,11 @@
 //! protocol v1 in the context of their own parent, and fork choice applied to each set of siblings
 //! (same height, same parent): one row for every alternative block and for the main-chain block of each
 //! height that has alternatives, and a `fork.not_canonical` finding where the node's main chain holds a
-//! block fork choice would not have picked.
+//! block fork choice would not have picked. [`write_csv`] writes the rows as `leader forks --csv` prints
+//! them.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 
 use dualrun_chaindb::{ChainDb, ChainDbError};
 use dualrun_format::Hash32;
@@ -170,6 +172,27 @@ pub fn forks(db: &ChainDb, profile: &Profile) -> Result<Vec<ForkRow>, ForksError
     Ok(rows)
 }
 
+/// The CSV header of `leader forks`: [`ForkRow`]'s fields.
+pub const CSV_HEADER: [&str; 8] =
+    ["height", "block_id", "parent_id", "main_chain", "verdict", "reason", "rank", "canonical"];
+
+/// Writes `rows` as CSV to `out`, the header first even when there is no row: a script reads an empty
+/// table, not nothing.
+pub fn write_csv(rows: &[ForkRow], out: impl Write) -> Result<(), csv::Error> {
+    let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(out);
+    w.write_record(CSV_HEADER)?;
+    for row in rows {
+        w.serialize(row)?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+/// No row is a finding (`fork.not_canonical`).
+pub fn no_findings(rows: &[ForkRow]) -> bool {
+    rows.iter().all(|r| r.verdict != "finding")
+}
+
 type MainBlock<'a> = dyn Fn(u64) -> Result<Option<(Hash32, Hash32, Vec<u8>)>, ForksError> + 'a;
 
 /// The chain context of a child of `parent` at `height`: the main chain's when the parent is the main
@@ -196,4 +219,49 @@ fn context_of(
     };
     ctx.advance(parent, alt.timestamp);
     Ok(Some(ctx))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(verdict: &'static str, reason: &str, rank: Option<usize>) -> ForkRow {
+        ForkRow {
+            height: 70,
+            block_id: Hash32([1; 32]),
+            parent_id: Hash32([2; 32]),
+            main_chain: true,
+            verdict,
+            reason: reason.into(),
+            rank,
+            canonical: false,
+        }
+    }
+
+    /// The header even without rows; a row has the header's columns; an absent rank is an empty field.
+    #[test]
+    fn rows_are_written_under_the_header() {
+        let mut out = Vec::new();
+        write_csv(&[], &mut out).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), CSV_HEADER.join(",") + "\n");
+
+        let rows = [row("accept", "", Some(1)), row("finding", "fork.not_canonical", None)];
+        let mut out = Vec::new();
+        write_csv(&rows, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3);
+        assert!(lines.iter().all(|l| l.split(',').count() == CSV_HEADER.len()), "{text}");
+        let (one, two) = ("01".repeat(32), "02".repeat(32));
+        assert_eq!(lines[1], format!("70,{one},{two},true,accept,,1,false"));
+        assert_eq!(lines[2], format!("70,{one},{two},true,finding,fork.not_canonical,,false"));
+        assert!(no_findings(&rows[..1]) && !no_findings(&rows));
+    }
+
+    /// The sample chain keeps no competing blocks: no rows.
+    #[test]
+    fn the_sample_has_no_forks() {
+        let (db, profile) = crate::sample();
+        assert_eq!(forks(db, &profile).unwrap(), []);
+    }
 }
