@@ -53,7 +53,7 @@ printf '[quorum]\napprovals = 2\noperators = ["%s", "%s", "%s"]\n' \
     "$(cat "$work/pk1")" "$(cat "$work/pk2")" "$(cat "$work/pk3")" >"$work/policy.toml"
 # (`gate evaluate` exits 3, inconclusive, without evidence: its JSON still names the digest.)
 if "$dualrun" gate init --ledger "$q" --key "$work/k1.key" --operator fuzz-corpus >/dev/null &&
-    { "$dualrun" gate evaluate --ledger "$q" --policy "$work/policy.toml" --json >"$work/eval.json" || true; } &&
+    { "$dualrun" gate evaluate --ledger "$q" --policy "$work/policy.toml" --format json >"$work/eval.json" || true; } &&
     digest=$("$python" -c 'import json, sys; print(json.load(open(sys.argv[1]))["evaluation_digest"])' \
         "$work/eval.json") &&
     "$dualrun" gate approve --ledger "$q" --key "$work/k1.key" --to shadow --evaluation-digest "$digest" &&

@@ -588,10 +588,10 @@ def find_dualrun(explicit: str | None) -> str:
 
 
 def produce_leader_blocks(args: argparse.Namespace, rpc_port: int, workdir: str) -> dict[int, dict]:
-    """Runs `dualrun leader produce` against the daemon; returns {height: expected row} from its --record."""
+    """Runs `dualrun leader produce` against the daemon; returns {height: expected row} from its --expected."""
     expected_file = os.path.join(workdir, "leader-produced.csv")
     cmd = [find_dualrun(args.dualrun), "leader", "produce", "--daemon", f"http://127.0.0.1:{rpc_port}",
-           "--profile", args.leader_profile, "--blocks", str(args.leader_blocks), "--record", expected_file]
+           "--profile", args.leader_profile, "--blocks", str(args.leader_blocks), "--expected", expected_file]
     for k in args.leader_key:
         cmd += ["--key", k]
     for f in args.fault:

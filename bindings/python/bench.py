@@ -104,7 +104,7 @@ def throughput(bin_: Path, chain: Path, profile_path: Path, blocks: int, runs: i
     rejected = sum(not v.accepted for v in verdicts)
     judge_s = best(runs, lambda: validator.judge_many(blobs, 0, None))
     # Exit 1: the chain's faulty blocks are rejected.
-    cli = [bin_, "leader", "check", "--chain", chain, "--profile", profile_path, "--csv"]
+    cli = [bin_, "leader", "check", "--chain", chain, "--profile", profile_path]
     cli_s = best(runs, lambda: run(cli, ok=(1,), quiet=True))
 
     rate = lambda seconds: blocks / seconds  # noqa: E731

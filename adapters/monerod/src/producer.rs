@@ -6,14 +6,13 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use dualrun_format::{Block, Hash32};
+use dualrun_keys::KeyFile;
 use dualrun_leader::finality::{committee_votes, Vote, VoteFault};
-use dualrun_leader::keys::KeyFile;
 use dualrun_leader::record::RESERVE;
 use dualrun_leader::record::{self, RecordSearch};
 use dualrun_leader::testchain::{self, FaultKind};
 use dualrun_leader::{schedule, Profile, ProfileError};
-
-use crate::rpc::{retry_transient, Daemon, RpcError};
+use dualrun_rpc::{retry_transient, Daemon, RpcError};
 
 /// Why production stopped.
 #[derive(Debug, thiserror::Error)]
@@ -108,7 +107,7 @@ pub struct Produced {
 }
 
 impl Produced {
-    /// The verdict protocol v1 should give the block (what `leader produce --record` writes).
+    /// The verdict protocol v1 should give the block (what `leader produce --expected` writes).
     pub fn expected(&self) -> testchain::ExpectedVerdict {
         testchain::ExpectedVerdict::of(self.height, self.block_id, self.fault, self.leader.clone())
     }

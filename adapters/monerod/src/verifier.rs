@@ -17,8 +17,7 @@ use std::time::Duration;
 use dualrun_core::{
     BlockInput, ErrorKind, Facts, ReplayEnv, Verdict, Verifier, VerifierError, VerifierIdentity, VerifierOutcome,
 };
-
-use crate::rpc::{retry_transient, Daemon, RpcError};
+use dualrun_rpc::{retry_transient, Daemon, RpcError};
 
 /// The `monerod:URL` verifier.
 pub struct MonerodVerifier {

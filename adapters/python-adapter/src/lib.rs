@@ -403,18 +403,18 @@ fn source_digests(file: &Path) -> BTreeMap<String, String> {
 }
 
 impl PythonVerifier {
-    /// Loads `MODULE[:FUNCTION]` (function `verify_block` by default), with `python_path` first on
-    /// `sys.path`.
-    pub fn load(spec_rest: &str, python_path: &[PathBuf], timeout: Duration) -> Result<PythonVerifier, PythonError> {
-        let (module, function) = match spec_rest.split_once(':') {
-            Some((m, f)) => (m.to_owned(), f.to_owned()),
-            None => (spec_rest.to_owned(), "verify_block".to_owned()),
-        };
-        if module.is_empty() || function.is_empty() {
-            return Err(PythonError(format!("python:{spec_rest}: expected python:MODULE[:FUNCTION]")));
-        }
+    /// Loads `function` (default: `verify_block`) of `module`, with `python_path` first on `sys.path`;
+    /// `spec` (the adapter spec `python:MODULE[:FUNCTION]` as given) names it in messages and the manifest.
+    pub fn load(
+        spec: &str,
+        module: &str,
+        function: Option<&str>,
+        python_path: &[PathBuf],
+        timeout: Duration,
+    ) -> Result<PythonVerifier, PythonError> {
+        let (module, function) = (module.to_owned(), function.unwrap_or("verify_block").to_owned());
         init()?;
-        let spec = format!("python:{spec_rest}");
+        let spec = spec.to_owned();
         let (loaded, identity, wants_fields) = Python::attach(|py| -> Result<_, PythonError> {
             let sys = py.import("sys").map_err(|e| PythonError(format_exception(py, &e)))?;
             let path = sys.getattr("path").and_then(|p| p.cast_into::<PyList>().map_err(Into::into));

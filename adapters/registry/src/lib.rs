@@ -1,5 +1,5 @@
 //! Adapters by name. An adapter spec (`--legacy`, `--candidate`, `golden check --legacy`) names a
-//! verifier; [`build`] makes it:
+//! verifier, parsed once into an [`AdapterSpec`]; [`build`] makes it:
 //!
 //! | spec | verifier |
 //! |---|---|
@@ -10,8 +10,11 @@
 //!
 //! The leader tools (`leader check`, `leader forks`) are `dualrun-leader-tools`'.
 
+mod spec;
+
 pub use dualrun_adapter_python as python;
 pub use dualrun_leader::verifier as builtin;
+pub use spec::{AdapterSpec, SpecError};
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -22,6 +25,11 @@ use dualrun_leader::Profile;
 
 /// The default legacy: the reference Python legacy verifier embedded in the binary.
 pub const REFERENCE_LEGACY: &str = "python:dualrun_legacy";
+
+/// [`REFERENCE_LEGACY`], parsed.
+pub fn reference_legacy() -> AdapterSpec {
+    AdapterSpec::Python { module: "dualrun_legacy".into(), function: None }
+}
 
 /// How many times a crashed `exec:` verifier is started again before it is given up.
 const EXEC_RESTARTS: u32 = 3;
@@ -38,7 +46,7 @@ pub struct AdapterContext {
     pub log_dir: PathBuf,
 }
 
-/// A spec that names no verifier, or one that could not be started.
+/// A verifier that could not be started.
 #[derive(Debug, thiserror::Error)]
 #[error("--{role} {spec}: {message}")]
 pub struct AdapterError {
@@ -51,25 +59,39 @@ pub struct AdapterError {
 }
 
 /// Builds the verifier `spec` names, for `role` (`legacy` or `candidate`, for messages).
-pub fn build(spec: &str, role: &str, ctx: &AdapterContext) -> Result<Box<dyn Verifier>, AdapterError> {
-    let fail = |message: String| AdapterError { role: role.into(), spec: spec.into(), message };
-    let (kind, rest) = spec.split_once(':').unwrap_or((spec, ""));
-    match kind {
-        "builtin" if rest == "leader-v1" => Ok(Box::new(builtin::LeaderVerifier::new(ctx.profile.clone()))),
-        "builtin" => Err(fail(format!("the only built-in verifier is {}", builtin::SPEC))),
-        "python" => dualrun_adapter_python::PythonVerifier::load(rest, &ctx.python_path, ctx.timeout)
-            .map(|v| Box::new(v) as Box<dyn Verifier>)
-            .map_err(|e| fail(e.to_string())),
-        "monerod" => dualrun_monerod::MonerodVerifier::connect(rest, ctx.timeout, Duration::from_secs(30))
-            .map(|v| Box::new(v) as Box<dyn Verifier>)
-            .map_err(|e| fail(e.to_string())),
-        "exec" => {
-            dualrun_adapter_exec::ExecVerifier::start(rest, ctx.timeout, ctx.log_dir.join("run.log"), EXEC_RESTARTS)
+pub fn build(spec: &AdapterSpec, role: &str, ctx: &AdapterContext) -> Result<Box<dyn Verifier>, AdapterError> {
+    let text = spec.to_string();
+    let fail =
+        |e: &dyn std::fmt::Display| AdapterError { role: role.into(), spec: text.clone(), message: e.to_string() };
+    match spec {
+        AdapterSpec::Builtin => Ok(Box::new(builtin::LeaderVerifier::new(ctx.profile.clone()))),
+        AdapterSpec::Python { module, function } => dualrun_adapter_python::PythonVerifier::load(
+            &text,
+            module,
+            function.as_deref(),
+            &ctx.python_path,
+            ctx.timeout,
+        )
+        .map(|v| Box::new(v) as Box<dyn Verifier>)
+        .map_err(|e| fail(&e)),
+        AdapterSpec::Monerod(url) => {
+            dualrun_monerod::MonerodVerifier::connect(url, ctx.timeout, Duration::from_secs(30))
                 .map(|v| Box::new(v) as Box<dyn Verifier>)
-                .map_err(|e| fail(e.to_string()))
+                .map_err(|e| fail(&e))
         }
-        _ => Err(fail(
-            "unknown adapter; expected python:MODULE[:FUNCTION], exec:COMMAND, monerod:URL or builtin:leader-v1".into(),
-        )),
+        AdapterSpec::Exec(command) => {
+            dualrun_adapter_exec::ExecVerifier::start(command, ctx.timeout, ctx.log_dir.join("run.log"), EXEC_RESTARTS)
+                .map(|v| Box::new(v) as Box<dyn Verifier>)
+                .map_err(|e| fail(&e))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_reference_legacy_is_its_spec() {
+        assert_eq!(super::reference_legacy().to_string(), super::REFERENCE_LEGACY);
+        assert_eq!(super::REFERENCE_LEGACY.parse(), Ok(super::reference_legacy()));
     }
 }

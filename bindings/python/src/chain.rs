@@ -1,5 +1,5 @@
 //! `ChainReader`: a node's LMDB chain database, read-only (nothing in its directory is created or
-//! changed), iterated as `(height, blob)`; `info()` is `dualrun chain info --json`.
+//! changed), iterated as `(height, blob)`; `info()` is `dualrun chain info --format json`.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -50,7 +50,7 @@ impl ChainReader {
         Ok(ChainReader { db: Arc::new(db), label: path.display().to_string() })
     }
 
-    /// What `dualrun chain info --json` prints: schema, blocks, genesis and tip ids, the chain digest
+    /// What `dualrun chain info --format json` prints: schema, blocks, genesis and tip ids, the chain digest
     /// and how many stored ids differ from the computed ones (every block is read and hashed).
     fn info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let info = py.detach(|| compare::info(&self.db, self.label.clone(), |_| {})).map_err(chain_error)?;

@@ -491,6 +491,9 @@ impl DualRun {
             if !out.join(MANIFEST).exists() {
                 return Err(PyValueError::new_err(format!("resume=True: {} holds no run", out.display())));
             }
+            // Read as every reader reads a run directory: a format this dualrun does not know is refused
+            // here, before anything of the run is used.
+            Manifest::load(&out).map_err(io_error)?;
         } else {
             RunWriter::check_empty(&out).map_err(io_error)?;
         }

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -308,9 +309,9 @@ def test_gate_takes_the_run_as_evidence(tmp_path: Path, shadow_run, run_cli):
     run_cli("gate", "init", "--ledger", ledger, "--key", key, "--operator", "operator-1")
     # LEGACY -> SHADOW needs no evidence under this policy.
     run_cli("gate", "promote", "--ledger", ledger, "--policy", policy, "--key", key, "--reason", "start the shadow run")
-    assert json.loads(run_cli("gate", "status", "--ledger", ledger, "--json").stdout)["mode"] == "shadow"
+    assert json.loads(run_cli("gate", "status", "--ledger", ledger, "--format", "json").stdout)["mode"] == "shadow"
 
-    args = ["--ledger", ledger, "--policy", policy, "--evidence", shadow_run.dir, "--to", "primary", "--json"]
+    args = ["--ledger", ledger, "--policy", policy, "--evidence", shadow_run.dir, "--to", "primary", "--format", "json"]
     p = run_cli("gate", "evaluate", *args, ok=(0, 1, 3))
     evaluation = json.loads(p.stdout)
     criteria = {c["name"]: c for c in evaluation["criteria"]}
@@ -358,6 +359,23 @@ def test_a_stopped_run_resumes_exactly_once(
     assert (run_dir / "divergences.csv").read_bytes() == (shadow_run.dir / "divergences.csv").read_bytes()
     assert summary["blocks"] == len(sample_blobs) and summary["records"] == shadow_run.summary["records"]
     assert summary["sessions"] == 2
+
+
+def test_a_run_of_an_unknown_format_version_is_not_resumed(
+    tmp_path: Path, sample_profile: Path, reference_legacy, shadow_run
+):
+    """A run directory whose manifest names a format version this dualrun does not read is refused with
+    the error every reader gives, when the DualRun is made, and nothing of it is touched."""
+    run_dir = tmp_path / "run"
+    shutil.copytree(shadow_run.dir, run_dir)
+    manifest = run_dir / "manifest.json"
+    text = manifest.read_text(encoding="utf-8")
+    manifest.write_text(text.replace('"format_version": 1,', '"format_version": 2,'), encoding="utf-8")
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
+    profile = dualrun.Profile.load(sample_profile)
+    with pytest.raises(OSError, match="format dualrun-run/v1 version 2 is not one this dualrun reads"):
+        dualrun.DualRun(reference_legacy, mode="shadow", records=run_dir, profile=profile, resume=True)
+    assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before
 
 
 def test_a_failing_hook_loses_no_record(

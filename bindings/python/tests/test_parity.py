@@ -252,7 +252,7 @@ def test_parse_block_is_chain_show(height: int, sample_chain: Path, run_cli):
 def test_chain_reader_is_chain_info(sample_chain: Path, sample_profile: Path, run_cli):
     reader = dualrun.ChainReader(str(sample_chain))
     info = reader.info()
-    assert info == json.loads(run_cli("chain", "info", "--json", "--chain", str(sample_chain)).stdout)
+    assert info == json.loads(run_cli("chain", "info", "--format", "json", "--chain", str(sample_chain)).stdout)
     assert list(info) == [
         "chain",
         "data_file",
@@ -307,7 +307,7 @@ def test_golden_check_is_the_cli(golden_dir: Path, run_cli):
 
 def test_judge_many_is_leader_check(sample_chain: Path, sample_profile: Path, sample_blobs, run_cli):
     # Exit 1: the sample has ten faulty leader blocks.
-    out = run_cli("leader", "check", "--chain", sample_chain, "--profile", sample_profile, "--csv", ok=(1,)).stdout
+    out = run_cli("leader", "check", "--chain", sample_chain, "--profile", sample_profile, ok=(1,)).stdout
     rows = list(csv.DictReader(io.StringIO(out)))
     assert [int(r["height"]) for r in rows] == list(range(201))
 

@@ -86,7 +86,6 @@ pub(crate) fn finality(blocks: u64, chain_dir: Option<std::path::PathBuf>) -> Re
         profile.to_str().context("UTF-8 path")?,
         "--votes",
         votes_file.to_str().context("UTF-8 path")?,
-        "--csv",
     ];
     let run = crate::run_dualrun(&args)?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;

@@ -13,11 +13,12 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use dualrun_core::{Mode, ReasonMap};
 use dualrun_follow::FollowConfig;
-use dualrun_leader::keys::KeyFile;
+use dualrun_keys::KeyFile;
 use dualrun_leader::Profile;
-use dualrun_monerod::{Daemon, ProduceRequest, Producer};
+use dualrun_monerod::{ProduceRequest, Producer};
 use dualrun_pipeline::{NowMode, Verifiers};
 use dualrun_replay::ReplayConfig;
+use dualrun_rpc::Daemon;
 use dualrun_rundir::{Observer, RunEvent};
 
 struct Monerod(Child);

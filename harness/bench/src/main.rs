@@ -387,7 +387,7 @@ fn signed_chain(blocks: u64, dir: Option<PathBuf>) -> Result<(PathBuf, PathBuf)>
     for (i, k) in keys.into_iter().enumerate() {
         let path = dir.with_extension(format!("leader-{}.key", i + 1));
         if !path.exists() {
-            dualrun_leader::keys::KeyFile { id: format!("leader-{}", i + 1), signing_key: k }.write_new(&path)?;
+            dualrun_keys::KeyFile { id: format!("leader-{}", i + 1), signing_key: k }.write_new(&path)?;
         }
         args.extend(["--key".into(), path.to_str().context("UTF-8 path")?.into()]);
     }
@@ -428,11 +428,9 @@ fn leader(blocks: u64, chain_dir: Option<PathBuf>, small: u64) -> Result<()> {
     let cores = std::thread::available_parallelism().map(|p| p.get()).unwrap_or(1);
     let small_to = (small - 1).to_string();
     // Children first (see `scan`); exit 1 is expected: the chain has five faulty blocks.
-    let small_run = run_dualrun_allowing(
-        &["leader", "check", "--chain", chain, "--profile", profile, "--to", &small_to, "--csv"],
-        &[0, 1],
-    )?;
-    let full = run_dualrun_allowing(&["leader", "check", "--chain", chain, "--profile", profile, "--csv"], &[1])?;
+    let small_run =
+        run_dualrun_allowing(&["leader", "check", "--chain", chain, "--profile", profile, "--to", &small_to], &[0, 1])?;
+    let full = run_dualrun_allowing(&["leader", "check", "--chain", chain, "--profile", profile], &[1])?;
     let full_rate = blocks as f64 / full.seconds;
     // This VM's speed drifts by tens of percent over minutes: the ratio compares checks of the first
     // `ratio_blocks` and the ceilings measured in alternation, three rounds, best of each.
@@ -440,7 +438,7 @@ fn leader(blocks: u64, chain_dir: Option<PathBuf>, small: u64) -> Result<()> {
     let ratio_to = (ratio_blocks - 1).to_string();
     let (mut checked, mut rate, mut together) = (0f64, 0f64, 0f64);
     for _ in 0..3 {
-        let args = ["leader", "check", "--chain", chain, "--profile", profile, "--to", &ratio_to, "--csv"];
+        let args = ["leader", "check", "--chain", chain, "--profile", profile, "--to", &ratio_to];
         checked = checked.max(ratio_blocks as f64 / run_dualrun_allowing(&args, &[0, 1])?.seconds);
         rate = rate.max(ed25519_rate());
         together = together.max(all_cores(ed25519_rate));

@@ -52,6 +52,11 @@ pub struct ChainCheckpoint {
     pub chain_digest: Hash32,
 }
 
+impl ChainCheckpoint {
+    /// The columns of `chain checkpoints` (and of a checkpoints file): the fields, in order.
+    pub const COLUMNS: [&'static str; 3] = ["height", "block_id", "chain_digest"];
+}
+
 /// Blocks read per batch: large enough that handing a batch to the hashing threads costs nothing
 /// noticeable, small enough to keep memory flat (the blobs are borrowed from the map, not copied).
 const BATCH: usize = 4096;

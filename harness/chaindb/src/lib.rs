@@ -5,7 +5,8 @@
 //! refused with an explanation), dispatches on the schema (Monero v5, X-Cash v3), iterates blocks by
 //! height with their stored `block_info` records, and checks every stored id against the id computed
 //! from the blob ([`scan`], with the rows `chain scan` makes); it compares chains with each other and with checkpoints ([`compare`]), and shows a
-//! stored block as JSON ([`show`]). It also writes new databases in the same schema, for synthetic chains and
+//! stored block as JSON ([`show`]). Rows, of `chain scan` and of every command that prints rows, are CSV
+//! or JSON lines ([`rows`]). It also writes new databases in the same schema, for synthetic chains and
 //! tests ([`writer`]); it never writes to a database it did not create.
 
 pub mod comparators;
@@ -15,6 +16,7 @@ mod lock;
 mod mapping;
 mod meta;
 mod reader;
+pub mod rows;
 pub mod scan;
 pub mod schema;
 pub mod show;

@@ -1,10 +1,11 @@
 //! Checking a stored block: parse its blob, compute its ids, compare with what the node stored; and the
-//! row `chain scan` makes of it ([`ScanRow`], as CSV or a JSON line: [`ScanFormat`]).
+//! row `chain scan` makes of it ([`ScanRow`], as CSV or a JSON line: [`render`] in a [`RowFormat`]).
 
 use dualrun_format::{Block, Hash32, HashError, ParseError};
 use serde::Serialize;
 
 use crate::reader::RawBlock;
+use crate::rows::RowFormat;
 
 /// The facts `chain scan` reports for one block.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -147,30 +148,19 @@ impl Serialize for ScanRow<'_> {
     }
 }
 
-/// How `chain scan` writes its rows: CSV with a header, or JSON lines.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ScanFormat {
-    /// CSV, [`ScanRow::CSV_HEADER`] first.
-    Csv,
-    /// One JSON object a line, no header.
-    Json,
+/// What comes before the first row of `chain scan` in `format`: the CSV header, or nothing.
+pub fn header(format: RowFormat) -> &'static str {
+    match format {
+        RowFormat::Csv => ScanRow::CSV_HEADER,
+        RowFormat::Json => "",
+    }
 }
 
-impl ScanFormat {
-    /// What comes before the first row.
-    pub fn header(self) -> &'static str {
-        match self {
-            ScanFormat::Csv => ScanRow::CSV_HEADER,
-            ScanFormat::Json => "",
-        }
-    }
-
-    /// Appends a block's row.
-    pub fn render(self, b: &ScannedBlock, out: &mut Vec<u8>) {
-        match self {
-            ScanFormat::Csv => ScanRow(b).write_csv(out),
-            ScanFormat::Json => ScanRow(b).write_json(out),
-        }
+/// Appends a block's `chain scan` row in `format`.
+pub fn render(format: RowFormat, b: &ScannedBlock, out: &mut Vec<u8>) {
+    match format {
+        RowFormat::Csv => ScanRow(b).write_csv(out),
+        RowFormat::Json => ScanRow(b).write_json(out),
     }
 }
 
@@ -198,9 +188,9 @@ mod tests {
     #[test]
     fn a_csv_row_matches_the_header() {
         let mut line = Vec::new();
-        ScanFormat::Csv.render(&block(), &mut line);
+        render(RowFormat::Csv, &block(), &mut line);
         let line = String::from_utf8(line).unwrap();
-        let header = ScanFormat::Csv.header();
+        let header = header(RowFormat::Csv);
         assert_eq!(line.split(',').count(), header.split(',').count());
         assert!(line.ends_with('\n') && header.ends_with('\n'));
         let (one, two, three) = ("01".repeat(32), "02".repeat(32), "03".repeat(32));
@@ -211,12 +201,12 @@ mod tests {
     #[test]
     fn a_json_row_has_the_headers_keys() {
         let mut line = Vec::new();
-        ScanFormat::Json.render(&block(), &mut line);
+        render(RowFormat::Json, &block(), &mut line);
         assert_eq!(line.last(), Some(&b'\n'));
         let row: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&line).unwrap();
         let keys: Vec<&str> = row.keys().map(String::as_str).collect();
         assert_eq!(keys.join(",") + "\n", ScanRow::CSV_HEADER);
         assert_eq!(row["block_id"], "01".repeat(32));
-        assert_eq!(ScanFormat::Json.header(), "");
+        assert_eq!(header(RowFormat::Json), "");
     }
 }

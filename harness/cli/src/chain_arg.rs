@@ -1,13 +1,12 @@
 //! `--chain DIR`, shared by every command that reads a chain: the directory given, or the bundled
-//! sample chain (with its profile) when none is.
+//! sample chain (with its profile) when none is; and `--from H --to H`, shared by the commands that read
+//! a stretch of it (from 0 to the tip by default).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 use clap::Args;
 use dualrun_chaindb::ChainDb;
-
-use crate::embedded as sample;
 
 /// The chain to read.
 #[derive(Args, Clone)]
@@ -23,7 +22,7 @@ impl ChainArg {
     pub(crate) fn profile(&self, given: Option<&Path>) -> Result<PathBuf> {
         match (given, &self.chain) {
             (Some(p), _) => Ok(p.to_path_buf()),
-            (None, None) => sample::profile(),
+            (None, None) => Ok(dualrun_sample::profile()?),
             (None, Some(c)) => bail!("--profile is required with --chain {}", c.display()),
         }
     }
@@ -33,13 +32,32 @@ impl ChainArg {
         let (path, label) = match &self.chain {
             Some(p) => (p.clone(), p.display().to_string()),
             None => {
-                let p = sample::dir()?;
+                let p = dualrun_sample::dir()?;
                 let label = format!("{} (bundled sample chain)", p.display());
                 (p, label)
             }
         };
         let db = ChainDb::open(&path)?;
         Ok((db, label))
+    }
+}
+
+/// The heights to read.
+#[derive(Args, Clone, Copy)]
+pub(crate) struct RangeArgs {
+    /// First height.
+    #[arg(long, value_name = "H", default_value_t = 0)]
+    pub(crate) from: u64,
+    /// Last height (inclusive; default: the tip).
+    #[arg(long, value_name = "H")]
+    pub(crate) to: Option<u64>,
+}
+
+impl RangeArgs {
+    /// The range, or why it is none ([`check_range`]).
+    pub(crate) fn checked(self) -> Result<RangeArgs> {
+        check_range(self.from, self.to)?;
+        Ok(self)
     }
 }
 

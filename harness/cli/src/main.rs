@@ -1,6 +1,7 @@
 //! `dualrun`: the command line. A thin layer over the library crates: it parses arguments, resolves the
 //! chain to read (the bundled sample by default), runs a command and maps its outcome to the exit code
-//! every command shares: 0 success, 1 a negative finding, 2 the command could not run.
+//! every command shares: 0 success, 1 a negative finding, 2 the command could not run; and the gate's 3,
+//! the evidence inconclusive (see `outcome`).
 
 /// `println!` that returns a write error (a full disk; a closed pipe ends quietly in `main`) instead of
 /// panicking.
@@ -14,9 +15,8 @@ macro_rules! outln {
 
 mod chain_arg;
 mod commands;
-mod embedded;
+mod format_arg;
 mod outcome;
-mod rerun;
 
 use outcome::Outcome;
 

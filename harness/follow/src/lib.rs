@@ -20,10 +20,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use dualrun_format::Hash32;
-use dualrun_monerod::rpc::{retry_transient, Daemon, RpcError};
 use dualrun_pipeline::{context_with, ContextError, Verifiers};
 use dualrun_replay::{ReplayConfig, ReplayError, RunResult, Session};
-use dualrun_rundir::{files, ChainInputs, Observer, OrphanedBlock, ReorgEvent, RunEvent};
+use dualrun_rpc::{retry_transient, Daemon, RpcError};
+use dualrun_rundir::{files, ChainInputs, Manifest, Observer, OrphanedBlock, ReorgEvent, RunEvent};
 
 pub use source::{DaemonSource, FollowError, INCONSISTENT_GIVE_UP, REMEMBERED};
 
@@ -79,6 +79,11 @@ pub fn run(
 ) -> Result<RunResult, ReplayError> {
     if let Some(to) = cfg.to.filter(|t| *t < cfg.from) {
         return Err(ReplayError::Input(format!("--to {to} is below --from {}", cfg.from)));
+    }
+    if cfg.resume {
+        // The run directory is read as every reader reads one: a format this dualrun does not know is
+        // refused before anything of it (the checkpoint, ids.bin) is used.
+        Manifest::load(&cfg.out)?;
     }
     let height = daemon_height(&follow.daemon(), follow.connect_wait).map_err(ReplayError::from)?;
     if let Some(m) = &follow.metrics {
@@ -153,8 +158,8 @@ fn session(
     // On resume the blocks judged last are what a reorganization is traced back through (and the next
     // block must build on the last of them).
     let judged = if cfg.resume { judged_tail(&cfg.out, cfg.from) } else { Vec::new() };
-    let (profile, interrupt, metrics, to) =
-        (cfg.profile.clone(), cfg.interrupt.clone(), follow.metrics.clone(), cfg.to);
+    let (network, interrupt, metrics, to) =
+        (cfg.profile.network(), cfg.interrupt.clone(), follow.metrics.clone(), cfg.to);
     let (poll, wait, give_up) = (follow.poll, follow.connect_wait, follow.inconsistent_give_up);
     let session = Session {
         inputs,
@@ -162,7 +167,7 @@ fn session(
         last: cfg.to,
         open: Box::new(move |start| {
             let step = Duration::from_millis(250);
-            let ctx = context_with(&profile, start, |h| {
+            let ctx = context_with(&network, start, |h| {
                 let (blob, header) = retry_transient(wait, step, Duration::from_secs(2), || daemon.block(h))
                     .map_err(|e: RpcError| ContextError::Source(Box::new(e)))?;
                 Ok((blob, header.hash))

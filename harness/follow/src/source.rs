@@ -24,8 +24,8 @@ use std::time::{Duration, Instant};
 
 use dualrun_format::Hash32;
 use dualrun_metrics::Metrics;
-use dualrun_monerod::rpc::{Daemon, RpcError};
 use dualrun_pipeline::{BlockSource, SourceBlock};
+use dualrun_rpc::{Daemon, RpcError};
 
 /// The longest wait between two attempts to reach a daemon that does not answer.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);

@@ -105,3 +105,23 @@ fn a_chain_that_does_not_link_stops_at_the_block_it_cannot_place() {
         serde_json::from_slice(&std::fs::read(out.join("checkpoint.json")).unwrap()).unwrap();
     assert_eq!(checkpoint["next_height"], 70, "judged up to 69, resumable");
 }
+
+#[test]
+fn a_live_run_of_an_unknown_format_version_is_not_resumed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let daemon = FakeDaemon::start(sample_blocks(80), None);
+    let out = tmp.path().join("live");
+    follow(&daemon.url, &out, 62, 70).unwrap();
+    let manifest = out.join("manifest.json");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(&manifest, text.replace("\"format_version\": 1,", "\"format_version\": 2,")).unwrap();
+    let checkpoint = std::fs::read(out.join("checkpoint.json")).unwrap();
+
+    // Refused before anything else: the daemon, gone now, is not even asked.
+    let url = daemon.url.clone();
+    drop(daemon);
+    let resume = ReplayConfig { resume: true, ..config(&out, 62, 75) };
+    let err = dualrun_follow::run(follow_config(&url), resume, &mut || Ok(verifiers()), &mut ()).unwrap_err();
+    assert!(matches!(err, ReplayError::RunDir(dualrun_rundir::RunDirError::UnknownFormat { .. })), "{err}");
+    assert_eq!(std::fs::read(out.join("checkpoint.json")).unwrap(), checkpoint, "nothing of the run was touched");
+}

@@ -3,8 +3,9 @@
 //! This crate owns the wire format and the hashing rules: it parses a raw block blob (as a node stores it
 //! in its `blocks` table) into header, miner transaction, tx_extra fields and tx-hash list, strictly (no
 //! trailing bytes, canonical varints only), and computes the block id and miner-transaction hash exactly as
-//! `monerod` does. It does no I/O (it only defines [`FileError`], the file error every crate shares); the chain
-//! database lives in `dualrun-chaindb`.
+//! `monerod` does. Its only I/O is reading bounded input: [`file`] (with [`FileError`], the file error every
+//! crate shares) and [`blob_input`] (a blob a person hands over, binary or hex); the chain database lives
+//! in `dualrun-chaindb`.
 //!
 //! ```
 //! use dualrun_format::{Block, hash::Hash32};
@@ -15,6 +16,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod blob_input;
 pub mod block;
 pub mod digest;
 pub mod encode;

@@ -65,7 +65,7 @@ pub fn audit(
 
 #[cfg(test)]
 mod tests {
-    use dualrun_leader::keys::KeyFile;
+    use dualrun_keys::KeyFile;
 
     use super::*;
     use crate::operate::{self, Approval, Operator};

@@ -171,7 +171,7 @@ mod tests {
     fn entry() -> Entry {
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join("ledger.jsonl");
-        let key = dualrun_leader::keys::KeyFile::generate("alice").unwrap();
+        let key = dualrun_keys::KeyFile::generate("alice").unwrap();
         let first = crate::Ledger::init(&path, &key, "alice").unwrap().entries.remove(0);
         let reason = "drill".to_owned();
         Entry { seq: 3, action: Action::Promote, from: Some(Mode::Shadow), to: Mode::Primary, reason, ..first }

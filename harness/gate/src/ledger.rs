@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use dualrun_core::Mode;
 use dualrun_format::Hash32;
-use dualrun_leader::keys::KeyFile;
+use dualrun_keys::KeyFile;
 use ed25519_dalek::{Signature, Signer, VerifyingKey};
 use serde_json::Value;
 

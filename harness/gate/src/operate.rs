@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use dualrun_core::Mode;
-use dualrun_leader::keys::KeyFile;
+use dualrun_keys::KeyFile;
 use serde_json::{json, Value};
 
 use crate::allowlist::{Allowlist, AllowlistError};
@@ -276,7 +276,7 @@ pub enum Approval {
     Promotion {
         /// The mode promoted into.
         to: Mode,
-        /// The evaluation's digest (`gate evaluate --json`).
+        /// The evaluation's digest (`gate evaluate --format json`).
         digest: String,
     },
     /// A key rotation, `OLD_HEX:NEW_HEX`.

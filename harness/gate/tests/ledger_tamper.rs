@@ -6,7 +6,7 @@ use std::path::Path;
 use dualrun_core::Mode;
 use dualrun_gate::ledger::{verify, Ledger, NewEntry};
 use dualrun_gate::Action;
-use dualrun_leader::keys::KeyFile;
+use dualrun_keys::KeyFile;
 
 fn entry(action: Action, from: Mode, to: Mode) -> NewEntry {
     NewEntry::bare(action, Some(from), to, format!("{action} {from} -> {to}"))

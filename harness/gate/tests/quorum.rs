@@ -15,7 +15,7 @@ use dualrun_gate::operate::{
 };
 use dualrun_gate::quorum::QuorumConflict;
 use dualrun_gate::{EntryProblem, LedgerError};
-use dualrun_leader::keys::KeyFile;
+use dualrun_keys::KeyFile;
 use serde_json::{json, Value};
 
 /// A policy that lets legacy -> shadow -> primary through on no evidence, with a quorum of `m` of `ops`.

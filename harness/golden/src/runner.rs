@@ -11,7 +11,7 @@ use dualrun_format::{keccak256, Block, Hash32};
 use dualrun_leader::{ChainContext, Profile, ProfileError};
 
 use crate::run::{check, Difference};
-use crate::vector::{load_dir, Case, LeaderCase, LoadedVector, VectorError};
+use crate::vector::{load_dir, Case, LeaderCase, LoadedVector, Vector, VectorError};
 
 /// How one vector went.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,6 +157,15 @@ fn describe(diffs: &[Difference]) -> String {
         .join("; ")
 }
 
+/// The profile of the first leader vector that has a valid one (to build another implementation
+/// once for a whole directory).
+pub fn first_leader_profile(loaded: &[LoadedVector]) -> Option<Profile> {
+    loaded.iter().find_map(|(_, v)| match v {
+        Ok(Vector { case: Case::Leader(c), .. }) => Profile::parse(c.profile.as_bytes(), Path::new("(vector)")).ok(),
+        _ => None,
+    })
+}
+
 /// The block input, env and profile a leader vector describes, for running it through an adapter.
 pub fn adapter_inputs(c: &LeaderCase) -> Result<(BlockInput, dualrun_core::ReplayEnv, Profile), AdapterInputError> {
     let profile = Profile::parse(c.profile.as_bytes(), Path::new("(vector profile)"))?;
@@ -200,4 +209,30 @@ fn parity_differences(c: &LeaderCase, outcome: &VerifierOutcome) -> Option<Strin
         }
     }
     (!diffs.is_empty()).then(|| diffs.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_leader_vector_with_a_valid_profile_gives_it() {
+        let unreadable = || ("x.json".into(), Err(VectorError::Parse { file: "x.json".into(), message: "no".into() }));
+        let mode = crate::crafted::mode_v1_vectors().remove(0);
+        let mut broken = crate::crafted::leader_v1_vectors().remove(0);
+        let Case::Leader(c) = &mut broken.case else { panic!("a leader vector") };
+        c.profile = "not toml [".into();
+        let leader = crate::crafted::leader_v1_vectors().remove(0);
+        let Case::Leader(c) = &leader.case else { panic!("a leader vector") };
+        let want = Profile::parse(c.profile.as_bytes(), Path::new("(vector)")).unwrap();
+
+        let loaded: Vec<LoadedVector> = vec![
+            unreadable(),
+            ("m.json".into(), Ok(mode)),
+            ("b.json".into(), Ok(broken)),
+            ("l.json".into(), Ok(leader)),
+        ];
+        assert_eq!(first_leader_profile(&loaded).map(|p| p.genesis_id), Some(want.genesis_id));
+        assert!(first_leader_profile(&loaded[..3]).is_none());
+    }
 }

@@ -2,20 +2,22 @@
 //! protocol v1 in the context of their own parent, and fork choice applied to each set of siblings
 //! (same height, same parent): one row for every alternative block and for the main-chain block of each
 //! height that has alternatives, and a `fork.not_canonical` finding where the node's main chain holds a
-//! block fork choice would not have picked. [`write_csv`] writes the rows as `leader forks --csv` prints
-//! them.
+//! block fork choice would not have picked. [`write`] writes the rows as `leader forks` prints them (CSV
+//! or JSON lines, [`COLUMNS`]).
 
 use std::collections::BTreeMap;
 use std::io::Write;
 
+use dualrun_chaindb::rows::{RowFormat, RowWriter};
 use dualrun_chaindb::{ChainDb, ChainDbError};
 use dualrun_format::Hash32;
 use dualrun_leader::fork_choice::{self, Proposal};
 use dualrun_leader::validator::{self, ChainContext};
 use dualrun_leader::Profile;
+use dualrun_network::Network;
 use dualrun_pipeline::{context_at, ContextError};
 
-/// One row of `leader forks --csv`; the field order is the header.
+/// One row of `leader forks`; the field order is the header ([`COLUMNS`]).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ForkRow {
     /// The height.
@@ -26,14 +28,17 @@ pub struct ForkRow {
     pub parent_id: Hash32,
     /// Whether it is the node's main-chain block at that height.
     pub main_chain: bool,
-    /// `accept` or `reject` under protocol v1 in its parent's context; `finding` for a finding row.
+    /// `accept` or `reject` under protocol v1 in its parent's context.
     pub verdict: &'static str,
-    /// The reason code of a rejection, or the finding's code.
+    /// The reason code of a rejection.
     pub reason: String,
     /// Its failover rank, when it is valid.
     pub rank: Option<usize>,
     /// Whether fork choice picks it among its siblings.
     pub canonical: bool,
+    /// Empty, or the code of the finding the row is (`fork.not_canonical`: the block's own row repeated,
+    /// where the main chain holds it and fork choice picks another).
+    pub finding: &'static str,
 }
 
 /// Why the forks could not be listed.
@@ -63,7 +68,8 @@ struct Alt {
 
 /// Lists the forks (see the module docs), siblings ordered main chain first, then by id.
 pub fn forks(db: &ChainDb, profile: &Profile) -> Result<Vec<ForkRow>, ForksError> {
-    context_at(db, profile, 0)?; // the genesis check
+    let network = profile.network();
+    context_at(db, &network, 0)?; // the genesis check
     let txn = db.read_txn()?;
     let tip = db.tip_height(&txn)?;
     let mut alts: BTreeMap<Hash32, Alt> = BTreeMap::new();
@@ -109,7 +115,7 @@ pub fn forks(db: &ChainDb, profile: &Profile) -> Result<Vec<ForkRow>, ForksError
     }
     let mut rows = Vec::new();
     for ((height, parent), siblings) in &groups {
-        let ctx = context_of(db, profile, &alts, *parent, *height, &main_block, 0)?;
+        let ctx = context_of(db, &network, &alts, *parent, *height, &main_block, 0)?;
         let judged: Vec<_> = siblings
             .iter()
             .map(|s| {
@@ -147,11 +153,12 @@ pub fn forks(db: &ChainDb, profile: &Profile) -> Result<Vec<ForkRow>, ForksError
                 reason,
                 rank: proposals[i].rank,
                 canonical: pick == Some(i),
+                finding: "",
             });
         }
         if let Some(main) = siblings.iter().position(|s| s.main_chain).filter(|&m| pick.is_some_and(|p| p != m)) {
             let mut finding = rows[rows.len() - siblings.len() + main].clone();
-            (finding.verdict, finding.reason) = ("finding", "fork.not_canonical".into());
+            finding.finding = "fork.not_canonical";
             rows.push(finding);
         }
     }
@@ -166,31 +173,27 @@ pub fn forks(db: &ChainDb, profile: &Profile) -> Result<Vec<ForkRow>, ForksError
             reason,
             rank: None,
             canonical: false,
+            finding: "",
         };
         rows.push(row);
     }
     Ok(rows)
 }
 
-/// The CSV header of `leader forks`: [`ForkRow`]'s fields.
-pub const CSV_HEADER: [&str; 8] =
-    ["height", "block_id", "parent_id", "main_chain", "verdict", "reason", "rank", "canonical"];
+/// The columns of `leader forks`: [`ForkRow`]'s fields.
+pub const COLUMNS: [&str; 9] =
+    ["height", "block_id", "parent_id", "main_chain", "verdict", "reason", "rank", "canonical", "finding"];
 
-/// Writes `rows` as CSV to `out`, the header first even when there is no row: a script reads an empty
-/// table, not nothing.
-pub fn write_csv(rows: &[ForkRow], out: impl Write) -> Result<(), csv::Error> {
-    let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(out);
-    w.write_record(CSV_HEADER)?;
-    for row in rows {
-        w.serialize(row)?;
-    }
-    w.flush()?;
-    Ok(())
+/// Writes `rows` to `out` in `format` (in CSV the header first, also when there is no row).
+pub fn write(rows: &[ForkRow], format: RowFormat, out: impl Write) -> Result<(), csv::Error> {
+    let mut w = RowWriter::new(format, &COLUMNS, out)?;
+    rows.iter().try_for_each(|row| w.write(row))?;
+    w.flush()
 }
 
 /// No row is a finding (`fork.not_canonical`).
 pub fn no_findings(rows: &[ForkRow]) -> bool {
-    rows.iter().all(|r| r.verdict != "finding")
+    rows.iter().all(|r| r.finding.is_empty())
 }
 
 type MainBlock<'a> = dyn Fn(u64) -> Result<Option<(Hash32, Hash32, Vec<u8>)>, ForksError> + 'a;
@@ -200,7 +203,7 @@ type MainBlock<'a> = dyn Fn(u64) -> Result<Option<(Hash32, Hash32, Vec<u8>)>, Fo
 /// alternative branch), `None` when the parent is not known (or the branch is deeper than 60 blocks).
 fn context_of(
     db: &ChainDb,
-    profile: &Profile,
+    network: &Network,
     alts: &BTreeMap<Hash32, Alt>,
     parent: Hash32,
     height: u64,
@@ -211,10 +214,10 @@ fn context_of(
         return Ok(None);
     }
     if main_block(height - 1)?.is_some_and(|(id, _, _)| id == parent) {
-        return Ok(Some(context_at(db, profile, height)?));
+        return Ok(Some(context_at(db, network, height)?));
     }
     let Some(alt) = alts.get(&parent) else { return Ok(None) };
-    let Some(mut ctx) = context_of(db, profile, alts, alt.parent, alt.height, main_block, depth + 1)? else {
+    let Some(mut ctx) = context_of(db, network, alts, alt.parent, alt.height, main_block, depth + 1)? else {
         return Ok(None);
     };
     ctx.advance(parent, alt.timestamp);
@@ -225,7 +228,7 @@ fn context_of(
 mod tests {
     use super::*;
 
-    fn row(verdict: &'static str, reason: &str, rank: Option<usize>) -> ForkRow {
+    fn row(verdict: &'static str, reason: &str, rank: Option<usize>, finding: &'static str) -> ForkRow {
         ForkRow {
             height: 70,
             block_id: Hash32([1; 32]),
@@ -235,27 +238,44 @@ mod tests {
             reason: reason.into(),
             rank,
             canonical: false,
+            finding,
         }
     }
 
-    /// The header even without rows; a row has the header's columns; an absent rank is an empty field.
+    /// The header even without rows; a row has the header's columns; an absent rank is an empty field; a
+    /// finding row keeps the block's verdict and names the finding in its own column.
     #[test]
     fn rows_are_written_under_the_header() {
         let mut out = Vec::new();
-        write_csv(&[], &mut out).unwrap();
-        assert_eq!(String::from_utf8(out).unwrap(), CSV_HEADER.join(",") + "\n");
+        write(&[], RowFormat::Csv, &mut out).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), COLUMNS.join(",") + "\n");
 
-        let rows = [row("accept", "", Some(1)), row("finding", "fork.not_canonical", None)];
+        let rows = [row("accept", "", Some(1), ""), row("accept", "", Some(1), "fork.not_canonical")];
         let mut out = Vec::new();
-        write_csv(&rows, &mut out).unwrap();
+        write(&rows, RowFormat::Csv, &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3);
-        assert!(lines.iter().all(|l| l.split(',').count() == CSV_HEADER.len()), "{text}");
+        assert!(lines.iter().all(|l| l.split(',').count() == COLUMNS.len()), "{text}");
         let (one, two) = ("01".repeat(32), "02".repeat(32));
-        assert_eq!(lines[1], format!("70,{one},{two},true,accept,,1,false"));
-        assert_eq!(lines[2], format!("70,{one},{two},true,finding,fork.not_canonical,,false"));
+        assert_eq!(lines[1], format!("70,{one},{two},true,accept,,1,false,"));
+        assert_eq!(lines[2], format!("70,{one},{two},true,accept,,1,false,fork.not_canonical"));
         assert!(no_findings(&rows[..1]) && !no_findings(&rows));
+    }
+
+    /// JSON lines: an object per row, keyed by the columns; nothing without rows.
+    #[test]
+    fn json_rows_have_the_columns() {
+        let mut out = Vec::new();
+        write(&[], RowFormat::Json, &mut out).unwrap();
+        assert!(out.is_empty());
+        write(&[row("reject", "leader.bad_signature", None, "")], RowFormat::Json, &mut out).unwrap();
+        let row: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&out).unwrap();
+        assert_eq!(row.keys().map(String::as_str).collect::<Vec<_>>(), COLUMNS);
+        assert_eq!(
+            (&row["verdict"], &row["reason"], &row["rank"]),
+            (&"reject".into(), &"leader.bad_signature".into(), &serde_json::Value::Null)
+        );
     }
 
     /// The sample chain keeps no competing blocks: no rows.

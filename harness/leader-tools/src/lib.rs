@@ -1,13 +1,17 @@
 //! The leader tools above the pipeline: what `dualrun leader …` does besides parsing and printing.
 //!
 //! - [`check`]: every block of a chain judged under protocol v1 — the built-in verifier through the
-//!   pipeline in ONLY mode — one CSV row per block;
+//!   pipeline in ONLY mode — one row per block;
 //! - [`forks`]: the competing blocks a node keeps, each judged in its parent's context, and fork choice
 //!   among each height's siblings;
-//! - [`finality`]: a chain's main-chain blocks against the validators' finality votes, as CSV, and the
-//!   equivocations as evidence;
+//! - [`finality`]: a chain's main-chain blocks against the validators' finality votes, as rows, and the
+//!   equivocations with both votes;
 //! - [`produce`]: what `leader produce` takes (its `--fault` and `--compete`) and writes beside the
 //!   daemon (the committee's votes, the expected verdicts).
+//!
+//! Rows are printed as CSV under their header or as JSON lines keyed by the same columns
+//! ([`dualrun_chaindb::rows`]); a `verdict` column means accept or reject, and a finding is named in a
+//! `finding` column of its own.
 
 pub mod check;
 pub mod finality;

@@ -113,23 +113,23 @@ pub enum ProduceFilesError {
     Record(#[from] csv::Error),
 }
 
-/// The files `leader produce` writes as it goes (`--votes`, `--record`), each optional.
+/// The files `leader produce` writes as it goes (`--votes-out`, `--expected`), each optional.
 pub struct ProduceFiles {
     votes: Option<BufWriter<File>>,
-    record: Option<ExpectedVerdictWriter<File>>,
+    expected: Option<ExpectedVerdictWriter<File>>,
 }
 
 impl ProduceFiles {
     /// Creates (or truncates) the files given.
-    pub fn create(votes: Option<&Path>, record: Option<&Path>) -> Result<ProduceFiles, ProduceFilesError> {
+    pub fn create(votes: Option<&Path>, expected: Option<&Path>) -> Result<ProduceFiles, ProduceFilesError> {
         let votes = match votes {
             Some(p) => {
                 Some(BufWriter::new(File::create(p).map_err(|source| CreateError { file: p.to_path_buf(), source })?))
             }
             None => None,
         };
-        let record = record.map(ExpectedVerdictWriter::create).transpose()?;
-        Ok(ProduceFiles { votes, record })
+        let expected = expected.map(ExpectedVerdictWriter::create).transpose()?;
+        Ok(ProduceFiles { votes, expected })
     }
 
     /// Writes a produced block's votes and expected verdict, and flushes both files.
@@ -138,7 +138,7 @@ impl ProduceFiles {
             w.write_all(&crate::json_lines(&p.votes))?;
             w.flush()?;
         }
-        if let Some(w) = self.record.as_mut() {
+        if let Some(w) = self.expected.as_mut() {
             w.write(&p.expected())?;
             w.flush()?;
         }
@@ -196,8 +196,8 @@ mod tests {
     #[test]
     fn each_block_is_written_to_both_files() {
         let tmp = tempfile::tempdir().unwrap();
-        let (votes, record) = (tmp.path().join("votes.jsonl"), tmp.path().join("record.csv"));
-        let mut files = ProduceFiles::create(Some(&votes), Some(&record)).unwrap();
+        let (votes, expected) = (tmp.path().join("votes.jsonl"), tmp.path().join("expected.csv"));
+        let mut files = ProduceFiles::create(Some(&votes), Some(&expected)).unwrap();
         let vote = |validator: &str| Vote {
             height: 70,
             block_id: Hash32([7; 32]),
@@ -218,12 +218,12 @@ mod tests {
         assert_eq!(read, produced.votes);
         let seven = "07".repeat(32);
         assert_eq!(
-            std::fs::read_to_string(&record).unwrap(),
+            std::fs::read_to_string(&expected).unwrap(),
             format!("height,block_id,verdict,reason,leader_id\n70,{seven},reject,leader.unknown,not-a-validator\n")
         );
         let e = ProduceFiles::create(Some(&tmp.path().join("no/votes.jsonl")), None).err().unwrap().to_string();
         assert!(e.starts_with("creating ") && e.ends_with("no/votes.jsonl"), "{e}");
         let none = ProduceFiles::create(None, None).unwrap();
-        assert!(none.votes.is_none() && none.record.is_none());
+        assert!(none.votes.is_none() && none.expected.is_none());
     }
 }

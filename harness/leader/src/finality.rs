@@ -226,7 +226,7 @@ pub enum RowVerdict {
     Finding,
 }
 
-/// One row of `leader finality --csv`.
+/// One row of the tally (`leader finality` prints it as `finality` and `finding` columns).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Row {
     /// The height.

@@ -1,4 +1,6 @@
-//! Network profiles (TOML): which network, which chain (genesis), who may lead and when.
+//! Network profiles (TOML): which network, which chain (genesis), who may lead and when. The
+//! `[network]` table is a network's identity (`dualrun_network::Network`); the rest is the leader
+//! protocol's.
 //!
 //! ```toml
 //! [network]
@@ -23,11 +25,13 @@ use std::path::{Path, PathBuf};
 
 use dualrun_core::ReplayEnv;
 use dualrun_format::{keccak256, Hash32};
+use dualrun_keys::KeyFile;
+use dualrun_network::{hex_array, ChainContext, Network, NetworkError, NetworkTable};
 use ed25519_dalek::VerifyingKey;
 use serde::Deserialize;
 
 use crate::finality_rule::{FinalityRule, Fraction};
-pub use crate::id::{id_problem, MAX_ID_LEN};
+pub use dualrun_keys::{id_problem, MAX_ID_LEN};
 
 /// How the scheduled validator of a height is chosen (see [`crate::schedule`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -60,7 +64,8 @@ pub struct Validator {
     pub public_key: VerifyingKey,
 }
 
-/// A checked profile.
+/// A checked profile. `name`, `network_id` and `genesis_id` are its network's identity
+/// ([`Profile::network`]).
 #[derive(Debug, Clone)]
 pub struct Profile {
     /// The network's name.
@@ -101,7 +106,7 @@ pub enum ProfileError {
         /// The parser's message.
         message: String,
     },
-    /// A field's value is not acceptable.
+    /// A field of `[leader]` whose value is not acceptable.
     #[error("{file}: {field}: {problem}")]
     Field {
         /// The profile file.
@@ -111,33 +116,17 @@ pub enum ProfileError {
         /// What is wrong with it.
         problem: String,
     },
-    /// The chain's block 0 is not the profile's genesis block.
-    #[error(
-        "{file}: network.genesis_id is {expected} but the chain's block 0 is {actual}: this profile is for another chain"
-    )]
-    GenesisMismatch {
-        /// The profile file.
-        file: PathBuf,
-        /// The profile's genesis id.
-        expected: Hash32,
-        /// The id of the chain's block 0.
-        actual: Hash32,
-    },
+    /// A field of `[network]` whose value is not acceptable, or a chain whose block 0 is not the
+    /// profile's genesis block.
+    #[error(transparent)]
+    Network(#[from] NetworkError),
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawProfile {
-    network: RawNetwork,
+    network: NetworkTable,
     leader: RawLeader,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawNetwork {
-    name: String,
-    network_id: String,
-    genesis_id: String,
 }
 
 #[derive(Deserialize)]
@@ -168,28 +157,6 @@ struct RawValidator {
     public_key: String,
 }
 
-/// A profile field that is not the hex of a fixed number of bytes (`network_id`, `genesis_id`, a key).
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum HexFieldError {
-    /// Not hex at all.
-    #[error("not hex ({source}): {text:?}")]
-    NotHex {
-        /// The field's value.
-        text: String,
-        /// Why it does not decode.
-        #[source]
-        source: hex::FromHexError,
-    },
-    /// Hex of the wrong number of bytes.
-    #[error("{len} bytes, expected {expected} ({} hex characters)", 2 * .expected)]
-    WrongLength {
-        /// The bytes the hex decodes to.
-        len: usize,
-        /// The bytes the field has.
-        expected: usize,
-    },
-}
-
 /// A key file that does not sign for a validator of the profile.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignerError {
@@ -216,7 +183,7 @@ pub enum SignerError {
 pub enum SignerFileError {
     /// The key file cannot be read.
     #[error(transparent)]
-    Key(#[from] crate::keys::KeyError),
+    Key(#[from] dualrun_keys::KeyError),
     /// The key is not a validator's key.
     #[error("{file}: {error}")]
     NotASigner {
@@ -227,29 +194,25 @@ pub enum SignerFileError {
     },
 }
 
-fn hex_array<const N: usize>(s: &str) -> Result<[u8; N], HexFieldError> {
-    let bytes = hex::decode(s).map_err(|source| HexFieldError::NotHex { text: s.to_owned(), source })?;
-    bytes.try_into().map_err(|b: Vec<u8>| HexFieldError::WrongLength { len: b.len(), expected: N })
-}
-
 impl Profile {
-    /// The env of the block `ctx` is positioned at: this profile's network fields, the previous id and
-    /// timestamps, and `now`. The one place a [`ReplayEnv`] is made.
-    pub fn env(&self, ctx: &crate::context::ChainContext, now: u64) -> ReplayEnv {
-        ReplayEnv {
-            now,
-            network_name: self.name.clone(),
-            network_id: hex::encode(self.network_id),
+    /// The profile's network: its `[network]` table, checked.
+    pub fn network(&self) -> Network {
+        Network {
+            name: self.name.clone(),
+            network_id: self.network_id,
             genesis_id: self.genesis_id,
-            activation_height: self.activation_height,
-            prev_id: ctx.prev_id(),
-            timestamps: ctx.timestamps().collect(),
+            source: self.source.clone(),
         }
+    }
+
+    /// The env of the block `ctx` is positioned at, under this profile (see [`Network::env`]).
+    pub fn env(&self, ctx: &ChainContext, now: u64) -> ReplayEnv {
+        self.network().env(self.activation_height, ctx, now)
     }
 
     /// The index of the validator a key file signs for; refuses a key whose id is not a validator or
     /// whose public key is not the profile's.
-    pub fn signer_index(&self, key: &crate::keys::KeyFile) -> Result<usize, SignerError> {
+    pub fn signer_index(&self, key: &KeyFile) -> Result<usize, SignerError> {
         let i = self
             .validator_index(&key.id)
             .ok_or_else(|| SignerError::NotAValidator { id: key.id.clone(), profile: self.source.clone() })?;
@@ -261,11 +224,11 @@ impl Profile {
 
     /// Reads the key files at `paths`, each with the index of the validator it signs for (see
     /// [`Profile::signer_index`]), in the order given.
-    pub fn signers(&self, paths: &[PathBuf]) -> Result<Vec<(usize, crate::keys::KeyFile)>, SignerFileError> {
+    pub fn signers(&self, paths: &[PathBuf]) -> Result<Vec<(usize, KeyFile)>, SignerFileError> {
         paths
             .iter()
             .map(|path| {
-                let key = crate::keys::KeyFile::read(path)?;
+                let key = KeyFile::read(path)?;
                 let index = self
                     .signer_index(&key)
                     .map_err(|error| SignerFileError::NotASigner { file: path.clone(), error })?;
@@ -290,10 +253,7 @@ impl Profile {
         let field =
             |field: &str, problem: String| ProfileError::Field { file: file.clone(), field: field.into(), problem };
 
-        let network_id =
-            hex_array::<16>(&raw.network.network_id).map_err(|p| field("network.network_id", p.to_string()))?;
-        let genesis_id =
-            Hash32(hex_array::<32>(&raw.network.genesis_id).map_err(|p| field("network.genesis_id", p.to_string()))?);
+        let Network { name, network_id, genesis_id, source: _ } = Network::from_table(raw.network, &file)?;
         let schedule = match raw.leader.schedule.as_str() {
             "fixed" => ScheduleKind::Fixed,
             "round-robin" => ScheduleKind::RoundRobin,
@@ -357,7 +317,7 @@ impl Profile {
             }
         };
         Ok(Profile {
-            name: raw.network.name,
+            name,
             network_id,
             genesis_id,
             activation_height: raw.leader.activation_height,
@@ -371,16 +331,9 @@ impl Profile {
         })
     }
 
-    /// Refuses a chain whose block 0 is not this profile's genesis.
+    /// Refuses a chain whose block 0 is not this profile's genesis (see [`Network::check_genesis`]).
     pub fn check_genesis(&self, chain_genesis: &Hash32) -> Result<(), ProfileError> {
-        if *chain_genesis != self.genesis_id {
-            return Err(ProfileError::GenesisMismatch {
-                file: self.source.clone(),
-                expected: self.genesis_id,
-                actual: *chain_genesis,
-            });
-        }
-        Ok(())
+        Ok(self.network().check_genesis(chain_genesis)?)
     }
 
     /// Index of the validator with this id.
@@ -393,8 +346,9 @@ impl Profile {
 mod tests {
     use std::path::{Path, PathBuf};
 
+    use dualrun_keys::KeyFile;
+
     use super::Profile;
-    use crate::keys::KeyFile;
 
     fn sample(file: &str) -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../sample").join(file)

@@ -6,9 +6,8 @@
 //! `b"dualrun/leader/v1" ‖ network_id (16) ‖ signing_hash (32)`.
 
 use dualrun_format::{extra, Block, Hash32, HashError};
+use dualrun_keys::id_problem;
 use ed25519_dalek::{Signature, Signer, SigningKey};
-
-use crate::id::id_problem;
 
 /// First payload byte of a leader record.
 pub const MAGIC: u8 = 0xCA;

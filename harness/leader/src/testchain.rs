@@ -1,6 +1,6 @@
 //! Writing leader records into blocks for test chains: honest ones, and faulty ones on purpose (the
 //! `--fault HEIGHT:KIND` of `leader produce` and of synthetic chains), and the verdict each block is
-//! expected to get, written as the CSV `chain synth --record` and `leader produce --record` write
+//! expected to get, written as the CSV `chain synth --expected` and `leader produce --expected` write
 //! ([`ExpectedVerdictWriter`]: the columns of `leader check`).
 
 use std::io::Write;

@@ -26,7 +26,7 @@ use dualrun_format::{Block, BlockHashes, Hash32, HashError, ParseError};
 use ed25519_dalek::Signature;
 use serde::Serialize;
 
-pub use crate::context::{ChainContext, TIMESTAMP_WINDOW};
+pub use dualrun_network::{ChainContext, TIMESTAMP_WINDOW};
 
 /// How far ahead of `now` a timestamp may be (`CRYPTONOTE_BLOCK_FUTURE_TIME_LIMIT`).
 pub const FUTURE_TIME_LIMIT: u64 = 7200;

@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use dualrun_leader::{schedule, Profile, ProfileError};
+use dualrun_network::NetworkError;
 
 const KEY1: &str = "2ed5d042105b693755cfdb6b698933e0fd1d58c9b69f005a3da20b7667ce7320";
 const KEY2: &str = "b003877ef46be4755f9e35344659e97b674b4427da968ec2c82da83401bd6440";
@@ -72,7 +73,7 @@ fn genesis_mismatch_names_both_ids() {
     let p = parse(&profile(NET, "fixed", &[("a", KEY1)]));
     let other = "557393c3e80695e94603e92b4dbf7a2b974c16cf12d1b470d2882916cbfee468".parse().unwrap();
     let e = p.check_genesis(&other).unwrap_err();
-    assert!(matches!(e, ProfileError::GenesisMismatch { .. }));
+    assert!(matches!(e, ProfileError::Network(NetworkError::GenesisMismatch { .. })));
     assert!(e.to_string().contains("the chain's block 0 is 557393c3"), "{e}");
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use dualrun_core::{BlockInput, ReplayEnv};
 use dualrun_format::Hash32;
-use dualrun_leader::{ChainContext, Profile};
+use dualrun_network::{ChainContext, Network};
 
 use crate::context::NowMode;
 use crate::prepare::{Prep, PreparedBlock};
@@ -32,7 +32,8 @@ pub type Batch = Arc<Vec<Item>>;
 pub(crate) type VerifierWork = (Batch, Vec<Prep>);
 
 pub(crate) struct Assembler {
-    pub(crate) profile: Arc<Profile>,
+    pub(crate) network: Network,
+    pub(crate) activation_height: u64,
     pub(crate) now: NowMode,
     pub(crate) ctx: ChainContext,
     pub(crate) legacy: Option<SyncSender<VerifierWork>>,
@@ -61,7 +62,7 @@ impl Assembler {
         let mut legacy = Vec::with_capacity(batch.len());
         let mut candidate = Vec::with_capacity(batch.len());
         for p in batch {
-            let env = self.profile.env(&self.ctx, self.now.at(p.timestamp));
+            let env = self.network.env(self.activation_height, &self.ctx, self.now.at(p.timestamp));
             match p.timestamp {
                 Some(ts) => self.ctx.advance(p.block_id, ts),
                 None => self.ctx.advance_unparsed(p.block_id),

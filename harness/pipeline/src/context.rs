@@ -1,12 +1,11 @@
 //! The chain context: what a verifier is told besides the block. [`NowMode`] says where `now` comes
 //! from; [`context_at`] rebuilds, from the chain, the context of any height (so a run that starts in the
 //! middle — a resume, a shard — judges its first block exactly as a whole run does). The env itself is
-//! made by [`Profile::env`].
+//! made by [`Network::env`].
 
 use dualrun_chaindb::{ChainDb, ChainDbError, RawBlock};
 use dualrun_format::{Block, Hash32};
-use dualrun_leader::validator::{ChainContext, TIMESTAMP_WINDOW};
-use dualrun_leader::{Profile, ProfileError};
+use dualrun_network::{ChainContext, Network, NetworkError, TIMESTAMP_WINDOW};
 
 /// Where `now` comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,9 +69,9 @@ pub enum ContextError {
     /// The chain could not be read.
     #[error(transparent)]
     Chain(#[from] ChainDbError),
-    /// The chain is not the profile's (another genesis).
+    /// The chain is not the network's (another genesis).
     #[error(transparent)]
-    Profile(#[from] ProfileError),
+    Network(#[from] NetworkError),
     /// Another source (a daemon) could not give a block.
     #[error(transparent)]
     Source(Box<dyn std::error::Error + Send + Sync>),
@@ -84,10 +83,10 @@ pub fn block_id_of(raw: &RawBlock) -> Hash32 {
 }
 
 /// The chain context for judging `from`: the id of block `from − 1` and the timestamps of up to 60
-/// blocks before it. Checks that block 0 is the profile's genesis.
-pub fn context_at(db: &ChainDb, profile: &Profile, from: u64) -> Result<ChainContext, ContextError> {
+/// blocks before it. Checks that block 0 is the network's genesis.
+pub fn context_at(db: &ChainDb, network: &Network, from: u64) -> Result<ChainContext, ContextError> {
     let txn = db.read_txn()?;
-    context_with(profile, from, |h| {
+    context_with(network, from, |h| {
         let raw = db.blocks(&txn, h, h)?.next().expect("a height below the start exists")?;
         Ok((raw.blob.to_vec(), raw.info.hash))
     })
@@ -97,7 +96,7 @@ pub fn context_at(db: &ChainDb, profile: &Profile, from: u64) -> Result<ChainCon
 /// below `from` exists). Used for a chain database and for a daemon's RPC alike, so a run judges its
 /// first block the same way whatever it reads.
 pub fn context_with(
-    profile: &Profile,
+    network: &Network,
     from: u64,
     mut block: impl FnMut(u64) -> Result<(Vec<u8>, Hash32), ContextError>,
 ) -> Result<ChainContext, ContextError> {
@@ -105,7 +104,7 @@ pub fn context_with(
         Block::parse(blob).ok().and_then(|b| b.hashes().ok()).map_or(stored, |h| h.block_id)
     };
     let (genesis, stored) = block(0)?;
-    profile.check_genesis(&id_of(&genesis, stored))?;
+    network.check_genesis(&id_of(&genesis, stored))?;
     if from == 0 {
         return Ok(ChainContext::new());
     }

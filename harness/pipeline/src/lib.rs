@@ -38,7 +38,7 @@ use std::sync::mpsc::sync_channel;
 use std::sync::{Arc, Mutex};
 
 use dualrun_core::{Mode, ReasonMap, Verifier};
-use dualrun_leader::{ChainContext, Profile};
+use dualrun_network::{ChainContext, Network};
 
 pub use assemble::{Batch, Item};
 pub use compare::Judged;
@@ -143,8 +143,10 @@ pub struct Ended<E> {
 
 /// What a run of the pipeline needs besides the blocks.
 pub struct Pipeline {
-    /// The network profile (the env's network fields).
-    pub profile: Arc<Profile>,
+    /// The network (the env's network fields).
+    pub network: Network,
+    /// The first height whose blocks need a leader record (the env's `activation_height`).
+    pub activation_height: u64,
     /// Where `now` comes from.
     pub now: NowMode,
     /// Legacy reasons → codes, for telling a `reason` divergence from agreement.
@@ -190,7 +192,8 @@ impl Pipeline {
             let (candidate_in, candidate_out, candidate_thread) = split(candidate_stage);
             let (compare_tx, compare_rx) = sync_channel(4);
             let assembler = assemble::Assembler {
-                profile: self.profile.clone(),
+                network: self.network.clone(),
+                activation_height: self.activation_height,
                 now: self.now,
                 ctx,
                 legacy: legacy_in,

@@ -57,13 +57,14 @@ fn run(mode: Mode) -> Seen {
     let legacy = mode.runs_legacy().then(|| Box::new(AcceptAll) as Box<dyn Verifier>);
     let candidate = mode.runs_candidate().then(|| Box::new(LeaderVerifier::new(profile.clone())) as Box<dyn Verifier>);
     let pipeline = Pipeline {
-        profile: profile.clone(),
+        network: profile.network(),
+        activation_height: profile.activation_height,
         now: NowMode::Block,
         reasons: ReasonMap::default(),
         threads: 2,
         interrupt: Arc::new(AtomicBool::new(false)),
     };
-    let ctx = context_at(&db, &profile, 0).unwrap();
+    let ctx = context_at(&db, &pipeline.network, 0).unwrap();
     let mut seen = Seen::default();
     let ended = pipeline
         .run(LmdbRange::new(&db, 0, 200), ctx, Verifiers::new(mode, legacy, candidate).unwrap(), &mut seen)

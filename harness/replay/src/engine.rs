@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use dualrun_chaindb::{ChainDb, ChainDbError, ChainDigest};
-use dualrun_leader::validator::ChainContext;
+use dualrun_network::ChainContext;
 use dualrun_pipeline::{context_at, BlockSource, ContextError, LmdbRange, Pipeline, Verifiers};
 use dualrun_rundir::Inputs;
 use dualrun_rundir::{FirstRecord, Manifest, Observer, Recorder, RunDirError, RunEvent, RunWriter, Summary};
@@ -92,15 +92,15 @@ pub fn run(
         return Err(ReplayError::Input(format!("--to {last} is below --from {}", cfg.from)));
     }
     // Genesis check first: a profile for another chain refuses the whole run.
-    context_at(db, &cfg.profile, 0)?;
+    let network = cfg.profile.network();
+    context_at(db, &network, 0)?;
     let inputs = crate::inputs::inputs(db, &cfg, last, &verifiers)?;
-    let profile = cfg.profile.clone();
     let threads = cfg.threads;
     let session = Session {
         inputs,
         data_file: db.data_file().into(),
         last: Some(last),
-        open: Box::new(move |start| Ok((LmdbRange::new(db, start, last), context_at(db, &profile, start)?))),
+        open: Box::new(move |start| Ok((LmdbRange::new(db, start, last), context_at(db, &network, start)?))),
         judged: Some(Box::new(move |from, next| match next.checked_sub(1).filter(|&last| last >= from) {
             Some(last) => Ok(crate::inputs::chain_digest(db, from, last, threads)?),
             None => Ok(ChainDigest::new()),
@@ -195,7 +195,8 @@ where
     let mut ended = SessionEnd { next_height: start, source_error: None, verifier_stop: None };
     if last.is_none_or(|l| start <= l) {
         let pipeline = Pipeline {
-            profile: cfg.profile.clone(),
+            network: cfg.profile.network(),
+            activation_height: cfg.profile.activation_height,
             now: cfg.now,
             reasons: cfg.reasons.clone(),
             threads: cfg.threads,

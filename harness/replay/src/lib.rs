@@ -8,6 +8,7 @@
 //! - [`command`]: the `dualrun` command a run's inputs stand for (reproduce lines, re-runs);
 //! - [`sink`]: the record stage — the pipeline's judged blocks to the run's [`dualrun_rundir::Recorder`],
 //!   each step an event to the run's [`dualrun_rundir::Observer`];
+//! - [`shard`]: which shard of a range a replay is (`--shard I/N|env`, `--plan N`);
 //! - [`merge`]: shard runs of one range made into the single run's directory;
 //! - [`rerun`]: a finished run's inputs checked and replayed again, the records compared.
 
@@ -17,6 +18,7 @@ pub mod engine;
 pub mod inputs;
 pub mod merge;
 pub mod rerun;
+pub mod shard;
 pub mod sink;
 
 pub use engine::{run, run_session, ReplayConfig, ReplayError, RunEnd, RunResult, Session};

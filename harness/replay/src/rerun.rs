@@ -1,9 +1,10 @@
 //! `report verify --rerun`, as logic: a finished run's inputs checked present and unchanged
-//! ([`check_inputs`]), the arguments that replay them again ([`crate::command::rerun_args`]), and the re-run's records
-//! compared with the recorded ones ([`compare`]): identical, or where they first differ. The command line
-//! runs the process and prints.
+//! ([`check_inputs`]), replayed again by a `dualrun` executable into a temporary directory beside the run
+//! ([`rerun`]; the arguments from [`crate::command::rerun_args`]), and the re-run's records compared with
+//! the recorded ones ([`compare`]): identical, or where they first differ. The command line prints.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus};
 
 use dualrun_format::{FileError, Hash32};
 use dualrun_rundir::{files, Manifest, Orphans, RunDir, RunDirError};
@@ -23,6 +24,38 @@ pub enum RerunError {
     /// A run directory could not be read.
     #[error(transparent)]
     RunDir(#[from] RunDirError),
+    /// The run to re-run is not a finished, untouched run.
+    #[error("{}: cannot re-run it", run.display())]
+    NotFinished {
+        /// The run directory as given.
+        run: PathBuf,
+        /// Why.
+        #[source]
+        source: RunDirError,
+    },
+    /// The executable could not be started.
+    #[error("running the replay again")]
+    Start(#[source] std::io::Error),
+    /// The re-run ended with an exit code other than 0 or 1.
+    #[error("the re-run did not complete ({status}):\n{stderr}")]
+    Incomplete {
+        /// How it ended.
+        status: ExitStatus,
+        /// Its standard error, trimmed.
+        stderr: String,
+    },
+    /// The re-run's run directory could not be read.
+    #[error("reading the re-run in {}", out.display())]
+    Unreadable {
+        /// Its directory.
+        out: PathBuf,
+        /// Why.
+        #[source]
+        source: RunDirError,
+    },
+    /// The re-run was made from other inputs than the run (which differ, and how).
+    #[error("the re-run's inputs are not the run's: {0}")]
+    OtherInputs(String),
 }
 
 /// The record files a re-run compares, in order.
@@ -57,6 +90,53 @@ pub fn check_inputs(m: &Manifest) -> Result<(), RerunError> {
         }
     }
     Ok(())
+}
+
+/// A finished run replayed again, and how its records compare.
+#[derive(Debug)]
+pub struct Rerun {
+    /// The run, as read before the re-run.
+    pub original: RunDir,
+    /// How the re-run's records compare with its records.
+    pub comparison: Comparison,
+}
+
+/// Replays the finished run in `run` again with `exe` (a `dualrun`), with the manifest's inputs, and
+/// compares the records. The re-run goes beside the run — records name the run directory's parent in
+/// their reproduce lines, so only a re-run there can give the same bytes — and is removed afterwards.
+pub fn rerun(exe: &Path, run: &Path) -> Result<Rerun, RerunError> {
+    // A finished, untouched run: a re-run needs its records as recorded.
+    let original = RunDir::open(run).map_err(|source| RerunError::NotFinished { run: run.into(), source })?;
+    check_inputs(&original.manifest)?;
+    let out = scratch_dir(&original.path);
+    let _ = std::fs::remove_dir_all(&out);
+    let result = run_again(exe, &original, &out).and_then(|again| compare(&original, &again));
+    let _ = std::fs::remove_dir_all(&out);
+    Ok(Rerun { comparison: result?, original })
+}
+
+/// Where the re-run of the run in `dir` (canonical) goes: a hidden directory beside it, named by this
+/// process.
+fn scratch_dir(dir: &Path) -> PathBuf {
+    let parent = dir.parent().unwrap_or(Path::new("/"));
+    let name = dir.file_name().unwrap_or_default().to_string_lossy();
+    parent.join(format!(".{name}.rerun-{}", std::process::id()))
+}
+
+/// Runs `exe` with the manifest's inputs into `out` and reads the run it made, which must have the
+/// original's inputs.
+fn run_again(exe: &Path, original: &RunDir, out: &Path) -> Result<RunDir, RerunError> {
+    let args = crate::command::rerun_args(&original.manifest.inputs, out)?;
+    let output = Command::new(exe).args(args).output().map_err(RerunError::Start)?;
+    if !matches!(output.status.code(), Some(0 | 1)) {
+        let stderr = String::from_utf8_lossy(&output.stderr).trim_end().to_owned();
+        return Err(RerunError::Incomplete { status: output.status, stderr });
+    }
+    let again = RunDir::open(out).map_err(|source| RerunError::Unreadable { out: out.into(), source })?;
+    if again.manifest.inputs_digest != original.manifest.inputs_digest {
+        return Err(RerunError::OtherInputs(again.manifest.inputs.changes_from(&original.manifest.inputs)));
+    }
+    Ok(again)
 }
 
 /// How a re-run's records compare with the recorded ones.
@@ -200,6 +280,45 @@ mod tests {
     }
 
     const RECORD: &str = r#"{"height":5,"block_id":"0505050505050505050505050505050505050505050505050505050505050505","class":"halt","mode":"shadow","legacy":{"verdict":"accept","reason":"","detail":"","facts":{}},"candidate":{"verdict":"reject","reason":"leader.missing","detail":"","facts":{}},"authoritative":{"verdict":"accept","reason":"","source":"legacy"},"env":{"now":7,"network_name":"net","network_id":"00000000000000000000000000000000","genesis_id":"0101010101010101010101010101010101010101010101010101010101010101","activation_height":1,"prev_id":null,"timestamps":[]},"blob":"0a0b","reproduce":"x"}"#;
+
+    /// An executable for [`run_again`]: a shell script doing `body` (`$out` is its `--out`).
+    fn script(dir: &Path, body: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = dir.join("dualrun-stand-in");
+        std::fs::write(&path, format!("#!/bin/sh\nfor a; do out=$a; done\n{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_rerun_is_read_back_and_its_end_and_inputs_checked() {
+        let tmp = tempfile::tempdir().unwrap();
+        let a = finished(&tmp.path().join("a"), &["one"]);
+        let out = scratch_dir(&a.path);
+        assert_eq!(out, tmp.path().canonicalize().unwrap().join(format!(".a.rerun-{}", std::process::id())));
+
+        // The replay made again, exit 1 (records): read back and compared.
+        let copy = script(tmp.path(), &format!("cp -r '{}' \"$out\"; exit 1", a.path.display()));
+        let again = run_again(&copy, &a, &out).unwrap();
+        assert_eq!(compare(&a, &again).unwrap(), Comparison::Identical { records: 1 });
+        std::fs::remove_dir_all(&out).unwrap();
+
+        let failing = script(tmp.path(), "echo 'no chain' >&2; exit 2");
+        let e = run_again(&failing, &a, &out).unwrap_err();
+        assert!(matches!(&e, RerunError::Incomplete { stderr, .. } if stderr == "no chain"), "{e}");
+        assert_eq!(e.to_string(), "the re-run did not complete (exit status: 2):\nno chain");
+
+        let e = run_again(&script(tmp.path(), "exit 0"), &a, &out).unwrap_err();
+        assert!(matches!(e, RerunError::Unreadable { .. }), "{e}");
+
+        let e = run_again(&tmp.path().join("missing"), &a, &out).unwrap_err();
+        assert!(matches!(e, RerunError::Start(_)), "{e}");
+
+        // A run that is not finished is not re-run.
+        std::fs::write(a.path.join(files::CSV), "edited").unwrap();
+        let e = rerun(&copy, &a.path).unwrap_err();
+        assert!(matches!(e, RerunError::NotFinished { .. }), "{e}");
+    }
 
     #[test]
     fn records_compare_identical_or_name_the_first_difference() {

@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use dualrun_format::FileError;
-use dualrun_leader::keys::KeyFile;
+use dualrun_keys::KeyFile;
 use dualrun_rundir::{Problem, RunDir, RunDirError};
 use ed25519_dalek::{Signature, Signer, VerifyingKey};
 use serde::Deserialize;

@@ -207,8 +207,9 @@ impl RunView {
         } else {
             Vec::new()
         };
-        // Without a summary the manifest may still say what was run.
-        let manifest = run.as_ref().map(|r| r.manifest.clone()).or_else(|| read_manifest(path));
+        // Without a summary the manifest may still say what was run (read as every reader reads it: a
+        // format this dualrun does not know says nothing).
+        let manifest = run.as_ref().map(|r| r.manifest.clone()).or_else(|| Manifest::load(path).ok());
         let summary = run.as_ref().map(|r| r.summary.clone());
         // Every readable record is shown and counted; each line that is not one is named. The summary's
         // counts are shown only as a problem when they are not the records'.
@@ -261,10 +262,6 @@ impl RunView {
             name,
         }
     }
-}
-
-fn read_manifest(dir: &Path) -> Option<Manifest> {
-    files::read_json_bytes(dir, files::MANIFEST).ok().and_then(|b| serde_json::from_slice(&b).ok())
 }
 
 fn input_rows(m: &Manifest) -> Vec<(String, String)> {
@@ -493,5 +490,25 @@ fn ledger_row(e: &dualrun_gate::Entry) -> LedgerRow {
         evidence,
         evaluation,
         time_unix: e.time_unix.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A run directory of a format this dualrun does not read is refused as every reader refuses it: the
+    /// banner names the format, and nothing of its manifest is shown as the run's inputs.
+    #[test]
+    fn a_run_of_an_unknown_format_version_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let run = dualrun_testkit::sample_run::copy_with_format_version(&tmp.path().join("run"), 2);
+        let refused = RunDir::load(&run).unwrap_err();
+        assert!(matches!(refused, dualrun_rundir::RunDirError::UnknownFormat { .. }), "{refused}");
+        let report = Report::gather(std::slice::from_ref(&run), None);
+        let view = &report.runs[0];
+        assert_eq!(view.banner.level, "problems");
+        assert!(view.banner.problems.contains(&refused.to_string()), "{:?}", view.banner.problems);
+        assert!(view.inputs.is_empty(), "a manifest of an unknown format is not shown: {:?}", view.inputs);
     }
 }

@@ -11,7 +11,7 @@ use base64::Engine as _;
 use dualrun_core::mode::Source;
 use dualrun_core::{Facts, Mode, RecordClass, ReplayEnv, VerdictKind};
 use dualrun_format::Hash32;
-use dualrun_leader::keys::KeyFile;
+use dualrun_keys::KeyFile;
 use dualrun_report::attest::{self, AttestError};
 use dualrun_rundir::{
     files, Authoritative, ChainInputs, EnvInputs, Inputs, Manifest, ProfileInputs, Record, RunDir, RunWriter, Side,

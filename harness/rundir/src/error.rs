@@ -32,6 +32,30 @@ pub enum RunDirError {
         /// What is missing.
         why: String,
     },
+    /// `--resume` of a directory without a manifest.
+    #[error("{}: nothing to resume (no manifest.json); start a run there without --resume", dir.display())]
+    NoRunToResume {
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// A run directory could not be created.
+    #[error("creating {}", dir.display())]
+    Create {
+        /// The directory.
+        dir: PathBuf,
+        /// What the operating system said.
+        #[source]
+        io: std::io::Error,
+    },
+    /// A run directory's canonical path could not be found.
+    #[error("resolving {}", dir.display())]
+    Resolve {
+        /// The directory.
+        dir: PathBuf,
+        /// What the operating system said.
+        #[source]
+        io: std::io::Error,
+    },
     /// `--resume` with other inputs than the run was made with.
     #[error(
         "{dir}: refusing to resume with different inputs ({differences}); the run was made with other inputs, \

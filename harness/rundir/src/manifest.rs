@@ -183,6 +183,14 @@ pub struct ReasonMapInput {
     pub digest: String,
 }
 
+impl ReasonMapInput {
+    /// The reason map in `path`, as given, with the digest of its bytes (empty when it cannot be read).
+    pub fn of(path: &std::path::Path) -> ReasonMapInput {
+        let digest = std::fs::read(path).map(|b| keccak256(&b).to_string()).unwrap_or_default();
+        ReasonMapInput { path: path.into(), digest }
+    }
+}
+
 /// The settings of a run driven from Python.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -303,6 +311,17 @@ pub struct EnvInputs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A reason map is named as given, with the digest of its bytes.
+    #[test]
+    fn a_reason_map_is_named_by_its_bytes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("reasons.toml");
+        std::fs::write(&file, "[reasons]\n").unwrap();
+        let input = ReasonMapInput::of(&file);
+        assert_eq!(input, ReasonMapInput { path: file, digest: keccak256(b"[reasons]\n").to_string() });
+        assert_eq!(ReasonMapInput::of(&tmp.path().join("gone")).digest, "");
+    }
 
     /// The settings' JSON is what runs made before the settings were typed hold, byte for byte (their
     /// inputs digests depend on it), and reads back as the same variant.

@@ -10,6 +10,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Seek, Write};
 use std::path::{Path, PathBuf};
 
+use dualrun_core::{Mode, UtcTime};
 use dualrun_format::{keccak256, ChainDigest, FileError, Hash32};
 
 use crate::access::{describe_changes, pretty};
@@ -61,6 +62,28 @@ fn csv_header() -> String {
 }
 
 impl RunWriter {
+    /// The run directory of a run started at `started_unix` when none is given:
+    /// `reports/<YYYYMMDDTHHMMSSZ>-<mode>`.
+    pub fn default_dir(mode: Mode, started_unix: u64) -> PathBuf {
+        PathBuf::from("reports").join(format!("{}-{mode}", UtcTime::from_unix(started_unix).stamp()))
+    }
+
+    /// Makes `dir` ready for a run before anything is written in it, and returns its one spelling
+    /// (canonical, so that records — their reproduce lines — do not depend on how it was written when a
+    /// run is resumed). A new run needs a directory that holds no run ([`RunWriter::check_empty`]); a
+    /// resume, one with a manifest of a format this dualrun reads ([`Manifest::load`]).
+    pub fn prepare_dir(dir: &Path, resume: bool) -> Result<PathBuf, RunDirError> {
+        if !resume {
+            RunWriter::check_empty(dir)?;
+        } else if !dir.join(MANIFEST).exists() {
+            return Err(RunDirError::NoRunToResume { dir: dir.into() });
+        } else {
+            Manifest::load(dir)?;
+        }
+        std::fs::create_dir_all(dir).map_err(|io| RunDirError::Create { dir: dir.into(), io })?;
+        dir.canonicalize().map_err(|io| RunDirError::Resolve { dir: dir.into(), io })
+    }
+
     /// Refuses a directory that already holds a run (anything but `run.log`, which the caller may have
     /// opened first to log the run's start).
     pub fn check_empty(dir: &Path) -> Result<(), RunDirError> {
@@ -333,4 +356,43 @@ fn finish_pending_reorg(dir: &Path, cp: &mut Checkpoint) -> Result<(), RunDirErr
     let Some(event) = cp.pending_reorg.take() else { return Ok(()) };
     event.append_once(dir)?;
     Ok(write_atomic(&dir.join(CHECKPOINT), &pretty(cp))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_without_out_goes_under_reports_named_by_its_start_and_mode() {
+        assert_eq!(RunWriter::default_dir(Mode::Shadow, 0), Path::new("reports/19700101T000000Z-shadow"));
+        assert_eq!(RunWriter::default_dir(Mode::Only, 1_700_000_000), Path::new("reports/20231114T221320Z-only"));
+    }
+
+    #[test]
+    fn a_new_run_needs_an_empty_directory_and_a_resume_a_run_of_a_known_format() {
+        let tmp = tempfile::tempdir().unwrap();
+        let new = tmp.path().join("a/new");
+        assert_eq!(RunWriter::prepare_dir(&new, false).unwrap(), new.canonicalize().unwrap());
+        std::fs::write(new.join(LOG), "").unwrap();
+        assert!(RunWriter::prepare_dir(&new, false).is_ok(), "a run.log alone is no run");
+
+        let e = RunWriter::prepare_dir(&new, true).unwrap_err();
+        assert!(matches!(e, RunDirError::NoRunToResume { .. }), "{e}");
+        assert_eq!(
+            e.to_string(),
+            format!("{}: nothing to resume (no manifest.json); start a run there without --resume", new.display())
+        );
+
+        let run = dualrun_testkit::sample_run::copy_with_format_version(&tmp.path().join("run"), 1);
+        assert!(matches!(RunWriter::prepare_dir(&run, false), Err(RunDirError::Occupied { .. })));
+        assert_eq!(RunWriter::prepare_dir(&run, true).unwrap(), run.canonicalize().unwrap());
+        let v2 = dualrun_testkit::sample_run::copy_with_format_version(&tmp.path().join("v2"), 2);
+        let e = RunWriter::prepare_dir(&v2, true).unwrap_err();
+        assert!(matches!(e, RunDirError::UnknownFormat { .. }), "{e}");
+
+        std::fs::write(tmp.path().join("file"), "").unwrap();
+        let e = RunWriter::prepare_dir(&tmp.path().join("file/run"), false).unwrap_err();
+        assert!(matches!(e, RunDirError::Create { .. }), "{e}");
+        assert_eq!(e.to_string(), format!("creating {}", tmp.path().join("file/run").display()));
+    }
 }

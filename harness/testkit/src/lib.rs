@@ -128,6 +128,22 @@ pub mod sample_run {
     /// The directory the pinned run was written to.
     pub const MADE_IN: &str = "/tmp/pinrun";
 
+    /// A copy of the pinned run in `dest` (created) whose manifest names run-directory format version
+    /// `version`: with any version but 1, a run every reader must refuse.
+    pub fn copy_with_format_version(dest: &Path, version: u32) -> PathBuf {
+        std::fs::create_dir_all(dest).unwrap();
+        for entry in std::fs::read_dir(dir()).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), dest.join(entry.file_name())).unwrap();
+        }
+        let manifest = dest.join("manifest.json");
+        let text = std::fs::read_to_string(&manifest).unwrap();
+        let edited = text.replace("\"format_version\": 1,", &format!("\"format_version\": {version},"));
+        assert!(edited != text || version == 1, "the pinned manifest names format_version 1");
+        std::fs::write(&manifest, edited).unwrap();
+        dest.to_path_buf()
+    }
+
     /// The chain directory a run's manifest names.
     pub fn chain_of(run: &Path) -> String {
         let manifest: serde_json::Value =

@@ -61,8 +61,8 @@ impl Monerod {
     }
 
     /// An RPC client of it.
-    pub fn rpc(&self) -> dualrun_monerod::Daemon {
-        dualrun_monerod::Daemon::new(&self.rpc_url, std::time::Duration::from_secs(30))
+    pub fn rpc(&self) -> dualrun_rpc::Daemon {
+        dualrun_rpc::Daemon::new(&self.rpc_url, std::time::Duration::from_secs(30))
     }
 
     /// Waits until the RPC answers (at most 90 s).

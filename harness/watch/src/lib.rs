@@ -28,6 +28,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
+use dualrun_adapters::AdapterSpec;
 use dualrun_core::{BlockInput, CallWatch, ReplayEnv, Stateless, Verifier, VerifierIdentity, VerifierOutcome};
 
 /// Why a watched run could not be started, or how it ended without finishing.
@@ -89,8 +90,8 @@ impl CallWatch for Marks {
 }
 
 /// Whether a replay with this legacy must run watched: the legacy runs in this process.
-pub fn needed(legacy_spec: &str) -> bool {
-    legacy_spec.starts_with("python:")
+pub fn needed(legacy: &AdapterSpec) -> bool {
+    matches!(legacy, AdapterSpec::Python { .. })
 }
 
 /// In the child: takes the watch file the parent passed (and removes the variable, so nothing the
@@ -327,7 +328,8 @@ mod tests {
 
     #[test]
     fn only_a_python_legacy_needs_the_watch() {
-        assert!(needed("python:dualrun_legacy"));
+        let needed = |spec: &str| needed(&spec.parse().unwrap());
+        assert!(needed("python:dualrun_legacy") && needed("python:m:f"));
         assert!(!needed("exec:python3 -m v") && !needed("builtin:leader-v1") && !needed("monerod:http://x"));
     }
 

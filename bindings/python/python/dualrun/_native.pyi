@@ -178,7 +178,7 @@ class ChainReader:
         """``path``: the directory holding ``data.mdb``, or a node data directory with ``lmdb/`` (or
         regtest's ``fake/lmdb/``). Raises :class:`ChainError`."""
     def info(self) -> dict[str, Any]:
-        """What ``dualrun chain info --json`` prints: ``chain``, ``data_file``, ``schema_version``,
+        """What ``dualrun chain info --format json`` prints: ``chain``, ``data_file``, ``schema_version``,
         ``blocks``, ``genesis_id``, ``tip_height``, ``tip_id``, ``chain_digest``, ``id_mismatches`` (stored
         ids that are not the computed ones). Reads every block."""
     def __len__(self) -> int:
@@ -242,7 +242,7 @@ class DualRun:
           (``--reason-map`` of a replay).
         - ``name``: the node's name, recorded in the run's manifest.
         - ``resume``: reopen the run in ``records`` (as left by a node that stopped) instead of starting
-          one.
+          one; a run directory of a format version this dualrun does not read raises ``OSError`` here.
         """
     def validate(self, blob: _Blob, height: int, env: _Env | None = None) -> Verdict:
         """Judges one block under the mode and returns the authoritative verdict.

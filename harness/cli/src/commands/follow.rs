@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::{bail, Result};
 use clap::Args;
 use dualrun_follow::{FollowConfig, FollowError};
-use dualrun_monerod::rpc::Daemon;
+use dualrun_rpc::Daemon;
 use dualrun_rundir::Manifest;
 
 use super::session::{observed, outcome, print_closing, Prepared, RunArgs, SourceArgs};
@@ -50,7 +50,7 @@ pub(crate) fn run(a: FollowArgs) -> Result<Outcome> {
     }
     let profile_path = match &a.profile {
         Some(p) => p.clone(),
-        None => crate::embedded::profile()?,
+        None => dualrun_sample::profile()?,
     };
     let rpc_timeout = Duration::from_secs_f64(a.run.timeout).max(Duration::from_secs(5));
     let daemon = Daemon::new(&a.daemon, rpc_timeout);

@@ -1,18 +1,18 @@
 //! `dualrun golden …`: the golden-vector gate (`check`, with JUnit XML for CI) and turning a replay's
 //! divergence into a vector (`record`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
+use dualrun_adapters::AdapterSpec;
 use dualrun_core::{Verifier, VerifierOutcome};
-use dualrun_golden::vector::{load_dir_noting, Case, LoadedVector, Vector};
-use dualrun_golden::{GoldenReport, Status};
+use dualrun_golden::vector::load_dir_noting;
+use dualrun_golden::Status;
 use dualrun_leader::Profile;
 use dualrun_rundir::RunDir;
-use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 use crate::Outcome;
 
@@ -35,7 +35,7 @@ pub(crate) struct CheckArgs {
     junit: Option<PathBuf>,
     /// Also run every leader vector through this adapter and compare (cross-implementation parity).
     #[arg(long, value_name = "ADAPTER")]
-    legacy: Option<String>,
+    legacy: Option<AdapterSpec>,
     /// A directory added to the embedded Python's module path (repeatable).
     #[arg(long = "python-path", value_name = "DIR")]
     python_path: Vec<PathBuf>,
@@ -68,7 +68,7 @@ pub(crate) fn run(cmd: GoldenCommand) -> Result<Outcome> {
 /// will do; the env carries each vector's), per vector for the built-in validator (it judges with the
 /// vector's profile).
 struct OtherImplementation<'a> {
-    spec: &'a str,
+    spec: &'a AdapterSpec,
     a: &'a CheckArgs,
     shared: Option<Box<dyn Verifier>>,
 }
@@ -90,7 +90,7 @@ impl OtherImplementation<'_> {
         env: &dualrun_core::ReplayEnv,
         profile: &Profile,
     ) -> Result<VerifierOutcome, dualrun_golden::runner::ParityError> {
-        if self.spec.starts_with("builtin:") {
+        if *self.spec == AdapterSpec::Builtin {
             let mut v = self.build(profile.clone()).map_err(|e| format!("{e:#}"))?;
             return Ok(v.verify(input, None, env));
         }
@@ -102,7 +102,7 @@ impl OtherImplementation<'_> {
 }
 
 fn check_dir(a: CheckArgs) -> Result<Outcome> {
-    if a.legacy.as_deref().is_some_and(dualrun_watch::needed) && !dualrun_watch::is_child() {
+    if a.legacy.as_ref().is_some_and(dualrun_watch::needed) && !dualrun_watch::is_child() {
         // The other implementation runs in process: the check runs in a watched child (see `watch`).
         return Ok(Outcome::Exited(dualrun_watch::run_child(std::env::args_os().skip(1).collect(), None)?));
     }
@@ -117,17 +117,18 @@ fn check_dir(a: CheckArgs) -> Result<Outcome> {
     if loaded.is_empty() {
         bail!("{}: no vectors (*.json) found; an empty gate passes nothing", a.dir.display());
     }
-    let report = match a.legacy.as_deref() {
+    let report = match a.legacy.as_ref() {
         None => dualrun_golden::run_vectors(&a.dir, loaded, None),
         Some(spec) => {
             let mut other = OtherImplementation { spec, a: &a, shared: None };
             // An external adapter that cannot start is an error of the command, not of a vector.
-            if !spec.starts_with("builtin:") {
-                let profile = first_profile(&loaded)?;
+            if *spec != AdapterSpec::Builtin {
+                let profile =
+                    dualrun_golden::first_leader_profile(&loaded).context("no leader vector to take a profile from")?;
                 other.shared = Some(other.build(profile)?);
             }
             let mut parity = |_: &_, input: &_, env: &_, profile: &_| other.judge(input, env, profile);
-            dualrun_golden::run_vectors(&a.dir, loaded, Some((spec, &mut parity)))
+            dualrun_golden::run_vectors(&a.dir, loaded, Some((&spec.to_string(), &mut parity)))
         }
     };
     for r in &report.results {
@@ -138,52 +139,11 @@ fn check_dir(a: CheckArgs) -> Result<Outcome> {
         }
     }
     if let Some(file) = &a.junit {
-        let xml = junit(&report).to_string().context("writing JUnit XML")?;
-        std::fs::write(file, xml).with_context(|| format!("writing {}", file.display()))?;
+        dualrun_golden::junit::write(&report, file)?;
     }
     outln!("golden check of {}", a.dir.display())?;
     outln!("golden: {} passed, {} failed, {} skipped", report.passed(), report.failed(), report.skipped())?;
     Ok(Outcome::clean_if(report.failed() == 0))
-}
-
-/// A profile from the first leader vector, for building an external adapter once.
-fn first_profile(loaded: &[LoadedVector]) -> Result<Profile> {
-    loaded
-        .iter()
-        .find_map(|(_, v)| match v {
-            Ok(Vector { case: Case::Leader(c), .. }) => {
-                Profile::parse(c.profile.as_bytes(), Path::new("(vector)")).ok()
-            }
-            _ => None,
-        })
-        .context("no leader vector to take a profile from")
-}
-
-/// One `<testcase>` per vector.
-fn junit(report: &GoldenReport) -> Report {
-    let mut suite = TestSuite::new(format!("dualrun golden {}", report.dir.display()));
-    for r in &report.results {
-        let status = match &r.status {
-            Status::Pass => TestCaseStatus::success(),
-            Status::Fail(msg) => {
-                let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                st.set_message(msg.clone());
-                st.set_type("mismatch");
-                st
-            }
-            Status::Skipped(why) => {
-                let mut st = TestCaseStatus::skipped();
-                st.set_message(why.clone());
-                st
-            }
-        };
-        let mut case = TestCase::new(r.name.clone(), status);
-        case.set_classname(r.kind);
-        suite.add_test_case(case);
-    }
-    let mut report = Report::new("dualrun golden check");
-    report.add_test_suite(suite);
-    report
 }
 
 fn record(a: RecordArgs) -> Result<Outcome> {

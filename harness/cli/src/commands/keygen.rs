@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
-use dualrun_leader::keys::KeyFile;
+use dualrun_keys::KeyFile;
 
 use crate::Outcome;
 

@@ -12,24 +12,27 @@ use dualrun_leader_tools::check::{self, CheckRequest};
 use dualrun_leader_tools::finality::{self, FinalityRequest};
 use dualrun_leader_tools::forks;
 use dualrun_leader_tools::produce::{CompeteAt, Faults, ProduceFault, ProduceFiles};
-use dualrun_monerod::{Daemon, ProduceRequest, Producer};
+use dualrun_monerod::{ProduceRequest, Producer};
 use dualrun_pipeline::NowMode;
+use dualrun_rpc::Daemon;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::chain_arg::{threads, ChainArg};
+use crate::chain_arg::{threads, ChainArg, RangeArgs};
+use crate::format_arg::{renamed, RowsWasCsv};
 use crate::Outcome;
 
 #[derive(Subcommand)]
 pub(crate) enum LeaderCommand {
-    /// Judges every block of a chain under protocol v1: CSV `height,block_id,verdict,reason,leader_id`.
+    /// Judges every block of a chain under protocol v1: rows `height,block_id,verdict,reason,leader_id`.
     Check(CheckArgs),
     /// The leader block producer: signs and submits blocks to a daemon, confirming each became the tip.
     Produce(ProduceArgs),
-    /// Judges every main-chain block against finality votes: CSV `height,block_id,votes,required,verdict,reason`,
-    /// each block's row followed by the findings at its height.
+    /// Judges every main-chain block against finality votes: rows
+    /// `height,block_id,votes,required,finality,reason,finding`, each block's row followed by the findings
+    /// at its height.
     Finality(FinalityArgs),
     /// The competing blocks the node keeps (`alt_blocks`) and fork choice among each height's siblings:
-    /// CSV `height,block_id,parent_id,main_chain,verdict,reason,rank,canonical`.
+    /// rows `height,block_id,parent_id,main_chain,verdict,reason,rank,canonical,finding`.
     Forks(ForksArgs),
 }
 
@@ -40,9 +43,8 @@ pub(crate) struct ForksArgs {
     /// The network profile (TOML). Default: the bundled sample's, when --chain is not given.
     #[arg(long, value_name = "FILE")]
     profile: Option<PathBuf>,
-    /// CSV output (the only format; accepted for scripts that say so).
-    #[arg(long)]
-    csv: bool,
+    #[command(flatten)]
+    format: RowsWasCsv,
 }
 
 #[derive(Args)]
@@ -61,11 +63,13 @@ pub(crate) struct FinalityArgs {
     /// Last height (inclusive; default: the tip).
     #[arg(long, value_name = "H")]
     to: Option<u64>,
-    /// CSV output (the only format; accepted for scripts that say so).
-    #[arg(long)]
-    csv: bool,
+    #[command(flatten)]
+    format: RowsWasCsv,
     /// Write each equivocation, with both votes, as JSON lines.
     #[arg(long, value_name = "FILE")]
+    equivocations: Option<PathBuf>,
+    /// Deprecated: use --equivocations.
+    #[arg(long, value_name = "FILE", hide = true, conflicts_with = "equivocations")]
     evidence: Option<PathBuf>,
     /// Worker threads for the signature checks (default: all cores).
     #[arg(long)]
@@ -79,18 +83,13 @@ pub(crate) struct CheckArgs {
     /// The network profile (TOML). Default: the bundled sample's, when --chain is not given.
     #[arg(long, value_name = "FILE")]
     profile: Option<PathBuf>,
-    /// First height.
-    #[arg(long, value_name = "H", default_value_t = 0)]
-    from: u64,
-    /// Last height (inclusive; default: the tip).
-    #[arg(long, value_name = "H")]
-    to: Option<u64>,
+    #[command(flatten)]
+    range: RangeArgs,
     /// `block` (each block's own timestamp) or `fixed:UNIX`.
     #[arg(long, default_value = "block")]
     now: NowMode,
-    /// CSV output (the only format; accepted for scripts that say so).
-    #[arg(long)]
-    csv: bool,
+    #[command(flatten)]
+    format: RowsWasCsv,
     /// Worker threads for parsing, hashing and signature checks (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
@@ -126,9 +125,15 @@ pub(crate) struct ProduceArgs {
     competes: Vec<CompeteAt>,
     /// Write the committee's finality votes (every --key votes for every block it produces) as JSON lines.
     #[arg(long, value_name = "FILE")]
+    votes_out: Option<PathBuf>,
+    /// Deprecated: use --votes-out.
+    #[arg(long, value_name = "FILE", hide = true, conflicts_with = "votes_out")]
     votes: Option<PathBuf>,
     /// Write each produced block's expected verdict as CSV (`height,block_id,verdict,reason,leader_id`).
     #[arg(long, value_name = "FILE")]
+    expected: Option<PathBuf>,
+    /// Deprecated: use --expected.
+    #[arg(long, value_name = "FILE", hide = true, conflicts_with = "expected")]
     record: Option<PathBuf>,
     /// How long to wait for the daemon to answer at start.
     #[arg(long, default_value_t = 60)]
@@ -145,14 +150,17 @@ pub(crate) fn run(cmd: LeaderCommand) -> Result<Outcome> {
 }
 
 fn forks(a: ForksArgs) -> Result<Outcome> {
+    let format = a.format.get();
     let profile = Profile::load(&a.chain.profile(a.profile.as_deref())?)?;
     let (db, _) = a.chain.open()?;
     let rows = forks::forks(&db, &profile)?;
-    forks::write_csv(&rows, std::io::BufWriter::new(std::io::stdout().lock()))?;
+    forks::write(&rows, format, std::io::BufWriter::new(std::io::stdout().lock()))?;
     Ok(Outcome::clean_if(forks::no_findings(&rows)))
 }
 
 fn finality(a: FinalityArgs) -> Result<Outcome> {
+    let format = a.format.get();
+    let equivocations = renamed(a.equivocations, a.evidence, "--evidence", "--equivocations");
     let profile = Profile::load(&a.chain.profile(a.profile.as_deref())?)?;
     let rule = finality::rule(&profile)?;
     crate::chain_arg::check_range(a.from.unwrap_or(0), a.to)?;
@@ -160,26 +168,29 @@ fn finality(a: FinalityArgs) -> Result<Outcome> {
     let req = FinalityRequest { from: a.from, to: a.to, votes: &a.votes, threads: threads(a.threads) };
     let tally = finality::tally_chain(&db, &profile, rule, &req)?;
     let out = std::io::BufWriter::new(std::io::stdout().lock());
-    finality::write_csv(&tally, out, |row| {
+    finality::write(&tally, format, out, |row| {
         eprintln!("dualrun: height {}: {}: {}", row.height, row.reason, row.detail)
     })?;
-    if let Some(path) = &a.evidence {
-        finality::write_evidence(path, &tally)?;
+    if let Some(path) = &equivocations {
+        finality::write_equivocations(path, &tally)?;
     }
     Ok(Outcome::clean_if(tally.clean()))
 }
 
 fn check(a: CheckArgs) -> Result<Outcome> {
+    let format = a.format.get();
     let profile = Arc::new(Profile::load(&a.chain.profile(a.profile.as_deref())?)?);
     let (db, _) = a.chain.open()?;
-    crate::chain_arg::check_range(a.from, a.to)?;
-    let req = CheckRequest { profile, from: a.from, to: a.to, now: a.now, threads: threads(a.threads) };
+    let range = a.range.checked()?;
+    let req = CheckRequest { profile, from: range.from, to: range.to, now: a.now, threads: threads(a.threads) };
     let out = std::io::BufWriter::new(std::io::stdout().lock());
-    let rejected = check::check(&db, &req, out)?;
+    let rejected = check::check(&db, &req, format, out)?;
     Ok(Outcome::clean_if(rejected == 0))
 }
 
 fn produce(a: ProduceArgs) -> Result<Outcome> {
+    let votes = renamed(a.votes_out.as_deref(), a.votes.as_deref(), "--votes", "--votes-out");
+    let expected = renamed(a.expected.as_deref(), a.record.as_deref(), "--record", "--expected");
     let profile = Profile::load(&a.profile)?;
     let keys = profile.signers(&a.keys)?;
     let faults = Faults::of(&a.faults)?;
@@ -197,7 +208,7 @@ fn produce(a: ProduceArgs) -> Result<Outcome> {
         competes,
     };
     let producer = Producer::start(&daemon, req)?;
-    let mut files = ProduceFiles::create(a.votes.as_deref(), a.record.as_deref())?;
+    let mut files = ProduceFiles::create(votes, expected)?;
     let bar = ProgressBar::new(a.blocks).with_style(
         ProgressStyle::with_template("{spinner} {pos}/{len} blocks [{elapsed_precise}] {per_sec} {msg}")
             .expect("valid template"),

@@ -29,7 +29,7 @@ pub(crate) fn adapter_context(
     log_dir: PathBuf,
 ) -> Result<AdapterContext> {
     let mut python_path = python_path.to_vec();
-    python_path.push(crate::embedded::legacy_python_path()?);
+    python_path.push(dualrun_sample::legacy_python_path()?);
     Ok(AdapterContext { profile, timeout, python_path, log_dir })
 }
 

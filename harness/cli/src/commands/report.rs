@@ -3,11 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use dualrun_leader::keys::KeyFile;
-use dualrun_report::{attest, render, Report};
-use dualrun_rundir::files;
+use dualrun_keys::KeyFile;
+use dualrun_replay::rerun::{Comparison, Rerun};
+use dualrun_report::{attest, output, Report};
 
 use crate::Outcome;
 
@@ -72,40 +72,13 @@ pub(crate) fn run(a: ReportArgs) -> Result<Outcome> {
 }
 
 fn write_report(a: &RenderArgs) -> Result<Outcome> {
-    // One section per run: the same directory given twice (under any spelling) is counted once.
-    let mut runs: Vec<PathBuf> = Vec::new();
-    let mut seen: Vec<PathBuf> = Vec::new();
-    for run in &a.runs {
-        let canonical = std::fs::canonicalize(run).unwrap_or_else(|_| run.clone());
-        if let Some(i) = seen.iter().position(|s| *s == canonical) {
-            outln!("note: {} is the run {} given again: counted once", run.display(), runs[i].display())?;
-            continue;
-        }
-        seen.push(canonical);
-        runs.push(run.clone());
+    let runs = output::Runs::distinct(&a.runs);
+    for (given, first) in &runs.repeated {
+        outln!("note: {} is the run {} given again: counted once", given.display(), first.display())?;
     }
-    let out = match (&a.out, runs.as_slice()) {
-        (Some(o), _) => o.clone(),
-        (None, [one]) => one.join(files::REPORT_HTML),
-        (None, _) => bail!("several run directories: say where the report goes with --out FILE.html"),
-    };
-    for (file, allowed) in [(Some(&out), files::REPORT_HTML), (a.markdown.as_ref(), files::REPORT_MD)] {
-        let Some(file) = file else { continue };
-        let parent = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let inside = std::fs::canonicalize(parent).ok().filter(|p| seen.contains(p));
-        if inside.is_some() && file.file_name().is_none_or(|n| n != allowed) {
-            bail!(
-                "{}: inside a run directory a report is written only as {allowed} (a run directory holds only the \
-                 files its format defines; its own files are never overwritten): write it elsewhere",
-                file.display()
-            );
-        }
-    }
-    let report = Report::gather(&runs, a.ledger.as_deref());
-    write(&out, render::html(&report)?.as_bytes())?;
-    if let Some(md) = &a.markdown {
-        write(md, render::markdown(&report)?.as_bytes())?;
-    }
+    let out = runs.outputs(a.out.as_deref(), a.markdown.as_deref())?;
+    let report = Report::gather(&runs.dirs, a.ledger.as_deref());
+    output::write(&report, &out, a.markdown.as_deref())?;
     outln!("{}", report.banner.headline)?;
     for p in &report.banner.problems {
         outln!("  problem: {p}")?;
@@ -115,19 +88,6 @@ fn write_report(a: &RenderArgs) -> Result<Outcome> {
         outln!("summary: {}", md.display())?;
     }
     Ok(Outcome::Clean)
-}
-
-fn write(path: &Path, bytes: &[u8]) -> Result<()> {
-    dualrun_rundir::write_atomic(path, bytes).with_context(|| format!("writing {}", path.display()))
-}
-
-/// Writes `RUN_DIR/report.html` for a run just made; returns its path. A report that cannot be written
-/// does not fail the run: the caller says so.
-pub(crate) fn for_replay(run: &Path) -> Result<PathBuf> {
-    let out = run.join(files::REPORT_HTML);
-    let report = Report::gather(&[run.to_path_buf()], None);
-    write(&out, render::html(&report)?.as_bytes())?;
-    Ok(out)
 }
 
 fn sign(run: &Path, key: &Path) -> Result<Outcome> {
@@ -141,7 +101,7 @@ fn verify(run: &Path, trusted: &[String], rerun: bool) -> Result<Outcome> {
     let keys = super::trusted_keys(trusted)?;
     if rerun && !run.join(attest::FILE).exists() && keys.is_empty() {
         outln!("{}: no {} (the run is not signed): checking by re-running only", run.display(), attest::FILE)?;
-        return crate::rerun::check(run);
+        return rerun_check(run);
     }
     match attest::verify(run, &keys) {
         Ok(v) => {
@@ -156,5 +116,24 @@ fn verify(run: &Path, trusted: &[String], rerun: bool) -> Result<Outcome> {
     if !rerun {
         return Ok(Outcome::Clean);
     }
-    crate::rerun::check(run)
+    rerun_check(run)
+}
+
+/// `--rerun`: the run's inputs replayed again by this executable; the records must follow from them
+/// (both record files byte-identical): a record that differs is named (exit 1), an input that is gone or
+/// changed is an error (exit 2).
+fn rerun_check(run: &Path) -> Result<Outcome> {
+    let exe = std::env::current_exe().context("finding this executable")?;
+    let Rerun { original, comparison } = dualrun_replay::rerun::rerun(&exe, run)?;
+    let dir = original.path.display();
+    match comparison {
+        Comparison::Identical { records } => {
+            outln!("{dir}: re-run: the {records} records follow from the inputs (both record files byte-identical)")?;
+            Ok(Outcome::Clean)
+        }
+        Comparison::Differs { file, line, description } => {
+            outln!("{dir}: the re-run's {file} differs from the recorded one at line {line}: {description}")?;
+            Ok(Outcome::Finding)
+        }
+    }
 }

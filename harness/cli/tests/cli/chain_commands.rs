@@ -28,7 +28,7 @@ fn scan_of_the_sample_equals_monerods_recorded_answers() {
 
 #[test]
 fn info_json_fields_and_digest() {
-    let r = dualrun(&["chain", "info", "--json"]);
+    let r = dualrun(&["chain", "info", "--format", "json"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     let csv = expected_csv();
@@ -189,7 +189,7 @@ fn synthetic_chains_scan_cleanly_in_both_schemas() {
         let dir = tmp.path().join(format!("v{schema}"));
         let r = dualrun(&["chain", "synth", "--out", s(&dir), "--blocks", "1000", "--schema", schema]);
         assert_eq!(r.code, 0, "{}", r.stderr);
-        let r = dualrun(&["chain", "info", "--chain", s(&dir), "--json"]);
+        let r = dualrun(&["chain", "info", "--chain", s(&dir), "--format", "json"]);
         assert_eq!(r.code, 0, "{}", r.stderr);
         let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
         assert_eq!(v["schema_version"].to_string(), schema);
@@ -255,7 +255,7 @@ fn closed_and_full_stdout_are_not_panics() {
         vec!["chain".into(), "show".into(), "70".into()],
         vec!["chain".into(), "info".into()],
         vec!["chain".into(), "checkpoints".into(), "--every".into(), "10".into()],
-        vec!["leader".into(), "check".into(), "--csv".into()],
+        vec!["leader".into(), "check".into()],
         vec!["keygen".into(), "--id".into(), "ops".into(), "--out".into(), s(&key).into()],
         vec![
             "gate".into(),
@@ -388,7 +388,7 @@ fn progress_that_is_not_on_a_terminal_is_whole_lines() {
     let runs = [
         dualrun(&["chain", "synth", "--out", s(&chain), "--blocks", "3000"]),
         dualrun(&["replay", "--out", s(&tmp.path().join("run"))]),
-        dualrun(&["leader", "check", "--csv"]),
+        dualrun(&["leader", "check"]),
     ];
     for (i, r) in runs.iter().enumerate() {
         assert!(r.code == 0 || r.code == 1, "command {i}: {}", r.stderr);

@@ -1,14 +1,14 @@
 //! `leader finality` on the bundled sample chain with votes made for it: every block final with three
 //! valid votes, and each kind of fault at its own height giving exactly its rows — a block without a
-//! quorum, a bad signature, an unknown validator, an equivocation (with both votes as evidence) and a
+//! quorum, a bad signature, an unknown validator, an equivocation (with both votes written out) and a
 //! conflicting quorum for a block that is not the main chain's.
 
 use std::path::{Path, PathBuf};
 
-use crate::common::{dualrun, s, sample_dir};
+use crate::common::{assert_json_rows_are_the_csv, dualrun, s, sample_dir};
 use dualrun_format::Hash32;
+use dualrun_keys::KeyFile;
 use dualrun_leader::finality::{sign_vote, Vote};
-use dualrun_leader::keys::KeyFile;
 use dualrun_leader::Profile;
 
 /// The sample profile with `[leader.finality]`: 2 of 3 validators, from the leader activation height.
@@ -49,7 +49,7 @@ fn write_votes(path: &Path, votes: &[Vote]) {
 fn finality(profile: &Path, votes: &Path, extra: &[&str]) -> crate::common::Run {
     let chain = sample_dir();
     let args = ["leader", "finality", "--chain", s(&chain), "--profile", s(profile), "--votes", s(votes)];
-    dualrun(&[&args[..], extra, &["--csv"]].concat())
+    dualrun(&[&args[..], extra, &[]].concat())
 }
 
 #[test]
@@ -83,33 +83,38 @@ fn every_fault_gives_exactly_its_rows() {
     }
     let path = tmp.path().join("votes.jsonl");
     write_votes(&path, &votes);
-    let evidence = tmp.path().join("equivocations.jsonl");
-    let r = finality(&profile_path, &path, &["--evidence", s(&evidence)]);
+    let equivocations = tmp.path().join("equivocations.jsonl");
+    let r = finality(&profile_path, &path, &["--equivocations", s(&equivocations)]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     let mut lines = r.stdout.lines();
-    assert_eq!(lines.next(), Some("height,block_id,votes,required,verdict,reason"));
+    assert_eq!(lines.next(), Some("height,block_id,votes,required,finality,reason,finding"));
     let rows: Vec<Vec<String>> = lines.map(|l| l.split(',').map(str::to_owned).collect()).collect();
-    assert_eq!(rows.iter().filter(|r| r[4] != "finding").count(), 140, "one row per block 61..=200");
-    let odd: Vec<(&str, &str, &str, &str, &str)> = rows
+    assert_eq!(rows.iter().filter(|r| r[6].is_empty()).count(), 140, "one row per block 61..=200");
+    // A finding's row: the finality of the block its vote names (by the valid votes for it), and the
+    // finding in a column of its own.
+    let odd: Vec<[&str; 6]> = rows
         .iter()
-        .filter(|r| r[4] != "final")
-        .map(|r| (r[0].as_str(), r[2].as_str(), r[3].as_str(), r[4].as_str(), r[5].as_str()))
+        .filter(|r| r[4] != "final" || !r[6].is_empty())
+        .map(|r| [&r[0], &r[2], &r[3], &r[4], &r[5], &r[6]].map(String::as_str))
         .collect();
     assert_eq!(
         odd,
         [
-            ("70", "1", "2", "not_final", "finality.missing"),
-            ("80", "3", "2", "finding", "finality.bad_signature"),
-            ("90", "3", "2", "finding", "finality.unknown_validator"),
-            ("100", "1", "2", "finding", "finality.equivocation"),
-            ("110", "0", "2", "not_final", "finality.missing"),
-            ("110", "3", "2", "finding", "finality.conflict"),
+            ["70", "1", "2", "not_final", "finality.missing", ""],
+            ["80", "3", "2", "final", "", "finality.bad_signature"],
+            ["90", "3", "2", "final", "", "finality.unknown_validator"],
+            ["100", "1", "2", "not_final", "finality.missing", "finality.equivocation"],
+            ["110", "0", "2", "not_final", "finality.missing", ""],
+            ["110", "3", "2", "final", "", "finality.conflict"],
         ]
     );
     let other_hex = other.to_string();
-    assert!(rows.iter().any(|r| r[0] == "110" && r[5] == "finality.conflict" && r[1] == other_hex));
+    assert!(rows.iter().any(|r| r[0] == "110" && r[6] == "finality.conflict" && r[1] == other_hex));
+    let json = finality(&profile_path, &path, &["--format", "json"]);
+    assert_eq!(json.code, 1, "{}", json.stderr);
+    assert_json_rows_are_the_csv(&r.stdout, &json.stdout);
     assert!(r.stderr.contains("\"mallory\" is not a validator"), "{}", r.stderr);
-    let ev = std::fs::read_to_string(&evidence).unwrap();
+    let ev = std::fs::read_to_string(&equivocations).unwrap();
     let e: serde_json::Value = serde_json::from_str(ev.lines().next().unwrap()).unwrap();
     assert_eq!((ev.lines().count(), e["height"].as_u64(), e["validator"].as_str()), (1, Some(100), Some("leader-3")));
     assert_eq!(e["votes"].as_array().unwrap().len(), 2);

@@ -5,10 +5,10 @@
 
 use std::path::Path;
 
-use crate::common::{dualrun, s, sample_copy, sample_dir};
+use crate::common::{assert_json_rows_are_the_csv, dualrun, s, sample_copy, sample_dir};
 use dualrun_chaindb::ChainDb;
 use dualrun_format::{Block, Hash32};
-use dualrun_leader::keys::KeyFile;
+use dualrun_keys::KeyFile;
 use dualrun_leader::record::{self, RecordSearch};
 use dualrun_leader::Profile;
 use heed::types::Bytes;
@@ -81,14 +81,15 @@ fn fork_choice_flags_exactly_the_heights_where_the_main_block_is_not_canonical()
         &[(100, at_100.clone()), (101, at_101_low.clone()), (101, at_101_rank1.clone()), (121, at_121_high.clone())],
     );
 
-    let r = dualrun(&["leader", "forks", "--chain", s(tmp.path()), "--profile", s(&profile), "--csv"]);
+    let r = dualrun(&["leader", "forks", "--chain", s(tmp.path()), "--profile", s(&profile)]);
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     let mut lines = r.stdout.lines();
-    assert_eq!(lines.next(), Some("height,block_id,parent_id,main_chain,verdict,reason,rank,canonical"));
+    assert_eq!(lines.next(), Some("height,block_id,parent_id,main_chain,verdict,reason,rank,canonical,finding"));
     let rows: Vec<Vec<String>> = lines.map(|l| l.split(',').map(str::to_owned).collect()).collect();
+    assert!(rows.iter().all(|r| r.len() == 9 && ["accept", "reject"].contains(&r[4].as_str())), "{}", r.stdout);
     let row = |id: &[u8]| -> Vec<String> {
         let id = id_of(id).to_string();
-        rows.iter().find(|r| r[1] == id && r[4] != "finding").unwrap_or_else(|| panic!("no row for {id}")).clone()
+        rows.iter().find(|r| r[1] == id && r[8].is_empty()).unwrap_or_else(|| panic!("no row for {id}")).clone()
     };
     let cols = |r: Vec<String>| (r[0].clone(), r[3].clone(), r[4].clone(), r[5].clone(), r[6].clone(), r[7].clone());
     let t = |h: &str, main: &str, v: &str, reason: &str, rank: &str, canon: &str| {
@@ -101,13 +102,17 @@ fn fork_choice_flags_exactly_the_heights_where_the_main_block_is_not_canonical()
     assert_eq!(cols(row(&at_101_rank1)), t("101", "false", "reject", "leader.not_scheduled", "", "false"));
     assert_eq!(cols(row(&b121)), t("121", "true", "accept", "", "0", "true"));
     assert_eq!(cols(row(&at_121_high)), t("121", "false", "accept", "", "0", "false"));
-    let findings: Vec<(String, String)> =
-        rows.iter().filter(|r| r[4] == "finding").map(|r| (r[0].clone(), r[5].clone())).collect();
-    let not_canonical = "fork.not_canonical".to_owned();
-    assert_eq!(findings, [("100".to_owned(), not_canonical.clone()), ("101".to_owned(), not_canonical)]);
+    // A finding is the main block's row again (its verdict and reason unchanged), the finding named in
+    // its own column.
+    let findings: Vec<String> = rows.iter().filter(|r| !r[8].is_empty()).map(|r| r.join(",")).collect();
+    let again = |blob: &[u8]| format!("{},fork.not_canonical", row(blob)[..8].join(","));
+    assert_eq!(findings, [again(&b100), again(&b101)]);
     assert_eq!(rows.len(), 7 + 2, "one row per alternative and per main block with alternatives, and the findings");
+    let json = dualrun(&["leader", "forks", "--chain", s(tmp.path()), "--profile", s(&profile), "--format", "json"]);
+    assert_eq!(json.code, 1, "{}", json.stderr);
+    assert_json_rows_are_the_csv(&r.stdout, &json.stdout);
 
-    let info = dualrun(&["chain", "info", "--chain", s(tmp.path()), "--json"]);
+    let info = dualrun(&["chain", "info", "--chain", s(tmp.path()), "--format", "json"]);
     let v: serde_json::Value = serde_json::from_str(&info.stdout).unwrap();
     assert_eq!(v["alt_blocks"], 4);
 }

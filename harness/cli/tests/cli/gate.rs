@@ -41,7 +41,7 @@ fn the_full_walk_on_real_replays_and_an_audit() {
     assert_eq!(dualrun(&["keygen", "--id", "alice", "--out", s(&t("alice.key"))]).code, 0);
     let r = dualrun(&["gate", "init", "--ledger", s(&ledger), "--key", s(&t("alice.key")), "--operator", "alice"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let status = dualrun(&["gate", "status", "--ledger", s(&ledger), "--json"]);
+    let status = dualrun(&["gate", "status", "--ledger", s(&ledger), "--format", "json"]);
     let v: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
     assert_eq!((v["mode"].as_str(), v["entries"].as_u64()), (Some("legacy"), Some(1)));
     assert_eq!(v["last"]["action"], "init");
@@ -137,7 +137,7 @@ fn the_full_walk_on_real_replays_and_an_audit() {
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let v: serde_json::Value =
-        serde_json::from_str(&dualrun(&["gate", "status", "--ledger", s(&ledger), "--json"]).stdout).unwrap();
+        serde_json::from_str(&dualrun(&["gate", "status", "--ledger", s(&ledger), "--format", "json"]).stdout).unwrap();
     assert_eq!((v["mode"].as_str(), v["entries"].as_u64()), (Some("legacy"), Some(4)));
     assert_eq!(v["last"]["action"], "rollback");
 
@@ -224,7 +224,7 @@ fn forced_promotions_are_recorded_as_overrides_and_incomplete_runs_are_not_evide
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("FORCED OVERRIDE"), "{}", r.stdout);
     let v: serde_json::Value =
-        serde_json::from_str(&dualrun(&["gate", "status", "--ledger", s(&ledger), "--json"]).stdout).unwrap();
+        serde_json::from_str(&dualrun(&["gate", "status", "--ledger", s(&ledger), "--format", "json"]).stdout).unwrap();
     assert_eq!(v["last"]["override"], true);
     assert_eq!(v["mode"], "shadow");
 }
@@ -456,7 +456,18 @@ fn the_gate_refuses_golden_vectors_that_ci_refuses() {
         std::fs::write(golden.join(path.file_name().unwrap()), skipped).unwrap();
     }
     let evaluate = |dir: &Path| {
-        dualrun(&["gate", "evaluate", "--ledger", s(&ledger), "--golden", s(dir), "--evidence", s(&run), "--json"])
+        dualrun(&[
+            "gate",
+            "evaluate",
+            "--ledger",
+            s(&ledger),
+            "--golden",
+            s(dir),
+            "--evidence",
+            s(&run),
+            "--format",
+            "json",
+        ])
     };
 
     let ci = dualrun(&["golden", "check", s(&golden)]);
@@ -612,7 +623,8 @@ fn a_verifier_compared_with_itself_is_not_evidence() {
         s(&golden),
         "--evidence",
         s(&tmp.path().join("run")),
-        "--json",
+        "--format",
+        "json",
     ]);
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     let c = v["criteria"].as_array().unwrap().iter().find(|c| c["name"] == "evidence.independent").unwrap().clone();
@@ -665,7 +677,7 @@ fn approvals_and_rotations_on_the_command_line() {
     let l = s(&ledger);
     let (alice_key, carol_key, carol2_key) = (key("alice"), key("carol"), key("carol-2"));
     assert_eq!(dualrun(&["gate", "init", "--ledger", l, "--key", &alice_key, "--operator", "alice"]).code, 0);
-    let r = dualrun(&["gate", "evaluate", "--ledger", l, "--policy", s(&policy), "--json"]);
+    let r = dualrun(&["gate", "evaluate", "--ledger", l, "--policy", s(&policy), "--format", "json"]);
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout));
     let digest = v["evaluation_digest"].as_str().expect("evaluate --json names the evaluation_digest").to_owned();
     let approve = |id: &str, subject: &[&str]| {

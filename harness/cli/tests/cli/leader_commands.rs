@@ -6,7 +6,7 @@ use crate::common::*;
 
 #[test]
 fn leader_check_of_the_sample_equals_the_producers_expected_verdicts() {
-    let r = dualrun(&["leader", "check", "--csv"]);
+    let r = dualrun(&["leader", "check"]);
     assert_eq!(r.code, 1, "the sample has injected faults: {}", r.stderr);
     let expected = std::fs::read_to_string(sample_dir().join("leader-expected.csv")).unwrap();
     assert_eq!(r.stdout, expected);
@@ -24,23 +24,23 @@ fn leader_check_of_the_sample_equals_the_producers_expected_verdicts() {
     }
 
     // A sub-range gets the same rows (the context before --from is rebuilt from the chain).
-    let r = dualrun(&["leader", "check", "--from", "95", "--to", "120", "--csv"]);
+    let r = dualrun(&["leader", "check", "--from", "95", "--to", "120"]);
     let expected_rows: Vec<&str> = expected.lines().skip(96).take(26).collect();
     assert_eq!(r.stdout.lines().skip(1).collect::<Vec<_>>(), expected_rows);
 
     // One worker thread or many: the same output.
-    let r1 = dualrun(&["leader", "check", "--threads", "1", "--csv"]);
+    let r1 = dualrun(&["leader", "check", "--threads", "1"]);
     assert_eq!(r1.stdout, expected);
 }
 
 #[test]
 fn a_fixed_now_far_in_the_past_makes_blocks_from_the_future() {
-    let r = dualrun(&["leader", "check", "--now", "fixed:1000", "--to", "3", "--csv"]);
+    let r = dualrun(&["leader", "check", "--now", "fixed:1000", "--to", "3"]);
     assert_eq!(r.code, 1);
     let rows: Vec<&str> = r.stdout.lines().skip(1).collect();
     assert!(rows[0].contains(",accept,"), "genesis has timestamp 0: {}", rows[0]);
     assert!(rows[1..].iter().all(|l| l.contains(",reject,block.timestamp_in_future,")), "{}", r.stdout);
-    let r = dualrun(&["leader", "check", "--now", "yesterday", "--csv"]);
+    let r = dualrun(&["leader", "check", "--now", "yesterday"]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("expected `block` or `fixed:UNIX_SECONDS`"), "{}", r.stderr);
 }
@@ -48,7 +48,7 @@ fn a_fixed_now_far_in_the_past_makes_blocks_from_the_future() {
 #[test]
 fn leader_check_needs_a_profile_for_another_chain() {
     let tmp = sample_copy();
-    let r = dualrun(&["leader", "check", "--chain", s(tmp.path()), "--csv"]);
+    let r = dualrun(&["leader", "check", "--chain", s(tmp.path())]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("--profile is required with --chain"), "{}", r.stderr);
 }
@@ -97,10 +97,10 @@ fn synthetic_signed_chains_with_faults_get_their_expected_verdicts() {
         args.extend(["--key", k.as_str()]);
     }
     args.extend(["--fault", "70:missing", "--fault", "300:unknown", "--fault", "1024:not-scheduled"]);
-    args.extend(["--fault", "2000:bad-signature", "--fault", "2499:malformed", "--record", s(&record)]);
+    args.extend(["--fault", "2000:bad-signature", "--fault", "2499:malformed", "--expected", s(&record)]);
     let r = dualrun(&args);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let r = dualrun(&["leader", "check", "--chain", s(&chain), "--profile", s(&profile), "--csv"]);
+    let r = dualrun(&["leader", "check", "--chain", s(&chain), "--profile", s(&profile)]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert_eq!(r.stdout, std::fs::read_to_string(&record).unwrap());
     assert_eq!(r.stdout.lines().filter(|l| l.contains(",reject,")).count(), 5);
@@ -122,11 +122,11 @@ fn synthetic_signed_chains_with_faults_get_their_expected_verdicts() {
         args.extend(["--key", k.as_str()]);
     }
     assert_eq!(dualrun(&args).code, 0);
-    let r = dualrun(&["leader", "check", "--chain", s(&xchain), "--profile", s(&xcash_profile), "--csv"]);
+    let r = dualrun(&["leader", "check", "--chain", s(&xchain), "--profile", s(&xcash_profile)]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
 
     // The Monero-genesis profile refuses the X-Cash chain as a whole.
-    let r = dualrun(&["leader", "check", "--chain", s(&xchain), "--profile", s(&profile), "--csv"]);
+    let r = dualrun(&["leader", "check", "--chain", s(&xchain), "--profile", s(&profile)]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("this profile is for another chain"), "{}", r.stderr);
     // A missing key is refused before anything is written.

@@ -10,6 +10,7 @@ mod chain_commands;
 mod evidence_integrity;
 mod finality;
 mod forks;
+mod formats;
 mod gate;
 mod house;
 mod leader_commands;

@@ -65,7 +65,7 @@ fn the_default_replay_finds_a_halt_exactly_at_each_injected_fault() {
     assert_eq!((inputs["chain"]["from"].as_u64(), inputs["chain"]["to"].as_u64()), (Some(0), Some(200)));
     assert_eq!(
         inputs["chain"]["chain_digest"],
-        dualrun(&["chain", "info", "--json"]).stdout.parse::<serde_json::Value>().unwrap()["chain_digest"]
+        dualrun(&["chain", "info", "--format", "json"]).stdout.parse::<serde_json::Value>().unwrap()["chain_digest"]
     );
     assert_eq!(inputs["legacy"]["spec"], "python:dualrun_legacy");
     assert!(!inputs["legacy"]["files"].as_object().unwrap().is_empty(), "the legacy's source files are digested");

@@ -144,7 +144,7 @@ fn ctrl_c_stops_with_a_checkpoint_and_resume_finishes_the_run() {
     assert_eq!(sessions(&out), 2, "the interrupted session and the resume");
     // The chain digest, computed as blocks are judged, is the whole range's across the two sessions.
     let digest = |dir: &Path| manifest(dir)["inputs"]["chain"]["chain_digest"].clone();
-    let info = dualrun(&["chain", "info", "--chain", s(&chain), "--json"]);
+    let info = dualrun(&["chain", "info", "--chain", s(&chain), "--format", "json"]);
     let info: serde_json::Value = serde_json::from_str(&info.stdout).unwrap();
     assert_eq!(digest(&out), info["chain_digest"]);
     assert_eq!(digest(&reference), info["chain_digest"]);

@@ -51,3 +51,38 @@ pub fn network(dir: &Path, schedule: &str, activation: u64, failover: u64) -> Ne
     .unwrap();
     Network { profile, keys }
 }
+
+/// A round-robin [`network`] from height 1 (failover after 1 s) whose profile also has
+/// `[leader.finality]`: 2 of the 3 validators, from height 1.
+pub fn finality_network(dir: &Path) -> Network {
+    let net = network(dir, "round-robin", 1, 1);
+    let mut text = std::fs::read_to_string(&net.profile).unwrap();
+    text.push_str("\n[leader.finality]\nquorum = \"2/3\"\nactivation_height = 1\n");
+    std::fs::write(&net.profile, text).unwrap();
+    net
+}
+
+/// Asserts that `json` (a command's `--format json`) holds `csv`'s rows (the same command's CSV), one
+/// JSON object a line keyed by the CSV header's columns in order, the same values (an empty field is
+/// `null` or `""`).
+pub fn assert_json_rows_are_the_csv(csv: &str, json: &str) {
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().expect("a CSV header").split(',').collect();
+    let rows: Vec<&str> = lines.collect();
+    let objects: Vec<&str> = json.lines().collect();
+    assert_eq!(objects.len(), rows.len(), "a JSON line per CSV row:\n{csv}\n{json}");
+    for (row, object) in rows.iter().zip(objects) {
+        let v: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(object).unwrap_or_else(|e| panic!("not a JSON object ({e}): {object}"));
+        assert_eq!(v.keys().map(String::as_str).collect::<Vec<_>>(), header, "{object}");
+        let fields: Vec<String> = v
+            .values()
+            .map(|x| match x {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Null => String::new(),
+                other => other.to_string(),
+            })
+            .collect();
+        assert_eq!(&fields.join(","), row);
+    }
+}

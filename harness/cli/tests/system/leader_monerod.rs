@@ -24,7 +24,7 @@ fn produce_and_check(
     let record = tmp.path().join("expected.csv");
     let blocks_arg = blocks.to_string();
     let mut args = vec!["leader", "produce", "--daemon", &daemon.rpc_url, "--profile", s(&net.profile)];
-    args.extend(["--blocks", &blocks_arg, "--record", s(&record)]);
+    args.extend(["--blocks", &blocks_arg, "--expected", s(&record)]);
     for &k in keys_used {
         args.extend(["--key", s(&net.keys[k])]);
     }
@@ -34,7 +34,7 @@ fn produce_and_check(
     let r = dualrun(&args);
     assert_eq!(r.code, 0, "leader produce failed: {}", r.stderr);
     daemon.stop();
-    let check = dualrun(&["leader", "check", "--chain", s(&daemon.lmdb()), "--profile", s(&net.profile), "--csv"]);
+    let check = dualrun(&["leader", "check", "--chain", s(&daemon.lmdb()), "--profile", s(&net.profile)]);
     (check, read_csv(&record), tmp, net)
 }
 
@@ -253,7 +253,35 @@ fn producer_errors_are_clear() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("this profile is for another chain"), "{}", r.stderr);
     daemon.stop();
-    let r = dualrun(&["leader", "check", "--chain", s(&daemon.lmdb()), "--profile", s(&other), "--csv"]);
+    let r = dualrun(&["leader", "check", "--chain", s(&daemon.lmdb()), "--profile", s(&other)]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("this profile is for another chain"), "{}", r.stderr);
+}
+
+/// `leader produce`'s renamed outputs: `--votes` and `--record` still write what `--votes-out` and
+/// `--expected` write, each with a warning on stderr.
+#[test]
+fn produce_still_takes_its_old_output_spellings() {
+    let tmp = tempfile::tempdir().unwrap();
+    let net = finality_network(tmp.path());
+    let mut daemon = Monerod::start(&tmp.path().join("node"));
+    daemon.wait_ready();
+    let (votes, record) = (tmp.path().join("votes.jsonl"), tmp.path().join("expected.csv"));
+    let mut args = vec!["leader", "produce", "--daemon", &daemon.rpc_url, "--profile", s(&net.profile)];
+    args.extend(["--blocks", "3", "--votes", s(&votes), "--record", s(&record)]);
+    for k in &net.keys {
+        args.extend(["--key", s(k)]);
+    }
+    let r = dualrun(&args);
+    daemon.stop();
+    assert_eq!(r.code, 0, "leader produce failed: {}", r.stderr);
+    for (old, new) in [("--votes", "--votes-out"), ("--record", "--expected")] {
+        let warning =
+            format!("dualrun: warning: {old} is deprecated; use {new} (it will be removed in the next release)");
+        assert!(r.stderr.contains(&warning), "{}", r.stderr);
+    }
+    assert_eq!(std::fs::read_to_string(&votes).unwrap().lines().count(), 3 * 3, "three votes for each block");
+    let expected = read_csv(&record);
+    assert_eq!(expected[0], "height,block_id,verdict,reason,leader_id");
+    assert_eq!(expected.len(), 1 + 3);
 }

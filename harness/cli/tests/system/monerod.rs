@@ -49,7 +49,7 @@ fn a_fresh_monerod_chain_scans_to_monerods_own_answers() {
     }
     assert_eq!(r.stdout, expected);
 
-    let r = dualrun(&["chain", "info", "--chain", s(&out), "--json"]);
+    let r = dualrun(&["chain", "info", "--chain", s(&out), "--format", "json"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(v["tip_height"], 40);

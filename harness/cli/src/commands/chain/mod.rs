@@ -12,7 +12,8 @@ use clap::{Subcommand, ValueEnum};
 use dualrun_chaindb::scan::ScannedBlock;
 use dualrun_synth::LeaderSpec;
 
-use crate::chain_arg::ChainArg;
+use crate::chain_arg::{ChainArg, RangeArgs};
+use crate::format_arg::{renamed, Object, Rows, RowsWasJson};
 use crate::Outcome;
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -31,23 +32,17 @@ pub(crate) enum ChainCommand {
     Info {
         #[command(flatten)]
         chain: ChainArg,
-        /// One JSON object instead of text.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        format: Object,
     },
     /// One row per block: ids, header fields, tx count, miner tx hash, blob size.
     Scan {
         #[command(flatten)]
         chain: ChainArg,
-        /// First height.
-        #[arg(long, value_name = "H", default_value_t = 0)]
-        from: u64,
-        /// Last height (inclusive; default: the tip).
-        #[arg(long, value_name = "H")]
-        to: Option<u64>,
-        /// JSON lines instead of CSV.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        range: RangeArgs,
+        #[command(flatten)]
+        format: RowsWasJson,
     },
     /// One block, parsed, as JSON: header, miner tx, tx_extra fields, tx hashes, hashing blob, id.
     Show {
@@ -56,13 +51,15 @@ pub(crate) enum ChainCommand {
         /// The height of the block.
         height: u64,
     },
-    /// CSV `height,block_id,chain_digest` at heights 0, N, 2N, … and the tip; the digest covers ids 0..=height.
+    /// Rows `height,block_id,chain_digest` at heights 0, N, 2N, … and the tip; the digest covers ids 0..=height.
     Checkpoints {
         #[command(flatten)]
         chain: ChainArg,
         /// A checkpoint every N heights (and at the tip).
         #[arg(long, value_name = "N")]
         every: u64,
+        #[command(flatten)]
+        format: Rows,
     },
     /// Checks a chain against a checkpoints file; exit 1 naming the first mismatching height.
     Verify {
@@ -106,21 +103,25 @@ pub(crate) enum ChainCommand {
         faults: Vec<String>,
         /// With --profile: write every block's expected verdict as CSV (the `leader check` columns).
         #[arg(long, value_name = "FILE", requires = "profile")]
+        expected: Option<PathBuf>,
+        /// Deprecated: use --expected.
+        #[arg(long, value_name = "FILE", requires = "profile", hide = true, conflicts_with = "expected")]
         record: Option<PathBuf>,
     },
 }
 
 pub(crate) fn run(cmd: ChainCommand) -> Result<Outcome> {
     match cmd {
-        ChainCommand::Info { chain, json } => read::info(&chain, json),
-        ChainCommand::Scan { chain, from, to, json } => read::scan(&chain, from, to, json),
+        ChainCommand::Info { chain, format } => read::info(&chain, format.json()),
+        ChainCommand::Scan { chain, range, format } => read::scan(&chain, range, format.get()),
         ChainCommand::Show { chain, height } => read::show(&chain, height),
-        ChainCommand::Checkpoints { chain, every } => read::checkpoints(&chain, every),
+        ChainCommand::Checkpoints { chain, every, format } => read::checkpoints(&chain, every, format.get()),
         ChainCommand::Verify { chain, checkpoints } => compare::verify(&chain, &checkpoints),
         ChainCommand::Diff { chain, against } => compare::diff(&chain, &against),
-        ChainCommand::Synth { out, blocks, schema, seed, profile, keys, faults, record } => {
+        ChainCommand::Synth { out, blocks, schema, seed, profile, keys, faults, expected, record } => {
+            let expected = renamed(expected, record, "--record", "--expected");
             let leader = profile.map(|p| LeaderSpec::from_files(&p, &keys, &faults)).transpose()?;
-            synth::synth(&out, blocks, schema, seed, leader, record.as_deref())
+            synth::synth(&out, blocks, schema, seed, leader, expected.as_deref())
         }
     }
 }

@@ -3,12 +3,13 @@
 use std::io::Write;
 
 use anyhow::{bail, Result};
-use dualrun_chaindb::compare;
-use dualrun_chaindb::scan::{ScanFormat, ScannedBlock};
+use dualrun_chaindb::compare::{self, ChainCheckpoint};
+use dualrun_chaindb::rows::{RowFormat, RowWriter};
+use dualrun_chaindb::scan::{self, ScannedBlock};
 use dualrun_chaindb::show::{self, ShowError, Shown};
 
 use super::report_mismatch;
-use crate::chain_arg::ChainArg;
+use crate::chain_arg::{ChainArg, RangeArgs};
 use crate::Outcome;
 
 pub(super) fn info(chain: &ChainArg, json: bool) -> Result<Outcome> {
@@ -33,19 +34,17 @@ pub(super) fn info(chain: &ChainArg, json: bool) -> Result<Outcome> {
     Ok(Outcome::clean_if(mismatches == 0))
 }
 
-pub(super) fn scan(chain: &ChainArg, from: u64, to: Option<u64>, json: bool) -> Result<Outcome> {
-    crate::chain_arg::check_range(from, to)?;
+pub(super) fn scan(chain: &ChainArg, range: RangeArgs, format: RowFormat) -> Result<Outcome> {
+    let range = range.checked()?;
     let (db, _) = chain.open()?;
     let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-    let to = to.unwrap_or(u64::MAX);
-    let format = if json { ScanFormat::Json } else { ScanFormat::Csv };
-    out.write_all(format.header().as_bytes())?;
+    out.write_all(scan::header(format).as_bytes())?;
     // The rows are made on the hashing threads; this one reads the chain and writes them.
-    let render = |b: &ScannedBlock, row: &mut Vec<u8>| format.render(b, row);
+    let render = |b: &ScannedBlock, row: &mut Vec<u8>| scan::render(format, b, row);
     let mismatches = compare::walk_rendered(
         &db,
-        from,
-        to,
+        range.from,
+        range.to.unwrap_or(u64::MAX),
         |b| report_mismatch(db.data_file(), b),
         &render,
         |rows| out.write_all(rows),
@@ -78,13 +77,13 @@ pub(super) fn show(chain: &ChainArg, height: u64) -> Result<Outcome> {
     }
 }
 
-pub(super) fn checkpoints(chain: &ChainArg, every: u64) -> Result<Outcome> {
+pub(super) fn checkpoints(chain: &ChainArg, every: u64, format: RowFormat) -> Result<Outcome> {
     if every == 0 {
         bail!("--every must be at least 1");
     }
     let (db, _) = chain.open()?;
-    let mut w = csv::Writer::from_writer(std::io::stdout().lock());
-    let mismatches = compare::checkpoints(&db, every, |b| report_mismatch(db.data_file(), b), |c| w.serialize(c))?;
+    let mut w = RowWriter::new(format, &ChainCheckpoint::COLUMNS, std::io::stdout().lock())?;
+    let mismatches = compare::checkpoints(&db, every, |b| report_mismatch(db.data_file(), b), |c| w.write(&c))?;
     w.flush()?;
     Ok(Outcome::clean_if(mismatches == 0))
 }

@@ -17,7 +17,7 @@ pub(super) fn synth(
     schema: SchemaArg,
     seed: u64,
     leader: Option<LeaderSpec>,
-    record: Option<&Path>,
+    expected: Option<&Path>,
 ) -> Result<Outcome> {
     if blocks == 0 {
         bail!("--blocks must be at least 1 (the genesis block)");
@@ -41,7 +41,7 @@ pub(super) fn synth(
     if terminal {
         eprintln!();
     }
-    if let Some(path) = record {
+    if let Some(path) = expected {
         let mut w = ExpectedVerdictWriter::create(path)?;
         report.expected.iter().try_for_each(|e| w.write(e))?;
         w.flush()?;

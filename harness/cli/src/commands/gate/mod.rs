@@ -13,8 +13,9 @@ use dualrun_core::Mode;
 use dualrun_gate::audit;
 use dualrun_gate::ledger::{self, Ledger};
 use dualrun_gate::operate::{self, EvaluationRequest};
-use dualrun_leader::keys::KeyFile;
+use dualrun_keys::KeyFile;
 
+use crate::format_arg::Object;
 use crate::Outcome;
 use moves::{ApproveArgs, PromoteArgs, RollbackArgs, RotateArgs};
 
@@ -37,9 +38,8 @@ pub(crate) enum GateCommand {
         /// The ledger file.
         #[arg(long, value_name = "FILE")]
         ledger: PathBuf,
-        /// One JSON object instead of text.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        format: Object,
     },
     /// Evaluates the next forward move on evidence: each criterion with value, threshold and outcome;
     /// exit 0 pass, 1 fail, 3 inconclusive.
@@ -103,9 +103,8 @@ pub(crate) struct EvalArgs {
     /// Expired or never-matched allowlist entries fail the evaluation.
     #[arg(long)]
     strict: bool,
-    /// One JSON object instead of text.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    format: Object,
 }
 
 impl EvalArgs {
@@ -130,8 +129,14 @@ pub(crate) fn run(cmd: GateCommand) -> Result<Outcome> {
             outln!("{}: started in legacy mode by {operator} ({})", ledger.display(), key.public_key_hex())?;
             Ok(Outcome::Clean)
         }
-        GateCommand::Status { ledger, json } => print::status(&audit::status(&ledger)?, json),
-        GateCommand::Evaluate(a) => print::evaluation(&operate::evaluate_request(&a.request())?.evaluation, a.json),
+        GateCommand::Status { ledger, format } => {
+            let json = format.json();
+            print::status(&audit::status(&ledger)?, json)
+        }
+        GateCommand::Evaluate(a) => {
+            let json = a.format.json();
+            print::evaluation(&operate::evaluate_request(&a.request())?.evaluation, json)
+        }
         GateCommand::Promote(a) => moves::promote(&a),
         GateCommand::Rollback(a) => moves::rollback(&a),
         GateCommand::Approve(a) => moves::approve(a),

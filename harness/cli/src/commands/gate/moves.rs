@@ -8,7 +8,7 @@ use clap::Args;
 use dualrun_core::Mode;
 use dualrun_gate::operate::{self, Approval, Operator, Refusal};
 use dualrun_gate::GateOutcome;
-use dualrun_leader::keys::KeyFile;
+use dualrun_keys::KeyFile;
 
 use super::{print, EvalArgs};
 use crate::Outcome;
@@ -42,7 +42,7 @@ pub(crate) struct ApproveArgs {
     /// The mode the approved promotion moves to (the next one).
     #[arg(long, requires = "evaluation_digest", conflicts_with = "rotation")]
     to: Option<Mode>,
-    /// The `evaluation_digest` of the evaluation approved (`gate evaluate --json`).
+    /// The `evaluation_digest` of the evaluation approved (`gate evaluate --format json`).
     #[arg(long, value_name = "HASH", requires = "to")]
     evaluation_digest: Option<String>,
     /// A key rotation approved instead: the old and the new public key, hex.
@@ -98,21 +98,28 @@ pub(crate) struct RollbackArgs {
 }
 
 pub(super) fn promote(a: &PromoteArgs) -> Result<Outcome> {
+    let json = a.eval.format.json();
     let key = KeyFile::read(&a.key)?;
     let by = Operator { key: &key, name: a.operator.as_deref(), reason: &a.reason };
     let promotion = operate::promote(&a.eval.request(), &by, a.force)?;
-    let verdict = print::evaluation(&promotion.evaluation, a.eval.json)?;
+    let verdict = print::evaluation(&promotion.evaluation, json)?;
     let eval = &promotion.evaluation;
     match promotion.moved {
         Ok(e) => {
-            outln!(
+            let promoted = format!(
                 "{}: promoted {} -> {}{} (entry #{})",
                 a.eval.ledger.display(),
                 eval.from,
                 eval.to,
                 if eval.outcome != GateOutcome::Pass { " as a FORCED OVERRIDE" } else { "" },
                 e.seq
-            )?;
+            );
+            // With --format json, standard output is the evaluation's JSON alone.
+            if json {
+                eprintln!("dualrun: {promoted}");
+            } else {
+                outln!("{promoted}")?;
+            }
             Ok(Outcome::Clean)
         }
         // Refused on the evaluation itself: the evaluation's exit code.

@@ -59,7 +59,7 @@ pub(crate) fn print_closing(r: &RunResult, verb: &str) -> Result<()> {
     }
     // The auditor's view of the run: a report a person opens in a browser (deterministic: rewriting it
     // for a run already complete gives the same file).
-    match crate::commands::report::for_replay(&r.dir) {
+    match dualrun_report::output::for_run(&r.dir) {
         Ok(path) => outln!("  report         {} (open it in a browser)", path.display())?,
         Err(e) => eprintln!("dualrun: warning: the HTML report was not written: {e:#}"),
     }

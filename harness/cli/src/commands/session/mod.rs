@@ -9,12 +9,12 @@ mod progress;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};
-use dualrun_adapters::{builtin, REFERENCE_LEGACY};
-use dualrun_core::{Mode, ReasonMap, UtcTime};
+use dualrun_adapters::{builtin, AdapterSpec};
+use dualrun_core::{Mode, ReasonMap};
 use dualrun_leader::Profile;
 use dualrun_metrics::{Metrics, MetricsObserver};
 use dualrun_pipeline::{NowMode, Verifiers};
@@ -41,10 +41,10 @@ pub(crate) struct RunArgs {
     /// The legacy verifier: python:MODULE[:FUNCTION], exec:COMMAND, monerod:URL or builtin:leader-v1.
     /// Default: the reference Python legacy verifier.
     #[arg(long, value_name = "ADAPTER")]
-    legacy: Option<String>,
+    legacy: Option<AdapterSpec>,
     /// The candidate. Default: builtin:leader-v1 (the leader protocol v1 validator with --profile).
     #[arg(long, value_name = "ADAPTER", default_value = builtin::SPEC)]
-    candidate: String,
+    candidate: AdapterSpec,
     /// legacy (legacy only), shadow (both; legacy decides), primary (both; candidate decides, legacy as fallback) or only (candidate only).
     #[arg(long, default_value = "shadow")]
     pub(crate) mode: Mode,
@@ -125,13 +125,10 @@ impl RunArgs {
             Some(p) => ReasonMap::load(p)?,
             None => ReasonMap::default(),
         };
-        let legacy_spec = self.legacy.clone().unwrap_or_else(|| REFERENCE_LEGACY.to_owned());
+        let legacy_spec = self.legacy.clone().unwrap_or_else(dualrun_adapters::reference_legacy);
         let out = match &self.out {
             Some(o) => o.clone(),
-            None => {
-                let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
-                PathBuf::from("reports").join(format!("{}-{}", UtcTime::from_unix(secs).stamp(), self.mode))
-            }
+            None => RunWriter::default_dir(self.mode, SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs()),
         };
         if self.mode.runs_legacy() && dualrun_watch::needed(&legacy_spec) && !dualrun_watch::is_child() {
             // The legacy runs in process: the run goes on in a watched child (see `watch`), told the run
@@ -143,15 +140,7 @@ impl RunArgs {
             let args = std::env::args_os().skip(1).chain(extra).collect();
             return Ok(Prepared::Watched(Outcome::Exited(dualrun_watch::run_child(args, Some(&out))?)));
         }
-        if !self.resume {
-            RunWriter::check_empty(&out)?;
-        } else if !out.join(files::MANIFEST).exists() {
-            bail!("{}: nothing to resume (no manifest.json); start a run there without --resume", out.display());
-        }
-        std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-        // One spelling of the run directory, so records (their reproduce lines) do not depend on how
-        // --out was written when a run is resumed.
-        let out = out.canonicalize().with_context(|| format!("resolving {}", out.display()))?;
+        let out = RunWriter::prepare_dir(&out, self.resume)?;
         init_logging(self.log_format, &out.join(files::LOG))?;
 
         let timeout = Duration::from_secs_f64(self.timeout);
@@ -171,10 +160,7 @@ impl RunArgs {
 
         let settings = RunSettings::Command(CommandSettings {
             python_path: self.python_path.clone(),
-            reason_map: self.reason_map.as_ref().map(|p| ReasonMapInput {
-                digest: std::fs::read(p).map(|b| dualrun_format::keccak256(&b).to_string()).unwrap_or_default(),
-                path: p.clone(),
-            }),
+            reason_map: self.reason_map.as_deref().map(ReasonMapInput::of),
             timeout_seconds: self.timeout,
         });
         let cfg = ReplayConfig {

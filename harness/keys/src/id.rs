@@ -1,5 +1,5 @@
-//! Leader ids: what a validator's id may be, wherever one is read (a profile, a key file, a leader
-//! record).
+//! Key ids: what the id a key signs as (a validator's or an operator's) may be, wherever one is read (a
+//! key file, a profile, a leader record).
 
 /// Longest validator id, in bytes.
 pub const MAX_ID_LEN: usize = 32;

@@ -1,5 +1,6 @@
-//! [`ChainContext`]: what a leader-protocol check knows of the chain before a block — the previous id
-//! and the window of previous timestamps — advanced block by block as the chain is stored.
+//! [`ChainContext`]: what a check knows of the chain before a block — the previous id and the window of
+//! previous timestamps — advanced block by block as the chain is stored. Every block's env carries it
+//! ([`crate::Network::env`]); the leader validator judges against it.
 
 use std::collections::VecDeque;
 

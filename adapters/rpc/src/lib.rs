@@ -1,5 +1,8 @@
 //! A small blocking JSON-RPC client for monerod (`/json_rpc`), with timeouts and errors that say
-//! whether trying again may help.
+//! whether trying again may help: [`Daemon`] (block templates, block submission, headers and blobs,
+//! the daemon's state), [`RpcError`] and [`retry_transient`]. It is everything dualrun says to a
+//! daemon: the `monerod:` adapter and the leader block producer (`dualrun-monerod`) and `follow`'s
+//! daemon source (`dualrun-follow`) all speak through it.
 
 use std::time::Duration;
 
@@ -335,5 +338,38 @@ impl Daemon {
     /// The header of the block at `height`.
     pub fn block_header_by_height(&self, height: u64) -> Result<DaemonHeader, RpcError> {
         Ok(self.call::<HeaderAnswer>("get_block_header_by_height", json!({ "height": height }))?.block_header)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn timeout() -> RpcError {
+        RpcError::Timeout { url: "http://d".into(), method: "get_info".into() }
+    }
+
+    /// Transient errors are tried again until the call succeeds; any other error ends it at once.
+    #[test]
+    fn only_transient_errors_are_retried() {
+        let (ms, long) = (Duration::from_millis(1), Duration::from_secs(10));
+        let mut calls = 0;
+        let r = retry_transient(long, ms, ms, || {
+            calls += 1;
+            if calls < 3 {
+                Err(timeout())
+            } else {
+                Ok(calls)
+            }
+        });
+        assert_eq!(r.unwrap(), 3);
+
+        let mut calls = 0;
+        let r: Result<(), _> = retry_transient(long, ms, ms, || {
+            calls += 1;
+            Err(RpcError::Status { url: "http://d".into(), method: "get_info".into(), status: 404 })
+        });
+        assert_eq!((r.unwrap_err().to_string(), calls), ("http://d: get_info: HTTP status 404".into(), 1));
+        assert!(timeout().is_transient());
     }
 }

@@ -1,4 +1,5 @@
-//! Ed25519 key files, for leaders and gate operators alike.
+//! Ed25519 key files, for leaders and gate operators alike, and the ids keys sign as ([`id_problem`]:
+//! what an id may be, wherever one is read — a key file, a profile, a leader record).
 //!
 //! A key file is TOML, written with permissions 0600 and never over an existing file:
 //!
@@ -12,6 +13,8 @@
 //! Reading checks that the public key is the secret key's, so a hand-edited file cannot sign under a
 //! key it does not hold.
 
+mod id;
+
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -19,7 +22,7 @@ use std::path::{Path, PathBuf};
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
-use crate::id::id_problem;
+pub use id::{id_problem, MAX_ID_LEN};
 
 /// The `format` value of every key file.
 pub const FORMAT: &str = "dualrun-key/v1";
@@ -156,5 +159,43 @@ impl KeyFile {
             }
         }
         Ok(key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A written key reads back as the same key; the file is never overwritten, and one whose public key
+    /// is not its secret key's is refused.
+    #[test]
+    fn a_key_file_round_trips_and_is_checked() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("a.key");
+        let key = KeyFile::generate("leader-1").unwrap();
+        key.write_new(&path).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        let back = KeyFile::read(&path).unwrap();
+        assert_eq!((back.id.as_str(), back.public_key_hex()), ("leader-1", key.public_key_hex()));
+
+        let e = KeyFile::generate("other").unwrap().write_new(&path).unwrap_err();
+        assert_eq!(e.to_string(), format!("{}: already exists; refusing to overwrite a key file", path.display()));
+
+        let other = KeyFile::generate("other").unwrap().public_key_hex();
+        let text = std::fs::read_to_string(&path).unwrap().replace(&key.public_key_hex(), &other);
+        let edited = tmp.path().join("edited.key");
+        std::fs::write(&edited, text).unwrap();
+        let e = KeyFile::read(&edited).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("{}: not a dualrun key file: public_key does not belong to secret_key", edited.display())
+        );
+    }
+
+    #[test]
+    fn a_bad_id_is_refused() {
+        let e = KeyFile::generate("").unwrap_err();
+        assert_eq!(e.to_string(), "invalid key id \"\": id is 0 bytes; it must be 1..=32");
+        assert_eq!(id_problem(b"a b").unwrap(), "id contains byte 0x20; allowed are A-Z a-z 0-9 . _ -");
     }
 }
