@@ -18,6 +18,18 @@ pub enum RunDirError {
         /// The entries found in it.
         found: String,
     },
+    /// Another process writes the run directory (a run still going, or one killed a moment ago still
+    /// exiting).
+    #[error(
+        "{dir} is being written by another dualrun (waited {waited_seconds} s for it to end); stop that run \
+         first, or choose another --out"
+    )]
+    Busy {
+        /// The directory.
+        dir: PathBuf,
+        /// How long the writer waited.
+        waited_seconds: u64,
+    },
     /// A directory without `manifest.json`.
     #[error("{dir}: not a run directory (no manifest.json)")]
     NotARun {

@@ -9,6 +9,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Seek, Write};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use dualrun_core::{Mode, UtcTime};
 use dualrun_format::{keccak256, ChainDigest, FileError, Hash32};
@@ -40,6 +41,38 @@ pub struct RunWriter {
     ids: Option<(BufWriter<File>, u64)>,
     /// The chain digest of the judged blocks, computed on the way (runs over a fixed range).
     judged: ChainDigest,
+    /// This writer's hold on the directory: one writer at a time.
+    _lock: DirLock,
+}
+
+/// How long a writer waits for another process's hold on a run directory to end: the child of a run
+/// killed with `kill -9` may still be exiting when its `--resume` starts.
+pub(crate) const LOCK_WAIT: Duration = Duration::from_secs(30);
+
+/// An exclusive hold on a run directory (`flock` on the directory itself, so the closed set of files is
+/// untouched), released when dropped or when the process ends, however it ends.
+#[derive(Debug)]
+struct DirLock(#[allow(dead_code)] File);
+
+/// Takes the hold on `dir`, waiting up to `wait` for another holder.
+fn lock_dir(dir: &Path, wait: Duration) -> Result<DirLock, RunDirError> {
+    use std::os::fd::AsRawFd;
+    let f = File::open(dir).map_err(FileError::at(dir))?;
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        // SAFETY: flock on a descriptor this function owns.
+        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+            return Ok(DirLock(f));
+        }
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EWOULDBLOCK) {
+            return Err(FileError::new(dir, e).into());
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(RunDirError::Busy { dir: dir.into(), waited_seconds: wait.as_secs() });
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Writes `bytes` to `path` atomically: a temp file beside it, synced, renamed over it.
@@ -107,6 +140,9 @@ impl RunWriter {
     pub fn create(dir: &Path, manifest: &Manifest) -> Result<RunWriter, RunDirError> {
         RunWriter::check_empty(dir)?;
         std::fs::create_dir_all(dir).map_err(FileError::at(dir))?;
+        let lock = lock_dir(dir, LOCK_WAIT)?;
+        // Looked at again under the hold: another writer may have started between.
+        RunWriter::check_empty(dir)?;
         write_atomic(&dir.join(MANIFEST), &pretty(manifest))?;
         let open = |name: &str, header: &[u8]| -> Result<(BufWriter<File>, u64), FileError> {
             let p = dir.join(name);
@@ -120,7 +156,7 @@ impl RunWriter {
         // A checkpoint names the inputs a resume must find unchanged (for a live run, not its growing end).
         let inputs_digest = manifest.inputs.stable().digest();
         let judged = ChainDigest::new();
-        Ok(RunWriter { dir: dir.into(), inputs_digest, jsonl, csv, jsonl_bytes, csv_bytes, ids, judged })
+        Ok(RunWriter { dir: dir.into(), inputs_digest, jsonl, csv, jsonl_bytes, csv_bytes, ids, judged, _lock: lock })
     }
 
     /// Reopens a run for `--resume`: checks the inputs are the same, truncates the record files to the
@@ -130,6 +166,8 @@ impl RunWriter {
         if !dir.join(MANIFEST).exists() {
             return Err(RunDirError::NothingToResume { dir: dir.into(), why: "no manifest.json in it".into() });
         }
+        // Nothing is read before the hold: a writer still exiting could change it.
+        let lock = lock_dir(dir, LOCK_WAIT)?;
         let manifest = Manifest::load(dir)?;
         let (was, now) = (manifest.inputs.stable(), inputs.stable());
         if was != now {
@@ -167,7 +205,8 @@ impl RunWriter {
             None
         };
         let (jsonl_bytes, csv_bytes, judged) = (jsonl_len, csv_len, ChainDigest::new());
-        let writer = RunWriter { dir: dir.into(), inputs_digest, jsonl, csv, jsonl_bytes, csv_bytes, ids, judged };
+        let writer =
+            RunWriter { dir: dir.into(), inputs_digest, jsonl, csv, jsonl_bytes, csv_bytes, ids, judged, _lock: lock };
         Ok((writer, manifest, cp))
     }
 
@@ -331,6 +370,7 @@ fn reopen(p: &Path, len: u64, header: &[u8]) -> Result<BufWriter<File>, RunDirEr
 /// it. A kill anywhere leaves a state the next resume finishes. Orphaned blocks the run never judged are
 /// dropped from the event; with none left nothing changes (`None`). Returns the event as recorded.
 pub fn rewind_live(dir: &Path, mut event: ReorgEvent) -> Result<Option<ReorgEvent>, RunDirError> {
+    let _lock = lock_dir(dir, LOCK_WAIT)?;
     let manifest = Manifest::load(dir)?;
     let cp_path = dir.join(CHECKPOINT);
     let mut cp: Checkpoint = crate::access::read_json(dir, CHECKPOINT)?;
@@ -394,5 +434,27 @@ mod tests {
         let e = RunWriter::prepare_dir(&tmp.path().join("file/run"), false).unwrap_err();
         assert!(matches!(e, RunDirError::Create { .. }), "{e}");
         assert_eq!(e.to_string(), format!("creating {}", tmp.path().join("file/run").display()));
+    }
+}
+
+#[cfg(test)]
+mod lock_tests {
+    use super::*;
+
+    /// One writer at a time: a second waits for the first's hold to end, and past its wait is refused,
+    /// naming the directory.
+    #[test]
+    fn a_run_directory_has_one_writer_at_a_time() {
+        let tmp = tempfile::tempdir().unwrap();
+        let held = lock_dir(tmp.path(), Duration::ZERO).unwrap();
+        let refused = lock_dir(tmp.path(), Duration::from_millis(100)).unwrap_err();
+        assert!(matches!(refused, RunDirError::Busy { .. }), "{refused}");
+        assert!(refused.to_string().contains(&tmp.path().display().to_string()), "{refused}");
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            drop(held);
+        });
+        lock_dir(tmp.path(), Duration::from_secs(10)).expect("taken once the holder lets go");
+        release.join().unwrap();
     }
 }

@@ -1,10 +1,9 @@
 //! What `replay` and `follow` share: the verifier, mode and output options ([`RunArgs`]), preparing a
 //! run (the watched child for an in-process legacy, the run directory, logging, adapters, Ctrl-C, the
-//! settings), the run's observers ([`progress`] and the metrics), and the closing message
+//! settings), the run's observers (`dualrun_terminal`'s progress and the metrics), and the closing message
 //! ([`closing`]).
 
 mod closing;
-mod progress;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,7 +24,7 @@ use crate::chain_arg::threads;
 use crate::Outcome;
 
 pub(crate) use closing::{outcome, print_closing};
-use progress::{init_logging, Reporter};
+use dualrun_terminal::{init_logging, Reporter};
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub(crate) enum LogFormat {
@@ -141,7 +140,11 @@ impl RunArgs {
             return Ok(Prepared::Watched(Outcome::Exited(dualrun_watch::run_child(args, Some(&out))?)));
         }
         let out = RunWriter::prepare_dir(&out, self.resume)?;
-        init_logging(self.log_format, &out.join(files::LOG))?;
+        let format = match self.log_format {
+            LogFormat::Text => dualrun_terminal::LogFormat::Text,
+            LogFormat::Json => dualrun_terminal::LogFormat::Json,
+        };
+        init_logging(format, &out.join(files::LOG))?;
 
         let timeout = Duration::from_secs_f64(self.timeout);
         let ctx = super::adapter_context(profile.clone(), timeout, &self.python_path, out.clone())?;

@@ -1,18 +1,36 @@
-//! A run's progress for the person running it, from the run's events: a bar on a terminal, a log line
-//! every 10 s otherwise; and the log lines' format (on stderr and in `run.log`).
+//! What the person running dualrun sees while a run goes: the progress of a run from its events (a bar
+//! on a terminal, a log line every 10 s otherwise; [`Reporter`]) and the log lines, on standard error
+//! and in the run's `run.log` ([`init_logging`]).
 
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
 use dualrun_rundir::{Observer, RunEvent};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::LogFormat;
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The log file could not be opened.
+#[derive(Debug, thiserror::Error)]
+#[error("opening {}: {source}", file.display())]
+pub struct LogFileError {
+    /// The log file.
+    pub file: PathBuf,
+    /// Why.
+    #[source]
+    pub source: std::io::Error,
+}
 
 /// Shows progress: a bar on a terminal, a log line every 10 s otherwise.
-pub(crate) struct Reporter {
+pub struct Reporter {
     bar: Option<ProgressBar>,
     first: u64,
     last: Option<u64>,
@@ -23,7 +41,8 @@ pub(crate) struct Reporter {
 }
 
 impl Reporter {
-    pub(crate) fn new() -> Reporter {
+    /// A reporter for a run about to start.
+    pub fn new() -> Reporter {
         let now = Instant::now();
         Reporter { bar: None, first: 0, last: None, blocks: 0, records: 0, started: now, last_line: now }
     }
@@ -90,7 +109,9 @@ impl Observer for Reporter {
     }
 }
 
-pub(crate) fn init_logging(format: LogFormat, log_file: &Path) -> Result<()> {
+/// Logs to standard error (warnings only on a terminal, where the bar and the closing message say the
+/// rest) and to `log_file` (everything), in `format`.
+pub fn init_logging(format: LogFormat, log_file: &Path) -> Result<(), LogFileError> {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
     use tracing_subscriber::{fmt, EnvFilter, Layer};
@@ -98,7 +119,7 @@ pub(crate) fn init_logging(format: LogFormat, log_file: &Path) -> Result<()> {
         .create(true)
         .append(true)
         .open(log_file)
-        .with_context(|| format!("opening {}", log_file.display()))?;
+        .map_err(|source| LogFileError { file: log_file.to_path_buf(), source })?;
     let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let (stderr_layer, file_layer) = match format {
         LogFormat::Text => (
@@ -121,4 +142,27 @@ pub(crate) fn init_logging(format: LogFormat, log_file: &Path) -> Result<()> {
         .try_init()
         .ok();
     Ok(())
+}
+
+impl Default for Reporter {
+    fn default() -> Self {
+        Reporter::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Off a terminal, a reporter counts what the events say (no bar); a log file that cannot be opened
+    /// is named.
+    #[test]
+    fn the_reporter_counts_the_events_and_a_bad_log_file_is_named() {
+        let mut r = Reporter::new();
+        r.observe(&RunEvent::Started { first: 5, last: Some(9), resumed_at: None });
+        assert_eq!((r.first, r.last, r.blocks, r.records), (5, Some(9), 0, 0));
+        r.observe(&RunEvent::Stopped { next_height: 5, complete: false });
+        let e = init_logging(LogFormat::Text, Path::new("/nonexistent-dir/run.log")).unwrap_err();
+        assert!(e.to_string().starts_with("opening /nonexistent-dir/run.log: "), "{e}");
+    }
 }
