@@ -13,6 +13,8 @@ pub struct Monerod {
     pub rpc_url: String,
     /// Its data directory.
     pub data_dir: PathBuf,
+    /// Its P2P port on 127.0.0.1.
+    pub p2p_port: u16,
 }
 
 /// A loopback port free at the moment of asking.
@@ -32,6 +34,13 @@ impl Monerod {
         Monerod::start_with(data_dir, rpc, &extra)
     }
 
+    /// A fresh regtest daemon that accepts incoming P2P peers on 127.0.0.1:[`Monerod::p2p_port`]: not
+    /// `--offline` (which does not listen for peers) and without an incoming-peer limit of 0; it connects
+    /// out to no one (`--out-peers 0`, its one exclusive peer an unused loopback port).
+    pub fn start_accepting_peers(data_dir: &Path) -> Monerod {
+        Monerod::spawn(data_dir, free_port(), &[], false)
+    }
+
     /// A daemon publishing new blocks on ZMQ; returns it and the publisher's endpoint.
     pub fn start_publishing(data_dir: &Path) -> (Monerod, String) {
         let endpoint = format!("tcp://127.0.0.1:{}", free_port());
@@ -39,14 +48,26 @@ impl Monerod {
     }
 
     fn start_with(data_dir: &Path, rpc: u16, extra: &[String]) -> Monerod {
+        Monerod::spawn(data_dir, rpc, extra, true)
+    }
+
+    /// `offline`: no P2P at all (`--offline`, `--in-peers 0`); otherwise incoming peers are accepted.
+    fn spawn(data_dir: &Path, rpc: u16, extra: &[String], offline: bool) -> Monerod {
+        // Not offline: its only peer is a loopback port no one listens on, so it never reaches for the
+        // public seed nodes (which an empty peer list makes it do).
+        let nowhere = format!("127.0.0.1:{}", free_port());
+        let isolation: Vec<&str> =
+            if offline { vec!["--offline", "--in-peers", "0"] } else { vec!["--add-exclusive-node", &nowhere] };
         let monerod = crate::tool::require(crate::tool::MONEROD);
+        let p2p_port = free_port();
         let child = Command::new(monerod)
             .args(extra)
-            .args(["--regtest", "--offline", "--fixed-difficulty", "1", "--non-interactive", "--no-igd"])
+            .args(isolation)
+            .args(["--regtest", "--fixed-difficulty", "1", "--non-interactive", "--no-igd"])
             .args(["--disable-dns-checkpoints", "--check-updates", "disabled", "--hide-my-port"])
-            .args(["--out-peers", "0", "--in-peers", "0", "--rpc-ssl", "disabled"])
+            .args(["--out-peers", "0", "--rpc-ssl", "disabled"])
             .args(["--p2p-bind-ip", "127.0.0.1", "--rpc-bind-ip", "127.0.0.1", "--zmq-rpc-bind-ip", "127.0.0.1"])
-            .args(["--p2p-bind-port", &free_port().to_string()])
+            .args(["--p2p-bind-port", &p2p_port.to_string()])
             .args(["--rpc-bind-port", &rpc.to_string()])
             .args(["--zmq-rpc-bind-port", &free_port().to_string()])
             .arg("--data-dir")
@@ -57,7 +78,7 @@ impl Monerod {
             .stderr(Stdio::null())
             .spawn()
             .expect("start monerod");
-        Monerod { child, rpc_url: format!("http://127.0.0.1:{rpc}"), data_dir: data_dir.to_path_buf() }
+        Monerod { child, rpc_url: format!("http://127.0.0.1:{rpc}"), data_dir: data_dir.to_path_buf(), p2p_port }
     }
 
     /// An RPC client of it.

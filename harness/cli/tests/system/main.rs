@@ -14,6 +14,7 @@ mod gate_full_disk;
 mod leader_monerod;
 mod legacy_adapters;
 mod monerod;
+mod p2p_handshake;
 mod planted;
 mod report_browser;
 mod shard_deploy;
