@@ -61,14 +61,8 @@ const KEYWORDS: &[&str] = &["and", "or", "unless", "offset", "bool", "atan2", "i
 /// Runs `promtool` in the repository and returns what it printed; fails naming the Debian package when
 /// it is not installed, and with its output when it fails.
 fn promtool(args: &[&str]) -> String {
-    let out = match Command::new("promtool").args(args).current_dir(repo()).output() {
-        Ok(out) => out,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
-            "promtool is missing: install Debian's `prometheus` package (`apt-get install -y prometheus`; \
-             ci/test.sh does)"
-        ),
-        Err(e) => panic!("running promtool: {e}"),
-    };
+    let promtool = dualrun_testkit::tool::require(dualrun_testkit::tool::PROMTOOL);
+    let out = Command::new(promtool).args(args).current_dir(repo()).output().expect("run promtool");
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "promtool {} failed:\n{text}", args.join(" "));
     text

@@ -185,7 +185,7 @@ fn metrics_pass_promtool_and_sigterm_stops_resumable() {
     }
     assert!(body.contains("process_resident_memory_bytes") && body.contains("process_cpu_seconds_total"));
     // Both verifiers are the built-in one here: no divergence; the faulty block is rejected by both.
-    let mut promtool = Command::new("promtool")
+    let mut promtool = Command::new(dualrun_testkit::tool::require(dualrun_testkit::tool::PROMTOOL))
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -46,6 +46,9 @@ print(json.dumps({"job": job, "merge": merge}))
 fn monerod_legacy_shards_start_on_popped_copies() {
     use std::io::{BufRead, BufReader};
     use std::process::Stdio;
+    // The scratch daemon copies the chain with mdb_copy and runs monerod.
+    dualrun_testkit::tool::require(dualrun_testkit::tool::MDB_COPY);
+    dualrun_testkit::tool::require(dualrun_testkit::tool::MONEROD);
     let tmp = tempfile::tempdir().unwrap();
     let t = |n: &str| tmp.path().join(n);
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();

@@ -19,6 +19,7 @@ struct Cluster {
 
 impl Cluster {
     fn start(dir: &Path) -> Cluster {
+        dualrun_testkit::tool::require(dualrun_testkit::tool::SBATCH);
         let script = repo().join("deploy/slurm/local-cluster.sh");
         let out = Command::new(&script).args(["start", s(dir)]).output().expect("run local-cluster.sh");
         let said = String::from_utf8_lossy(&out.stdout).into_owned();
