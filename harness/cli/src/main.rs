@@ -55,6 +55,9 @@ enum Command {
     Follow(commands::follow::FollowArgs),
     /// Merge the shard runs of one range (`replay --shard I/N`) into the single run's directory.
     Merge(commands::merge::MergeArgs),
+    /// The migration network's P2P checks: a handshake as a peer of a network, accepted or refused.
+    #[command(subcommand)]
+    Net(commands::net::NetCommand),
     /// Reports for auditors: a self-contained HTML report of runs (and a ledger), a signed attestation
     /// of a run directory, and its verification (optionally by replaying the run again).
     Report(commands::report::ReportArgs),
@@ -86,6 +89,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Report(a) => commands::report::run(a),
         Command::Follow(a) => commands::follow::run(a),
         Command::Merge(a) => commands::merge::run(a),
+        Command::Net(c) => commands::net::run(c),
     }
 }
 

@@ -8,6 +8,7 @@ pub(crate) mod golden;
 pub(crate) mod keygen;
 pub(crate) mod leader;
 pub(crate) mod merge;
+pub(crate) mod net;
 pub(crate) mod replay;
 pub(crate) mod report;
 pub(crate) mod session;

@@ -61,3 +61,38 @@ fn an_offline_daemon_takes_no_peers() {
         other => panic!("an --offline daemon answered a handshake: {other:?}"),
     }
 }
+
+/// `dualrun net handshake`: accepted (exit 0, naming what the node reports), refused (exit 1), not
+/// reachable (exit 2), a bad id (exit 2).
+#[test]
+fn net_handshake_says_what_the_node_did() {
+    use crate::common::dualrun;
+    let dir = tempfile::tempdir().unwrap();
+    let mut daemon = Monerod::start_accepting_peers(dir.path());
+    daemon.wait_ready();
+    let addr: SocketAddr = format!("127.0.0.1:{}", daemon.p2p_port).parse().unwrap();
+    handshake_when_listening(addr, MAINNET_NETWORK_ID);
+    let peer = addr.to_string();
+    let accepted = dualrun(&["net", "handshake", "--peer", &peer, "--network", "mainnet"]);
+    assert_eq!(accepted.code, 0, "{}{}", accepted.stdout, accepted.stderr);
+    let top = daemon.rpc().get_info().unwrap().top_block_hash;
+    assert!(
+        accepted.stdout.contains("it reports network 1230f171610441611731008216a1a110, height 1"),
+        "{}",
+        accepted.stdout
+    );
+    assert!(accepted.stdout.contains(&top.to_string()), "{}", accepted.stdout);
+    let refused = dualrun(&["net", "handshake", "--peer", &peer, "--network-id", "1230f171610441611731008216a1a111"]);
+    assert_eq!(refused.code, 1, "{}{}", refused.stdout, refused.stderr);
+    assert!(
+        refused.stdout.contains("refused a peer of network 1230f171610441611731008216a1a111"),
+        "{}",
+        refused.stdout
+    );
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().to_string();
+    let unreachable = dualrun(&["net", "handshake", "--peer", &closed, "--network", "mainnet", "--timeout", "3"]);
+    assert_eq!(unreachable.code, 2, "{}{}", unreachable.stdout, unreachable.stderr);
+    assert!(unreachable.stderr.contains(&format!("handshake with {closed}")), "{}", unreachable.stderr);
+    let bad = dualrun(&["net", "handshake", "--peer", &peer, "--network-id", "12zz"]);
+    assert!(bad.code == 2 && bad.stderr.contains("--network-id 12zz: not 16 bytes of hex"), "{}", bad.stderr);
+}
