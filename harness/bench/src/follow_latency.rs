@@ -113,11 +113,7 @@ fn scenario(work: &Path, blocks: u64, zmq: bool, poll: Duration) -> Result<()> {
         to: Some(blocks),
         now: NowMode::Block,
         reasons: ReasonMap::default(),
-        settings: dualrun_rundir::RunSettings::Command(dualrun_rundir::CommandSettings {
-            python_path: vec![],
-            reason_map: None,
-            timeout_seconds: dualrun_rundir::CommandSettings::DEFAULT_TIMEOUT_SECONDS,
-        }),
+        settings: dualrun_rundir::RunSettings::Command(dualrun_rundir::CommandSettings::default()),
         out: out.canonicalize()?,
         resume: false,
         threads: 2,

@@ -30,11 +30,7 @@ fn config(out: &Path, from: u64, to: u64) -> ReplayConfig {
         to: Some(to),
         now: NowMode::Block,
         reasons: ReasonMap::default(),
-        settings: RunSettings::Command(CommandSettings {
-            timeout_seconds: CommandSettings::DEFAULT_TIMEOUT_SECONDS,
-            python_path: vec![],
-            reason_map: None,
-        }),
+        settings: RunSettings::Command(CommandSettings::default()),
         out: out.to_path_buf(),
         resume: false,
         threads: 2,

@@ -42,11 +42,7 @@ fn inputs() -> Inputs {
         legacy: None,
         candidate: None,
         env: EnvInputs { now: "block".into() },
-        settings: dualrun_rundir::RunSettings::Command(dualrun_rundir::CommandSettings {
-            python_path: vec![],
-            reason_map: None,
-            timeout_seconds: 30.0,
-        }),
+        settings: dualrun_rundir::RunSettings::Command(dualrun_rundir::CommandSettings::default()),
         shard: None,
     }
 }
