@@ -67,6 +67,7 @@ impl Reporter {
                 bar.set_position(h - first);
                 bar.reset_eta();
             }
+            bar.set_message(format!("{} records", self.records));
             self.bar = Some(bar);
         }
     }
@@ -74,8 +75,8 @@ impl Reporter {
     /// Every block below `next_height` is judged.
     fn advance(&mut self, next_height: u64) {
         if let Some(bar) = &self.bar {
+            // Per block only the position; the message changes with a record (see `observe`).
             bar.set_position(next_height - self.first);
-            bar.set_message(format!("{} records", self.records));
         } else if self.last_line.elapsed() >= Duration::from_secs(10) {
             self.last_line = Instant::now();
             let rate = self.blocks as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
@@ -98,7 +99,12 @@ impl Observer for Reporter {
                 self.blocks += 1;
                 self.advance(block.height + 1);
             }
-            RunEvent::Recorded { .. } => self.records += 1,
+            RunEvent::Recorded { .. } => {
+                self.records += 1;
+                if let Some(bar) = &self.bar {
+                    bar.set_message(format!("{} records", self.records));
+                }
+            }
             RunEvent::Stopped { .. } => {
                 if let Some(bar) = self.bar.take() {
                     bar.finish_and_clear();
