@@ -1,5 +1,6 @@
 //! [`FileError`]: the one error type for a file that could not be read or written, shared by every
-//! dualrun crate so that each message names the file the same way. This crate itself reads no files.
+//! dualrun crate so that each message names the file the same way; the bounded readers every input
+//! goes through ([`read_capped`], [`BoundedLines`]) and the one atomic writer ([`write_atomic`]).
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -214,6 +215,21 @@ pub fn clip(message: &str, max: usize) -> String {
         out.push_str(&format!("… ({} bytes)", message.len()));
     }
     out
+}
+
+/// Writes `bytes` to `path` atomically: a temp file beside it, synced, renamed over it.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp).map_err(FileError::at(&tmp))?;
+    std::io::Write::write_all(&mut f, bytes).map_err(FileError::at(&tmp))?;
+    f.sync_all().map_err(FileError::at(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(FileError::at(path))?;
+    if let Some(parent) = path.parent() {
+        if let Ok(d) = std::fs::File::open(parent) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -74,6 +74,8 @@ pub struct Profile {
     pub network_id: [u8; 16],
     /// The id of the chain's block 0; other chains are refused.
     pub genesis_id: Hash32,
+    /// The id the network's nodes use in P2P handshakes (see [`Network`]).
+    pub p2p_network_id: [u8; 16],
     /// The first height whose blocks need a leader record.
     pub activation_height: u64,
     /// How heights are assigned to validators.
@@ -201,6 +203,7 @@ impl Profile {
             name: self.name.clone(),
             network_id: self.network_id,
             genesis_id: self.genesis_id,
+            p2p_network_id: self.p2p_network_id,
             source: self.source.clone(),
         }
     }
@@ -253,7 +256,8 @@ impl Profile {
         let field =
             |field: &str, problem: String| ProfileError::Field { file: file.clone(), field: field.into(), problem };
 
-        let Network { name, network_id, genesis_id, source: _ } = Network::from_table(raw.network, &file)?;
+        let Network { name, network_id, genesis_id, p2p_network_id, source: _ } =
+            Network::from_table(raw.network, &file)?;
         let schedule = match raw.leader.schedule.as_str() {
             "fixed" => ScheduleKind::Fixed,
             "round-robin" => ScheduleKind::RoundRobin,
@@ -320,6 +324,7 @@ impl Profile {
             name,
             network_id,
             genesis_id,
+            p2p_network_id,
             activation_height: raw.leader.activation_height,
             schedule,
             failover_seconds: raw.leader.failover_seconds,

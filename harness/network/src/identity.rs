@@ -5,8 +5,13 @@
 //! name = "xcash-migration"
 //! network_id = "1230f171610441611731008216a1a110"   # 16 bytes hex
 //! genesis_id = "418015bb…32e3"                       # refuse other chains
+//! p2p_network_id = "…"                               # optional: the nodes' P2P id, when it differs
 //! ```
-//! Every problem is reported with the profile file and the field (`network.network_id`).
+//! Two ids, two jobs: `network_id` is the domain of every signed leader record and vote (it binds a
+//! signature to this network); `p2p_network_id` is what the network's nodes put in a P2P handshake
+//! (monerod's compiled-in `NETWORK_ID`), the id `dualrun net isolation` proves foreign peers cannot use.
+//! Without `p2p_network_id` the two are the same. Every problem is reported with the profile file and
+//! the field (`network.network_id`).
 
 use std::path::{Path, PathBuf};
 
@@ -23,6 +28,7 @@ pub struct NetworkTable {
     name: String,
     network_id: String,
     genesis_id: String,
+    p2p_network_id: Option<String>,
 }
 
 /// A network's identity, checked.
@@ -34,6 +40,8 @@ pub struct Network {
     pub network_id: [u8; 16],
     /// The id of the chain's block 0; other chains are refused.
     pub genesis_id: Hash32,
+    /// The id the network's nodes use in P2P handshakes (`network_id` unless the profile says otherwise).
+    pub p2p_network_id: [u8; 16],
     /// The profile it was read from (for messages).
     pub source: PathBuf,
 }
@@ -99,7 +107,11 @@ impl Network {
         let field = |field, problem| NetworkError::Field { file: source.to_path_buf(), field, problem };
         let network_id = hex_array::<16>(&table.network_id).map_err(|p| field("network.network_id", p))?;
         let genesis_id = Hash32(hex_array::<32>(&table.genesis_id).map_err(|p| field("network.genesis_id", p))?);
-        Ok(Network { name: table.name, network_id, genesis_id, source: source.to_path_buf() })
+        let p2p_network_id = match &table.p2p_network_id {
+            Some(hex) => hex_array::<16>(hex).map_err(|p| field("network.p2p_network_id", p))?,
+            None => network_id,
+        };
+        Ok(Network { name: table.name, network_id, genesis_id, p2p_network_id, source: source.to_path_buf() })
     }
 
     /// Refuses a chain whose block 0 is not this network's genesis.
@@ -161,6 +173,26 @@ mod tests {
             )
         );
         assert!(n.check_genesis(&n.genesis_id).is_ok());
+    }
+
+    /// Without `p2p_network_id` the P2P id is the network id; with it, its own (checked like the others).
+    #[test]
+    fn the_p2p_id_defaults_to_the_network_id() {
+        let net = "00112233445566778899aabbccddeeff";
+        assert_eq!(network(net, GENESIS).unwrap().p2p_network_id, hex_array::<16>(net).unwrap());
+        let with = |p2p: &str| {
+            let text = format!(
+                "name = \"t\"\nnetwork_id = \"{net}\"\ngenesis_id = \"{GENESIS}\"\np2p_network_id = \"{p2p}\"\n"
+            );
+            Network::from_table(toml::from_str(&text).unwrap(), Path::new("p.toml"))
+        };
+        let n = with("ffeeddccbbaa99887766554433221100").unwrap();
+        assert_eq!(hex::encode(n.p2p_network_id), "ffeeddccbbaa99887766554433221100");
+        assert_eq!(hex::encode(n.network_id), net);
+        assert_eq!(
+            with("ffee").unwrap_err().to_string(),
+            "p.toml: network.p2p_network_id: 2 bytes, expected 16 (32 hex characters)"
+        );
     }
 
     /// The env carries the network, the activation height and the context's previous id and window.

@@ -2,7 +2,7 @@
 //! `payload_data`), and [`handshake`], which performs one over TCP and says whether the peer accepted
 //! us (and what it reported of itself) or refused. The network ids of Monero's networks.
 
-use std::io::{ErrorKind, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
@@ -201,13 +201,9 @@ pub fn handshake_with(
     if let Err(e) = stream.write_all(&packet) {
         return classify(e, addr, timeout);
     }
+    let mut reader = Deadline { stream: &stream, deadline };
     for _ in 0..=MAX_OTHER_PACKETS {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(HandshakeError::Timeout { addr, timeout });
-        }
-        stream.set_read_timeout(Some(left)).map_err(io)?;
-        let reply = match levin::read_packet(&mut stream, levin::INITIAL_MAX_BODY) {
+        let reply = match levin::read_packet(&mut reader, levin::INITIAL_MAX_BODY) {
             Ok(p) => p,
             Err(LevinError::Truncated { got }) => {
                 return Ok(Outcome::Refused {
@@ -229,6 +225,24 @@ pub fn handshake_with(
         return parse_response(&body);
     }
     Err(HandshakeError::TooManyPackets(MAX_OTHER_PACKETS + 1))
+}
+
+/// A stream read against one deadline for the whole exchange: each read may wait only for what is left,
+/// so a peer that sends a byte now and then cannot stretch the exchange past the timeout.
+struct Deadline<'a> {
+    stream: &'a TcpStream,
+    deadline: Instant,
+}
+
+impl Read for Deadline<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(std::io::Error::new(ErrorKind::TimedOut, "the exchange's deadline passed"));
+        }
+        self.stream.set_read_timeout(Some(left))?;
+        (&mut &*self.stream).read(buf)
+    }
 }
 
 /// An I/O error while talking: a closed connection is a refusal, a timeout a timeout.

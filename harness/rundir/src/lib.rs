@@ -35,6 +35,7 @@ mod writer;
 
 pub use access::differences;
 pub use checkpoint::Checkpoint;
+pub use dualrun_format::file::write_atomic;
 pub use error::{Problem, RunDirError};
 pub use event::{Elapsed, Observer, RunEvent};
 pub use manifest::{
@@ -50,4 +51,4 @@ pub use summary::{
     ClassCounts, ErrorCounts, InputCounts, Latencies, Latency, LatencyBucket, Range, Summary, VerdictCounts,
     VerifiersRun,
 };
-pub use writer::{rewind_live, write_atomic, RunWriter, CHECKPOINT_EVERY, CHECKPOINT_EVERY_BLOCKS};
+pub use writer::{rewind_live, RunWriter, CHECKPOINT_EVERY, CHECKPOINT_EVERY_BLOCKS};

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use dualrun_core::{Mode, UtcTime};
+use dualrun_format::file::write_atomic;
 use dualrun_format::{keccak256, ChainDigest, FileError, Hash32};
 
 use crate::access::{describe_changes, pretty};
@@ -73,21 +74,6 @@ fn lock_dir(dir: &Path, wait: Duration) -> Result<DirLock, RunDirError> {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-/// Writes `bytes` to `path` atomically: a temp file beside it, synced, renamed over it.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
-    let tmp = path.with_extension("tmp");
-    let mut f = File::create(&tmp).map_err(FileError::at(&tmp))?;
-    f.write_all(bytes).map_err(FileError::at(&tmp))?;
-    f.sync_all().map_err(FileError::at(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(FileError::at(path))?;
-    if let Some(parent) = path.parent() {
-        if let Ok(d) = File::open(parent) {
-            let _ = d.sync_all();
-        }
-    }
-    Ok(())
 }
 
 fn csv_header() -> String {
