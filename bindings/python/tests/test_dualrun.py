@@ -297,6 +297,7 @@ min_blocks = 1
 max_divergences = 10
 max_error_rate = 0.0
 require_golden = false
+require_isolation = false
 """
 
 

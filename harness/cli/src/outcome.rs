@@ -8,7 +8,8 @@ pub(crate) enum Outcome {
     Clean,
     /// Exit 1: a mismatch, a difference, a block that does not parse.
     Finding,
-    /// Exit 2 after a clean stop (Ctrl-C): the work is incomplete but resumable.
+    /// Exit 2 when the work could not be completed but what was done is kept: a clean stop (Ctrl-C), a
+    /// peer that gave no clear answer.
     Incomplete,
     /// Exit 3: the gate cannot decide on this evidence.
     Inconclusive,

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 
 use crate::allowlist::Allowlist;
 use crate::evidence::EvidenceRun;
+use crate::isolation::IsolationFile;
 use crate::policy::Policy;
 
 /// The gate's answer, ordered from best to worst (an evaluation takes its worst criterion's).
@@ -115,7 +116,8 @@ pub struct Evaluation {
 
 /// The digest of what an evaluation judges: Keccak-256 of `dualrun/evaluation/v1\n` and the compact JSON
 /// of the move, the policy's digest, the evidence runs' manifest digests (sorted; a run that cannot be
-/// read by its directory), the golden vectors' digest, the allowlist's digest and `strict`.
+/// read by its directory), the golden vectors' digest, the allowlist's digest, `strict` and, when any are
+/// given, the isolation files' digests (sorted).
 pub fn evaluation_digest(input: &EvaluationInput<'_>) -> String {
     let mut runs: Vec<String> = input
         .evidence
@@ -126,7 +128,7 @@ pub fn evaluation_digest(input: &EvaluationInput<'_>) -> String {
         .collect();
     runs.sort();
     runs.dedup();
-    let judged = json!({
+    let mut judged = json!({
         "from": input.from,
         "to": input.to,
         "policy": input.policy.digest,
@@ -135,6 +137,17 @@ pub fn evaluation_digest(input: &EvaluationInput<'_>) -> String {
         "allowlist": input.allowlist.map(|a| a.digest.clone()),
         "strict": input.strict,
     });
+    // Only when given, so evaluations without isolation evidence keep their digests.
+    if !input.isolation.is_empty() {
+        let mut files: Vec<String> = input
+            .isolation
+            .iter()
+            .map(|f| f.digest().map_or_else(|| format!("unreadable:{}", f.file.display()), str::to_owned))
+            .collect();
+        files.sort();
+        files.dedup();
+        judged["isolation"] = json!(files);
+    }
     let mut bytes = b"dualrun/evaluation/v1\n".to_vec();
     bytes.extend(serde_json::to_vec(&judged).expect("serializes"));
     dualrun_format::keccak256(&bytes).to_string()
@@ -150,6 +163,8 @@ pub struct EvaluationInput<'a> {
     pub policy: &'a Policy,
     /// The replay runs given as evidence.
     pub evidence: &'a [EvidenceRun],
+    /// The isolation evidence files given.
+    pub isolation: &'a [IsolationFile],
     /// The golden vectors' results, if run.
     pub golden: Option<&'a GoldenResult>,
     /// Known divergences excused.
@@ -174,7 +189,7 @@ fn pass_if(ok: bool) -> GateOutcome {
 
 /// Evaluates moving from `from` to `to` (one step forward) on the evidence.
 pub fn evaluate(input: &EvaluationInput<'_>) -> Evaluation {
-    let EvaluationInput { from, to, policy, evidence, golden, allowlist, strict, expected_profile } = *input;
+    let EvaluationInput { from, to, policy, evidence, isolation, golden, allowlist, strict, expected_profile } = *input;
     let mut criteria = Vec::new();
     let done = |criteria: Vec<Criterion>| {
         let outcome = criteria.iter().map(|c| c.outcome).max().unwrap_or(GateOutcome::Pass);
@@ -203,7 +218,8 @@ pub fn evaluate(input: &EvaluationInput<'_>) -> Evaluation {
         let note = "forward moves go one step at a time".into();
         criteria.push(crit("transition", json!(format!("{from} -> {to}")), want, GateOutcome::Fail, note));
     }
-    criteria.extend(evidence_criteria(evidence, policy.profile_digest.as_deref().or(expected_profile)));
+    let pinned = policy.profile_digest.as_deref().or(expected_profile);
+    criteria.extend(evidence_criteria(evidence, pinned));
     let usable = usable(evidence);
     criteria.push(independence(&usable));
     let blocks = blocks_compared(&usable);
@@ -236,6 +252,10 @@ pub fn evaluate(input: &EvaluationInput<'_>) -> Evaluation {
     }
     if req.require_golden {
         criteria.push(golden_criterion(golden));
+    }
+    if req.require_isolation || !isolation.is_empty() {
+        let first_run = evidence.first().and_then(EvidenceRun::profile_digest).map(|d| d.to_string());
+        criteria.push(crate::isolation::criterion(isolation, pinned.or(first_run.as_deref())));
     }
     if to == Mode::Only {
         criteria.push(allowed.none_active());

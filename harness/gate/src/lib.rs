@@ -6,6 +6,7 @@
 //!   and signed with an operator's Ed25519 key; [`ledger::verify`] checks all of it;
 //! - [`policy`]: what a forward move requires, per transition;
 //! - [`evidence`]: replay run directories as evidence — complete, untampered, made with the right profile;
+//! - [`isolation`]: isolation evidence files (`dualrun net isolation`) and the `isolation.proven` criterion;
 //! - [`allowlist`]: known divergences excused, with justification, author and expiry;
 //! - [`evaluate`]: criteria, each with its value, threshold and outcome; pass / fail / inconclusive;
 //!   and the evaluation's digest, which operators approve;
@@ -21,6 +22,7 @@ pub mod audit;
 pub mod entry;
 pub mod evaluate;
 pub mod evidence;
+pub mod isolation;
 pub mod ledger;
 pub mod operate;
 pub mod policy;

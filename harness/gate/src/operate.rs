@@ -13,6 +13,7 @@ use crate::allowlist::{Allowlist, AllowlistError};
 use crate::entry::{Action, Entry};
 use crate::evaluate::{evaluate, Evaluation, EvaluationInput, GateOutcome, GoldenResult};
 use crate::evidence::EvidenceRun;
+use crate::isolation::IsolationFile;
 use crate::ledger::{Ledger, LedgerError, NewEntry};
 use crate::policy::{Policy, PolicyError};
 use crate::quorum::{self, Quorum};
@@ -115,6 +116,8 @@ pub struct EvaluationRequest {
     pub golden: Option<PathBuf>,
     /// Replay run directories.
     pub evidence: Vec<PathBuf>,
+    /// Isolation evidence files (`dualrun net isolation --out`).
+    pub isolation: Vec<PathBuf>,
     /// The target mode (the next one when none).
     pub to: Option<Mode>,
     /// Known divergences excused.
@@ -133,6 +136,8 @@ pub struct Evaluated {
     pub golden: Option<GoldenResult>,
     /// The evidence runs, as read.
     pub evidence: Vec<EvidenceRun>,
+    /// The isolation files, as read.
+    pub isolation: Vec<IsolationFile>,
 }
 
 /// Evaluates the next forward move (or the one asked for) on the request's evidence.
@@ -156,18 +161,20 @@ pub fn evaluate_request(r: &EvaluationRequest) -> Result<Evaluated, GateError> {
     };
     let allowlist = r.allowlist.as_deref().map(Allowlist::load).transpose()?;
     let evidence: Vec<EvidenceRun> = r.evidence.iter().map(|d| EvidenceRun::load(d)).collect();
+    let isolation: Vec<IsolationFile> = r.isolation.iter().map(|f| IsolationFile::load(f)).collect();
     let last_profile = ledger.last_profile_digest();
     let evaluation = evaluate(&EvaluationInput {
         from,
         to,
         policy: &policy,
         evidence: &evidence,
+        isolation: &isolation,
         golden: golden.as_ref(),
         allowlist: allowlist.as_ref(),
         strict: r.strict,
         expected_profile: last_profile.as_deref(),
     });
-    Ok(Evaluated { evaluation, policy, golden, evidence })
+    Ok(Evaluated { evaluation, policy, golden, evidence, isolation })
 }
 
 /// Who makes a move: the key that signs it, the operator's name (the key's id when none) and why.
@@ -207,7 +214,7 @@ pub struct Promotion {
 pub fn promote(r: &EvaluationRequest, by: &Operator<'_>, force: bool) -> Result<Promotion, GateError> {
     by.check_reason()?;
     let _lock = Ledger::lock(&r.ledger)?;
-    let Evaluated { evaluation: eval, policy, golden, evidence } = evaluate_request(r)?;
+    let Evaluated { evaluation: eval, policy, golden, evidence, isolation } = evaluate_request(r)?;
     let next = eval.from.next();
     if next != Some(eval.to) {
         return Err(GateError::Invalid(format!(
@@ -243,7 +250,11 @@ pub fn promote(r: &EvaluationRequest, by: &Operator<'_>, force: bool) -> Result<
         reason: by.reason.into(),
         override_: eval.outcome != GateOutcome::Pass,
         policy: json!({ "digest": policy.digest, "path": policy.path }),
-        evidence: evidence.iter().map(EvidenceRun::ledger_record).collect(),
+        evidence: evidence
+            .iter()
+            .map(EvidenceRun::ledger_record)
+            .chain(isolation.iter().map(IsolationFile::ledger_record))
+            .collect(),
         golden: serde_json::to_value(&golden).expect("golden results serialize"),
         evaluation: serde_json::to_value(&eval).expect("evaluations serialize"),
         approves: None,

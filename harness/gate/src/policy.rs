@@ -1,14 +1,16 @@
 //! Policies (TOML). Every key is optional; the defaults are:
 //!
-//! | transition | min_blocks | max_divergences | max_error_rate | require_golden | max_latency_ratio_p99 |
-//! |---|---|---|---|---|---|
-//! | `[to_shadow]` | 0 | — | — | true | — |
-//! | `[to_primary]` | 1000 | 0 | 0.0 | true | — |
-//! | `[to_only]` | 10000 | 0 | 0.001 | true | 1.0 |
+//! | transition | min_blocks | max_divergences | max_error_rate | require_golden | max_latency_ratio_p99 | require_isolation |
+//! |---|---|---|---|---|---|---|
+//! | `[to_shadow]` | 0 | — | — | true | — | false |
+//! | `[to_primary]` | 1000 | 0 | 0.0 | true | — | true |
+//! | `[to_only]` | 10000 | 0 | 0.001 | true | 1.0 | false |
 //!
 //! `min_blocks` counts blocks compared by both verifiers in the evidence; `max_divergences` counts split
 //! + halt + fact + reason after the allowlist; `max_error_rate` is (candidate errors + fallbacks) /
-//!   blocks compared; `max_latency_ratio_p99` is the candidate's p99 over the legacy's. A top-level
+//!   blocks compared; `max_latency_ratio_p99` is the candidate's p99 over the legacy's;
+//!   `require_isolation` asks for isolation evidence (`dualrun net isolation`) that proves the network's
+//!   nodes refuse Monero's networks before the new consensus leads (see [`crate::isolation`]). A top-level
 //!   `profile_digest` pins the profile the evidence must have been made with. A `split` is never excused,
 //!   and PRIMARY → ONLY also requires no active allowlist entry. A `[quorum]` table (`approvals = M`,
 //!   `operators = ["<public key hex>", …]`) makes every promotion need M operators' signed approvals
@@ -35,6 +37,8 @@ pub struct Requirements {
     pub require_golden: bool,
     /// The highest candidate p99 latency over the legacy's, if checked.
     pub max_latency_ratio_p99: Option<f64>,
+    /// Whether isolation evidence must prove the network apart from Monero's.
+    pub require_isolation: bool,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -45,6 +49,7 @@ struct RawRequirements {
     max_error_rate: Option<f64>,
     require_golden: Option<bool>,
     max_latency_ratio_p99: Option<f64>,
+    require_isolation: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -102,6 +107,7 @@ fn merge(raw: RawRequirements, d: Requirements) -> Requirements {
         max_error_rate: raw.max_error_rate.or(d.max_error_rate),
         require_golden: raw.require_golden.unwrap_or(d.require_golden),
         max_latency_ratio_p99: raw.max_latency_ratio_p99.or(d.max_latency_ratio_p99),
+        require_isolation: raw.require_isolation.unwrap_or(d.require_isolation),
     }
 }
 
@@ -114,6 +120,7 @@ impl Policy {
                 max_error_rate: None,
                 require_golden: true,
                 max_latency_ratio_p99: None,
+                require_isolation: false,
             },
             Requirements {
                 min_blocks: 1000,
@@ -121,6 +128,7 @@ impl Policy {
                 max_error_rate: Some(0.0),
                 require_golden: true,
                 max_latency_ratio_p99: None,
+                require_isolation: true,
             },
             Requirements {
                 min_blocks: 10_000,
@@ -128,6 +136,7 @@ impl Policy {
                 max_error_rate: Some(0.001),
                 require_golden: true,
                 max_latency_ratio_p99: Some(1.0),
+                require_isolation: false,
             },
         )
     }

@@ -179,8 +179,8 @@ pub enum EntryProblem {
 /// Why an entry's evidence no longer holds.
 #[derive(Debug, thiserror::Error)]
 pub enum EvidenceProblem {
-    /// The evidence record has no `run`.
-    #[error("the evidence record names no run")]
+    /// The evidence record names no run directory (or file).
+    #[error("the evidence record names no run or file")]
     NoRun,
     /// The run directory is gone.
     #[error("evidence run {run} is not there any more")]
@@ -193,6 +193,20 @@ pub enum EvidenceProblem {
     ManifestChanged {
         /// The run directory.
         run: String,
+    },
+    /// An evidence file (isolation) is gone.
+    #[error("evidence file {file} is not there any more")]
+    FileGone {
+        /// The file.
+        file: String,
+    },
+    /// An evidence file's digest is not the one recorded, or the file no longer holds as evidence.
+    #[error("evidence file {file}: {problem}")]
+    FileChanged {
+        /// The file.
+        file: String,
+        /// What changed.
+        problem: String,
     },
     /// The run has a problem now (an edited file, a stray, a count).
     #[error("evidence run {run}: {problem}")]

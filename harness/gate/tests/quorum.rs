@@ -18,11 +18,12 @@ use dualrun_gate::{EntryProblem, LedgerError};
 use dualrun_keys::KeyFile;
 use serde_json::{json, Value};
 
-/// A policy that lets legacy -> shadow -> primary through on no evidence, with a quorum of `m` of `ops`.
+/// A policy that lets legacy -> shadow -> primary through on no evidence (no replay runs, no golden
+/// vectors, no isolation), with a quorum of `m` of `ops`.
 fn policy(dir: &Path, name: &str, m: usize, ops: &[&KeyFile]) -> PathBuf {
     let listed: Vec<String> = ops.iter().map(|o| format!("\"{}\"", o.public_key_hex())).collect();
     let text = format!(
-        "[to_shadow]\nrequire_golden = false\n\n[to_primary]\nmin_blocks = 0\nrequire_golden = false\n\n\
+        "[to_shadow]\nrequire_golden = false\n\n[to_primary]\nmin_blocks = 0\nrequire_golden = false\nrequire_isolation = false\n\n\
          [quorum]\napprovals = {m}\noperators = [{}]\n",
         listed.join(", ")
     );

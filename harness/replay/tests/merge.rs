@@ -85,6 +85,7 @@ fn evaluation(run: &Path) -> Evaluation {
         to: Mode::Shadow,
         policy: &Policy::builtin(),
         evidence: &evidence,
+        isolation: &[],
         golden: None,
         allowlist: None,
         strict: false,

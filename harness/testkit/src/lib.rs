@@ -1,10 +1,12 @@
 //! What dualrun's tests share, so no test crate keeps its own copy: the repository's paths and fixtures
 //! (the bundled sample chain, the pinned sample run), running a program and reading its output, a real
-//! monerod in regtest ([`monerod`]), a fake misbehaving daemon ([`fake_daemon`]), a legacy that accepts
+//! monerod in regtest ([`monerod`]), a fake misbehaving daemon ([`fake_daemon`]), a node of a private
+//! P2P network ([`p2p_node`]), a legacy that accepts
 //! everything ([`verifiers`]), and the system tools a test needs, named when missing ([`tool`]).
 
 pub mod fake_daemon;
 pub mod monerod;
+pub mod p2p_node;
 pub mod tool;
 pub mod verifiers;
 

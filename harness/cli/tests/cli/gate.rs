@@ -83,7 +83,19 @@ fn the_full_walk_on_real_replays_and_an_audit() {
     let r = dualrun(&args);
     assert_eq!(r.code, 1, "{}", r.stdout);
     assert!(r.stdout.contains("max_divergences") && r.stdout.contains("10, need <= 0"), "{}", r.stdout);
+    assert!(r.stdout.contains("inconclusive isolation.proven"), "{}", r.stdout);
+    assert!(r.stdout.contains("no isolation evidence"), "{}", r.stdout);
     assert_eq!(std::fs::read(&ledger).unwrap(), before, "a refused promotion writes nothing");
+
+    // The network's nodes refuse Monero's peers: isolation evidence for PRIMARY.
+    let node = dualrun_testkit::p2p_node::PrivateNode::start(
+        hex::decode("6475616c72756e2d73616d706c650001").unwrap().try_into().unwrap(),
+        201,
+    );
+    let (profile, isolation) = (s(&sample_dir().join("profile.toml")).to_owned(), s(&t("isolation.json")).to_owned());
+    let r =
+        dualrun(&["net", "isolation", "--profile", &profile, "--peer", &node.addr.to_string(), "--out", &isolation]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
 
     // An allowlist that excuses the ten halts, with justification, author and expiry: PRIMARY.
     let csv = std::fs::read_to_string(t("shadow-run").join("divergences.csv")).unwrap();
@@ -98,10 +110,12 @@ fn the_full_walk_on_real_replays_and_an_audit() {
     std::fs::write(t("allow.toml"), allow).unwrap();
     let mut args = vec!["gate", "promote", "--ledger", s(&ledger), "--policy", &policy, "--golden", &golden];
     args.extend(["--allowlist", allow_file.as_str(), "--key", alice_key.as_str(), "--reason", "faults are known"]);
+    args.extend(["--isolation", isolation.as_str()]);
     args.extend(evidence);
     let r = dualrun(&args);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("10 excused by the allowlist"), "{}", r.stdout);
+    assert!(r.stdout.contains("pass         isolation.proven"), "{}", r.stdout);
 
     // Any active allowlist entry blocks PRIMARY -> ONLY.
     replay(&t("primary-run"), "primary");
@@ -172,6 +186,21 @@ fn audit_the_walk(dir: &Path, ledger: &Path, golden: &str, shadow_run: &str) {
     let r = dualrun(&["gate", "verify", "--ledger", s(ledger), "--trusted-key", &bob]);
     assert_eq!(r.code, 1);
     assert!(r.stdout.contains("entry 0") && r.stdout.contains("not a trusted key"), "{}", r.stdout);
+
+    // An isolation file edited after the fact: the promotion that relied on it fails the audit.
+    let iso = t("isolation.json");
+    let original = std::fs::read_to_string(&iso).unwrap();
+    std::fs::write(&iso, original.replacen("\"timeout_ms\": ", "\"timeout_ms\": 1", 1)).unwrap();
+    let r = dualrun(&["gate", "verify", "--ledger", s(ledger)]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stdout.contains("entry 2")
+            && r.stdout.contains("isolation.json")
+            && r.stdout.contains("edited after it was written"),
+        "{}",
+        r.stdout
+    );
+    std::fs::write(&iso, original).unwrap();
 
     // Evidence edited after the fact: the entry that relied on it fails the audit.
     let csv_path = t("shadow-run").join("divergences.csv");
@@ -326,7 +355,11 @@ fn allowlist_hygiene_profile_pinning_and_invalid_allowlists() {
         "--evidence",
         s(&t("run")),
     ]);
-    std::fs::write(t("policy.toml"), "[to_primary]\nmin_blocks = 100\nmax_divergences = 10\n").unwrap();
+    std::fs::write(
+        t("policy.toml"),
+        "[to_primary]\nmin_blocks = 100\nmax_divergences = 10\nrequire_isolation = false\n",
+    )
+    .unwrap();
 
     // A block id that is not one is refused (a typo must not silently match nothing).
     std::fs::write(

@@ -14,6 +14,7 @@ mod formats;
 mod gate;
 mod house;
 mod leader_commands;
+mod net;
 mod replay;
 mod replay_bad_input;
 mod report;

@@ -94,6 +94,9 @@ pub(crate) struct EvalArgs {
     /// Replay run directories.
     #[arg(long, value_name = "RUN_DIR", num_args = 1..)]
     evidence: Vec<PathBuf>,
+    /// Isolation evidence files (`dualrun net isolation --out`).
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    isolation: Vec<PathBuf>,
     /// The target mode (default: the next one).
     #[arg(long)]
     to: Option<Mode>,
@@ -114,6 +117,7 @@ impl EvalArgs {
             policy: self.policy.clone(),
             golden: self.golden.clone(),
             evidence: self.evidence.clone(),
+            isolation: self.isolation.clone(),
             to: self.to,
             allowlist: self.allowlist.clone(),
             strict: self.strict,
