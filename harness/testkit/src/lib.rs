@@ -14,7 +14,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-pub use monerod::Monerod;
+pub use monerod::{Config as MonerodConfig, Monerod, Net, Peers};
 
 /// The repository's root.
 pub fn repo() -> PathBuf {

@@ -1,5 +1,6 @@
-//! A real monerod (Debian's 0.18) for the system tests: regtest, offline, loopback ports of its own, a
-//! fresh data directory; killed when dropped unless stopped cleanly first.
+//! A real monerod (Debian's 0.18) for the system tests: regtest (or testnet, stagenet), offline or with
+//! exclusive loopback peers only, ports of its own, a fresh data directory; killed when dropped unless
+//! stopped cleanly first.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -15,6 +16,8 @@ pub struct Monerod {
     pub data_dir: PathBuf,
     /// Its P2P port on 127.0.0.1.
     pub p2p_port: u16,
+    /// How it was started.
+    pub config: Config,
 }
 
 /// A loopback port free at the moment of asking.
@@ -22,53 +25,122 @@ pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// Which network a daemon runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Net {
+    /// `--regtest --fixed-difficulty 1`: a fakechain on mainnet's network id, mined on demand.
+    Regtest,
+    /// `--testnet`.
+    Testnet,
+    /// `--stagenet`.
+    Stagenet,
+}
+
+/// Whom a daemon talks to over P2P.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Peers {
+    /// `--offline --in-peers 0`: no P2P at all.
+    Offline,
+    /// Incoming peers accepted on its P2P port, and only these loopback ports dialled
+    /// (`--add-exclusive-node` each). Never empty: with none it is given one unused port, so it never
+    /// reaches for the public seed nodes (which an empty peer list makes it do).
+    Exclusive(Vec<u16>),
+}
+
+/// How a daemon is started.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Its network.
+    pub net: Net,
+    /// Its peers.
+    pub peers: Peers,
+    /// Its RPC port on 127.0.0.1.
+    pub rpc_port: u16,
+    /// Its P2P port on 127.0.0.1.
+    pub p2p_port: u16,
+    /// `--keep-fakechain`: start on the chain already in the data directory (a restart).
+    pub keep_chain: bool,
+    /// `--zmq-pub ENDPOINT`.
+    pub zmq_pub: Option<String>,
+}
+
+impl Config {
+    /// A regtest daemon, offline, on free ports.
+    pub fn regtest() -> Config {
+        Config {
+            net: Net::Regtest,
+            peers: Peers::Offline,
+            rpc_port: free_port(),
+            p2p_port: free_port(),
+            keep_chain: false,
+            zmq_pub: None,
+        }
+    }
+
+    /// The same daemon on other peers (ports and network kept).
+    pub fn with_peers(&self, peers: Peers) -> Config {
+        Config { peers, ..self.clone() }
+    }
+}
+
 impl Monerod {
     /// A fresh regtest daemon in `data_dir`, on ports of its own.
     pub fn start(data_dir: &Path) -> Monerod {
-        Monerod::start_at(data_dir, free_port(), false)
+        Monerod::launch(data_dir, &Config::regtest())
     }
 
     /// A daemon on RPC port `rpc`; `keep` starts it on the chain already in `data_dir` (a restart).
     pub fn start_at(data_dir: &Path, rpc: u16, keep: bool) -> Monerod {
-        let extra: Vec<String> = if keep { vec!["--keep-fakechain".into()] } else { vec![] };
-        Monerod::start_with(data_dir, rpc, &extra)
+        Monerod::launch(data_dir, &Config { rpc_port: rpc, keep_chain: keep, ..Config::regtest() })
     }
 
-    /// A fresh regtest daemon that accepts incoming P2P peers on 127.0.0.1:[`Monerod::p2p_port`]: not
-    /// `--offline` (which does not listen for peers) and without an incoming-peer limit of 0; it connects
-    /// out to no one (`--out-peers 0`, its one exclusive peer an unused loopback port).
+    /// A fresh regtest daemon that accepts incoming P2P peers on 127.0.0.1:[`Monerod::p2p_port`] and dials
+    /// no one (its one exclusive peer an unused loopback port).
     pub fn start_accepting_peers(data_dir: &Path) -> Monerod {
-        Monerod::spawn(data_dir, free_port(), &[], false)
+        Monerod::launch(data_dir, &Config { peers: Peers::Exclusive(vec![]), ..Config::regtest() })
     }
 
     /// A daemon publishing new blocks on ZMQ; returns it and the publisher's endpoint.
     pub fn start_publishing(data_dir: &Path) -> (Monerod, String) {
         let endpoint = format!("tcp://127.0.0.1:{}", free_port());
-        (Monerod::start_with(data_dir, free_port(), &["--zmq-pub".to_owned(), endpoint.clone()]), endpoint)
+        (Monerod::launch(data_dir, &Config { zmq_pub: Some(endpoint.clone()), ..Config::regtest() }), endpoint)
     }
 
-    fn start_with(data_dir: &Path, rpc: u16, extra: &[String]) -> Monerod {
-        Monerod::spawn(data_dir, rpc, extra, true)
-    }
-
-    /// `offline`: no P2P at all (`--offline`, `--in-peers 0`); otherwise incoming peers are accepted.
-    fn spawn(data_dir: &Path, rpc: u16, extra: &[String], offline: bool) -> Monerod {
-        // Not offline: its only peer is a loopback port no one listens on, so it never reaches for the
-        // public seed nodes (which an empty peer list makes it do).
-        let nowhere = format!("127.0.0.1:{}", free_port());
-        let isolation: Vec<&str> =
-            if offline { vec!["--offline", "--in-peers", "0"] } else { vec!["--add-exclusive-node", &nowhere] };
+    /// Starts a daemon as `config` says, on loopback only, in `data_dir`.
+    pub fn launch(data_dir: &Path, config: &Config) -> Monerod {
         let monerod = crate::tool::require(crate::tool::MONEROD);
-        let p2p_port = free_port();
-        let child = Command::new(monerod)
-            .args(extra)
-            .args(isolation)
-            .args(["--regtest", "--fixed-difficulty", "1", "--non-interactive", "--no-igd"])
-            .args(["--disable-dns-checkpoints", "--check-updates", "disabled", "--hide-my-port"])
-            .args(["--out-peers", "0", "--rpc-ssl", "disabled"])
+        let mut cmd = Command::new(monerod);
+        match config.net {
+            Net::Regtest => cmd.args(["--regtest", "--fixed-difficulty", "1"]),
+            Net::Testnet => cmd.arg("--testnet"),
+            Net::Stagenet => cmd.arg("--stagenet"),
+        };
+        if config.keep_chain {
+            cmd.arg("--keep-fakechain");
+        }
+        if let Some(endpoint) = &config.zmq_pub {
+            cmd.args(["--zmq-pub", endpoint]);
+        }
+        match &config.peers {
+            Peers::Offline => {
+                cmd.args(["--offline", "--in-peers", "0", "--out-peers", "0"]);
+            }
+            Peers::Exclusive(ports) => {
+                let ports = if ports.is_empty() { vec![free_port()] } else { ports.clone() };
+                for port in &ports {
+                    cmd.args(["--add-exclusive-node", &format!("127.0.0.1:{port}")]);
+                }
+                // With real peers, dial them; with none, the one unused port is never dialled.
+                let out = if config.peers == Peers::Exclusive(vec![]) { 0 } else { ports.len() };
+                cmd.args(["--out-peers", &out.to_string()]);
+            }
+        }
+        let child = cmd
+            .args(["--non-interactive", "--no-igd", "--disable-dns-checkpoints", "--check-updates", "disabled"])
+            .args(["--hide-my-port", "--rpc-ssl", "disabled"])
             .args(["--p2p-bind-ip", "127.0.0.1", "--rpc-bind-ip", "127.0.0.1", "--zmq-rpc-bind-ip", "127.0.0.1"])
-            .args(["--p2p-bind-port", &p2p_port.to_string()])
-            .args(["--rpc-bind-port", &rpc.to_string()])
+            .args(["--p2p-bind-port", &config.p2p_port.to_string()])
+            .args(["--rpc-bind-port", &config.rpc_port.to_string()])
             .args(["--zmq-rpc-bind-port", &free_port().to_string()])
             .arg("--data-dir")
             .arg(data_dir)
@@ -78,7 +150,13 @@ impl Monerod {
             .stderr(Stdio::null())
             .spawn()
             .expect("start monerod");
-        Monerod { child, rpc_url: format!("http://127.0.0.1:{rpc}"), data_dir: data_dir.to_path_buf(), p2p_port }
+        Monerod {
+            child,
+            rpc_url: format!("http://127.0.0.1:{}", config.rpc_port),
+            data_dir: data_dir.to_path_buf(),
+            p2p_port: config.p2p_port,
+            config: config.clone(),
+        }
     }
 
     /// An RPC client of it.
@@ -106,9 +184,22 @@ impl Monerod {
         }
     }
 
-    /// The LMDB directory of a regtest daemon.
+    /// The LMDB directory of the daemon's chain.
     pub fn lmdb(&self) -> PathBuf {
-        self.data_dir.join("fake/lmdb")
+        let net = match self.config.net {
+            Net::Regtest => "fake",
+            Net::Testnet => "testnet",
+            Net::Stagenet => "stagenet",
+        };
+        self.data_dir.join(net).join("lmdb")
+    }
+
+    /// Stops it cleanly and starts it again on its chain (`--keep-fakechain`), same ports, with `peers`.
+    pub fn restart(&mut self, peers: Peers) {
+        self.stop();
+        let config = Config { keep_chain: true, ..self.config.with_peers(peers) };
+        *self = Monerod::launch(&self.data_dir.clone(), &config);
+        self.wait_ready();
     }
 }
 

@@ -1,6 +1,7 @@
-//! `dualrun_p2p`'s handshake with a real monerod (Debian's, in regtest): it answers to mainnet's network
-//! id (a regtest daemon is a "fakechain" on mainnet's id), its answer reports the height and top block
-//! its RPC reports, and it refuses testnet's and stagenet's ids.
+//! `dualrun_p2p`'s handshake with real monerods (Debian's): a regtest daemon answers to mainnet's network
+//! id (it is a "fakechain" on mainnet's id), its answer reports the height and top block its RPC reports,
+//! and it refuses testnet's and stagenet's ids; testnet and stagenet daemons each accept only their own;
+//! `net handshake` and `net isolation` say so on the command line.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -95,4 +96,79 @@ fn net_handshake_says_what_the_node_did() {
     assert!(unreachable.stderr.contains(&format!("handshake with {closed}")), "{}", unreachable.stderr);
     let bad = dualrun(&["net", "handshake", "--peer", &peer, "--network-id", "12zz"]);
     assert!(bad.code == 2 && bad.stderr.contains("--network-id 12zz: not 16 bytes of hex"), "{}", bad.stderr);
+}
+
+/// Real daemons of Monero's three networks (regtest is mainnet's id) on loopback: each accepts its own id,
+/// reporting it, and refuses the other two; `net isolation` catches a profile whose P2P id is a public
+/// network's, and a profile pointed at another network's nodes.
+#[test]
+fn each_network_accepts_its_own_id_and_refuses_the_others() {
+    use dualrun_testkit::{MonerodConfig, Net, Peers};
+
+    use crate::common::dualrun;
+    let networks =
+        [(Net::Regtest, MAINNET_NETWORK_ID), (Net::Testnet, TESTNET_NETWORK_ID), (Net::Stagenet, STAGENET_NETWORK_ID)];
+    let dirs: Vec<_> = networks.iter().map(|_| tempfile::tempdir().unwrap()).collect();
+    let mut daemons: Vec<_> = networks
+        .iter()
+        .zip(&dirs)
+        .map(|((net, _), dir)| {
+            let config = MonerodConfig { net: *net, ..MonerodConfig::regtest().with_peers(Peers::Exclusive(vec![])) };
+            Monerod::launch(dir.path(), &config)
+        })
+        .collect();
+    for d in &mut daemons {
+        d.wait_ready();
+    }
+    let addr = |d: &Monerod| -> SocketAddr { format!("127.0.0.1:{}", d.p2p_port).parse().unwrap() };
+    for (d, (net, own)) in daemons.iter().zip(&networks) {
+        for (_, id) in &networks {
+            match handshake_when_listening(addr(d), *id) {
+                Outcome::Accepted { network_id, .. } => {
+                    assert_eq!(id, own, "a {net:?} daemon accepted {}", hex::encode(id));
+                    assert_eq!(network_id, *own, "a {net:?} daemon reports its own id");
+                }
+                Outcome::Refused { .. } => assert_ne!(id, own, "a {net:?} daemon refused its own id"),
+            }
+        }
+    }
+
+    // A profile whose P2P id is testnet's is not isolated by its id, whatever its nodes do.
+    let tmp = tempfile::tempdir().unwrap();
+    let sample = std::fs::read_to_string(dualrun_testkit::sample_dir().join("profile.toml")).unwrap();
+    let on_testnet = tmp.path().join("on-testnet.toml");
+    let text = sample.replace("genesis_id = ", "p2p_network_id = \"1230f171610441611731008216a1a111\"\ngenesis_id = ");
+    std::fs::write(&on_testnet, text).unwrap();
+    let testnet = addr(&daemons[1]).to_string();
+    let r = dualrun(&["net", "isolation", "--profile", on_testnet.to_str().unwrap(), "--peer", &testnet]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("the profile's P2P network id is testnet's"), "{}", r.stdout);
+
+    // The sample network's profile pointed at a stagenet node: its own id refused, stagenet's taken.
+    let stagenet = addr(&daemons[2]).to_string();
+    let profile = dualrun_testkit::sample_dir().join("profile.toml");
+    let out = tmp.path().join("isolation.json");
+    let r = dualrun(&[
+        "net",
+        "isolation",
+        "--profile",
+        profile.to_str().unwrap(),
+        "--peer",
+        &stagenet,
+        "--foreign",
+        "1230f171610441611731008216a1a112",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains(&format!("finding: {stagenet} refused the network's own id")), "{}", r.stdout);
+    assert!(
+        r.stdout.contains(&format!(
+            "finding: {stagenet} accepted a peer of stagenet (network id 1230f171610441611731008216a1a112)"
+        )),
+        "{}",
+        r.stdout
+    );
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!((v["proven"].as_bool(), v["checks"].as_array().unwrap().len()), (Some(false), 4), "{v}");
 }
