@@ -339,6 +339,27 @@ impl Daemon {
     pub fn block_header_by_height(&self, height: u64) -> Result<DaemonHeader, RpcError> {
         Ok(self.call::<HeaderAnswer>("get_block_header_by_height", json!({ "height": height }))?.block_header)
     }
+
+    /// The headers of the blocks at heights `start..=end` of the daemon's main chain, in height order
+    /// (`get_block_headers_range`; a restricted RPC serves at most 1,000 at a time). An answer with
+    /// other heights, or out of order, is a protocol error.
+    pub fn block_headers_range(&self, start: u64, end: u64) -> Result<Vec<DaemonHeader>, RpcError> {
+        #[derive(Deserialize)]
+        struct Answer {
+            headers: Vec<DaemonHeader>,
+        }
+        let method = "get_block_headers_range";
+        let a: Answer = self.call(method, json!({ "start_height": start, "end_height": end }))?;
+        let in_order = a.headers.iter().zip(start..).all(|(h, want)| h.height == want);
+        if !in_order || a.headers.len() as u64 != end.saturating_sub(start) + 1 {
+            return Err(RpcError::Protocol {
+                url: self.base.clone(),
+                method: method.into(),
+                detail: format!("asked for heights {start}..={end}, got {} headers not in that order", a.headers.len()),
+            });
+        }
+        Ok(a.headers)
+    }
 }
 
 #[cfg(test)]

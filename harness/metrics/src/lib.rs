@@ -19,6 +19,7 @@
 //! | `dualrun_mode_info` | gauge (1) | `mode` |
 //! | `process_cpu_seconds_total`, `process_resident_memory_bytes`, `process_virtual_memory_bytes`, `process_open_fds`, `process_start_time_seconds` | | — |
 
+pub mod fleet;
 mod process;
 mod server;
 
@@ -33,7 +34,20 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
+pub use fleet::FleetMetrics;
 pub use server::{serve, MetricsServer, ServeError};
+
+/// What `/metrics` serves: a run's metrics or a fleet's.
+pub trait Exposition: Send + Sync {
+    /// The Prometheus text exposition, read now.
+    fn encode(&self) -> String;
+}
+
+impl Exposition for Metrics {
+    fn encode(&self) -> String {
+        Metrics::encode(self)
+    }
+}
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct VerifierLabel {
@@ -239,7 +253,7 @@ impl Metrics {
 /// OpenMetrics text as the Prometheus text format has it: a counter family is named with its `_total`
 /// suffix in its `# HELP` and `# TYPE` lines (as its samples are), and there is no `# EOF` line. Scrapers
 /// read both; `promtool check metrics` and older tools read only this one.
-fn prometheus_text(open_metrics: &str) -> String {
+pub(crate) fn prometheus_text(open_metrics: &str) -> String {
     let counters: std::collections::HashSet<&str> = open_metrics
         .lines()
         .filter_map(|l| l.strip_prefix("# TYPE ")?.strip_suffix(" counter"))

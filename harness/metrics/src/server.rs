@@ -14,7 +14,7 @@ use hyper::body::{Bytes, Incoming};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 
-use crate::Metrics;
+use crate::Exposition;
 
 /// How long a client has to send its request headers.
 pub(crate) const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
@@ -49,8 +49,8 @@ impl MetricsServer {
     }
 }
 
-/// Serves `metrics` at `http://ADDR/metrics` until the process ends.
-pub fn serve(addr: &str, metrics: Arc<Metrics>) -> Result<MetricsServer, ServeError> {
+/// Serves `metrics` (a run's or a fleet's) at `http://ADDR/metrics` until the process ends.
+pub fn serve(addr: &str, metrics: Arc<dyn Exposition>) -> Result<MetricsServer, ServeError> {
     let bind = |source| ServeError::Bind { addr: addr.into(), source };
     let parsed: SocketAddr = addr.parse().map_err(|_| ServeError::BadAddress(addr.into()))?;
     let listener = std::net::TcpListener::bind(parsed).map_err(bind)?;
@@ -65,7 +65,7 @@ pub fn serve(addr: &str, metrics: Arc<Metrics>) -> Result<MetricsServer, ServeEr
     Ok(MetricsServer { addr: local })
 }
 
-async fn accept(listener: std::net::TcpListener, metrics: Arc<Metrics>) {
+async fn accept(listener: std::net::TcpListener, metrics: Arc<dyn Exposition>) {
     let listener = match tokio::net::TcpListener::from_std(listener) {
         Ok(l) => l,
         Err(e) => {
@@ -100,7 +100,7 @@ async fn accept(listener: std::net::TcpListener, metrics: Arc<Metrics>) {
     }
 }
 
-fn answer(req: &Request<Incoming>, metrics: &Metrics) -> Response<Full<Bytes>> {
+fn answer(req: &Request<Incoming>, metrics: &Arc<dyn Exposition>) -> Response<Full<Bytes>> {
     const TEXT: &str = "text/plain; charset=utf-8";
     let (status, content_type, body) = match (req.method(), req.uri().path()) {
         (&Method::GET, "/metrics" | "/") => {
@@ -122,6 +122,7 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
+    use crate::Metrics;
 
     fn scrape(addr: SocketAddr, path: &str) -> String {
         let mut s = TcpStream::connect(addr).unwrap();

@@ -51,4 +51,4 @@ pub use summary::{
     ClassCounts, ErrorCounts, InputCounts, Latencies, Latency, LatencyBucket, Range, Summary, VerdictCounts,
     VerifiersRun,
 };
-pub use writer::{rewind_live, RunWriter, CHECKPOINT_EVERY, CHECKPOINT_EVERY_BLOCKS};
+pub use writer::{lock_dir, rewind_live, DirLock, RunWriter, CHECKPOINT_EVERY, CHECKPOINT_EVERY_BLOCKS};

@@ -53,10 +53,11 @@ pub(crate) const LOCK_WAIT: Duration = Duration::from_secs(30);
 /// An exclusive hold on a run directory (`flock` on the directory itself, so the closed set of files is
 /// untouched), released when dropped or when the process ends, however it ends.
 #[derive(Debug)]
-struct DirLock(#[allow(dead_code)] File);
+pub struct DirLock(#[allow(dead_code)] File);
 
-/// Takes the hold on `dir`, waiting up to `wait` for another holder.
-fn lock_dir(dir: &Path, wait: Duration) -> Result<DirLock, RunDirError> {
+/// Takes the hold on `dir`, waiting up to `wait` for another holder (every writer of a run directory,
+/// replay or fleet, holds it while it writes).
+pub fn lock_dir(dir: &Path, wait: Duration) -> Result<DirLock, RunDirError> {
     use std::os::fd::AsRawFd;
     let f = File::open(dir).map_err(FileError::at(dir))?;
     let deadline = std::time::Instant::now() + wait;

@@ -1,13 +1,14 @@
 //! A fake monerod for the tests that need a daemon to misbehave in ways a real one will not on demand:
 //! it serves a scripted main chain over JSON-RPC (`get_info`, `get_block`, `get_block_header_by_height`,
-//! `get_last_block_header`, a scripted `get_block_template`, `submit_block` counted) on a loopback port;
-//! it can answer `get_block` from a height on by dripping a byte every half second forever, or never
-//! answer at all.
+//! `get_block_headers_range`, `get_last_block_header`, a scripted `get_block_template`, `submit_block`
+//! counted) on a loopback port; its chain can be replaced while it runs ([`FakeDaemon::set_chain`], a
+//! reorganization or a fork on demand, with [`header_chain`] for chains of headers alone); it can answer
+//! `get_block` from a height on by dripping a byte every half second forever, or never answer at all.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -45,6 +46,24 @@ pub fn sample_blocks(to: u64) -> Vec<ServedBlock> {
         .collect()
 }
 
+/// A chain of `n` blocks of headers alone, continuing `base` (its blocks kept as they are): block ids are
+/// Keccak-256 of `tag`, the height and the parent's id, so two chains with different tags fork where
+/// they start. Blobs are empty (for callers that read headers only).
+pub fn header_chain(base: &[ServedBlock], n: u64, tag: &str) -> Vec<ServedBlock> {
+    let mut chain = base.to_vec();
+    for _ in 0..n {
+        let height = chain.len() as u64;
+        let prev = chain.last().and_then(|b| b.header["hash"].as_str()).unwrap_or(&"00".repeat(32)).to_owned();
+        let id = dualrun_format::keccak256(format!("{tag}/{height}/{prev}").as_bytes());
+        let header = json!({
+            "height": height, "hash": id.to_string(), "prev_hash": prev, "timestamp": 1_700_000_000 + height,
+            "major_version": 16, "minor_version": 16, "nonce": 0,
+        });
+        chain.push(ServedBlock { blob: vec![], header });
+    }
+    chain
+}
+
 /// How the fake daemon behaves.
 #[derive(Clone, Default)]
 pub struct Script {
@@ -67,6 +86,7 @@ pub struct FakeDaemon {
     pub calls: Arc<AtomicUsize>,
     /// `submit_block` calls among them.
     pub submits: Arc<AtomicUsize>,
+    chain: Arc<RwLock<Arc<Vec<ServedBlock>>>>,
 }
 
 impl Drop for FakeDaemon {
@@ -76,6 +96,16 @@ impl Drop for FakeDaemon {
 }
 
 impl FakeDaemon {
+    /// Serves `chain` as its main chain from now on (a new block, a reorganization, a fork).
+    pub fn set_chain(&self, chain: Vec<ServedBlock>) {
+        *self.chain.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(chain);
+    }
+
+    /// The chain it serves now.
+    pub fn chain(&self) -> Vec<ServedBlock> {
+        self.chain.read().unwrap_or_else(std::sync::PoisonError::into_inner).to_vec()
+    }
+
     /// Serves `chain` as the daemon's main chain; `get_block` at or above `drip_from` drips forever.
     pub fn start(chain: Vec<ServedBlock>, drip_from: Option<u64>) -> FakeDaemon {
         FakeDaemon::scripted(Script { chain, drip_from, ..Script::default() })
@@ -87,16 +117,17 @@ impl FakeDaemon {
         let url = format!("http://{}", listener.local_addr().unwrap());
         let stop = Arc::new(AtomicBool::new(false));
         let (calls, submits) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let chain = Arc::new(RwLock::new(Arc::new(script.chain.clone())));
         let script = Arc::new(script);
-        let (flag, counted, submitted) = (stop.clone(), calls.clone(), submits.clone());
+        let (flag, counted, submitted, served) = (stop.clone(), calls.clone(), submits.clone(), chain.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 if flag.load(Ordering::SeqCst) {
                     return;
                 }
                 let Ok(stream) = stream else { continue };
-                let (script, flag, counted, submitted) =
-                    (script.clone(), flag.clone(), counted.clone(), submitted.clone());
+                let (script, flag, counted, submitted, served) =
+                    (script.clone(), flag.clone(), counted.clone(), submitted.clone(), served.clone());
                 std::thread::spawn(move || {
                     if script.silent {
                         while !flag.load(Ordering::SeqCst) {
@@ -105,22 +136,23 @@ impl FakeDaemon {
                         drop(stream);
                         return;
                     }
-                    let _ = serve(stream, &script, &flag, &counted, &submitted);
+                    let _ = serve(stream, &script, &served, &flag, &counted, &submitted);
                 });
             }
         });
-        FakeDaemon { url, stop, calls, submits }
+        FakeDaemon { url, stop, calls, submits, chain }
     }
 }
 
 fn serve(
     mut stream: TcpStream,
     script: &Script,
+    served: &RwLock<Arc<Vec<ServedBlock>>>,
     stop: &AtomicBool,
     calls: &AtomicUsize,
     submits: &AtomicUsize,
 ) -> std::io::Result<()> {
-    let (chain, drip_from) = (&script.chain, script.drip_from);
+    let drip_from = script.drip_from;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut reader = BufReader::new(stream.try_clone()?);
     loop {
@@ -147,6 +179,7 @@ fn serve(
         let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         let height = request["params"]["height"].as_u64().unwrap_or(0);
         calls.fetch_add(1, Ordering::SeqCst);
+        let chain = Arc::clone(&served.read().unwrap_or_else(std::sync::PoisonError::into_inner));
         let result = match request["method"].as_str().unwrap_or("") {
             "get_info" => json!({
                 "height": chain.len(), "top_block_hash": chain.last().map_or(Value::Null, |b| b.header["hash"].clone()),
@@ -168,6 +201,18 @@ fn serve(
                 Some(b) => json!({ "block_header": b.header, "status": "OK" }),
                 None => json!({ "status": "Requested block height is greater than the current top" }),
             },
+            "get_block_headers_range" => {
+                let (start, end) = (
+                    request["params"]["start_height"].as_u64().unwrap_or(0),
+                    request["params"]["end_height"].as_u64().unwrap_or(0),
+                );
+                match chain.get(start as usize..=end as usize) {
+                    Some(blocks) if start <= end => {
+                        json!({ "headers": blocks.iter().map(|b| b.header.clone()).collect::<Vec<_>>(), "status": "OK" })
+                    }
+                    _ => json!({ "status": "Invalid start/end heights." }),
+                }
+            }
             "get_last_block_header" => match chain.last() {
                 Some(b) => json!({ "block_header": b.header, "status": "OK" }),
                 None => json!({ "status": "no blocks" }),
