@@ -53,9 +53,14 @@ enum Command {
     /// Follow a running daemon: judge each block as it arrives, into a live run directory (a live
     /// shadow), with Prometheus metrics.
     Follow(commands::follow::FollowArgs),
+    /// Watch a fleet of nodes together: every node's main chain, splits between nodes (with their heights
+    /// and nodes), nodes behind or unreachable, reorganizations; into a fleet run directory the gate and
+    /// the report take, with Prometheus metrics. Exit 0 when the fleet agreed throughout, 1 when not.
+    Fleet(commands::fleet::FleetArgs),
     /// Merge the shard runs of one range (`replay --shard I/N`) into the single run's directory.
     Merge(commands::merge::MergeArgs),
-    /// The migration network's P2P checks: a handshake as a peer of a network, accepted or refused.
+    /// The migration network's P2P checks: a handshake as a peer of a network, accepted or refused; a
+    /// network's isolation proven against every node.
     #[command(subcommand)]
     Net(commands::net::NetCommand),
     /// Reports for auditors: a self-contained HTML report of runs (and a ledger), a signed attestation
@@ -89,6 +94,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Report(a) => commands::report::run(a),
         Command::Follow(a) => commands::follow::run(a),
         Command::Merge(a) => commands::merge::run(a),
+        Command::Fleet(a) => commands::fleet::run(a),
         Command::Net(c) => commands::net::run(c),
     }
 }

@@ -18,4 +18,4 @@ pub mod watch;
 pub use config::{FleetNode, FleetSettings};
 pub use finding::{Episode, Finding, FindingRecord};
 pub use rundir::{FleetManifest, FleetRun, FleetRunWriter, FleetSummary};
-pub use watch::{FleetEvent, FleetObserver, Watch};
+pub use watch::{Fanout, FleetEvent, FleetObserver, Watch};

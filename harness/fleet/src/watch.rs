@@ -45,6 +45,17 @@ pub trait FleetObserver {
     fn observe(&mut self, event: &FleetEvent<'_>, watch: &Watch);
 }
 
+/// Several observers, each told every event in order.
+pub struct Fanout<'a>(pub Vec<&'a mut dyn FleetObserver>);
+
+impl FleetObserver for Fanout<'_> {
+    fn observe(&mut self, event: &FleetEvent<'_>, watch: &Watch) {
+        for o in &mut self.0 {
+            o.observe(event, watch);
+        }
+    }
+}
+
 /// What the watch knows of one node.
 #[derive(Debug, Clone)]
 pub struct NodeState {

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 
 use crate::allowlist::Allowlist;
 use crate::evidence::EvidenceRun;
+use crate::fleet::FleetEvidence;
 use crate::isolation::IsolationFile;
 use crate::policy::Policy;
 
@@ -117,7 +118,7 @@ pub struct Evaluation {
 /// The digest of what an evaluation judges: Keccak-256 of `dualrun/evaluation/v1\n` and the compact JSON
 /// of the move, the policy's digest, the evidence runs' manifest digests (sorted; a run that cannot be
 /// read by its directory), the golden vectors' digest, the allowlist's digest, `strict` and, when any are
-/// given, the isolation files' digests (sorted).
+/// given, the isolation files' digests and the fleet runs' `fleet.json` digests (each sorted).
 pub fn evaluation_digest(input: &EvaluationInput<'_>) -> String {
     let mut runs: Vec<String> = input
         .evidence
@@ -148,6 +149,16 @@ pub fn evaluation_digest(input: &EvaluationInput<'_>) -> String {
         files.dedup();
         judged["isolation"] = json!(files);
     }
+    if !input.fleet.is_empty() {
+        let mut runs: Vec<String> = input
+            .fleet
+            .iter()
+            .map(|f| f.digest().unwrap_or_else(|| format!("unreadable:{}", f.dir.display())))
+            .collect();
+        runs.sort();
+        runs.dedup();
+        judged["fleet"] = json!(runs);
+    }
     let mut bytes = b"dualrun/evaluation/v1\n".to_vec();
     bytes.extend(serde_json::to_vec(&judged).expect("serializes"));
     dualrun_format::keccak256(&bytes).to_string()
@@ -165,6 +176,8 @@ pub struct EvaluationInput<'a> {
     pub evidence: &'a [EvidenceRun],
     /// The isolation evidence files given.
     pub isolation: &'a [IsolationFile],
+    /// The fleet runs given.
+    pub fleet: &'a [FleetEvidence],
     /// The golden vectors' results, if run.
     pub golden: Option<&'a GoldenResult>,
     /// Known divergences excused.
@@ -189,7 +202,8 @@ fn pass_if(ok: bool) -> GateOutcome {
 
 /// Evaluates moving from `from` to `to` (one step forward) on the evidence.
 pub fn evaluate(input: &EvaluationInput<'_>) -> Evaluation {
-    let EvaluationInput { from, to, policy, evidence, isolation, golden, allowlist, strict, expected_profile } = *input;
+    let EvaluationInput { from, to, policy, evidence, isolation, fleet, golden, allowlist, strict, expected_profile } =
+        *input;
     let mut criteria = Vec::new();
     let done = |criteria: Vec<Criterion>| {
         let outcome = criteria.iter().map(|c| c.outcome).max().unwrap_or(GateOutcome::Pass);
@@ -256,6 +270,9 @@ pub fn evaluate(input: &EvaluationInput<'_>) -> Evaluation {
     if req.require_isolation || !isolation.is_empty() {
         let first_run = evidence.first().and_then(EvidenceRun::profile_digest).map(|d| d.to_string());
         criteria.push(crate::isolation::criterion(isolation, pinned.or(first_run.as_deref())));
+    }
+    if req.require_fleet || !fleet.is_empty() {
+        criteria.push(crate::fleet::criterion(fleet));
     }
     if to == Mode::Only {
         criteria.push(allowed.none_active());

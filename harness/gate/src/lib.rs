@@ -6,6 +6,7 @@
 //!   and signed with an operator's Ed25519 key; [`ledger::verify`] checks all of it;
 //! - [`policy`]: what a forward move requires, per transition;
 //! - [`evidence`]: replay run directories as evidence — complete, untampered, made with the right profile;
+//! - [`fleet`]: fleet run directories (`dualrun fleet`) and the `fleet.agreed` criterion;
 //! - [`isolation`]: isolation evidence files (`dualrun net isolation`) and the `isolation.proven` criterion;
 //! - [`allowlist`]: known divergences excused, with justification, author and expiry;
 //! - [`evaluate`]: criteria, each with its value, threshold and outcome; pass / fail / inconclusive;
@@ -22,6 +23,7 @@ pub mod audit;
 pub mod entry;
 pub mod evaluate;
 pub mod evidence;
+pub mod fleet;
 pub mod isolation;
 pub mod ledger;
 pub mod operate;

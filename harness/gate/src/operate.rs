@@ -13,6 +13,7 @@ use crate::allowlist::{Allowlist, AllowlistError};
 use crate::entry::{Action, Entry};
 use crate::evaluate::{evaluate, Evaluation, EvaluationInput, GateOutcome, GoldenResult};
 use crate::evidence::EvidenceRun;
+use crate::fleet::FleetEvidence;
 use crate::isolation::IsolationFile;
 use crate::ledger::{Ledger, LedgerError, NewEntry};
 use crate::policy::{Policy, PolicyError};
@@ -118,6 +119,8 @@ pub struct EvaluationRequest {
     pub evidence: Vec<PathBuf>,
     /// Isolation evidence files (`dualrun net isolation --out`).
     pub isolation: Vec<PathBuf>,
+    /// Fleet run directories (`dualrun fleet --out`).
+    pub fleet: Vec<PathBuf>,
     /// The target mode (the next one when none).
     pub to: Option<Mode>,
     /// Known divergences excused.
@@ -138,6 +141,8 @@ pub struct Evaluated {
     pub evidence: Vec<EvidenceRun>,
     /// The isolation files, as read.
     pub isolation: Vec<IsolationFile>,
+    /// The fleet runs, as read.
+    pub fleet: Vec<FleetEvidence>,
 }
 
 /// Evaluates the next forward move (or the one asked for) on the request's evidence.
@@ -162,6 +167,7 @@ pub fn evaluate_request(r: &EvaluationRequest) -> Result<Evaluated, GateError> {
     let allowlist = r.allowlist.as_deref().map(Allowlist::load).transpose()?;
     let evidence: Vec<EvidenceRun> = r.evidence.iter().map(|d| EvidenceRun::load(d)).collect();
     let isolation: Vec<IsolationFile> = r.isolation.iter().map(|f| IsolationFile::load(f)).collect();
+    let fleet: Vec<FleetEvidence> = r.fleet.iter().map(|d| FleetEvidence::load(d)).collect();
     let last_profile = ledger.last_profile_digest();
     let evaluation = evaluate(&EvaluationInput {
         from,
@@ -169,12 +175,13 @@ pub fn evaluate_request(r: &EvaluationRequest) -> Result<Evaluated, GateError> {
         policy: &policy,
         evidence: &evidence,
         isolation: &isolation,
+        fleet: &fleet,
         golden: golden.as_ref(),
         allowlist: allowlist.as_ref(),
         strict: r.strict,
         expected_profile: last_profile.as_deref(),
     });
-    Ok(Evaluated { evaluation, policy, golden, evidence, isolation })
+    Ok(Evaluated { evaluation, policy, golden, evidence, isolation, fleet })
 }
 
 /// Who makes a move: the key that signs it, the operator's name (the key's id when none) and why.
@@ -214,7 +221,7 @@ pub struct Promotion {
 pub fn promote(r: &EvaluationRequest, by: &Operator<'_>, force: bool) -> Result<Promotion, GateError> {
     by.check_reason()?;
     let _lock = Ledger::lock(&r.ledger)?;
-    let Evaluated { evaluation: eval, policy, golden, evidence, isolation } = evaluate_request(r)?;
+    let Evaluated { evaluation: eval, policy, golden, evidence, isolation, fleet } = evaluate_request(r)?;
     let next = eval.from.next();
     if next != Some(eval.to) {
         return Err(GateError::Invalid(format!(
@@ -254,6 +261,7 @@ pub fn promote(r: &EvaluationRequest, by: &Operator<'_>, force: bool) -> Result<
             .iter()
             .map(EvidenceRun::ledger_record)
             .chain(isolation.iter().map(IsolationFile::ledger_record))
+            .chain(fleet.iter().map(FleetEvidence::ledger_record))
             .collect(),
         golden: serde_json::to_value(&golden).expect("golden results serialize"),
         evaluation: serde_json::to_value(&eval).expect("evaluations serialize"),

@@ -1,16 +1,18 @@
 //! Policies (TOML). Every key is optional; the defaults are:
 //!
-//! | transition | min_blocks | max_divergences | max_error_rate | require_golden | max_latency_ratio_p99 | require_isolation |
-//! |---|---|---|---|---|---|---|
-//! | `[to_shadow]` | 0 | — | — | true | — | false |
-//! | `[to_primary]` | 1000 | 0 | 0.0 | true | — | true |
-//! | `[to_only]` | 10000 | 0 | 0.001 | true | 1.0 | false |
+//! | transition | min_blocks | max_divergences | max_error_rate | require_golden | max_latency_ratio_p99 | require_isolation | require_fleet |
+//! |---|---|---|---|---|---|---|---|
+//! | `[to_shadow]` | 0 | — | — | true | — | false | false |
+//! | `[to_primary]` | 1000 | 0 | 0.0 | true | — | true | false |
+//! | `[to_only]` | 10000 | 0 | 0.001 | true | 1.0 | false | false |
 //!
 //! `min_blocks` counts blocks compared by both verifiers in the evidence; `max_divergences` counts split
 //! + halt + fact + reason after the allowlist; `max_error_rate` is (candidate errors + fallbacks) /
 //!   blocks compared; `max_latency_ratio_p99` is the candidate's p99 over the legacy's;
 //!   `require_isolation` asks for isolation evidence (`dualrun net isolation`) that proves the network's
-//!   nodes refuse Monero's networks before the new consensus leads (see [`crate::isolation`]). A top-level
+//!   nodes refuse Monero's networks before the new consensus leads (see [`crate::isolation`]);
+//!   `require_fleet` asks for a fleet run (`dualrun fleet`) in which every node was reachable and none
+//!   split ([`crate::fleet`]). A top-level
 //!   `profile_digest` pins the profile the evidence must have been made with. A `split` is never excused,
 //!   and PRIMARY → ONLY also requires no active allowlist entry. A `[quorum]` table (`approvals = M`,
 //!   `operators = ["<public key hex>", …]`) makes every promotion need M operators' signed approvals
@@ -39,6 +41,8 @@ pub struct Requirements {
     pub max_latency_ratio_p99: Option<f64>,
     /// Whether isolation evidence must prove the network apart from Monero's.
     pub require_isolation: bool,
+    /// Whether a fleet run must show every node reachable and no split.
+    pub require_fleet: bool,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -50,6 +54,7 @@ struct RawRequirements {
     require_golden: Option<bool>,
     max_latency_ratio_p99: Option<f64>,
     require_isolation: Option<bool>,
+    require_fleet: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -108,6 +113,7 @@ fn merge(raw: RawRequirements, d: Requirements) -> Requirements {
         require_golden: raw.require_golden.unwrap_or(d.require_golden),
         max_latency_ratio_p99: raw.max_latency_ratio_p99.or(d.max_latency_ratio_p99),
         require_isolation: raw.require_isolation.unwrap_or(d.require_isolation),
+        require_fleet: raw.require_fleet.unwrap_or(d.require_fleet),
     }
 }
 
@@ -121,6 +127,7 @@ impl Policy {
                 require_golden: true,
                 max_latency_ratio_p99: None,
                 require_isolation: false,
+                require_fleet: false,
             },
             Requirements {
                 min_blocks: 1000,
@@ -129,6 +136,7 @@ impl Policy {
                 require_golden: true,
                 max_latency_ratio_p99: None,
                 require_isolation: true,
+                require_fleet: false,
             },
             Requirements {
                 min_blocks: 10_000,
@@ -137,6 +145,7 @@ impl Policy {
                 require_golden: true,
                 max_latency_ratio_p99: Some(1.0),
                 require_isolation: false,
+                require_fleet: false,
             },
         )
     }

@@ -86,6 +86,7 @@ fn evaluation(run: &Path) -> Evaluation {
         policy: &Policy::builtin(),
         evidence: &evidence,
         isolation: &[],
+        fleet: &[],
         golden: None,
         allowlist: None,
         strict: false,

@@ -2,6 +2,7 @@
 
 pub(crate) mod block;
 pub(crate) mod chain;
+pub(crate) mod fleet;
 pub(crate) mod follow;
 pub(crate) mod gate;
 pub(crate) mod golden;

@@ -9,6 +9,7 @@ mod common;
 mod chain_commands;
 mod evidence_integrity;
 mod finality;
+mod fleet;
 mod forks;
 mod formats;
 mod gate;

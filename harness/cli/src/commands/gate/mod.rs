@@ -97,6 +97,9 @@ pub(crate) struct EvalArgs {
     /// Isolation evidence files (`dualrun net isolation --out`).
     #[arg(long, value_name = "FILE", num_args = 1..)]
     isolation: Vec<PathBuf>,
+    /// Fleet run directories (`dualrun fleet --out`).
+    #[arg(long, value_name = "DIR", num_args = 1..)]
+    fleet: Vec<PathBuf>,
     /// The target mode (default: the next one).
     #[arg(long)]
     to: Option<Mode>,
@@ -118,6 +121,7 @@ impl EvalArgs {
             golden: self.golden.clone(),
             evidence: self.evidence.clone(),
             isolation: self.isolation.clone(),
+            fleet: self.fleet.clone(),
             to: self.to,
             allowlist: self.allowlist.clone(),
             strict: self.strict,
