@@ -8,6 +8,7 @@
 mod common;
 
 mod alert_rules;
+mod fleet_p2p;
 mod follow;
 mod forks_monerod;
 mod gate_full_disk;
