@@ -12,6 +12,10 @@
 #   scripts/bench.sh follow-latency [--blocks 200] [--poll-ms 250]
 #                                            follow against a real monerod: tip -> durable record
 #                                            p50/p99 with polling and with ZMQ; lag when production stops
+#   scripts/bench.sh fleet [--nodes 50] [--poll-ms 1000] [--idle-seconds 30] [--splits 10]
+#                                            fleet over simulated daemons: idle CPU share (goal for 50
+#                                            nodes: <= 1 % of a core), split detection latency (goal:
+#                                            <= 2 poll intervals)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -q -p dualrun -p dualrun-bench

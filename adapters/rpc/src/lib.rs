@@ -189,15 +189,15 @@ impl Daemon {
         &self.base
     }
 
-    fn call<T: DeserializeOwned>(&self, method: &str, params: Value) -> Result<T, RpcError> {
-        let url = format!("{}/json_rpc", self.base);
+    /// POSTs `body` to `path` and reads the answer as JSON; `method` names the call in errors.
+    fn post(&self, path: &str, method: &str, body: &Value) -> Result<Value, RpcError> {
+        let url = format!("{}{path}", self.base);
         let err_url = || self.base.clone();
-        let body = json!({ "jsonrpc": "2.0", "id": "0", "method": method, "params": params });
         let request = match self.timeout {
             Some(t) => self.agent.post(&url).config().timeout_global(Some(t)).build(),
             None => self.agent.post(&url),
         };
-        let mut resp = request.send_json(&body).map_err(|e| match e {
+        let mut resp = request.send_json(body).map_err(|e| match e {
             ureq::Error::StatusCode(status) => RpcError::Status { url: err_url(), method: method.into(), status },
             ureq::Error::Timeout(_) => RpcError::Timeout { url: err_url(), method: method.into() },
             other => RpcError::Unreachable { url: err_url(), detail: other.to_string() },
@@ -206,11 +206,17 @@ impl Daemon {
         if status != 200 {
             return Err(RpcError::Status { url: err_url(), method: method.into(), status });
         }
-        let answer: Value = resp.body_mut().read_json().map_err(|e| RpcError::Protocol {
+        resp.body_mut().read_json().map_err(|e| RpcError::Protocol {
             url: err_url(),
             method: method.into(),
             detail: format!("not JSON: {e}"),
-        })?;
+        })
+    }
+
+    fn call<T: DeserializeOwned>(&self, method: &str, params: Value) -> Result<T, RpcError> {
+        let err_url = || self.base.clone();
+        let body = json!({ "jsonrpc": "2.0", "id": "0", "method": method, "params": params });
+        let answer = self.post("/json_rpc", method, &body)?;
         if let Some(error) = answer.get("error") {
             return Err(RpcError::Daemon {
                 url: err_url(),
@@ -239,6 +245,29 @@ impl Daemon {
             method: method.into(),
             detail: e.to_string(),
         })
+    }
+
+    /// The daemon's height (the number of blocks) and the id of its top block, from `/get_height`: the
+    /// cheapest question that says whether the chain moved (a few dozen bytes, where `get_info`'s answer
+    /// is over a kilobyte).
+    pub fn tip(&self) -> Result<(u64, Hash32), RpcError> {
+        #[derive(Deserialize)]
+        struct Answer {
+            height: u64,
+            hash: Hash32,
+            status: String,
+        }
+        let method = "get_height";
+        let answer = self.post("/get_height", method, &json!({}))?;
+        let a: Answer = serde_json::from_value(answer).map_err(|e| RpcError::Protocol {
+            url: self.base.clone(),
+            method: method.into(),
+            detail: e.to_string(),
+        })?;
+        if a.status != "OK" {
+            return Err(RpcError::Daemon { url: self.base.clone(), method: method.into(), code: 0, message: a.status });
+        }
+        Ok((a.height, a.hash))
     }
 
     /// The daemon's state, from `get_info`.

@@ -2,9 +2,11 @@
 //! real `dualrun` binary as a child process (wall time, peak RSS from `wait4`) next to ceilings measured
 //! in the same run on the same machine, so the figures can be judged without knowing the hardware; the
 //! report benchmark times the report library's two steps in this process; the follow benchmark runs a
-//! real monerod, the producer and `follow` in this process.
+//! real monerod, the producer and `follow` in this process; the fleet benchmark watches simulated daemons
+//! with a real `dualrun fleet` child.
 
 mod finality;
+mod fleet;
 mod follow_latency;
 mod legacy_loop;
 
@@ -97,6 +99,22 @@ enum Bench {
         #[arg(long, default_value_t = 250)]
         poll_ms: u64,
     },
+    /// `dualrun fleet` watching simulated daemons: its CPU share while idle (per node) and the time from
+    /// a split appearing to its record.
+    Fleet {
+        /// Simulated daemons.
+        #[arg(long, default_value_t = 50)]
+        nodes: usize,
+        /// fleet's poll interval, in milliseconds.
+        #[arg(long, default_value_t = 1000)]
+        poll_ms: u64,
+        /// How long the idle stretch measured lasts.
+        #[arg(long, default_value_t = 30)]
+        idle_seconds: u64,
+        /// Splits made (and healed) for the latency.
+        #[arg(long, default_value_t = 10)]
+        splits: usize,
+    },
 }
 
 fn main() -> Result<()> {
@@ -107,6 +125,7 @@ fn main() -> Result<()> {
         Bench::Report { records, runs_dir } => report(&records, runs_dir),
         Bench::Finality { blocks, chain_dir } => finality::finality(blocks, chain_dir),
         Bench::FollowLatency { blocks, poll_ms } => follow_latency::follow_latency(blocks, poll_ms),
+        Bench::Fleet { nodes, poll_ms, idle_seconds, splits } => fleet::fleet(nodes, poll_ms, idle_seconds, splits),
     }
 }
 

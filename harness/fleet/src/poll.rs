@@ -1,4 +1,5 @@
-//! Following one node's main chain over RPC: each poll asks `get_info` and, when the tip moved, the
+//! Following one node's main chain over RPC: each poll asks `/get_height` (height and top id) and, when
+//! the tip moved, the
 //! headers of the new blocks (`get_block_headers_range`, one call for a run of blocks). A tip whose
 //! blocks no longer link to the ones known means the node reorganized: the poller walks back to the
 //! highest height it still agrees with and reports the blocks it orphaned.
@@ -57,11 +58,11 @@ impl Poller {
     }
 
     fn try_poll(&mut self) -> Result<Observation, RpcError> {
-        let info = self.daemon.get_info()?;
-        let Some(tip) = info.height.checked_sub(1) else {
-            return Err(self.protocol("get_info", "a height of 0: the daemon has no chain".into()));
+        let (height, top) = self.daemon.tip()?;
+        let Some(tip) = height.checked_sub(1) else {
+            return Err(self.protocol("get_height", "a height of 0: the daemon has no chain".into()));
         };
-        if self.known.last_key_value() == Some((&tip, &info.top_block_hash)) {
+        if self.known.last_key_value() == Some((&tip, &top)) {
             return Ok(Observation::Unchanged { tip });
         }
         let start = self.first_changed(tip)?;

@@ -3,8 +3,8 @@
 //! `stop` is set (Ctrl-C) or after `duration`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
 use std::sync::Arc;
+use std::sync::{mpsc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use dualrun_rpc::Daemon;
@@ -26,24 +26,30 @@ pub fn watch(
     let start = Instant::now();
     let poll = Duration::from_millis(settings.poll_ms);
     let (tx, rx) = mpsc::channel::<(usize, Observation, Instant)>();
+    let wake = Arc::new(Wake::default());
     let mut threads = Vec::new();
     for (index, node) in nodes.iter().enumerate() {
-        let (tx, stop, window) = (tx.clone(), Arc::clone(&stop), settings.window);
+        let (tx, stop, window, wake) = (tx.clone(), Arc::clone(&stop), settings.window, Arc::clone(&wake));
         let daemon = Daemon::new(&node.url, settings.rpc_timeout());
         let spawned = std::thread::Builder::new().name(format!("fleet-{}", node.name)).spawn(move || {
             let mut poller = Poller::new(daemon, window);
             let mut next = Instant::now();
+            let mut last_unchanged = false;
             while !stop.load(Ordering::Relaxed) {
                 let seen = poller.poll();
-                if tx.send((index, seen, Instant::now())).is_err() {
+                // An unchanged node after an unchanged poll says nothing new: not sent, so an idle fleet
+                // costs a poll a node and nothing more (its up time is settled at the end).
+                let unchanged = matches!(seen, Observation::Unchanged { .. });
+                if !(unchanged && last_unchanged) && tx.send((index, seen, Instant::now())).is_err() {
                     return;
                 }
+                last_unchanged = unchanged;
                 next += poll;
                 let now = Instant::now();
                 if next < now {
                     next = now; // a slow answer: the next poll at once, not a burst to catch up
                 }
-                sleep_until(next, &stop);
+                wake.sleep_until(next, &stop);
             }
         });
         match spawned {
@@ -65,17 +71,39 @@ pub fn watch(
         }
     }
     stop.store(true, Ordering::Relaxed);
+    wake.all();
     let ran = start.elapsed();
+    watch.settle(ms(Instant::now()));
     (watch, ran)
 }
 
-/// Sleeps until `at`, waking early when `stop` is set.
-fn sleep_until(at: Instant, stop: &AtomicBool) {
-    while !stop.load(Ordering::Relaxed) {
-        let left = at.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return;
+/// Where the pollers sleep between polls: each wakes once per poll (an idle fleet costs one wake-up a
+/// node a poll), or at once when the watch ends.
+#[derive(Default)]
+struct Wake {
+    lock: Mutex<()>,
+    bell: Condvar,
+}
+
+impl Wake {
+    /// Sleeps until `at`, or until the watch ends.
+    fn sleep_until(&self, at: Instant, stop: &AtomicBool) {
+        let mut guard = self.lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        while !stop.load(Ordering::Relaxed) {
+            let left = at.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            guard = match self.bell.wait_timeout(guard, left) {
+                Ok((g, _)) => g,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
         }
-        std::thread::sleep(left.min(Duration::from_millis(100)));
+    }
+
+    /// Wakes every sleeper.
+    fn all(&self) {
+        let _guard = self.lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.bell.notify_all();
     }
 }

@@ -268,32 +268,23 @@ impl Watch {
             let Some(tip) = n.chain.tip.filter(|_| n.up) else { continue };
             let lag = highest - tip;
             n.max_lag = n.max_lag.max(lag);
-            let node = n.node.clone();
-            if lag > self.settings.behind_blocks {
+            let finding = if lag > self.settings.behind_blocks {
                 let since = *n.behind_since.get_or_insert(now_ms);
-                if !n.behind_open && now_ms - since >= behind_ms {
+                (!n.behind_open && now_ms - since >= behind_ms).then(|| {
                     n.behind_open = true;
-                    let finding = Finding::Behind {
-                        state: Episode::Open,
-                        node: node.name,
-                        tip,
-                        highest,
-                        seconds: secs(now_ms - since),
-                    };
-                    self.emit(finding, rpc_hint(&node.url, None), now_ms, out);
-                }
-            } else if let Some(since) = n.behind_since.take() {
-                if n.behind_open {
-                    n.behind_open = false;
-                    let finding = Finding::Behind {
-                        state: Episode::Closed,
-                        node: node.name,
-                        tip,
-                        highest,
-                        seconds: secs(now_ms - since),
-                    };
-                    self.emit(finding, rpc_hint(&node.url, None), now_ms, out);
-                }
+                    (Episode::Open, since)
+                })
+            } else {
+                n.behind_since
+                    .take()
+                    .filter(|_| std::mem::take(&mut n.behind_open))
+                    .map(|since| (Episode::Closed, since))
+            };
+            if let Some((state, since)) = finding {
+                let node = n.node.clone();
+                let seconds = secs(now_ms - since);
+                let finding = Finding::Behind { state, node: node.name, tip, highest, seconds };
+                self.emit(finding, rpc_hint(&node.url, None), now_ms, out);
             }
         }
     }
@@ -373,6 +364,14 @@ impl Watch {
         let at = dualrun_core::UtcTime::from_unix(self.started_unix + now_ms / 1000).stamp();
         let record = FindingRecord { seq: self.seq, t_ms: now_ms, at, finding, reproduce };
         out.observe(&FleetEvent::Finding(&record), self);
+    }
+
+    /// Adds every node's time since its last observation to its up or down time (at the end of a watch:
+    /// a node whose polls were answered unchanged is not observed again until it changes).
+    pub fn settle(&mut self, now_ms: u64) {
+        for i in 0..self.nodes.len() {
+            self.account(i, now_ms);
+        }
     }
 
     /// Adds the time since a node's last poll to its up or down time.

@@ -1,7 +1,7 @@
 //! A fake monerod for the tests that need a daemon to misbehave in ways a real one will not on demand:
 //! it serves a scripted main chain over JSON-RPC (`get_info`, `get_block`, `get_block_header_by_height`,
 //! `get_block_headers_range`, `get_last_block_header`, a scripted `get_block_template`, `submit_block`
-//! counted) on a loopback port; its chain can be replaced while it runs ([`FakeDaemon::set_chain`], a
+//! counted) and `/get_height` on a loopback port; its chain can be replaced while it runs ([`FakeDaemon::set_chain`], a
 //! reorganization or a fork on demand, with [`header_chain`] for chains of headers alone); it can answer
 //! `get_block` from a height on by dripping a byte every half second forever, or never answer at all.
 
@@ -161,6 +161,7 @@ fn serve(
         if reader.read_line(&mut line)? == 0 {
             return Ok(());
         }
+        let path = line.split_whitespace().nth(1).unwrap_or("").to_owned();
         loop {
             let mut header = String::new();
             reader.read_line(&mut header)?;
@@ -224,7 +225,14 @@ fn serve(
             }
             other => json!({ "status": format!("fake daemon: no method {other}") }),
         };
-        let answer = serde_json::to_vec(&json!({ "jsonrpc": "2.0", "id": "0", "result": result })).unwrap();
+        let answer = if path == "/get_height" {
+            // A plain (not JSON-RPC) endpoint: the answer is the object itself.
+            let top = chain.last().map_or(Value::Null, |b| b.header["hash"].clone());
+            serde_json::to_vec(&json!({ "height": chain.len(), "hash": top, "status": "OK", "untrusted": false }))
+                .unwrap()
+        } else {
+            serde_json::to_vec(&json!({ "jsonrpc": "2.0", "id": "0", "result": result })).unwrap()
+        };
         write!(
             stream,
             "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",

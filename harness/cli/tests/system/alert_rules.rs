@@ -1,6 +1,7 @@
 //! The monitoring in `deploy/`: Prometheus' own `promtool` checks the alert rules, runs their unit tests
 //! and checks the example scrape config; the Grafana dashboard is valid JSON whose queries parse as
-//! PromQL and use only the metrics `dualrun follow` serves, every one of them at least once, through a
+//! PromQL and use only the metrics `dualrun follow` and `dualrun fleet` serve, every one of them at least
+//! once, through a
 //! `datasource` variable. Needs Debian's `prometheus` package for `promtool` (ci/test.sh installs it).
 
 use std::collections::BTreeSet;
@@ -8,8 +9,9 @@ use std::process::Command;
 
 use crate::common::*;
 
-/// The metric names dualrun serves (its interface; see the `dualrun-metrics` crate).
-const METRICS: [&str; 15] = [
+/// The metric names dualrun serves (its interface; see the `dualrun-metrics` crate): a run's, then a
+/// fleet watch's.
+const METRICS: [&str; 25] = [
     "dualrun_blocks_total",
     "dualrun_divergences_total",
     "dualrun_errors_total",
@@ -25,10 +27,20 @@ const METRICS: [&str; 15] = [
     "process_resident_memory_bytes",
     "process_start_time_seconds",
     "process_open_fds",
+    "dualrun_fleet_nodes",
+    "dualrun_fleet_nodes_up",
+    "dualrun_fleet_node_up",
+    "dualrun_fleet_node_height",
+    "dualrun_fleet_node_lag_blocks",
+    "dualrun_fleet_split_open",
+    "dualrun_fleet_split_fork_height",
+    "dualrun_fleet_split_last_height",
+    "dualrun_fleet_reorgs_total",
+    "dualrun_fleet_findings_total",
 ];
 
-/// The alerts the runbook (docs/follow.md#alerts) describes.
-const ALERTS: [&str; 10] = [
+/// The alerts the runbooks describe (docs/follow.md#alerts; the fleet's docs/migration-network.md#alerts).
+const ALERTS: [&str; 15] = [
     "DualrunSplit",
     "DualrunHaltInPrimary",
     "DualrunHalt",
@@ -39,6 +51,11 @@ const ALERTS: [&str; 10] = [
     "DualrunStalled",
     "DualrunDaemonDown",
     "DualrunAbsent",
+    "DualrunFleetSplit",
+    "DualrunFleetNodeDown",
+    "DualrunFleetNodeBehind",
+    "DualrunFleetReorgs",
+    "DualrunFleetAbsent",
 ];
 
 const RULES: &str = "deploy/prometheus/dualrun-rules.yml";
@@ -215,9 +232,13 @@ fn promtool_checks_the_rules_and_their_unit_tests_pass() {
 #[test]
 fn promtool_checks_the_example_config_and_the_rule_file_it_loads() {
     let out = promtool(&["check", "config", CONFIG]);
-    assert!(out.contains("1 rule files found") && out.contains("SUCCESS: 10 rules found"), "{out}");
+    assert!(
+        out.contains("1 rule files found") && out.contains(&format!("SUCCESS: {} rules found", ALERTS.len())),
+        "{out}"
+    );
     let config = read(CONFIG);
-    assert!(config.contains("job_name: dualrun") && config.contains("127.0.0.1:9464"), "{config}");
+    assert!(config.contains("job_name: dualrun\n") && config.contains("127.0.0.1:9464"), "{config}");
+    assert!(config.contains("job_name: dualrun-fleet") && config.contains("127.0.0.1:9465"), "{config}");
 }
 
 #[test]
@@ -229,7 +250,12 @@ fn every_alert_is_there_labelled_and_tested_firing_and_not_firing() {
     for rule in rules.split("- alert: ").skip(1) {
         let name = rule.lines().next().unwrap();
         assert!(rule.contains("severity: page") || rule.contains("severity: ticket"), "{name}: severity");
-        for key in ["summary:", "description:", "runbook: docs/follow.md#alerts"] {
+        let runbook = if name.starts_with("DualrunFleet") {
+            "runbook: docs/migration-network.md#alerts"
+        } else {
+            "runbook: docs/follow.md#alerts"
+        };
+        for key in ["summary:", "description:", runbook] {
             assert!(rule.contains(key), "{name}: no {key}");
         }
     }
@@ -284,7 +310,7 @@ fn the_dashboard_queries_exactly_the_metrics_dualrun_serves() {
     let mut yaml = String::from("groups:\n  - name: dashboard\n    rules:\n");
     for (n, expr) in exprs.iter().enumerate() {
         let filled = expr.replace("$__rate_interval", "1m").replace("$__range", "1h").replace("$job", ".*");
-        let filled = filled.replace("$instance", ".*");
+        let filled = filled.replace("$instance", ".*").replace("$fleet", ".*");
         let quoted = serde_json::to_string(&filled).unwrap();
         yaml += &format!("      - record: dashboard:query{n}\n        expr: {quoted}\n");
     }

@@ -3,8 +3,10 @@
 //! 1 and all three converging; no daemon holds a socket to a non-loopback address (`/proc/net/tcp`).
 //! Then a partition: node 3 restarted `--offline` mines its own branch while node 1 goes on; `fleet`
 //! reports the split at exactly the heights where the ids differ, naming the nodes; healed (node 3
-//! restarted with its peers) node 3 reorganizes, the reorg is recorded and the split closes.
+//! restarted with its peers) node 3 reorganizes, the reorg is recorded and the split closes. Its
+//! `/metrics` say the same and pass `promtool check metrics`.
 
+use std::io::{Read, Write};
 use std::net::IpAddr;
 use std::path::Path;
 use std::process::Command;
@@ -87,6 +89,19 @@ fn produce(daemon: &Monerod, net: &Network, blocks: u64, faults: &[&str]) {
     assert_eq!(r.code, 0, "leader produce: {}", r.stderr);
 }
 
+/// The fleet's `/metrics` text.
+fn scrape(addr: &str) -> String {
+    let Ok(mut stream) = std::net::TcpStream::connect(addr) else { return String::new() };
+    stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default()
+}
+
+fn has_line(body: &str, line: &str) -> bool {
+    body.lines().any(|l| l == line)
+}
+
 fn findings(out: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(out.join("findings.jsonl"))
         .unwrap_or_default()
@@ -119,6 +134,8 @@ fn three_nodes_converge_split_and_heal() {
     args.extend(
         ["--out", s(&out), "--poll-ms", "250", "--split-depth", "2", "--unreachable-seconds", "120"].map(String::from),
     );
+    let metrics = format!("127.0.0.1:{}", dualrun_testkit::monerod::free_port());
+    args.extend(["--metrics".to_owned(), metrics.clone()]);
     let mut fleet = Command::new(env!("CARGO_BIN_EXE_dualrun"))
         .args(&args)
         .stdout(log.try_clone().unwrap())
@@ -133,6 +150,21 @@ fn three_nodes_converge_split_and_heal() {
         top.0 == 5 && nodes.iter().all(|n| tip(n) == top)
     });
     assert_loopback_only(&nodes);
+    wait_for("the metrics at the converged tip", || {
+        let body = scrape(&metrics);
+        has_line(&body, "dualrun_fleet_nodes_up 3") && has_line(&body, "dualrun_fleet_node_height{node=\"n3\"} 5")
+    });
+    let body = scrape(&metrics);
+    let mut promtool = Command::new(dualrun_testkit::tool::require(dualrun_testkit::tool::PROMTOOL))
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    promtool.stdin.take().unwrap().write_all(body.as_bytes()).unwrap();
+    let checked = promtool.wait_with_output().unwrap();
+    assert!(checked.status.success(), "promtool check metrics: {}", String::from_utf8_lossy(&checked.stderr));
 
     // Partition: node 3 alone mines 4 blocks (a block without a leader record first, so its branch is
     // its own) while node 1 produces 7.
@@ -155,6 +187,11 @@ fn three_nodes_converge_split_and_heal() {
     assert_eq!(split["groups"][0]["nodes"], serde_json::json!(["n1", "n2"]), "{split}");
     assert_eq!(split["groups"][1]["nodes"], serde_json::json!(["n3"]), "{split}");
     assert_eq!(split["groups"][1]["id"].as_str().unwrap(), rpc3.block_header_by_height(6).unwrap().hash.to_string());
+    let body = scrape(&metrics);
+    assert!(
+        has_line(&body, "dualrun_fleet_split_open 1") && has_line(&body, "dualrun_fleet_split_fork_height 6"),
+        "{body}"
+    );
 
     // Heal: node 3 back with its peers reorganizes onto the longer chain; the split closes.
     nodes[2].restart(peers_of(2));
@@ -169,6 +206,10 @@ fn three_nodes_converge_split_and_heal() {
     let closed = all.iter().find(|f| f["kind"] == "fleet.split" && f["state"] == "closed").unwrap();
     assert_eq!((closed["fork_height"].as_u64(), closed["last_height"].as_u64()), (Some(6), Some(9)), "{closed}");
     assert_loopback_only(&nodes);
+    wait_for("the metrics after the heal", || {
+        let body = scrape(&metrics);
+        has_line(&body, "dualrun_fleet_split_open 0") && has_line(&body, "dualrun_fleet_reorgs_total{node=\"n3\"} 1")
+    });
 
     // A clean stop: the run is complete, did not agree (a split happened), and the gate says so.
     unsafe { libc::kill(fleet.id() as i32, libc::SIGINT) };
