@@ -6,11 +6,14 @@
 //! - [`render`]: the self-contained HTML page and the Markdown summary, from `minijinja` templates;
 //! - [`output`]: where a report goes (each run once; inside a run directory only the format's names) and
 //!   writing it;
+//! - [`fleet`]: the report of a fleet run (`dualrun fleet`): nodes, findings, the nodes × heights
+//!   timeline with the heights where nodes diverged;
 //! - [`attest`]: `attestation.dsse.json`, an in-toto Statement v1 over every file of a run directory in a
 //!   DSSE envelope signed with Ed25519, and its verification.
 
 pub mod attest;
 mod charts;
+pub mod fleet;
 pub mod model;
 pub mod output;
 pub mod render;

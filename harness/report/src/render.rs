@@ -42,7 +42,7 @@ fn environment() -> Result<Environment<'static>, RenderError> {
     // Every value written into the Markdown summary is escaped for Markdown; the HTML page's are
     // HTML-escaped (the default for `.html` templates).
     env.set_formatter(|out, state, value| {
-        if state.name() != "report.md" || value.is_safe() {
+        if !state.name().ends_with(".md") || value.is_safe() {
             return minijinja::escape_formatter(out, state, value);
         }
         let text = if value.is_none() || value.is_undefined() { String::new() } else { value.to_string() };
@@ -50,6 +50,8 @@ fn environment() -> Result<Environment<'static>, RenderError> {
     });
     env.add_template("report.html", include_str!("../templates/report.html"))?;
     env.add_template("report.md", include_str!("../templates/report.md"))?;
+    env.add_template("fleet.html", include_str!("../templates/fleet.html"))?;
+    env.add_template("fleet.md", include_str!("../templates/fleet.md"))?;
     Ok(env)
 }
 
@@ -76,6 +78,20 @@ pub fn html(report: &Report) -> Result<String, RenderError> {
         report, title => title(report), tool, totals => totals(report), detailed => DETAILED_RECORDS,
         css => include_str!("../templates/report.css"), js => include_str!("../templates/report.js"),
     })?)
+}
+
+/// The HTML page of a fleet run.
+pub fn fleet_html(report: &crate::fleet::FleetReport) -> Result<String, RenderError> {
+    let env = environment()?;
+    let tool = format!("dualrun {}", env!("CARGO_PKG_VERSION"));
+    Ok(env
+        .get_template("fleet.html")?
+        .render(context! { report, tool, css => include_str!("../templates/report.css") })?)
+}
+
+/// The Markdown summary of a fleet run: the headline, the nodes, the findings.
+pub fn fleet_markdown(report: &crate::fleet::FleetReport) -> Result<String, RenderError> {
+    Ok(environment()?.get_template("fleet.md")?.render(context! { report })?)
 }
 
 /// The Markdown summary: banner, counts, the first records, digests.

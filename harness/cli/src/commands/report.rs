@@ -22,7 +22,8 @@ pub(crate) struct ReportArgs {
 
 #[derive(Args)]
 struct RenderArgs {
-    /// Run directories (several: one section each and a combined overview).
+    /// Run directories (several: one section each and a combined overview), or one fleet run
+    /// (`dualrun fleet --out`).
     #[arg(value_name = "RUN_DIR", required = true)]
     runs: Vec<PathBuf>,
     /// A gate ledger: its mode timeline, and whether it verifies.
@@ -72,6 +73,9 @@ pub(crate) fn run(a: ReportArgs) -> Result<Outcome> {
 }
 
 fn write_report(a: &RenderArgs) -> Result<Outcome> {
+    if a.runs.iter().any(|d| dualrun_fleet::FleetRun::is_fleet_run(d)) {
+        return fleet_report(a);
+    }
     let runs = output::Runs::distinct(&a.runs);
     for (given, first) in &runs.repeated {
         outln!("note: {} is the run {} given again: counted once", given.display(), first.display())?;
@@ -81,6 +85,31 @@ fn write_report(a: &RenderArgs) -> Result<Outcome> {
     output::write(&report, &out, a.markdown.as_deref())?;
     outln!("{}", report.banner.headline)?;
     for p in &report.banner.problems {
+        outln!("  problem: {p}")?;
+    }
+    outln!("report: {}", out.display())?;
+    if let Some(md) = &a.markdown {
+        outln!("summary: {}", md.display())?;
+    }
+    Ok(Outcome::Clean)
+}
+
+/// A fleet run's report (one fleet run at a time; a ledger is not shown with it).
+fn fleet_report(a: &RenderArgs) -> Result<Outcome> {
+    let [dir] = a.runs.as_slice() else {
+        anyhow::bail!("a fleet run is reported on its own: give one fleet run directory (and no replay runs)");
+    };
+    if a.ledger.is_some() {
+        anyhow::bail!("--ledger goes with replay runs; a fleet run's report does not show a ledger");
+    }
+    let report = dualrun_report::fleet::FleetReport::gather(dir)?;
+    let out = a.out.clone().unwrap_or_else(|| dir.join(dualrun_rundir::files::REPORT_HTML));
+    dualrun_rundir::write_atomic(&out, dualrun_report::render::fleet_html(&report)?.as_bytes())?;
+    if let Some(md) = &a.markdown {
+        dualrun_rundir::write_atomic(md, dualrun_report::render::fleet_markdown(&report)?.as_bytes())?;
+    }
+    outln!("{}", report.headline)?;
+    for p in &report.problems {
         outln!("  problem: {p}")?;
     }
     outln!("report: {}", out.display())?;

@@ -43,6 +43,23 @@ fn an_agreeing_fleet_and_a_split_one() {
     );
     assert!(r.stdout.contains("fleet did NOT agree"), "{}", r.stdout);
 
+    // The report of the split run: the headline, the split's heights shaded in the nodes × heights view.
+    let md = dir.path().join("split.md");
+    let r = dualrun(&["report", s(&split), "--markdown", s(&md)]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.starts_with("the fleet did NOT agree: 1 fleet.split"), "{}", r.stdout);
+    let html = std::fs::read_to_string(split.join("report.html")).unwrap();
+    for h in 15..=22 {
+        assert!(html.contains(&format!("data-height=\"{h}\" data-diverged=\"1\"")), "height {h} shaded");
+    }
+    assert!(html.contains("data-height=\"14\" data-diverged=\"0\""));
+    assert!(html.contains(&other15[..8]), "b's block at 15 shown");
+    assert!(html.contains("data-kind=\"fleet.split\" data-state=\"open\""));
+    let summary = std::fs::read_to_string(&md).unwrap();
+    assert!(summary.contains("**the fleet did NOT agree: 1 fleet.split"), "{summary}");
+    let problems = dualrun_fleet::FleetRun::load(&split).unwrap().problems();
+    assert!(problems.is_empty(), "the report beside the run is not a stray file: {problems:?}");
+
     // The gate takes both as evidence: the agreed one passes fleet.agreed, the split one fails it; an
     // edited fleet run is named.
     let ledger = dir.path().join("ledger.jsonl");

@@ -220,4 +220,15 @@ fn three_nodes_converge_split_and_heal() {
     let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["findings"]["fleet.split"], 1, "{summary}");
     assert_eq!(summary["nodes"][2]["reorgs"], 1, "{summary}");
+
+    // Its report: node 3's cell at the fork height shows its own block, then the main chain's.
+    let r = dualrun(&["report", s(&out)]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let row6 = html.split("data-height=\"6\" data-diverged=\"1\"").nth(1).expect("height 6 shaded");
+    let row6 = row6.split("</tr>").next().unwrap();
+    let (own, main) =
+        (&closed["groups"][1]["id"].as_str().unwrap()[..8], &closed["groups"][0]["id"].as_str().unwrap()[..8]);
+    let n3_cell = row6.split("<td class=\"cell\">").nth(3).unwrap();
+    assert!(n3_cell.find(own) < n3_cell.find(main) && n3_cell.contains(" → "), "{n3_cell}");
 }
