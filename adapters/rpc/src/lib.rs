@@ -4,6 +4,8 @@
 //! daemon: the `monerod:` adapter and the leader block producer (`dualrun-monerod`) and `follow`'s
 //! daemon source (`dualrun-follow`) all speak through it.
 
+pub mod zmq;
+
 use std::time::Duration;
 
 use dualrun_format::Hash32;

@@ -12,6 +12,9 @@ pub struct FleetNode {
     pub name: String,
     /// Its RPC base URL (`http://HOST:PORT`).
     pub url: String,
+    /// Its ZMQ publisher (`monerod --zmq-pub`), whose new-block notices wake its poller early.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zmq: Option<String>,
 }
 
 /// A `--daemon NAME=URL` that cannot be used.
@@ -41,7 +44,7 @@ impl FromStr for FleetNode {
         if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() <= "https://".len() {
             return Err(NodeSpecError::BadUrl(spec.into()));
         }
-        Ok(FleetNode { name: name.into(), url: url.trim_end_matches('/').into() })
+        Ok(FleetNode { name: name.into(), url: url.trim_end_matches('/').into(), zmq: None })
     }
 }
 

@@ -50,7 +50,8 @@ pub enum Finding {
         fork_height: u64,
         /// The highest height at which they differed (while open: so far; closed: over the episode).
         last_height: u64,
-        /// The nodes by the block they hold at `fork_height` (when closed: as it opened).
+        /// The nodes by the block they hold at `fork_height`: when it opened, those seen then; when it
+        /// closed, every node seen holding each block while it was open.
         groups: Vec<Group>,
         /// The reachable nodes' tips.
         tips: Vec<NodeTip>,

@@ -1,4 +1,5 @@
-//! A live watch: one thread per node polls it every `poll_ms` and sends what it saw; the watch takes
+//! A live watch: one thread per node polls it every `poll_ms` (at once on a ZMQ new-block notice, for a
+//! node given one) and sends what it saw; the watch takes
 //! each observation in arrival order, with the time since the start, and ticks between them. It ends when
 //! `stop` is set (Ctrl-C) or after `duration`.
 
@@ -31,6 +32,14 @@ pub fn watch(
     for (index, node) in nodes.iter().enumerate() {
         let (tx, stop, window, wake) = (tx.clone(), Arc::clone(&stop), settings.window, Arc::clone(&wake));
         let daemon = Daemon::new(&node.url, settings.rpc_timeout());
+        // New-block notices, when the node publishes them: a notice ends the poller's sleep at once.
+        let notices = node.zmq.as_deref().and_then(|endpoint| match dualrun_rpc::zmq::notices(endpoint) {
+            Ok(rx) => Some(rx),
+            Err(e) => {
+                tracing::warn!(node = node.name, endpoint, error = %e, "ZMQ notices unavailable; polling only");
+                None
+            }
+        });
         let spawned = std::thread::Builder::new().name(format!("fleet-{}", node.name)).spawn(move || {
             let mut poller = Poller::new(daemon, window);
             let mut next = Instant::now();
@@ -49,7 +58,15 @@ pub fn watch(
                 if next < now {
                     next = now; // a slow answer: the next poll at once, not a burst to catch up
                 }
-                wake.sleep_until(next, &stop);
+                match &notices {
+                    Some(rx) => {
+                        let left = next.saturating_duration_since(Instant::now());
+                        if rx.recv_timeout(left).is_ok() {
+                            next = Instant::now(); // a new block: poll now, then every interval from here
+                        }
+                    }
+                    None => wake.sleep_until(next, &stop),
+                }
             }
         });
         match spawned {

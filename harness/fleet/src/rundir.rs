@@ -258,9 +258,18 @@ impl FleetObserver for FleetRunWriter {
             FleetEvent::Finding(record) => self.write_finding(record),
             FleetEvent::Blocks { node, blocks, t_ms } => {
                 let name = &watch.nodes()[*node].node.name;
-                blocks.iter().try_for_each(|(height, id)| {
-                    self.write_timeline(&TimelineEntry { t_ms: *t_ms, node: name.clone(), height: *height, id: *id })
-                })
+                blocks
+                    .iter()
+                    .try_for_each(|(height, id)| {
+                        self.write_timeline(&TimelineEntry {
+                            t_ms: *t_ms,
+                            node: name.clone(),
+                            height: *height,
+                            id: *id,
+                        })
+                    })
+                    // Readable as it grows (a live report, a test): one write a batch, synced at the end.
+                    .and_then(|()| self.timeline.flush().map_err(|e| FileError::new(self.dir.join(TIMELINE), e).into()))
             }
             _ => Ok(()),
         };

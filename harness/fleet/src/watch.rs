@@ -9,7 +9,7 @@ use dualrun_format::Hash32;
 use crate::config::{FleetNode, FleetSettings};
 use crate::finding::{rpc_hint, Episode, Finding, FindingRecord, NodeTip, Orphan};
 use crate::poll::Observation;
-use crate::view::{find_split, lags, NodeChain, Split};
+use crate::view::{find_split, lags, Group, NodeChain, Split};
 
 /// One step of a watch.
 #[derive(Debug)]
@@ -305,6 +305,7 @@ impl Watch {
             (Some(fork), Some(now)) if now.fork_height == fork => {
                 if let Some(open) = &mut self.split {
                     open.split.last_height = open.split.last_height.max(now.last_height);
+                    merge_groups(&mut open.split.groups, now.groups, &self.nodes);
                 }
             }
             (None, Some(split)) => {
@@ -393,6 +394,24 @@ impl Watch {
         let live: Vec<(&str, &NodeChain)> =
             self.nodes.iter().map(|n| (n.node.name.as_str(), if n.up { &n.chain } else { &EMPTY })).collect();
         lags(&live)
+    }
+}
+
+/// Adds to `groups` the nodes `now` sees holding each block (a node that caught up joins its side), in
+/// the fleet's order; a block not seen before is a group of its own.
+fn merge_groups(groups: &mut Vec<Group>, now: Vec<Group>, nodes: &[NodeState]) {
+    for g in now {
+        match groups.iter_mut().find(|o| o.id == g.id) {
+            Some(o) => {
+                for n in g.nodes {
+                    if !o.nodes.contains(&n) {
+                        o.nodes.push(n);
+                    }
+                }
+                o.nodes.sort_by_key(|n| nodes.iter().position(|s| s.node.name == *n));
+            }
+            None => groups.push(g),
+        }
     }
 }
 

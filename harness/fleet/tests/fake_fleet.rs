@@ -53,7 +53,7 @@ impl Fleet {
         let nodes: Vec<FleetNode> = daemons
             .iter()
             .enumerate()
-            .map(|(i, d)| FleetNode { name: format!("n{}", i + 1), url: d.url.clone() })
+            .map(|(i, d)| FleetNode { name: format!("n{}", i + 1), url: d.url.clone(), zmq: None })
             .collect();
         Fleet::of(daemons, nodes)
     }
@@ -167,8 +167,8 @@ fn an_unreachable_node() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let daemons = vec![FakeDaemon::start(main, None)];
     let nodes = vec![
-        FleetNode { name: "up".into(), url: daemons[0].url.clone() },
-        FleetNode { name: "gone".into(), url: format!("http://{closed}") },
+        FleetNode { name: "up".into(), url: daemons[0].url.clone(), zmq: None },
+        FleetNode { name: "gone".into(), url: format!("http://{closed}"), zmq: None },
     ];
     let mut f = Fleet::of(daemons, nodes);
     f.rounds(12);
@@ -189,8 +189,10 @@ fn live_into_a_run_directory() {
     let main = header_chain(&base, 10, "main");
     let a = FakeDaemon::start(main.clone(), None);
     let b = FakeDaemon::start(main.clone(), None);
-    let nodes =
-        vec![FleetNode { name: "a".into(), url: a.url.clone() }, FleetNode { name: "b".into(), url: b.url.clone() }];
+    let nodes = vec![
+        FleetNode { name: "a".into(), url: a.url.clone(), zmq: None },
+        FleetNode { name: "b".into(), url: b.url.clone(), zmq: None },
+    ];
     let dir = tempfile::tempdir().unwrap();
     let run_dir = dir.path().join("fleet");
     let manifest = FleetManifest {

@@ -12,7 +12,7 @@
 //! - `--to H` ends the run at height H, complete: gate evidence over `from..=H`.
 
 mod source;
-pub mod zmq;
+pub use dualrun_rpc::zmq;
 
 use std::path::Path;
 use std::sync::mpsc::Receiver;

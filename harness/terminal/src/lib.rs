@@ -150,6 +150,22 @@ pub fn init_logging(format: LogFormat, log_file: &Path) -> Result<(), LogFileErr
     Ok(())
 }
 
+/// Logs to standard error only (commands that keep no log file, such as `fleet`): warnings and errors
+/// unless `RUST_LOG` says otherwise.
+pub fn init_stderr_logging() {
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{fmt, EnvFilter};
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .with_env_filter(filter)
+        .finish()
+        .try_init()
+        .ok();
+}
+
 impl Default for Reporter {
     fn default() -> Self {
         Reporter::new()

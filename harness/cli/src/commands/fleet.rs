@@ -46,6 +46,10 @@ pub(crate) struct FleetArgs {
     /// Heights kept per node below its tip (the deepest fork seen whole).
     #[arg(long, value_name = "N", default_value_t = FleetSettings::default().window)]
     window: u64,
+    /// A node's ZMQ publisher (monerod --zmq-pub), NAME=tcp://HOST:PORT: its new blocks are noticed at
+    /// once instead of at the next poll. Repeat for each node that publishes.
+    #[arg(long, value_name = "NAME=ENDPOINT")]
+    zmq: Vec<String>,
     /// Stop after this many seconds (default: at Ctrl-C). Either way the run ends complete.
     #[arg(long, value_name = "S")]
     duration: Option<f64>,
@@ -67,6 +71,7 @@ impl FleetObserver for Printer {
 }
 
 pub(crate) fn run(a: FleetArgs) -> Result<Outcome> {
+    dualrun_terminal::init_stderr_logging();
     let settings = FleetSettings {
         poll_ms: a.poll_ms,
         split_depth: a.split_depth,
@@ -81,6 +86,16 @@ pub(crate) fn run(a: FleetArgs) -> Result<Outcome> {
     if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
         anyhow::bail!("--daemon {}: the name is given twice", w[0]);
     }
+    let mut daemons = a.daemons.clone();
+    for spec in &a.zmq {
+        let (name, endpoint) =
+            spec.split_once('=').with_context(|| format!("--zmq {spec:?}: expected NAME=tcp://HOST:PORT"))?;
+        let node = daemons
+            .iter_mut()
+            .find(|n| n.name == name)
+            .with_context(|| format!("--zmq {spec:?}: no --daemon is named {name:?}"))?;
+        node.zmq = Some(endpoint.to_owned());
+    }
     let duration = match a.duration {
         Some(s) if !(s > 0.0 && s.is_finite()) => anyhow::bail!("--duration must be a positive number of seconds"),
         s => s.map(Duration::from_secs_f64),
@@ -91,7 +106,7 @@ pub(crate) fn run(a: FleetArgs) -> Result<Outcome> {
     let manifest = FleetManifest {
         format: FORMAT.into(),
         tool: dualrun_rundir::Tool::this(),
-        nodes: a.daemons.clone(),
+        nodes: daemons.clone(),
         settings: settings.clone(),
         started_at,
         ended_at: None,
@@ -99,7 +114,7 @@ pub(crate) fn run(a: FleetArgs) -> Result<Outcome> {
         files: Default::default(),
     };
     let mut writer = FleetRunWriter::create(&out, manifest).with_context(|| format!("{}", out.display()))?;
-    let names: Vec<String> = a.daemons.iter().map(|n| n.name.clone()).collect();
+    let names: Vec<String> = daemons.iter().map(|n| n.name.clone()).collect();
     let mut metrics = match &a.metrics {
         Some(addr) => {
             let m = Arc::new(dualrun_metrics::FleetMetrics::new(&names));
@@ -117,14 +132,14 @@ pub(crate) fn run(a: FleetArgs) -> Result<Outcome> {
         }
         eprintln!("\ndualrun: stopping: writing the fleet run's summary (Ctrl-C again to quit now)");
     });
-    eprintln!("dualrun: watching {} nodes into {}", a.daemons.len(), out.display());
+    eprintln!("dualrun: watching {} nodes into {}", daemons.len(), out.display());
     let mut printer = Printer;
     let mut observers: Vec<&mut dyn FleetObserver> = vec![&mut writer, &mut printer];
     if let Some(m) = metrics.as_mut() {
         observers.push(m);
     }
     let (watch, ran) =
-        dualrun_fleet::run::watch(a.daemons, settings, started_unix, stop, duration, &mut Fanout(observers));
+        dualrun_fleet::run::watch(daemons, settings, started_unix, stop, duration, &mut Fanout(observers));
     let summary = FleetSummary::of(&watch, ran.as_secs_f64());
     let ended = UtcTime::from_unix(started_unix + ran.as_secs()).stamp();
     let dir = writer.finish(&summary, ended)?;

@@ -184,9 +184,13 @@ fn three_nodes_converge_split_and_heal() {
     let split = findings(&out).into_iter().find(|f| f["kind"] == "fleet.split").unwrap();
     assert_eq!((split["state"].as_str(), split["fork_height"].as_u64()), (Some("open"), Some(6)), "{split}");
     assert_eq!(split["last_height"], 9, "{split}");
-    assert_eq!(split["groups"][0]["nodes"], serde_json::json!(["n1", "n2"]), "{split}");
-    assert_eq!(split["groups"][1]["nodes"], serde_json::json!(["n3"]), "{split}");
-    assert_eq!(split["groups"][1]["id"].as_str().unwrap(), rpc3.block_header_by_height(6).unwrap().hash.to_string());
+    // Opened when the first node of the main branch was seen beside node 3 (node 2 syncs from node 1,
+    // and the nodes are polled in turn): node 3 alone on its side, its own block at the fork.
+    let branch6 = rpc3.block_header_by_height(6).unwrap().hash.to_string();
+    let groups = split["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 2, "{split}");
+    let own = groups.iter().find(|g| g["id"] == branch6.as_str()).expect("node 3's side");
+    assert_eq!(own["nodes"], serde_json::json!(["n3"]), "{split}");
     let body = scrape(&metrics);
     assert!(
         has_line(&body, "dualrun_fleet_split_open 1") && has_line(&body, "dualrun_fleet_split_fork_height 6"),
@@ -205,6 +209,10 @@ fn three_nodes_converge_split_and_heal() {
     assert_eq!(reorg["orphaned"].as_array().unwrap().len(), 4, "{reorg}");
     let closed = all.iter().find(|f| f["kind"] == "fleet.split" && f["state"] == "closed").unwrap();
     assert_eq!((closed["fork_height"].as_u64(), closed["last_height"].as_u64()), (Some(6), Some(9)), "{closed}");
+    // By the time it closed, every node was seen on its side.
+    assert_eq!(closed["groups"][0]["nodes"], serde_json::json!(["n1", "n2"]), "{closed}");
+    assert_eq!(closed["groups"][1]["nodes"], serde_json::json!(["n3"]), "{closed}");
+    assert_eq!(closed["groups"][1]["id"], branch6.as_str(), "{closed}");
     assert_loopback_only(&nodes);
     wait_for("the metrics after the heal", || {
         let body = scrape(&metrics);
@@ -231,4 +239,37 @@ fn three_nodes_converge_split_and_heal() {
         (&closed["groups"][1]["id"].as_str().unwrap()[..8], &closed["groups"][0]["id"].as_str().unwrap()[..8]);
     let n3_cell = row6.split("<td class=\"cell\">").nth(3).unwrap();
     assert!(n3_cell.find(own) < n3_cell.find(main) && n3_cell.contains(" → "), "{n3_cell}");
+}
+
+/// With `--zmq`, a node's new block is seen at once: a poll every 20 s, the block in the timeline within
+/// 5 s of being made (the notice wakes the node's poller).
+#[test]
+fn a_zmq_notice_wakes_the_nodes_poller() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut node, endpoint) = Monerod::start_publishing(&tmp.path().join("node"));
+    node.wait_ready();
+    let net = network(tmp.path(), "round-robin", 1, 0);
+    let out = tmp.path().join("fleet");
+    let (daemon, zmq) = (format!("n1={}", node.rpc_url), format!("n1={endpoint}"));
+    let args =
+        ["fleet", "--daemon", &daemon, "--zmq", &zmq, "--poll-ms", "20000", "--duration", "30", "--out", s(&out)];
+    let mut fleet = Command::new(env!("CARGO_BIN_EXE_dualrun")).args(args).spawn().unwrap();
+    let timeline = |h: u64| {
+        std::fs::read_to_string(out.join("timeline.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l.contains(&format!("\"height\":{h},")))
+    };
+    wait_for("the first poll", || timeline(0));
+    std::thread::sleep(Duration::from_secs(1)); // the subscription is up
+    produce(&node, &net, 1, &[]);
+    let made = Instant::now();
+    while !timeline(1) {
+        assert!(made.elapsed() < Duration::from_secs(5), "the new block was not seen within 5 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    unsafe { libc::kill(fleet.id() as i32, libc::SIGINT) };
+    assert_eq!(fleet.wait().unwrap().code(), Some(0));
+    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("fleet.json")).unwrap()).unwrap();
+    assert_eq!(manifest["nodes"][0]["zmq"], endpoint.as_str());
 }

@@ -1,7 +1,7 @@
 //! New-block notices from the daemon's ZMQ publisher (monerod `--zmq-pub tcp://HOST:PORT`, topic
-//! `json-minimal-chain_main`). A notice only wakes the [`crate::DaemonSource`] early: the blocks are
-//! still read over RPC, in order, and polling goes on underneath, so a publisher that is down, slow or
-//! drops a message costs latency, never a block.
+//! `json-minimal-chain_main`). A notice only wakes a reader early (`follow`'s daemon source, a fleet
+//! node's poller): the blocks are still read over RPC, in order, and polling goes on underneath, so a
+//! publisher that is down, slow or drops a message costs latency, never a block.
 
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::time::Duration;
