@@ -114,8 +114,11 @@ pub fn recheck(record: &Value) -> Result<(), EvidenceProblem> {
         return Err(EvidenceProblem::Gone { run: dir.into() });
     }
     let now = FleetEvidence::load(Path::new(dir));
-    if now.digest().as_deref() != record["manifest_digest"].as_str() {
-        return Err(EvidenceProblem::ManifestChanged { run: dir.into() });
+    let (recorded, found) = (record["manifest_digest"].as_str().unwrap_or(""), now.digest().unwrap_or_default());
+    if recorded != found {
+        let file = Path::new(dir).join(dualrun_fleet::rundir::MANIFEST).display().to_string();
+        let problem = format!("its digest is {found}, the ledger recorded {recorded}");
+        return Err(EvidenceProblem::FileChanged { file, problem });
     }
     if let Some(problem) = now.problems.first() {
         return Err(EvidenceProblem::Problem { run: dir.into(), problem: problem.clone() });

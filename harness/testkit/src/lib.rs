@@ -205,3 +205,38 @@ pub mod run_files {
             .collect()
     }
 }
+
+/// The peak resident memory of a running child, watched from outside: its `VmHWM` (the high-water mark
+/// of the memory it has had since its exec), read every 5 ms until it exits. Not `wait4`'s `ru_maxrss`,
+/// which also counts the memory the test process had when it started the child (Linux records the
+/// parent's resident set at exec), so a busy test binary makes every child look big.
+pub struct PeakRss {
+    watcher: std::thread::JoinHandle<u64>,
+}
+
+impl PeakRss {
+    /// Starts watching process `pid` (before it is reaped).
+    pub fn watch(pid: u32) -> PeakRss {
+        let watcher = std::thread::spawn(move || {
+            let mut peak_kb = 0;
+            while let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+                let Some(kb) = status
+                    .lines()
+                    .find_map(|l| l.strip_prefix("VmHWM:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+                else {
+                    break; // a zombie: it has exited
+                };
+                peak_kb = peak_kb.max(kb);
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            peak_kb
+        });
+        PeakRss { watcher }
+    }
+
+    /// The peak in MB, once the process has exited (call before reaping it, or right after).
+    pub fn peak_mb(self) -> i64 {
+        (self.watcher.join().unwrap_or(0) / 1024) as i64
+    }
+}

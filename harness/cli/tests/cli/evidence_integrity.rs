@@ -247,10 +247,10 @@ fn a_huge_record_line_is_read_bounded() {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    let (mut status, mut usage) = (0, unsafe { std::mem::zeroed::<libc::rusage>() });
-    // SAFETY: waiting for our own child, with valid out-pointers.
-    assert_eq!(unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) }, child.id() as i32);
-    let peak_mb = usage.ru_maxrss / 1024;
+    let peak = dualrun_testkit::PeakRss::watch(child.id());
+    let mut child = child;
+    child.wait().unwrap();
+    let peak_mb = peak.peak_mb();
     assert!(peak_mb < 150, "the report peaked at {peak_mb} MB for a 300 MB line");
     assert!(read(&html).contains("divergences.jsonl line 11: a line of 314572809 bytes"));
 }

@@ -31,6 +31,7 @@ fn bounded(args: &[&str], deadline: Duration) -> Bounded {
         .spawn()
         .unwrap();
     let pid = child.id() as i32;
+    let peak = dualrun_testkit::PeakRss::watch(child.id());
     let (tx, rx) = std::sync::mpsc::channel::<()>();
     let watchdog = std::thread::spawn(move || {
         if rx.recv_timeout(deadline).is_err() {
@@ -50,13 +51,18 @@ fn bounded(args: &[&str], deadline: Duration) -> Bounded {
     });
     std::io::Read::read_to_string(&mut std::io::BufReader::new(o), &mut stdout).unwrap_or_default();
     stderr.push_str(&reader.join().unwrap());
-    let (mut status, mut usage) = (0, unsafe { std::mem::zeroed::<libc::rusage>() });
-    // SAFETY: waiting for our own child with valid out-pointers.
-    assert_eq!(unsafe { libc::wait4(pid, &mut status, 0, &mut usage) }, pid);
+    let mut status = 0;
+    // SAFETY: waiting for our own child with a valid out-pointer; the child is a zombie until then, so
+    // the watcher sees its last `VmHWM` or its end.
+    let exited =
+        unsafe { libc::waitid(libc::P_PID, pid as libc::id_t, std::ptr::null_mut(), libc::WEXITED | libc::WNOWAIT) };
+    assert_eq!(exited, 0);
+    let peak_mb = peak.peak_mb();
+    assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
     let _ = tx.send(());
     assert!(!watchdog.join().unwrap(), "dualrun {args:?} did not end within {deadline:?}\n{stdout}\n{stderr}");
     let code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { -libc::WTERMSIG(status) };
-    Bounded { code, stdout, stderr, peak_mb: usage.ru_maxrss / 1024, took: started.elapsed() }
+    Bounded { code, stdout, stderr, peak_mb, took: started.elapsed() }
 }
 
 fn mkfifo(path: &Path) {
