@@ -116,15 +116,8 @@ impl EvidenceRun {
     }
 }
 
-/// Re-checks a ledger's evidence record against the run directory (replay or fleet) or isolation file as
-/// it is now.
+/// Re-checks a ledger's record of a replay run against the run directory as it is now.
 pub fn recheck(record: &Value) -> Result<(), EvidenceProblem> {
-    if record["kind"] == crate::isolation::KIND {
-        return crate::isolation::recheck(record);
-    }
-    if record["kind"] == crate::fleet::KIND {
-        return crate::fleet::recheck(record);
-    }
     let dir = PathBuf::from(record["run"].as_str().ok_or(EvidenceProblem::NoRun)?);
     let run = || dir.display().to_string();
     if !dir.join(dualrun_rundir::files::MANIFEST).exists() {

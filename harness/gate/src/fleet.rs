@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use dualrun_fleet::FleetRun;
 use serde_json::{json, Value};
 
-use crate::evaluate::{Criterion, GateOutcome};
+use crate::criterion::{Criterion, GateOutcome};
 use crate::problem::EvidenceProblem;
 
 /// The `kind` of a fleet record in a ledger entry's `evidence`.

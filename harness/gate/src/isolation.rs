@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use dualrun_p2p::isolation::IsolationEvidence;
 use serde_json::{json, Value};
 
-use crate::evaluate::{Criterion, GateOutcome};
+use crate::criterion::{Criterion, GateOutcome};
 use crate::problem::EvidenceProblem;
 
 /// The `kind` of an isolation record in a ledger entry's `evidence` (replay runs have none).

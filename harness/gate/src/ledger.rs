@@ -404,7 +404,7 @@ pub fn verify(path: &Path, trusted: &[VerifyingKey], check_evidence: bool) -> Re
         }
         if check_evidence {
             for ev in &e.evidence {
-                crate::evidence::recheck(ev).map_err(|p| bad(p.into()))?;
+                recheck(ev).map_err(|p| bad(p.into()))?;
             }
         }
         crate::quorum::check_entry(&seen, &e).map_err(&bad)?;
@@ -416,4 +416,14 @@ pub fn verify(path: &Path, trusted: &[VerifyingKey], check_evidence: bool) -> Re
         seen.push(e);
     }
     Ok(VerifyReport { entries: count, mode: mode.expect("at least one entry"), head: prev_hash, findings })
+}
+
+/// Re-checks one evidence record of an entry against what it names as it is now: a replay run (no
+/// `kind`), an isolation file or a fleet run.
+fn recheck(record: &Value) -> Result<(), crate::problem::EvidenceProblem> {
+    match record["kind"].as_str() {
+        Some(crate::isolation::KIND) => crate::isolation::recheck(record),
+        Some(crate::fleet::KIND) => crate::fleet::recheck(record),
+        _ => crate::evidence::recheck(record),
+    }
 }

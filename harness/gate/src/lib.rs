@@ -9,6 +9,7 @@
 //! - [`fleet`]: fleet run directories (`dualrun fleet`) and the `fleet.agreed` criterion;
 //! - [`isolation`]: isolation evidence files (`dualrun net isolation`) and the `isolation.proven` criterion;
 //! - [`allowlist`]: known divergences excused, with justification, author and expiry;
+//! - [`criterion`]: one criterion (value, threshold, outcome) and the gate's answer, what every rule returns;
 //! - [`evaluate`]: criteria, each with its value, threshold and outcome; pass / fail / inconclusive;
 //!   and the evaluation's digest, which operators approve;
 //! - [`quorum`]: M-of-N operator approvals for every promotion, and key rotation;
@@ -20,6 +21,7 @@
 
 pub mod allowlist;
 pub mod audit;
+pub mod criterion;
 pub mod entry;
 pub mod evaluate;
 pub mod evidence;
