@@ -86,3 +86,18 @@ pub fn assert_json_rows_are_the_csv(csv: &str, json: &str) {
         assert_eq!(&fields.join(","), row);
     }
 }
+
+/// `leader produce` of `blocks` blocks signed with `net`'s keys, submitted to the daemon at `daemon` (its
+/// RPC URL), with `faults` (`HEIGHT:KIND`).
+pub fn produce(daemon: &str, net: &Network, blocks: u64, faults: &[&str]) {
+    let n = blocks.to_string();
+    let mut args = vec!["leader", "produce", "--daemon", daemon, "--profile", s(&net.profile), "--blocks", &n];
+    for k in &net.keys {
+        args.extend(["--key", s(k)]);
+    }
+    for f in faults {
+        args.extend(["--fault", f]);
+    }
+    let r = dualrun(&args);
+    assert_eq!(r.code, 0, "leader produce: {}", r.stderr);
+}

@@ -30,19 +30,6 @@ fn follow(daemon: &str, net: &Network, out: &Path, extra: &[&str], log: &Path) -
         .expect("start follow")
 }
 
-fn produce(daemon: &str, net: &Network, blocks: u64, faults: &[&str]) {
-    let n = blocks.to_string();
-    let mut args = vec!["leader", "produce", "--daemon", daemon, "--profile", s(&net.profile), "--blocks", &n];
-    for k in &net.keys {
-        args.extend(["--key", s(k)]);
-    }
-    for f in faults {
-        args.extend(["--fault", f]);
-    }
-    let r = dualrun(&args);
-    assert_eq!(r.code, 0, "leader produce: {}", r.stderr);
-}
-
 /// Waits until the run's checkpoint has judged every block below `height` (`log`: follow's output).
 fn wait_judged(out: &Path, height: u64, log: &Path) {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -297,8 +284,10 @@ fn a_reorganization_keeps_the_orphaned_records_and_judges_the_new_branch() {
     assert!(run_log.contains("the daemon's chain reorganized"), "{run_log}");
 }
 
-/// With the daemon's ZMQ publisher, new blocks are noticed at once: polling once a minute, follow still
-/// judges five blocks within seconds of their making.
+/// With the daemon's ZMQ publisher, new blocks are noticed at once: polling every 30 s, follow still
+/// judges each new block within seconds of its making. (The first block may be judged only at the next
+/// poll: a ZMQ subscriber misses what is published before its subscription reaches the publisher, which
+/// on a loaded machine can take a while; from the second block on, every notice must wake it.)
 #[test]
 fn zmq_notices_wake_follow_at_once() {
     let tmp = tempfile::tempdir().unwrap();
@@ -308,15 +297,23 @@ fn zmq_notices_wake_follow_at_once() {
     let url = daemon.rpc_url.clone();
     let out = tmp.path().join("live");
     let log = tmp.path().join("follow.log");
-    let args = ["--from", "1", "--to", "5", "--poll-ms", "60000", "--zmq", &endpoint, "--legacy", "builtin:leader-v1"];
+    let args = ["--from", "1", "--to", "5", "--poll-ms", "30000", "--zmq", &endpoint, "--legacy", "builtin:leader-v1"];
     let mut child = follow(&url, &net, &out, &args, &log);
-    // Its first poll finds nothing; from then on only a notice wakes it before a minute is out.
     std::thread::sleep(Duration::from_millis(1500));
-    let made = Instant::now();
-    produce(&url, &net, 5, &[]);
+    produce(&url, &net, 1, &[]);
+    wait_judged(&out, 2, &log);
+    for height in 2..=5 {
+        let made = Instant::now();
+        produce(&url, &net, 1, &[]);
+        if height < 5 {
+            wait_judged(&out, height + 1, &log);
+        }
+        let took = made.elapsed();
+        let said = || std::fs::read_to_string(&log).unwrap_or_default();
+        assert!(took < Duration::from_secs(20), "block {height} took {took:?}: the notice did not wake it\n{}", said());
+    }
     let code = wait_exit(&mut child, Duration::from_secs(90), "follow with ZMQ");
     let said = std::fs::read_to_string(&log).unwrap();
     assert_eq!(code, 0, "{said}");
-    assert!(made.elapsed() < Duration::from_secs(20), "took {:?}: the notices did not wake it\n{said}", made.elapsed());
     assert!(said.contains("subscribed to the daemon's new-block notices"), "{said}");
 }
