@@ -81,10 +81,11 @@ impl Poller {
             return Ok(Observation::Unchanged { tip: self.known.last_key_value().map_or(tip, |(h, _)| *h) });
         }
         let blocks: Vec<(u64, Hash32)> = headers.iter().map(|h| (h.height, h.hash)).collect();
+        let now: BTreeMap<u64, Hash32> = blocks.iter().copied().collect();
         let orphaned: Vec<(u64, Hash32)> = self
             .known
             .range(start..)
-            .filter(|(h, id)| blocks.iter().find(|(bh, _)| bh == *h).is_none_or(|(_, bid)| bid != *id))
+            .filter(|(h, id)| now.get(h) != Some(id))
             .map(|(h, id)| (*h, *id))
             .collect();
         self.known.retain(|h, _| *h < start && *h >= lowest);
