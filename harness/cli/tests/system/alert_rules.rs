@@ -40,13 +40,14 @@ const METRICS: [&str; 25] = [
 ];
 
 /// The alerts the runbooks describe (docs/follow.md#alerts; the fleet's docs/migration-network.md#alerts).
-const ALERTS: [&str; 15] = [
+const ALERTS: [&str; 16] = [
     "DualrunSplit",
     "DualrunHaltInPrimary",
     "DualrunHalt",
     "DualrunFactOrReasonDivergence",
     "DualrunErrorRate",
     "DualrunFallbacks",
+    "DualrunCandidateSlower",
     "DualrunLagging",
     "DualrunStalled",
     "DualrunDaemonDown",
