@@ -82,12 +82,8 @@ impl Poller {
         }
         let blocks: Vec<(u64, Hash32)> = headers.iter().map(|h| (h.height, h.hash)).collect();
         let now: BTreeMap<u64, Hash32> = blocks.iter().copied().collect();
-        let orphaned: Vec<(u64, Hash32)> = self
-            .known
-            .range(start..)
-            .filter(|(h, id)| now.get(h) != Some(id))
-            .map(|(h, id)| (*h, *id))
-            .collect();
+        let orphaned: Vec<(u64, Hash32)> =
+            self.known.range(start..).filter(|(h, id)| now.get(h) != Some(id)).map(|(h, id)| (*h, *id)).collect();
         self.known.retain(|h, _| *h < start && *h >= lowest);
         let new: Vec<(u64, Hash32)> =
             blocks.into_iter().filter(|(h, id)| self.known.insert(*h, *id) != Some(*id)).collect();

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use dualrun_format::Hash32;
+pub use dualrun_rundir::fleet::Group;
 use serde::{Deserialize, Serialize};
 
 /// What is known of one node's main chain: its tip and the ids of its recent blocks.
@@ -13,16 +14,6 @@ pub struct NodeChain {
     pub tip: Option<u64>,
     /// Block ids by height, for the heights kept (the window below the tip).
     pub ids: BTreeMap<u64, Hash32>,
-}
-
-/// Nodes holding the same block at a height.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Group {
-    /// The block id they hold.
-    pub id: Hash32,
-    /// The nodes, by name, in the fleet's order.
-    pub nodes: Vec<String>,
 }
 
 /// Two or more nodes holding different blocks at the same heights, deep enough below their tips to be

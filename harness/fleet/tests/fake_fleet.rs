@@ -7,10 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dualrun_fleet::poll::Poller;
-use dualrun_fleet::rundir::FleetRunWriter;
 use dualrun_fleet::{
-    Episode, Finding, FindingRecord, FleetEvent, FleetManifest, FleetNode, FleetObserver, FleetRun, FleetSettings,
-    FleetSummary, Watch,
+    Episode, Finding, FindingRecord, FleetEvent, FleetManifest, FleetNode, FleetObserver, FleetRun, FleetRunWriter,
+    FleetSettings, Watch,
 };
 use dualrun_rpc::Daemon;
 use dualrun_testkit::fake_daemon::{header_chain, FakeDaemon, ServedBlock};
@@ -89,7 +88,7 @@ fn a_fleet_that_agrees_has_no_findings() {
     let mut f = Fleet::new(vec![chain.clone(), chain.clone(), chain]);
     f.rounds(20);
     assert!(f.seen.0.is_empty(), "{:?}", f.seen.0);
-    let summary = FleetSummary::of(&f.watch, 2.0);
+    let summary = dualrun_fleet::summary(&f.watch, 2.0);
     assert!(summary.agreed);
     assert!(summary.nodes.iter().all(|n| n.reached && n.tip == Some(29) && n.reorgs == 0));
 }
@@ -133,7 +132,7 @@ fn a_split_at_exactly_its_heights_then_healed() {
         "{kinds:?}"
     );
     assert!(f.watch.open_split().is_none());
-    let summary = FleetSummary::of(&f.watch, 1.0);
+    let summary = dualrun_fleet::summary(&f.watch, 1.0);
     assert!(!summary.agreed, "a split happened during the watch");
     assert_eq!(summary.findings["fleet.split"], 1);
     assert_eq!(summary.nodes[2].reorgs, 1);
@@ -156,7 +155,7 @@ fn a_node_behind_and_caught_up() {
     f.daemons[1].set_chain(main);
     f.rounds(1);
     assert!(matches!(&f.seen.0.last().unwrap().finding, Finding::Behind { state: Episode::Closed, .. }));
-    assert_eq!(FleetSummary::of(&f.watch, 1.0).nodes[1].max_lag, 10);
+    assert_eq!(dualrun_fleet::summary(&f.watch, 1.0).nodes[1].max_lag, 10);
 }
 
 /// A node that does not answer for a second is unreachable (named, with the error); the fleet did not
@@ -175,7 +174,7 @@ fn an_unreachable_node() {
     let r = f.seen.0.iter().find(|r| r.finding.kind() == "fleet.unreachable").expect("unreachable");
     assert!(r.finding.to_string().starts_with("fleet.unreachable: gone did not answer for 1.0 s"), "{}", r.finding);
     assert!(r.reproduce.contains(&closed.to_string()) && r.reproduce.contains("get_info"), "{}", r.reproduce);
-    let summary = FleetSummary::of(&f.watch, 1.2);
+    let summary = dualrun_fleet::summary(&f.watch, 1.2);
     assert!(!summary.agreed);
     assert!(!summary.nodes[1].reached);
     assert_eq!(summary.open_at_end, vec!["fleet.unreachable gone"]);
@@ -196,7 +195,7 @@ fn live_into_a_run_directory() {
     let dir = tempfile::tempdir().unwrap();
     let run_dir = dir.path().join("fleet");
     let manifest = FleetManifest {
-        format: dualrun_fleet::rundir::FORMAT.into(),
+        format: dualrun_rundir::fleet::dir::FORMAT.into(),
         tool: dualrun_rundir::Tool::this(),
         nodes: nodes.clone(),
         settings: settings(),
@@ -221,7 +220,7 @@ fn live_into_a_run_directory() {
         Some(Duration::from_millis(1500)),
         &mut writer,
     );
-    let summary = FleetSummary::of(&watch, ran.as_secs_f64());
+    let summary = dualrun_fleet::summary(&watch, ran.as_secs_f64());
     writer.finish(&summary, "20261206T000002Z".into()).unwrap();
     drop(changer);
 

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use dualrun_fleet::FleetRun;
+use dualrun_rundir::fleet::FleetRun;
 use serde_json::{json, Value};
 
 use crate::criterion::{Criterion, GateOutcome};
@@ -110,13 +110,13 @@ pub fn criterion(runs: &[FleetEvidence]) -> Criterion {
 /// Re-checks a ledger's fleet record against the run as it is now.
 pub fn recheck(record: &Value) -> Result<(), EvidenceProblem> {
     let dir = record["run"].as_str().ok_or(EvidenceProblem::NoRun)?;
-    if !Path::new(dir).join(dualrun_fleet::rundir::MANIFEST).exists() {
+    if !Path::new(dir).join(dualrun_rundir::fleet::dir::MANIFEST).exists() {
         return Err(EvidenceProblem::Gone { run: dir.into() });
     }
     let now = FleetEvidence::load(Path::new(dir));
     let (recorded, found) = (record["manifest_digest"].as_str().unwrap_or(""), now.digest().unwrap_or_default());
     if recorded != found {
-        let file = Path::new(dir).join(dualrun_fleet::rundir::MANIFEST).display().to_string();
+        let file = Path::new(dir).join(dualrun_rundir::fleet::dir::MANIFEST).display().to_string();
         let problem = format!("its digest is {found}, the ledger recorded {recorded}");
         return Err(EvidenceProblem::FileChanged { file, problem });
     }

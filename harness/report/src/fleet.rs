@@ -5,9 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use dualrun_fleet::finding::Finding;
-use dualrun_fleet::rundir::{TimelineEntry, TIMELINE};
-use dualrun_fleet::FleetRun;
+use dualrun_rundir::fleet::dir::TIMELINE;
+use dualrun_rundir::fleet::{Episode, Finding, FleetRun, FleetRunError, TimelineEntry};
 use serde::Serialize;
 
 /// The most heights the timeline shows: the highest ones, and every diverged height with a margin.
@@ -120,7 +119,7 @@ pub struct CellId {
 
 impl FleetReport {
     /// Reads a fleet run and gathers its report; problems are shown, not thrown.
-    pub fn gather(dir: &Path) -> Result<FleetReport, dualrun_fleet::rundir::FleetRunError> {
+    pub fn gather(dir: &Path) -> Result<FleetReport, FleetRunError> {
         let run = FleetRun::load(dir)?;
         let mut problems = run.problems();
         let timeline_path = dir.join(TIMELINE);
@@ -213,7 +212,7 @@ impl FleetReport {
                     Finding::Split { state, .. }
                     | Finding::Behind { state, .. }
                     | Finding::Unreachable { state, .. } => {
-                        if *state == dualrun_fleet::Episode::Open {
+                        if *state == Episode::Open {
                             "open"
                         } else {
                             "closed"

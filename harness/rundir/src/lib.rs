@@ -18,12 +18,16 @@
 //! [`RunDir::open`], which refuses a format it does not know, an incomplete run and files whose digests
 //! differ from the manifest's, each with a typed [`RunDirError`]. [`RunDir::load`] reads without judging
 //! and [`RunDir::problems`] lists everything wrong at once (the gate shows them all).
+//!
+//! A fleet watch's run directory (`fleet.json`, `findings.jsonl`, `timeline.jsonl`, `summary.json`) is
+//! the other kind, typed in [`fleet`].
 
 mod access;
 mod checkpoint;
 mod error;
 pub mod event;
 pub mod files;
+pub mod fleet;
 mod manifest;
 mod reader;
 mod record;

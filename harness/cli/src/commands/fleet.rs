@@ -10,10 +10,10 @@ use anyhow::{Context, Result};
 use clap::Args;
 use dualrun_core::UtcTime;
 use dualrun_fleet::metrics::FleetMetricsObserver;
-use dualrun_fleet::rundir::FORMAT;
 use dualrun_fleet::{
-    Fanout, FleetEvent, FleetManifest, FleetNode, FleetObserver, FleetRunWriter, FleetSettings, FleetSummary, Watch,
+    Fanout, FleetEvent, FleetManifest, FleetNode, FleetObserver, FleetRunWriter, FleetSettings, Watch,
 };
+use dualrun_rundir::fleet::dir::FORMAT;
 
 use crate::Outcome;
 
@@ -140,7 +140,7 @@ pub(crate) fn run(a: FleetArgs) -> Result<Outcome> {
     }
     let (watch, ran) =
         dualrun_fleet::run::watch(daemons, settings, started_unix, stop, duration, &mut Fanout(observers));
-    let summary = FleetSummary::of(&watch, ran.as_secs_f64());
+    let summary = dualrun_fleet::summary(&watch, ran.as_secs_f64());
     let ended = UtcTime::from_unix(started_unix + ran.as_secs()).stamp();
     let dir = writer.finish(&summary, ended)?;
     for n in &summary.nodes {

@@ -73,7 +73,7 @@ pub(crate) fn run(a: ReportArgs) -> Result<Outcome> {
 }
 
 fn write_report(a: &RenderArgs) -> Result<Outcome> {
-    if a.runs.iter().any(|d| dualrun_fleet::FleetRun::is_fleet_run(d)) {
+    if a.runs.iter().any(|d| dualrun_rundir::fleet::FleetRun::is_fleet_run(d)) {
         return fleet_report(a);
     }
     let runs = output::Runs::distinct(&a.runs);

@@ -57,7 +57,7 @@ fn an_agreeing_fleet_and_a_split_one() {
     assert!(html.contains("data-kind=\"fleet.split\" data-state=\"open\""));
     let summary = std::fs::read_to_string(&md).unwrap();
     assert!(summary.contains("**the fleet did NOT agree: 1 fleet.split"), "{summary}");
-    let problems = dualrun_fleet::FleetRun::load(&split).unwrap().problems();
+    let problems = dualrun_rundir::fleet::FleetRun::load(&split).unwrap().problems();
     assert!(problems.is_empty(), "the report beside the run is not a stray file: {problems:?}");
 
     // The gate takes both as evidence: the agreed one passes fleet.agreed, the split one fails it; an

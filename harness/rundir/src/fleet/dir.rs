@@ -7,9 +7,10 @@
 //! | `timeline.jsonl` | [`TimelineEntry`] | each (node, height, id) the first time it was seen — the nodes × heights view |
 //! | `summary.json` | [`FleetSummary`] | per node: reached, up and down time, tip, reorgs, largest lag; counts; whether the fleet agreed |
 //!
-//! [`FleetRunWriter`] writes it as a [`FleetObserver`] under the directory's lock (findings synced as they
-//! are written, so a killed watch loses none); [`FleetRun::load`] reads it and lists every problem — not
-//! complete, a file whose digest is not the manifest's, a file that should not be there.
+//! [`FleetRunWriter`] writes it under the directory's lock (findings synced as they are written, so a
+//! killed watch loses none; `dualrun-fleet` feeds it the watch's events); [`FleetRun::load`] reads it and
+//! lists every problem — not complete, a file whose digest is not the manifest's, a file that should not
+//! be there.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -18,12 +19,12 @@ use std::path::{Path, PathBuf};
 
 use dualrun_format::file::{read_capped, write_atomic, Links};
 use dualrun_format::{keccak256, FileError, Hash32};
-use dualrun_rundir::{DirLock, Tool};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{FleetNode, FleetSettings};
-use crate::finding::FindingRecord;
-use crate::watch::{FleetEvent, FleetObserver, Watch};
+use super::finding::FindingRecord;
+use super::settings::{FleetNode, FleetSettings};
+use crate::manifest::Tool;
+use crate::writer::{lock_dir, DirLock};
 
 /// The manifest's format tag.
 pub const FORMAT: &str = "dualrun/fleet/v1";
@@ -118,51 +119,6 @@ pub struct FleetSummary {
     pub agreed: bool,
 }
 
-impl FleetSummary {
-    /// The summary of `watch` after `seconds`.
-    pub fn of(watch: &Watch, seconds: f64) -> FleetSummary {
-        let nodes = watch
-            .nodes()
-            .iter()
-            .map(|n| NodeSummary {
-                name: n.node.name.clone(),
-                url: n.node.url.clone(),
-                reached: n.reached,
-                up_seconds: n.up_ms as f64 / 1000.0,
-                down_seconds: n.down_ms as f64 / 1000.0,
-                tip: n.chain.tip,
-                top_id: n.chain.tip.and_then(|t| n.chain.ids.get(&t).copied()),
-                reorgs: n.reorgs,
-                max_lag: n.max_lag,
-            })
-            .collect::<Vec<_>>();
-        let [split, behind, unreachable, reorg] = watch.counts();
-        let findings: BTreeMap<String, u64> = [
-            ("fleet.split", split),
-            ("fleet.behind", behind),
-            ("fleet.unreachable", unreachable),
-            ("fleet.reorg", reorg),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect();
-        let mut open_at_end = Vec::new();
-        if watch.open_split().is_some() {
-            open_at_end.push("fleet.split".to_owned());
-        }
-        for n in watch.nodes() {
-            if n.unreachable_is_open() {
-                open_at_end.push(format!("fleet.unreachable {}", n.node.name));
-            }
-            if n.behind_is_open() {
-                open_at_end.push(format!("fleet.behind {}", n.node.name));
-            }
-        }
-        let agreed = split == 0 && unreachable == 0 && nodes.iter().all(|n| n.reached);
-        FleetSummary { seconds, nodes, findings, open_at_end, agreed }
-    }
-}
-
 /// A fleet run directory that cannot be written or read.
 #[derive(Debug, thiserror::Error)]
 pub enum FleetRunError {
@@ -171,7 +127,7 @@ pub enum FleetRunError {
     File(#[from] FileError),
     /// The directory is held by another writer, or is not empty.
     #[error(transparent)]
-    RunDir(#[from] dualrun_rundir::RunDirError),
+    RunDir(#[from] crate::RunDirError),
     /// A file is not what it should be.
     #[error("{file}: {message}")]
     Invalid {
@@ -196,8 +152,8 @@ impl FleetRunWriter {
     /// Creates the run in `dir` (made if missing; it must be empty) and holds its lock.
     pub fn create(dir: &Path, manifest: FleetManifest) -> Result<FleetRunWriter, FleetRunError> {
         std::fs::create_dir_all(dir).map_err(FileError::at(dir))?;
-        let lock = dualrun_rundir::lock_dir(dir, std::time::Duration::ZERO)?;
-        dualrun_rundir::RunWriter::check_empty(dir)?;
+        let lock = lock_dir(dir, std::time::Duration::ZERO)?;
+        crate::RunWriter::check_empty(dir)?;
         write_atomic(&dir.join(MANIFEST), &pretty(&manifest))?;
         let open = |name: &str| File::create(dir.join(name)).map_err(FileError::at(&dir.join(name)));
         Ok(FleetRunWriter {
@@ -215,7 +171,8 @@ impl FleetRunWriter {
         &self.dir
     }
 
-    fn write_finding(&mut self, record: &FindingRecord) -> Result<(), FleetRunError> {
+    /// Appends a finding, synced (a killed watch loses none).
+    pub fn write_finding(&mut self, record: &FindingRecord) -> Result<(), FleetRunError> {
         let path = self.dir.join(FINDINGS);
         let mut line = serde_json::to_vec(record).expect("records serialize");
         line.push(b'\n');
@@ -224,11 +181,22 @@ impl FleetRunWriter {
         Ok(())
     }
 
-    fn write_timeline(&mut self, entry: &TimelineEntry) -> Result<(), FleetRunError> {
-        let mut line = serde_json::to_vec(entry).expect("entries serialize");
-        line.push(b'\n');
-        self.timeline.write_all(&line).map_err(FileError::at(&self.dir.join(TIMELINE)))?;
+    /// Appends entries to the timeline and flushes them (readable as it grows; synced at the end).
+    pub fn write_timeline(&mut self, entries: &[TimelineEntry]) -> Result<(), FleetRunError> {
+        let path = self.dir.join(TIMELINE);
+        for entry in entries {
+            let mut line = serde_json::to_vec(entry).expect("entries serialize");
+            line.push(b'\n');
+            self.timeline.write_all(&line).map_err(FileError::at(&path))?;
+        }
+        self.timeline.flush().map_err(FileError::at(&path))?;
         Ok(())
+    }
+
+    /// Keeps the first error met while recording (the watch goes on; [`FleetRunWriter::finish`] returns
+    /// it and leaves the run incomplete).
+    pub fn failed(&mut self, e: FleetRunError) {
+        self.error.get_or_insert(e);
     }
 
     /// Ends the run: the summary, the digests, the manifest marked complete. The first write error of the
@@ -249,34 +217,6 @@ impl FleetRunWriter {
         self.manifest.complete = true;
         write_atomic(&self.dir.join(MANIFEST), &pretty(&self.manifest))?;
         Ok(self.dir)
-    }
-}
-
-impl FleetObserver for FleetRunWriter {
-    fn observe(&mut self, event: &FleetEvent<'_>, watch: &Watch) {
-        let result = match event {
-            FleetEvent::Finding(record) => self.write_finding(record),
-            FleetEvent::Blocks { node, blocks, t_ms } => {
-                let name = &watch.nodes()[*node].node.name;
-                blocks
-                    .iter()
-                    .try_for_each(|(height, id)| {
-                        self.write_timeline(&TimelineEntry {
-                            t_ms: *t_ms,
-                            node: name.clone(),
-                            height: *height,
-                            id: *id,
-                        })
-                    })
-                    // Readable as it grows (a live report, a test): one write a batch, synced at the end.
-                    .and_then(|()| self.timeline.flush().map_err(|e| FileError::new(self.dir.join(TIMELINE), e).into()))
-            }
-            _ => Ok(()),
-        };
-        if let Err(e) = result {
-            tracing::error!(error = %e, "writing the fleet run");
-            self.error.get_or_insert(e);
-        }
     }
 }
 
@@ -356,7 +296,7 @@ impl FleetRun {
         if let Ok(entries) = std::fs::read_dir(&self.dir) {
             for e in entries.flatten() {
                 let name = e.file_name().to_string_lossy().into_owned();
-                let report = name == dualrun_rundir::files::REPORT_HTML || name == "report.md";
+                let report = name == crate::files::REPORT_HTML || name == "report.md";
                 if name != MANIFEST && !DIGESTED.contains(&name.as_str()) && !report {
                     problems.push(format!("{name} is not a file of a fleet run"));
                 }
