@@ -8,6 +8,9 @@ use std::time::Duration;
 
 use zeromq::{Socket, SocketRecv, SubSocket};
 
+/// How often the subscription is said again until the first notice arrives.
+pub const RESUBSCRIBE: Duration = Duration::from_secs(2);
+
 /// The topic monerod publishes new main-chain blocks on.
 pub const TOPIC: &str = "json-minimal-chain_main";
 
@@ -35,14 +38,31 @@ async fn listen(endpoint: &str, tx: &SyncSender<()>) {
     }
 }
 
-/// One subscription: notices until the connection fails (`Err`) or nobody listens any more (`Ok`).
+/// One subscription: notices until the connection fails (`Err`) or nobody listens any more (`Ok`). Until
+/// the first notice arrives the subscription is said again every [`RESUBSCRIBE`]: one sent before the
+/// publisher accepted the connection (a daemon still starting) can be lost, and the socket would then
+/// wait for ever on a publisher that sends it nothing. Saying it twice is harmless.
 async fn session(endpoint: &str, tx: &SyncSender<()>) -> Result<(), zeromq::ZmqError> {
     let mut socket = SubSocket::new();
     socket.connect(endpoint).await?;
     socket.subscribe(TOPIC).await?;
     tracing::info!(endpoint, topic = TOPIC, "subscribed to the daemon's new-block notices");
+    let mut heard = false;
     loop {
-        socket.recv().await?;
+        if heard {
+            socket.recv().await?;
+        } else {
+            match tokio::time::timeout(RESUBSCRIBE, socket.recv()).await {
+                Ok(message) => {
+                    message?;
+                    heard = true;
+                }
+                Err(_) => {
+                    socket.subscribe(TOPIC).await?;
+                    continue;
+                }
+            }
+        }
         match tx.try_send(()) {
             Ok(()) | Err(TrySendError::Full(())) => {}
             Err(TrySendError::Disconnected(())) => return Ok(()),

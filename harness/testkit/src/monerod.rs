@@ -20,9 +20,25 @@ pub struct Monerod {
     pub config: Config,
 }
 
-/// A loopback port free at the moment of asking.
+/// A loopback port for a daemon or server a test starts, never the same twice in this process, and from
+/// below the kernel's ephemeral range (32768–60999): a port asked of the kernel (`bind` to port 0) is
+/// free only at the moment of asking, and many daemons started side by side would sooner or later be
+/// handed one another's — or an outgoing connection's — port (a daemon then peers with a stranger, or
+/// a publisher cannot bind). Each port is checked bindable before it is handed out.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FIRST: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    // Processes (test binaries run one after another, but a developer may run two) start apart.
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    let _ = NEXT.compare_exchange(u32::MAX, (std::process::id() * 7919) % SPAN, Ordering::SeqCst, Ordering::SeqCst);
+    for _ in 0..SPAN {
+        let port = (FIRST + NEXT.fetch_add(1, Ordering::SeqCst) % SPAN) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port between {FIRST} and {}", FIRST + SPAN)
 }
 
 /// Which network a daemon runs.
@@ -164,10 +180,19 @@ impl Monerod {
         dualrun_rpc::Daemon::new(&self.rpc_url, std::time::Duration::from_secs(30))
     }
 
-    /// Waits until the RPC answers (at most 90 s).
+    /// Waits until the RPC answers and, when it publishes, its ZMQ publisher accepts connections (at most
+    /// 90 s).
     pub fn wait_ready(&mut self) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
-        while self.rpc().get_info().is_err() {
+        let publisher = self.config.zmq_pub.as_deref().and_then(|e| e.strip_prefix("tcp://")).map(str::to_owned);
+        let ready = |d: &Monerod| {
+            let publishing = match publisher.as_deref() {
+                Some(a) => std::net::TcpStream::connect(a).is_ok(),
+                None => true,
+            };
+            publishing && d.rpc().get_info().is_ok()
+        };
+        while !ready(self) {
             assert!(self.child.try_wait().unwrap().is_none(), "monerod exited during start-up");
             assert!(std::time::Instant::now() < deadline, "monerod did not answer within 90 s");
             std::thread::sleep(std::time::Duration::from_millis(250));

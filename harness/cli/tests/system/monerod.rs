@@ -2,7 +2,6 @@
 //! exactly monerod's own RPC answers, and a database a running monerod holds is refused with an
 //! explanation rather than read under its feet.
 
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -14,9 +13,7 @@ fn monerod() -> &'static str {
     path
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+use dualrun_testkit::monerod::free_port;
 
 struct Daemon(Child);
 
