@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 
 use dualrun_format::Hash32;
 pub use dualrun_rundir::fleet::Group;
-use serde::{Deserialize, Serialize};
 
 /// What is known of one node's main chain: its tip and the ids of its recent blocks.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -18,8 +17,7 @@ pub struct NodeChain {
 
 /// Two or more nodes holding different blocks at the same heights, deep enough below their tips to be
 /// a fork or partition rather than a race.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Split {
     /// The lowest height at which the ids differ (the first block of the diverging branches).
     pub fork_height: u64,
