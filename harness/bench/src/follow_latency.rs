@@ -5,7 +5,6 @@
 //! keeps up.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -20,38 +19,6 @@ use dualrun_pipeline::{NowMode, Verifiers};
 use dualrun_replay::ReplayConfig;
 use dualrun_rpc::Daemon;
 use dualrun_rundir::{Observer, RunEvent};
-
-struct Monerod(Child);
-
-impl Drop for Monerod {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
-/// A regtest monerod on loopback ports of its own, publishing on ZMQ.
-fn start_monerod(dir: &Path, rpc: u16, zmq: u16) -> Result<Monerod> {
-    let child = Command::new("/usr/bin/monerod")
-        .args(["--regtest", "--offline", "--fixed-difficulty", "1", "--non-interactive", "--no-igd"])
-        .args(["--disable-dns-checkpoints", "--check-updates", "disabled", "--hide-my-port"])
-        .args(["--out-peers", "0", "--in-peers", "0", "--rpc-ssl", "disabled"])
-        .args(["--p2p-bind-ip", "127.0.0.1", "--rpc-bind-ip", "127.0.0.1", "--zmq-rpc-bind-ip", "127.0.0.1"])
-        .args(["--p2p-bind-port", &free_port()?.to_string(), "--rpc-bind-port", &rpc.to_string()])
-        .args(["--zmq-rpc-bind-port", &free_port()?.to_string()])
-        .args(["--zmq-pub", &format!("tcp://127.0.0.1:{zmq}")])
-        .arg("--data-dir")
-        .arg(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("starting /usr/bin/monerod (Debian's monero package)")?;
-    Ok(Monerod(child))
-}
 
 /// When each height was judged (its checkpoint written).
 #[derive(Default)]
@@ -83,11 +50,11 @@ impl Observer for Recorder {
 
 /// One scenario: `blocks` produced as fast as the daemon takes them while follow runs.
 fn scenario(work: &Path, blocks: u64, zmq: bool, poll: Duration) -> Result<()> {
-    let (rpc, zmq_port) = (free_port()?, free_port()?);
     let node = work.join(if zmq { "node-zmq" } else { "node-poll" });
     let _ = std::fs::remove_dir_all(&node);
-    let _monerod = start_monerod(&node, rpc, zmq_port)?;
-    let url = format!("http://127.0.0.1:{rpc}");
+    // The test kit's daemon: regtest, offline, loopback ports of its own, publishing on ZMQ.
+    let (monerod, endpoint) = dualrun_testkit::Monerod::start_publishing(&node);
+    let url = monerod.rpc_url.clone();
     let daemon = Daemon::new(&url, Duration::from_secs(30));
     dualrun_follow::daemon_height(&daemon, Duration::from_secs(90)).context("monerod did not answer")?;
 
@@ -125,7 +92,7 @@ fn scenario(work: &Path, blocks: u64, zmq: bool, poll: Duration) -> Result<()> {
         rpc_timeout: Duration::from_secs(30),
         poll,
         connect_wait: Duration::from_secs(30),
-        zmq: zmq.then(|| format!("tcp://127.0.0.1:{zmq_port}")),
+        zmq: zmq.then(|| endpoint.clone()),
         inconsistent_give_up: dualrun_follow::INCONSISTENT_GIVE_UP,
         metrics: None,
     };
