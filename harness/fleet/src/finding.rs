@@ -11,5 +11,21 @@ pub fn rpc_hint(url: &str, height: Option<u64>) -> String {
         }
         None => r#"{"jsonrpc":"2.0","id":0,"method":"get_info"}"#.to_owned(),
     };
-    format!("curl -s {url}/json_rpc -d '{body}'")
+    // Quoted as every reproduce line is: a URL given on the command line may hold any character.
+    dualrun_rundir::shell_line(&["curl", "-s", &format!("{url}/json_rpc"), "-d", &body])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rpc_hint;
+
+    #[test]
+    fn hints_are_shell_lines_whatever_the_url() {
+        assert_eq!(
+            rpc_hint("http://127.0.0.1:18081", Some(7)),
+            r#"curl -s http://127.0.0.1:18081/json_rpc -d '{"jsonrpc":"2.0","id":0,"method":"get_block_header_by_height","params":{"height":7}}'"#
+        );
+        let hostile = rpc_hint("http://x/$(rm -rf ~)';", None);
+        assert!(hostile.starts_with(r#"curl -s 'http://x/$(rm -rf ~)'"'"';/json_rpc' -d"#), "{hostile}");
+    }
 }
