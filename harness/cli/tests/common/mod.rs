@@ -101,3 +101,7 @@ pub fn produce(daemon: &str, net: &Network, blocks: u64, faults: &[&str]) {
     let r = dualrun(&args);
     assert_eq!(r.code, 0, "leader produce: {}", r.stderr);
 }
+
+/// Held by each test whose daemon publishes ZMQ notices: they run one at a time, since notices were seen
+/// lost when two such daemons and their subscribers ran side by side.
+pub static ZMQ_PUBLISHER: std::sync::Mutex<()> = std::sync::Mutex::new(());

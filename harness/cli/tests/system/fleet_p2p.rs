@@ -233,6 +233,7 @@ fn three_nodes_converge_split_and_heal() {
 /// subscriber misses what is published before its subscription reaches the publisher); the second may not.
 #[test]
 fn a_zmq_notice_wakes_the_nodes_poller() {
+    let _one_at_a_time = ZMQ_PUBLISHER.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let tmp = tempfile::tempdir().unwrap();
     let (mut node, endpoint) = Monerod::start_publishing(&tmp.path().join("node"));
     node.wait_ready();
