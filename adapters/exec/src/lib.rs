@@ -84,6 +84,9 @@ pub struct ExecVerifier {
     max_restarts: u32,
     restarts: u32,
     running: Option<Running>,
+    /// The child that judges a block a second time (a noise run), started at the first such block: a
+    /// second opinion from a process that has not seen the block (`verify_again`).
+    second: Option<Running>,
     hello: Value,
     seq: u64,
 }
@@ -103,6 +106,7 @@ impl ExecVerifier {
             max_restarts,
             restarts: 0,
             running: None,
+            second: None,
             hello: Value::Null,
             seq: 0,
         };
@@ -372,6 +376,29 @@ impl Verifier for ExecVerifier {
                 Err(e) => return VerifierOutcome::Error(VerifierError::new(ErrorKind::Crash, e.0)),
             }
         }
+        self.ask(block, env)
+    }
+
+    /// A noise run's second judgement, by a second child (`second`, started at the first such block and
+    /// again after it fails; its starts use no restart of the budget, which is the first child's).
+    fn verify_again(&mut self, block: &BlockInput, env: &ReplayEnv) -> VerifierOutcome {
+        if self.second.is_none() {
+            match self.spawn() {
+                Ok((r, _)) => self.second = Some(r),
+                Err(e) => return VerifierOutcome::Error(VerifierError::new(ErrorKind::Crash, e.0)),
+            }
+        }
+        std::mem::swap(&mut self.running, &mut self.second);
+        let outcome = self.ask(block, env);
+        std::mem::swap(&mut self.running, &mut self.second);
+        outcome
+    }
+}
+
+impl ExecVerifier {
+    /// Sends `block` to the running child and reads its answer; a failure kills the child (the next
+    /// block starts another).
+    fn ask(&mut self, block: &BlockInput, env: &ReplayEnv) -> VerifierOutcome {
         self.seq += 1;
         let seq = self.seq;
         self.stderr_budget.seq.store(seq, std::sync::atomic::Ordering::Relaxed);
@@ -430,19 +457,23 @@ fn await_answer(running: &mut Running, deadline: Instant) -> Result<std::io::Res
 
 impl Drop for ExecVerifier {
     fn drop(&mut self) {
-        if let Some(mut r) = self.running.take() {
+        for mut r in [self.running.take(), self.second.take()].into_iter().flatten() {
             // Closing stdin asks it to exit; if it does not, it is killed.
             drop(r.stdin.take());
             let deadline = Instant::now() + Duration::from_secs(2);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = r.child.try_wait() {
-                    // What it started and left behind goes with it.
-                    family::end(&r.family);
-                    return;
+            let mut exited = false;
+            while !exited && Instant::now() < deadline {
+                exited = matches!(r.child.try_wait(), Ok(Some(_)));
+                if !exited {
+                    std::thread::sleep(Duration::from_millis(20));
                 }
-                std::thread::sleep(Duration::from_millis(20));
             }
-            r.kill();
+            if exited {
+                // What it started and left behind goes with it.
+                family::end(&r.family);
+            } else {
+                r.kill();
+            }
         }
     }
 }

@@ -68,13 +68,35 @@ impl Verifier for MonerodVerifier {
         _prepared: Option<Box<dyn Any + Send>>,
         _env: &ReplayEnv,
     ) -> VerifierOutcome {
+        self.judge(block, false)
+    }
+
+    /// A noise run's second judgement: the block is submitted to the daemon a second time, and the
+    /// daemon's chain read again. A block the first submission made the tip is refused as known by the
+    /// second — the daemon must still hold the same block at its height (`accept`, the daemon's id as the
+    /// fact); a block it refused is submitted and judged as the first time.
+    fn verify_again(&mut self, block: &BlockInput, _env: &ReplayEnv) -> VerifierOutcome {
+        self.judge(block, true)
+    }
+}
+
+impl MonerodVerifier {
+    /// Judges `block`; `resubmit`: a block the daemon already holds is submitted again first.
+    fn judge(&mut self, block: &BlockInput, resubmit: bool) -> VerifierOutcome {
         let h = block.height;
         let info = match self.retry(|d| d.get_info()) {
             Ok(i) => i,
             Err(e) => return self.rpc_error(e),
         };
-        // Block 0 is the daemon's own genesis; already-known blocks are compared, not resubmitted.
+        // Block 0 is the daemon's own genesis; already-known blocks are compared (a second judgement
+        // submits them again first: the daemon refuses a block it has, which is not the verdict).
         if h == 0 || info.height > h {
+            if resubmit && h > 0 {
+                match self.daemon.submit_block(&block.blob) {
+                    Ok(()) | Err(RpcError::Daemon { .. }) => {}
+                    Err(e) => return self.rpc_error(e),
+                }
+            }
             let stored = match self.retry(|d| d.block_blob(h)) {
                 Ok(b) => b,
                 Err(e) => return self.rpc_error(e),

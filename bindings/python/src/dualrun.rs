@@ -325,6 +325,8 @@ impl Node {
             legacy: legacy.as_ref().map(|a| &a.0),
             candidate: candidate.as_ref().map(|a| &a.0),
             decision: &decision,
+            legacy_again: None,
+            candidate_again: None,
         };
         let elapsed = Elapsed { legacy: legacy.as_ref().map(|a| a.1), candidate: candidate.as_ref().map(|a| a.1) };
         self.record(py, &judged, elapsed)?;

@@ -8,7 +8,8 @@
 //! - [`validator`] — `LeaderValidator` (`judge`, and `judge_many` off the GIL on every core);
 //! - [`chain`] — `ChainReader`, `ChainError`;
 //! - [`dualrun`] — `DualRun`, the mode table in process, writing a run directory;
-//! - [`golden`] — the golden-vector check.
+//! - [`golden`] — the golden-vector check;
+//! - [`rundir`] — `timings`, a finished run's per-block timings.
 
 use pyo3::prelude::*;
 
@@ -17,6 +18,7 @@ mod chain;
 mod dualrun;
 mod golden;
 mod profile;
+mod rundir;
 mod validator;
 mod verdict;
 
@@ -65,5 +67,7 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<golden::GoldenReport>()?;
     m.add_class::<golden::GoldenResult>()?;
     m.add_function(wrap_pyfunction!(golden::golden_check, m)?)?;
+    m.add_class::<rundir::TimingIterator>()?;
+    m.add_function(wrap_pyfunction!(rundir::timings, m)?)?;
     Ok(())
 }

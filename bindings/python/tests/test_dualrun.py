@@ -371,12 +371,32 @@ def test_a_run_of_an_unknown_format_version_is_not_resumed(
     shutil.copytree(shadow_run.dir, run_dir)
     manifest = run_dir / "manifest.json"
     text = manifest.read_text(encoding="utf-8")
-    manifest.write_text(text.replace('"format_version": 1,', '"format_version": 2,'), encoding="utf-8")
+    manifest.write_text(text.replace('"format_version": 2,', '"format_version": 3,'), encoding="utf-8")
     before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
     profile = dualrun.Profile.load(sample_profile)
-    with pytest.raises(OSError, match="format dualrun-run/v1 version 2 is not one this dualrun reads"):
+    with pytest.raises(OSError, match="format dualrun-run/v1 version 3 is not one this dualrun reads"):
         dualrun.DualRun(reference_legacy, mode="shadow", records=run_dir, profile=profile, resume=True)
     assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before
+
+
+def test_timings_read_back_one_line_per_block(shadow_run, replay_run):
+    """dualrun.timings(run): timings.csv of a finished run, checked as every reader checks a run
+    directory, as (height, legacy_us, candidate_us, verdict) tuples in file order."""
+    for run in (shadow_run, replay_run):
+        rows = list(dualrun.timings(run.dir))
+        assert [r[0] for r in rows] == list(range(201))
+        assert all(isinstance(r[1], int) and isinstance(r[2], int) and r[3] == "accept" for r in rows), rows[:3]
+        with open(run.dir / "timings.csv", encoding="utf-8", newline="") as f:
+            assert len(list(csv.DictReader(f))) == 201
+
+
+def test_timings_of_an_edited_run_are_refused(tmp_path: Path, shadow_run):
+    run_dir = tmp_path / "run"
+    shutil.copytree(shadow_run.dir, run_dir)
+    timings = run_dir / "timings.csv"
+    timings.write_text(timings.read_text(encoding="utf-8").replace("\n7,", "\n8,", 1), encoding="utf-8")
+    with pytest.raises(OSError, match="timings.csv was changed after the run"):
+        dualrun.timings(run_dir)
 
 
 def test_a_failing_hook_loses_no_record(

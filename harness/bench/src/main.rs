@@ -726,6 +726,7 @@ fn synthetic_record(height: u64, class: RecordClass, rng: &mut Rng, reproduce_pr
         authoritative,
         differing_facts: if class == RecordClass::Fact { vec!["miner_tx_hash".into()] } else { vec![] },
         stored_id: (class == RecordClass::StoredIdMismatch).then(|| keccak256(&rng.next().to_le_bytes())),
+        second_answer: None,
         env,
         blob: hex::encode(&blob),
         reproduce: format!(

@@ -109,14 +109,18 @@ pub enum RecordClass {
     CandidateError,
     /// In PRIMARY, the candidate gave no verdict and the legacy's verdict was used.
     Fallback,
+    /// The legacy answered a block it was asked for twice (a noise run) differently the second time.
+    LegacyNoise,
+    /// The candidate answered a block it was asked for twice (a noise run) differently the second time.
+    CandidateNoise,
     /// An input finding, not about the verifiers: the id the database stores for the block is not the
     /// id its blob hashes to (a corrupt or edited `block_info`).
     StoredIdMismatch,
 }
 
 impl RecordClass {
-    /// Every record class, divergences first, then errors, then input findings.
-    pub const ALL: [RecordClass; 8] = [
+    /// Every record class, divergences first, then errors, then noise, then input findings.
+    pub const ALL: [RecordClass; 10] = [
         RecordClass::Split,
         RecordClass::Halt,
         RecordClass::Fact,
@@ -124,6 +128,8 @@ impl RecordClass {
         RecordClass::LegacyError,
         RecordClass::CandidateError,
         RecordClass::Fallback,
+        RecordClass::LegacyNoise,
+        RecordClass::CandidateNoise,
         RecordClass::StoredIdMismatch,
     ];
 
@@ -137,6 +143,8 @@ impl RecordClass {
             RecordClass::LegacyError => "legacy_error",
             RecordClass::CandidateError => "candidate_error",
             RecordClass::Fallback => "fallback",
+            RecordClass::LegacyNoise => "legacy_noise",
+            RecordClass::CandidateNoise => "candidate_noise",
             RecordClass::StoredIdMismatch => "stored_id_mismatch",
         }
     }
@@ -149,6 +157,11 @@ impl RecordClass {
     /// A verifier gave no verdict (the block was not compared).
     pub fn is_error(self) -> bool {
         matches!(self, RecordClass::LegacyError | RecordClass::CandidateError | RecordClass::Fallback)
+    }
+
+    /// A verifier answered a block judged twice differently (see [`crate::noise`]).
+    pub fn is_noise(self) -> bool {
+        matches!(self, RecordClass::LegacyNoise | RecordClass::CandidateNoise)
     }
 }
 

@@ -344,6 +344,16 @@ pub trait Verifier: Send {
     fn verify(&mut self, block: &BlockInput, prepared: Option<Box<dyn Any + Send>>, env: &ReplayEnv)
         -> VerifierOutcome;
 
+    /// Judges `block` a second time, in a call of its own (a noise run: is this verifier deterministic?).
+    /// Asked right after `verify` answered for the same block, on the same thread, for the blocks the
+    /// run's noise rate picks; [`Verifier::upcoming`] lists such a block twice. The default asks
+    /// `verify` again (a second call); a verifier whose second call would not be a second judgement —
+    /// a scratch daemon that already holds the block, a child process that might remember it — says how
+    /// it judges again instead.
+    fn verify_again(&mut self, block: &BlockInput, env: &ReplayEnv) -> VerifierOutcome {
+        self.verify(block, None, env)
+    }
+
     /// Asked after every `verify`: how long its own work on the block took, if the verifier measured it
     /// itself. One whose work runs ahead on another thread ([`Verifier::upcoming`]) may have had the
     /// answer ready before `verify` asked; `None` means the time `verify` took.

@@ -110,7 +110,7 @@ fn a_live_run_of_an_unknown_format_version_is_not_resumed() {
     follow(&daemon.url, &out, 62, 70).unwrap();
     let manifest = out.join("manifest.json");
     let text = std::fs::read_to_string(&manifest).unwrap();
-    std::fs::write(&manifest, text.replace("\"format_version\": 1,", "\"format_version\": 2,")).unwrap();
+    std::fs::write(&manifest, text.replace("\"format_version\": 2,", "\"format_version\": 3,")).unwrap();
     let checkpoint = std::fs::read(out.join("checkpoint.json")).unwrap();
 
     // Refused before anything else: the daemon, gone now, is not even asked.

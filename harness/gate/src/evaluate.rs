@@ -213,6 +213,9 @@ pub fn evaluate(input: &EvaluationInput<'_>) -> Evaluation {
     if let Some(max) = req.max_latency_ratio_p99 {
         criteria.push(latency_ratio(&usable, max));
     }
+    if let Some(c) = determinism(&usable, req.max_legacy_noise_rate) {
+        criteria.push(c);
+    }
     if req.require_golden {
         criteria.push(golden_criterion(golden));
     }
@@ -441,6 +444,32 @@ fn error_rate(usable: &[&EvidenceRun], blocks: u64, max: f64) -> Criterion {
         (json!(rate), pass_if(rate <= max))
     };
     crit("max_error_rate", value, format!("<= {max}"), outcome, format!("{errors} candidate errors and fallbacks"))
+}
+
+/// `evidence.deterministic`, when a run judged blocks twice (`--noise`): no candidate noise at all, and
+/// legacy noise — a legacy answering one block two ways makes its divergences doubtful — at most
+/// `max_legacy` of the blocks judged twice (counted and shown either way).
+fn determinism(usable: &[&EvidenceRun], max_legacy: Option<f64>) -> Option<Criterion> {
+    let mut n = dualrun_rundir::NoiseCounts::default();
+    for s in usable.iter().filter_map(|e| e.run.as_ref()).map(|r| &r.summary.noise) {
+        (n.checked, n.legacy_noise, n.candidate_noise) =
+            (n.checked + s.checked, n.legacy_noise + s.legacy_noise, n.candidate_noise + s.candidate_noise);
+    }
+    if n == dualrun_rundir::NoiseCounts::default() {
+        return None;
+    }
+    let legacy_rate = if n.checked > 0 { n.legacy_noise as f64 / n.checked as f64 } else { 0.0 };
+    let legacy_ok = max_legacy.is_none_or(|max| legacy_rate <= max);
+    let threshold = match max_legacy {
+        Some(max) => format!("candidate_noise == 0, legacy_noise / checked <= {max}"),
+        None => "candidate_noise == 0 (legacy noise shown, not limited)".into(),
+    };
+    let value = json!({ "checked": n.checked, "legacy_noise": n.legacy_noise, "candidate_noise": n.candidate_noise });
+    let note = format!(
+        "{} block(s) judged twice; the candidate answered {} of them differently, the legacy {}",
+        n.checked, n.candidate_noise, n.legacy_noise
+    );
+    Some(crit("evidence.deterministic", value, threshold, pass_if(n.candidate_noise == 0 && legacy_ok), note))
 }
 
 fn latency_ratio(usable: &[&EvidenceRun], max: f64) -> Criterion {

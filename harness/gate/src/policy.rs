@@ -43,6 +43,9 @@ pub struct Requirements {
     pub require_isolation: bool,
     /// Whether a fleet run must show every node reachable and no split.
     pub require_fleet: bool,
+    /// The highest share of the blocks judged twice (`--noise`) the legacy may answer differently, if
+    /// limited (candidate noise always fails).
+    pub max_legacy_noise_rate: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -55,6 +58,7 @@ struct RawRequirements {
     max_latency_ratio_p99: Option<f64>,
     require_isolation: Option<bool>,
     require_fleet: Option<bool>,
+    max_legacy_noise_rate: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -114,6 +118,7 @@ fn merge(raw: RawRequirements, d: Requirements) -> Requirements {
         max_latency_ratio_p99: raw.max_latency_ratio_p99.or(d.max_latency_ratio_p99),
         require_isolation: raw.require_isolation.unwrap_or(d.require_isolation),
         require_fleet: raw.require_fleet.unwrap_or(d.require_fleet),
+        max_legacy_noise_rate: raw.max_legacy_noise_rate.or(d.max_legacy_noise_rate),
     }
 }
 
@@ -128,6 +133,7 @@ impl Policy {
                 max_latency_ratio_p99: None,
                 require_isolation: false,
                 require_fleet: false,
+                max_legacy_noise_rate: None,
             },
             Requirements {
                 min_blocks: 1000,
@@ -137,6 +143,7 @@ impl Policy {
                 max_latency_ratio_p99: None,
                 require_isolation: true,
                 require_fleet: false,
+                max_legacy_noise_rate: Some(0.001),
             },
             Requirements {
                 min_blocks: 10_000,
@@ -146,6 +153,7 @@ impl Policy {
                 max_latency_ratio_p99: Some(1.0),
                 require_isolation: false,
                 require_fleet: false,
+                max_legacy_noise_rate: Some(0.001),
             },
         )
     }

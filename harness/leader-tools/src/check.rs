@@ -95,6 +95,7 @@ pub fn check(db: &ChainDb, req: &CheckRequest, format: RowFormat, out: impl Writ
         now: req.now,
         reasons: ReasonMap::default(),
         threads: req.threads,
+        noise: None,
         interrupt: Arc::new(AtomicBool::new(false)),
     };
     let mut sink = RowSink { out: RowWriter::new(format, &COLUMNS, out)?, rejected: 0 };

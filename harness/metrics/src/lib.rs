@@ -346,6 +346,8 @@ mod tests {
             legacy: Some(&accept),
             candidate: Some(&reject),
             decision: &decision,
+            legacy_again: None,
+            candidate_again: None,
         };
         let elapsed = Elapsed { legacy: Some(Duration::from_millis(3)), candidate: Some(Duration::from_micros(40)) };
         observer.observe(&RunEvent::Judged { block: &block, elapsed });

@@ -1,11 +1,12 @@
 //! The assemble stage: puts prepared batches back in height order, gives each block its env from the
-//! chain context (which it advances past the block), and feeds the verifiers and the comparator.
+//! chain context (which it advances past the block) and, in a noise run, whether each verifier judges it
+//! twice ([`NoiseRate::picks`]), and feeds the verifiers and the comparator.
 
 use std::collections::BTreeMap;
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::Arc;
 
-use dualrun_core::{BlockInput, ReplayEnv};
+use dualrun_core::{BlockInput, NoiseRate, ReplayEnv};
 use dualrun_format::Hash32;
 use dualrun_network::{ChainContext, Network};
 
@@ -23,6 +24,8 @@ pub struct Item {
     pub stored_id: Hash32,
     /// The env both verifiers get.
     pub env: ReplayEnv,
+    /// Each verifier judges it a second time (the run's noise rate picked it).
+    pub again: bool,
 }
 
 /// Blocks in height order.
@@ -36,6 +39,7 @@ pub(crate) struct Assembler {
     pub(crate) activation_height: u64,
     pub(crate) now: NowMode,
     pub(crate) ctx: ChainContext,
+    pub(crate) noise: Option<NoiseRate>,
     pub(crate) legacy: Option<SyncSender<VerifierWork>>,
     pub(crate) candidate: Option<SyncSender<VerifierWork>>,
     pub(crate) compare: SyncSender<Batch>,
@@ -67,7 +71,8 @@ impl Assembler {
                 Some(ts) => self.ctx.advance(p.block_id, ts),
                 None => self.ctx.advance_unparsed(p.block_id),
             }
-            items.push(Item { input: p.input, block_id: p.block_id, stored_id: p.stored_id, env });
+            let again = self.noise.is_some_and(|rate| rate.picks(&p.block_id));
+            items.push(Item { input: p.input, block_id: p.block_id, stored_id: p.stored_id, env, again });
             legacy.push(p.legacy);
             candidate.push(p.candidate);
         }

@@ -153,6 +153,8 @@ pub struct Pipeline {
     pub reasons: ReasonMap,
     /// Threads for the prepare stage.
     pub threads: usize,
+    /// A noise run: the share of blocks each verifier judges twice (none: every block once).
+    pub noise: Option<dualrun_core::NoiseRate>,
     /// Set to stop reading; what was read is finished.
     pub interrupt: Arc<AtomicBool>,
 }
@@ -196,6 +198,7 @@ impl Pipeline {
                 activation_height: self.activation_height,
                 now: self.now,
                 ctx,
+                noise: self.noise,
                 legacy: legacy_in,
                 candidate: candidate_in,
                 compare: compare_tx,

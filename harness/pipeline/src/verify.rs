@@ -1,5 +1,6 @@
 //! The verify stage: one thread per verifier, blocks in height order; a panic in a verifier becomes
-//! a `panic` error for that block, and each answer carries how long it took. A verifier that must stop
+//! a `panic` error for that block, and each answer carries how long it took (the first call's time) and,
+//! for a block a noise run picked, the verifier's second answer. A verifier that must stop
 //! the run ([`Verifier::stop_reason`]) ends its thread with a [`VerifierStop`] and sets the interrupt,
 //! so the run ends resumable before that block.
 
@@ -25,6 +26,8 @@ pub struct Answer {
     pub elapsed: Duration,
     /// The verifier's state after it (see [`dualrun_core::VerifierState`]; empty for most verifiers).
     pub state: VerifierState,
+    /// Its second answer, when the block was judged twice ([`Verifier::verify_again`]).
+    pub again: Option<VerifierOutcome>,
 }
 
 /// A verifier stopped the run: it cannot be trusted to answer for the block at `height` or after.
@@ -87,11 +90,20 @@ fn run(
             if interrupt.load(Ordering::Relaxed) {
                 return None;
             }
-            answers.push(guarded(v.as_mut(), &item.input, prep, &item.env));
+            let mut answer = guarded(v.as_mut(), &item.input, prep, &item.env);
             if let Some(reason) = v.stop_reason() {
                 interrupt.store(true, Ordering::SeqCst);
                 return Some(VerifierStop { role, height: item.input.height, reason });
             }
+            if item.again {
+                let again = catch_panic(|| v.verify_again(&item.input, &item.env));
+                if let Some(reason) = v.stop_reason() {
+                    interrupt.store(true, Ordering::SeqCst);
+                    return Some(VerifierStop { role, height: item.input.height, reason });
+                }
+                (answer.again, answer.state) = (Some(again), v.state());
+            }
+            answers.push(answer);
         }
         if tx.send(answers).is_err() {
             return None;
@@ -99,9 +111,14 @@ fn run(
     }
 }
 
-/// Tells the verifier a batch is coming ([`Verifier::upcoming`]) and keeps it in `waiting`.
+/// Tells the verifier a batch is coming ([`Verifier::upcoming`]: a block judged twice is listed twice)
+/// and keeps it in `waiting`.
 fn announce(v: &mut dyn Verifier, work: VerifierWork, waiting: &mut VecDeque<VerifierWork>) {
-    let upcoming: Vec<_> = work.0.iter().map(|item| (&item.input, &item.env)).collect();
+    let upcoming: Vec<_> = work
+        .0
+        .iter()
+        .flat_map(|item| std::iter::repeat_n((&item.input, &item.env), if item.again { 2 } else { 1 }))
+        .collect();
     // Only a hint: a verifier that panics here is still asked for each block, and answers there.
     let _ = std::panic::catch_unwind(AssertUnwindSafe(|| v.upcoming(&upcoming)));
     waiting.push_back(work);
@@ -110,14 +127,19 @@ fn announce(v: &mut dyn Verifier, work: VerifierWork, waiting: &mut VecDeque<Ver
 /// Runs `verify` and turns a panic into an error outcome.
 fn guarded(v: &mut dyn Verifier, input: &BlockInput, prep: Prep, env: &ReplayEnv) -> Answer {
     let t = Instant::now();
-    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| v.verify(input, prep, env))).unwrap_or_else(|p| {
+    let outcome = catch_panic(|| v.verify(input, prep, env));
+    let elapsed = t.elapsed();
+    Answer { outcome, elapsed: v.took().unwrap_or(elapsed), state: v.state(), again: None }
+}
+
+/// A verifier's call, a panic in it turned into a `panic` error.
+fn catch_panic(call: impl FnOnce() -> VerifierOutcome) -> VerifierOutcome {
+    std::panic::catch_unwind(AssertUnwindSafe(call)).unwrap_or_else(|p| {
         let msg = p
             .downcast_ref::<&str>()
             .map(|s| s.to_string())
             .or_else(|| p.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "panic".into());
         VerifierOutcome::Error(VerifierError::new(ErrorKind::Panic, msg))
-    });
-    let elapsed = t.elapsed();
-    Answer { outcome, elapsed: v.took().unwrap_or(elapsed), state: v.state() }
+    })
 }

@@ -62,6 +62,7 @@ fn run(mode: Mode) -> Seen {
         now: NowMode::Block,
         reasons: ReasonMap::default(),
         threads: 2,
+        noise: None,
         interrupt: Arc::new(AtomicBool::new(false)),
     };
     let ctx = context_at(&db, &pipeline.network, 0).unwrap();

@@ -21,7 +21,9 @@ pub enum NotACommand {
 
 /// The words of the command that makes `inputs`' records, `dualrun` first, without a range or a run
 /// directory: `replay --chain DIR` (or `follow --daemon URL` for a live run), then the profile, the
-/// verifiers the mode runs, the mode, `now`, and the settings that differ from the defaults.
+/// verifiers the mode runs, the mode, `now`, and the settings that differ from the defaults. A noise
+/// run's `--noise` is not among them: a reproduce line judges its block once, and a run's records do not
+/// depend on its noise rate but for its noise records (add `--noise 1` to see a verifier asked twice).
 pub fn words(inputs: &Inputs) -> Result<Vec<String>, NotACommand> {
     let settings: &CommandSettings = match &inputs.settings {
         RunSettings::Command(s) => s,
@@ -61,9 +63,13 @@ pub fn reproduce_line(words: &[String], height: u64, out: &Path) -> String {
     dualrun_rundir::shell_line(&argv)
 }
 
-/// The arguments (after `dualrun`) that make the whole run of `inputs` again into `out`.
+/// The arguments (after `dualrun`) that make the whole run of `inputs` again into `out` (with its
+/// `--noise`, so the same blocks are judged twice).
 pub fn rerun_args(inputs: &Inputs, out: &Path) -> Result<Vec<String>, NotACommand> {
     let mut args = words(inputs)?.split_off(1);
+    if let RunSettings::Command(CommandSettings { noise: Some(rate), .. }) = &inputs.settings {
+        args.extend(["--noise".into(), rate.to_string()]);
+    }
     let (from, to) = (inputs.chain.from.to_string(), inputs.chain.to.to_string());
     args.extend(["--from".into(), from, "--to".into(), to, "--out".into(), out.display().to_string()]);
     Ok(args)
@@ -108,6 +114,7 @@ pub(crate) mod tests {
             timeout_seconds,
             python_path: vec!["/x y".into()],
             reason_map: Some(ReasonMapInput { path: "/r.toml".into(), digest: String::new() }),
+            noise: None,
         })
     }
 
@@ -125,6 +132,10 @@ pub(crate) mod tests {
         assert_eq!(args[args.len() - 6..], ["--from", "3", "--to", "9", "--out", "/out"]);
         let args = rerun_args(&inputs(false, settings(2.5)), Path::new("/out")).unwrap();
         assert_eq!(args[args.len() - 8..], ["--timeout", "2.5", "--from", "3", "--to", "9", "--out", "/out"]);
+        let RunSettings::Command(mut noisy) = settings(30.0) else { unreachable!() };
+        noisy.noise = Some("0.5".parse().unwrap());
+        let args = rerun_args(&inputs(false, RunSettings::Command(noisy)), Path::new("/out")).unwrap();
+        assert_eq!(args[args.len() - 8..], ["--noise", "0.5", "--from", "3", "--to", "9", "--out", "/out"]);
     }
 
     #[test]

@@ -200,6 +200,10 @@ where
             now: cfg.now,
             reasons: cfg.reasons.clone(),
             threads: cfg.threads,
+            noise: match &cfg.settings {
+                dualrun_rundir::RunSettings::Command(s) => s.noise,
+                dualrun_rundir::RunSettings::Embedded(_) => None,
+            },
             interrupt: cfg.interrupt.clone(),
         };
         let (source, ctx) = open(start)?;

@@ -1,9 +1,10 @@
 //! [`merge`]: the shard runs of one whole range (`replay --shard I/N`) made into one run directory that is
 //! the single run's: the same inputs (the whole range, its chain digest recomputed from the chain), the
-//! records in height order — byte-identical to a single replay's — and counters and latency histograms
-//! summed from the shards' final checkpoints — each shard's checkpoint must give exactly the summary its
-//! manifest digests, and that summary's counts must be its records' (so no count comes from a file
-//! nobody digested), and the merged record counts are counted from the records written. The merged
+//! records in height order — byte-identical to a single replay's — and their per-block timings likewise,
+//! and counters and latency histograms summed from the shards' final checkpoints — each shard's
+//! checkpoint must give exactly the summary its manifest digests, and that summary's counts must be its
+//! records' (so no count comes from a file nobody digested), and the merged record counts are counted
+//! from the records written. The merged
 //! manifest names each shard by its manifest digest. Shards that are not one run, not finished, edited,
 //! missing or overlapping are refused, named; so is a merged directory inside a shard's.
 
@@ -11,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use dualrun_chaindb::{ChainDb, ChainDbError};
 use dualrun_rundir::{
-    files, Checkpoint, Inputs, Manifest, RunDir, RunDirError, RunWriter, Shard, ShardRun, Stats, Summary,
+    files, Checkpoint, Inputs, Manifest, RunDir, RunDirError, RunWriter, Shard, ShardRun, Stats, Summary, Timings,
 };
 
 /// Why shards cannot be merged.
@@ -174,6 +175,19 @@ pub fn merge(dirs: &[PathBuf], out: &Path, threads: usize) -> Result<Merged, Mer
         for record in s.run.records()? {
             writer.write(&record)?;
             counted.add(record.class);
+        }
+        let Some(timings) = Timings::open(&s.run.path).map_err(RunDirError::from)? else {
+            return Err(MergeError::Shard {
+                dir: s.run.path.clone(),
+                problem: format!(
+                    "it has no {} (run directory format version {}): merge shards made by one dualrun",
+                    files::TIMINGS,
+                    s.run.manifest.format_version
+                ),
+            });
+        };
+        for timing in timings {
+            writer.timing(&timing?)?;
         }
         stats.merge(&s.stats);
     }

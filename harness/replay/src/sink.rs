@@ -47,6 +47,8 @@ impl Sink for RecordSink<'_> {
             legacy: j.legacy.map(|a| &a.outcome),
             candidate: j.candidate.map(|a| &a.outcome),
             decision: &j.decision,
+            legacy_again: j.legacy.and_then(|a| a.again.as_ref()),
+            candidate_again: j.candidate.and_then(|a| a.again.as_ref()),
         };
         let elapsed = Elapsed { legacy: j.legacy.map(|a| a.elapsed), candidate: j.candidate.map(|a| a.elapsed) };
         let (out, command) = (&self.out, &self.command);

@@ -18,6 +18,8 @@ pub(crate) fn class_colour(class: RecordClass) -> RGBColor {
         RecordClass::LegacyError => RGBColor(0x55, 0x8b, 0x2f),
         RecordClass::CandidateError => RGBColor(0x00, 0x83, 0x8f),
         RecordClass::Fallback => RGBColor(0x79, 0x55, 0x48),
+        RecordClass::LegacyNoise => RGBColor(0xaf, 0xb4, 0x2b),
+        RecordClass::CandidateNoise => RGBColor(0xad, 0x14, 0x57),
         RecordClass::StoredIdMismatch => RGBColor(0x42, 0x42, 0x42),
     }
 }
@@ -195,6 +197,51 @@ pub(crate) fn latency(role: &str, l: &Latency) -> String {
             let anchor = if at > middle { HPos::Right } else { HPos::Left };
             let style = TextStyle::from(FONT.into_font()).pos(Pos::new(anchor, VPos::Top));
             chart.draw_series([Text::new(format!(" {name} {at:.1} µs "), (at, y), style)])?;
+        }
+        Ok(())
+    })
+}
+
+/// One stretch of heights of [`latency_along_height`]: per verifier (legacy, candidate), the mean and
+/// the slowest time of its blocks, microseconds (none: no block of it timed for that verifier).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct HeightBin {
+    pub(crate) mean_max_us: [Option<(f64, f64)>; 2],
+}
+
+/// Each verifier's time per block along the heights: for each stretch of `width` heights from `from`, the
+/// mean (solid) and the slowest block (faint), on a log scale.
+pub(crate) fn latency_along_height(from: u64, width: u64, bins: &[HeightBin]) -> String {
+    let values = bins.iter().flat_map(|b| b.mean_max_us.iter().flatten().flat_map(|&(m, x)| [m, x]));
+    let (lo, hi) = values.fold((f64::MAX, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    if hi <= 0.0 {
+        return "<p class=\"muted\">no block was timed</p>".into();
+    }
+    let (lo, hi) = ((lo * 0.8).max(0.5), (hi * 1.25).max(lo * 2.0));
+    let end = from + width * bins.len().max(1) as u64;
+    svg((WIDTH, HEIGHT), |root| {
+        let mut chart = ChartBuilder::on(&root)
+            .margin(12)
+            .x_label_area_size(34)
+            .y_label_area_size(64)
+            .caption("time per block along the chain (µs, log scale): mean, and slowest faint", FONT)
+            .build_cartesian_2d(from..end, (lo..hi).log_scale())?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_desc("height")
+            .y_desc("µs")
+            .label_style(FONT)
+            .x_labels(8)
+            .y_label_formatter(&|y| if *y >= 10.0 { format!("{y:.0}") } else { format!("{y:.1}") })
+            .draw()?;
+        for (role, colour) in [(0, RGBColor(0x55, 0x8b, 0x2f)), (1, RGBColor(0x15, 0x65, 0xc0))] {
+            let at = |b: usize| from + b as u64 * width + width / 2;
+            let points = |pick: fn((f64, f64)) -> f64| -> Vec<(u64, f64)> {
+                bins.iter().enumerate().filter_map(|(b, bin)| bin.mean_max_us[role].map(|v| (at(b), pick(v)))).collect()
+            };
+            chart.draw_series(LineSeries::new(points(|(_, max)| max), colour.mix(0.35).stroke_width(1)))?;
+            chart.draw_series(LineSeries::new(points(|(mean, _)| mean), colour.stroke_width(2)))?;
         }
         Ok(())
     })

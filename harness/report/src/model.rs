@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use dualrun_core::RecordClass;
-use dualrun_rundir::{files, Manifest, Orphans, Problem, Record, RecordsRead, ReorgEvent, RunDir, Side, Summary};
+use dualrun_rundir::{
+    files, Manifest, Orphans, Problem, Record, RecordsRead, ReorgEvent, RunDir, Side, Slowest, Summary, Timings,
+};
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -60,6 +62,8 @@ pub struct RunView {
     pub facts: Vec<(String, String)>,
     /// Inline SVG charts: (title, svg).
     pub charts: Vec<(String, String)>,
+    /// What `timings.csv` says: the slowest blocks, or why it is not shown.
+    pub timings: TimingsView,
     /// The records, compact, for the page's table (see `report.js`).
     pub table: Value,
     /// Records in the run (every line of divergences.jsonl).
@@ -67,6 +71,33 @@ pub struct RunView {
     /// Records in the table.
     pub records_shown: usize,
 }
+
+/// The per-block timings of a run, as the page shows them.
+#[derive(Debug, Default, Serialize)]
+pub struct TimingsView {
+    /// Why the timings are not shown (a version 1 run has none; an edited file is not drawn from).
+    pub note: Option<String>,
+    /// The slowest blocks of each verifier, slowest first.
+    pub slowest: Vec<SlowBlock>,
+}
+
+/// One of the slowest blocks of a verifier.
+#[derive(Debug, Serialize)]
+pub struct SlowBlock {
+    /// `legacy` or `candidate`.
+    pub verifier: &'static str,
+    /// The block's height.
+    pub height: u64,
+    /// Its time, microseconds.
+    pub us: u64,
+    /// The authoritative verdict of its block.
+    pub verdict: &'static str,
+}
+
+/// The slowest blocks named per verifier.
+pub const SLOWEST_BLOCKS: usize = 10;
+/// Stretches of heights the latency-along-the-chain chart draws at most.
+const HEIGHT_BINS: u64 = 200;
 
 /// A record class and its count.
 #[derive(Debug, Serialize)]
@@ -247,13 +278,23 @@ impl RunView {
         if summary.as_ref().is_some_and(|s| !s.complete) {
             banner.headline = format!("incomplete run: {}", banner.headline);
         }
+        let mut charts = summary.as_ref().map(|s| chart_list(s, records, &counted)).unwrap_or_default();
+        let timings = match (&run, &summary) {
+            (Some(run), Some(s)) => {
+                let (view, chart) = timings_view(run, s, &unverified);
+                charts.extend(chart.map(|c| ("latency along the chain".to_owned(), c)));
+                view
+            }
+            _ => TimingsView::default(),
+        };
         RunView {
             index,
             path: path.display().to_string(),
             inputs: manifest.as_ref().map(input_rows).unwrap_or_default(),
             files: file_rows(path, manifest.as_ref(), run.is_some(), &unverified),
             facts: summary.as_ref().map(|s| fact_rows(s, records.len(), &reorgs)).unwrap_or_default(),
-            charts: summary.as_ref().map(|s| chart_list(s, records, &counted)).unwrap_or_default(),
+            charts,
+            timings,
             records_shown: records.len().min(MAX_ROWS),
             records_total: records.len(),
             table: table(records, &Orphans::from_events(&reorgs)),
@@ -262,6 +303,58 @@ impl RunView {
             name,
         }
     }
+}
+
+/// Reads `timings.csv` once, as a stream: the latency along the heights (a chart) and each verifier's
+/// slowest blocks. Nothing is drawn from a file whose digest is not the manifest's.
+fn timings_view(run: &RunDir, s: &Summary, unverified: &BTreeSet<String>) -> (TimingsView, Option<String>) {
+    let note = |note: String| (TimingsView { note: Some(note), slowest: Vec::new() }, None);
+    let digested = run.manifest.files.as_ref().is_some_and(|f| f.contains_key(files::TIMINGS));
+    if !digested {
+        return note(format!("no {} in this run (format version {})", files::TIMINGS, run.manifest.format_version));
+    }
+    if unverified.contains(files::TIMINGS) {
+        return note(format!("{} is not the file the run wrote; nothing is drawn from it", files::TIMINGS));
+    }
+    let stream = match Timings::open(&run.path) {
+        Ok(Some(stream)) => stream,
+        Ok(None) => return note(format!("{} is missing", files::TIMINGS)),
+        Err(e) => return note(e.to_string()),
+    };
+    let from = s.range.from;
+    let last = s.range.next_height.saturating_sub(1).max(from);
+    let span = last - from + 1;
+    let width = span.div_ceil(span.clamp(1, HEIGHT_BINS));
+    let bins = span.div_ceil(width) as usize;
+    // Per bin and verifier: (sum, count, max) of µs.
+    let mut sums = vec![[(0u128, 0u64, 0u64); 2]; bins];
+    let mut slowest = [Slowest::new(SLOWEST_BLOCKS), Slowest::new(SLOWEST_BLOCKS)];
+    for t in stream {
+        let t = match t {
+            Ok(t) => t,
+            Err(e) => return note(e.to_string()),
+        };
+        let bin = (t.height.saturating_sub(from) / width).min(bins as u64 - 1) as usize;
+        for (role, us) in [t.legacy_us, t.candidate_us].into_iter().enumerate() {
+            let Some(us) = us else { continue };
+            let (sum, count, max) = &mut sums[bin][role];
+            (*sum, *count, *max) = (*sum + u128::from(us), *count + 1, (*max).max(us));
+            slowest[role].push(t.height, us, t.verdict);
+        }
+    }
+    let drawn: Vec<charts::HeightBin> = sums
+        .iter()
+        .map(|b| charts::HeightBin {
+            mean_max_us: b.map(|(sum, n, max)| (n > 0).then(|| (sum as f64 / n as f64, max as f64))),
+        })
+        .collect();
+    let mut rows = Vec::new();
+    for (verifier, kept) in ["legacy", "candidate"].into_iter().zip(slowest) {
+        for (height, us, verdict) in kept.into_sorted() {
+            rows.push(SlowBlock { verifier, height, us, verdict: verdict.as_str() });
+        }
+    }
+    (TimingsView { note: None, slowest: rows }, Some(charts::latency_along_height(from, width, &drawn)))
 }
 
 fn input_rows(m: &Manifest) -> Vec<(String, String)> {
@@ -502,7 +595,7 @@ mod tests {
     #[test]
     fn a_run_of_an_unknown_format_version_is_refused() {
         let tmp = tempfile::tempdir().unwrap();
-        let run = dualrun_testkit::sample_run::copy_with_format_version(&tmp.path().join("run"), 2);
+        let run = dualrun_testkit::sample_run::copy_with_format_version(&tmp.path().join("run"), 3);
         let refused = RunDir::load(&run).unwrap_err();
         assert!(matches!(refused, dualrun_rundir::RunDirError::UnknownFormat { .. }), "{refused}");
         let report = Report::gather(std::slice::from_ref(&run), None);
@@ -510,5 +603,61 @@ mod tests {
         assert_eq!(view.banner.level, "problems");
         assert!(view.banner.problems.contains(&refused.to_string()), "{:?}", view.banner.problems);
         assert!(view.inputs.is_empty(), "a manifest of an unknown format is not shown: {:?}", view.inputs);
+    }
+
+    /// A run with `timings.csv` gets the latency-along-the-chain chart and its slowest blocks named per
+    /// verifier; an edited `timings.csv` is not drawn from.
+    #[test]
+    fn the_slowest_blocks_and_the_latency_along_heights_come_from_the_timings() {
+        use dualrun_rundir::{Timing, TIMINGS_HEADER};
+        let tmp = tempfile::tempdir().unwrap();
+        let run = dualrun_testkit::sample_run::copy_with_format_version(&tmp.path().join("run"), 2);
+        let mut text = format!("{TIMINGS_HEADER}\n");
+        for h in 0..200u64 {
+            let legacy = std::time::Duration::from_micros(100 + h % 7);
+            let candidate = std::time::Duration::from_micros(if h == 150 { 9000 } else { 20 + h });
+            let verdict =
+                if h % 20 == 0 { dualrun_core::VerdictKind::Reject } else { dualrun_core::VerdictKind::Accept };
+            text += &Timing::of(h, Some(legacy), Some(candidate), verdict).csv_line();
+        }
+        std::fs::write(run.join(files::TIMINGS), &text).unwrap();
+        let manifest_path = run.join(files::MANIFEST);
+        let mut manifest: Value = serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
+        manifest["files"][files::TIMINGS] = json!(files::digest(&run, files::TIMINGS).unwrap().to_string());
+        std::fs::write(&manifest_path, serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
+
+        let report = Report::gather(std::slice::from_ref(&run), None);
+        let view = &report.runs[0];
+        assert_eq!(view.banner.level, "findings", "{:?}", view.banner.problems);
+        assert_eq!(view.timings.note, None);
+        let candidate: Vec<(u64, u64, &str)> = view
+            .timings
+            .slowest
+            .iter()
+            .filter(|b| b.verifier == "candidate")
+            .map(|b| (b.height, b.us, b.verdict))
+            .collect();
+        assert_eq!(candidate.len(), SLOWEST_BLOCKS);
+        assert_eq!(candidate[..3], [(150, 9000, "accept"), (199, 219, "accept"), (198, 218, "accept")]);
+        let legacy: Vec<u64> =
+            view.timings.slowest.iter().filter(|b| b.verifier == "legacy").map(|b| b.height).collect();
+        assert_eq!(legacy[..3], [6, 13, 20], "106 µs each, lowest heights first");
+        let chart = &view.charts.iter().find(|(t, _)| t == "latency along the chain").expect("drawn").1;
+        assert!(chart.starts_with("<svg") && chart.contains("<polyline"), "{chart}");
+        let html = crate::render::html(&report).unwrap();
+        assert!(html.contains(
+            "<tr data-verifier=\"candidate\"><td>candidate</td><td class=\"num\">150</td><td class=\"num\">9000</td>"
+        ));
+        let markdown = crate::render::markdown(&report).unwrap();
+        assert!(markdown.contains("Slowest candidate blocks: 150 (9000 µs), 199 (219 µs), 198 (218 µs)"), "{markdown}");
+
+        std::fs::write(run.join(files::TIMINGS), text.replace("150,103,9000", "150,103,1")).unwrap();
+        let view = &Report::gather(std::slice::from_ref(&run), None).runs[0];
+        assert!(view.timings.slowest.is_empty());
+        assert_eq!(
+            view.timings.note.as_deref(),
+            Some("timings.csv is not the file the run wrote; nothing is drawn from it")
+        );
+        assert!(view.charts.iter().all(|(t, _)| t != "latency along the chain"));
     }
 }

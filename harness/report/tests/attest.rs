@@ -81,6 +81,7 @@ fn halt_record() -> Record {
         authoritative: Authoritative { verdict: VerdictKind::Accept, reason: String::new(), source: Source::Legacy },
         differing_facts: vec![],
         stored_id: None,
+        second_answer: None,
         env,
         blob: "0a0b".into(),
         reproduce: "dualrun replay --from 3 --to 3".into(),
@@ -104,7 +105,7 @@ fn finished_run(dir: &Path) {
 }
 
 /// The files a signed [`finished_run`] attests, sorted.
-const SUBJECTS: [&str; 7] = [
+const SUBJECTS: [&str; 8] = [
     "checkpoint.json",
     "divergences.csv",
     "divergences.jsonl",
@@ -112,6 +113,7 @@ const SUBJECTS: [&str; 7] = [
     "report.md",
     "run.log",
     "summary.json",
+    "timings.csv",
 ];
 
 fn copy_dir(from: &Path, to: &Path) {

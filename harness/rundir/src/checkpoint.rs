@@ -22,6 +22,9 @@ pub struct Checkpoint {
     pub jsonl_bytes: u64,
     /// Length of `divergences.csv` at the checkpoint.
     pub csv_bytes: u64,
+    /// Length of `timings.csv` at the checkpoint.
+    #[serde(default)]
+    pub timings_bytes: u64,
     /// Length of `ids.bin` at the checkpoint (live runs; 0 otherwise).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub ids_bytes: u64,

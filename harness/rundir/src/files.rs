@@ -26,8 +26,21 @@ pub const IDS: &str = "ids.bin";
 pub const REORGS: &str = "reorgs.jsonl";
 /// The run's log.
 pub const LOG: &str = "run.log";
-/// The files whose digests a finished manifest lists, in this order.
-pub const DIGESTED: [&str; 3] = [JSONL, CSV, SUMMARY];
+/// One line per judged block: its height, each verifier's time and the authoritative verdict
+/// ([`crate::timings`]; format version 2 on).
+pub const TIMINGS: &str = "timings.csv";
+/// The files whose digests a finished manifest of the current format version lists, in this order.
+pub const DIGESTED: [&str; 4] = [JSONL, CSV, SUMMARY, TIMINGS];
+
+/// The files whose digests a finished manifest of format version `version` must list (version 1, from
+/// before `timings.csv`, lists the first three).
+pub fn digested(version: u32) -> &'static [&'static str] {
+    if version < 2 {
+        &DIGESTED[..3]
+    } else {
+        &DIGESTED
+    }
+}
 /// The HTML report `dualrun report` writes beside a single run by default.
 pub const REPORT_HTML: &str = "report.html";
 /// The Markdown summary written beside it.
@@ -36,7 +49,7 @@ pub const REPORT_MD: &str = "report.md";
 pub const ATTESTATION: &str = "attestation.dsse.json";
 
 /// Every file a run writes. Together with [`DERIVED`], the closed set of entries a run directory may hold.
-pub const WRITTEN: [&str; 8] = [MANIFEST, JSONL, CSV, SUMMARY, CHECKPOINT, IDS, REORGS, LOG];
+pub const WRITTEN: [&str; 9] = [MANIFEST, JSONL, CSV, SUMMARY, TIMINGS, CHECKPOINT, IDS, REORGS, LOG];
 /// Files made from a finished run: its report, its summary for people and its attestation.
 pub const DERIVED: [&str; 3] = [REPORT_HTML, REPORT_MD, ATTESTATION];
 

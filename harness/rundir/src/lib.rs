@@ -7,6 +7,7 @@
 //! | `divergences.jsonl` | [`Record`] | one record per divergence or error: both sides, the env, the blob, a reproduce line |
 //! | `divergences.csv` | [`Record::csv_line`] | the same records, one line each |
 //! | `summary.json` | [`Summary`] | counts per class, authoritative verdicts, latencies, rate |
+//! | `timings.csv` | [`Timing`] | one line per judged block: height, each verifier's µs, the authoritative verdict (format version 2 on) |
 //! | `checkpoint.json` | [`Checkpoint`] | what makes `--resume` exactly-once |
 //! | `ids.bin` | — | live runs: the computed id of every judged block (their growing chain digest) |
 //! | `reorgs.jsonl` | [`ReorgEvent`] | live runs: each reorganization, its fork and orphaned blocks |
@@ -35,6 +36,7 @@ mod recorder;
 mod reorg;
 mod stats;
 mod summary;
+pub mod timings;
 mod writer;
 
 pub use access::differences;
@@ -44,7 +46,7 @@ pub use error::{Problem, RunDirError};
 pub use event::{Elapsed, Observer, RunEvent};
 pub use manifest::{
     ChainInputs, CommandSettings, EmbeddedSettings, EnvInputs, Inputs, Manifest, ProfileInputs, ReasonMapInput,
-    RunSettings, Shard, ShardRun, Tool, FORMAT, FORMAT_VERSION,
+    RunSettings, Shard, ShardRun, Tool, FORMAT, FORMAT_VERSION, OLDEST_FORMAT_VERSION,
 };
 pub use reader::{count_problems, RecordsRead, RunDir};
 pub use record::{shell_line, Authoritative, JudgedBlock, Record, Side, CSV_HEADER};
@@ -52,7 +54,8 @@ pub use recorder::{FirstRecord, Recorder};
 pub use reorg::{OrphanedBlock, Orphans, ReorgEvent};
 pub use stats::{Histogram, Stats};
 pub use summary::{
-    ClassCounts, ErrorCounts, InputCounts, Latencies, Latency, LatencyBucket, Range, Summary, VerdictCounts,
-    VerifiersRun,
+    ClassCounts, ErrorCounts, InputCounts, Latencies, Latency, LatencyBucket, NoiseCounts, Range, Summary,
+    VerdictCounts, VerifiersRun,
 };
+pub use timings::{Slowest, Timing, Timings, TIMINGS_HEADER};
 pub use writer::{lock_dir, rewind_live, DirLock, RunWriter, CHECKPOINT_EVERY, CHECKPOINT_EVERY_BLOCKS};

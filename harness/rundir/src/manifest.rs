@@ -13,8 +13,11 @@ use serde::{Deserialize, Serialize};
 
 /// The format name every manifest carries.
 pub const FORMAT: &str = "dualrun-run/v1";
-/// The version of the run directory format this dualrun writes and reads. Readers refuse others.
-pub const FORMAT_VERSION: u32 = 1;
+/// The version of the run directory format this dualrun writes. Version 2 added `timings.csv`.
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest version this dualrun reads (as it was written: a version 1 run has no `timings.csv`).
+/// Readers refuse others.
+pub const OLDEST_FORMAT_VERSION: u32 = 1;
 
 fn format_version_of_older_runs() -> u32 {
     // Runs written before the field existed are version 1: the format has not changed since.
@@ -73,11 +76,11 @@ impl Manifest {
 
     /// Refuses a manifest of a format this dualrun does not read (`file` names it in the error).
     pub fn check_format(&self, file: &std::path::Path) -> Result<(), crate::RunDirError> {
-        if self.format != FORMAT || self.format_version != FORMAT_VERSION {
+        if self.format != FORMAT || !(OLDEST_FORMAT_VERSION..=FORMAT_VERSION).contains(&self.format_version) {
             return Err(crate::RunDirError::UnknownFormat {
                 file: file.into(),
                 found: crate::access::clip(&format!("{} version {}", self.format, self.format_version)),
-                known: format!("{FORMAT} version {FORMAT_VERSION}"),
+                known: format!("{FORMAT} version {OLDEST_FORMAT_VERSION} to {FORMAT_VERSION}"),
             });
         }
         Ok(())
@@ -159,6 +162,9 @@ pub struct CommandSettings {
     pub python_path: Vec<PathBuf>,
     /// The reason map (`--reason-map`), if one was given.
     pub reason_map: Option<ReasonMapInput>,
+    /// The share of blocks each verifier judges twice (`--noise`), if given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise: Option<dualrun_core::NoiseRate>,
 }
 
 impl CommandSettings {
@@ -169,7 +175,12 @@ impl CommandSettings {
 /// The settings of a command line that leaves `--timeout`, `--python-path` and `--reason-map` out.
 impl Default for CommandSettings {
     fn default() -> Self {
-        CommandSettings { timeout_seconds: Self::DEFAULT_TIMEOUT_SECONDS, python_path: vec![], reason_map: None }
+        CommandSettings {
+            timeout_seconds: Self::DEFAULT_TIMEOUT_SECONDS,
+            python_path: vec![],
+            reason_map: None,
+            noise: None,
+        }
     }
 }
 
@@ -331,10 +342,17 @@ mod tests {
             timeout_seconds: 2.5,
             python_path: vec!["/x y".into()],
             reason_map: Some(ReasonMapInput { path: "/r.toml".into(), digest: "ab".into() }),
+            noise: None,
         });
         let text = r#"{"timeout_seconds":2.5,"python_path":["/x y"],"reason_map":{"path":"/r.toml","digest":"ab"}}"#;
         assert_eq!(serde_json::to_string(&command).unwrap(), text);
         assert_eq!(serde_json::from_str::<RunSettings>(text).unwrap(), command);
+        // A noise run names its rate; a run without one is spelled as before.
+        let RunSettings::Command(settings) = &command else { unreachable!() };
+        let noisy = RunSettings::Command(CommandSettings { noise: Some("0.25".parse().unwrap()), ..settings.clone() });
+        let noisy_text = text.replace("}}", "},\"noise\":0.25}");
+        assert_eq!(serde_json::to_string(&noisy).unwrap(), noisy_text);
+        assert_eq!(serde_json::from_str::<RunSettings>(&noisy_text).unwrap(), noisy);
         let embedded = RunSettings::Embedded(EmbeddedSettings {
             driver: "python DualRun".into(),
             reasons: [("bad pow".to_owned(), "pow.invalid".to_owned())].into(),

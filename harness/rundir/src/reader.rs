@@ -11,7 +11,7 @@ use dualrun_format::{FileError, Hash32};
 
 use crate::access::{clip, parse_json, read_json};
 use crate::error::{Problem, RunDirError};
-use crate::files::{self, DIGESTED, JSONL, MANIFEST, REORGS, SUMMARY};
+use crate::files::{self, JSONL, MANIFEST, REORGS, SUMMARY, TIMINGS};
 use crate::manifest::Manifest;
 use crate::record::Record;
 use crate::summary::Summary;
@@ -135,19 +135,22 @@ impl RunDir {
     }
 
     fn digest_problems(&self, problems: &mut Vec<Problem>) {
+        let digested = files::digested(self.manifest.format_version);
         let Some(listed) = &self.manifest.files else {
-            problems.extend(DIGESTED.iter().map(|name| Problem::NoDigest(name)));
+            problems.extend(digested.iter().map(|name| Problem::NoDigest(name)));
             return;
         };
-        for name in DIGESTED {
-            if !listed.contains_key(name) {
+        for name in digested {
+            if !listed.contains_key(*name) {
                 problems.push(Problem::NoDigest(name));
             }
         }
-        // Reorganizations decide which records are orphaned: a reorgs.jsonl the manifest does not
-        // digest was added after the run.
-        if !listed.contains_key(REORGS) && std::fs::symlink_metadata(self.path.join(REORGS)).is_ok() {
-            problems.push(Problem::Undigested(REORGS));
+        // Reorganizations decide which records are orphaned, and a version 1 run had no timings: either
+        // file there without the manifest's digest was added after the run.
+        for name in [REORGS, TIMINGS] {
+            if !listed.contains_key(name) && std::fs::symlink_metadata(self.path.join(name)).is_ok() {
+                problems.push(Problem::Undigested(name));
+            }
         }
         for (name, want) in listed {
             if !files::is_defined(name) {

@@ -113,6 +113,10 @@ pub struct Record {
     /// For `stored_id_mismatch`: the id the database stores for the block (`block_id` is the computed one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stored_id: Option<Hash32>,
+    /// For `legacy_noise` and `candidate_noise`: that verifier's second answer for the block (its first
+    /// is its side above).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub second_answer: Option<Side>,
     /// Every ambient input both verifiers got.
     pub env: ReplayEnv,
     /// The raw block blob, lowercase hex.
@@ -140,14 +144,31 @@ pub struct JudgedBlock<'a> {
     pub candidate: Option<&'a VerifierOutcome>,
     /// The mode table's decision.
     pub decision: &'a Decision,
+    /// The legacy's second answer, when the block was judged twice (a noise run).
+    pub legacy_again: Option<&'a VerifierOutcome>,
+    /// The candidate's second answer, when the block was judged twice.
+    pub candidate_again: Option<&'a VerifierOutcome>,
 }
 
 impl JudgedBlock<'_> {
-    /// The records to write for it, in order: the decision's, then an input finding when the source's
-    /// id is not the blob's.
+    /// The records to write for it, in order: the decision's, then noise (each verifier judged twice
+    /// whose answers differ), then an input finding when the source's id is not the blob's.
     pub fn classes(&self) -> Vec<RecordClass> {
+        let noisy = |first: Option<&VerifierOutcome>, again: Option<&VerifierOutcome>, class| match (first, again) {
+            (Some(first), Some(again)) if dualrun_core::noise::differs(first, again) => Some(class),
+            _ => None,
+        };
+        let noise = [
+            noisy(self.legacy, self.legacy_again, RecordClass::LegacyNoise),
+            noisy(self.candidate, self.candidate_again, RecordClass::CandidateNoise),
+        ];
         let mismatch = (self.stored_id != self.block_id).then_some(RecordClass::StoredIdMismatch);
-        self.decision.records.iter().copied().chain(mismatch).collect()
+        self.decision.records.iter().copied().chain(noise.into_iter().flatten()).chain(mismatch).collect()
+    }
+
+    /// Whether it was judged twice (a noise run picked it).
+    pub fn judged_twice(&self) -> bool {
+        self.legacy_again.is_some() || self.candidate_again.is_some()
     }
 }
 
@@ -169,6 +190,11 @@ impl Record {
             },
             differing_facts: if class == RecordClass::Fact { d.differing_facts.clone() } else { vec![] },
             stored_id: (class == RecordClass::StoredIdMismatch).then_some(j.stored_id),
+            second_answer: match class {
+                RecordClass::LegacyNoise => Some(Side::from_outcome(j.legacy_again)),
+                RecordClass::CandidateNoise => Some(Side::from_outcome(j.candidate_again)),
+                _ => None,
+            },
             env: j.env.clone(),
             blob: hex::encode(j.blob),
             reproduce,
@@ -212,6 +238,14 @@ impl Record {
             (RecordClass::Fact, _, _) => format!("facts differ: {}", self.differing_facts.join(" ")),
             (RecordClass::LegacyError, Side::Error { error }, _) => one_line(&error.message),
             (RecordClass::CandidateError | RecordClass::Fallback, _, Side::Error { error }) => one_line(&error.message),
+            (RecordClass::LegacyNoise | RecordClass::CandidateNoise, _, _) => match &self.second_answer {
+                Some(second) => {
+                    let (verdict, reason) = second.columns();
+                    let why = if reason.is_empty() { String::new() } else { format!(" ({reason})") };
+                    format!("asked again: {}{why}", if verdict.is_empty() { "no answer" } else { verdict })
+                }
+                None => String::new(),
+            },
             (RecordClass::StoredIdMismatch, _, _) => format!(
                 "the database stores id {} for this block",
                 self.stored_id.map_or_else(|| "(none)".to_owned(), |h| h.to_string())

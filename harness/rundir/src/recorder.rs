@@ -11,6 +11,7 @@ use crate::error::RunDirError;
 use crate::event::{Elapsed, Observer, RunEvent};
 use crate::record::{JudgedBlock, Record};
 use crate::stats::Stats;
+use crate::timings::Timing;
 use crate::writer::{RunWriter, CHECKPOINT_EVERY, CHECKPOINT_EVERY_BLOCKS};
 
 /// The first record of a session, for the closing message.
@@ -82,6 +83,11 @@ impl Recorder {
         observer: &mut dyn Observer,
     ) -> Result<(), RunDirError> {
         self.stats.judged(elapsed.legacy, elapsed.candidate, block.decision.authoritative.is_accept());
+        if block.judged_twice() {
+            self.stats.noise_checked += 1;
+        }
+        let verdict = block.decision.authoritative.kind();
+        self.writer.timing(&Timing::of(block.height, elapsed.legacy, elapsed.candidate, verdict))?;
         observer.observe(&RunEvent::Judged { block, elapsed });
         for class in block.classes() {
             self.stats.add(class);

@@ -121,6 +121,9 @@ pub struct Stats {
     pub elapsed_ms: u64,
     /// Sessions that have ended (the first run and each resume).
     pub sessions: u32,
+    /// Blocks judged twice by each verifier the mode runs (a noise run; absent before noise runs: 0).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub noise_checked: u64,
     /// Each verifier's state after the last judged block, by role (`legacy`, `candidate`), when it has
     /// one: a resume hands it back (see [`dualrun_core::VerifierState`]).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -172,7 +175,12 @@ impl Stats {
         self.candidate_latency.merge(&other.candidate_latency);
         self.elapsed_ms += other.elapsed_ms;
         self.sessions += other.sessions;
+        self.noise_checked += other.noise_checked;
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[cfg(test)]

@@ -22,6 +22,10 @@ pub struct Summary {
     pub divergences: ClassCounts,
     /// Error records by class.
     pub errors: ErrorCounts,
+    /// Noise: blocks judged twice, and the records of a verifier that answered one differently
+    /// (absent in runs made before noise runs: none).
+    #[serde(default)]
+    pub noise: NoiseCounts,
     /// Input findings: stored ids that are not the computed ones (absent in runs made before it was
     /// counted: none were recorded then).
     #[serde(default)]
@@ -89,6 +93,17 @@ pub struct ErrorCounts {
     pub candidate_error: u64,
     /// The candidate failed in PRIMARY and the legacy's verdict stood.
     pub fallback: u64,
+}
+
+/// Noise: blocks judged twice (`--noise`) and noise records by class.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoiseCounts {
+    /// Blocks judged twice by each verifier the mode runs.
+    pub checked: u64,
+    /// Blocks the legacy answered differently the second time.
+    pub legacy_noise: u64,
+    /// Blocks the candidate answered differently the second time.
+    pub candidate_noise: u64,
 }
 
 /// Input findings by class.
@@ -185,6 +200,11 @@ impl Summary {
                 candidate_error: s.count(RecordClass::CandidateError),
                 fallback: s.count(RecordClass::Fallback),
             },
+            noise: NoiseCounts {
+                checked: s.noise_checked,
+                legacy_noise: s.count(RecordClass::LegacyNoise),
+                candidate_noise: s.count(RecordClass::CandidateNoise),
+            },
             inputs: InputCounts { stored_id_mismatch: s.count(RecordClass::StoredIdMismatch) },
             records: s.total_records(),
             authoritative: VerdictCounts { accept: s.authoritative_accept, reject: s.authoritative_reject },
@@ -205,6 +225,8 @@ impl Summary {
             RecordClass::LegacyError => self.errors.legacy_error,
             RecordClass::CandidateError => self.errors.candidate_error,
             RecordClass::Fallback => self.errors.fallback,
+            RecordClass::LegacyNoise => self.noise.legacy_noise,
+            RecordClass::CandidateNoise => self.noise.candidate_noise,
             RecordClass::StoredIdMismatch => self.inputs.stored_id_mismatch,
         }
     }
@@ -215,6 +237,8 @@ impl Summary {
             "divergences"
         } else if class.is_error() {
             "errors"
+        } else if class.is_noise() {
+            "noise"
         } else {
             "inputs"
         };

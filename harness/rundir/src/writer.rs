@@ -18,12 +18,13 @@ use dualrun_format::{keccak256, ChainDigest, FileError, Hash32};
 use crate::access::{describe_changes, pretty};
 use crate::checkpoint::{Checkpoint, CHECKPOINT_FORMAT};
 use crate::error::RunDirError;
-use crate::files::{CHECKPOINT, CSV, DIGESTED, IDS, JSONL, LOG, MANIFEST, REORGS, SUMMARY};
+use crate::files::{CHECKPOINT, CSV, DIGESTED, IDS, JSONL, LOG, MANIFEST, REORGS, SUMMARY, TIMINGS};
 use crate::manifest::{Inputs, Manifest};
 use crate::record::{Record, CSV_HEADER};
 use crate::reorg::ReorgEvent;
 use crate::stats::Stats;
 use crate::summary::Summary;
+use crate::timings::{Timing, TIMINGS_HEADER};
 
 /// How often a run makes its records durable with a checkpoint: every this many judged blocks…
 pub const CHECKPOINT_EVERY_BLOCKS: u64 = 8192;
@@ -38,6 +39,9 @@ pub struct RunWriter {
     csv: BufWriter<File>,
     jsonl_bytes: u64,
     csv_bytes: u64,
+    /// `timings.csv` and its length.
+    timings: BufWriter<File>,
+    timings_bytes: u64,
     /// `ids.bin` and its length (live runs only).
     ids: Option<(BufWriter<File>, u64)>,
     /// The chain digest of the judged blocks, computed on the way (runs over a fixed range).
@@ -79,6 +83,10 @@ pub fn lock_dir(dir: &Path, wait: Duration) -> Result<DirLock, RunDirError> {
 
 fn csv_header() -> String {
     format!("{CSV_HEADER}\n")
+}
+
+fn timings_header() -> String {
+    format!("{TIMINGS_HEADER}\n")
 }
 
 impl RunWriter {
@@ -139,11 +147,24 @@ impl RunWriter {
         };
         let (jsonl, jsonl_bytes) = open(JSONL, b"")?;
         let (csv, csv_bytes) = open(CSV, csv_header().as_bytes())?;
+        let (timings, timings_bytes) = open(TIMINGS, timings_header().as_bytes())?;
         let ids = if manifest.inputs.chain.live { Some(open(IDS, b"")?) } else { None };
         // A checkpoint names the inputs a resume must find unchanged (for a live run, not its growing end).
         let inputs_digest = manifest.inputs.stable().digest();
         let judged = ChainDigest::new();
-        Ok(RunWriter { dir: dir.into(), inputs_digest, jsonl, csv, jsonl_bytes, csv_bytes, ids, judged, _lock: lock })
+        Ok(RunWriter {
+            dir: dir.into(),
+            inputs_digest,
+            jsonl,
+            csv,
+            jsonl_bytes,
+            csv_bytes,
+            timings,
+            timings_bytes,
+            ids,
+            judged,
+            _lock: lock,
+        })
     }
 
     /// Reopens a run for `--resume`: checks the inputs are the same, truncates the record files to the
@@ -156,6 +177,16 @@ impl RunWriter {
         // Nothing is read before the hold: a writer still exiting could change it.
         let lock = lock_dir(dir, LOCK_WAIT)?;
         let manifest = Manifest::load(dir)?;
+        if manifest.format_version != crate::FORMAT_VERSION {
+            return Err(RunDirError::NothingToResume {
+                dir: dir.into(),
+                why: format!(
+                    "it was started with run directory format version {} (before timings.csv); finish it with the \
+                     dualrun that started it, or start it again",
+                    manifest.format_version
+                ),
+            });
+        }
         let (was, now) = (manifest.inputs.stable(), inputs.stable());
         if was != now {
             let differences = describe_changes(&was.to_value(), &now.to_value());
@@ -181,19 +212,33 @@ impl RunWriter {
         } else {
             None
         };
-        let header = csv_header();
-        let (jsonl_len, csv_len) = cp.as_ref().map_or((0, header.len() as u64), |c| (c.jsonl_bytes, c.csv_bytes));
+        let (header, timings_header) = (csv_header(), timings_header());
+        let (jsonl_len, csv_len, timings_len) =
+            cp.as_ref().map_or((0, header.len() as u64, timings_header.len() as u64), |c| {
+                (c.jsonl_bytes, c.csv_bytes, c.timings_bytes)
+            });
         let jsonl = reopen(&dir.join(JSONL), jsonl_len, b"")?;
         let csv = reopen(&dir.join(CSV), csv_len, header.as_bytes())?;
+        let timings = reopen(&dir.join(TIMINGS), timings_len, timings_header.as_bytes())?;
         let ids = if inputs.chain.live {
             let len = cp.as_ref().map_or(0, |c| c.ids_bytes);
             Some((reopen(&dir.join(IDS), len, b"")?, len))
         } else {
             None
         };
-        let (jsonl_bytes, csv_bytes, judged) = (jsonl_len, csv_len, ChainDigest::new());
-        let writer =
-            RunWriter { dir: dir.into(), inputs_digest, jsonl, csv, jsonl_bytes, csv_bytes, ids, judged, _lock: lock };
+        let writer = RunWriter {
+            dir: dir.into(),
+            inputs_digest,
+            jsonl,
+            csv,
+            jsonl_bytes: jsonl_len,
+            csv_bytes: csv_len,
+            timings,
+            timings_bytes: timings_len.max(timings_header.len() as u64),
+            ids,
+            judged: ChainDigest::new(),
+            _lock: lock,
+        };
         Ok((writer, manifest, cp))
     }
 
@@ -229,6 +274,14 @@ impl RunWriter {
         Ok(())
     }
 
+    /// Appends one judged block's line to `timings.csv`.
+    pub fn timing(&mut self, t: &Timing) -> Result<(), RunDirError> {
+        let line = t.csv_line();
+        self.timings.write_all(line.as_bytes()).map_err(FileError::at(&self.dir.join(TIMINGS)))?;
+        self.timings_bytes += line.len() as u64;
+        Ok(())
+    }
+
     /// Records the computed id of the next judged block (live runs: in `ids.bin`; others: in the chain
     /// digest computed on the way).
     pub fn judged_id(&mut self, id: &Hash32) -> Result<(), RunDirError> {
@@ -255,7 +308,7 @@ impl RunWriter {
 
     /// Makes everything written so far durable and records the checkpoint.
     pub fn checkpoint(&mut self, next_height: u64, stats: &Stats, complete: bool) -> Result<(), RunDirError> {
-        for (w, name) in [(&mut self.jsonl, JSONL), (&mut self.csv, CSV)] {
+        for (w, name) in [(&mut self.jsonl, JSONL), (&mut self.csv, CSV), (&mut self.timings, TIMINGS)] {
             let p = self.dir.join(name);
             w.flush().map_err(FileError::at(&p))?;
             w.get_ref().sync_data().map_err(FileError::at(&p))?;
@@ -271,6 +324,7 @@ impl RunWriter {
             next_height,
             jsonl_bytes: self.jsonl_bytes,
             csv_bytes: self.csv_bytes,
+            timings_bytes: self.timings_bytes,
             ids_bytes: self.ids.as_ref().map_or(0, |(_, len)| *len),
             judged_digest: self.ids.is_none().then(|| self.judged.current()),
             stats: stats.clone(),
@@ -288,7 +342,7 @@ impl RunWriter {
     /// Writes `summary.json` and the manifest with the record and summary files' digests.
     pub fn finish(&mut self, summary: &Summary, mut manifest: Manifest) -> Result<(), RunDirError> {
         // The digests name the records written, not what a buffer still holds.
-        for (w, name) in [(&mut self.jsonl, JSONL), (&mut self.csv, CSV)] {
+        for (w, name) in [(&mut self.jsonl, JSONL), (&mut self.csv, CSV), (&mut self.timings, TIMINGS)] {
             w.flush().map_err(FileError::at(&self.dir.join(name)))?;
         }
         write_atomic(&self.dir.join(SUMMARY), &summary.to_bytes())?;
@@ -413,8 +467,8 @@ mod tests {
         let run = dualrun_testkit::sample_run::copy_with_format_version(&tmp.path().join("run"), 1);
         assert!(matches!(RunWriter::prepare_dir(&run, false), Err(RunDirError::Occupied { .. })));
         assert_eq!(RunWriter::prepare_dir(&run, true).unwrap(), run.canonicalize().unwrap());
-        let v2 = dualrun_testkit::sample_run::copy_with_format_version(&tmp.path().join("v2"), 2);
-        let e = RunWriter::prepare_dir(&v2, true).unwrap_err();
+        let v3 = dualrun_testkit::sample_run::copy_with_format_version(&tmp.path().join("v3"), 3);
+        let e = RunWriter::prepare_dir(&v3, true).unwrap_err();
         assert!(matches!(e, RunDirError::UnknownFormat { .. }), "{e}");
 
         std::fs::write(tmp.path().join("file"), "").unwrap();

@@ -68,6 +68,7 @@ fn records() -> Vec<Record> {
         authoritative: Authoritative { verdict: VerdictKind::Accept, reason: String::new(), source: Source::Legacy },
         differing_facts: vec![],
         stored_id: None,
+        second_answer: None,
         env: env.clone(),
         blob: "0a0b".into(),
         reproduce: "dualrun replay --from 3 --to 3".into(),
@@ -119,13 +120,13 @@ fn unknown_formats_incomplete_runs_and_edited_files_are_refused() {
     let manifest_file = dir.join(files::MANIFEST);
     let original = std::fs::read_to_string(&manifest_file).unwrap();
 
-    std::fs::write(&manifest_file, original.replace("\"format_version\": 1", "\"format_version\": 2")).unwrap();
+    std::fs::write(&manifest_file, original.replace("\"format_version\": 2", "\"format_version\": 3")).unwrap();
     let e = RunDir::load(&dir).unwrap_err();
     assert!(matches!(e, RunDirError::UnknownFormat { .. }), "{e}");
-    assert!(e.to_string().contains("manifest.json") && e.to_string().contains("version 2"), "{e}");
+    assert!(e.to_string().contains("manifest.json") && e.to_string().contains("version 3"), "{e}");
 
     // A manifest from before the field existed reads as version 1.
-    std::fs::write(&manifest_file, original.replace("  \"format_version\": 1,\n", "")).unwrap();
+    std::fs::write(&manifest_file, original.replace("  \"format_version\": 2,\n", "")).unwrap();
     assert_eq!(RunDir::load(&dir).unwrap().manifest.format_version, 1);
 
     std::fs::write(&manifest_file, original.replace("\"complete\": true", "\"complete\": false")).unwrap();
@@ -383,6 +384,8 @@ fn the_recorder_tells_each_step_as_it_writes_it() {
         legacy: Some(&accept),
         candidate: Some(&reject),
         decision: &decision,
+        legacy_again: None,
+        candidate_again: None,
     };
     let elapsed = Elapsed { legacy: Some(std::time::Duration::from_millis(2)), candidate: None };
     let mut told = Told::default();
@@ -397,4 +400,61 @@ fn the_recorder_tells_each_step_as_it_writes_it() {
     assert_eq!(checkpoint["next_height"], 4);
     let written = std::fs::read_to_string(dir.join(files::JSONL)).unwrap();
     assert_eq!(written.lines().count(), 2, "both records are in the file the events named");
+}
+
+/// `timings.csv`: a line per judged block, cut back to the checkpoint by a resume like the records,
+/// digested (an edit, a removal or an undigested copy in a version 1 run is a problem naming the file),
+/// and read back as a stream.
+#[test]
+fn timings_are_written_per_block_cut_back_by_a_resume_and_digested() {
+    use dualrun_rundir::{Timing, Timings, TIMINGS_HEADER};
+    use std::time::Duration;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    let line = |h: u64| {
+        Timing::of(h, Some(Duration::from_micros(10 + h)), Some(Duration::from_micros(h)), VerdictKind::Accept)
+    };
+    let mut w = RunWriter::create(&dir, &manifest()).unwrap();
+    for h in 0..4 {
+        w.timing(&line(h)).unwrap();
+    }
+    w.checkpoint(4, &Stats::default(), false).unwrap();
+    w.timing(&line(4)).unwrap(); // after the checkpoint: dropped by the resume
+    drop(w);
+
+    let (mut w, _, cp) = RunWriter::resume(&dir, &inputs()).unwrap();
+    assert_eq!(
+        cp.unwrap().timings_bytes,
+        (TIMINGS_HEADER.len() + 1 + (0..4).map(|h| line(h).csv_line().len()).sum::<usize>()) as u64
+    );
+    for h in 4..10 {
+        w.timing(&line(h)).unwrap();
+    }
+    let stats = Stats { blocks: 10, authoritative_accept: 10, sessions: 2, ..Stats::default() };
+    w.checkpoint(10, &stats, false).unwrap();
+    w.finish(&Summary::from_stats(Mode::Shadow, 0, 9, &stats, true, 10), Manifest { complete: true, ..manifest() })
+        .unwrap();
+    drop(w);
+
+    let text = std::fs::read_to_string(dir.join(files::TIMINGS)).unwrap();
+    assert_eq!(text.lines().next(), Some(TIMINGS_HEADER));
+    assert_eq!(text.lines().nth(5), Some("4,14,4,accept"), "{text}");
+    let read: Vec<Timing> = Timings::open(&dir).unwrap().unwrap().map(Result::unwrap).collect();
+    assert_eq!(read, (0..10).map(line).collect::<Vec<_>>());
+    let run = RunDir::open(&dir).unwrap();
+    assert!(run.manifest.files.as_ref().unwrap().contains_key(files::TIMINGS));
+
+    std::fs::write(dir.join(files::TIMINGS), text.replace("4,14,4", "4,14,9")).unwrap();
+    assert_eq!(RunDir::load(&dir).unwrap().problems(), vec![Problem::Changed(files::TIMINGS.into())]);
+    std::fs::remove_file(dir.join(files::TIMINGS)).unwrap();
+    assert_eq!(RunDir::load(&dir).unwrap().problems(), vec![Problem::Missing(files::TIMINGS.into())]);
+
+    // A version 1 run is read without timings; one found beside it was added after the run.
+    let v1 = dualrun_testkit::sample_run::copy_with_format_version(&tmp.path().join("v1"), 1);
+    assert_eq!(RunDir::open(&v1).unwrap().manifest.format_version, 1);
+    assert!(Timings::open(&v1).unwrap().is_none());
+    std::fs::write(v1.join(files::TIMINGS), &text).unwrap();
+    assert_eq!(RunDir::load(&v1).unwrap().problems(), vec![Problem::Undigested(files::TIMINGS)]);
+    let e = RunWriter::resume(&v1, &RunDir::load(&v1).unwrap().manifest.inputs).err().unwrap();
+    assert!(e.to_string().contains("format version 1"), "{e}");
 }

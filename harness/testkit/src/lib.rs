@@ -131,7 +131,8 @@ pub mod sample_run {
     pub const MADE_IN: &str = "/tmp/pinrun";
 
     /// A copy of the pinned run in `dest` (created) whose manifest names run-directory format version
-    /// `version`: with any version but 1, a run every reader must refuse.
+    /// `version`: 1 is what it names (a run of the oldest format still read); past the version this
+    /// dualrun writes (2), a run every reader must refuse.
     pub fn copy_with_format_version(dest: &Path, version: u32) -> PathBuf {
         std::fs::create_dir_all(dest).unwrap();
         for entry in std::fs::read_dir(dir()).unwrap() {

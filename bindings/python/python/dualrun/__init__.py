@@ -3,7 +3,8 @@
 Block ids and parsing as the daemon computes them, the leader protocol v1 validator, a read-only reader
 of a node's LMDB chain database, the ``DualRun`` wrapper that runs a node's own validator and the new one
 side by side under a migration mode (writing the same run directory a ``dualrun replay`` writes, which
-``dualrun gate evaluate`` takes as evidence), and the golden-vector check. See docs/python.md.
+``dualrun gate evaluate`` takes as evidence), the golden-vector check, and ``timings`` — a finished run's
+per-block timings. See docs/python.md.
 """
 
 from . import golden
@@ -19,6 +20,7 @@ from ._native import (
     __version__,
     block_id,
     parse_block,
+    timings,
 )
 
 __all__ = [
@@ -34,4 +36,5 @@ __all__ = [
     "block_id",
     "golden",
     "parse_block",
+    "timings",
 ]

@@ -332,3 +332,17 @@ class GoldenReport:
 
 def _golden_check(dir: _StrPath) -> GoldenReport:
     """Runs every vector under ``dir`` (recursively). Public as :func:`dualrun.golden.check`."""
+
+@final
+class TimingIterator:
+    """``(height, legacy_us, candidate_us, verdict)`` of each line of a run's ``timings.csv``, in file
+    order (what :func:`timings` returns); ``None`` for a verifier the mode did not run."""
+
+    def __iter__(self) -> Self: ...
+    def __next__(self) -> tuple[int, int | None, int | None, str]: ...
+
+def timings(run: _StrPath) -> TimingIterator:
+    """The per-block timings of the finished run directory ``run``, read as a stream (one line at a
+    time). The run is checked first as every reader checks one: an edited, incomplete or unknown-format
+    run is an ``OSError`` naming the problem; a run made before ``timings.csv`` existed (format version
+    1) a ``ValueError``. A live run that went back to a fork has the fork's heights again, later."""

@@ -16,6 +16,7 @@ mod gate;
 mod house;
 mod leader_commands;
 mod net;
+mod noise;
 mod replay;
 mod replay_bad_input;
 mod report;

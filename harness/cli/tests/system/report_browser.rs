@@ -314,8 +314,14 @@ fn csv_records(run: &Path) -> Vec<(String, u64)> {
         .collect()
 }
 
-const CHARTS: [&str; 5] =
-    ["records along the chain", "records by class", "legacy latency", "candidate latency", "throughput"];
+const CHARTS: [&str; 6] = [
+    "records along the chain",
+    "records by class",
+    "legacy latency",
+    "candidate latency",
+    "throughput",
+    "latency along the chain",
+];
 
 fn assert_charts_drawn(run: &RunView) {
     let titles: Vec<&str> = run.charts.iter().map(|c| c.0.as_str()).collect();

@@ -74,6 +74,11 @@ pub(crate) struct RunArgs {
     /// Serve Prometheus metrics at http://ADDR/metrics while the run goes (e.g. 127.0.0.1:9464).
     #[arg(long, value_name = "ADDR")]
     metrics: Option<String>,
+    /// Judge this share of the blocks (0 < RATE <= 1; 1 = every block) a second time with each verifier,
+    /// recording any verifier that answers differently (legacy_noise, candidate_noise). The blocks are
+    /// picked by their ids, so every run of a chain picks the same ones.
+    #[arg(long, value_name = "RATE")]
+    noise: Option<dualrun_core::NoiseRate>,
 }
 
 /// A run ready to start, or a watched child that already ran it.
@@ -165,6 +170,7 @@ impl RunArgs {
             python_path: self.python_path.clone(),
             reason_map: self.reason_map.as_deref().map(ReasonMapInput::of),
             timeout_seconds: self.timeout,
+            noise: self.noise,
         });
         let cfg = ReplayConfig {
             profile,
