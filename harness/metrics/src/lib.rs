@@ -10,6 +10,7 @@
 //! | `dualrun_divergences_total` | counter | `class` (split, halt, fact, reason) |
 //! | `dualrun_errors_total` | counter | `verifier`, `kind` (timeout, crash, protocol, panic) |
 //! | `dualrun_fallbacks_total` | counter | — |
+//! | `dualrun_noise_total` | counter | `verifier` (blocks judged twice, `--noise`, answered differently) |
 //! | `dualrun_input_findings_total` | counter | `class` (stored_id_mismatch) |
 //! | `dualrun_verify_seconds` | histogram | `verifier` |
 //! | `dualrun_judged_height`, `dualrun_daemon_height`, `dualrun_lag_blocks` | gauge | — |
@@ -82,6 +83,7 @@ pub struct Metrics {
     divergences: Family<ClassLabel, Counter>,
     errors: Family<ErrorLabels, Counter>,
     fallbacks: Counter,
+    noise: Family<VerifierLabel, Counter>,
     input_findings: Family<ClassLabel, Counter>,
     verify_seconds: Family<VerifierLabel, Histogram, fn() -> Histogram>,
     judged_height: Gauge,
@@ -108,6 +110,12 @@ impl Metrics {
         );
         let errors = Family::<ErrorLabels, Counter>::default();
         registry.register("dualrun_errors", "Blocks a verifier could not judge", errors.clone());
+        let noise = Family::<VerifierLabel, Counter>::default();
+        registry.register(
+            "dualrun_noise",
+            "Blocks judged twice (--noise) that a verifier answered differently the second time",
+            noise.clone(),
+        );
         let fallbacks = Counter::default();
         registry.register(
             "dualrun_fallbacks",
@@ -147,6 +155,7 @@ impl Metrics {
         for verifier in roles(mode) {
             let _ = blocks.get_or_create(&VerifierLabel { verifier });
             let _ = verify_seconds.get_or_create(&VerifierLabel { verifier });
+            let _ = noise.get_or_create(&VerifierLabel { verifier });
             for kind in [ErrorKind::Timeout, ErrorKind::Crash, ErrorKind::Protocol, ErrorKind::Panic] {
                 let _ = errors.get_or_create(&ErrorLabels { verifier, kind: kind_str(kind) });
             }
@@ -161,6 +170,7 @@ impl Metrics {
             divergences,
             errors,
             fallbacks,
+            noise,
             input_findings,
             verify_seconds,
             judged_height,
@@ -189,6 +199,12 @@ impl Metrics {
             match class {
                 RecordClass::Fallback => {
                     self.fallbacks.inc();
+                }
+                RecordClass::LegacyNoise => {
+                    self.noise.get_or_create(&VerifierLabel { verifier: "legacy" }).inc();
+                }
+                RecordClass::CandidateNoise => {
+                    self.noise.get_or_create(&VerifierLabel { verifier: "candidate" }).inc();
                 }
                 RecordClass::StoredIdMismatch => {
                     self.input_findings.get_or_create(&ClassLabel { class: class.as_str() }).inc();

@@ -11,11 +11,12 @@ use crate::common::*;
 
 /// The metric names dualrun serves (its interface; see the `dualrun-metrics` crate): a run's, then a
 /// fleet watch's.
-const METRICS: [&str; 25] = [
+const METRICS: [&str; 26] = [
     "dualrun_blocks_total",
     "dualrun_divergences_total",
     "dualrun_errors_total",
     "dualrun_fallbacks_total",
+    "dualrun_noise_total",
     "dualrun_verify_seconds",
     "dualrun_judged_height",
     "dualrun_daemon_height",

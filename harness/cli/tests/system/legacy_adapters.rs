@@ -1,6 +1,6 @@
 //! The three kinds of legacy adapter on the bundled sample: the in-process Python reference, the same
 //! code behind `exec:`, and a real monerod (`monerod:`, a scratch regtest daemon fed the sample's
-//! blocks) record the same divergences.
+//! blocks, each twice) record the same divergences.
 
 use crate::common::*;
 use dualrun_testkit::run_files::{json, jsonl_without_reproduce, read};
@@ -20,8 +20,12 @@ fn the_three_legacy_adapters_agree_on_the_forged_chain() {
     let mut daemon = Monerod::start(&tmp.path().join("node"));
     daemon.wait_ready();
     let monerod = tmp.path().join("monerod");
-    let r = dualrun(&["replay", "--legacy", &format!("monerod:{}", daemon.rpc_url), "--out", s(&monerod)]);
+    // Each block submitted twice (a noise run): the daemon's second answer is its first.
+    let legacy = format!("monerod:{}", daemon.rpc_url);
+    let r = dualrun(&["replay", "--legacy", &legacy, "--noise", "1", "--out", s(&monerod)]);
     assert_eq!(r.code, 1, "{}", r.stderr);
+    let noise = &json(&monerod.join("summary.json"))["noise"];
+    assert_eq!((noise["checked"].as_u64(), noise["legacy_noise"].as_u64()), (Some(201), Some(0)), "{noise}");
     // The scratch daemon now holds the whole sample chain, block for block.
     let info = daemon.rpc().get_info().unwrap();
     assert_eq!(info.height, 201);
