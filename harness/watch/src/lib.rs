@@ -205,6 +205,16 @@ impl Verifier for Watched {
         }
         outcome
     }
+    fn verify_again(&mut self, block: &BlockInput, env: &ReplayEnv) -> VerifierOutcome {
+        if let Some(m) = &self.marks {
+            m.calling(block.height);
+        }
+        let outcome = self.inner.verify_again(block, env);
+        if let Some(m) = &self.marks {
+            m.returned(block.height);
+        }
+        outcome
+    }
     fn stop_reason(&mut self) -> Option<String> {
         self.inner.stop_reason()
     }
