@@ -13,6 +13,7 @@
 #   exec_answer    answer lines of the exec protocol (docs/exec-protocol.md), good and bad
 #   golden_vector  the golden vector files (golden-vectors/**/*.json)
 #   block_info     the sample database's block_info records (mdb_dump), in both layouts
+#   keccak         the block seeds' blobs (inputs for dualrun's Keccak-256 against the portable one)
 #
 # Seeds are named by their SHA-1 (as libFuzzer names what it adds), so running this again adds nothing
 # twice (but the ledgers, signed afresh each time) and keeps what fuzzing found; `--clean` starts the
@@ -165,6 +166,7 @@ for path in vectors:
 
 for blob in blobs:
     seed("block", blob)
+    seed("keccak", blob)
     e = extra_of(blob)
     if e is not None:
         seed("extra", e)

@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-targets_all=(block extra leader_record profile ledger_line exec_answer golden_vector block_info)
+targets_all=(block extra leader_record profile ledger_line exec_answer golden_vector block_info keccak)
 target=${1:-all}
 seconds=${2:-20}
 shift $(( $# > 2 ? 2 : $# ))

@@ -2,8 +2,8 @@
 //! It names *what* was replayed independently of LMDB page layout, so two copies of the same chain
 //! (or a chain and its `mdb_copy -c`) have the same digest.
 
+use crate::hash::{Digest, Keccak256};
 use crate::Hash32;
-use sha3::{Digest, Keccak256};
 
 /// A chain digest being computed, over the ids pushed so far in height order.
 #[derive(Clone, Default)]

@@ -4,7 +4,18 @@
 use std::fmt;
 use std::str::FromStr;
 
-use sha3::{Digest, Keccak256};
+// The one Keccak-256 hasher every hash of the crate is made with (the chain digest's too).
+#[cfg(target_arch = "x86_64")]
+pub(crate) use keccak_asm::{Digest, Keccak256};
+#[cfg(not(target_arch = "x86_64"))]
+pub(crate) use sha3::{Digest, Keccak256};
+
+/// The Keccak-256 implementation behind every hash dualrun computes (the benchmarks print it).
+#[cfg(target_arch = "x86_64")]
+pub const KECCAK_IMPLEMENTATION: &str = "keccak-asm (CRYPTOGAMS x86_64 assembly)";
+/// The Keccak-256 implementation behind every hash dualrun computes (the benchmarks print it).
+#[cfg(not(target_arch = "x86_64"))]
+pub const KECCAK_IMPLEMENTATION: &str = "sha3 (RustCrypto, portable Rust)";
 
 /// A 32-byte hash or key. Displays, parses and serializes as 64 lowercase hex characters.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -184,6 +195,79 @@ fn tree(leaves: &[Hash32], first: Option<Hash32>) -> (Hash32, Option<Hash32>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// RustCrypto's portable Keccak-256, the reference the one in use is proven against.
+    fn portable(parts: &[&[u8]]) -> Hash32 {
+        use sha3::Digest as _;
+        let mut h = sha3::Keccak256::new();
+        for p in parts {
+            h.update(p);
+        }
+        Hash32(h.finalize().into())
+    }
+
+    /// The bytes of `path`, or of every file under it (recursively) when it is a directory.
+    fn files_under(dir: &std::path::Path, out: &mut Vec<(String, Vec<u8>)>) {
+        if dir.is_file() {
+            out.extend(std::fs::read(dir).ok().map(|b| (dir.display().to_string(), b)));
+            return;
+        }
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                files_under(&p, out);
+            } else if let Ok(bytes) = std::fs::read(&p) {
+                out.push((p.display().to_string(), bytes));
+            }
+        }
+    }
+
+    /// The Keccak-256 in use is the portable one, byte for byte: on every length across several rate
+    /// blocks, on every split of an input into two updates (the incremental paths: a reader, a
+    /// concatenation, the clone `keccak256_with_zeroed` makes), on the fuzz corpus, the mainnet block
+    /// vectors, the sample chain's blobs and the golden vectors (as files and as the blobs they hold), the
+    /// fuzz corpus where it was made and Monero's hash test data where installed.
+    #[test]
+    fn the_keccak_in_use_is_the_portable_one_on_every_input() {
+        let data: Vec<u8> = (0..2000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        for n in 0..=data.len().min(700) {
+            let d = &data[..n];
+            assert_eq!(keccak256(d), portable(&[d]), "length {n}");
+        }
+        for split in 0..=300 {
+            let d = &data[..300];
+            assert_eq!(keccak256_concat(&[&d[..split], &d[split..]]), portable(&[d]), "split {split}");
+            let zeroed = split.min(250)..(split + 40).min(300);
+            let mut z = d.to_vec();
+            z[zeroed.clone()].fill(0);
+            assert_eq!(keccak256_with_zeroed(d, zeroed), (portable(&[d]), portable(&[&z])), "zeroed at {split}");
+        }
+        let big = data.repeat(40);
+        assert_eq!(keccak256_reader(&big[..]).unwrap(), portable(&[&big]));
+
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut inputs = Vec::new();
+        files_under(&root.join("harness/sample/blocks.jsonl"), &mut inputs);
+        files_under(&root.join("golden-vectors"), &mut inputs);
+        files_under(&root.join("../shared/vectors"), &mut inputs);
+        // Made by scripts/fuzz-corpus.sh (not committed); the `keccak` fuzz target checks the same.
+        files_under(&root.join("fuzz/corpus"), &mut inputs);
+        files_under(std::path::Path::new("/usr/share/monero/testdata/hash"), &mut inputs);
+        assert!(inputs.len() > 50, "the golden vectors and the mainnet vectors: {} inputs", inputs.len());
+        let mut blobs = 0;
+        for (name, bytes) in &inputs {
+            assert_eq!(keccak256(bytes), portable(&[bytes]), "{name}");
+            // Hex text (a vector's blob, a test-data line) is hashed as the bytes it spells too.
+            for word in String::from_utf8_lossy(bytes).split(|c: char| !c.is_ascii_hexdigit()) {
+                if let Some(blob) = hex::decode(word).ok().filter(|_| word.len() >= 64) {
+                    assert_eq!(keccak256(&blob), portable(&[&blob]), "{name}: a hex word of {} bytes", blob.len());
+                    blobs += 1;
+                }
+            }
+        }
+        assert!(blobs > 300, "the sample's 201 blobs and the vectors': {blobs} hex blobs in {} inputs", inputs.len());
+    }
 
     #[test]
     fn legacy_keccak_vectors() {

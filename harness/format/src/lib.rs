@@ -34,6 +34,6 @@ pub use digest::ChainDigest;
 pub use error::{ParseError, ParseErrorKind};
 pub use extra::{ExtraField, ExtraFieldKind, ParsedExtra};
 pub use file::FileError;
-pub use hash::{keccak256, keccak256_reader, Hash32};
+pub use hash::{keccak256, keccak256_reader, Hash32, KECCAK_IMPLEMENTATION};
 pub use ids::{BlockHashes, HashError};
 pub use view::{BlockView, ViewError};

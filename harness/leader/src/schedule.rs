@@ -9,8 +9,6 @@
 //! Failover (F = failover_seconds > 0): with Δ = timestamp(h) − timestamp(h−1) (0 if negative),
 //! k = min(⌊Δ / F⌋, n − 1), and validators i(h), i(h)+1, …, i(h)+k (mod n) may sign. Without failover k = 0.
 
-use sha3::{Digest, Keccak256};
-
 use crate::profile::{Profile, ScheduleKind};
 
 /// The scheduled validator index for `height` (which must be ≥ the activation height).
@@ -20,14 +18,14 @@ pub fn scheduled_index(profile: &Profile, height: u64) -> usize {
         ScheduleKind::Fixed => 0,
         ScheduleKind::RoundRobin => ((height - profile.activation_height) % n) as usize,
         ScheduleKind::Hash => {
-            let mut k = Keccak256::new();
-            k.update(height.to_le_bytes());
-            for v in &profile.validators {
-                k.update([v.id.len() as u8]);
-                k.update(v.id.as_bytes());
+            let height = height.to_le_bytes();
+            let lengths: Vec<[u8; 1]> = profile.validators.iter().map(|v| [v.id.len() as u8]).collect();
+            let mut parts: Vec<&[u8]> = vec![&height];
+            for (v, len) in profile.validators.iter().zip(&lengths) {
+                parts.extend([&len[..], v.id.as_bytes()]);
             }
-            let digest = k.finalize();
-            (u64::from_le_bytes(digest[..8].try_into().unwrap()) % n) as usize
+            let digest = dualrun_format::hash::keccak256_concat(&parts);
+            (u64::from_le_bytes(digest.0[..8].try_into().expect("eight bytes")) % n) as usize
         }
     }
 }

@@ -489,10 +489,14 @@ fn file_rows(dir: &Path, manifest: Option<&Manifest>, checked: bool, unverified:
         .collect()
 }
 
-/// The table's data: rows (compact arrays), the reproduce prefixes they share, and the full detail of
-/// the first [`DETAILED_RECORDS`].
+/// The records as the page's script reads them (`report.js` expands them): one row per record,
+/// `[height, class, block id, legacy verdict, legacy reason, candidate verdict, candidate reason,
+/// authoritative verdict, reproduce prefix, reproduce suffix, line, orphaned]`, every repeated string —
+/// class, verdict, reason, the reproduce line's command (its prefix) and its `--from H --to H --out DIR`
+/// (its suffix, with the height written as `\u{1}`) — an index into `strings`; and the full detail of the
+/// first [`DETAILED_RECORDS`]. At 100,000 records that is about a third of the page spelled out.
 fn table(records: &[(usize, Record)], orphans: &Orphans) -> Value {
-    let mut prefixes: Vec<String> = Vec::new();
+    let mut strings = Interned::default();
     let mut rows = Vec::with_capacity(records.len().min(MAX_ROWS));
     let mut details = Vec::new();
     for (shown, (line, r)) in records.iter().enumerate().take(MAX_ROWS) {
@@ -500,37 +504,55 @@ fn table(records: &[(usize, Record)], orphans: &Orphans) -> Value {
             Some(i) => r.reproduce.split_at(i),
             None => ("", r.reproduce.as_str()),
         };
-        let p = match prefixes.iter().position(|x| x == prefix) {
-            Some(p) => p,
-            None => {
-                prefixes.push(prefix.to_owned());
-                prefixes.len() - 1
-            }
+        // The suffix names the height (twice, and in the directory): one template serves every record.
+        let suffix = if suffix.contains('\u{1}') {
+            json!(suffix)
+        } else {
+            json!(strings.index(&suffix.replace(&r.height.to_string(), "\u{1}")))
         };
         let (lv, lr) = side_columns(&r.legacy);
         let (cv, cr) = side_columns(&r.candidate);
         rows.push(json!([
             r.height,
-            r.class.as_str(),
+            strings.index(r.class.as_str()),
             r.block_id.to_string(),
-            lv,
-            lr,
-            cv,
-            cr,
-            r.authoritative.verdict.as_str(),
-            p,
+            strings.index(&lv),
+            strings.index(&lr),
+            strings.index(&cv),
+            strings.index(&cr),
+            strings.index(r.authoritative.verdict.as_str()),
+            strings.index(prefix),
             suffix,
             line,
-            orphans.contains(*line as u64 - 1, r.height, &r.block_id)
+            u8::from(orphans.contains(*line as u64 - 1, r.height, &r.block_id))
         ]));
         if shown < DETAILED_RECORDS {
             details.push(json!({
                 "legacy": r.legacy, "candidate": r.candidate, "authoritative": r.authoritative,
-                "differing_facts": r.differing_facts, "stored_id": r.stored_id, "env": r.env, "blob": r.blob,
+                "differing_facts": r.differing_facts, "stored_id": r.stored_id,
+                "second_answer": r.second_answer, "env": r.env, "blob": r.blob,
             }));
         }
     }
-    json!({ "prefixes": prefixes, "rows": rows, "details": details, "more": records.len().saturating_sub(MAX_ROWS) })
+    json!({ "strings": strings.all, "rows": rows, "details": details, "more": records.len().saturating_sub(MAX_ROWS) })
+}
+
+/// Strings written once, referred to by index.
+#[derive(Default)]
+struct Interned {
+    all: Vec<String>,
+    at: std::collections::HashMap<String, usize>,
+}
+
+impl Interned {
+    fn index(&mut self, s: &str) -> usize {
+        if let Some(&i) = self.at.get(s) {
+            return i;
+        }
+        self.all.push(s.to_owned());
+        self.at.insert(s.to_owned(), self.all.len() - 1);
+        self.all.len() - 1
+    }
 }
 
 fn side_columns(s: &Side) -> (String, String) {
@@ -659,5 +681,29 @@ mod tests {
             Some("timings.csv is not the file the run wrote; nothing is drawn from it")
         );
         assert!(view.charts.iter().all(|(t, _)| t != "latency along the chain"));
+    }
+
+    /// The page's rows carry every repeated string once: expanded as `report.js` expands them, each row
+    /// gives back its record's class, sides and reproduce line exactly.
+    #[test]
+    fn compact_rows_expand_to_the_records() {
+        let run = dualrun_testkit::sample_run::dir();
+        let report = Report::gather(std::slice::from_ref(&run), None);
+        let table = &report.runs[0].table;
+        let strings: Vec<&str> = table["strings"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
+        let records = RunDir::open(&run).unwrap().records().unwrap();
+        let rows = table["rows"].as_array().unwrap();
+        assert_eq!(rows.len(), records.len());
+        for (row, record) in rows.iter().zip(&records) {
+            let text = |i: usize| strings[row[i].as_u64().unwrap() as usize];
+            let suffix = text(9).replace('\u{1}', &record.height.to_string());
+            assert_eq!(format!("{}{suffix}", text(8)), record.reproduce);
+            assert_eq!((row[0].as_u64().unwrap(), text(1)), (record.height, record.class.as_str()));
+            assert_eq!((text(3), text(5), text(7)), ("accept", "reject", "accept"));
+            assert_eq!(text(6), record.candidate.reason());
+        }
+        // One template serves every record's suffix.
+        let templates: std::collections::BTreeSet<u64> = rows.iter().map(|r| r[9].as_u64().unwrap()).collect();
+        assert_eq!(templates.len(), 1);
     }
 }

@@ -94,6 +94,20 @@ pub fn fleet_markdown(report: &crate::fleet::FleetReport) -> Result<String, Rend
     Ok(environment()?.get_template("fleet.md")?.render(context! { report })?)
 }
 
+/// The first `n` rows of a run's table with their strings spelled out (`[height, class, block id, legacy
+/// verdict, legacy reason, candidate verdict, candidate reason]`, as the Markdown template reads them).
+fn first_rows(table: &serde_json::Value, n: usize) -> Vec<serde_json::Value> {
+    let strings = table["strings"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let text = |v: &serde_json::Value| {
+        v.as_u64().and_then(|i| strings.get(i as usize)).cloned().unwrap_or(serde_json::Value::Null)
+    };
+    let rows = table["rows"].as_array().map(Vec::as_slice).unwrap_or_default();
+    rows.iter()
+        .take(n)
+        .map(|r| serde_json::json!([r[0], text(&r[1]), r[2], text(&r[3]), text(&r[4]), text(&r[5]), text(&r[6])]))
+        .collect()
+}
+
 /// The Markdown summary: banner, counts, the first records, digests.
 pub fn markdown(report: &Report) -> Result<String, RenderError> {
     let env = environment()?;
@@ -101,8 +115,7 @@ pub fn markdown(report: &Report) -> Result<String, RenderError> {
         .runs
         .iter()
         .map(|r| {
-            let first: Vec<_> =
-                r.table["rows"].as_array().map(|rows| rows.iter().take(MARKDOWN_RECORDS).collect()).unwrap_or_default();
+            let first: Vec<_> = first_rows(&r.table, MARKDOWN_RECORDS);
             context! { first, ..minijinja::Value::from_serialize(r) }
         })
         .collect();

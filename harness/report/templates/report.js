@@ -30,6 +30,13 @@
   }
   document.querySelectorAll(".records").forEach(function (box) {
     var data = JSON.parse(box.querySelector("script.data").textContent);
+    // Rows come with their repeated strings as indices into data.strings, a reproduce suffix as a
+    // template with the height as \u0001 (model.rs, `table`): spelled out here once.
+    var S = data.strings;
+    data.rows = data.rows.map(function (r) {
+      var suffix = typeof r[9] === "number" ? S[r[9]].split("\u0001").join(String(r[0])) : r[9];
+      return [r[0], S[r[1]], r[2], S[r[3]], S[r[4]], S[r[5]], S[r[6]], S[r[7]], S[r[8]], suffix, r[10], r[11]];
+    });
     var colours = {};
     box.closest(".run").querySelectorAll(".count").forEach(function (c) { colours[c.dataset.class] = c.querySelector("i").style.background; });
     var body = box.querySelector("tbody");
@@ -46,11 +53,11 @@
     if (mine && hash.height) fHeight.value = hash.height;
     function detail(i, r) {
       var td = el("td", { colspan: "7" });
-      var cmd = data.prefixes[r[8]] + r[9];
+      var cmd = r[8] + r[9];
       var d = data.details[r[10] - 1];
       if (d) {
         td.appendChild(el("pre", {}, JSON.stringify({ legacy: d.legacy, candidate: d.candidate, authoritative: d.authoritative,
-          differing_facts: d.differing_facts, stored_id: d.stored_id }, null, 2)));
+          differing_facts: d.differing_facts, stored_id: d.stored_id, second_answer: d.second_answer }, null, 2)));
         td.appendChild(el("div", {}, "env"));
         td.appendChild(el("pre", {}, JSON.stringify(d.env, null, 2)));
         td.appendChild(el("div", {}, "blob (" + d.blob.length / 2 + " bytes)"));

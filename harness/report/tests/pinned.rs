@@ -29,7 +29,7 @@ fn assert_same(got: &str, name: &str, what: &str) {
 #[test]
 fn the_sample_runs_report_is_the_pinned_one() {
     let dir = sample_run::dir();
-    let report = Report::gather(&[dir.clone()], None);
+    let report = Report::gather(std::slice::from_ref(&dir), None);
     let html = render::html(&report).unwrap().replace(&html_escaped(dir.to_str().unwrap()), "{RUN}");
     assert_same(&html, "sample-run.report.html", "report.html");
     let markdown = render::markdown(&report).unwrap();

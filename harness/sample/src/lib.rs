@@ -17,8 +17,6 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use sha3::{Digest, Keccak256};
-
 const DATA_MDB: &[u8] = include_bytes!("../data.mdb");
 const PROFILE: &[u8] = include_bytes!("../profile.toml");
 const LEGACY: [(&str, &str); 4] = [
@@ -180,11 +178,8 @@ pub fn legacy_python_path() -> Result<PathBuf, SampleError> {
 /// `prefix-<the first 8 bytes of Keccak-256 over parts, hex>`: a directory name that changes with the
 /// content.
 fn named<'a>(prefix: &str, parts: impl IntoIterator<Item = &'a [u8]>) -> String {
-    let mut k = Keccak256::new();
-    for part in parts {
-        k.update(part);
-    }
-    format!("{prefix}-{}", hex::encode(&k.finalize()[..8]))
+    let parts: Vec<&[u8]> = parts.into_iter().collect();
+    format!("{prefix}-{}", hex::encode(&dualrun_format::hash::keccak256_concat(&parts).0[..8]))
 }
 
 fn euid() -> u32 {
