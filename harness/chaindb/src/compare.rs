@@ -66,7 +66,8 @@ const BATCH: usize = 4096;
 /// with an error naming file, table, height and byte offset. Returns the number of mismatches.
 ///
 /// Parsing and hashing run on every core: the calling thread reads a batch of blobs (borrowed from the
-/// read transaction), hashing threads check it while the calling thread hands the previous batch to `f`.
+/// read transaction) while the hashing threads check the batch before it, then hands the one before that
+/// to `f` while they check the one it read.
 pub fn walk<E: Into<Box<dyn std::error::Error + Send + Sync>>>(
     db: &ChainDb,
     from: u64,
@@ -162,29 +163,28 @@ fn walk_parts(
                 (jobs, done)
             })
             .collect();
-        let mut previous: Option<Vec<Part>> = None;
+        // Batch k+1 is read, and batch k-1 handed on, while the hashing threads work on batch k.
+        let mut in_flight = 0;
         loop {
-            let batch = match blocks.by_ref().take(BATCH).collect::<Result<Vec<_>, _>>() {
+            let read = blocks.by_ref().take(BATCH).collect::<Result<Vec<_>, _>>();
+            let done: Vec<Part> =
+                pool[..in_flight].iter().map(|(_, d)| d.recv().expect("a hashing thread answers")).collect();
+            // No blob of the batch just hashed is borrowed any more (the one just read is: its pages fault
+            // back in from the page cache, see `mapping`).
+            db.release_mapped_pages();
+            let batch = match read {
                 Ok(batch) => batch,
                 Err(e) => {
                     // Everything read before the block that could not be is handed on first.
-                    if let Some(ready) = previous.take() {
-                        deliver_batch(ready)?;
-                    }
+                    deliver_batch(done)?;
                     return Err(e.into());
                 }
             };
-            let sent = if batch.is_empty() { 0 } else { dispatch(batch, &pool) };
-            if let Some(ready) = previous.take() {
-                deliver_batch(ready)?;
-            }
-            if sent == 0 {
+            in_flight = if batch.is_empty() { 0 } else { dispatch(batch, &pool) };
+            deliver_batch(done)?;
+            if in_flight == 0 {
                 return Ok(());
             }
-            previous =
-                Some(pool[..sent].iter().map(|(_, done)| done.recv().expect("a hashing thread answers")).collect());
-            // No blob of this batch or the one before is borrowed any more.
-            db.release_mapped_pages();
         }
     })?;
     Ok(mismatches)
