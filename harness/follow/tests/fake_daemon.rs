@@ -1,6 +1,7 @@
 //! `follow` as a library against a fake daemon serving the bundled sample chain: a followed range gives
 //! the records and the chain digest a cold replay of the same blocks gives (live == cold), and a daemon
-//! whose chain does not link stops the run at the first block it cannot place, resumable, naming it.
+//! whose chain does not link stops the run at the first block it cannot place, resumable, naming it; a
+//! noise run picks and records the same blocks followed and replayed.
 #![allow(unused_crate_dependencies)]
 
 use std::path::{Path, PathBuf};
@@ -120,4 +121,63 @@ fn a_live_run_of_an_unknown_format_version_is_not_resumed() {
     let err = dualrun_follow::run(follow_config(&url), resume, &mut || Ok(verifiers()), &mut ()).unwrap_err();
     assert!(matches!(err, ReplayError::RunDir(dualrun_rundir::RunDirError::UnknownFormat { .. })), "{err}");
     assert_eq!(std::fs::read(out.join("checkpoint.json")).unwrap(), checkpoint, "nothing of the run was touched");
+}
+
+/// The built-in candidate, except that asked a second time for a block at heights 70..=80 it rejects
+/// it: a candidate that is not deterministic there.
+struct SecondThoughts(LeaderVerifier);
+
+impl Verifier for SecondThoughts {
+    fn identity(&self) -> dualrun_core::VerifierIdentity {
+        self.0.identity()
+    }
+    fn verify(
+        &mut self,
+        block: &dualrun_core::BlockInput,
+        prepared: Option<Box<dyn std::any::Any + Send>>,
+        env: &dualrun_core::ReplayEnv,
+    ) -> dualrun_core::VerifierOutcome {
+        self.0.verify(block, prepared, env)
+    }
+    fn verify_again(
+        &mut self,
+        block: &dualrun_core::BlockInput,
+        env: &dualrun_core::ReplayEnv,
+    ) -> dualrun_core::VerifierOutcome {
+        if (70..=80).contains(&block.height) {
+            let verdict = dualrun_core::Verdict::Reject { reason: "second.thoughts".into(), detail: String::new() };
+            return dualrun_core::VerifierOutcome::Verdict { verdict, facts: Default::default() };
+        }
+        self.0.verify(block, None, env)
+    }
+}
+
+/// A noise run picks blocks by their ids: followed live and replayed cold, the same blocks are judged
+/// twice and the same noise records written — live == cold holds for noise runs too.
+#[test]
+fn a_followed_noise_run_picks_and_records_what_a_cold_one_does() {
+    let noisy = || {
+        let candidate = Box::new(SecondThoughts(LeaderVerifier::new(profile()))) as Box<dyn Verifier>;
+        Verifiers::new(Mode::Shadow, Some(Box::new(AcceptAll)), Some(candidate)).unwrap()
+    };
+    let with_noise = |out: &Path| {
+        let settings = CommandSettings { noise: Some("0.5".parse().unwrap()), ..CommandSettings::default() };
+        ReplayConfig { settings: RunSettings::Command(settings), ..config(out, 62, 100) }
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let daemon = FakeDaemon::start(sample_blocks(120), None);
+    let live = tmp.path().join("live");
+    let followed =
+        dualrun_follow::run(follow_config(&daemon.url), with_noise(&live), &mut || Ok(noisy()), &mut ()).unwrap();
+    let cold = tmp.path().join("cold");
+    let chain = dualrun_testkit::sample_copy();
+    let db = dualrun_chaindb::ChainDb::open(chain.path()).unwrap();
+    let replayed = dualrun_replay::run(&db, with_noise(&cold), noisy(), &mut ()).unwrap();
+
+    let noise = followed.summary.noise;
+    assert_eq!(noise, replayed.summary.noise);
+    assert!(noise.checked > 5 && noise.checked < 34, "about half of 39 blocks judged twice: {noise:?}");
+    assert!(noise.candidate_noise > 0 && noise.candidate_noise < 11, "some of 70..=80: {noise:?}");
+    assert_eq!(noise.legacy_noise, 0);
+    assert_eq!(jsonl_without_reproduce(&live), jsonl_without_reproduce(&cold), "the same records");
 }
