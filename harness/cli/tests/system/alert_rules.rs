@@ -41,13 +41,14 @@ const METRICS: [&str; 26] = [
 ];
 
 /// The alerts the runbooks describe (docs/follow.md#alerts; the fleet's docs/migration-network.md#alerts).
-const ALERTS: [&str; 16] = [
+const ALERTS: [&str; 17] = [
     "DualrunSplit",
     "DualrunHaltInPrimary",
     "DualrunHalt",
     "DualrunFactOrReasonDivergence",
     "DualrunErrorRate",
     "DualrunFallbacks",
+    "DualrunCandidateNoise",
     "DualrunCandidateSlower",
     "DualrunLagging",
     "DualrunStalled",
