@@ -67,7 +67,7 @@ pub fn reproduce_line(words: &[String], height: u64, out: &Path) -> String {
 /// `--noise`, so the same blocks are judged twice).
 pub fn rerun_args(inputs: &Inputs, out: &Path) -> Result<Vec<String>, NotACommand> {
     let mut args = words(inputs)?.split_off(1);
-    if let RunSettings::Command(CommandSettings { noise: Some(rate), .. }) = &inputs.settings {
+    if let Some(rate) = inputs.settings.noise() {
         args.extend(["--noise".into(), rate.to_string()]);
     }
     let (from, to) = (inputs.chain.from.to_string(), inputs.chain.to.to_string());

@@ -200,10 +200,7 @@ where
             now: cfg.now,
             reasons: cfg.reasons.clone(),
             threads: cfg.threads,
-            noise: match &cfg.settings {
-                dualrun_rundir::RunSettings::Command(s) => s.noise,
-                dualrun_rundir::RunSettings::Embedded(_) => None,
-            },
+            noise: cfg.settings.noise(),
             interrupt: cfg.interrupt.clone(),
         };
         let (source, ctx) = open(start)?;

@@ -152,6 +152,17 @@ pub enum RunSettings {
     Embedded(EmbeddedSettings),
 }
 
+impl RunSettings {
+    /// The share of blocks each verifier judges twice (`--noise`), if the run is a noise run (a run
+    /// driven from Python never is).
+    pub fn noise(&self) -> Option<dualrun_core::NoiseRate> {
+        match self {
+            RunSettings::Command(s) => s.noise,
+            RunSettings::Embedded(_) => None,
+        }
+    }
+}
+
 /// The settings of a `replay` or `follow` run (field order: the on-disk order).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
