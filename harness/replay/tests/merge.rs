@@ -1,7 +1,8 @@
 //! [`dualrun_replay::merge`]: the shards of a range (each a replay of `Shard::range`) merge into the single
-//! run's directory — records byte-identical, the same inputs digest, the same counts — which the gate
-//! takes as it takes the single run; shards that are missing, doubled, edited or of another run are
-//! refused, named, and nothing is merged.
+//! run's directory — records byte-identical, the same inputs digest, the same counts, the per-block
+//! timings joined — which the gate takes as it takes the single run; shards that are missing, doubled,
+//! edited, of another run or of the older format (no timings.csv) are refused, named, and nothing is
+//! merged.
 #![allow(unused_crate_dependencies)]
 
 use std::path::{Path, PathBuf};
@@ -125,6 +126,20 @@ fn shards_merge_into_the_single_run() {
     let count = |s: &dualrun_rundir::Summary| s.latency.candidate.as_ref().map(|l| l.count);
     assert_eq!(count(s), count(m));
     assert_eq!(count(m), Some(TIP + 1));
+    // timings.csv: the shards' lines joined in height order — the single run's blocks and verdicts (the
+    // times are measurements), digested by the merged manifest.
+    let lines = |dir: &Path| -> Vec<(u64, dualrun_core::VerdictKind, bool, bool)> {
+        dualrun_rundir::Timings::open(dir)
+            .unwrap()
+            .expect("a timings.csv")
+            .map(|t| t.unwrap())
+            .map(|t| (t.height, t.verdict, t.legacy_us.is_some(), t.candidate_us.is_some()))
+            .collect()
+    };
+    let merged_lines = lines(&t.dir("merged"));
+    assert_eq!(merged_lines, lines(&t.dir("single")));
+    assert_eq!(merged_lines.len() as u64, TIP + 1);
+    assert!(merged_m.files.as_ref().unwrap().contains_key(dualrun_rundir::files::TIMINGS));
 
     // The gate judges the merged run as it judges the single one (the evidence criterion's value names
     // the directory).
@@ -170,4 +185,23 @@ fn an_incomplete_edited_or_foreign_shard_set_is_refused() {
         other => panic!("not another run: {other:?}"),
     }
     assert!(!t.dir("merged").join("manifest.json").exists(), "nothing merged");
+
+    // A shard of format version 1 (before timings.csv; the edited shard restored first): read as
+    // written, but not merged by this dualrun.
+    bytes[30] ^= 1;
+    std::fs::write(&csv, &bytes).unwrap();
+    let manifest_path = t.dir("s1").join("manifest.json");
+    let mut manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
+    manifest["format_version"] = 1.into();
+    manifest["files"].as_object_mut().unwrap().remove("timings.csv");
+    std::fs::write(&manifest_path, serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
+    std::fs::remove_file(t.dir("s1").join("timings.csv")).unwrap();
+    assert!(RunDir::open(&t.dir("s1")).is_ok(), "a finished version 1 run");
+    match t.merge(&["s0", "s1", "s2"]) {
+        Err(MergeError::Shard { dir, problem }) => {
+            assert_eq!(dir, t.dir("s1"));
+            assert!(problem.contains("no timings.csv (run directory format version 1)"), "{problem}");
+        }
+        other => panic!("not the version 1 shard: {other:?}"),
+    }
 }
