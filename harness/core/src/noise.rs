@@ -31,14 +31,6 @@ pub struct NoiseRate(f64);
 pub struct NoiseRateError(pub String);
 
 impl NoiseRate {
-    /// Every block.
-    pub const EVERY_BLOCK: NoiseRate = NoiseRate(1.0);
-
-    /// The rate, in (0, 1].
-    pub fn value(self) -> f64 {
-        self.0
-    }
-
     /// Whether the block with id `block_id` is judged twice.
     pub fn picks(self, block_id: &Hash32) -> bool {
         if self.0 >= 1.0 {
@@ -104,8 +96,8 @@ mod tests {
 
     #[test]
     fn a_rate_is_a_share_in_zero_to_one() {
-        assert_eq!("0.25".parse::<NoiseRate>().unwrap().value(), 0.25);
-        assert_eq!("1".parse::<NoiseRate>().unwrap(), NoiseRate::EVERY_BLOCK);
+        assert_eq!(f64::from("0.25".parse::<NoiseRate>().unwrap()), 0.25);
+        assert_eq!(f64::from("1".parse::<NoiseRate>().unwrap()), 1.0);
         for bad in ["0", "-0.1", "1.5", "NaN", "inf", "x", ""] {
             let e = bad.parse::<NoiseRate>().unwrap_err();
             assert_eq!(e, NoiseRateError(bad.into()), "{bad}");
@@ -127,7 +119,8 @@ mod tests {
         let first: Vec<usize> = (0..ids.len()).filter(|&i| rate.picks(&ids[i])).take(5).collect();
         assert_eq!(first, PINNED_FIRST_PICKS);
         assert_eq!(ids.iter().filter(|id| rate.picks(id)).count(), picked, "the same blocks each time");
-        assert!(ids.iter().all(|id| NoiseRate::EVERY_BLOCK.picks(id)));
+        let every: NoiseRate = "1".parse().unwrap();
+        assert!(ids.iter().all(|id| every.picks(id)));
         let smaller: NoiseRate = "0.05".parse().unwrap();
         assert!(ids.iter().filter(|id| smaller.picks(id)).all(|id| rate.picks(id)), "a lower rate picks a subset");
     }
