@@ -90,16 +90,20 @@ fn run(
             if interrupt.load(Ordering::Relaxed) {
                 return None;
             }
-            let mut answer = guarded(v.as_mut(), &item.input, prep, &item.env);
-            if let Some(reason) = v.stop_reason() {
+            // After each call: a verifier that must stop the run stops it before this block.
+            let stop = |v: &mut dyn Verifier| {
+                let reason = v.stop_reason()?;
                 interrupt.store(true, Ordering::SeqCst);
-                return Some(VerifierStop { role, height: item.input.height, reason });
+                Some(VerifierStop { role, height: item.input.height, reason })
+            };
+            let mut answer = guarded(v.as_mut(), &item.input, prep, &item.env);
+            if let Some(stopped) = stop(v.as_mut()) {
+                return Some(stopped);
             }
             if item.again {
                 let again = catch_panic(|| v.verify_again(&item.input, &item.env));
-                if let Some(reason) = v.stop_reason() {
-                    interrupt.store(true, Ordering::SeqCst);
-                    return Some(VerifierStop { role, height: item.input.height, reason });
+                if let Some(stopped) = stop(v.as_mut()) {
+                    return Some(stopped);
                 }
                 (answer.again, answer.state) = (Some(again), v.state());
             }
