@@ -4,9 +4,10 @@
 # (hash vectors, fuzz blocks), LMDB's tools (mdb_stat), the Python dualrun embeds (python3.11 and
 # libpython3.11-dev; python3.11-venv for the Python package's test environment), pycryptodome for the reference legacy's Keccak, python3-cryptography (an independent
 # check of report attestations), chromium (reports are opened in a real browser), prometheus (its
-# promtool checks and unit-tests the alert rules in deploy/) and slurm-wlm with munge (sharded replays run
-# as a real Slurm array on a single-node cluster the tests start). Then formatting and clippy, the whole
-# workspace's tests, unit and integration, the golden-vector gate, and the Python package built as a
+# promtool checks and unit-tests the alert rules in deploy/), slurm-wlm with munge (sharded replays run
+# as a real Slurm array on a single-node cluster the tests start), and jq and curl (the migration drill).
+# Then formatting and clippy, the whole workspace's tests, unit and integration, the golden-vector gate,
+# the migration drill, and the Python package built as a
 # wheel and its pytest suite (PyPI: maturin, pytest, hypothesis, pinned in bindings/python).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +25,8 @@ command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v slurmctld >/dev/null 2>&1 || missing+=(slurm-wlm)
 command -v munged >/dev/null 2>&1 || missing+=(munge)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v jq >/dev/null 2>&1 || missing+=(jq)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
 if [ "${#missing[@]}" -gt 0 ]; then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -41,6 +44,10 @@ cargo clippy --workspace --locked -- -D warnings
 cargo test --workspace --locked
 # The golden-vector gate, as CI systems read it (JUnit XML in target/).
 cargo run --locked -q -- golden check golden-vectors --junit target/golden-junit.xml
+# The migration drill (scripts/migration-drill.sh): the whole migration against three real monerods,
+# every step's outcome asserted; its evidence directory is left in target/drill.
+rm -rf target/drill
+DUALRUN=target/debug/dualrun scripts/migration-drill.sh target/drill
 # The Python package (bindings/python): a wheel built by maturin (stable ABI) in a virtual environment
 # made from the pinned interpreter (seeing Debian's pycryptodome, which the reference legacy imports),
 # installed there, and its parity suite run against the CLI built above.

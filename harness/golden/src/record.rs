@@ -1,6 +1,9 @@
 //! A replay's record turned into a vector (`golden record`): the block, its env and context, the
-//! legacy's verdict as the expected one, the run's profile (checked unchanged since the run), and where
-//! it came from. Every bug a replay finds becomes a regression test.
+//! legacy's verdict as the expected one, the run's profile (checked unchanged since the run) or the
+//! corrected profile the caller names, and where it came from. Every bug a replay finds becomes a
+//! regression test.
+
+use std::path::Path;
 
 use dualrun_core::VerdictKind;
 use dualrun_rundir::{RunDir, RunDirError, Side};
@@ -24,8 +27,9 @@ pub enum RecordError {
     Unusable(String),
 }
 
-/// The vector of the record at `height` of `run`.
-pub fn from_run(run: &RunDir, height: u64) -> Result<Vector, RecordError> {
+/// The vector of the record at `height` of `run`, judged under `profile` when given (the network's
+/// corrected profile, when the run's own profile was the cause of the divergence), else under the run's.
+pub fn from_run(run: &RunDir, height: u64, profile: Option<&Path>) -> Result<Vector, RecordError> {
     let records = run.records()?;
     let jsonl = run.path.join(dualrun_rundir::files::JSONL);
     let rec = records
@@ -40,19 +44,31 @@ pub fn from_run(run: &RunDir, height: u64) -> Result<Vector, RecordError> {
     };
     let inputs = &run.manifest.inputs;
     let profile_path = &inputs.profile.path;
-    let profile_text = dualrun_format::file::read_to_string(profile_path)?;
-    if dualrun_format::keccak256(profile_text.as_bytes()) != inputs.profile.digest {
-        return Err(RecordError::Unusable(format!(
-            "{} has changed since the run (its digest differs from the manifest's)",
-            profile_path.display()
-        )));
-    }
+    let (profile_text, judged_under) = match profile {
+        None => {
+            let text = dualrun_format::file::read_to_string(profile_path)?;
+            if dualrun_format::keccak256(text.as_bytes()) != inputs.profile.digest {
+                return Err(RecordError::Unusable(format!(
+                    "{} has changed since the run (its digest differs from the manifest's)",
+                    profile_path.display()
+                )));
+            }
+            (text, String::new())
+        }
+        Some(path) => {
+            let text = dualrun_format::file::read_to_string(path)?;
+            dualrun_leader::Profile::parse(text.as_bytes(), path)
+                .map_err(|e| RecordError::Unusable(format!("--profile: {e}")))?;
+            let digest = dualrun_format::keccak256(text.as_bytes());
+            (text, format!("; judged under {} (digest {digest}), not the run's profile", path.display()))
+        }
+    };
     let hash = |name: &str| facts.get(name).and_then(|s| s.parse().ok());
     Ok(Vector {
         schema: SCHEMA.into(),
         name: format!("recorded-{}-height-{height}", rec.class),
         description: format!(
-            "{} at height {height} in run {}: legacy {verdict} {reason}, candidate {} {}",
+            "{} at height {height} in run {}: legacy {verdict} {reason}, candidate {} {}{judged_under}",
             rec.class,
             run.path.display(),
             rec.candidate.verdict().map_or("", VerdictKind::as_str),

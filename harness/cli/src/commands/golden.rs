@@ -55,6 +55,10 @@ pub(crate) struct RecordArgs {
     /// The directory to write the vector into.
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
+    /// Judge the vector under this profile instead of the run's: the network's corrected profile, when
+    /// the run's own profile caused the divergence.
+    #[arg(long, value_name = "FILE")]
+    profile: Option<PathBuf>,
 }
 
 pub(crate) fn run(cmd: GoldenCommand) -> Result<Outcome> {
@@ -148,7 +152,7 @@ fn check_dir(a: CheckArgs) -> Result<Outcome> {
 
 fn record(a: RecordArgs) -> Result<Outcome> {
     let run = RunDir::load(&a.run)?;
-    let vector = dualrun_golden::record::from_run(&run, a.height)?;
+    let vector = dualrun_golden::record::from_run(&run, a.height, a.profile.as_deref())?;
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let path = a.out.join(vector.file_name());
     std::fs::write(&path, vector.to_json()).with_context(|| format!("writing {}", path.display()))?;

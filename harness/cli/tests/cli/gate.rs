@@ -334,6 +334,32 @@ fn a_divergence_becomes_a_vector() {
     let r = dualrun(&["golden", "record", "--run", s(&run), "--height", "71", "--out", s(&out)]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("no record at height 71"), "{}", r.stderr);
+
+    // When the run's profile was the cause, the vector is judged under the corrected one: here a
+    // profile whose leader rules start after block 70, under which the candidate agrees with the legacy.
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("manifest.json")).unwrap()).unwrap();
+    let run_profile = std::fs::read_to_string(manifest["inputs"]["profile"]["path"].as_str().unwrap()).unwrap();
+    let corrected = tmp.path().join("corrected.toml");
+    std::fs::write(&corrected, run_profile.replace("activation_height = 61", "activation_height = 100")).unwrap();
+    let record_under = |out: &Path| {
+        dualrun(&["golden", "record", "--run", s(&run), "--height", "70", "--out", s(out), "--profile", s(&corrected)])
+    };
+    let fixed = tmp.path().join("fixed");
+    let r = record_under(&fixed);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(r.stdout.trim()).unwrap()).unwrap();
+    assert!(v["profile"].as_str().unwrap().contains("activation_height = 100"));
+    assert!(v["description"].as_str().unwrap().contains(&format!("judged under {}", s(&corrected))), "{v}");
+    let r = dualrun(&["golden", "check", s(&fixed)]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    // A file that is not a profile is refused, naming it; nothing is written.
+    std::fs::write(&corrected, "[leader]\nactivation_height = 0\n").unwrap();
+    let refused = tmp.path().join("refused");
+    let r = record_under(&refused);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("--profile") && r.stderr.contains(s(&corrected)), "{}", r.stderr);
+    assert!(!refused.exists());
 }
 
 #[test]
