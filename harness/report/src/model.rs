@@ -177,20 +177,27 @@ impl Report {
                 problems.push(format!("ledger {}: does not verify: {e}", l.path));
             }
         }
-        let findings: u64 = runs.iter().flat_map(|r| r.counts.iter()).map(|c| c.count).sum();
-        let banner = Banner::of(problems, findings, runs.len());
+        let records_of = |r: &RunView| r.counts.iter().map(|c| c.count).sum::<u64>();
+        let findings: u64 = runs.iter().map(records_of).sum();
+        let runs_with_records = runs.iter().filter(|r| records_of(r) > 0).count();
+        let banner = Banner::of(problems, findings, runs.len(), runs_with_records);
         Report { runs, ledger, banner }
     }
 }
 
 impl Banner {
-    fn of(problems: Vec<String>, records: u64, runs: usize) -> Banner {
+    /// The banner of `runs` runs (`runs_with_records` of them with a record) holding `records` records.
+    fn of(problems: Vec<String>, records: u64, runs: usize, runs_with_records: usize) -> Banner {
         let what = if runs == 1 { "the run".to_owned() } else { format!("{runs} runs") };
         let (level, headline) = match (problems.is_empty(), records) {
             (true, 0) => {
                 ("clean", format!("clean: {what}, complete and untouched, recorded no divergence and no error"))
             }
-            (true, n) => ("findings", format!("{n} record(s): {what} found divergences or errors")),
+            (true, n) if runs == 1 => ("findings", format!("{n} record(s): the run found divergences or errors")),
+            (true, n) => (
+                "findings",
+                format!("{n} record(s): {runs_with_records} of the {runs} runs found divergences or errors"),
+            ),
             (false, n) => ("problems", format!("{} problem(s) with the evidence; {n} record(s)", problems.len())),
         };
         Banner { level, headline, problems }
@@ -274,7 +281,7 @@ impl RunView {
             .collect::<Vec<_>>();
         let records = &read.records;
         let records_total: u64 = counts.iter().map(|c| c.count).sum();
-        let mut banner = Banner::of(problems, records_total, 1);
+        let mut banner = Banner::of(problems, records_total, 1, usize::from(records_total > 0));
         if summary.as_ref().is_some_and(|s| !s.complete) {
             banner.headline = format!("incomplete run: {}", banner.headline);
         }
@@ -611,6 +618,23 @@ fn ledger_row(e: &dualrun_gate::Entry) -> LedgerRow {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Over several runs the banner says how many of them found something, not that all of them did.
+    #[test]
+    fn the_banner_over_several_runs_counts_the_runs_with_records() {
+        let b = Banner::of(Vec::new(), 12, 15, 8);
+        assert_eq!(
+            (b.level, b.headline.as_str()),
+            ("findings", "12 record(s): 8 of the 15 runs found divergences or errors")
+        );
+        let b = Banner::of(Vec::new(), 10, 1, 1);
+        assert_eq!(b.headline, "10 record(s): the run found divergences or errors");
+        let b = Banner::of(Vec::new(), 0, 3, 0);
+        assert_eq!(
+            (b.level, b.headline.as_str()),
+            ("clean", "clean: 3 runs, complete and untouched, recorded no divergence and no error")
+        );
+    }
 
     /// A run directory of a format this dualrun does not read is refused as every reader refuses it: the
     /// banner names the format, and nothing of its manifest is shown as the run's inputs.
