@@ -418,6 +418,10 @@ step "SHADOW -> PRIMARY on the combined evidence, two approvals; a rollback dril
 to_primary=(--ledger "$D/ledger.jsonl" --policy "$D/policy.toml" --golden "$D/golden"
     --evidence "$D/runs/shadow-v2-n1" "$D/runs/shadow-v2-n2" "$D/runs/shadow-v2-n3" "$D/runs/replay-v2-n2"
     --fleet "$D/runs/fleet-shadow" --allowlist "$D/allowlist.toml")
+expect 1 eval-primary-isolation gate evaluate "${to_primary[@]}" --isolation "$D/isolation.json" --format json
+said eval-primary-isolation >"$W/eval-primary-isolation.json"
+require equal "$(failing "$W/eval-primary-isolation.json")" isolation.proven \
+    -- "given the isolation evidence, the gate refuses on isolation.proven alone: this network could take Monero's peers"
 expect 0 eval-primary gate evaluate "${to_primary[@]}" --format json
 said eval-primary >"$D/evaluations/shadow-to-primary.json"
 require equal "$(jq -r '.outcome' "$D/evaluations/shadow-to-primary.json")" pass -- "the evaluation passes (the halt excused by the allowlist, the fleet agreed)"
