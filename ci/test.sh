@@ -46,7 +46,7 @@ cargo test --workspace --locked
 cargo run --locked -q -- golden check golden-vectors --junit target/golden-junit.xml
 # The migration drill (scripts/migration-drill.sh): the whole migration against three real monerods,
 # every step's outcome asserted; its evidence directory is left in target/drill.
-rm -rf target/drill
+rm -rf target/drill target/drill.work
 DUALRUN=target/debug/dualrun scripts/migration-drill.sh target/drill
 # The Python package (bindings/python): a wheel built by maturin (stable ABI) in a virtual environment
 # made from the pinned interpreter (seeing Debian's pycryptodome, which the reference legacy imports),
