@@ -301,7 +301,7 @@ echo "migration drill into $D (dualrun: $DUALRUN)"
 step "A migration network: three regtest monerods, one P2P network on loopback"
 for i in 0 1 2; do start_node "$i"; done
 note "monerod --regtest --fixed-difficulty 1 --max-connections-per-ip 8 ×3, each --add-exclusive-node for the other two (P2P ports ${p2p[*]}), RPC on 127.0.0.1 (${rpc[*]})"
-wait_heights 1 90 || fail "the three daemons did not answer within 90 s (work/logs/monerod-*.out)"
+wait_heights 1 90 || fail "the three daemons did not answer within 90 s (see $W/monerod-n*.out)"
 wallet=42ey1afDFnn4886T7196doS9GPMzexD9gXpsZJDwVjeRVdFCSoHnv7KPbBeGpzJBzHRCAs9UxqeoyFQMYbqSWYTfJJQAWDm
 # A daemon answers BUSY until it has heard from its peers that it is synchronized.
 deadline=$((SECONDS + 60))
@@ -432,6 +432,7 @@ for i in 1 2 3; do
         -- "n$i records a split at 22 and a halt at the planted leader fault (30), and nothing else (no error, no fallback)"
 done
 halt_id="$(block_id_at "$D/runs/shadow-v1-n1" 30)"
+[[ "$halt_id" =~ ^[0-9a-f]{64}$ ]] || fail "runs/shadow-v1-n1 names no block id at height 30"
 note "block 30 is $halt_id"
 stop_node 1
 mkdir -p "$D/chains/n2-shadow"

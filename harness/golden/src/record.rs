@@ -22,6 +22,9 @@ pub enum RecordError {
     /// The run's profile file could not be read.
     #[error(transparent)]
     File(#[from] dualrun_format::FileError),
+    /// The profile given instead of the run's is not a valid profile.
+    #[error(transparent)]
+    Profile(#[from] dualrun_leader::ProfileError),
     /// Nothing to make a vector of.
     #[error("{0}")]
     Unusable(String),
@@ -57,8 +60,7 @@ pub fn from_run(run: &RunDir, height: u64, profile: Option<&Path>) -> Result<Vec
         }
         Some(path) => {
             let text = dualrun_format::file::read_to_string(path)?;
-            dualrun_leader::Profile::parse(text.as_bytes(), path)
-                .map_err(|e| RecordError::Unusable(format!("--profile: {e}")))?;
+            dualrun_leader::Profile::parse(text.as_bytes(), path)?;
             let digest = dualrun_format::keccak256(text.as_bytes());
             (text, format!("; judged under {} (digest {digest}), not the run's profile", path.display()))
         }

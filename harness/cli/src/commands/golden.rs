@@ -9,6 +9,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use dualrun_adapters::AdapterSpec;
 use dualrun_core::{Verifier, VerifierOutcome};
+use dualrun_golden::record::RecordError;
 use dualrun_golden::vector::load_dir_noting;
 use dualrun_golden::Status;
 use dualrun_leader::Profile;
@@ -152,7 +153,10 @@ fn check_dir(a: CheckArgs) -> Result<Outcome> {
 
 fn record(a: RecordArgs) -> Result<Outcome> {
     let run = RunDir::load(&a.run)?;
-    let vector = dualrun_golden::record::from_run(&run, a.height, a.profile.as_deref())?;
+    let vector = dualrun_golden::record::from_run(&run, a.height, a.profile.as_deref()).map_err(|e| match e {
+        RecordError::Profile(_) => anyhow::Error::new(e).context("--profile: not a valid network profile"),
+        e => e.into(),
+    })?;
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let path = a.out.join(vector.file_name());
     std::fs::write(&path, vector.to_json()).with_context(|| format!("writing {}", path.display()))?;
