@@ -495,8 +495,8 @@ to_primary=(--ledger "$D/ledger.jsonl" --policy "$D/policy.toml" --golden "$D/go
     --evidence "$D/runs/shadow-v2-n1" "$D/runs/shadow-v2-n2" "$D/runs/shadow-v2-n3" "$D/runs/replay-v2-n2"
     --fleet "$D/runs/fleet-shadow" --allowlist "$D/allowlist.toml")
 expect 1 eval-primary-isolation gate evaluate "${to_primary[@]}" --isolation "$D/isolation.json" --format json
-said eval-primary-isolation >"$W/eval-primary-isolation.json"
-require equal "$(failing "$W/eval-primary-isolation.json")" isolation.proven \
+said eval-primary-isolation >"$D/evaluations/shadow-to-primary-isolation-refused.json"
+require equal "$(failing "$D/evaluations/shadow-to-primary-isolation-refused.json")" isolation.proven \
     -- "given the isolation evidence, the gate refuses on isolation.proven alone: this network could take Monero's peers"
 expect 0 eval-primary gate evaluate "${to_primary[@]}" --format json
 said eval-primary >"$D/evaluations/shadow-to-primary.json"
