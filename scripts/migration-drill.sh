@@ -599,11 +599,19 @@ code=0
 sed 's/^/     | /' "$L/verify.out" | tail -n 20
 require equal "$code" 0 -- "the auditor's separate check passes: ledger, attestations, reruns"
 
-step "Tamper check: an edited record is named by the audit"
-cp -a "$D/runs/replay-v2-n2" "$W/tampered"
-sed -i 's/"halt"/"fact"/' "$W/tampered/divergences.jsonl"
-expect 1 verify-tampered report verify "$W/tampered" --trusted-key "${pub[auditor]}"
-require grep -q "divergences.jsonl" "$L/verify-tampered.out" "$L/verify-tampered.err" -- "the edited file is named"
+step "An auditor's copy elsewhere: audited where it is, and an edit in it named"
+copy="$W/auditor-copy"
+cp -a "$D" "$copy"
+operators=(--trusted-key "${pub[alice]}" --trusted-key "${pub[bob]}" --trusted-key "${pub[carol]}")
+expect 0 verify-copy gate verify --ledger "$copy/ledger.jsonl" "${operators[@]}" --moved "$D=$copy"
+expect 0 verify-copy-run report verify "$copy/runs/replay-v2-n2" --trusted-key "${pub[auditor]}"
+sed -i 's/"halt"/"fact"/' "$copy/runs/replay-v2-n2/divergences.jsonl"
+expect 1 verify-copy-edited-run report verify "$copy/runs/replay-v2-n2" --trusted-key "${pub[auditor]}"
+require grep -q "divergences.jsonl" "$L/verify-copy-edited-run.out" "$L/verify-copy-edited-run.err" \
+    -- "report verify names the edited file"
+expect 1 verify-copy-edited gate verify --ledger "$copy/ledger.jsonl" "${operators[@]}" --moved "$D=$copy"
+require grep -q "$copy/runs/replay-v2-n2" "$L/verify-copy-edited.out" "$L/verify-copy-edited.err" \
+    -- "gate verify --moved fails on the copy's edited run, naming it: the audit read the copy, not the original"
 
 write_readme
 printf '\nDRILL PASSED in %d s: evidence in %s (README.md says what each file is)\n' "$((SECONDS - started))" "$D"

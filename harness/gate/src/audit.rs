@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::entry::Entry;
 use crate::ledger::{self, Ledger, LedgerError, VerifyReport};
+use crate::moved::Moved;
 
 /// What `gate status` reports; the field order is its JSON's.
 #[derive(Debug, Clone, Serialize)]
@@ -41,16 +42,17 @@ pub enum Audit {
     Bad(LedgerError),
 }
 
-/// Audits the ledger ([`ledger::verify`]); with `expect_head`, the head hash an earlier audit printed
-/// must be one of the entries (a later ledger may have grown since). A ledger that cannot be read at all
-/// is an error.
+/// Audits the ledger ([`ledger::verify`]), the evidence read where `moved` says it is; with
+/// `expect_head`, the head hash an earlier audit printed must be one of the entries (a later ledger may
+/// have grown since). A ledger that cannot be read at all is an error.
 pub fn audit(
     path: &Path,
     trusted: &[VerifyingKey],
     check_evidence: bool,
+    moved: &Moved,
     expect_head: Option<&str>,
 ) -> Result<Audit, LedgerError> {
-    let report = match ledger::verify(path, trusted, check_evidence) {
+    let report = match ledger::verify_moved(path, trusted, check_evidence, moved) {
         Ok(r) => r,
         Err(e @ LedgerError::Bad { .. }) => return Ok(Audit::Bad(e)),
         Err(e) => return Err(e),
@@ -103,15 +105,23 @@ mod tests {
         let digest = "ab".repeat(32);
         operate::approve(&path, Approval::Promotion { to: Mode::Shadow, digest }, &by).unwrap().unwrap();
 
-        let Audit::Verified(r) = audit(&path, &[], false, Some(&first)).unwrap() else { panic!("verifies") };
+        let Audit::Verified(r) = audit(&path, &[], false, &Moved::default(), Some(&first)).unwrap() else {
+            panic!("verifies")
+        };
         assert_eq!(r.entries, 2);
-        assert!(matches!(audit(&path, &[], false, None).unwrap(), Audit::Verified(_)));
-        assert!(matches!(audit(&path, &[], false, Some(&"00".repeat(32))).unwrap(), Audit::HeadMissing));
+        assert!(matches!(audit(&path, &[], false, &Moved::default(), None).unwrap(), Audit::Verified(_)));
+        assert!(matches!(
+            audit(&path, &[], false, &Moved::default(), Some(&"00".repeat(32))).unwrap(),
+            Audit::HeadMissing
+        ));
 
         let mut text = std::fs::read_to_string(&path).unwrap();
         text.push_str("{}\n");
         std::fs::write(&path, text).unwrap();
-        assert!(matches!(audit(&path, &[], false, Some(&first)).unwrap(), Audit::Bad(LedgerError::Bad { .. })));
-        assert!(audit(&tmp.path().join("missing"), &[], false, None).is_err());
+        assert!(matches!(
+            audit(&path, &[], false, &Moved::default(), Some(&first)).unwrap(),
+            Audit::Bad(LedgerError::Bad { .. })
+        ));
+        assert!(audit(&tmp.path().join("missing"), &[], false, &Moved::default(), None).is_err());
     }
 }

@@ -107,21 +107,22 @@ pub fn criterion(runs: &[FleetEvidence]) -> Criterion {
     }
 }
 
-/// Re-checks a ledger's fleet record against the run as it is now.
-pub fn recheck(record: &Value) -> Result<(), EvidenceProblem> {
-    let dir = record["run"].as_str().ok_or(EvidenceProblem::NoRun)?;
-    if !Path::new(dir).join(dualrun_rundir::fleet::dir::MANIFEST).exists() {
-        return Err(EvidenceProblem::Gone { run: dir.into() });
+/// Re-checks a ledger's fleet record against the run as it is now (where `moved` says it is).
+pub fn recheck(record: &Value, moved: &crate::moved::Moved) -> Result<(), EvidenceProblem> {
+    let dir = moved.locate(Path::new(record["run"].as_str().ok_or(EvidenceProblem::NoRun)?));
+    let run = || dir.display().to_string();
+    if !dir.join(dualrun_rundir::fleet::dir::MANIFEST).exists() {
+        return Err(EvidenceProblem::Gone { run: run() });
     }
-    let now = FleetEvidence::load(Path::new(dir));
+    let now = FleetEvidence::load(&dir);
     let (recorded, found) = (record["manifest_digest"].as_str().unwrap_or(""), now.digest().unwrap_or_default());
     if recorded != found {
-        let file = Path::new(dir).join(dualrun_rundir::fleet::dir::MANIFEST).display().to_string();
+        let file = dir.join(dualrun_rundir::fleet::dir::MANIFEST).display().to_string();
         let problem = format!("its digest is {found}, the ledger recorded {recorded}");
         return Err(EvidenceProblem::FileChanged { file, problem });
     }
     if let Some(problem) = now.problems.first() {
-        return Err(EvidenceProblem::Problem { run: dir.into(), problem: problem.clone() });
+        return Err(EvidenceProblem::Problem { run: run(), problem: problem.clone() });
     }
     Ok(())
 }

@@ -96,10 +96,11 @@ pub fn criterion(files: &[IsolationFile], profile: Option<&str>) -> Criterion {
     }
 }
 
-/// Re-checks a ledger's isolation record against the file as it is now.
-pub fn recheck(record: &Value) -> Result<(), EvidenceProblem> {
-    let file = record["file"].as_str().ok_or(EvidenceProblem::NoRun)?;
-    let path = Path::new(file);
+/// Re-checks a ledger's isolation record against the file as it is now (where `moved` says it is).
+pub fn recheck(record: &Value, moved: &crate::moved::Moved) -> Result<(), EvidenceProblem> {
+    let path = moved.locate(Path::new(record["file"].as_str().ok_or(EvidenceProblem::NoRun)?));
+    let (path, file) = (path.as_path(), path.display().to_string());
+    let file = file.as_str();
     if !path.exists() {
         return Err(EvidenceProblem::FileGone { file: file.into() });
     }

@@ -20,6 +20,7 @@ use ed25519_dalek::{Signature, Signer, VerifyingKey};
 use serde_json::Value;
 
 use crate::entry::{Action, Entry, QuorumRecord, DOMAIN};
+use crate::moved::Moved;
 use crate::problem::EntryProblem;
 
 /// A ledger that cannot be read, written or verified.
@@ -328,6 +329,16 @@ fn signer(e: &Entry, hash: &Hash32) -> Result<VerifyingKey, EntryProblem> {
 /// not an error: it moves nothing and the hash chain forbids removing it, so the entries after it are
 /// still verified — but a promotion or rotation that counted it is an error.
 pub fn verify(path: &Path, trusted: &[VerifyingKey], check_evidence: bool) -> Result<VerifyReport, LedgerError> {
+    verify_moved(path, trusted, check_evidence, &Moved::default())
+}
+
+/// [`verify`], the evidence read where `moved` says it is now (an audit of a copy).
+pub fn verify_moved(
+    path: &Path,
+    trusted: &[VerifyingKey],
+    check_evidence: bool,
+    moved: &Moved,
+) -> Result<VerifyReport, LedgerError> {
     let bytes = std::fs::read(path).map_err(dualrun_format::FileError::at(path))?;
     let bad_at = |index: usize, problem| LedgerError::Bad { file: path.into(), index, line: index + 1, problem };
     if bytes.is_empty() {
@@ -404,7 +415,7 @@ pub fn verify(path: &Path, trusted: &[VerifyingKey], check_evidence: bool) -> Re
         }
         if check_evidence {
             for ev in &e.evidence {
-                recheck(ev).map_err(|p| bad(p.into()))?;
+                recheck(ev, moved).map_err(|p| bad(p.into()))?;
             }
         }
         crate::quorum::check_entry(&seen, &e).map_err(&bad)?;
@@ -420,10 +431,10 @@ pub fn verify(path: &Path, trusted: &[VerifyingKey], check_evidence: bool) -> Re
 
 /// Re-checks one evidence record of an entry against what it names as it is now: a replay run (no
 /// `kind`), an isolation file or a fleet run.
-fn recheck(record: &Value) -> Result<(), crate::problem::EvidenceProblem> {
+fn recheck(record: &Value, moved: &Moved) -> Result<(), crate::problem::EvidenceProblem> {
     match record["kind"].as_str() {
-        Some(crate::isolation::KIND) => crate::isolation::recheck(record),
-        Some(crate::fleet::KIND) => crate::fleet::recheck(record),
-        _ => crate::evidence::recheck(record),
+        Some(crate::isolation::KIND) => crate::isolation::recheck(record, moved),
+        Some(crate::fleet::KIND) => crate::fleet::recheck(record, moved),
+        _ => crate::evidence::recheck(record, moved),
     }
 }

@@ -26,6 +26,26 @@ fn ledger_and_run(dir: &Path) -> std::path::PathBuf {
     ledger
 }
 
+/// `gate promote` of [`ledger_and_run`]'s ledger in `dir` on its run, signed with its key.
+fn promote_on_the_run(dir: &Path) -> Run {
+    let (ledger, key, run) = (dir.join("ledger.jsonl"), dir.join("ops.key"), dir.join("run"));
+    let golden = golden_dir();
+    dualrun(&[
+        "gate",
+        "promote",
+        "--ledger",
+        s(&ledger),
+        "--golden",
+        s(&golden),
+        "--key",
+        s(&key),
+        "--reason",
+        "r",
+        "--evidence",
+        s(&run),
+    ])
+}
+
 #[test]
 fn the_full_walk_on_real_replays_and_an_audit() {
     let tmp = tempfile::tempdir().unwrap();
@@ -312,6 +332,43 @@ fn golden_check_fails_on_mismatch_unreadable_files_and_unexpected_skips_with_jun
     assert!(r.stdout.contains("unknown schema \"dualrun-golden/v2\""), "{}", r.stdout);
 }
 
+/// An auditor given a copy of the evidence elsewhere: without `--moved` the runs the ledger names are
+/// gone; with it the copy is audited — and only the copy: an edit there fails the audit, naming it.
+#[test]
+fn an_audit_of_a_moved_copy_reads_the_copy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let recorded = tmp.path().join("evidence");
+    std::fs::create_dir(&recorded).unwrap();
+    ledger_and_run(&recorded);
+    let r = promote_on_the_run(&recorded);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let from = recorded.canonicalize().unwrap();
+    let copy = tmp.path().join("copy");
+    std::fs::rename(&recorded, &copy).unwrap();
+    let ledger = copy.join("ledger.jsonl");
+    let verify = |extra: &[&str]| {
+        let mut args = vec!["gate", "verify", "--ledger", s(&ledger)];
+        args.extend_from_slice(extra);
+        dualrun(&args)
+    };
+    let r = verify(&[]);
+    assert_eq!(r.code, 1);
+    assert!(format!("{}{}", r.stdout, r.stderr).contains("is not there any more"), "{}{}", r.stdout, r.stderr);
+    let moved = format!("{}={}", from.display(), copy.display());
+    let r = verify(&["--moved", &moved]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let records = copy.join("run").join("divergences.csv");
+    let mut text = std::fs::read_to_string(&records).unwrap();
+    text.push_str("edited\n");
+    std::fs::write(&records, text).unwrap();
+    let r = verify(&["--moved", &moved]);
+    assert_eq!(r.code, 1);
+    assert!(format!("{}{}", r.stdout, r.stderr).contains(s(&copy.join("run"))), "{}{}", r.stdout, r.stderr);
+    let r = verify(&["--moved", "evidence=/elsewhere"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("--moved") && r.stderr.contains("absolute"), "{}", r.stderr);
+}
+
 #[test]
 fn a_divergence_becomes_a_vector() {
     let tmp = tempfile::tempdir().unwrap();
@@ -367,20 +424,7 @@ fn allowlist_hygiene_profile_pinning_and_invalid_allowlists() {
     let tmp = tempfile::tempdir().unwrap();
     let t = |n: &str| tmp.path().join(n);
     let ledger = ledger_and_run(tmp.path());
-    dualrun(&[
-        "gate",
-        "promote",
-        "--ledger",
-        s(&ledger),
-        "--golden",
-        s(&golden_dir()),
-        "--key",
-        s(&t("ops.key")),
-        "--reason",
-        "r",
-        "--evidence",
-        s(&t("run")),
-    ]);
+    promote_on_the_run(tmp.path());
     std::fs::write(
         t("policy.toml"),
         "[to_primary]\nmin_blocks = 100\nmax_divergences = 10\nrequire_isolation = false\n",

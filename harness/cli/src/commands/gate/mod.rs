@@ -7,11 +7,12 @@ mod print;
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use dualrun_core::Mode;
 use dualrun_gate::audit;
 use dualrun_gate::ledger::{self, Ledger};
+use dualrun_gate::moved::Moved;
 use dualrun_gate::operate::{self, EvaluationRequest};
 use dualrun_keys::KeyFile;
 
@@ -77,6 +78,10 @@ pub(crate) enum GateCommand {
         /// removed from the end are caught).
         #[arg(long, value_name = "HASH")]
         expect_head: Option<String>,
+        /// Evidence the ledger names under the absolute directory FROM is now under TO (a copy given to
+        /// an auditor); the copy is checked, never FROM. Repeatable.
+        #[arg(long, value_name = "FROM=TO")]
+        moved: Vec<String>,
     },
 }
 
@@ -160,9 +165,10 @@ pub(crate) fn run(cmd: GateCommand) -> Result<Outcome> {
             }
             Ok(Outcome::Clean)
         }
-        GateCommand::Verify { ledger, trusted_keys, skip_evidence, expect_head } => {
+        GateCommand::Verify { ledger, trusted_keys, skip_evidence, expect_head, moved } => {
             let keys = super::trusted_keys(&trusted_keys)?;
-            let found = audit::audit(&ledger, &keys, !skip_evidence, expect_head.as_deref())?;
+            let moved = Moved::parse(&moved).context("--moved")?;
+            let found = audit::audit(&ledger, &keys, !skip_evidence, &moved, expect_head.as_deref())?;
             print::audit(&ledger, &found, expect_head.as_deref())
         }
     }
