@@ -99,12 +99,12 @@ pub fn criterion(files: &[IsolationFile], profile: Option<&str>) -> Criterion {
 /// Re-checks a ledger's isolation record against the file as it is now (where `moved` says it is).
 pub fn recheck(record: &Value, moved: &crate::moved::Moved) -> Result<(), EvidenceProblem> {
     let path = moved.locate(Path::new(record["file"].as_str().ok_or(EvidenceProblem::NoRun)?));
-    let (path, file) = (path.as_path(), path.display().to_string());
+    let file = path.display().to_string();
     let file = file.as_str();
     if !path.exists() {
         return Err(EvidenceProblem::FileGone { file: file.into() });
     }
-    let now = IsolationFile::load(path);
+    let now = IsolationFile::load(&path);
     if let Err(problem) = &now.evidence {
         return Err(EvidenceProblem::FileChanged { file: file.into(), problem: problem.clone() });
     }
