@@ -115,12 +115,20 @@ equal() { [ "$1" = "$2" ] || { printf '     got %q, want %q\n' "$1" "$2"; return
 # The background processes still running (daemons, follows, fleets), stopped on any exit.
 declare -A running=()
 started_bg() { running[$1]=1; }
+# within SECONDS COMMAND…: COMMAND holds, asked every 0.3 s; false once SECONDS have passed without.
+within() {
+    local deadline=$((SECONDS + $1))
+    shift
+    until "$@"; do
+        [ "$SECONDS" -lt "$deadline" ] || return 1
+        sleep 0.3
+    done
+}
+gone() { ! kill -0 "$1" 2>/dev/null; }
 # stop PID: SIGTERM, then SIGKILL after 60 s; sets `stopped_code` to its exit status.
 stop() {
-    local deadline=$((SECONDS + 60))
     kill -TERM "$1" 2>/dev/null || true
-    while kill -0 "$1" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.2; done
-    kill -KILL "$1" 2>/dev/null || true
+    within 60 gone "$1" || kill -KILL "$1" 2>/dev/null || true
     stopped_code=0
     wait "$1" 2>/dev/null || stopped_code=$?
     unset "running[$1]"
@@ -176,64 +184,51 @@ start_node() {
 }
 stop_node() { stop "${daemon_pid[$1]}"; }
 height() { curl -s --max-time 2 "$(url "$1")/get_height" | jq -r '.height // empty' 2>/dev/null || true; }
-# wait_heights H SECONDS: every node's chain holds H blocks (heights 0..H-1).
-wait_heights() {
-    local want="$1" deadline=$((SECONDS + $2)) i h all
-    while :; do
-        all=1
-        for i in 0 1 2; do
-            h="$(height "$i")"
-            [ "$h" = "$want" ] || all=0
-        done
-        [ "$all" = 1 ] && return 0
-        [ "$SECONDS" -lt "$deadline" ] || return 1
-        sleep 0.3
-    done
+# heights_are H: every node's chain holds H blocks (heights 0..H-1).
+heights_are() {
+    local i
+    for i in 0 1 2; do [ "$(height "$i")" = "$1" ] || return 1; done
 }
+wait_heights() { within "$2" heights_are "$1"; } # wait_heights H SECONDS
 rpc_call() { curl -s --max-time 10 "$(url "$1")/json_rpc" -d "$2"; }
-# connected I SECONDS: node I has a peer (a connection either way).
-connected() {
-    local deadline=$((SECONDS + $2)) n
-    while :; do
-        n="$(rpc_call "$1" '{"jsonrpc":"2.0","id":0,"method":"get_info"}' |
-            jq -r '(.result.incoming_connections_count // 0) + (.result.outgoing_connections_count // 0)' 2>/dev/null || true)"
-        [ "${n:-0}" -ge 1 ] && return 0
-        [ "$SECONDS" -lt "$deadline" ] || return 1
-        sleep 0.3
-    done
+# has_peer I: node I has a peer (a connection either way).
+has_peer() {
+    local n
+    n="$(rpc_call "$1" '{"jsonrpc":"2.0","id":0,"method":"get_info"}' |
+        jq -r '(.result.incoming_connections_count // 0) + (.result.outgoing_connections_count // 0)' 2>/dev/null || true)"
+    [ "${n:-0}" -ge 1 ]
 }
+connected() { within "$2" has_peer "$1"; } # connected I SECONDS
 # The metric NAME{LABELS} as follow I serves it (empty when absent).
 metric() { curl -s --max-time 2 "http://127.0.0.1:${metrics[$1]}/metrics" | awk -v m="$2" '$1 == m { print $2 }'; }
-wait_judged() {
-    local i="$1" want="$2" deadline=$((SECONDS + $3))
-    until [ "$(metric "$i" dualrun_judged_height)" = "$want" ]; do
-        [ "$SECONDS" -lt "$deadline" ] || return 1
-        sleep 0.3
-    done
-}
+judged_is() { [ "$(metric "$1" dualrun_judged_height)" = "$2" ]; }
+wait_judged() { within "$3" judged_is "$1" "$2"; } # wait_judged I HEIGHT SECONDS
 # Every record of a run directory (divergences, errors, fallbacks, …) as "height:class" words, in order.
 records() { jq -r '"\(.height):\(.class)"' "$1/divergences.jsonl" | tr '\n' ' ' | sed 's/ $//'; }
 block_id_at() { jq -r --argjson h "$2" 'select(.height == $h) | .block_id' "$1/divergences.jsonl" | head -n 1; }
 
 legacy=(--legacy python:drill_legacy --python-path "$D/legacy")
+# follow_of NAME NODE PROFILE MODE: sets `follow` to the follow command of run NAME on node NODE.
+follow_of() {
+    follow=(follow --daemon "$(url "$2")" --profile "$3" "${legacy[@]}" --mode "$4" --out "$D/runs/$1" --poll-ms 100)
+}
 follow_bg() { # follow_bg NAME NODE PROFILE MODE FROM [METRICS_INDEX]: a live run in the background
-    local name="$1" i="$2" profile="$3" mode="$4" from="$5" m=()
+    local name="$1" i="$2" m=()
     [ -n "${6:-}" ] && m=(--metrics "127.0.0.1:${metrics[$6]}")
-    show dualrun follow --daemon "$(url "$i")" --profile "$profile" "${legacy[@]}" --mode "$mode" --from "$from" \
-        --out "$D/runs/$name" --poll-ms 100 "${m[@]}" "&"
-    "$DUALRUN" follow --daemon "$(url "$i")" --profile "$profile" "${legacy[@]}" --mode "$mode" --from "$from" \
-        --out "$D/runs/$name" --poll-ms 100 "${m[@]}" >"$L/$name.out" 2>"$L/$name.err" &
+    follow_of "$name" "$i" "$3" "$4"
+    show dualrun "${follow[@]}" --from "$5" "${m[@]}" "&"
+    "$DUALRUN" "${follow[@]}" --from "$5" "${m[@]}" >"$L/$name.out" 2>"$L/$name.err" &
     follow_pid[$i]=$!
     started_bg $!
 }
 # close_follow NAME NODE PROFILE MODE TO WANT: stop the live run (exit 2, checkpointed) and close it over
 # from..=TO by resuming with --to, as an operator closes a run for the gate; WANT is the closing exit.
 close_follow() {
-    local name="$1" i="$2" profile="$3" mode="$4" to="$5" want="$6"
+    local name="$1" i="$2"
     stop "${follow_pid[$i]}"
     [ "$stopped_code" = 2 ] || { tail -n 5 "$L/$name.err"; fail "follow runs/$name stopped with exit $stopped_code, expected 2"; }
-    expect "$want" "$name-close" follow --daemon "$(url "$i")" --profile "$profile" "${legacy[@]}" --mode "$mode" \
-        --out "$D/runs/$name" --resume --to "$to" --poll-ms 100
+    follow_of "$name" "$i" "$3" "$4"
+    expect "$6" "$name-close" "${follow[@]}" --resume --to "$5"
     equal "$(jq -r '.complete' "$D/runs/$name/manifest.json")" true || fail "runs/$name is not complete"
 }
 follow_pid=("" "" "")
@@ -247,15 +242,16 @@ fleet_bg() {
     fleet_pid=$!
     started_bg $!
 }
+# fleet_sees PORT TIP: the fleet serving metrics on PORT has seen all three nodes at TIP.
+fleet_sees() {
+    [ "$(curl -s --max-time 2 "http://127.0.0.1:$1/metrics" |
+        awk -v t="$2" '$1 ~ /^dualrun_fleet_node_height/ && $2 == t { n++ } END { print n + 0 }')" = 3 ]
+}
 # end_fleet NAME METRICS_PORT TIP: once the fleet has seen every node at TIP, stop it (it ends complete)
 # and require that it agreed and that its summary has every node at TIP.
 end_fleet() {
-    local name="$1" port="$2" tip="$3" deadline=$((SECONDS + 60)) n
-    until [ "$(curl -s --max-time 2 "http://127.0.0.1:$port/metrics" |
-        awk -v t="$tip" '$1 ~ /^dualrun_fleet_node_height/ && $2 == t { n++ } END { print n + 0 }')" = 3 ]; do
-        [ "$SECONDS" -lt "$deadline" ] || fail "fleet runs/$name did not see the three nodes at height $tip within 60 s"
-        sleep 0.3
-    done
+    local name="$1" port="$2" tip="$3"
+    within 60 fleet_sees "$port" "$tip" || fail "fleet runs/$name did not see the three nodes at height $tip within 60 s"
     stop "$fleet_pid"
     require equal "$stopped_code" 0 -- "fleet runs/$name ended complete, exit 0: the nodes agreed throughout"
     require equal "$(jq -r '[.agreed, (.nodes | map(.tip) | unique)] | tostring' "$D/runs/$name/summary.json")" "[true,[$tip]]" \
@@ -287,8 +283,16 @@ mode_is() {
 failing() { jq -er 'if (.criteria | length) > 0 then [.criteria[] | select(.outcome != "pass") | .name] | join(" ") else error("no criteria") end' "$1"; }
 # A follow that judges blocks already on a node, from FROM to TO, in the foreground.
 follow_range() { # follow_range NAME NODE PROFILE MODE FROM TO WANT
-    expect "$7" "$1" follow --daemon "$(url "$2")" --profile "$3" "${legacy[@]}" --mode "$4" --from "$5" --to "$6" \
-        --out "$D/runs/$1" --poll-ms 100
+    follow_of "$1" "$2" "$3" "$4"
+    expect "$7" "$1" "${follow[@]}" --from "$5" --to "$6"
+}
+# evaluation WANT FILE ARGS…: `gate evaluate ARGS… --format json` must exit WANT; its output is kept as
+# evaluations/FILE.json.
+evaluation() {
+    local want="$1" file="$2"
+    shift 2
+    expect "$want" "eval-$file" gate evaluate "$@" --format json
+    said "eval-$file" >"$D/evaluations/$file.json"
 }
 
 # What each file of the evidence directory is (written once the drill passed).
@@ -401,8 +405,7 @@ expect 0 gate-init gate init --ledger "$D/ledger.jsonl" --key "$W/keys/alice.key
 follow_range pre-shadow-n1 0 "$D/candidate-v1.toml" shadow 1 20 0
 pin_profile_of pre-shadow-n1
 to_shadow=(--ledger "$D/ledger.jsonl" --policy "$D/policy.toml" --golden "$D/golden" --evidence "$D/runs/pre-shadow-n1")
-expect 0 eval-shadow gate evaluate "${to_shadow[@]}" --format json
-said eval-shadow >"$D/evaluations/legacy-to-shadow.json"
+evaluation 0 legacy-to-shadow "${to_shadow[@]}"
 d_shadow="$(digest_in "$D/evaluations/legacy-to-shadow.json")"
 expect 1 promote-shadow-unapproved gate promote "${to_shadow[@]}" --key "$W/keys/alice.key" --reason "shadow"
 require grep -q "$d_shadow" "$L/promote-shadow-unapproved.out" "$L/promote-shadow-unapproved.err" -- "promote without approvals is refused, naming the evaluation digest to approve"
@@ -465,9 +468,8 @@ author = "alice"
 expires_height = 50
 EOF
 v1_evidence=(--evidence "$D/runs/shadow-v1-n1" "$D/runs/shadow-v1-n2" "$D/runs/shadow-v1-n3" "$D/runs/replay-v1-n2")
-expect 1 eval-primary-v1 gate evaluate --ledger "$D/ledger.jsonl" --policy "$D/policy.toml" --golden "$D/golden" \
-    "${v1_evidence[@]}" --fleet "$D/runs/fleet-shadow" --allowlist "$D/allowlist.toml" --format json
-said eval-primary-v1 >"$D/evaluations/shadow-to-primary-refused.json"
+evaluation 1 shadow-to-primary-refused --ledger "$D/ledger.jsonl" --policy "$D/policy.toml" --golden "$D/golden" \
+    "${v1_evidence[@]}" --fleet "$D/runs/fleet-shadow" --allowlist "$D/allowlist.toml"
 require equal "$(failing "$D/evaluations/shadow-to-primary-refused.json")" "no_splits max_divergences" \
     -- "the gate refuses SHADOW -> PRIMARY on the splits alone (no_splits: a split is never excused); the halts are allowlisted"
 note "cause: block 22 has no leader record; the candidate, deployed with activation_height 24, took it for a pre-activation block"
@@ -494,12 +496,10 @@ step "SHADOW -> PRIMARY on the combined evidence, two approvals; a rollback dril
 to_primary=(--ledger "$D/ledger.jsonl" --policy "$D/policy.toml" --golden "$D/golden"
     --evidence "$D/runs/shadow-v2-n1" "$D/runs/shadow-v2-n2" "$D/runs/shadow-v2-n3" "$D/runs/replay-v2-n2"
     --fleet "$D/runs/fleet-shadow" --allowlist "$D/allowlist.toml")
-expect 1 eval-primary-isolation gate evaluate "${to_primary[@]}" --isolation "$D/isolation.json" --format json
-said eval-primary-isolation >"$D/evaluations/shadow-to-primary-isolation-refused.json"
+evaluation 1 shadow-to-primary-isolation-refused "${to_primary[@]}" --isolation "$D/isolation.json"
 require equal "$(failing "$D/evaluations/shadow-to-primary-isolation-refused.json")" isolation.proven \
     -- "given the isolation evidence, the gate refuses on isolation.proven alone: this network could take Monero's peers"
-expect 0 eval-primary gate evaluate "${to_primary[@]}" --format json
-said eval-primary >"$D/evaluations/shadow-to-primary.json"
+evaluation 0 shadow-to-primary "${to_primary[@]}"
 require equal "$(jq -r '.outcome' "$D/evaluations/shadow-to-primary.json")" pass -- "the evaluation passes (the halt excused by the allowlist, the fleet agreed)"
 d_primary="$(digest_in "$D/evaluations/shadow-to-primary.json")"
 approve primary "$d_primary" bob carol
@@ -522,9 +522,8 @@ require wait_heights 46 60 -- "the nodes hold blocks 0..45"
 for i in 0 1 2; do require wait_judged "$i" 45 60 -- "follow (primary) on n$((i + 1)) judged block 45"; done
 for i in 0 1 2; do close_follow "primary-a-n$((i + 1))" "$i" "$D/network.toml" primary 45 0; done
 to_only=(--ledger "$D/ledger.jsonl" --policy "$D/policy.toml" --golden "$D/golden" --allowlist "$D/allowlist.toml")
-expect 1 eval-only-early gate evaluate "${to_only[@]}" \
-    --evidence "$D/runs/primary-a-n1" "$D/runs/primary-a-n2" "$D/runs/primary-a-n3" --fleet "$D/runs/fleet-shadow" --format json
-said eval-only-early >"$D/evaluations/primary-to-only-refused.json"
+evaluation 1 primary-to-only-refused "${to_only[@]}" \
+    --evidence "$D/runs/primary-a-n1" "$D/runs/primary-a-n2" "$D/runs/primary-a-n3" --fleet "$D/runs/fleet-shadow"
 require equal "$(failing "$D/evaluations/primary-to-only-refused.json")" no_active_allowlist_entries \
     -- "PRIMARY -> ONLY refused on one criterion only: the allowlist entry is active until the evidence reaches 50"
 for i in 0 1 2; do follow_bg "primary-b-n$((i + 1))" "$i" "$D/network.toml" primary 46 "$i"; done
@@ -535,8 +534,7 @@ end_fleet fleet-primary "${fleet_metrics[1]}" 55
 for i in 0 1 2; do close_follow "primary-b-n$((i + 1))" "$i" "$D/network.toml" primary 55 0; done
 to_only+=(--evidence "$D/runs/primary-a-n1" "$D/runs/primary-a-n2" "$D/runs/primary-a-n3"
     "$D/runs/primary-b-n1" "$D/runs/primary-b-n2" "$D/runs/primary-b-n3" --fleet "$D/runs/fleet-primary")
-expect 0 eval-only gate evaluate "${to_only[@]}" --format json
-said eval-only >"$D/evaluations/primary-to-only.json"
+evaluation 0 primary-to-only "${to_only[@]}"
 require equal "$(failing "$D/evaluations/primary-to-only.json")" "" -- "PRIMARY -> ONLY passes on 41..55: the entry expired at 50"
 d_only="$(digest_in "$D/evaluations/primary-to-only.json")"
 approve only "$d_only" alice bob
