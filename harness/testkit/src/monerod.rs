@@ -149,6 +149,10 @@ impl Monerod {
                 // With real peers, dial them; with none, the one unused port is never dialled.
                 let out = if config.peers == Peers::Exclusive(vec![]) { 0 } else { ports.len() };
                 cmd.args(["--out-peers", &out.to_string()]);
+                // Every peer is on 127.0.0.1, and monerod takes one incoming connection per address by
+                // default: a node dialled by two peers would refuse one of them and wait for its next
+                // timed sync (a minute) to learn of blocks that peer relayed.
+                cmd.args(["--max-connections-per-ip", "8"]);
             }
         }
         let child = cmd

@@ -76,6 +76,19 @@ fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
     }
 }
 
+/// Waits (at most 90 s) until the nodes' tips satisfy `check`; a timeout names every node's tip.
+fn wait_for_tips(what: &str, nodes: &[Monerod], check: impl Fn(&[(u64, String)]) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let tips: Vec<(u64, String)> = nodes.iter().map(tip).collect();
+        if check(&tips) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "not within 90 s: {what}; the tips (height, id) of n1..: {tips:?}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
 /// The fleet's `/metrics` text.
 fn scrape(addr: &str) -> String {
     let Ok(mut stream) = std::net::TcpStream::connect(addr) else { return String::new() };
@@ -132,10 +145,7 @@ fn three_nodes_converge_split_and_heal() {
 
     // The producer submits to node 1; all three converge.
     produce(&nodes[0].rpc_url, &net, 5, &[]);
-    wait_for("the three nodes at node 1's tip", || {
-        let top = tip(&nodes[0]);
-        top.0 == 5 && nodes.iter().all(|n| tip(n) == top)
-    });
+    wait_for_tips("the three nodes at node 1's tip, 5", &nodes, |t| t[0].0 == 5 && t.iter().all(|n| *n == t[0]));
     assert_loopback_only(&nodes);
     wait_for("the metrics at the converged tip", || {
         let body = scrape(&metrics);
@@ -158,7 +168,7 @@ fn three_nodes_converge_split_and_heal() {
     nodes[2].restart(Peers::Offline);
     produce(&nodes[2].rpc_url, &net, 4, &["6:missing"]);
     produce(&nodes[0].rpc_url, &net, 7, &[]);
-    wait_for("node 2 at node 1's tip", || tip(&nodes[1]) == tip(&nodes[0]));
+    wait_for_tips("node 2 at node 1's tip, 12", &nodes, |t| t[0].0 == 12 && t[1] == t[0]);
     let (main_tip, branch_tip) = (tip(&nodes[0]).0, tip(&nodes[2]).0);
     assert_eq!((main_tip, branch_tip), (12, 9));
     let rpc1 = nodes[0].rpc();
@@ -186,7 +196,7 @@ fn three_nodes_converge_split_and_heal() {
 
     // Heal: node 3 back with its peers reorganizes onto the longer chain; the split closes.
     nodes[2].restart(peers_of(2));
-    wait_for("node 3 at node 1's tip", || tip(&nodes[2]) == tip(&nodes[0]));
+    wait_for_tips("node 3 at node 1's tip", &nodes, |t| t[2] == t[0]);
     wait_for("the split closed", || {
         findings(&out).iter().any(|f| f["kind"] == "fleet.split" && f["state"] == "closed")
     });

@@ -47,9 +47,9 @@ fn regtest_accepts_mainnets_id_and_refuses_testnets_and_stagenets() {
             accepted => panic!("regtest accepted {name}'s network id: {accepted:?}"),
         }
     }
-    // Refusals are of the wrong id only: the right one is still accepted afterwards. monerod takes one
-    // connection per address (`--max-connections-per-ip`, default 1) and may still count a refused
-    // one for a moment, so the handshake is tried for a few seconds; a ban would last 24 hours.
+    // Refusals are of the wrong id only: the right one is still accepted afterwards. monerod may still
+    // count a refused connection for a moment, so the handshake is tried for a few seconds; a ban
+    // would last 24 hours.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         match handshake_when_listening(addr, MAINNET_NETWORK_ID) {
