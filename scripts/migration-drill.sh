@@ -566,30 +566,38 @@ named_files() {
 }
 require equal "$(named_files | grep -v "^$D/" | sort -u || true)" "" \
     -- "every chain, profile, legacy file and run the evidence names is inside the evidence directory"
-cat >"$D/verify.sh" <<'EOF'
-#!/usr/bin/env bash
+{
+    printf '#!/usr/bin/env bash\n'
+    printf '# Where the drill wrote this directory: the ledger and the run manifests name files under it.\n'
+    printf 'recorded=%q\n' "$D"
+    cat <<'EOF'
 # The auditor's check of this evidence directory, by itself: run from anywhere, with DUALRUN naming a
-# dualrun binary (default: `dualrun` on PATH). Everything it reads is in this directory; the ledger and
-# the run manifests name files by their absolute paths, so it checks the directory where the drill
-# wrote it.
+# dualrun binary (default: `dualrun` on PATH). Everything it reads is in this directory. The ledger and
+# the run manifests name files by absolute path, under $recorded; a copy elsewhere is checked where it
+# is (`--moved $recorded=HERE`), never at $recorded.
 set -euo pipefail
 cd "$(dirname "$0")"
+here="$(pwd -P)"
+moved=()
+[ "$here" = "$recorded" ] || moved=(--moved "$recorded=$here")
 dualrun="${DUALRUN:-dualrun}"
 keys() { awk -v who="$1" '$1 == who { print $2 }' public-keys.txt; }
 # The ledger: every entry's hash chain and signature, each promotion's quorum and evidence, against the
 # operators' pinned keys.
-"$dualrun" gate verify --ledger ledger.jsonl --trusted-key "$(keys alice)" --trusted-key "$(keys bob)" --trusted-key "$(keys carol)"
+"$dualrun" gate verify --ledger ledger.jsonl "${moved[@]}" \
+    --trusted-key "$(keys alice)" --trusted-key "$(keys bob)" --trusted-key "$(keys carol)"
 # Every run: its attestation by the auditor's key, every file's digest; and the cold replays rerun.
 for run in runs/*/; do
     run="${run%/}"
     [ -e "$run/manifest.json" ] || continue
     case "$run" in
-    runs/replay-*) "$dualrun" report verify "$run" --trusted-key "$(keys auditor)" --rerun ;;
+    runs/replay-*) "$dualrun" report verify "$run" --trusted-key "$(keys auditor)" --rerun "${moved[@]}" ;;
     *) "$dualrun" report verify "$run" --trusted-key "$(keys auditor)" ;;
     esac
 done
-echo "verify.sh: the ledger and every run check out"
+echo "verify.sh: the ledger and every run check out, in $here"
 EOF
+} >"$D/verify.sh"
 chmod +x "$D/verify.sh"
 printf '   $ env -i DUALRUN=… verify.sh   (a fresh environment that sees only the evidence directory)\n'
 code=0
@@ -597,9 +605,21 @@ code=0
 sed 's/^/     | /' "$L/verify.out" | tail -n 20
 require equal "$code" 0 -- "the auditor's separate check passes: ledger, attestations, reruns"
 
-step "An auditor's copy elsewhere: audited where it is, and an edit in it named"
-copy="$W/auditor-copy"
+step "An auditor's copy elsewhere: audited where it is, with the original out of reach, and an edit in it named"
+copy="$W/auditor copy"
 cp -a "$D" "$copy"
+# The copy's own verify.sh, with the original moved out of reach: every check, the re-runs included,
+# reads the copy.
+printf '   $ mv %s %s.away; env -i DUALRUN=… "auditor copy/verify.sh"; mv back\n' "$(basename "$D")" "$(basename "$D")"
+mv "$D" "$D.away"
+code=0
+(cd / && env -i PATH=/usr/bin:/bin DUALRUN="$DUALRUN" "$copy/verify.sh") >"$W/verify-copy.out" 2>&1 || code=$?
+mv "$D.away" "$D"
+mv "$W/verify-copy.out" "$L/verify-sh-copy.out"
+sed 's/^/     | /' "$L/verify-sh-copy.out" | tail -n 6
+require equal "$code" 0 -- "the copy's verify.sh passes with the original gone: ledger, attestations, reruns, all read in the copy"
+require grep -q "identical, the recorded paths read where the evidence is now" "$L/verify-sh-copy.out" \
+    -- "the copy's cold replays were re-run from the copy"
 operators=(--trusted-key "${pub[alice]}" --trusted-key "${pub[bob]}" --trusted-key "${pub[carol]}")
 expect 0 verify-copy gate verify --ledger "$copy/ledger.jsonl" "${operators[@]}" --moved "$D=$copy"
 expect 0 verify-copy-run report verify "$copy/runs/replay-v2-n2" --trusted-key "${pub[auditor]}"

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::entry::Entry;
 use crate::ledger::{self, Ledger, LedgerError, VerifyReport};
-use crate::moved::Moved;
+use dualrun_rundir::Moved;
 
 /// What `gate status` reports; the field order is its JSON's.
 #[derive(Debug, Clone, Serialize)]

@@ -118,7 +118,7 @@ impl EvidenceRun {
 
 /// Re-checks a ledger's record of a replay run against the run directory as it is now (where `moved`
 /// says it is).
-pub fn recheck(record: &Value, moved: &crate::moved::Moved) -> Result<(), EvidenceProblem> {
+pub fn recheck(record: &Value, moved: &dualrun_rundir::Moved) -> Result<(), EvidenceProblem> {
     let dir = moved.locate(Path::new(record["run"].as_str().ok_or(EvidenceProblem::NoRun)?));
     let run = || dir.display().to_string();
     if !dir.join(dualrun_rundir::files::MANIFEST).exists() {

@@ -97,7 +97,7 @@ pub fn criterion(files: &[IsolationFile], profile: Option<&str>) -> Criterion {
 }
 
 /// Re-checks a ledger's isolation record against the file as it is now (where `moved` says it is).
-pub fn recheck(record: &Value, moved: &crate::moved::Moved) -> Result<(), EvidenceProblem> {
+pub fn recheck(record: &Value, moved: &dualrun_rundir::Moved) -> Result<(), EvidenceProblem> {
     let path = moved.locate(Path::new(record["file"].as_str().ok_or(EvidenceProblem::NoRun)?));
     let file = path.display().to_string();
     let file = file.as_str();

@@ -20,8 +20,8 @@ use ed25519_dalek::{Signature, Signer, VerifyingKey};
 use serde_json::Value;
 
 use crate::entry::{Action, Entry, QuorumRecord, DOMAIN};
-use crate::moved::Moved;
 use crate::problem::EntryProblem;
+use dualrun_rundir::Moved;
 
 /// A ledger that cannot be read, written or verified.
 #[derive(Debug, thiserror::Error)]

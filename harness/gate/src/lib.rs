@@ -8,7 +8,6 @@
 //! - [`evidence`]: replay run directories as evidence — complete, untampered, made with the right profile;
 //! - [`fleet`]: fleet run directories (`dualrun fleet`) and the `fleet.agreed` criterion;
 //! - [`isolation`]: isolation evidence files (`dualrun net isolation`) and the `isolation.proven` criterion;
-//! - [`moved`]: evidence moved since a ledger recorded it, for an audit of a copy;
 //! - [`allowlist`]: known divergences excused, with justification, author and expiry;
 //! - [`criterion`]: one criterion (value, threshold, outcome) and the gate's answer, what every rule returns;
 //! - [`evaluate`]: criteria, each with its value, threshold and outcome; pass / fail / inconclusive;
@@ -29,7 +28,6 @@ pub mod evidence;
 pub mod fleet;
 pub mod isolation;
 pub mod ledger;
-pub mod moved;
 pub mod operate;
 pub mod policy;
 pub mod problem;

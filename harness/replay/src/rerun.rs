@@ -1,13 +1,15 @@
 //! `report verify --rerun`, as logic: a finished run's inputs checked present and unchanged
 //! ([`check_inputs`]), replayed again by a `dualrun` executable into a temporary directory beside the run
 //! ([`rerun`]; the arguments from [`crate::command::rerun_args`]), and the re-run's records compared with
-//! the recorded ones ([`compare`]): identical, or where they first differ. The command line prints.
+//! the recorded ones ([`compare`]): identical, or where they first differ. A run copied elsewhere is
+//! re-run from the copy's inputs ([`Moved`]) and compared with its records read as if written there.
+//! The command line prints.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
 
 use dualrun_format::{FileError, Hash32};
-use dualrun_rundir::{files, Manifest, Orphans, RunDir, RunDirError};
+use dualrun_rundir::{files, Inputs, Moved, Orphans, RunDir, RunDirError};
 
 /// A run that cannot be re-run, or whose re-run cannot be compared.
 #[derive(Debug, thiserror::Error)]
@@ -62,8 +64,7 @@ pub enum RerunError {
 pub const RECORD_FILES: [&str; 2] = [files::JSONL, files::CSV];
 
 /// The chain, the profile and every file a verifier was made of must still be there and the same.
-pub fn check_inputs(m: &Manifest) -> Result<(), RerunError> {
-    let i = &m.inputs;
+pub fn check_inputs(i: &Inputs) -> Result<(), RerunError> {
     crate::command::words(i)?;
     // A live run's chain is its daemon, asked again by the re-run itself.
     if !i.chain.live && !Path::new(&i.chain.path).exists() {
@@ -104,13 +105,16 @@ pub struct Rerun {
 /// Replays the finished run in `run` again with `exe` (a `dualrun`), with the manifest's inputs, and
 /// compares the records. The re-run goes beside the run — records name the run directory's parent in
 /// their reproduce lines, so only a re-run there can give the same bytes — and is removed afterwards.
-pub fn rerun(exe: &Path, run: &Path) -> Result<Rerun, RerunError> {
+/// Evidence copied elsewhere (`moved`) is re-run from the copy's inputs, and its records are compared
+/// as they would read had they been written there.
+pub fn rerun(exe: &Path, run: &Path, moved: &Moved) -> Result<Rerun, RerunError> {
     // A finished, untouched run: a re-run needs its records as recorded.
     let original = RunDir::open(run).map_err(|source| RerunError::NotFinished { run: run.into(), source })?;
-    check_inputs(&original.manifest)?;
+    let inputs = original.manifest.inputs.relocated(moved);
+    check_inputs(&inputs)?;
     let out = scratch_dir(&original.path);
     let _ = std::fs::remove_dir_all(&out);
-    let result = run_again(exe, &original, &out).and_then(|again| compare(&original, &again));
+    let result = run_again(exe, &inputs, &out).and_then(|again| compare(&original, &again, moved));
     let _ = std::fs::remove_dir_all(&out);
     Ok(Rerun { comparison: result?, original })
 }
@@ -123,18 +127,18 @@ fn scratch_dir(dir: &Path) -> PathBuf {
     parent.join(format!(".{name}.rerun-{}", std::process::id()))
 }
 
-/// Runs `exe` with the manifest's inputs into `out` and reads the run it made, which must have the
-/// original's inputs.
-fn run_again(exe: &Path, original: &RunDir, out: &Path) -> Result<RunDir, RerunError> {
-    let args = crate::command::rerun_args(&original.manifest.inputs, out)?;
+/// Runs `exe` with `inputs` (the original's, where they are now) into `out` and reads the run it made,
+/// which must have exactly these inputs.
+fn run_again(exe: &Path, inputs: &Inputs, out: &Path) -> Result<RunDir, RerunError> {
+    let args = crate::command::rerun_args(inputs, out)?;
     let output = Command::new(exe).args(args).output().map_err(RerunError::Start)?;
     if !matches!(output.status.code(), Some(0 | 1)) {
         let stderr = String::from_utf8_lossy(&output.stderr).trim_end().to_owned();
         return Err(RerunError::Incomplete { status: output.status, stderr });
     }
     let again = RunDir::open(out).map_err(|source| RerunError::Unreadable { out: out.into(), source })?;
-    if again.manifest.inputs_digest != original.manifest.inputs_digest {
-        return Err(RerunError::OtherInputs(again.manifest.inputs.changes_from(&original.manifest.inputs)));
+    if again.manifest.inputs_digest != inputs.digest() {
+        return Err(RerunError::OtherInputs(again.manifest.inputs.changes_from(inputs)));
     }
     Ok(again)
 }
@@ -159,8 +163,9 @@ pub enum Comparison {
 }
 
 /// Both record files byte for byte (a live run's orphaned records aside: the re-run follows only the
-/// final chain); the first differing line is described.
-pub fn compare(original: &RunDir, again: &RunDir) -> Result<Comparison, RerunError> {
+/// final chain; a moved run's recorded paths read where they are now); the first differing line is
+/// described.
+pub fn compare(original: &RunDir, again: &RunDir, moved: &Moved) -> Result<Comparison, RerunError> {
     let orphans = Orphans::of(&original.path)?;
     for name in RECORD_FILES {
         let (a, b) = (read(&original.path, name)?, read(&again.path, name)?);
@@ -169,8 +174,13 @@ pub fn compare(original: &RunDir, again: &RunDir) -> Result<Comparison, RerunErr
             continue;
         }
         let (la, lb): (Vec<&str>, Vec<&str>) = (a.lines().collect(), b.lines().collect());
-        let at = la.iter().zip(&lb).position(|(x, y)| x != y).unwrap_or(la.len().min(lb.len()));
-        let description = describe(la.get(at).copied(), lb.get(at).copied());
+        let same = |(x, y): (&&str, &&str)| moved.same_record_line(name, x, y);
+        let at = la.iter().zip(&lb).position(|pair| !same(pair)).unwrap_or(la.len().min(lb.len()));
+        if at == la.len() && at == lb.len() {
+            continue;
+        }
+        let relocated = la.get(at).map(|l| moved.relocate_text(l));
+        let description = describe(relocated.as_deref(), lb.get(at).copied());
         return Ok(Comparison::Differs { file: name, line: at + 1, description });
     }
     Ok(Comparison::Identical { records: original.summary.records })
@@ -257,7 +267,7 @@ fn describe(recorded: Option<&str>, again: Option<&str>) -> String {
 mod tests {
     use super::*;
     use dualrun_core::Mode;
-    use dualrun_rundir::{RunWriter, Stats, Summary};
+    use dualrun_rundir::{Manifest, RunWriter, Stats, Summary};
 
     fn finished(dir: &Path, lines: &[&str]) -> RunDir {
         let manifest = Manifest::new(
@@ -299,24 +309,24 @@ mod tests {
 
         // The replay made again, exit 1 (records): read back and compared.
         let copy = script(tmp.path(), &format!("cp -r '{}' \"$out\"; exit 1", a.path.display()));
-        let again = run_again(&copy, &a, &out).unwrap();
-        assert_eq!(compare(&a, &again).unwrap(), Comparison::Identical { records: 1 });
+        let again = run_again(&copy, &a.manifest.inputs, &out).unwrap();
+        assert_eq!(compare(&a, &again, &Moved::default()).unwrap(), Comparison::Identical { records: 1 });
         std::fs::remove_dir_all(&out).unwrap();
 
         let failing = script(tmp.path(), "echo 'no chain' >&2; exit 2");
-        let e = run_again(&failing, &a, &out).unwrap_err();
+        let e = run_again(&failing, &a.manifest.inputs, &out).unwrap_err();
         assert!(matches!(&e, RerunError::Incomplete { stderr, .. } if stderr == "no chain"), "{e}");
         assert_eq!(e.to_string(), "the re-run did not complete (exit status: 2):\nno chain");
 
-        let e = run_again(&script(tmp.path(), "exit 0"), &a, &out).unwrap_err();
+        let e = run_again(&script(tmp.path(), "exit 0"), &a.manifest.inputs, &out).unwrap_err();
         assert!(matches!(e, RerunError::Unreadable { .. }), "{e}");
 
-        let e = run_again(&tmp.path().join("missing"), &a, &out).unwrap_err();
+        let e = run_again(&tmp.path().join("missing"), &a.manifest.inputs, &out).unwrap_err();
         assert!(matches!(e, RerunError::Start(_)), "{e}");
 
         // A run that is not finished is not re-run.
         std::fs::write(a.path.join(files::CSV), "edited").unwrap();
-        let e = rerun(&copy, &a.path).unwrap_err();
+        let e = rerun(&copy, &a.path, &Moved::default()).unwrap_err();
         assert!(matches!(e, RerunError::NotFinished { .. }), "{e}");
     }
 
@@ -326,8 +336,8 @@ mod tests {
         let a = finished(&tmp.path().join("a"), &["one", "two"]);
         let b = finished(&tmp.path().join("b"), &["one", "two"]);
         let c = finished(&tmp.path().join("c"), &["one", "three"]);
-        assert_eq!(compare(&a, &b).unwrap(), Comparison::Identical { records: 2 });
-        match compare(&a, &c).unwrap() {
+        assert_eq!(compare(&a, &b, &Moved::default()).unwrap(), Comparison::Identical { records: 2 });
+        match compare(&a, &c, &Moved::default()).unwrap() {
             Comparison::Differs { file, line, description } => {
                 assert_eq!((file, line), (files::JSONL, 2));
                 assert!(
@@ -337,5 +347,19 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    /// A copy's re-run names the copy's paths: its records are read as if written there, and only there.
+    #[test]
+    fn a_moved_runs_records_are_compared_where_it_is_now() {
+        let tmp = tempfile::tempdir().unwrap();
+        let recorded =
+            finished(&tmp.path().join("a"), &["dualrun replay --chain /srv/drill/chains/n2 --out /srv/drill/r"]);
+        let again = finished(&tmp.path().join("b"), &["dualrun replay --chain /copy/chains/n2 --out /copy/r"]);
+        let moved = Moved::parse(&["/srv/drill=/copy"]).unwrap();
+        assert_eq!(compare(&recorded, &again, &moved).unwrap(), Comparison::Identical { records: 1 });
+        assert!(matches!(compare(&recorded, &again, &Moved::default()).unwrap(), Comparison::Differs { line: 1, .. }));
+        let elsewhere = Moved::parse(&["/srv/drill=/other"]).unwrap();
+        assert!(matches!(compare(&recorded, &again, &elsewhere).unwrap(), Comparison::Differs { .. }));
     }
 }

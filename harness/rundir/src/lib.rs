@@ -20,6 +20,9 @@
 //! differ from the manifest's, each with a typed [`RunDirError`]. [`RunDir::load`] reads without judging
 //! and [`RunDir::problems`] lists everything wrong at once (the gate shows them all).
 //!
+//! Evidence copied elsewhere is read where it is now: [`Moved`] maps the absolute paths a manifest or a
+//! ledger recorded to the copy (`--moved FROM=TO`).
+//!
 //! A fleet watch's run directory (`fleet.json`, `findings.jsonl`, `timeline.jsonl`, `summary.json`) is
 //! the other kind, typed in [`fleet`].
 
@@ -30,6 +33,7 @@ pub mod event;
 pub mod files;
 pub mod fleet;
 mod manifest;
+pub mod moved;
 mod reader;
 mod record;
 mod recorder;
@@ -48,8 +52,9 @@ pub use manifest::{
     ChainInputs, CommandSettings, EmbeddedSettings, EnvInputs, Inputs, Manifest, ProfileInputs, ReasonMapInput,
     RunSettings, Shard, ShardRun, Tool, FORMAT, FORMAT_VERSION, OLDEST_FORMAT_VERSION,
 };
+pub use moved::{Moved, MovedError};
 pub use reader::{count_problems, RecordsRead, RunDir};
-pub use record::{shell_line, Authoritative, JudgedBlock, Record, Side, CSV_HEADER};
+pub use record::{shell_line, shell_words, Authoritative, JudgedBlock, Record, Side, CSV_HEADER};
 pub use recorder::{FirstRecord, Recorder};
 pub use reorg::{OrphanedBlock, Orphans, ReorgEvent};
 pub use stats::{Histogram, Stats};

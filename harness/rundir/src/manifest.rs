@@ -282,6 +282,27 @@ impl Inputs {
         stable
     }
 
+    /// The inputs as they would read had the run been made with its evidence where it is now: the
+    /// chain (unless a daemon), the profile, the Python path, the reason map and every verifier file
+    /// [`Moved::locate`]d. An `exec:` command is run as recorded.
+    pub fn relocated(&self, moved: &crate::Moved) -> Inputs {
+        let mut i = self.clone();
+        if !i.chain.live {
+            i.chain.path = moved.locate_str(&i.chain.path);
+        }
+        i.profile.path = moved.locate(&i.profile.path);
+        if let RunSettings::Command(s) = &mut i.settings {
+            s.python_path = s.python_path.iter().map(|p| moved.locate(p)).collect();
+            if let Some(map) = &mut s.reason_map {
+                map.path = moved.locate(&map.path);
+            }
+        }
+        for v in [&mut i.legacy, &mut i.candidate].into_iter().flatten() {
+            v.files = std::mem::take(&mut v.files).into_iter().map(|(f, d)| (moved.locate_str(&f), d)).collect();
+        }
+        i
+    }
+
     /// What differs from `old`, key by key (`profile.digest: was "…", now "…"`); empty when nothing does.
     pub fn changes_from(&self, old: &Inputs) -> String {
         crate::access::describe_changes(&old.to_value(), &self.to_value())
@@ -343,6 +364,60 @@ mod tests {
         let input = ReasonMapInput::of(&file);
         assert_eq!(input, ReasonMapInput { path: file, digest: keccak256(b"[reasons]\n").to_string() });
         assert_eq!(ReasonMapInput::of(&tmp.path().join("gone")).digest, "");
+    }
+
+    /// A moved run's inputs name the copy's chain, profile, Python path, reason map and verifier files;
+    /// a daemon's URL, a verifier's spec and what lies outside the move stay as recorded.
+    #[test]
+    fn relocated_inputs_name_the_copy() {
+        let verifier = |file: &str| VerifierIdentity {
+            spec: "python:m".into(),
+            description: "m".into(),
+            files: [(file.to_owned(), "d1".to_owned())].into(),
+        };
+        let inputs = Inputs {
+            chain: ChainInputs {
+                path: "/srv/drill/chains/n2".into(),
+                schema_version: 5,
+                genesis_id: Hash32([1; 32]),
+                from: 1,
+                to: 9,
+                blocks: 9,
+                chain_digest: Hash32([2; 32]),
+                live: false,
+            },
+            profile: ProfileInputs {
+                path: "/srv/drill/network.toml".into(),
+                digest: Hash32([3; 32]),
+                network: "n".into(),
+            },
+            mode: Mode::Shadow,
+            legacy: Some(verifier("/srv/drill/legacy/m.py")),
+            candidate: Some(verifier("/opt/elsewhere/c.py")),
+            env: EnvInputs { now: "block".into() },
+            settings: RunSettings::Command(CommandSettings {
+                python_path: vec!["/srv/drill/legacy".into(), "relative".into()],
+                reason_map: Some(ReasonMapInput { path: "/srv/drill/reasons.toml".into(), digest: "ab".into() }),
+                ..CommandSettings::default()
+            }),
+            shard: None,
+        };
+        let moved = crate::Moved::parse(&["/srv/drill=/copy"]).unwrap();
+        let r = inputs.relocated(&moved);
+        assert_eq!(r.chain.path, "/copy/chains/n2");
+        assert_eq!(r.profile.path, PathBuf::from("/copy/network.toml"));
+        let RunSettings::Command(settings) = &r.settings else { unreachable!() };
+        assert_eq!(settings.python_path, vec![PathBuf::from("/copy/legacy"), PathBuf::from("relative")]);
+        assert_eq!(settings.reason_map.as_ref().unwrap().path, PathBuf::from("/copy/reasons.toml"));
+        assert_eq!(r.legacy.unwrap().files.into_keys().collect::<Vec<_>>(), vec!["/copy/legacy/m.py"]);
+        assert_eq!(r.candidate.unwrap().files.into_keys().collect::<Vec<_>>(), vec!["/opt/elsewhere/c.py"]);
+        assert_ne!(inputs.relocated(&moved).digest(), inputs.digest());
+        assert_eq!(inputs.relocated(&crate::Moved::default()), inputs, "no move, the same inputs");
+        let live = Inputs {
+            chain: ChainInputs { path: "http://127.0.0.1:1".into(), live: true, ..inputs.chain.clone() },
+            ..inputs
+        };
+        assert_eq!(live.relocated(&moved).chain.path, "http://127.0.0.1:1");
     }
 
     /// The settings' JSON is what runs made before the settings were typed hold, byte for byte (their

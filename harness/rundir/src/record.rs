@@ -221,6 +221,31 @@ pub fn shell_line<S: AsRef<str>>(argv: &[S]) -> String {
     argv.iter().map(|w| word(w.as_ref())).collect::<Vec<_>>().join(" ")
 }
 
+/// The words of a line [`shell_line`] wrote (plain, single- or double-quoted parts, words apart by
+/// spaces; no backslash escapes, which it never writes); `None` when a quote is left open.
+pub fn shell_words(line: &str) -> Option<Vec<String>> {
+    let mut words = Vec::new();
+    let mut chars = line.chars();
+    let mut word: Option<String> = None;
+    while let Some(c) = chars.next() {
+        match c {
+            ' ' => words.extend(word.take()),
+            '\'' | '"' => {
+                let w = word.get_or_insert_with(String::new);
+                loop {
+                    match chars.next()? {
+                        q if q == c => break,
+                        other => w.push(other),
+                    }
+                }
+            }
+            other => word.get_or_insert_with(String::new).push(other),
+        }
+    }
+    words.extend(word);
+    Some(words)
+}
+
 /// The header line of `divergences.csv`.
 pub const CSV_HEADER: &str =
     "height,block_id,class,legacy_verdict,legacy_reason,candidate_verdict,candidate_reason,authoritative_verdict,mode,note";
@@ -279,7 +304,7 @@ impl Record {
 
 #[cfg(test)]
 mod tests {
-    use super::shell_line;
+    use super::{shell_line, shell_words};
 
     #[test]
     fn a_shell_line_quotes_every_word_that_needs_it() {
@@ -287,5 +312,23 @@ mod tests {
         assert_eq!(shell_line(&["--out", "a b;c"]), "--out 'a b;c'");
         assert_eq!(shell_line(&["q'; touch X", ""]), "'q'\"'\"'; touch X' ''");
         assert_eq!(shell_line(&["$(id)", "`id`", "a\nb"]), "'$(id)' '`id`' 'a\nb'");
+    }
+
+    #[test]
+    fn a_shell_line_reads_back_as_its_words() {
+        let argvs: [&[&str]; 4] = [
+            &["dualrun", "replay", "--from", "7"],
+            &["--out", "a b;c", ""],
+            &["q'; touch X", "'", "\"", "x\"'y"],
+            &["$(id)", "`id`", "a\nb", "/tmp/auditor copy/chain"],
+        ];
+        for argv in argvs {
+            assert_eq!(
+                shell_words(&shell_line(argv)).as_deref(),
+                Some(&argv.iter().map(|w| w.to_string()).collect::<Vec<_>>()[..])
+            );
+        }
+        assert_eq!(shell_words("a 'b"), None);
+        assert_eq!(shell_words(""), Some(vec![]));
     }
 }

@@ -8,6 +8,7 @@ use clap::{Args, Subcommand};
 use dualrun_keys::KeyFile;
 use dualrun_replay::rerun::{Comparison, Rerun};
 use dualrun_report::{attest, output, Report};
+use dualrun_rundir::Moved;
 
 use crate::Outcome;
 
@@ -61,6 +62,11 @@ enum ReportCommand {
         /// Also replay the manifest's inputs again and check the records are byte-identical.
         #[arg(long)]
         rerun: bool,
+        /// With `--rerun`: the inputs the manifest names under the absolute directory FROM are now under
+        /// TO (a copy given to an auditor); the copy's inputs are replayed, never FROM's, and its records
+        /// are compared as if written there. Repeatable.
+        #[arg(long, value_name = "FROM=TO", requires = "rerun")]
+        moved: Vec<String>,
     },
 }
 
@@ -68,7 +74,10 @@ pub(crate) fn run(a: ReportArgs) -> Result<Outcome> {
     match a.command {
         None => write_report(&a.render),
         Some(ReportCommand::Sign { run, key }) => sign(&run, &key),
-        Some(ReportCommand::Verify { run, trusted_keys, rerun }) => verify(&run, &trusted_keys, rerun),
+        Some(ReportCommand::Verify { run, trusted_keys, rerun, moved }) => {
+            let moved = Moved::parse(&moved).context("--moved")?;
+            verify(&run, &trusted_keys, rerun.then_some(&moved))
+        }
     }
 }
 
@@ -126,11 +135,12 @@ fn sign(run: &Path, key: &Path) -> Result<Outcome> {
     Ok(Outcome::Clean)
 }
 
-fn verify(run: &Path, trusted: &[String], rerun: bool) -> Result<Outcome> {
+/// `report verify`; `rerun` holds where the evidence is now when the run is to be re-run.
+fn verify(run: &Path, trusted: &[String], rerun: Option<&Moved>) -> Result<Outcome> {
     let keys = super::trusted_keys(trusted)?;
-    if rerun && !run.join(attest::FILE).exists() && keys.is_empty() {
+    if let Some(moved) = rerun.filter(|_| !run.join(attest::FILE).exists() && keys.is_empty()) {
         outln!("{}: no {} (the run is not signed): checking by re-running only", run.display(), attest::FILE)?;
-        return rerun_check(run);
+        return rerun_check(run, moved);
     }
     match attest::verify(run, &keys) {
         Ok(v) => {
@@ -142,22 +152,27 @@ fn verify(run: &Path, trusted: &[String], rerun: bool) -> Result<Outcome> {
         }
         Err(e) => return Err(e.into()),
     }
-    if !rerun {
-        return Ok(Outcome::Clean);
+    match rerun {
+        Some(moved) => rerun_check(run, moved),
+        None => Ok(Outcome::Clean),
     }
-    rerun_check(run)
 }
 
-/// `--rerun`: the run's inputs replayed again by this executable; the records must follow from them
-/// (both record files byte-identical): a record that differs is named (exit 1), an input that is gone or
-/// changed is an error (exit 2).
-fn rerun_check(run: &Path) -> Result<Outcome> {
+/// `--rerun`: the run's inputs (where `moved` says they are now) replayed again by this executable; the
+/// records must follow from them (both record files byte-identical, or identical but for the moved
+/// paths): a record that differs is named (exit 1), an input that is gone or changed is an error (exit 2).
+fn rerun_check(run: &Path, moved: &Moved) -> Result<Outcome> {
     let exe = std::env::current_exe().context("finding this executable")?;
-    let Rerun { original, comparison } = dualrun_replay::rerun::rerun(&exe, run)?;
+    let Rerun { original, comparison } = dualrun_replay::rerun::rerun(&exe, run, moved)?;
     let dir = original.path.display();
     match comparison {
         Comparison::Identical { records } => {
-            outln!("{dir}: re-run: the {records} records follow from the inputs (both record files byte-identical)")?;
+            let how = if moved.is_empty() {
+                "both record files byte-identical"
+            } else {
+                "both record files identical, the recorded paths read where the evidence is now"
+            };
+            outln!("{dir}: re-run: the {records} records follow from the inputs ({how})")?;
             Ok(Outcome::Clean)
         }
         Comparison::Differs { file, line, description } => {

@@ -1,6 +1,6 @@
 //! `dualrun report`: the HTML report and Markdown summary are deterministic and never hide a problem;
 //! `report sign`/`verify` hold on an untouched run and name the file after a one-byte edit; `verify
-//! --rerun` proves the records follow from the inputs and names what does not.
+//! --rerun` proves the records follow from the inputs and names what does not, on a moved copy too.
 
 use std::path::{Path, PathBuf};
 
@@ -140,6 +140,50 @@ fn rerun_proves_the_records_follow_from_the_inputs() {
     assert!(r.stderr.contains("is gone"), "{}", r.stderr);
 }
 
+/// Evidence copied elsewhere (chain, profile and run together) is re-run from the copy with `--moved`,
+/// and only from the copy: with the original gone it still holds, without `--moved` it names the gone
+/// chain; a record edited in the copy is found.
+#[test]
+fn rerun_of_a_moved_copy_reads_the_copy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let original = tmp.path().canonicalize().unwrap().join("evidence");
+    std::fs::create_dir(&original).unwrap();
+    let (run, _) = sample_run(&original);
+    let (auditor, auditor_pub) = key(tmp.path(), "auditor");
+    let r = dualrun(&["report", "sign", s(&run), "--key", s(&auditor)]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let copy = tmp.path().canonicalize().unwrap().join("auditor copy");
+    copy_dir(&original, &copy);
+    std::fs::remove_dir_all(&original).unwrap();
+    let moved = format!("{}={}", original.display(), copy.display());
+    let copied_run = copy.join("run");
+
+    let r = dualrun(&["report", "verify", s(&copied_run), "--trusted-key", &auditor_pub, "--rerun", "--moved", &moved]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("attestation holds") && r.stdout.contains("the 10 records follow"), "{}", r.stdout);
+    let r = dualrun(&["report", "verify", s(&copied_run), "--rerun"]);
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert!(r.stderr.contains(&format!("the chain {} is gone", original.join("chain").display())), "{}", r.stderr);
+    let r = dualrun(&["report", "verify", s(&copied_run), "--moved", &moved]);
+    assert_eq!(r.code, 2, "--moved without --rerun is refused: {}", r.stdout);
+    let r = dualrun(&["report", "verify", s(&copied_run), "--rerun", "--moved", "evidence=/x"]);
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert!(r.stderr.contains("FROM must be an absolute path"), "{}", r.stderr);
+
+    // A record forged in the copy, digests recomputed: the copy's re-run names it.
+    let jsonl = copied_run.join("divergences.jsonl");
+    let text = std::fs::read_to_string(&jsonl).unwrap().replacen("no leader record in the miner extra", "fine", 1);
+    std::fs::write(&jsonl, &text).unwrap();
+    let manifest_file = copied_run.join("manifest.json");
+    let mut manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(&manifest_file).unwrap()).unwrap();
+    manifest["files"]["divergences.jsonl"] = keccak_hex(text.as_bytes()).into();
+    std::fs::write(&manifest_file, serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
+    std::fs::remove_file(copied_run.join("attestation.dsse.json")).unwrap();
+    let r = dualrun(&["report", "verify", s(&copied_run), "--rerun", "--moved", &moved]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("at line 1: the record at height 70"), "{}", r.stdout);
+}
+
 #[test]
 fn a_damaged_run_still_renders_and_says_so() {
     let tmp = tempfile::tempdir().unwrap();
@@ -196,7 +240,9 @@ fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
         let e = e.unwrap();
-        if e.file_type().unwrap().is_file() {
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else if e.file_type().unwrap().is_file() {
             std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
         }
     }

@@ -12,9 +12,9 @@ use clap::{Args, Subcommand};
 use dualrun_core::Mode;
 use dualrun_gate::audit;
 use dualrun_gate::ledger::{self, Ledger};
-use dualrun_gate::moved::Moved;
 use dualrun_gate::operate::{self, EvaluationRequest};
 use dualrun_keys::KeyFile;
+use dualrun_rundir::Moved;
 
 use crate::format_arg::Object;
 use crate::Outcome;
