@@ -376,9 +376,10 @@ require_fleet = true
 min_blocks = 15
 max_divergences = 0
 max_error_rate = 0.001
-# The drill's PRIMARY runs are of 5 and 10 blocks, so their p99 is their slowest block, one scheduler
-# preemption away from any ratio; a real network keeps the default 1.0 over weeks of blocks.
-max_latency_ratio_p99 = 5.0
+# The drill checks outcomes, not speed: its PRIMARY runs of 5 and 10 blocks have no p99 of their own
+# (the gate would call the bound inconclusive), and a timed outcome would make the drill fail on a
+# loaded machine. A real network keeps the default 1.0 over weeks of blocks.
+max_latency_ratio_p99 = "none"
 require_golden = true
 require_isolation = false
 require_fleet = true
@@ -551,7 +552,7 @@ for r in "$D"/runs/*/; do
 done
 expect 0 report report "${all_runs[@]}" --ledger "$D/ledger.jsonl" --out "$D/report.html" --markdown "$D/report.md"
 for f in fleet-shadow fleet-primary; do expect 0 "report-$f" report "$D/runs/$f"; done
-for r in "${all_runs[@]}"; do
+for r in "${all_runs[@]}" "$D/runs/fleet-shadow" "$D/runs/fleet-primary"; do
     expect 0 "sign-$(basename "$r")" report sign "$r" --key "$W/keys/auditor.key"
 done
 # Every file the evidence names — each run's chain, profile and legacy code, each run the ledger relies
@@ -586,10 +587,11 @@ keys() { awk -v who="$1" '$1 == who { print $2 }' public-keys.txt; }
 # operators' pinned keys.
 "$dualrun" gate verify --ledger ledger.jsonl "${moved[@]}" \
     --trusted-key "$(keys alice)" --trusted-key "$(keys bob)" --trusted-key "$(keys carol)"
-# Every run: its attestation by the auditor's key, every file's digest; and the cold replays rerun.
+# Every run and fleet run: its attestation by the auditor's key, every file's digest; and the cold
+# replays rerun.
 for run in runs/*/; do
     run="${run%/}"
-    [ -e "$run/manifest.json" ] || continue
+    [ -e "$run/manifest.json" ] || [ -e "$run/fleet.json" ] || continue
     case "$run" in
     runs/replay-*) "$dualrun" report verify "$run" --trusted-key "$(keys auditor)" --rerun "${moved[@]}" ;;
     *) "$dualrun" report verify "$run" --trusted-key "$(keys auditor)" ;;

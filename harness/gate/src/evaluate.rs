@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use dualrun_core::{Mode, RecordClass};
+use dualrun_rundir::Latency;
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -472,21 +473,53 @@ fn determinism(usable: &[&EvidenceRun], max_legacy: Option<f64>) -> Option<Crite
     Some(crit("evidence.deterministic", value, threshold, pass_if(n.candidate_noise == 0 && legacy_ok), note))
 }
 
+/// The fewest calls of each verifier a run needs for its p99 to be one: with fewer, the 99th percentile
+/// of its calls is its slowest call, one scheduler stall away from any ratio.
+pub const MIN_LATENCY_CALLS: u64 = 100;
+
 fn latency_ratio(usable: &[&EvidenceRun], max: f64) -> Criterion {
-    let worst = usable
+    let runs: Vec<(String, Option<(&Latency, &Latency)>)> = usable
         .iter()
         .filter_map(|e| {
             let latency = &e.run.as_ref()?.summary.latency;
-            let l = latency.legacy.as_ref()?.p99_us;
-            let c = latency.candidate.as_ref()?.p99_us;
-            (l > 0.0).then_some(c / l)
+            Some((e.dir.display().to_string(), latency.legacy.as_ref().zip(latency.candidate.as_ref())))
         })
-        .fold(None, |a: Option<f64>, r| Some(a.map_or(r, |a| a.max(r))));
-    let (value, outcome) = match worst {
-        None => (Value::Null, GateOutcome::Inconclusive),
-        Some(r) => (json!(r), pass_if(r <= max)),
+        .collect();
+    let (value, outcome, note) = latency_rule(&runs, max);
+    crit("max_latency_ratio_p99", value, format!("<= {max}"), outcome, note)
+}
+
+/// The latency rule, pure: the worst candidate p99 / legacy p99 over the runs (each named, with both
+/// verifiers' latencies when it timed both) that called each verifier at least [`MIN_LATENCY_CALLS`]
+/// times; inconclusive when none did, the runs left out named.
+pub fn latency_rule(runs: &[(String, Option<(&Latency, &Latency)>)], max: f64) -> (Value, GateOutcome, String) {
+    let mut short = Vec::new();
+    let mut worst: Option<f64> = None;
+    for (name, latency) in runs {
+        let Some((legacy, candidate)) = latency else { continue };
+        if legacy.count.min(candidate.count) < MIN_LATENCY_CALLS {
+            short.push(format!("{name} ({} calls)", legacy.count.min(candidate.count)));
+        } else if legacy.p99_us > 0.0 {
+            let ratio = candidate.p99_us / legacy.p99_us;
+            worst = Some(worst.map_or(ratio, |w| w.max(ratio)));
+        }
+    }
+    let left_out = if short.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; not counted, fewer than {MIN_LATENCY_CALLS} calls of a verifier (a p99 of fewer is the slowest call): {}",
+            short.join(", ")
+        )
     };
-    crit("max_latency_ratio_p99", value, format!("<= {max}"), outcome, "candidate p99 / legacy p99, worst run".into())
+    match worst {
+        Some(r) => (json!(r), pass_if(r <= max), format!("candidate p99 / legacy p99, worst run{left_out}")),
+        None => (
+            Value::Null,
+            GateOutcome::Inconclusive,
+            format!("no run timed both verifiers {MIN_LATENCY_CALLS} times or more{left_out}"),
+        ),
+    }
 }
 
 fn golden_criterion(golden: Option<&GoldenResult>) -> Criterion {
@@ -499,4 +532,37 @@ fn golden_criterion(golden: Option<&GoldenResult>) -> Criterion {
         Some(g) => (json!(g), GateOutcome::Pass, String::new()),
     };
     crit("require_golden", value, "all vectors pass".into(), outcome, note)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn calls(count: u64, p99_us: f64) -> Latency {
+        Latency { count, p50_us: p99_us / 2.0, p99_us, max_us: p99_us, busy_seconds: 0.0, histogram: vec![] }
+    }
+
+    #[test]
+    fn the_latency_rule_counts_only_runs_with_a_p99_of_their_own() {
+        let (fast, slow, few, few_slow) = (calls(500, 100.0), calls(500, 150.0), calls(10, 100.0), calls(10, 900.0));
+        fn run<'a>(name: &str, l: &'a Latency, c: &'a Latency) -> (String, Option<(&'a Latency, &'a Latency)>) {
+            (name.into(), Some((l, c)))
+        }
+        // A short run's slowest call is not its p99: left out, named.
+        let (value, outcome, note) = latency_rule(&[run("a", &fast, &slow), run("b", &few, &few_slow)], 2.0);
+        assert_eq!((value, outcome), (json!(1.5), GateOutcome::Pass));
+        assert!(note.contains("worst run") && note.contains("b (10 calls)"), "{note}");
+        let (value, outcome, _) = latency_rule(&[run("a", &fast, &slow)], 1.2);
+        assert_eq!((value, outcome), (json!(1.5), GateOutcome::Fail));
+        // The worst counted run decides.
+        let (value, _, _) = latency_rule(&[run("a", &fast, &slow), run("c", &slow, &fast)], 2.0);
+        assert_eq!(value, json!(1.5));
+        // No run long enough: not enough evidence, not a pass.
+        let (value, outcome, note) = latency_rule(&[run("b", &few, &few_slow), ("d".into(), None)], 2.0);
+        assert_eq!((value, outcome), (Value::Null, GateOutcome::Inconclusive));
+        assert!(note.starts_with("no run timed both verifiers 100 times") && note.contains("b (10 calls)"), "{note}");
+        // A run of 100 calls of each verifier counts.
+        let (hundred, hundred_slow) = (calls(100, 100.0), calls(100, 300.0));
+        assert_eq!(latency_rule(&[run("e", &hundred, &hundred_slow)], 2.0).1, GateOutcome::Fail);
+    }
 }

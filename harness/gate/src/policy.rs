@@ -8,7 +8,8 @@
 //!
 //! `min_blocks` counts blocks compared by both verifiers in the evidence; `max_divergences` counts split
 //! + halt + fact + reason after the allowlist; `max_error_rate` is (candidate errors + fallbacks) /
-//!   blocks compared; `max_latency_ratio_p99` is the candidate's p99 over the legacy's;
+//!   blocks compared; `max_latency_ratio_p99` is the candidate's p99 over the legacy's (`"none"`: not
+//!   checked), over runs with at least [`crate::evaluate::MIN_LATENCY_CALLS`] calls of each verifier;
 //!   `require_isolation` asks for isolation evidence (`dualrun net isolation`) that proves the network's
 //!   nodes refuse Monero's networks before the new consensus leads (see [`crate::isolation`]);
 //!   `require_fleet` asks for a fleet run (`dualrun fleet`) in which every node was reachable and none
@@ -55,10 +56,29 @@ struct RawRequirements {
     max_divergences: Option<u64>,
     max_error_rate: Option<f64>,
     require_golden: Option<bool>,
-    max_latency_ratio_p99: Option<f64>,
+    max_latency_ratio_p99: Option<RawBound>,
     require_isolation: Option<bool>,
     require_fleet: Option<bool>,
     max_legacy_noise_rate: Option<f64>,
+}
+
+/// A threshold as written: a number, or `"none"` (not checked, even where the default checks it).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum RawBound {
+    Number(f64),
+    Word(String),
+}
+
+impl RawBound {
+    /// The threshold the policy sets, over `default`: `Some(n)`, `None` for `"none"`.
+    fn or(bound: Option<RawBound>, default: Option<f64>) -> Option<f64> {
+        match bound {
+            None => default,
+            Some(RawBound::Number(n)) => Some(n),
+            Some(RawBound::Word(_)) => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -115,7 +135,7 @@ fn merge(raw: RawRequirements, d: Requirements) -> Requirements {
         max_divergences: raw.max_divergences.or(d.max_divergences),
         max_error_rate: raw.max_error_rate.or(d.max_error_rate),
         require_golden: raw.require_golden.unwrap_or(d.require_golden),
-        max_latency_ratio_p99: raw.max_latency_ratio_p99.or(d.max_latency_ratio_p99),
+        max_latency_ratio_p99: RawBound::or(raw.max_latency_ratio_p99, d.max_latency_ratio_p99),
         require_isolation: raw.require_isolation.unwrap_or(d.require_isolation),
         require_fleet: raw.require_fleet.unwrap_or(d.require_fleet),
         max_legacy_noise_rate: raw.max_legacy_noise_rate.or(d.max_legacy_noise_rate),
@@ -183,15 +203,23 @@ impl Policy {
         let raw: RawPolicy = toml::from_str(&text)
             .map_err(|e| PolicyError::Parse { file: path.into(), message: e.to_string().trim_end().into() })?;
         // A NaN threshold makes every comparison false, an infinite one waves everything through: both
-        // are refused, naming the key.
+        // are refused, naming the key. No bound is said in words (`"none"`), where a policy may say it.
+        let parse_error = |message: String| PolicyError::Parse { file: path.into(), message };
         for (table, r) in [("to_shadow", &raw.to_shadow), ("to_primary", &raw.to_primary), ("to_only", &raw.to_only)] {
-            for (key, value) in
-                [("max_error_rate", r.max_error_rate), ("max_latency_ratio_p99", r.max_latency_ratio_p99)]
-            {
+            let latency = match &r.max_latency_ratio_p99 {
+                Some(RawBound::Number(n)) => Some(*n),
+                Some(RawBound::Word(w)) if w == "none" => None,
+                Some(RawBound::Word(w)) => {
+                    return Err(parse_error(format!(
+                        "{table}.max_latency_ratio_p99 = {w:?}: a number, or \"none\" for no bound"
+                    )))
+                }
+                None => None,
+            };
+            for (key, value) in [("max_error_rate", r.max_error_rate), ("max_latency_ratio_p99", latency)] {
                 if value.is_some_and(|v| !v.is_finite()) {
-                    let message =
-                        format!("{table}.{key} = {}: thresholds must be finite numbers", value.unwrap_or_default());
-                    return Err(PolicyError::Parse { file: path.into(), message });
+                    let value = value.unwrap_or_default();
+                    return Err(parse_error(format!("{table}.{key} = {value}: thresholds must be finite numbers")));
                 }
             }
         }
@@ -208,6 +236,47 @@ impl Policy {
             Mode::Primary => Some(&self.to_primary),
             Mode::Only => Some(&self.to_only),
             Mode::Legacy => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Policy, PolicyError> {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("policy.toml");
+        std::fs::write(&path, text).unwrap();
+        Policy::load(&path)
+    }
+
+    /// The latency bound is a number or `"none"`; any other word, and a non-finite number, is refused
+    /// naming the key.
+    #[test]
+    fn a_latency_bound_is_a_finite_number_or_none() {
+        assert_eq!(Policy::builtin().to_only.max_latency_ratio_p99, Some(1.0));
+        assert_eq!(load("[to_only]\nmax_latency_ratio_p99 = 2\n").unwrap().to_only.max_latency_ratio_p99, Some(2.0));
+        assert_eq!(load("[to_only]\nmax_latency_ratio_p99 = 1.5\n").unwrap().to_only.max_latency_ratio_p99, Some(1.5));
+        let none = load("[to_only]\nmax_latency_ratio_p99 = \"none\"\n").unwrap();
+        assert_eq!(none.to_only.max_latency_ratio_p99, None);
+        assert_eq!(none.to_only.min_blocks, 10_000, "the other defaults stay");
+        for (text, says) in [
+            (
+                "[to_only]\nmax_latency_ratio_p99 = \"off\"\n",
+                "to_only.max_latency_ratio_p99 = \"off\": a number, or \"none\"",
+            ),
+            (
+                "[to_primary]\nmax_latency_ratio_p99 = inf\n",
+                "to_primary.max_latency_ratio_p99 = inf: thresholds must be finite",
+            ),
+            (
+                "[to_only]\nmax_latency_ratio_p99 = nan\n",
+                "to_only.max_latency_ratio_p99 = NaN: thresholds must be finite",
+            ),
+        ] {
+            let e = load(text).unwrap_err().to_string();
+            assert!(e.contains(says), "{text}: {e}");
         }
     }
 }

@@ -13,6 +13,16 @@
 //!  "signer": "<key id>"}
 //! ```
 //!
+//! A fleet run directory (`fleet.json`) is attested the same way, with a predicate of type
+//! [`FLEET_PREDICATE_TYPE`]:
+//!
+//! ```json
+//! {"fleet": {"format", "manifest_keccak256", "nodes", "started_at", "ended_at", "complete"},
+//!  "summary": {"seconds", "agreed", "findings", "open_at_end"},
+//!  "tool": {"name", "version"},
+//!  "signer": "<key id>"}
+//! ```
+//!
 //! The signature is Ed25519 over DSSE's PAE (see [`pae`]); its `keyid` is the public key in hex. Nothing
 //! in the file depends on the time of signing, so the same run and key always give the same bytes.
 //!
@@ -31,6 +41,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use dualrun_format::FileError;
 use dualrun_keys::KeyFile;
+use dualrun_rundir::fleet::{FleetRun, FleetRunError};
 use dualrun_rundir::{Problem, RunDir, RunDirError};
 use ed25519_dalek::{Signature, Signer, VerifyingKey};
 use serde::Deserialize;
@@ -43,8 +54,10 @@ pub const FILE: &str = dualrun_rundir::files::ATTESTATION;
 pub const PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
 /// The statement's `_type`.
 pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
-/// The statement's `predicateType`.
+/// The statement's `predicateType` for a run directory (`manifest.json`).
 pub const PREDICATE_TYPE: &str = "https://dualrun.dev/attestation/run/v1";
+/// The statement's `predicateType` for a fleet run directory (`fleet.json`).
+pub const FLEET_PREDICATE_TYPE: &str = "https://dualrun.dev/attestation/fleet/v1";
 
 /// An attestation that cannot be made, or a run that does not verify against its attestation.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +68,9 @@ pub enum AttestError {
     /// The run directory cannot be read.
     #[error(transparent)]
     Run(#[from] RunDirError),
+    /// The fleet run directory cannot be read.
+    #[error(transparent)]
+    Fleet(#[from] FleetRunError),
     /// [`sign`] was given a run that is not finished and untouched.
     #[error("{dir}: refusing to attest the run: {}", join_problems(.problems))]
     Incomplete {
@@ -62,6 +78,14 @@ pub enum AttestError {
         dir: PathBuf,
         /// Everything wrong with the run.
         problems: Vec<Problem>,
+    },
+    /// [`sign`] was given a fleet run that did not end cleanly or was changed since.
+    #[error("{dir}: refusing to attest the fleet run: {}", .problems.join("; "))]
+    FleetIncomplete {
+        /// The fleet run directory.
+        dir: PathBuf,
+        /// Everything wrong with it.
+        problems: Vec<String>,
     },
     /// [`verify`] found no attestation.
     #[error("{file}: no attestation (the run was not signed)")]
@@ -162,22 +186,37 @@ pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
     m
 }
 
-/// Signs the finished run in `run_dir` with `key`, writing `RUN_DIR/attestation.dsse.json` (atomically,
-/// over any previous one) and returning its path. Refuses a run with any [`Problem`].
+/// Signs the finished run — or the cleanly ended fleet run — in `run_dir` with `key`, writing
+/// `RUN_DIR/attestation.dsse.json` (atomically, over any previous one) and returning its path. Refuses a
+/// run with any [`Problem`], a fleet run with any problem [`FleetRun::problems`] lists.
 pub fn sign(run_dir: &Path, key: &KeyFile) -> Result<PathBuf, AttestError> {
-    let run = RunDir::load(run_dir)?;
-    let problems = run.problems();
-    if !problems.is_empty() {
-        return Err(AttestError::Incomplete { dir: run.path, problems });
-    }
-    let names = covered_files(&run.path)?;
+    let (dir, predicate_type, mut predicate) = if FleetRun::is_fleet_run(run_dir) {
+        let fleet = FleetRun::load(run_dir)?;
+        let problems = fleet.problems();
+        if !problems.is_empty() {
+            return Err(AttestError::FleetIncomplete { dir: fleet.dir, problems });
+        }
+        let predicate = fleet_predicate(&fleet);
+        (fleet.dir, FLEET_PREDICATE_TYPE, predicate)
+    } else {
+        let run = RunDir::load(run_dir)?;
+        let problems = run.problems();
+        if !problems.is_empty() {
+            return Err(AttestError::Incomplete { dir: run.path, problems });
+        }
+        let predicate = run_predicate(&run);
+        (run.path, PREDICATE_TYPE, predicate)
+    };
+    predicate["signer"] = key.id.clone().into();
+    let names = covered_files(&dir)?;
     let mut subjects = Vec::with_capacity(names.len());
     for name in names {
-        let path = run.path.join(&name);
+        let path = dir.join(&name);
         let digest = sha256_of(&path).map_err(FileError::at(&path))?;
         subjects.push((name, digest));
     }
-    let payload = serde_json::to_vec(&statement(&run, key, &subjects)).expect("the statement serializes");
+    let payload =
+        serde_json::to_vec(&statement(predicate_type, predicate, &subjects)).expect("the statement serializes");
     let signature = key.signing_key.sign(&pae(PAYLOAD_TYPE, &payload));
     let envelope = json!({
         "payloadType": PAYLOAD_TYPE,
@@ -186,40 +225,66 @@ pub fn sign(run_dir: &Path, key: &KeyFile) -> Result<PathBuf, AttestError> {
     });
     let mut bytes = serde_json::to_vec_pretty(&envelope).expect("the envelope serializes");
     bytes.push(b'\n');
-    let file = run.path.join(FILE);
+    let file = dir.join(FILE);
     dualrun_rundir::write_atomic(&file, &bytes)?;
     Ok(file)
 }
 
-/// The in-toto statement of `run` with these `(name, sha256)` subjects.
-fn statement(run: &RunDir, key: &KeyFile, subjects: &[(String, String)]) -> Value {
-    let (m, s) = (&run.manifest, &run.summary);
+/// The in-toto statement of a predicate with these `(name, sha256)` subjects.
+fn statement(predicate_type: &str, predicate: Value, subjects: &[(String, String)]) -> Value {
     let subject: Vec<Value> =
         subjects.iter().map(|(name, sha256)| json!({ "name": name, "digest": { "sha256": sha256 } })).collect();
     json!({
         "_type": STATEMENT_TYPE,
         "subject": subject,
-        "predicateType": PREDICATE_TYPE,
-        "predicate": {
-            "run": {
-                "format": m.format,
-                "format_version": m.format_version,
-                "inputs_digest": m.inputs_digest,
-                "manifest_keccak256": run.manifest_digest,
-                "mode": s.mode,
-                "range": s.range,
-                "complete": s.complete,
-            },
-            "summary": {
-                "records": s.records,
-                "blocks": s.blocks,
-                "divergences": s.divergences,
-                "errors": s.errors,
-                "inputs": s.inputs,
-            },
-            "tool": m.tool,
-            "signer": key.id,
+        "predicateType": predicate_type,
+        "predicate": predicate,
+    })
+}
+
+/// What a run found, for its statement (the signer is added by [`sign`]).
+fn run_predicate(run: &RunDir) -> Value {
+    let (m, s) = (&run.manifest, &run.summary);
+    json!({
+        "run": {
+            "format": m.format,
+            "format_version": m.format_version,
+            "inputs_digest": m.inputs_digest,
+            "manifest_keccak256": run.manifest_digest,
+            "mode": s.mode,
+            "range": s.range,
+            "complete": s.complete,
         },
+        "summary": {
+            "records": s.records,
+            "blocks": s.blocks,
+            "divergences": s.divergences,
+            "errors": s.errors,
+            "inputs": s.inputs,
+        },
+        "tool": m.tool,
+    })
+}
+
+/// What a fleet watch saw, for its statement (the signer is added by [`sign`]). [`sign`] calls it on a
+/// fleet run without problems, so its summary is there.
+fn fleet_predicate(fleet: &FleetRun) -> Value {
+    let m = &fleet.manifest;
+    let nodes: Vec<&str> = m.nodes.iter().map(|n| n.name.as_str()).collect();
+    let summary = fleet.summary.as_ref().map(
+        |s| json!({ "seconds": s.seconds, "agreed": s.agreed, "findings": s.findings, "open_at_end": s.open_at_end }),
+    );
+    json!({
+        "fleet": {
+            "format": m.format,
+            "manifest_keccak256": fleet.manifest_digest,
+            "nodes": nodes,
+            "started_at": m.started_at,
+            "ended_at": m.ended_at,
+            "complete": m.complete,
+        },
+        "summary": summary,
+        "tool": m.tool,
     })
 }
 
@@ -290,8 +355,10 @@ pub fn verify(run_dir: &Path, trusted: &[VerifyingKey]) -> Result<Verified, Atte
     if field("_type") != STATEMENT_TYPE {
         return Err(malformed(format!("_type is {:?}, expected {STATEMENT_TYPE:?}", field("_type"))));
     }
-    if field("predicateType") != PREDICATE_TYPE {
-        return Err(malformed(format!("predicateType is {:?}, expected {PREDICATE_TYPE:?}", field("predicateType"))));
+    // A fleet run's statement for a fleet run, a run's for a run: the kind is the directory's.
+    let expected = if FleetRun::is_fleet_run(run_dir) { FLEET_PREDICATE_TYPE } else { PREDICATE_TYPE };
+    if field("predicateType") != expected {
+        return Err(malformed(format!("predicateType is {:?}, expected {expected:?}", field("predicateType"))));
     }
     let subjects = subjects_of(statement.get("subject").cloned().unwrap_or(Value::Null))
         .map_err(|problem| AttestError::Subjects { file: file.clone(), problem })?;

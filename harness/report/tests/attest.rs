@@ -448,3 +448,71 @@ fn an_independent_dsse_verifier_accepts_the_attestation_and_refuses_an_edit() {
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no signature by"));
 }
+
+/// A fleet watch that ended cleanly in `dir`, as `dualrun fleet` writes it, with its report beside it.
+fn finished_fleet(dir: &Path) {
+    use dualrun_rundir::fleet::dir::FORMAT;
+    use dualrun_rundir::fleet::{FleetManifest, FleetRunWriter, FleetSettings, FleetSummary, TimelineEntry};
+    let manifest = FleetManifest {
+        format: FORMAT.into(),
+        tool: dualrun_rundir::Tool::this(),
+        nodes: vec!["n1=http://127.0.0.1:1".parse().unwrap(), "n2=http://127.0.0.1:2".parse().unwrap()],
+        settings: FleetSettings::default(),
+        started_at: "20261206T000000Z".into(),
+        ended_at: None,
+        complete: false,
+        files: Default::default(),
+    };
+    let mut w = FleetRunWriter::create(dir, manifest).unwrap();
+    let seen = |node: &str| TimelineEntry { t_ms: 5, node: node.into(), height: 1, id: hash(7) };
+    w.write_timeline(&[seen("n1"), seen("n2")]).unwrap();
+    let summary =
+        FleetSummary { seconds: 2.0, nodes: vec![], findings: Default::default(), open_at_end: vec![], agreed: true };
+    w.finish(&summary, "20261206T000002Z".into()).unwrap();
+    std::fs::write(dir.join("report.html"), "<html></html>\n").unwrap();
+}
+
+#[test]
+fn a_fleet_run_is_signed_as_a_fleet_watch_and_verifies() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("fleet");
+    finished_fleet(&dir);
+    let key = KeyFile::generate("auditor").unwrap();
+    let file = attest::sign(&dir, &key).unwrap();
+    let first = std::fs::read(&file).unwrap();
+    let verified = attest::verify(&dir, &[key.verifying_key()]).unwrap();
+    assert_eq!(verified.subjects, 5, "fleet.json, findings, timeline, summary, report.html");
+    attest::sign(&dir, &key).unwrap();
+    assert_eq!(std::fs::read(&file).unwrap(), first, "deterministic");
+    let out = python_verify(&dir, &key);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let st = statement(&dir);
+    assert_eq!(st["predicateType"], attest::FLEET_PREDICATE_TYPE);
+    let p = &st["predicate"];
+    let fleet = dualrun_rundir::fleet::FleetRun::load(&dir).unwrap();
+    assert_eq!(p["fleet"]["manifest_keccak256"], fleet.manifest_digest.to_string());
+    assert_eq!(p["fleet"]["nodes"], serde_json::json!(["n1", "n2"]));
+    assert_eq!((&p["fleet"]["complete"], &p["summary"]["agreed"]), (&true.into(), &true.into()));
+    assert_eq!(p["signer"], "auditor");
+    // The fleet run is still evidence with its attestation beside it.
+    assert_eq!(fleet.problems(), Vec::<String>::new());
+
+    // An edit is a finding naming the file; a run's statement is not a fleet's.
+    flip_a_byte(&dir.join("timeline.jsonl"));
+    assert!(finding(&dir).contains("timeline.jsonl"));
+    flip_a_byte(&dir.join("timeline.jsonl"));
+    let mut st = statement(&dir);
+    st["predicateType"] = attest::PREDICATE_TYPE.into();
+    rewrite_payload(&dir, &st, Some(&key));
+    let e = attest::verify(&dir, &[]).unwrap_err();
+    assert!(matches!(e, AttestError::Malformed { .. }) && e.to_string().contains("fleet/v1"), "{e}");
+
+    // A watch that did not end cleanly is not signed.
+    let killed = tmp.path().join("killed");
+    finished_fleet(&killed);
+    std::fs::remove_file(killed.join("summary.json")).unwrap();
+    let e = attest::sign(&killed, &key).unwrap_err();
+    assert!(matches!(e, AttestError::FleetIncomplete { .. }) && e.to_string().contains("did not end cleanly"), "{e}");
+    assert!(!killed.join(attest::FILE).exists());
+}

@@ -40,8 +40,8 @@ struct RenderArgs {
 
 #[derive(Subcommand)]
 enum ReportCommand {
-    /// Signs a finished run directory: RUN_DIR/attestation.dsse.json, an in-toto Statement over every
-    /// file (sha256) in a DSSE envelope (Ed25519).
+    /// Signs a finished run directory, or a fleet run that ended cleanly: RUN_DIR/attestation.dsse.json,
+    /// an in-toto Statement over every file (sha256) in a DSSE envelope (Ed25519).
     Sign {
         /// The run directory.
         #[arg(value_name = "RUN_DIR")]

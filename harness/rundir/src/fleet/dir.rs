@@ -296,8 +296,9 @@ impl FleetRun {
         if let Ok(entries) = std::fs::read_dir(&self.dir) {
             for e in entries.flatten() {
                 let name = e.file_name().to_string_lossy().into_owned();
-                let report = name == crate::files::REPORT_HTML || name == "report.md";
-                if name != MANIFEST && !DIGESTED.contains(&name.as_str()) && !report {
+                // What a report or an attestation adds beside the run.
+                let derived = crate::files::DERIVED.contains(&name.as_str());
+                if name != MANIFEST && !DIGESTED.contains(&name.as_str()) && !derived {
                     problems.push(format!("{name} is not a file of a fleet run"));
                 }
             }
