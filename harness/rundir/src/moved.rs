@@ -26,7 +26,8 @@ pub enum MovedError {
 }
 
 impl Moved {
-    /// The moves given, each `FROM=TO`; the first whose FROM holds a path applies to it.
+    /// The moves given, each `FROM=TO` (TO relative to the current directory, or absolute); the first
+    /// whose FROM holds a path applies to it.
     pub fn parse<S: AsRef<str>>(specs: &[S]) -> Result<Moved, MovedError> {
         let pair = |spec: &str| {
             let (from, to) = spec.split_once('=').ok_or_else(|| MovedError::Form(spec.into()))?;
@@ -36,12 +37,15 @@ impl Moved {
             if !Path::new(from).is_absolute() {
                 return Err(MovedError::Relative(spec.into()));
             }
-            if spec.chars().any(|c| c == '"' || c == '\\' || c.is_control()) {
+            // `/srv/drill/` names what `/srv/drill` does; a relative TO is where it is from here (a
+            // re-run's paths are absolute, as the run's were).
+            let trim = |p: &str| PathBuf::from(if p.len() > 1 { p.trim_end_matches('/') } else { p });
+            let to = std::path::absolute(trim(to)).map_err(|_| MovedError::Form(spec.into()))?;
+            let escaped = |c: char| c == '"' || c == '\\' || c.is_control();
+            if from.chars().any(escaped) || to.to_string_lossy().chars().any(escaped) {
                 return Err(MovedError::Escaped(spec.into()));
             }
-            // `/srv/drill/` names what `/srv/drill` does.
-            let trim = |p: &str| PathBuf::from(if p.len() > 1 { p.trim_end_matches('/') } else { p });
-            Ok((trim(from), trim(to)))
+            Ok((trim(from), to))
         };
         specs.iter().map(|s| pair(s.as_ref())).collect::<Result<_, _>>().map(Moved)
     }
@@ -164,6 +168,9 @@ mod tests {
         assert_eq!(Moved::default().locate(Path::new("/srv/drill/run")), PathBuf::from("/srv/drill/run"));
         let trailing = Moved::parse(&["/srv/drill/=/copy/"]).unwrap();
         assert_eq!(trailing.locate(Path::new("/srv/drill/runs")), PathBuf::from("/copy/runs"));
+        let relative = Moved::parse(&["/srv/drill=copy"]).unwrap();
+        let here = std::env::current_dir().unwrap();
+        assert_eq!(relative.locate(Path::new("/srv/drill/runs")), here.join("copy/runs"));
     }
 
     #[test]
