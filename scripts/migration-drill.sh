@@ -421,8 +421,10 @@ fleet_bg fleet-shadow --metrics "127.0.0.1:${fleet_metrics[0]}"
 for i in 0 1 2; do require wait_judged "$i" 20 60 -- "follow on n$((i + 1)) judged the chain so far (dualrun_judged_height 20)"; done
 expect 0 produce-shadow leader produce --daemon "$(url 0)" --profile "$D/network.toml" \
     --key "$W/keys/leader-1.key" --key "$W/keys/leader-2.key" --key "$W/keys/leader-3.key" --blocks 20 \
-    --fault 22:missing --fault 30:bad-signature --votes-out "$D/votes-shadow.jsonl" --expected "$D/produced-shadow.csv"
+    --fault 22:missing --fault 30:bad-signature --compete 35:failover \
+    --votes-out "$D/votes-shadow.jsonl" --expected "$D/produced-shadow.csv"
 note "blocks 21..40 signed by the scheduled leaders; two planted on purpose: 22 without a leader record, 30 with a bad signature"
+require grep -q "height 35: kept" "$L/produce-shadow.err" -- "at 35 the failover validator's block came first and is kept; the scheduled leader's is an alternative"
 require wait_heights 41 60 -- "the three nodes hold blocks 0..40"
 for i in 0 1 2; do require wait_judged "$i" 40 60 -- "follow on n$((i + 1)) judged block 40"; done
 for i in 0 1 2; do
@@ -454,7 +456,23 @@ require equal "$(grep -c ',final,' "$D/finality-shadow.csv")" 20 -- "every leade
 expect 1 leader-check leader check --chain "$D/chains/n2-shadow" --profile "$D/network.toml" --from 21
 require cmp -s "$L/leader-check.out" "$D/produced-shadow.csv" \
     -- "leader check of n2's copy gives every block 21..40 the verdict the producer expected of it, byte for byte"
+leader_at() { awk -F, -v h="$1" '$1 == h { print $5 }' "$D/produced-shadow.csv"; }
+require equal "$(leader_at 35 | grep -c '^leader-[123]$') $([ "$(leader_at 35)" != "$(leader_at 32)" ] && echo failover)" "1 failover" \
+    -- "block 35 is signed by the failover validator ($(leader_at 35)), not by the leader scheduled for its slot ($(leader_at 32)), and accepted"
 require connected 1 60 -- "n2 is back in the network (connected to a peer)"
+# The losing block of the race stays with the node it was submitted to: n1's chain holds it.
+stop_node 0
+mkdir -p "$D/chains/n1-shadow"
+cp "$W/n1/fake/lmdb/data.mdb" "$D/chains/n1-shadow/data.mdb"
+start_node 0 --keep-fakechain
+note "n1 stopped, its chain (with the alternative block it was given) copied to chains/n1-shadow/, n1 restarted on its chain"
+expect 1 forks leader forks --chain "$D/chains/n1-shadow" --profile "$D/network.toml"
+said forks >"$D/forks-shadow.csv"
+# Each row as height:main_chain:verdict:rank:canonical:finding.
+require equal "$(awk -F, 'NR > 1 { print $1 ":" $4 ":" $5 ":" $7 ":" $8 ":" $9 }' "$D/forks-shadow.csv" | sort | paste -sd ' ')" \
+    "35:false:accept:0:true: 35:true:accept:1:false: 35:true:accept:1:false:fork.not_canonical" \
+    -- "leader forks of n1's copy: one race, at 35, both blocks valid; the failover block (rank 1) is on the main chain, the scheduled leader's (rank 0) is the canonical one, and the finding says so"
+require connected 0 60 -- "n1 is back in the network (connected to a peer)"
 require wait_heights 41 60 -- "n2 holds the network's 41 blocks"
 
 step "A candidate bug: the split at 22 refuses SHADOW -> PRIMARY; it becomes a golden vector; the fix"
