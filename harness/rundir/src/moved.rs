@@ -2,7 +2,7 @@
 //! input (chain, profile, Python path, legacy source), by the absolute path it had when it was written;
 //! an auditor given a copy elsewhere says where each recorded directory is now (`--moved FROM=TO`), and
 //! the audit reads the copy, never the original. A re-run of a moved run is compared with its records
-//! read as if written at the new place ([`Moved::relocate_text`]).
+//! read as if written at the new place ([`Moved::same_record_line`]).
 
 use std::path::{Path, PathBuf};
 
@@ -20,9 +20,6 @@ pub enum MovedError {
     /// FROM is not absolute: evidence records absolute paths only.
     #[error("{0:?}: FROM must be an absolute path, as the evidence records them")]
     Relative(String),
-    /// A path that JSON or CSV would write escaped: records could not be compared as text.
-    #[error("{0:?}: a moved path may not hold a quote, a backslash or a control character")]
-    Escaped(String),
 }
 
 impl Moved {
@@ -41,10 +38,6 @@ impl Moved {
             // re-run's paths are absolute, as the run's were).
             let trim = |p: &str| PathBuf::from(if p.len() > 1 { p.trim_end_matches('/') } else { p });
             let to = std::path::absolute(trim(to)).map_err(|_| MovedError::Form(spec.into()))?;
-            let escaped = |c: char| c == '"' || c == '\\' || c.is_control();
-            if from.chars().any(escaped) || to.to_string_lossy().chars().any(escaped) {
-                return Err(MovedError::Escaped(spec.into()));
-            }
             Ok((trim(from), to))
         };
         specs.iter().map(|s| pair(s.as_ref())).collect::<Result<_, _>>().map(Moved)
@@ -179,8 +172,6 @@ mod tests {
         assert_eq!(Moved::parse(&["=/b"]), Err(MovedError::Form("=/b".into())));
         assert_eq!(Moved::parse(&["/a="]), Err(MovedError::Form("/a=".into())));
         assert_eq!(Moved::parse(&["runs=/b"]), Err(MovedError::Relative("runs=/b".into())));
-        assert_eq!(Moved::parse(&["/a=/b\"c"]), Err(MovedError::Escaped("/a=/b\"c".into())));
-        assert_eq!(Moved::parse(&["/a\\b=/c"]), Err(MovedError::Escaped("/a\\b=/c".into())));
     }
 
     #[test]
@@ -214,6 +205,13 @@ mod tests {
         let again = "5,0a,halt,accept,,reject,leader.missing,accept,shadow,/home/a b/drill/legacy/m.py: line 3";
         assert!(moved.same_record_line(csv, recorded, again));
         assert!(!moved.same_record_line(csv, recorded, &again.replace("line 3", "line 4")));
+        let quoted = Moved::parse(&["/srv/drill=/a \"b\" \\c"]).unwrap();
+        let again = r#"{"height":5,"detail":"at /a \"b\" \\c/legacy/m.py","reproduce":"dualrun replay --chain '/a \"b\" \\c/chain' --out '/a \"b\" \\c/runs/r'"}"#;
+        let recorded = r#"{"height":5,"detail":"at /srv/drill/legacy/m.py","reproduce":"dualrun replay --chain /srv/drill/chain --out /srv/drill/runs/r"}"#;
+        assert!(
+            quoted.same_record_line(jsonl, recorded, again),
+            "a quote or a backslash in a path is compared as written"
+        );
         let comma = Moved::parse(&["/srv/drill=/a,b"]).unwrap();
         assert!(comma.same_record_line(
             csv,
