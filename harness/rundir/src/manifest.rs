@@ -284,7 +284,7 @@ impl Inputs {
 
     /// The inputs as they would read had the run been made with its evidence where it is now: the
     /// chain (unless a daemon), the profile, the Python path, the reason map and every verifier file
-    /// [`Moved::locate`]d. An `exec:` command is run as recorded.
+    /// [`crate::Moved::locate`]d. An `exec:` command is run as recorded.
     pub fn relocated(&self, moved: &crate::Moved) -> Inputs {
         let mut i = self.clone();
         if !i.chain.live {
