@@ -497,8 +497,9 @@ pub fn latency_rule(runs: &[(String, Option<(&Latency, &Latency)>)], max: f64) -
     let mut worst: Option<f64> = None;
     for (name, latency) in runs {
         let Some((legacy, candidate)) = latency else { continue };
-        if legacy.count.min(candidate.count) < MIN_LATENCY_CALLS {
-            short.push(format!("{name} ({} calls)", legacy.count.min(candidate.count)));
+        let calls = legacy.count.min(candidate.count);
+        if calls < MIN_LATENCY_CALLS {
+            short.push(format!("{name} ({calls} calls)"));
         } else if legacy.p99_us > 0.0 {
             let ratio = candidate.p99_us / legacy.p99_us;
             worst = Some(worst.map_or(ratio, |w| w.max(ratio)));

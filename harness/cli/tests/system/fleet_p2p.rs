@@ -67,26 +67,30 @@ fn tip(d: &Monerod) -> (u64, String) {
     (info.height - 1, info.top_block_hash.to_string())
 }
 
-/// Waits (at most 90 s) until `check` holds.
-fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
+/// Waits (at most 90 s) until `check` holds: `Ok`, or `Err` saying what it saw, which a timeout shows.
+fn wait_until(what: &str, mut check: impl FnMut() -> Result<(), String>) {
     let deadline = Instant::now() + Duration::from_secs(90);
-    while !check() {
-        assert!(Instant::now() < deadline, "not within 90 s: {what}");
+    while let Err(saw) = check() {
+        assert!(Instant::now() < deadline, "not within 90 s: {what}{saw}");
         std::thread::sleep(Duration::from_millis(250));
     }
 }
 
+/// Waits (at most 90 s) until `check` holds.
+fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
+    wait_until(what, || if check() { Ok(()) } else { Err(String::new()) });
+}
+
 /// Waits (at most 90 s) until the nodes' tips satisfy `check`; a timeout names every node's tip.
 fn wait_for_tips(what: &str, nodes: &[Monerod], check: impl Fn(&[(u64, String)]) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
+    wait_until(what, || {
         let tips: Vec<(u64, String)> = nodes.iter().map(tip).collect();
         if check(&tips) {
-            return;
+            Ok(())
+        } else {
+            Err(format!("; the tips (height, id) of n1..: {tips:?}"))
         }
-        assert!(Instant::now() < deadline, "not within 90 s: {what}; the tips (height, id) of n1..: {tips:?}");
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    });
 }
 
 /// The fleet's `/metrics` text.
