@@ -619,9 +619,15 @@ echo "verify.sh: the ledger and every run check out, in $here"
 EOF
 } >"$D/verify.sh"
 chmod +x "$D/verify.sh"
+# verify_sh SCRIPT OUT: SCRIPT run as an auditor would, from / in an empty environment, its output into
+# OUT; prints its exit code.
+verify_sh() {
+    local code=0
+    (cd / && env -i PATH=/usr/bin:/bin DUALRUN="$DUALRUN" "$1") >"$2" 2>&1 || code=$?
+    echo "$code"
+}
 printf '   $ env -i DUALRUN=… verify.sh   (a fresh environment that sees only the evidence directory)\n'
-code=0
-(cd / && env -i PATH=/usr/bin:/bin DUALRUN="$DUALRUN" "$D/verify.sh") >"$L/verify.out" 2>&1 || code=$?
+code="$(verify_sh "$D/verify.sh" "$L/verify.out")"
 sed 's/^/     | /' "$L/verify.out" | tail -n 20
 require equal "$code" 0 -- "the auditor's separate check passes: ledger, attestations, reruns"
 
@@ -632,8 +638,7 @@ cp -a "$D" "$copy"
 # reads the copy.
 printf '   $ mv %s %s.away; env -i DUALRUN=… "auditor copy/verify.sh"; mv back\n' "$(basename "$D")" "$(basename "$D")"
 mv "$D" "$D.away"
-code=0
-(cd / && env -i PATH=/usr/bin:/bin DUALRUN="$DUALRUN" "$copy/verify.sh") >"$W/verify-copy.out" 2>&1 || code=$?
+code="$(verify_sh "$copy/verify.sh" "$W/verify-copy.out")"
 mv "$D.away" "$D"
 mv "$W/verify-copy.out" "$L/verify-sh-copy.out"
 sed 's/^/     | /' "$L/verify-sh-copy.out" | tail -n 6
